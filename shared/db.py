@@ -1,0 +1,95 @@
+"""Database plumbing: engines, transactions, metadata naming convention.
+
+The services run SQLAlchemy's synchronous API because Authlib's server core is
+synchronous (polar: "authlib can't await"); async routes hand work to a
+thread with :func:`starlette.concurrency.run_in_threadpool`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+__all__ = ["NAMING_CONVENTION", "new_metadata", "make_engine", "Database"]
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def new_metadata() -> MetaData:
+    return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        _sqlite_immediate_transactions(engine)
+        return engine
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def _sqlite_immediate_transactions(engine: Engine) -> None:
+    """Make every SQLite transaction take the write lock up front.
+
+    SQLite's deferred transactions fail with "database is locked" instead of
+    waiting when two of them upgrade from read to write at once; single-use
+    credentials (codes, refresh tokens) are exactly that pattern. BEGIN
+    IMMEDIATE serialises writers and lets ``timeout`` do the waiting.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # pragma: no cover - driver hook
+        dbapi_conn.isolation_level = None  # let SQLAlchemy's begin event issue BEGIN
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # pragma: no cover - driver hook
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """An engine and its session factory; one per service."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = url
+        self.engine = make_engine(url, pool_size=pool_size)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session whose work commits on success and rolls back on error."""
+        with self._sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session the caller commits or rolls back explicitly (protocol
+        endpoints decide from the response whether their writes stand)."""
+        session = self._sessions()
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,145 @@
+"""The one adapter between Starlette and Authlib's synchronous server core.
+
+Authlib has no FastAPI integration (DESIGN.md § Protocol floor). The route
+reads the query and form *asynchronously*, builds an :class:`OAuth2Request`
+from them here, and then runs the grant in a worker thread on a synchronous
+database session; the result comes back as a Starlette response. Compare
+``authlib/integrations/flask_oauth2`` and polar's ``oauth2/requests.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from authlib.oauth2.rfc6749 import AuthorizationServer, OAuth2Payload, OAuth2Request
+from starlette.datastructures import FormData, QueryParams
+from starlette.requests import Request
+from starlette.responses import Response
+
+__all__ = ["StarletteOAuth2Request", "read_oauth2_request", "StarletteAuthorizationServer", "AuthlibResponse"]
+
+
+class _MultiDictPayload(OAuth2Payload):
+    def __init__(self, items: list[tuple[str, str]]) -> None:
+        self._datalist: defaultdict[str, list] = defaultdict(list)
+        for key, value in items:
+            self._datalist[key].append(value)
+        # First value wins in ``data``; Authlib rejects duplicates separately.
+        self._data = {k: v[0] for k, v in self._datalist.items()}
+
+    @property
+    def data(self) -> dict[str, str]:
+        return self._data
+
+    @property
+    def datalist(self) -> defaultdict[str, list]:
+        return self._datalist
+
+
+class StarletteOAuth2Request(OAuth2Request):
+    """An Authlib request built from already-read Starlette data.
+
+    ``session`` is the server-side session dict of the HTTP request, kept for
+    endpoints that act on the browser session (authorization, logout).
+    ``persist_on_error`` lets a grant ask the route to commit even though it
+    answers with an error (revoking tokens on a replayed code).
+    """
+
+    def __init__(
+        self,
+        *,
+        method: str,
+        uri: str,
+        headers: Any,
+        query: list[tuple[str, str]],
+        form: list[tuple[str, str]],
+        session: dict | None = None,
+        client_address: str | None = None,
+    ) -> None:
+        super().__init__(method=method, uri=uri, headers=headers)
+        self._args = {k: v for k, v in query}
+        self._form = {k: v for k, v in form}
+        self.payload = _MultiDictPayload(query + form if method == "GET" else form + query)
+        self.session = session if session is not None else {}
+        self.client_address = client_address
+        self.persist_on_error = False
+
+    @property
+    def args(self) -> dict[str, str]:
+        return self._args
+
+    @property
+    def form(self) -> dict[str, str]:
+        return self._form
+
+
+async def read_oauth2_request(request: Request, *, params: dict[str, str] | None = None) -> StarletteOAuth2Request:
+    """Read everything Authlib will need while we are still on the event loop.
+
+    ``params`` replaces the query string (used when resuming a stored
+    authorization request after the login interaction).
+    """
+    form: list[tuple[str, str]] = []
+    if request.method == "POST":
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith("application/x-www-form-urlencoded") or content_type.startswith("multipart/form-data"):
+            data: FormData = await request.form()
+            form = [(k, v) for k, v in data.multi_items() if isinstance(v, str)]
+    query = list(params.items()) if params is not None else list(QueryParams(request.url.query).multi_items())
+    # The URI Authlib sees is the one the user saw: the configured public
+    # origin, not whatever host a reverse proxy forwarded to (Authlib refuses
+    # non-HTTPS URIs other than loopback, and TLS ends at the proxy).
+    public = urlsplit(request.app.state.settings.public_url)
+    uri = urlunsplit((public.scheme, public.netloc, request.url.path, request.url.query, ""))
+    return StarletteOAuth2Request(
+        method=request.method,
+        uri=uri,
+        headers=request.headers,
+        query=query,
+        form=form,
+        session=request.scope.get("session"),
+        client_address=request.client.host if request.client else None,
+    )
+
+
+class AuthlibResponse(Response):
+    """A Starlette response with the ``location`` attribute Authlib's
+    extensions (RFC 9207's issuer parameter) read and rewrite."""
+
+    @property
+    def location(self) -> str | None:
+        return self.headers.get("location")
+
+    @location.setter
+    def location(self, value: str) -> None:
+        self.headers["location"] = value
+
+
+class StarletteAuthorizationServer(AuthorizationServer):
+    def create_oauth2_request(self, request: Any) -> OAuth2Request:
+        if isinstance(request, OAuth2Request):
+            return request
+        raise TypeError("build the request with read_oauth2_request() in the route")
+
+    def create_json_request(self, request: Any):  # pragma: no cover - no JSON endpoints
+        raise NotImplementedError
+
+    def handle_response(self, status: int, body: Any, headers: Any) -> AuthlibResponse:
+        headers = dict(headers or [])
+        if isinstance(body, dict):
+            # RFC 6749 §5.2: a client that failed to authenticate gets 401.
+            if body.get("error") == "invalid_client":
+                status = 401
+                headers.setdefault("WWW-Authenticate", 'Basic realm="token"')
+            content = json.dumps(body, ensure_ascii=False).encode("utf-8")
+            headers.setdefault("Content-Type", "application/json")
+        else:
+            content = body.encode("utf-8") if isinstance(body, str) else (body or b"")
+        return AuthlibResponse(content=content, status_code=status, headers=headers)
+
+    def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
+        # Signals are a Flask/Django feature; the services log instead.
+        return None

@@ -1,0 +1,14 @@
+"""Protocol errors not in Authlib's set (ASCII codes only, STYLE habit 4)."""
+
+from __future__ import annotations
+
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+
+__all__ = ["UnmetAuthenticationRequirementsError"]
+
+
+class UnmetAuthenticationRequirementsError(OAuth2Error):
+    """OpenID Connect Core 1.0 errata / RFC 9470 §4: the essential ``acr``
+    asked for cannot be met by the authenticated user."""
+
+    error = "unmet_authentication_requirements"

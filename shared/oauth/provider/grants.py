@@ -1,0 +1,300 @@
+"""Authlib grants and endpoints bound to one request's database session.
+
+A :class:`BoundProvider` is built per request (polar's habit: Authlib's core
+is synchronous and its grants call back into storage). Its store, clock and
+keys are what the grant hooks below use.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
+from authlib.oauth2.rfc6749.resource_protector import ResourceProtector
+from authlib.oauth2.rfc6750 import BearerTokenValidator
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from authlib.oidc.core import OpenIDCode, UserInfoEndpoint
+from authlib.oidc.rpinitiated import EndSessionEndpoint
+
+from shared.oauth.provider.models import AuthorizationCode, Client, Principal, Token
+
+if TYPE_CHECKING:
+    from shared.oauth.provider.provider import BoundProvider
+
+__all__ = [
+    "CodeGrant",
+    "RefreshGrant",
+    "ClientCredentialsGrant",
+    "S256CodeChallenge",
+    "ProviderOpenIDCode",
+    "ProviderIntrospection",
+    "ProviderRevocation",
+    "ProviderUserInfo",
+    "ProviderEndSession",
+    "bearer_protector",
+]
+
+log = logging.getLogger("oauth.provider")
+CLIENT_AUTH = ["client_secret_basic", "client_secret_post", "none"]
+SECRET_AUTH = ["client_secret_basic", "client_secret_post"]
+
+
+def _bound(obj: Any) -> BoundProvider:
+    return obj.server.bound
+
+
+class S256CodeChallenge(CodeChallenge):
+    """PKCE required for every client, S256 only (DESIGN.md protocol floor)."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        if not data.get("code_challenge"):
+            raise InvalidRequestError("Missing 'code_challenge': PKCE (S256) is required.")
+        if data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("'code_challenge_method' must be 'S256'.")
+        super().validate_code_challenge(grant, redirect_uri)
+
+    def get_authorization_code_challenge(self, authorization_code: AuthorizationCode) -> str:
+        return authorization_code.code_challenge
+
+    def get_authorization_code_challenge_method(self, authorization_code: AuthorizationCode) -> str:
+        return authorization_code.code_challenge_method
+
+
+class CodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH
+
+    def save_authorization_code(self, code: str, request: Any) -> None:
+        bound = _bound(self)
+        data = request.payload.data
+        bound.store.save_code(
+            code=code,
+            client_id=request.client.client_id,
+            principal=request.user,
+            redirect_uri=request.payload.redirect_uri,
+            scope=request.scope or "",
+            nonce=data.get("nonce"),
+            code_challenge=data["code_challenge"],
+            code_challenge_method=data["code_challenge_method"],
+            ttl=bound.config.code_ttl,
+        )
+
+    def generate_authorization_code(self) -> str:
+        return _bound(self).config.tokens.token(32)
+
+    def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
+        bound = _bound(self)
+        item = bound.store.find_code(code=code, client_id=client.client_id)
+        if item is None:
+            return None
+        if item.used_at is not None:
+            self._replayed(item)
+            return None
+        if item.expires_at <= bound.config.clock.now():
+            return None
+        return item
+
+    def _replayed(self, item: AuthorizationCode) -> None:
+        """RFC 6749 §4.1.2: a code used twice revokes what it produced."""
+        revoked = _bound(self).store.revoke_code_tokens(code_id=item.id)
+        self.request.persist_on_error = True
+        log.warning("authorization code replayed", extra={"fields": {"client_id": item.client_id, "revoked": revoked}})
+
+    def authenticate_user(self, authorization_code: AuthorizationCode) -> Principal | None:
+        bound = _bound(self)
+        if not bound.store.claim_code(code_id=authorization_code.id):
+            self._replayed(authorization_code)
+            raise InvalidGrantError("The code has already been used.")
+        return bound.principal_for(
+            subject=authorization_code.subject,
+            acr=authorization_code.acr,
+            amr=authorization_code.amr,
+            auth_time=authorization_code.auth_time,
+            context=authorization_code.context,
+        )
+
+    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+        # Already claimed in authenticate_user; the row stays so a replay is
+        # recognised (and answered by revoking the tokens it produced).
+        return None
+
+
+class RefreshGrant(grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
+        bound = _bound(self)
+        token = bound.store.find_token(refresh_token=refresh_token)
+        if token is None:
+            return None
+        if token.refresh_used_at is not None:
+            self._reused(token)
+            return None
+        if not token.is_refresh_usable():
+            return None
+        return token
+
+    def _reused(self, token: Token) -> None:
+        """RFC 9700 §4.14.2: a spent refresh token presented again means it
+        leaked; revoke the whole family so neither party keeps access."""
+        revoked = _bound(self).store.revoke_family(family_id=token.family_id)
+        self.request.persist_on_error = True
+        log.warning("refresh token reused", extra={"fields": {"client_id": token.client_id, "revoked": revoked}})
+
+    def authenticate_user(self, refresh_token: Token) -> Principal | None:
+        return _bound(self).principal_for(
+            subject=refresh_token.subject,
+            acr=refresh_token.acr,
+            amr=refresh_token.amr,
+            auth_time=refresh_token.auth_time,
+            context=refresh_token.context,
+        )
+
+    def revoke_old_credential(self, refresh_token: Token) -> None:
+        if not _bound(self).store.spend_refresh_token(token_id=refresh_token.id):
+            self._reused(refresh_token)
+            raise InvalidGrantError("The refresh token has already been used.")
+
+
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = SECRET_AUTH
+
+
+class ProviderOpenIDCode(OpenIDCode):
+    def exists_nonce(self, nonce: str, request: Any) -> bool:
+        return self._bound.store.nonce_seen(client_id=request.payload.client_id, nonce=nonce)
+
+    def get_client_algorithm(self, client: Client) -> str:
+        return "RS256"
+
+    def resolve_client_private_key(self, client: Client) -> Any:
+        return self._bound.signing_key().key
+
+    def get_encode_header(self, client: Client) -> dict[str, str]:
+        return {"alg": "RS256", "kid": self._bound.signing_key().kid, "typ": "JWT"}
+
+    def get_client_claims(self, client: Client) -> dict[str, Any]:
+        now = self._bound.config.clock.timestamp()
+        return {
+            "iss": self._bound.config.issuer,
+            "aud": [client.client_id],
+            "iat": now,
+            "exp": now + self._bound.config.id_token_ttl,
+        }
+
+    def generate_user_info(self, user: Principal, scope: str) -> dict[str, Any]:
+        return self._bound.subject_claims(user)
+
+    def __call__(self, grant: Any) -> None:
+        self._bound = grant.server.bound
+        super().__call__(grant)
+
+
+class ProviderIntrospection(IntrospectionEndpoint):
+    CLIENT_AUTH_METHODS = SECRET_AUTH
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
+        return _bound(self).find_any_token(token_string, token_type_hint)
+
+    def check_permission(self, token: Token, client: Client, request: Any) -> bool:
+        # Resource servers registered for introspection may ask about any
+        # token; other clients only about their own.
+        return client.introspection_allowed or token.client_id == client.client_id
+
+    def introspect_token(self, token: Token) -> dict[str, Any]:
+        bound = _bound(self)
+        payload: dict[str, Any] = {
+            "active": True,
+            "iss": bound.config.issuer,
+            "client_id": token.client_id,
+            "scope": token.scope,
+            "token_type": "refresh_token" if token.kind == "refresh" else "Bearer",
+            "iat": int(token.issued_at.timestamp()),
+            "exp": int((token.refresh_expires_at if token.kind == "refresh" else token.expires_at).timestamp()),
+        }
+        if token.subject:
+            user = bound.principal_for(
+                subject=token.subject, acr=token.acr, amr=token.amr, auth_time=token.auth_time, context=token.context
+            )
+            if user is None:
+                return {"active": False}
+            payload.update(bound.subject_claims(user))
+        return payload
+
+
+class ProviderRevocation(RevocationEndpoint):
+    CLIENT_AUTH_METHODS = SECRET_AUTH
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
+        return _bound(self).find_any_token(token_string, token_type_hint)
+
+    def revoke_token(self, token: Token, request: Any) -> None:
+        store = _bound(self).store
+        if token.kind == "refresh":
+            # RFC 7009 §2.1: revoking a refresh token ends the grant's access tokens too.
+            store.revoke_family(family_id=token.family_id)
+        else:
+            store.revoke_token(token_id=token.id)
+
+
+class ProviderUserInfo(UserInfoEndpoint):
+    def get_issuer(self) -> str:
+        return _bound(self).config.issuer
+
+    def generate_user_info(self, user: Principal, scope: str) -> dict[str, Any]:
+        return _bound(self).subject_claims(user)
+
+
+class ProviderEndSession(EndSessionEndpoint):
+    def get_server_jwks(self) -> dict:
+        return _bound(self).jwks()
+
+    def get_algorithms(self) -> list[str]:
+        return ["RS256"]
+
+    def end_session(self, end_session_request: Any) -> None:
+        _bound(self).end_browser_session(end_session_request.request.session)
+
+
+class _BoundBearerValidator(BearerTokenValidator):
+    def __init__(self, bound: BoundProvider) -> None:
+        super().__init__()
+        self.bound = bound
+
+    def authenticate_token(self, token_string: str) -> Token | None:
+        token = self.bound.store.find_token(access_token=token_string)
+        if token is None or token.subject is None:
+            return None
+        token.client = self.bound.store.get_client(token.client_id)
+        token.user = self.bound.principal_for(
+            subject=token.subject, acr=token.acr, amr=token.amr, auth_time=token.auth_time, context=token.context
+        )
+        return token if token.user is not None else None
+
+
+class _RequestBoundProtector(ResourceProtector):
+    """Authlib's UserInfoEndpoint calls ``acquire_token(scopes)`` without a
+    request (its Flask protector reads a global); bind the request here."""
+
+    def __init__(self, request: Any) -> None:
+        super().__init__()
+        self._request = request
+
+    def acquire_token(self, scopes: Any = None) -> Token:
+        if isinstance(scopes, str):
+            scopes = [scopes]
+        return self.validate_request(scopes, self._request)
+
+
+def bearer_protector(bound: BoundProvider, request: Any) -> ResourceProtector:
+    protector = _RequestBoundProtector(request)
+    protector.register_token_validator(_BoundBearerValidator(bound))
+    return protector

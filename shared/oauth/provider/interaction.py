@@ -1,0 +1,86 @@
+"""Decisions the authorization endpoint takes beyond Authlib's validation:
+``max_age``, the essential ``acr`` claim, and the login hand-off.
+
+OIDC Core §5.5.1.1: ``acr_values`` is a *voluntary* request, answered with
+the level really reached; an ``acr`` claim with ``"essential": true`` in the
+``claims`` parameter is a *requirement*, refused with
+``unmet_authentication_requirements`` when the user cannot meet it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from shared.kvstore import KeyValueStore
+from shared.oauth.provider.models import Principal
+from shared.randomness import TokenSource
+from shared.trust import TrustLevel, lowest_requested
+
+__all__ = ["essential_acr", "is_stale", "Interactions", "Interaction"]
+
+
+def essential_acr(claims_param: str | None) -> TrustLevel | None:
+    """The minimum level an essential ``acr`` claim demands, if any.
+
+    A malformed ``claims`` parameter demands nothing (it is ignored as a
+    whole rather than guessed at); unknown acr values are ignored.
+    """
+    if not claims_param:
+        return None
+    try:
+        claims = json.loads(claims_param)
+        acr = claims["id_token"]["acr"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(acr, dict) or acr.get("essential") is not True:
+        return None
+    values = acr.get("values") or ([acr["value"]] if isinstance(acr.get("value"), str) else [])
+    return lowest_requested(v for v in values if isinstance(v, str))
+
+
+def is_stale(principal: Principal, max_age: str | None, now: int) -> bool:
+    """OIDC Core §3.1.2.1 ``max_age``: too long since the user authenticated."""
+    if max_age is None or max_age == "":
+        return False
+    try:
+        seconds = int(max_age)
+    except ValueError:
+        return False
+    return now - principal.auth_time > max(seconds, 0)
+
+
+@dataclass
+class Interaction:
+    id: str
+    params: dict[str, str]
+    created: int
+    client_id: str
+    client_name: str
+
+
+class Interactions:
+    """Authorization requests parked while the user logs in (node-oidc-provider's
+    interaction sessions), in the shared store so any replica can resume."""
+
+    def __init__(self, store: KeyValueStore, tokens: TokenSource, ttl: int) -> None:
+        self.store, self.tokens, self.ttl = store, tokens, ttl
+
+    def create(self, *, params: dict[str, str], created: int, client_id: str, client_name: str) -> Interaction:
+        iid = self.tokens.token(16)
+        self.store.set(
+            f"interaction:{iid}",
+            {"params": params, "created": created, "client_id": client_id, "client_name": client_name},
+            self.ttl,
+        )
+        return Interaction(id=iid, params=params, created=created, client_id=client_id, client_name=client_name)
+
+    def get(self, iid: str) -> Interaction | None:
+        data: dict[str, Any] | None = self.store.get(f"interaction:{iid}") if iid else None
+        if not data:
+            return None
+        return Interaction(id=iid, **data)
+
+    def finish(self, iid: str) -> None:
+        self.store.delete(f"interaction:{iid}")

@@ -1,0 +1,121 @@
+"""Signing keys kept in the database, rotated by a command, published as JWKS.
+
+Private keys are encrypted at rest with a key derived from the service's
+``secret_key`` (Fernet). A rotated key stops signing at once but stays in the
+JWKS for ``publish_grace`` seconds, long enough for every ID token it signed
+to expire. Parsed keys are cached per process for a few seconds so token
+issuance does not decrypt and parse a PEM on every request.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import threading
+from dataclasses import dataclass
+
+from cryptography.fernet import Fernet
+from joserfc.jwk import KeySet, RSAKey
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from shared.clock import Clock
+from shared.oauth.provider.tables import ProviderTables
+
+__all__ = ["KeyManager", "SigningKey"]
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    alg: str
+    key: RSAKey
+
+
+class KeyManager:
+    def __init__(self, *, tables: ProviderTables, clock: Clock, secret_key: str, publish_grace: int, cache_seconds: int = 10) -> None:
+        self.t = tables.signing_key
+        self.clock = clock
+        self.publish_grace = publish_grace
+        self.cache_seconds = cache_seconds
+        derived = hashlib.sha256(b"gd-login-chain signing-key encryption\x00" + secret_key.encode()).digest()
+        self._fernet = Fernet(base64.urlsafe_b64encode(derived))
+        self._lock = threading.Lock()
+        self._parsed: dict[str, RSAKey] = {}
+        self._cached_at: dt.datetime | None = None
+        self._current: SigningKey | None = None
+        self._jwks: dict | None = None
+
+    # -- writing -------------------------------------------------------------
+    def create_key(self, session: Session) -> str:
+        key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": "RS256"}, auto_kid=True)
+        pem = key.as_pem(private=True)
+        session.execute(
+            insert(self.t).values(
+                kid=key.kid,
+                alg="RS256",
+                private_key_encrypted=self._fernet.encrypt(pem).decode(),
+                public_jwk=key.as_dict(private=False),
+                created_at=self.clock.now(),
+            )
+        )
+        return key.kid
+
+    def rotate(self, session: Session) -> str:
+        """Retire the signing key(s) and start signing with a new one."""
+        now = self.clock.now()
+        session.execute(update(self.t).where(self.t.c.retired_at.is_(None)).values(retired_at=now))
+        kid = self.create_key(session)
+        self.invalidate()
+        return kid
+
+    def ensure_key(self, session: Session) -> None:
+        if session.execute(select(self.t.c.kid).where(self.t.c.retired_at.is_(None)).limit(1)).first() is None:
+            self.create_key(session)
+            self.invalidate()
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._cached_at = None
+
+    # -- reading -------------------------------------------------------------
+    def _refresh(self, session: Session) -> None:
+        now = self.clock.now()
+        with self._lock:
+            if self._cached_at and (now - self._cached_at).total_seconds() < self.cache_seconds:
+                return
+        cutoff = now - dt.timedelta(seconds=self.publish_grace)
+        rows = session.execute(
+            select(self.t).where(or_(self.t.c.retired_at.is_(None), self.t.c.retired_at > cutoff)).order_by(self.t.c.created_at.desc())
+        ).mappings().all()
+        current = None
+        published = []
+        for row in rows:
+            published.append(dict(row["public_jwk"]))
+            if row["retired_at"] is None and current is None:
+                key = self._parsed.get(row["kid"])
+                if key is None:
+                    pem = self._fernet.decrypt(row["private_key_encrypted"].encode())
+                    key = RSAKey.import_key(pem, parameters={"kid": row["kid"], "use": "sig", "alg": row["alg"]})
+                    self._parsed[row["kid"]] = key
+                current = SigningKey(kid=row["kid"], alg=row["alg"], key=key)
+        with self._lock:
+            self._current = current
+            self._jwks = {"keys": published}
+            self._cached_at = now
+
+    def current(self, session: Session) -> SigningKey:
+        self._refresh(session)
+        if self._current is None:
+            raise RuntimeError("no active signing key: run the key rotation command")
+        return self._current
+
+    def jwks(self, session: Session) -> dict:
+        self._refresh(session)
+        return self._jwks or {"keys": []}
+
+    def public_key_set(self, session: Session) -> KeySet:
+        return KeySet.import_key_set(self.jwks(session))
+
+

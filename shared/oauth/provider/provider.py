@@ -1,0 +1,408 @@
+"""The provider's operations (hydra's "strategy"): authorization with its
+interaction hand-off, token, introspection, revocation, userinfo, logout,
+discovery and JWKS. Framework-free: routes turn the outcomes into pages.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+from authlib.oauth2.rfc9207 import IssuerParameter
+from sqlalchemy.orm import Session
+
+from shared.clock import Clock
+from shared.db import Database
+from shared.kvstore import KeyValueStore
+from shared.oauth.adapter import AuthlibResponse, StarletteAuthorizationServer, StarletteOAuth2Request
+from shared.oauth.provider.errors import UnmetAuthenticationRequirementsError
+from shared.oauth.provider.grants import (
+    ClientCredentialsGrant,
+    CodeGrant,
+    ProviderEndSession,
+    ProviderIntrospection,
+    ProviderOpenIDCode,
+    ProviderRevocation,
+    ProviderUserInfo,
+    RefreshGrant,
+    S256CodeChallenge,
+    bearer_protector,
+)
+from shared.oauth.provider.hooks import ProviderHooks
+from shared.oauth.provider.interaction import Interaction, Interactions, essential_acr, is_stale
+from shared.oauth.provider.keys import KeyManager, SigningKey
+from shared.oauth.provider.models import Client, Principal, Token
+from shared.oauth.provider.store import ProviderStore
+from shared.oauth.provider.tables import ProviderTables
+from shared.randomness import TokenSource
+from shared.settings import ClientConfig
+from shared.trust import TrustLevel
+
+__all__ = ["ProviderConfig", "EndpointPaths", "Provider", "BoundProvider", "Respond", "ErrorPage", "Login", "Unmet", "ConfirmLogout"]
+
+log = logging.getLogger("oauth.provider")
+
+
+@dataclass(frozen=True)
+class EndpointPaths:
+    """Paths below the issuer URL (the issuer may itself have a path, /isso)."""
+
+    authorization: str = "/authorize"
+    token: str = "/token"
+    userinfo: str = "/userinfo"
+    introspection: str = "/introspect"
+    revocation: str = "/revoke"
+    jwks: str = "/jwks.json"
+    end_session: str = "/logout"
+
+
+@dataclass
+class ProviderConfig:
+    issuer: str
+    tables: ProviderTables
+    clock: Clock
+    tokens: TokenSource
+    kv: KeyValueStore
+    keys: KeyManager
+    hooks: ProviderHooks
+    paths: EndpointPaths = field(default_factory=EndpointPaths)
+    code_ttl: int = 60
+    access_token_ttl: int = 900
+    refresh_token_ttl: int = 8 * 3600
+    id_token_ttl: int = 600
+    interaction_ttl: int = 900
+    scopes_supported: tuple[str, ...] = ("openid", "profile")
+    claims_supported: tuple[str, ...] = ("sub", "acr", "amr", "auth_time", "trust_level")
+
+
+# -- outcomes of the authorization endpoint ----------------------------------
+@dataclass
+class Respond:
+    response: AuthlibResponse
+
+
+@dataclass
+class ErrorPage:
+    """Nothing may be sent to the client (unknown client, unregistered
+    redirect URI): RFC 6749 §4.1.2.1 forbids redirecting."""
+
+    error: str
+    description: str
+
+
+@dataclass
+class Login:
+    interaction: Interaction
+    url: str
+
+
+@dataclass
+class Unmet:
+    interaction: Interaction
+    principal: Principal
+    required: TrustLevel
+    upgrade_url: str | None
+
+
+@dataclass
+class ConfirmLogout:
+    client_name: str | None
+
+
+class _Issuer(IssuerParameter):
+    def __init__(self, issuer: str) -> None:
+        self.issuer = issuer
+
+    def get_issuer(self) -> str:
+        return self.issuer
+
+
+class BoundProvider:
+    """The provider bound to one database session (and one request)."""
+
+    def __init__(self, provider: Provider, session: Session, request: StarletteOAuth2Request | None) -> None:
+        self.provider = provider
+        self.config = provider.config
+        self.session = session
+        self.store = ProviderStore(session, provider.config.tables, provider.config.clock)
+        self.server = self._build_server(request)
+
+    def _build_server(self, request: StarletteOAuth2Request | None) -> StarletteAuthorizationServer:
+        server = StarletteAuthorizationServer(scopes_supported=list(self.config.scopes_supported))
+        server.bound = self
+        server.query_client = self.store.get_client
+        server.save_token = self.save_token
+        server.register_token_generator("default", self.generate_token)
+        server.register_grant(CodeGrant, [S256CodeChallenge(required=True), ProviderOpenIDCode(require_nonce=False)])
+        server.register_grant(RefreshGrant)
+        server.register_grant(ClientCredentialsGrant)
+        server.register_extension(self.provider.issuer_param)
+        server.register_endpoint(ProviderIntrospection)
+        server.register_endpoint(ProviderRevocation)
+        server.register_endpoint(ProviderEndSession)
+        if request is not None:
+            server.register_endpoint(ProviderUserInfo(server, bearer_protector(self, request)))
+        return server
+
+    # -- callbacks used by the grants ----------------------------------------
+    def generate_token(self, grant_type: str, client: Client, user: Any = None, scope: str | None = None, expires_in: int | None = None, include_refresh_token: bool = True) -> dict[str, Any]:
+        tokens = self.config.tokens
+        token: dict[str, Any] = {
+            "token_type": "Bearer",
+            "access_token": tokens.token(32),
+            "expires_in": expires_in or self.config.access_token_ttl,
+        }
+        if scope:
+            token["scope"] = scope
+        if include_refresh_token and user is not None:
+            token["refresh_token"] = tokens.token(32)
+        return token
+
+    def save_token(self, token: dict[str, Any], request: Any) -> None:
+        user: Principal | None = request.user
+        old: Token | None = request.refresh_token
+        code = request.authorization_code
+        self.store.save_token(
+            access_token=token["access_token"],
+            refresh_token=token.get("refresh_token"),
+            client_id=request.client.client_id,
+            subject=user.sub if user else None,
+            scope=token.get("scope", ""),
+            expires_in=int(token["expires_in"]),
+            refresh_ttl=self.config.refresh_token_ttl,
+            family_id=old.family_id if old else None,
+            authorization_code_id=code.id if code else (old.authorization_code_id if old else None),
+            auth_time=user.auth_time if user else None,
+            acr=user.acr if user else None,
+            amr=user.amr if user else [],
+            sid=user.context.get("sid") if user else None,
+            context=user.context if user else {},
+        )
+
+    def principal_for(self, *, subject: str | None, acr: str | None, amr: list[str], auth_time: int | None, context: dict[str, Any]) -> Principal | None:
+        if subject is None:
+            return None
+        claims = self.config.hooks.profile_claims(self.session, subject=subject, context=context)
+        if claims is None:
+            return None
+        return Principal(sub=subject, claims=claims, acr=acr, amr=amr, auth_time=auth_time or 0, context=context)
+
+    def subject_claims(self, principal: Principal) -> dict[str, Any]:
+        """DESIGN.md § Claims: what ID token, userinfo and introspection say."""
+        claims = {"sub": principal.sub, **principal.claims}
+        level = principal.trust_level
+        if principal.acr:
+            claims["acr"] = principal.acr
+        if level is not None:
+            claims["trust_level"] = level.name
+        claims["amr"] = list(principal.amr)
+        claims["auth_time"] = principal.auth_time
+        if act := principal.context.get("act"):
+            claims["act"] = act
+        if sid := principal.context.get("sid"):
+            claims["sid"] = sid
+        return claims
+
+    def find_any_token(self, token_string: str, hint: str | None) -> Token | None:
+        order = ("refresh", "access") if hint == "refresh_token" else ("access", "refresh")
+        for kind in order:
+            found = self.store.find_token(**{f"{kind}_token": token_string})
+            if found is not None:
+                return found
+        return None
+
+    def signing_key(self) -> SigningKey:
+        return self.config.keys.current(self.session)
+
+    def jwks(self) -> dict:
+        return self.config.keys.jwks(self.session)
+
+    def end_browser_session(self, session: dict[str, Any]) -> None:
+        sid = session.get("sid")
+        self.config.hooks.end_session(self.session, session)
+        if sid:
+            log.info("session ended", extra={"fields": {"sid_known": True}})
+
+
+class Provider:
+    def __init__(self, config: ProviderConfig, db: Database) -> None:
+        self.config = config
+        self.db = db
+        self.issuer_param = _Issuer(config.issuer)
+        self.interactions = Interactions(config.kv, config.tokens, config.interaction_ttl)
+
+    def bind(self, session: Session, request: StarletteOAuth2Request | None = None) -> BoundProvider:
+        return BoundProvider(self, session, request)
+
+    def url(self, path: str) -> str:
+        return self.config.issuer + path
+
+    # -- setup -------------------------------------------------------------
+    def prepare(self, clients: list[ClientConfig]) -> None:
+        """At start-up: a signing key exists and configured clients are stored."""
+        with self.db.transaction() as s:
+            self.config.keys.ensure_key(s)
+            store = ProviderStore(s, self.config.tables, self.config.clock)
+            for client in clients:
+                store.upsert_client(config=client)
+
+    # -- authorization endpoint -------------------------------------------
+    def authorize(self, req: StarletteOAuth2Request, *, resumed: Interaction | None = None) -> Respond | ErrorPage | Login | Unmet:
+        now = self.config.clock.timestamp()
+        # Decide inside one database session, then park the interaction after
+        # it is closed: the key-value store may be the same SQLite database,
+        # and nested write transactions there would wait on each other.
+        with self.db.session() as s:
+            bound = self.bind(s)
+            server = bound.server
+            principal = self.config.hooks.session_principal(s, req.session)
+            data = req.payload.data
+            if principal is not None and is_stale(principal, data.get("max_age"), now):
+                principal = None
+            if resumed is not None and principal is not None and principal.auth_time < resumed.created:
+                # The interaction demanded a login that has not happened yet.
+                principal = None
+            try:
+                grant = server.get_consent_grant(req, end_user=principal)
+            except OAuth2Error as error:
+                return self._error(server, req, error)
+            required = essential_acr(data.get("claims"))
+            if principal is None or (grant.prompt == "login" and resumed is None):
+                decision = "login"
+            elif required is not None and (principal.trust_level is None or principal.trust_level < required):
+                if "none" in (data.get("prompt") or "").split():
+                    return self._unmet_redirect(server, req, grant.redirect_uri)
+                decision = "unmet"
+            else:
+                response = server.create_authorization_response(req, grant_user=principal, grant=grant)
+                s.commit()
+                decision = "done"
+        if decision == "login":
+            interaction = self._park(req, grant)
+            return Login(interaction=interaction, url=self.config.hooks.login_url(interaction.id))
+        if decision == "unmet":
+            interaction = resumed or self._park(req, grant)
+            upgrade = self.config.hooks.upgrade_url(principal, required.acr)
+            return Unmet(interaction=interaction, principal=principal, required=required, upgrade_url=upgrade)
+        if resumed is not None:
+            self.interactions.finish(resumed.id)
+        log.info("authorization code issued", extra={"fields": {"client_id": grant.client.client_id, "acr": principal.acr}})
+        return Respond(response)
+
+    def decline_unmet(self, interaction: Interaction, req: StarletteOAuth2Request) -> Respond | ErrorPage:
+        """The user gave up at the 'level too low' page: tell the client."""
+        with self.db.session() as s:
+            server = self.bind(s).server
+            try:
+                grant = server.get_consent_grant(req, end_user=None)
+            except OAuth2Error as error:
+                if error.error != "login_required":
+                    return self._error(server, req, error)
+                grant_redirect = error.redirect_uri
+            else:
+                grant_redirect = grant.redirect_uri
+        self.interactions.finish(interaction.id)
+        return self._unmet_redirect(server, req, grant_redirect)
+
+    def _park(self, req: StarletteOAuth2Request, grant: Any) -> Interaction:
+        params = {k: v for k, v in req.payload.data.items() if k != "prompt"}
+        return self.interactions.create(
+            params=params,
+            created=self.config.clock.timestamp(),
+            client_id=grant.client.client_id,
+            client_name=grant.client.client_name,
+        )
+
+    def _unmet_redirect(self, server: StarletteAuthorizationServer, req: StarletteOAuth2Request, redirect_uri: str) -> Respond:
+        error = UnmetAuthenticationRequirementsError(
+            description="The authenticated user does not meet the essential acr requirement.",
+            redirect_uri=redirect_uri,
+            state=req.payload.state,
+        )
+        return self._error(server, req, error)
+
+    def _error(self, server: StarletteAuthorizationServer, req: StarletteOAuth2Request, error: OAuth2Error) -> Respond | ErrorPage:
+        if getattr(error, "redirect_uri", None):
+            error.state = req.payload.state
+            response = server.handle_error_response(req, error)
+            # RFC 9207 §2: error responses carry ``iss`` too.
+            self.issuer_param.add_issuer_parameter(server, response)
+            return Respond(response)
+        log.info("authorization request refused without redirect", extra={"fields": {"error": error.error}})
+        return ErrorPage(error=error.error, description=error.get_error_description() if hasattr(error, "get_error_description") else (error.description or ""))
+
+    # -- back-channel endpoints -------------------------------------------
+    def token(self, req: StarletteOAuth2Request) -> AuthlibResponse:
+        with self.db.session() as s:
+            response = self.bind(s).server.create_token_response(req)
+            if response.status_code < 400 or req.persist_on_error:
+                s.commit()
+            else:
+                s.rollback()
+        return response
+
+    def endpoint(self, name: str, req: StarletteOAuth2Request) -> AuthlibResponse:
+        with self.db.session() as s:
+            response = self.bind(s, req).server.create_endpoint_response(name, req)
+            if response is not None and response.status_code < 400:
+                s.commit()
+        return response
+
+    def end_session(self, req: StarletteOAuth2Request, *, confirmed: bool) -> AuthlibResponse | ConfirmLogout | None:
+        """RP-initiated logout 1.0. Without a valid ``id_token_hint`` the user
+        confirms on a page first (a logout link alone must not log anyone out)."""
+        with self.db.session() as s:
+            server = self.bind(s).server
+            try:
+                validated = server.validate_endpoint_request("end_session", req)
+            except OAuth2Error:
+                if not confirmed:
+                    return ConfirmLogout(client_name=None)
+                self.bind(s).end_browser_session(req.session)
+                s.commit()
+                return None
+            if validated.needs_confirmation and not confirmed:
+                return ConfirmLogout(client_name=validated.client.client_name if validated.client else None)
+            response = server.create_endpoint_response("end_session", validated)
+            s.commit()
+        return response
+
+    # -- metadata ----------------------------------------------------------
+    def jwks(self) -> dict:
+        with self.db.transaction() as s:
+            return self.config.keys.jwks(s)
+
+    def discovery(self) -> dict[str, Any]:
+        p = self.config.paths
+        auth_methods = ["client_secret_basic", "client_secret_post", "none"]
+        return {
+            "issuer": self.config.issuer,
+            "authorization_endpoint": self.url(p.authorization),
+            "token_endpoint": self.url(p.token),
+            "userinfo_endpoint": self.url(p.userinfo),
+            "jwks_uri": self.url(p.jwks),
+            "introspection_endpoint": self.url(p.introspection),
+            "revocation_endpoint": self.url(p.revocation),
+            "end_session_endpoint": self.url(p.end_session),
+            "scopes_supported": list(self.config.scopes_supported),
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "token_endpoint_auth_methods_supported": auth_methods,
+            "introspection_endpoint_auth_methods_supported": auth_methods[:2],
+            "revocation_endpoint_auth_methods_supported": auth_methods[:2],
+            "code_challenge_methods_supported": ["S256"],
+            "claims_supported": list(self.config.claims_supported),
+            "claims_parameter_supported": True,
+            "request_parameter_supported": False,
+            "request_uri_parameter_supported": False,
+            "acr_values_supported": [lvl.acr for lvl in TrustLevel],
+            "prompt_values_supported": ["none", "login"],
+            "authorization_response_iss_parameter_supported": True,
+            "claim_types_supported": ["normal"],
+        }
+

@@ -1,0 +1,94 @@
+"""Provider storage, as SQLAlchemy Core tables on the service's metadata.
+
+Secrets are stored hashed (SHA-256 of high-entropy values): client secrets,
+authorization codes, access and refresh tokens. Subjects are plain strings so
+the protocol layer does not depend on a service's account tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text
+
+__all__ = ["ProviderTables", "define_provider_tables"]
+
+
+@dataclass(frozen=True)
+class ProviderTables:
+    client: Table
+    authorization_code: Table
+    token: Table
+    signing_key: Table
+
+
+def define_provider_tables(metadata: MetaData) -> ProviderTables:
+    client = Table(
+        "oauth_client",
+        metadata,
+        Column("client_id", String(100), primary_key=True),
+        Column("client_secret_hash", String(64), nullable=True),
+        Column("client_name", String(200), nullable=False, default=""),
+        Column("redirect_uris", JSON, nullable=False),
+        Column("post_logout_redirect_uris", JSON, nullable=False),
+        Column("backchannel_logout_uri", String(500), nullable=True),
+        Column("grant_types", JSON, nullable=False),
+        Column("scope", String(500), nullable=False),
+        Column("token_endpoint_auth_method", String(40), nullable=False),
+        Column("introspection_allowed", Boolean, nullable=False, default=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+    )
+    authorization_code = Table(
+        "oauth_authorization_code",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("code_hash", String(64), nullable=False, unique=True),
+        Column("client_id", String(100), ForeignKey("oauth_client.client_id", ondelete="CASCADE"), nullable=False),
+        Column("subject", String(100), nullable=False),
+        Column("redirect_uri", String(500), nullable=False),
+        Column("scope", String(500), nullable=False),
+        Column("nonce", String(255), nullable=True),
+        Column("code_challenge", String(128), nullable=False),
+        Column("code_challenge_method", String(10), nullable=False),
+        Column("auth_time", Integer, nullable=False),
+        Column("acr", String(100), nullable=True),
+        Column("amr", JSON, nullable=False),
+        Column("sid", String(64), nullable=True),
+        Column("context", JSON, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("expires_at", DateTime(timezone=True), nullable=False),
+        Column("used_at", DateTime(timezone=True), nullable=True),
+    )
+    token = Table(
+        "oauth_token",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("access_token_hash", String(64), nullable=False, unique=True),
+        Column("refresh_token_hash", String(64), nullable=True, unique=True),
+        Column("client_id", String(100), ForeignKey("oauth_client.client_id", ondelete="CASCADE"), nullable=False),
+        Column("subject", String(100), nullable=True),
+        Column("scope", String(500), nullable=False),
+        Column("family_id", String(64), nullable=False, index=True),
+        Column("authorization_code_id", Integer, nullable=True, index=True),
+        Column("auth_time", Integer, nullable=True),
+        Column("acr", String(100), nullable=True),
+        Column("amr", JSON, nullable=False),
+        Column("sid", String(64), nullable=True, index=True),
+        Column("context", JSON, nullable=False),
+        Column("issued_at", DateTime(timezone=True), nullable=False),
+        Column("expires_at", DateTime(timezone=True), nullable=False),
+        Column("refresh_expires_at", DateTime(timezone=True), nullable=True),
+        Column("refresh_used_at", DateTime(timezone=True), nullable=True),
+        Column("revoked_at", DateTime(timezone=True), nullable=True),
+    )
+    signing_key = Table(
+        "oauth_signing_key",
+        metadata,
+        Column("kid", String(64), primary_key=True),
+        Column("alg", String(10), nullable=False),
+        Column("private_key_encrypted", Text, nullable=False),
+        Column("public_jwk", JSON, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("retired_at", DateTime(timezone=True), nullable=True),
+    )
+    return ProviderTables(client=client, authorization_code=authorization_code, token=token, signing_key=signing_key)

@@ -1,0 +1,34 @@
+"""Password hashing with argon2id (argon2-cffi).
+
+``verify`` always runs one argon2 verification, against a dummy hash when the
+account does not exist, so response time does not reveal which login
+accounts exist (full-stack-fastapi-template's habit).
+"""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError
+
+__all__ = ["PasswordService"]
+
+
+class PasswordService:
+    def __init__(self, *, time_cost: int = 2, memory_cost: int = 19456, parallelism: int = 1) -> None:
+        # OWASP's argon2id minimum (19 MiB, t=2, p=1).
+        self._hasher = PasswordHasher(
+            time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism, type=Type.ID
+        )
+        self._dummy = self._hasher.hash("dummy-password-for-timing")
+
+    def hash(self, password: str) -> str:
+        return self._hasher.hash(password)
+
+    def verify(self, stored_hash: str | None, password: str) -> bool:
+        try:
+            return self._hasher.verify(stored_hash or self._dummy, password) and stored_hash is not None
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def needs_rehash(self, stored_hash: str) -> bool:
+        return self._hasher.check_needs_rehash(stored_hash)

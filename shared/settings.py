@@ -1,0 +1,87 @@
+"""Settings common to every service (pydantic-settings, one prefix each).
+
+Each service subclasses :class:`ServiceSettings` with its own ``env_prefix``
+(``GDZWFW_``, ``ISSO_``, ``REFUND_``). Settings are passed explicitly to
+``create_app(settings)``; nothing reads a module-global settings object.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["ServiceSettings", "ClientConfig", "PLACEHOLDER_SECRETS"]
+
+# Values that appear in examples and the development env file. Outside
+# development a service refuses to start with them.
+PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "dev-secret-key-not-for-production"}
+
+
+class ClientConfig(BaseModel):
+    """A registered OAuth client, as configured (never hard-coded)."""
+
+    client_id: str = Field(description="The client identifier.")
+    client_secret: SecretStr | None = Field(
+        default=None, description="Plain secret; stored hashed. None for public clients."
+    )
+    client_name: str = Field(default="", description="Name shown on consent and logout pages.")
+    redirect_uris: list[str] = Field(description="Exact redirect URIs (no wildcards).")
+    post_logout_redirect_uris: list[str] = Field(default_factory=list)
+    backchannel_logout_uri: str | None = Field(default=None)
+    grant_types: list[str] = Field(default_factory=lambda: ["authorization_code", "refresh_token"])
+    scope: str = Field(default="openid profile")
+    token_endpoint_auth_method: Literal["client_secret_basic", "client_secret_post", "none"] = (
+        "client_secret_basic"
+    )
+    introspection_allowed: bool = Field(
+        default=False, description="May call the introspection endpoint (resource servers)."
+    )
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", env_nested_delimiter="__")
+
+    environment: Literal["development", "test", "production"] = Field(
+        default="production", description="development enables demo data and the SMS outbox page."
+    )
+    database_url: str = Field(description="SQLAlchemy URL, e.g. sqlite:///var/idp.db or postgresql+psycopg://…")
+    redis_url: str | None = Field(
+        default=None, description="When set, sessions, rate limits and one-time state live in Redis."
+    )
+    secret_key: SecretStr = Field(description="Signs CSRF tokens and encrypts signing keys at rest.")
+    public_url: str = Field(description="This service's external base URL, no trailing slash.")
+    cookie_secure: bool = Field(default=True, description="Send cookies only over HTTPS.")
+    session_idle_seconds: int = Field(default=1800, description="Server-side session idle timeout.")
+    log_level: str = Field(default="INFO")
+    log_json: bool = Field(default=True, description="One JSON object per log line.")
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_slash(cls, v: str) -> str:
+        return v.rstrip("/")
+
+    @model_validator(mode="after")
+    def _refuse_placeholders(self) -> ServiceSettings:
+        if self.environment == "production":
+            if self.secret_key.get_secret_value() in PLACEHOLDER_SECRETS or len(
+                self.secret_key.get_secret_value()
+            ) < 32:
+                raise ValueError("secret_key must be a real secret of at least 32 characters in production")
+            if not self.cookie_secure:
+                raise ValueError("cookie_secure must be true in production")
+        return self
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment == "development"
+
+
+def parse_clients(raw: str | list | None) -> list[ClientConfig]:
+    """Clients come as a JSON list in one setting (env var or file)."""
+    if raw is None or raw == "":
+        return []
+    data = json.loads(raw) if isinstance(raw, str) else raw
+    return [ClientConfig.model_validate(item) for item in data]

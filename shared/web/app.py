@@ -1,0 +1,152 @@
+"""What every service's ``create_app`` shares: middleware, templates, errors.
+
+``build_app`` returns a FastAPI application whose ``state`` carries the
+injected parts (settings, database, key-value store, clock, token source,
+templates). Routers find them through ``request.app.state``; nothing is a
+module global, so tests build as many differently configured apps as they like.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.clock import Clock
+from shared.db import Database
+from shared.kvstore import KeyValueStore
+from shared.randomness import TokenSource
+from shared.settings import ServiceSettings
+from shared.web.csrf import CsrfError, csrf_token
+from shared.web.logs import RequestIdMiddleware
+from shared.web.sessions import ServerSessionMiddleware
+
+__all__ = ["build_app", "render", "error_page", "wants_json"]
+
+SHARED_TEMPLATES = Path(__file__).parent / "templates"
+SHARED_STATIC = Path(__file__).parent / "static"
+log = logging.getLogger("web")
+
+_STATUS_TEXT = {
+    400: "请求无效，请返回重新操作",
+    401: "请先登录",
+    403: "您没有权限访问此页面",
+    404: "您访问的页面不存在",
+    405: "不支持该操作方式",
+    429: "操作过于频繁，请稍后再试",
+}
+
+
+def build_app(
+    *,
+    service_name: str,
+    title: str,
+    settings: ServiceSettings,
+    db: Database,
+    kv: KeyValueStore,
+    clock: Clock,
+    tokens: TokenSource,
+    template_dirs: Sequence[Path],
+    cookie_name: str,
+    brand: str,
+    home_path: str = "/",
+) -> FastAPI:
+    app = FastAPI(
+        title=title,
+        docs_url="/docs" if settings.is_development else None,
+        redoc_url=None,
+    )
+    loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader([*map(str, template_dirs), str(SHARED_TEMPLATES)])])
+    env = jinja2.Environment(loader=loader, autoescape=jinja2.select_autoescape(["html"]))
+    templates = Jinja2Templates(env=env)
+    env.globals.update(csrf_token=csrf_token, brand=brand, service_name=service_name, home_path=home_path)
+
+    app.state.settings = settings
+    app.state.db = db
+    app.state.kv = kv
+    app.state.clock = clock
+    app.state.tokens = tokens
+    app.state.templates = templates
+    app.state.service_name = service_name
+
+    app.add_middleware(
+        ServerSessionMiddleware,
+        store=kv,
+        tokens=tokens,
+        cookie_name=cookie_name,
+        idle_seconds=settings.session_idle_seconds,
+        secure=settings.cookie_secure,
+    )
+    app.add_middleware(RequestIdMiddleware)
+    app.mount("/static", StaticFiles(directory=SHARED_STATIC), name="static")
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> JSONResponse:
+        def ping() -> None:
+            with db.transaction() as s:
+                s.execute(text("SELECT 1"))
+
+        await run_in_threadpool(ping)
+        return JSONResponse({"status": "ok", "service": service_name})
+
+    @app.exception_handler(CsrfError)
+    async def _csrf(request: Request, exc: CsrfError) -> Response:
+        return error_page(request, 400, "页面已过期或来源无法确认，请返回上一页刷新后重新提交。")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        detail = exc.detail if isinstance(exc.detail, str) and exc.detail and not exc.detail.isascii() else None
+        return error_page(request, exc.status_code, detail or _STATUS_TEXT.get(exc.status_code, "请求无法完成"), headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        if wants_json(request):
+            return JSONResponse({"error": "invalid_request", "error_description": "invalid parameters"}, status_code=400)
+        return error_page(request, 400, "提交的信息不完整或格式不正确，请返回检查后重新提交。")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        # The trace goes to the log with the request id, never to the user.
+        log.exception("unhandled error")
+        return error_page(request, 500, "系统繁忙，请稍后再试。如问题持续，请拨打 12345 咨询并提供下方的请求编号。")
+
+    return app
+
+
+def wants_json(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return request.url.path.startswith("/api/") or ("application/json" in accept and "text/html" not in accept)
+
+
+def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200, headers: dict | None = None) -> HTMLResponse:
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(request, name, context or {}, status_code=status_code, headers=headers)
+
+
+def error_page(request: Request, status: int, message: str, *, headers: Any = None, back_url: str | None = None, title: str | None = None) -> Response:
+    if wants_json(request):
+        return JSONResponse({"error": "error", "status": status}, status_code=status, headers=headers)
+    return render(
+        request,
+        "error.html",
+        {
+            "status": status,
+            "message": message,
+            "title": title or ("出错了" if status >= 500 else "无法完成操作"),
+            "back_url": back_url,
+            "request_id": getattr(request.state, "request_id", "-"),
+        },
+        status_code=status,
+        headers=headers,
+    )

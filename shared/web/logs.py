@@ -1,0 +1,106 @@
+"""Structured logs with a request id on every line.
+
+The id comes from ``X-Request-ID`` when a trusted proxy set one, otherwise it
+is generated, and it is echoed back so a user can quote it to support. Paths
+are logged without query strings: those carry codes and states.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import re
+import time
+import uuid
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["configure_logging", "RequestIdMiddleware", "request_id_var", "get_logger"]
+
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+_REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": round(record.created, 3),
+            "level": record.levelname,
+            "service": self.service,
+            "logger": record.name,
+            "request_id": request_id_var.get(),
+            "msg": record.getMessage(),
+        }
+        extra = getattr(record, "fields", None)
+        if extra:
+            entry.update(extra)
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        fields = getattr(record, "fields", None) or {}
+        tail = " ".join(f"{k}={v}" for k, v in fields.items())
+        base = f"{record.levelname:5} [{request_id_var.get()}] {record.name}: {record.getMessage()}"
+        return f"{base} {tail}".rstrip()
+
+
+def configure_logging(service: str, *, level: str = "INFO", json_lines: bool = True) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter(service) if json_lines else TextFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # uvicorn's own access log would duplicate ours and log query strings.
+    logging.getLogger("uvicorn.access").disabled = True
+
+
+def get_logger(name: str) -> logging.Logger:
+    return logging.getLogger(name)
+
+
+class RequestIdMiddleware:
+    def __init__(self, app: ASGIApp, *, logger_name: str = "access") -> None:
+        self.app = app
+        self.log = logging.getLogger(logger_name)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = next((v.decode() for k, v in scope["headers"] if k == b"x-request-id"), "")
+        rid = incoming if _REQUEST_ID_OK.match(incoming) else uuid.uuid4().hex[:16]
+        token = request_id_var.set(rid)
+        scope.setdefault("state", {})["request_id"] = rid
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", []).append((b"x-request-id", rid.encode()))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            self.log.info(
+                "request",
+                extra={
+                    "fields": {
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "ms": round((time.perf_counter() - started) * 1000, 1),
+                    }
+                },
+            )
+            request_id_var.reset(token)
