@@ -1,9 +1,14 @@
-"""The operator commands every service has: migrate, rotate-keys, serve."""
+"""The operator commands every service has: migrate, rotate-keys, serve.
+
+Each service's ``manage.py`` builds one :class:`ServiceCli` and exposes its
+``app_factory`` for uvicorn (``--factory services.<name>.manage:app_factory``),
+so workers started by uvicorn build the app the same way.
+"""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,20 +18,34 @@ from shared.migrations import upgrade_head
 __all__ = ["ServiceCli"]
 
 
+def _resolve(ref: str) -> Any:
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
 @dataclass
 class ServiceCli:
     name: str
     settings_cls: type
-    migrations: Path
-    app_factory: str  # "module:function" for uvicorn --factory
     default_port: int
-    key_manager: Callable[[Any], Any] | None = None
+    provider_tables: str | None = None  # "module:attr" for services that sign tokens
+
+    @property
+    def migrations(self) -> Path:
+        return Path(importlib.import_module(f"services.{self.name}").__file__).parent / "migrations"
+
+    def app_factory(self) -> Any:
+        from shared.web.logs import configure_logging
+
+        settings = self.settings_cls()
+        configure_logging(self.name, level=settings.log_level, json_lines=settings.log_json)
+        return _resolve(f"services.{self.name}.app:create_app")(settings)
 
     def main(self, argv: list[str] | None = None) -> None:
         parser = argparse.ArgumentParser(prog=f"python -m services.{self.name}.manage")
         sub = parser.add_subparsers(dest="command", required=True)
         sub.add_parser("migrate", help="upgrade the database to the newest schema")
-        if self.key_manager:
+        if self.provider_tables:
             sub.add_parser("rotate-keys", help="retire the signing key and start signing with a new one")
         serve = sub.add_parser("serve", help="run the service with uvicorn")
         serve.add_argument("--host", default="127.0.0.1")
@@ -38,17 +57,24 @@ class ServiceCli:
             upgrade_head(self.migrations, settings.database_url)
             print(f"{self.name}: database at head")
         elif args.command == "rotate-keys":
+            from shared.clock import SystemClock
             from shared.db import Database
+            from shared.oauth.provider.keys import KeyManager
 
-            db = Database(settings.database_url)
-            with db.transaction() as s:
-                kid = self.key_manager(settings).rotate(s)
-            print(f"{self.name}: now signing with key {kid}; retired keys stay in the JWKS until their tokens expire")
+            keys = KeyManager(
+                tables=_resolve(self.provider_tables),
+                clock=SystemClock(),
+                secret_key=settings.secret_key.get_secret_value(),
+                publish_grace=settings.id_token_ttl + 300,
+            )
+            with Database(settings.database_url).transaction() as s:
+                kid = keys.rotate(s)
+            print(f"{self.name}: now signing with key {kid}; retired keys stay in the JWKS until their ID tokens expire")
         elif args.command == "serve":
             import uvicorn
 
             uvicorn.run(
-                self.app_factory,
+                f"services.{self.name}.manage:app_factory",
                 factory=True,
                 host=args.host,
                 port=args.port,

@@ -9,7 +9,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from authlib.oauth2.rfc6749.errors import OAuth2Error
+from authlib.oauth2.rfc6749.errors import AccessDeniedError, OAuth2Error
+from authlib.oidc.core.errors import LoginRequiredError
 from authlib.oauth2.rfc9207 import IssuerParameter
 from sqlalchemy.orm import Session
 
@@ -109,6 +110,13 @@ class Unmet:
 @dataclass
 class ConfirmLogout:
     client_name: str | None
+
+
+_DENIALS: dict[str, type[OAuth2Error]] = {
+    "unmet_authentication_requirements": UnmetAuthenticationRequirementsError,
+    "access_denied": AccessDeniedError,
+    "login_required": LoginRequiredError,
+}
 
 
 class _Issuer(IssuerParameter):
@@ -291,20 +299,21 @@ class Provider:
         log.info("authorization code issued", extra={"fields": {"client_id": grant.client.client_id, "acr": principal.acr}})
         return Respond(response)
 
-    def decline_unmet(self, interaction: Interaction, req: StarletteOAuth2Request) -> Respond | ErrorPage:
-        """The user gave up at the 'level too low' page: tell the client."""
+    def deny(self, interaction: Interaction, req: StarletteOAuth2Request, error: str) -> Respond | ErrorPage:
+        """End a parked request with an error for the client: the user gave
+        up at the 'level too low' page, or an upstream provider refused."""
         with self.db.session() as s:
             server = self.bind(s).server
             try:
                 grant = server.get_consent_grant(req, end_user=None)
-            except OAuth2Error as error:
-                if error.error != "login_required":
-                    return self._error(server, req, error)
-                grant_redirect = error.redirect_uri
-            else:
-                grant_redirect = grant.redirect_uri
+                redirect_uri = grant.redirect_uri
+            except OAuth2Error as exc:
+                if exc.error != "login_required" or not exc.redirect_uri:
+                    return self._error(server, req, exc)
+                redirect_uri = exc.redirect_uri
         self.interactions.finish(interaction.id)
-        return self._unmet_redirect(server, req, grant_redirect)
+        cls = _DENIALS.get(error, AccessDeniedError)
+        return self._error(server, req, cls(redirect_uri=redirect_uri, state=req.payload.state))
 
     def _park(self, req: StarletteOAuth2Request, grant: Any) -> Interaction:
         params = {k: v for k, v in req.payload.data.items() if k != "prompt"}
@@ -315,12 +324,8 @@ class Provider:
             client_name=grant.client.client_name,
         )
 
-    def _unmet_redirect(self, server: StarletteAuthorizationServer, req: StarletteOAuth2Request, redirect_uri: str) -> Respond:
-        error = UnmetAuthenticationRequirementsError(
-            description="The authenticated user does not meet the essential acr requirement.",
-            redirect_uri=redirect_uri,
-            state=req.payload.state,
-        )
+    def _unmet_redirect(self, server: StarletteAuthorizationServer, req: StarletteOAuth2Request, redirect_uri: str) -> Respond | ErrorPage:
+        error = UnmetAuthenticationRequirementsError(redirect_uri=redirect_uri, state=req.payload.state)
         return self._error(server, req, error)
 
     def _error(self, server: StarletteAuthorizationServer, req: StarletteOAuth2Request, error: OAuth2Error) -> Respond | ErrorPage:

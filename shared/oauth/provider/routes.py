@@ -15,7 +15,7 @@ from shared.oauth.provider.provider import ConfirmLogout, ErrorPage, Login, Prov
 from shared.web.app import render
 from shared.web.csrf import verify_csrf_form
 
-__all__ = ["provider_router"]
+__all__ = ["provider_router", "outcome_response"]
 
 _ERROR_TEXT = {
     "invalid_client": "发起登录的应用未在本平台登记，或其标识有误。",
@@ -23,40 +23,44 @@ _ERROR_TEXT = {
 }
 
 
+def outcome_response(request: Request, provider: Provider, outcome: Respond | ErrorPage | Login | Unmet) -> Response:
+    """Turn an authorization outcome into the page or redirect it means."""
+    paths = provider.config.paths
+    if isinstance(outcome, Respond):
+        return outcome.response
+    if isinstance(outcome, Login):
+        return RedirectResponse(outcome.url, status_code=303)
+    if isinstance(outcome, Unmet):
+        return render(
+            request,
+            "acr_unmet.html",
+            {
+                "interaction": outcome.interaction,
+                "principal": outcome.principal,
+                "reached": outcome.principal.trust_level,
+                "required": outcome.required,
+                "upgrade_url": outcome.upgrade_url,
+                "decline_url": provider.url(paths.authorization + "/decline"),
+                "switch_url": provider.config.hooks.login_url(outcome.interaction.id),
+            },
+            status_code=403,
+        )
+    return render(
+        request,
+        "oauth_error.html",
+        {
+            "message": _ERROR_TEXT.get(outcome.error, "登录请求无效，为保护您的账号安全，已停止跳转。"),
+            "error": outcome.error,
+            "request_id": getattr(request.state, "request_id", "-"),
+        },
+        status_code=400,
+    )
+
+
+
 def provider_router(provider: Provider, *, prefix: str = "") -> APIRouter:
     router = APIRouter(prefix=prefix)
     paths = provider.config.paths
-
-    def outcome_response(request: Request, outcome: Respond | ErrorPage | Login | Unmet) -> Response:
-        if isinstance(outcome, Respond):
-            return outcome.response
-        if isinstance(outcome, Login):
-            return RedirectResponse(outcome.url, status_code=303)
-        if isinstance(outcome, Unmet):
-            return render(
-                request,
-                "acr_unmet.html",
-                {
-                    "interaction": outcome.interaction,
-                    "principal": outcome.principal,
-                    "reached": outcome.principal.trust_level,
-                    "required": outcome.required,
-                    "upgrade_url": outcome.upgrade_url,
-                    "decline_url": provider.url(paths.authorization + "/decline"),
-                    "switch_url": provider.config.hooks.login_url(outcome.interaction.id),
-                },
-                status_code=403,
-            )
-        return render(
-            request,
-            "oauth_error.html",
-            {
-                "message": _ERROR_TEXT.get(outcome.error, "登录请求无效，为保护您的账号安全，已停止跳转。"),
-                "error": outcome.error,
-                "request_id": getattr(request.state, "request_id", "-"),
-            },
-            status_code=400,
-        )
 
     @router.get("/.well-known/openid-configuration", include_in_schema=False)
     async def discovery() -> JSONResponse:
@@ -69,7 +73,7 @@ def provider_router(provider: Provider, *, prefix: str = "") -> APIRouter:
     @router.api_route(paths.authorization, methods=["GET", "POST"], include_in_schema=False)
     async def authorize(request: Request) -> Response:
         req = await read_oauth2_request(request)
-        return outcome_response(request, await run_in_threadpool(provider.authorize, req))
+        return outcome_response(request, provider, await run_in_threadpool(provider.authorize, req))
 
     @router.get(paths.authorization + "/resume", include_in_schema=False)
     async def resume(request: Request, interaction: str = "") -> Response:
@@ -77,7 +81,7 @@ def provider_router(provider: Provider, *, prefix: str = "") -> APIRouter:
         if parked is None:
             return render(request, "oauth_error.html", {"message": "登录已超时，请返回原应用重新发起登录。", "error": "interaction_expired"}, status_code=400)
         req = await read_oauth2_request(request, params=parked.params)
-        return outcome_response(request, await run_in_threadpool(lambda: provider.authorize(req, resumed=parked)))
+        return outcome_response(request, provider, await run_in_threadpool(lambda: provider.authorize(req, resumed=parked)))
 
     @router.post(paths.authorization + "/decline", include_in_schema=False)
     async def decline(request: Request) -> Response:
@@ -86,7 +90,7 @@ def provider_router(provider: Provider, *, prefix: str = "") -> APIRouter:
         if parked is None:
             return render(request, "oauth_error.html", {"message": "登录已超时，请返回原应用重新发起登录。", "error": "interaction_expired"}, status_code=400)
         req = await read_oauth2_request(request, params=parked.params)
-        return outcome_response(request, await run_in_threadpool(provider.decline_unmet, parked, req))
+        return outcome_response(request, provider, await run_in_threadpool(provider.deny, parked, req, "unmet_authentication_requirements"))
 
     @router.post(paths.token, include_in_schema=False)
     async def token(request: Request) -> Response:

@@ -1,0 +1,46 @@
+"""``make run``: migrate, load demo data, start the three services on
+8001–8003 on SQLite under ``var/``, print where to go; Ctrl-C stops all."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+from devtools.stack import ROOT, SERVICES, Stack, StackConfig, database_urls
+from services.gdzwfw_idp.demo import DEMO_PASSWORD
+
+
+def main() -> None:
+    config = StackConfig(database_urls=database_urls(base_url=None, var_dir=ROOT / "var"))
+    stack = Stack(config, log_dir=None)
+    stack.migrate()
+    stack.start()
+    print(
+        f"""
+  广东省统一身份认证平台 (gdzwfw_idp)   {config.url('gdzwfw_idp')}/login
+  广东人社统一认证 (hrss_isso)          {config.url('hrss_isso')}/isso/login
+  失业保险稳岗返还 (refund_portal)      {config.url('refund_portal')}/
+
+  Demo legal persons at gdzwfw_idp (法人登录 → 账号密码), password {DEMO_PASSWORD}:
+    demo_l1  三级（原L1）  → the refund portal explains how to upgrade
+    demo_l2  四级（原L2）  → admitted
+    demo_l3  五级（原L3）  → admitted
+  Demo natural person: demo_person (个人登录), same password.
+  OIDC client on both providers: demo-rp / demo-rp-secret, redirect http://127.0.0.1:8099/cb
+
+  Ctrl-C stops all three.
+"""
+    )
+    try:
+        while all(p.poll() is None for p in stack.processes.values()):
+            time.sleep(0.5)
+        print("a service stopped; stopping the others")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+"""Start the three services together: ``make run`` and the integration tests.
+
+Each service runs as its own ``uvicorn`` process on loopback, configured only
+through its environment variables (exactly as in production), after its
+database has been migrated to head.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from shared.migrations import upgrade_head
+
+__all__ = ["StackConfig", "Stack", "free_port", "database_urls", "SERVICES"]
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES = ("gdzwfw_idp", "hrss_isso", "refund_portal")
+DEV_SECRET = "dev-secret-key-not-for-production"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def database_urls(*, base_url: str | None, var_dir: Path, suffix: str = "") -> dict[str, str]:
+    """One database per service: SQLite files under ``var_dir``, or
+    databases created next to ``base_url`` on a PostgreSQL server."""
+    if not base_url:
+        var_dir.mkdir(parents=True, exist_ok=True)
+        return {name: f"sqlite:///{var_dir / f'{name}{suffix}.db'}" for name in SERVICES}
+    url = make_url(base_url)
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    urls = {}
+    with admin.connect() as conn:
+        for name in SERVICES:
+            db_name = f"{url.database}_{name}{suffix}".lower()
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{db_name}"'))
+            urls[name] = url.set(database=db_name).render_as_string(hide_password=False)
+    admin.dispose()
+    return urls
+
+
+@dataclass
+class StackConfig:
+    database_urls: dict[str, str]
+    ports: dict[str, int] = field(default_factory=lambda: {"gdzwfw_idp": 8001, "hrss_isso": 8002, "refund_portal": 8003})
+    host: str = "127.0.0.1"
+    environment: str = "development"
+    isso_secret_at_gdzwfw: str = "dev-isso-secret-at-gdzwfw"
+    refund_secret_at_isso: str = "dev-refund-secret-at-isso"
+    extra_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    log_json: bool = False
+
+    def url(self, name: str) -> str:
+        return f"http://{self.host}:{self.ports[name]}"
+
+    def environments(self) -> dict[str, dict[str, str]]:
+        idp, isso, refund = (self.url(n) for n in SERVICES)
+        common = {"ENVIRONMENT": self.environment, "SECRET_KEY": DEV_SECRET, "COOKIE_SECURE": "false", "LOG_JSON": str(self.log_json).lower()}
+        envs = {
+            "gdzwfw_idp": {
+                **{f"GDZWFW_{k}": v for k, v in common.items()},
+                "GDZWFW_DATABASE_URL": self.database_urls["gdzwfw_idp"],
+                "GDZWFW_PUBLIC_URL": idp,
+                "GDZWFW_CLIENTS": json.dumps([
+                    {
+                        "client_id": "hrss-isso",
+                        "client_secret": self.isso_secret_at_gdzwfw,
+                        "client_name": "广东人社统一认证",
+                        "redirect_uris": [f"{isso}/isso/federation/gdzwfw/callback"],
+                        "post_logout_redirect_uris": [f"{isso}/isso/logged-out"],
+                        "grant_types": ["authorization_code", "refresh_token"],
+                    }
+                ]),
+            },
+            "hrss_isso": {
+                **{f"ISSO_{k}": v for k, v in common.items()},
+                "ISSO_DATABASE_URL": self.database_urls["hrss_isso"],
+                "ISSO_PUBLIC_URL": isso,
+                "ISSO_GDZWFW_ISSUER": idp,
+                "ISSO_GDZWFW_CLIENT_SECRET": self.isso_secret_at_gdzwfw,
+                "ISSO_CLIENTS": json.dumps([
+                    {
+                        "client_id": "refund-portal",
+                        "client_secret": self.refund_secret_at_isso,
+                        "client_name": "失业保险稳岗返还",
+                        "redirect_uris": [f"{refund}/auth/callback"],
+                        "post_logout_redirect_uris": [f"{refund}/"],
+                        "grant_types": ["authorization_code", "refresh_token"],
+                        "introspection_allowed": True,
+                    }
+                ]),
+            },
+            "refund_portal": {
+                **{f"REFUND_{k}": v for k, v in common.items()},
+                "REFUND_DATABASE_URL": self.database_urls["refund_portal"],
+                "REFUND_PUBLIC_URL": refund,
+                "REFUND_ISSO_ISSUER": f"{isso}/isso",
+                "REFUND_ISSO_CLIENT_SECRET": self.refund_secret_at_isso,
+                "REFUND_GDZWFW_VERIFICATION_URL": f"{idp}/account/verification",
+            },
+        }
+        for name, extra in self.extra_env.items():
+            envs[name].update(extra)
+        return envs
+
+
+class Stack:
+    def __init__(self, config: StackConfig, *, log_dir: Path | None = None) -> None:
+        self.config = config
+        self.log_dir = log_dir
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def migrate(self) -> None:
+        for name in SERVICES:
+            upgrade_head(ROOT / "services" / name / "migrations", self.config.database_urls[name])
+
+    def start(self, names: tuple[str, ...] = SERVICES, *, timeout: float = 30.0) -> None:
+        envs = self.config.environments()
+        for name in names:
+            env = {**os.environ, **envs[name], "PYTHONUNBUFFERED": "1"}
+            out = open(self.log_dir / f"{name}.log", "ab") if self.log_dir else None  # noqa: SIM115
+            self.processes[name] = subprocess.Popen(
+                [sys.executable, "-m", f"services.{name}.manage", "serve", "--host", self.config.host, "--port", str(self.config.ports[name])],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT if out else None,
+                start_new_session=True,
+            )
+        for name in names:
+            self._wait_healthy(name, timeout)
+
+    def _wait_healthy(self, name: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        url = f"{self.config.url(name)}/healthz"
+        while time.monotonic() < deadline:
+            if self.processes[name].poll() is not None:
+                raise RuntimeError(f"{name} exited with {self.processes[name].returncode}")
+            try:
+                if httpx.get(url, timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{name} did not become healthy at {url}")
+
+    def stop(self, names: tuple[str, ...] | None = None) -> None:
+        for name in names or tuple(self.processes):
+            proc = self.processes.pop(name, None)
+            if proc is None or proc.poll() is not None:
+                continue
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()

@@ -1,0 +1,140 @@
+"""The relying-party side, on Authlib's Starlette client (DESIGN.md).
+
+One place checks everything a login response must satisfy: ``state`` (Authlib,
+against the server-side session), PKCE S256, the RFC 9207 ``iss`` parameter,
+and the ID token's signature against the provider's JWKS, its ``iss``,
+``aud``, ``exp`` and ``nonce``. Failures become a :class:`LoginFailed` with a
+kind a page can explain in Chinese; nothing is half-logged-in after one.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from authlib.deprecate import AuthlibDeprecationWarning
+from joserfc.errors import JoseError
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
+
+with warnings.catch_warnings():
+    # Authlib 1.9 prefers the ``httpx2`` package and warns once when it falls
+    # back to ``httpx``. We use ``httpx`` deliberately (respx mocks it and the
+    # rest of the project speaks it), so this one warning is expected.
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated", category=AuthlibDeprecationWarning)
+    from authlib.integrations.starlette_client import OAuth, OAuthError
+
+__all__ = ["RelyingParty", "LoginFailed", "VerifiedLogin"]
+
+log = logging.getLogger("oauth.client")
+
+
+class LoginFailed(Exception):
+    """kind: upstream_error | state | unreachable | invalid_response | issuer_mismatch"""
+
+    def __init__(self, kind: str, detail: str = "", upstream_error: str | None = None) -> None:
+        super().__init__(f"{kind}: {detail}")
+        self.kind = kind
+        self.detail = detail
+        self.upstream_error = upstream_error
+
+
+@dataclass
+class VerifiedLogin:
+    claims: dict[str, Any]
+    token: dict[str, Any]
+
+    @property
+    def id_token(self) -> str:
+        return self.token["id_token"]
+
+
+class RelyingParty:
+    def __init__(
+        self,
+        *,
+        name: str,
+        issuer: str,
+        client_id: str,
+        client_secret: str,
+        redirect_uri: str,
+        scope: str = "openid profile",
+        timeout: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.name = name
+        self.issuer = issuer.rstrip("/")
+        self.redirect_uri = redirect_uri
+        client_kwargs: dict[str, Any] = {
+            "scope": scope,
+            "code_challenge_method": "S256",
+            "token_endpoint_auth_method": "client_secret_basic",
+            "timeout": timeout,
+        }
+        if transport is not None:
+            client_kwargs["transport"] = transport
+        self._oauth = OAuth()
+        self.app = self._oauth.register(
+            name,
+            client_id=client_id,
+            client_secret=client_secret,
+            server_metadata_url=f"{self.issuer}/.well-known/openid-configuration",
+            client_kwargs=client_kwargs,
+        )
+
+    async def metadata(self) -> dict[str, Any]:
+        try:
+            return await self.app.load_server_metadata()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise LoginFailed("unreachable", str(exc)) from exc
+
+    async def start(self, request: Request, **params: str) -> RedirectResponse:
+        """Redirect the browser to the provider (state, nonce and PKCE kept
+        in the server-side session by Authlib)."""
+        await self.metadata()
+        try:
+            return await self.app.authorize_redirect(request, self.redirect_uri, **{k: v for k, v in params.items() if v})
+        except httpx.HTTPError as exc:
+            raise LoginFailed("unreachable", str(exc)) from exc
+
+    async def finish(self, request: Request) -> VerifiedLogin:
+        metadata = await self.metadata()
+        query = request.query_params
+        if "error" in query:
+            raise LoginFailed("upstream_error", query.get("error_description", ""), upstream_error=query["error"])
+        # RFC 9207 §2.4: compare ``iss`` before touching the code, so a mix-up
+        # attacker's code is never sent to the honest token endpoint.
+        if metadata.get("authorization_response_iss_parameter_supported") or "iss" in query:
+            if query.get("iss") != metadata.get("issuer") or metadata.get("issuer") != self.issuer:
+                raise LoginFailed("issuer_mismatch", f"iss={query.get('iss')!r}")
+        claims_options = {
+            "iss": {"essential": True, "values": [self.issuer]},
+            "sub": {"essential": True},
+            "aud": {"essential": True, "values": [self.app.client_id]},
+        }
+        try:
+            token = await self.app.authorize_access_token(request, claims_options=claims_options)
+        except OAuthError as exc:
+            kind = "state" if "state" in (exc.description or "") else "upstream_error"
+            raise LoginFailed(kind, exc.description or exc.error, upstream_error=exc.error) from exc
+        except httpx.HTTPError as exc:
+            raise LoginFailed("unreachable", str(exc)) from exc
+        except (JoseError, ValueError, KeyError) as exc:
+            raise LoginFailed("invalid_response", repr(exc)) from exc
+        if "id_token" not in token or not token.get("userinfo"):
+            raise LoginFailed("invalid_response", "no id_token in token response")
+        return VerifiedLogin(claims=dict(token["userinfo"]), token=dict(token))
+
+    async def logout_url(self, *, id_token_hint: str | None, post_logout_redirect_uri: str) -> str | None:
+        try:
+            metadata = await self.metadata()
+        except LoginFailed:
+            return None
+        endpoint = metadata.get("end_session_endpoint")
+        if not endpoint:
+            return None
+        params = httpx.QueryParams({"post_logout_redirect_uri": post_logout_redirect_uri, "client_id": self.app.client_id, **({"id_token_hint": id_token_hint} if id_token_hint else {})})
+        return f"{endpoint}?{params}"

@@ -1,0 +1,76 @@
+"""Resource-server side: validate bearer tokens by RFC 7662 introspection.
+
+Results are cached in the shared store no longer than the token lives and no
+longer than ``cache_seconds`` (the configured bound after which a revoked
+token is refused). Only answers from the expected issuer count.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+from starlette.concurrency import run_in_threadpool
+
+from shared.clock import Clock
+from shared.kvstore import KeyValueStore
+from shared.randomness import hash_secret
+
+__all__ = ["TokenIntrospector", "IntrospectionUnavailable"]
+
+log = logging.getLogger("oauth.introspection")
+
+
+class IntrospectionUnavailable(Exception):
+    """The authorization server could not be asked (down, slow, error)."""
+
+
+class TokenIntrospector:
+    def __init__(
+        self,
+        *,
+        endpoint: Callable[[], Awaitable[str]],
+        issuer: str,
+        client_id: str,
+        client_secret: str,
+        cache: KeyValueStore,
+        clock: Clock,
+        cache_seconds: int,
+        http: httpx.AsyncClient,
+    ) -> None:
+        self._endpoint = endpoint
+        self.issuer = issuer
+        self._auth = (client_id, client_secret)
+        self.cache = cache
+        self.clock = clock
+        self.cache_seconds = cache_seconds
+        self.http = http
+
+    async def active_claims(self, token: str) -> dict[str, Any] | None:
+        """The token's claims if it is active and ours, else None."""
+        key = f"introspect:{hash_secret(token)}"
+        now = self.clock.timestamp()
+        cached = await run_in_threadpool(self.cache.get, key)
+        if cached is not None:
+            return cached if cached.get("active") and int(cached.get("exp", 0)) > now else None
+        try:
+            response = await self.http.post(
+                await self._endpoint(), data={"token": token, "token_type_hint": "access_token"}, auth=self._auth
+            )
+        except httpx.HTTPError as exc:
+            raise IntrospectionUnavailable(str(exc)) from exc
+        if response.status_code != 200:
+            raise IntrospectionUnavailable(f"introspection answered {response.status_code}")
+        data = response.json()
+        active = bool(data.get("active")) and data.get("iss") == self.issuer and int(data.get("exp", 0)) > now
+        if not active:
+            await run_in_threadpool(self.cache.set, key, {"active": False}, self.cache_seconds)
+            return None
+        ttl = max(min(self.cache_seconds, int(data["exp"]) - now), 1)
+        await run_in_threadpool(self.cache.set, key, data, ttl)
+        return data
+
+    async def forget(self, token: str) -> None:
+        await run_in_threadpool(self.cache.delete, f"introspect:{hash_secret(token)}")

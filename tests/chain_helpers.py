@@ -1,0 +1,44 @@
+"""Driving the login chain over real HTTP the way a browser does."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from services.gdzwfw_idp.demo import DEMO_PASSWORD
+
+__all__ = ["form_value", "login_at_gdzwfw", "portal_login"]
+
+
+def form_value(html: str, name: str) -> str:
+    match = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert match, f"no form field {name!r} on the page"
+    return match.group(1)
+
+
+def login_at_gdzwfw(browser: httpx.Client, page: httpx.Response, login_name: str, password: str = DEMO_PASSWORD) -> httpx.Response:
+    """Submit gdzwfw_idp's 法人登录 → 账号密码 form shown in ``page``."""
+    assert "法人登录" in page.text, page.text[:500]
+    action = str(page.url.copy_with(path="/login", query=None))
+    return browser.post(
+        action,
+        data={
+            "csrf_token": form_value(page.text, "csrf_token"),
+            "interaction": form_value(page.text, "interaction"),
+            "tab": "legal",
+            "login_name": login_name,
+            "password": password,
+        },
+    )
+
+
+def portal_login(browser: httpx.Client, portal_url: str, login_name: str, password: str = DEMO_PASSWORD) -> httpx.Response:
+    """From the refund portal, through hrss_isso's 省统一身份认证, to
+    gdzwfw_idp's login page and all the way back."""
+    isso_login = browser.get(f"{portal_url}/login")
+    assert isso_login.status_code == 200 and "省统一身份认证" in isso_login.text, isso_login.text[:500]
+    start = re.search(r'id="gdzwfw-login" href="([^"]+)"', isso_login.text).group(1)
+    idp_login = browser.get(str(isso_login.url.join(start)))
+    assert idp_login.status_code == 200, idp_login.text[:500]
+    return login_at_gdzwfw(browser, idp_login, login_name, password)
