@@ -11,14 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import sys
-from pathlib import Path
-
-# Make the project root importable when pytest runs without a rootdir
-# conftest or ``pythonpath`` setting; a no-op once either is in place.
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
 
 import pytest
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 08:33:13.156014
+Create Date: 2026-11-28 08:40:41.150689
 """
 from alembic import op
 import sqlalchemy as sa

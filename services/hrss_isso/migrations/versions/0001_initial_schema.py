@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 08:37:57.609807
+Create Date: 2026-11-28 08:40:43.198130
 """
 from alembic import op
 import sqlalchemy as sa
@@ -135,8 +135,8 @@ def upgrade() -> None:
     sa.Column('linked_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], name=op.f('fk_provincial_link_unit_id_unit'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_provincial_link')),
-    sa.UniqueConstraint('issuer', 'subject', name=op.f('uq_provincial_link_issuer')),
-    sa.UniqueConstraint('issuer', 'uscc', name=op.f('uq_provincial_link_issuer'))
+    sa.UniqueConstraint('issuer', 'subject', name=op.f('uq_provincial_link_issuer_subject')),
+    sa.UniqueConstraint('issuer', 'uscc', name=op.f('uq_provincial_link_issuer_uscc'))
     )
     with op.batch_alter_table('provincial_link', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_provincial_link_unit_id'), ['unit_id'], unique=False)

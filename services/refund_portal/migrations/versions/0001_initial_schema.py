@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 08:38:35.842224
+Create Date: 2026-11-28 08:40:45.181870
 """
 from alembic import op
 import sqlalchemy as sa

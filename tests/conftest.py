@@ -1,0 +1,58 @@
+"""Fixtures shared by the whole suite.
+
+Databases: SQLite files by default; PostgreSQL when ``TEST_DATABASE_URL`` is
+set (``.ci/run`` does both). Each service's database is created and migrated
+once per session (Alembic ``upgrade head``) and emptied before each test.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, delete
+
+from devtools.stack import ROOT, SERVICES, database_urls
+from shared.migrations import upgrade_head
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or None
+
+
+@pytest.fixture(scope="session")
+def service_databases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """One migrated database per service for the unit tests."""
+    urls = database_urls(base_url=TEST_DATABASE_URL, var_dir=tmp_path_factory.mktemp("db"), suffix=f"_unit{os.getpid()}")
+    for name in SERVICES:
+        upgrade_head(ROOT / "services" / name / "migrations", urls[name])
+    return urls
+
+
+def _metadata(name: str):
+    import importlib
+
+    return importlib.import_module(f"services.{name}.models").metadata
+
+
+@pytest.fixture
+def fresh_database(service_databases: dict[str, str]) -> Callable[[str], str]:
+    """Empty a service's tables (children first) and return its URL."""
+
+    def clean(name: str) -> str:
+        url = service_databases[name]
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            for table in reversed(_metadata(name).sorted_tables):
+                conn.execute(delete(table))
+        engine.dispose()
+        return url
+
+    return clean
+
+
+@pytest.fixture
+def artifacts_dir() -> Iterator[Path]:
+    path = ROOT / "test-artifacts"
+    path.mkdir(exist_ok=True)
+    yield path

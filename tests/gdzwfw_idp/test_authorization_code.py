@@ -1,0 +1,112 @@
+"""Authorization code + PKCE at gdzwfw_idp (RFC 6749 §4.1, RFC 7636, RFC 9207)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+
+from tests.gdzwfw_idp.conftest import ISSUER, Idp
+from tests.oidc_helpers import DEMO_RP, Pkce, authorize_params, decode_id_token, query_of
+
+
+def test_demo_l2_gets_tokens_whose_claims_say_who_and_how_trusted(idp: Idp) -> None:
+    pkce = Pkce.new()
+    params = authorize_params(pkce)
+    redirect = idp.login("demo_l2", params=params)
+    assert redirect.status_code == 302
+    query = query_of(redirect)
+    assert query["state"] == params["state"]
+    assert query["iss"] == ISSUER  # RFC 9207
+
+    tokens = idp.redeem(query["code"], pkce).json()
+    claims = decode_id_token(tokens["id_token"], idp.client.get("/jwks.json").json())
+    assert claims["iss"] == ISSUER and claims["aud"] == ["demo-rp"] and claims["nonce"] == params["nonce"]
+    assert claims["acr"] == "urn:gdzwfw:loa:L2" and claims["trust_level"] == "L2"
+    assert claims["account_type"] == "legal_person"
+    assert claims["uscc"] == "91440104MA5DL2B24P" and claims["org_name"] == "广州市越秀区示范贸易有限公司"
+    assert claims["amr"] == ["pwd"] and claims["auth_time"] == idp.clock.timestamp()
+    assert "legal_rep_id_number" not in claims and "440104198505120024" not in str(claims)
+
+
+def test_a_code_redeemed_twice_fails_and_revokes_the_first_tokens(idp: Idp) -> None:
+    pkce = Pkce.new()
+    code = idp.code_for("demo_l2", pkce)
+    first = idp.redeem(code, pkce)
+    assert first.status_code == 200
+    access_token = first.json()["access_token"]
+    assert idp.client.post("/introspect", data={"token": access_token}, auth=DEMO_RP).json()["active"] is True
+
+    second = idp.redeem(code, pkce)
+    assert second.status_code == 400 and second.json()["error"] == "invalid_grant"
+    assert idp.client.post("/introspect", data={"token": access_token}, auth=DEMO_RP).json() == {"active": False}
+
+
+def test_a_code_redeemed_20_times_at_once_succeeds_exactly_once(idp: Idp) -> None:
+    pkce = Pkce.new()
+    code = idp.code_for("demo_l2", pkce)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=20) as pool:
+        responses = list(pool.map(lambda _: idp.redeem(code, pkce, client=idp.new_browser()), range(20)))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses.count(200) == 1, statuses
+    assert all(r.json()["error"] == "invalid_grant" for r in responses if r.status_code != 200)
+    winner = next(r for r in responses if r.status_code == 200).json()["access_token"]
+    # Every losing redemption is a replay: the winner's tokens are revoked.
+    assert idp.client.post("/introspect", data={"token": winner}, auth=DEMO_RP).json() == {"active": False}
+
+
+def test_pkce_is_required_for_every_client(idp: Idp) -> None:
+    response = idp.client.get("/authorize", params=authorize_params(None), follow_redirects=False)
+    assert response.status_code == 302
+    assert query_of(response)["error"] == "invalid_request"
+    assert query_of(response)["iss"] == ISSUER
+
+
+def test_pkce_plain_is_refused(idp: Idp) -> None:
+    pkce = Pkce.new()
+    params = authorize_params(pkce, code_challenge=pkce.verifier, code_challenge_method="plain")
+    response = idp.client.get("/authorize", params=params, follow_redirects=False)
+    assert query_of(response)["error"] == "invalid_request"
+
+
+def test_wrong_code_verifier_is_refused_and_the_code_survives(idp: Idp) -> None:
+    pkce = Pkce.new()
+    code = idp.code_for("demo_l2", pkce)
+    wrong = idp.redeem(code, Pkce.new())
+    assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
+    assert idp.redeem(code, pkce).status_code == 200
+
+
+def test_unregistered_redirect_uri_gets_an_error_page_not_a_redirect(idp: Idp) -> None:
+    params = authorize_params(Pkce.new(), redirect_uri="http://127.0.0.1:8099/cb/../evil")
+    response = idp.client.get("/authorize", params=params, follow_redirects=False)
+    assert response.status_code == 400
+    assert "location" not in response.headers
+    assert "登录请求" in response.text
+
+
+def test_unknown_client_gets_an_error_page(idp: Idp) -> None:
+    response = idp.client.get("/authorize", params=authorize_params(Pkce.new(), client_id="nobody"), follow_redirects=False)
+    assert response.status_code == 400 and "location" not in response.headers
+    assert "未在本平台登记" in response.text
+
+
+def test_wrong_client_secret_is_401_invalid_client(idp: Idp) -> None:
+    pkce = Pkce.new()
+    code = idp.code_for("demo_l2", pkce)
+    response = idp.redeem(code, pkce, auth=("demo-rp", "not-the-secret"))
+    assert response.status_code == 401 and response.json()["error"] == "invalid_client"
+    posted = idp.client.post("/token", data={"grant_type": "client_credentials", "client_id": "demo-rp", "client_secret": "nope"})
+    assert posted.status_code == 401 and posted.json()["error"] == "invalid_client"
+
+
+def test_an_expired_code_is_refused(idp: Idp) -> None:
+    pkce = Pkce.new()
+    code = idp.code_for("demo_l2", pkce)
+    idp.clock.advance(idp.settings.code_ttl + 1)
+    response = idp.redeem(code, pkce)
+    assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+
+
+def test_prompt_none_without_a_session_answers_login_required(idp: Idp) -> None:
+    response = idp.client.get("/authorize", params=authorize_params(Pkce.new(), prompt="none"), follow_redirects=False)
+    assert response.status_code == 302
+    assert query_of(response)["error"] == "login_required"
