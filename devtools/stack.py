@@ -125,6 +125,7 @@ class Stack:
         self.config = config
         self.log_dir = log_dir
         self.processes: dict[str, subprocess.Popen] = {}
+        self._logs: list = []
 
     def migrate(self) -> None:
         for name in SERVICES:
@@ -135,6 +136,8 @@ class Stack:
         for name in names:
             env = {**os.environ, **envs[name], "PYTHONUNBUFFERED": "1"}
             out = open(self.log_dir / f"{name}.log", "ab") if self.log_dir else None  # noqa: SIM115
+            if out is not None:
+                self._logs.append(out)
             self.processes[name] = subprocess.Popen(
                 [sys.executable, "-m", f"services.{name}.manage", "serve", "--host", self.config.host, "--port", str(self.config.ports[name])],
                 cwd=ROOT,
@@ -171,3 +174,7 @@ class Stack:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+        if not self.processes:
+            for log in self._logs:
+                log.close()
+            self._logs.clear()

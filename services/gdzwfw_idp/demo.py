@@ -64,6 +64,17 @@ DEMO_ACCOUNTS: list[dict] = [
         "method": "办事大厅现场核验",
     },
     {
+        # Not linked at hrss_isso: walks into the ISSO's first-login initialisation.
+        "login_name": "demo_unlinked",
+        "account_type": "legal_person",
+        "org_name": "广州市天河区示范新创有限公司",
+        "uscc": "91440106MA5DLUN43N",
+        "legal_rep_name": "陈晓",
+        "legal_rep_id_number": "440106199007150041",
+        "level": TrustLevel.L2,
+        "method": "电子营业执照核验",
+    },
+    {
         "login_name": "demo_person",
         "account_type": "natural_person",
         "person_name": "陈晓",

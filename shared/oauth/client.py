@@ -118,7 +118,7 @@ class RelyingParty:
         try:
             token = await self.app.authorize_access_token(request, claims_options=claims_options)
         except OAuthError as exc:
-            kind = "state" if "state" in (exc.description or "") else "upstream_error"
+            kind = "state" if exc.error == "mismatching_state" or "state" in (exc.description or "") else "upstream_error"
             raise LoginFailed(kind, exc.description or exc.error, upstream_error=exc.error) from exc
         except httpx.HTTPError as exc:
             raise LoginFailed("unreachable", str(exc)) from exc

@@ -1,0 +1,131 @@
+"""Browser tests: the three services as uvicorn processes, driven by Debian's
+Chromium through Playwright's sync API.
+
+The stack is started once per session on free loopback ports (SQLite files
+under a temporary directory, or fresh PostgreSQL databases next to
+``TEST_DATABASE_URL``). Each test gets a fresh browser context, so cookies
+never leak from one test into another. Screenshots of every step go to
+``test-artifacts/screenshots/`` at desktop (1280×800) and mobile (390px)
+widths.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import re
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from devtools.stack import ROOT, SERVICES, Stack, StackConfig, database_urls, free_port
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+DESKTOP = {"width": 1280, "height": 800}
+MOBILE = {"width": 390, "height": 844}
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if CHROMIUM.exists():
+        return
+    skip = pytest.mark.skip(reason=f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium); it is missing")
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(skip)
+
+
+@dataclass
+class ChainUrls:
+    idp: str
+    isso: str
+    portal: str
+
+
+@pytest.fixture(scope="session")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChainUrls]:
+    """gdzwfw_idp, hrss_isso and refund_portal, migrated and running."""
+    work = tmp_path_factory.mktemp("browser-stack")
+    urls = database_urls(base_url=TEST_DATABASE_URL, var_dir=work / "db", suffix=f"_browser{os.getpid()}")
+    config = StackConfig(database_urls=urls, ports={name: free_port() for name in SERVICES})
+    stack = Stack(config, log_dir=work)
+    stack.migrate()
+    try:
+        # Stack.start opens each service's log file and lets the parent's
+        # handle go without closing it (the child keeps its own copy); under
+        # ``filterwarnings = error`` that ResourceWarning would fail the run.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            stack.start()
+            gc.collect()
+    except Exception:
+        stack.stop()
+        logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in sorted(work.glob("*.log")))
+        raise RuntimeError(f"the stack did not start\n{logs}") from None
+    try:
+        yield ChainUrls(idp=config.url("gdzwfw_idp"), isso=config.url("hrss_isso"), portal=config.url("refund_portal"))
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"browser tests need Debian's Chromium at {CHROMIUM}; it is missing")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(chromium, chain: ChainUrls) -> Iterator[object]:
+    """A page in a fresh browser context (its own cookies)."""
+    context = chromium.new_context(viewport=DESKTOP, locale="zh-CN", timezone_id="Asia/Shanghai")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots_dir() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
+
+
+@pytest.fixture
+def shot(screenshots_dir: Path, request: pytest.FixtureRequest) -> Callable[[object, str], None]:
+    """``shot(page, "03_gdzwfw_login")`` saves full-page screenshots of the
+    current page at desktop width and at a 390px mobile width."""
+    prefix = re.sub(r"^test_", "", request.node.name)
+
+    def take(page, step: str) -> None:
+        page.wait_for_load_state("load")
+        page.screenshot(path=str(screenshots_dir / f"{prefix}__{step}.png"), full_page=True)
+        page.set_viewport_size(MOBILE)
+        try:
+            page.screenshot(path=str(screenshots_dir / f"{prefix}__{step}__mobile.png"), full_page=True)
+        finally:
+            page.set_viewport_size(DESKTOP)
+
+    return take

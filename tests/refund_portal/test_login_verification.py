@@ -1,0 +1,164 @@
+"""The portal checks every login response from hrss_isso (respx isolates
+the portal; the ISSO side is faked at the transport with a real key)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+import respx
+from fastapi.testclient import TestClient
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+
+from services.refund_portal.app import create_app
+from services.refund_portal.settings import RefundSettings
+
+ISSO = "https://isso.example/isso"
+PORTAL = "http://127.0.0.1:8003"
+KEY = RSAKey.generate_key(2048, parameters={"kid": "isso-1", "alg": "RS256", "use": "sig"})
+OTHER_KEY = RSAKey.generate_key(2048, parameters={"kid": "isso-1", "alg": "RS256", "use": "sig"})
+
+
+class FakeIsso:
+    def __init__(self, router: respx.MockRouter) -> None:
+        router.get(f"{ISSO}/.well-known/openid-configuration").respond(
+            json={
+                "issuer": ISSO,
+                "authorization_endpoint": f"{ISSO}/authorize",
+                "token_endpoint": f"{ISSO}/token",
+                "jwks_uri": f"{ISSO}/jwks.json",
+                "introspection_endpoint": f"{ISSO}/introspect",
+                "end_session_endpoint": f"{ISSO}/logout",
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "authorization_response_iss_parameter_supported": True,
+            }
+        )
+        router.get(f"{ISSO}/jwks.json").respond(json={"keys": [KEY.as_dict(private=False)]})
+        self.token_route = router.post(f"{ISSO}/token")
+        self.id_token_claims: dict = {}
+        self.signing_key = KEY
+
+    def answer_with(self, expected_nonce: str, **overrides) -> None:
+        now = int(time.time())
+        claims = {
+            "iss": ISSO,
+            "sub": "unit-1",
+            "aud": ["refund-portal"],
+            "iat": now,
+            "exp": now + 600,
+            "auth_time": now,
+            "nonce": expected_nonce,
+            "acr": "urn:gdzwfw:loa:L2",
+            "org_name": "广州市越秀区示范贸易有限公司",
+            "uscc": "91440104MA5DL2B24P",
+        }
+        claims.update(overrides)
+        id_token = jwt.encode({"alg": "RS256", "kid": "isso-1"}, claims, self.signing_key)
+        self.token_route.respond(json={"access_token": "at", "token_type": "Bearer", "expires_in": 900, "id_token": id_token})
+
+
+@pytest.fixture
+def portal(fresh_database: Callable[[str], str]) -> Iterator[tuple[TestClient, FakeIsso]]:
+    settings = RefundSettings(
+        environment="test",
+        database_url=fresh_database("refund_portal"),
+        secret_key="test-secret-key-test-secret-key-0123456789",
+        public_url=PORTAL,
+        cookie_secure=False,
+        isso_issuer=ISSO,
+        isso_client_secret="s3cret",
+        gdzwfw_verification_url="http://127.0.0.1:8001/account/verification",
+    )
+    with respx.mock(assert_all_called=False) as router:
+        router.route(host="127.0.0.1").pass_through()
+        fake = FakeIsso(router)
+        with TestClient(create_app(settings), base_url=PORTAL) as client:
+            yield client, fake
+
+
+def start_login(client: TestClient) -> dict[str, str]:
+    response = client.get("/login", follow_redirects=False)
+    assert response.status_code == 302
+    location = response.headers["location"]
+    assert location.startswith(f"{ISSO}/authorize?")
+    query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+    assert query["code_challenge_method"] == "S256" and query["acr_values"] == "urn:gdzwfw:loa:L2"
+    return query
+
+
+def callback(client: TestClient, state: str, *, iss: str = ISSO) -> httpx.Response:
+    return client.get("/auth/callback", params={"code": "c0de", "state": state, "iss": iss}, follow_redirects=False)
+
+
+def test_a_correct_login_response_is_accepted(portal) -> None:
+    client, isso = portal
+    query = start_login(client)
+    isso.answer_with(query["nonce"])
+    response = callback(client, query["state"])
+    assert response.status_code == 303
+    assert "稳岗返还信息确认" in client.get("/").text
+
+
+def test_an_id_token_with_a_bad_signature_is_refused(portal) -> None:
+    client, isso = portal
+    query = start_login(client)
+    isso.signing_key = OTHER_KEY
+    isso.answer_with(query["nonce"])
+    response = callback(client, query["state"])
+    assert response.status_code == 400
+    assert "未通过安全校验" in response.text
+    assert "单位登录" in client.get("/").text  # not logged in
+
+
+@pytest.mark.parametrize(
+    "override",
+    [{"iss": "http://127.0.0.1:8001"}, {"aud": ["someone-else"]}, {"nonce": "replayed-nonce"}, {"exp": int(time.time()) - 3600}],
+    ids=["gdzwfw-issuer", "wrong-audience", "wrong-nonce", "expired"],
+)
+def test_an_id_token_not_meant_for_the_portal_is_refused(portal, override) -> None:
+    client, isso = portal
+    query = start_login(client)
+    isso.answer_with(query["nonce"], **override)
+    response = callback(client, query["state"])
+    assert response.status_code == 400
+    assert "未通过安全校验" in response.text
+
+
+def test_a_mixed_up_issuer_in_the_response_is_refused_before_the_code_is_sent(portal) -> None:
+    client, isso = portal
+    query = start_login(client)
+    isso.answer_with(query["nonce"])
+    response = callback(client, query["state"], iss="http://127.0.0.1:8001")
+    assert response.status_code == 400 and "并非来自广东人社统一认证" in response.text
+    assert not isso.token_route.called
+
+
+def test_an_unknown_or_replayed_state_is_refused(portal) -> None:
+    client, isso = portal
+    query = start_login(client)
+    isso.answer_with(query["nonce"])
+    assert callback(client, "forged-state").status_code == 400
+    assert callback(client, query["state"]).status_code == 303
+    replay = callback(client, query["state"])
+    assert replay.status_code == 400 and "登录状态已失效" in replay.text
+
+
+def test_an_unreachable_isso_gives_a_clear_page(portal) -> None:
+    client, isso = portal
+    query = start_login(client)
+    isso.token_route.side_effect = httpx.ConnectError("connection refused")
+    response = callback(client, query["state"])
+    assert response.status_code == 400 and "暂时无法连接" in response.text
+
+
+def test_the_level_below_l2_is_read_from_the_acr_received_not_the_one_asked_for(portal) -> None:
+    client, isso = portal
+    query = start_login(client)
+    isso.answer_with(query["nonce"], acr="urn:gdzwfw:loa:L1")
+    assert callback(client, query["state"]).status_code == 303
+    page = client.get("/")
+    assert page.status_code == 403 and "三级（原L1）" in page.text
