@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ServiceSettings", "ClientConfig", "PLACEHOLDER_SECRETS"]
+__all__ = ["ServiceSettings", "ProviderSettings", "ClientConfig", "PLACEHOLDER_SECRETS"]
 
 # Values that appear in examples and the development env file. Outside
 # development a service refuses to start with them.
@@ -77,6 +77,21 @@ class ServiceSettings(BaseSettings):
     @property
     def is_development(self) -> bool:
         return self.environment == "development"
+
+
+class ProviderSettings(ServiceSettings):
+    """What every OpenID Provider service configures (gdzwfw_idp, hrss_isso)."""
+
+    clients: list[ClientConfig] = Field(default_factory=list, description="Registered OAuth clients (JSON list).")
+    demo_data: bool = Field(default=True, description="Load demo data and the demo-rp client (development only).")
+    code_ttl: int = Field(default=60, description="Authorization code lifetime (s).")
+    access_token_ttl: int = Field(default=900, description="Access token lifetime (s).")
+    refresh_token_ttl: int = Field(default=8 * 3600, description="Refresh token lifetime (s).")
+    id_token_ttl: int = Field(default=600, description="ID token lifetime (s); retired signing keys stay published this long.")
+
+    @property
+    def loads_demo_data(self) -> bool:
+        return self.is_development and self.demo_data
 
 
 def parse_clients(raw: str | list | None) -> list[ClientConfig]:

@@ -5,24 +5,18 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ClientConfig, ServiceSettings
+from shared.settings import ProviderSettings
 
 __all__ = ["IssoSettings"]
 
 
-class IssoSettings(ServiceSettings):
+class IssoSettings(ProviderSettings):
     model_config = SettingsConfigDict(env_prefix="ISSO_", extra="ignore")
 
-    clients: list[ClientConfig] = Field(default_factory=list, description="HRSS applications registered here (JSON list).")
-    demo_data: bool = Field(default=True, description="Load demo units and the demo-rp client (development only).")
     gdzwfw_issuer: str = Field(description="Issuer URL of 广东省统一身份认证平台.")
     gdzwfw_client_id: str = Field(default="hrss-isso", description="This service's client id at gdzwfw_idp.")
     gdzwfw_client_secret: SecretStr = Field(description="This service's client secret at gdzwfw_idp.")
     gdzwfw_timeout: float = Field(default=10.0, description="Seconds to wait for gdzwfw_idp's back channel.")
-    code_ttl: int = Field(default=60, description="Authorization code lifetime (s).")
-    access_token_ttl: int = Field(default=900, description="Access token lifetime (s).")
-    refresh_token_ttl: int = Field(default=8 * 3600, description="Refresh token lifetime (s).")
-    id_token_ttl: int = Field(default=600, description="ID token lifetime (s).")
 
     @property
     def issuer(self) -> str:

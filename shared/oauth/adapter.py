@@ -134,6 +134,10 @@ class StarletteAuthorizationServer(AuthorizationServer):
             if body.get("error") == "invalid_client":
                 status = 401
                 headers.setdefault("WWW-Authenticate", 'Basic realm="token"')
+            elif body.get("error") == "missing_authorization":
+                # RFC 6750 §3.1: no credentials at all gets a bare challenge, no error code.
+                body = {}
+                headers.setdefault("WWW-Authenticate", "Bearer")
             content = json.dumps(body, ensure_ascii=False).encode("utf-8")
             headers.setdefault("Content-Type", "application/json")
         else:

@@ -9,7 +9,9 @@ module global, so tests build as many differently configured apps as they like.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,20 +21,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import text
+from sqlalchemy import Table, text
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.clock import Clock
+from shared.clock import Clock, SystemClock
 from shared.db import Database
-from shared.kvstore import KeyValueStore
-from shared.randomness import TokenSource
+from shared.kvstore import KeyValueStore, make_kv_store
+from shared.randomness import SystemTokenSource, TokenSource
 from shared.settings import ServiceSettings
 from shared.web.csrf import CsrfError, csrf_token
 from shared.web.logs import RequestIdMiddleware
 from shared.web.sessions import ServerSessionMiddleware
 
-__all__ = ["build_app", "render", "error_page", "wants_json"]
+__all__ = ["Runtime", "build_app", "render", "error_page", "wants_json"]
 
 SHARED_TEMPLATES = Path(__file__).parent / "templates"
 SHARED_STATIC = Path(__file__).parent / "static"
@@ -48,24 +50,56 @@ _STATUS_TEXT = {
 }
 
 
+@dataclass
+class Runtime:
+    """The injected parts every service is built from."""
+
+    settings: ServiceSettings
+    db: Database
+    kv: KeyValueStore
+    clock: Clock
+    tokens: TokenSource
+
+    @classmethod
+    def create(
+        cls, settings: ServiceSettings, *, namespace: str, kv_table: Table, clock: Clock | None = None, tokens: TokenSource | None = None
+    ) -> Runtime:
+        clock = clock or SystemClock()
+        db = Database(settings.database_url)
+        kv = make_kv_store(redis_url=settings.redis_url, namespace=namespace, db=db, table=kv_table, clock=clock)
+        return cls(settings=settings, db=db, kv=kv, clock=clock, tokens=tokens or SystemTokenSource())
+
+
 def build_app(
     *,
+    runtime: Runtime,
     service_name: str,
     title: str,
-    settings: ServiceSettings,
-    db: Database,
-    kv: KeyValueStore,
-    clock: Clock,
-    tokens: TokenSource,
     template_dirs: Sequence[Path],
     cookie_name: str,
     brand: str,
     home_path: str = "/",
+    on_startup: Callable[[], None] | None = None,
+    on_shutdown: Callable[[], Awaitable[None]] | None = None,
 ) -> FastAPI:
+    """``on_startup`` runs in a worker thread before the first request
+    (signing keys, configured clients, demo data); ``on_shutdown`` after the last."""
+    settings, db, kv, clock, tokens = runtime.settings, runtime.db, runtime.kv, runtime.clock, runtime.tokens
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if on_startup is not None:
+            await run_in_threadpool(on_startup)
+        yield
+        if on_shutdown is not None:
+            await on_shutdown()
+        db.dispose()
+
     app = FastAPI(
         title=title,
         docs_url="/docs" if settings.is_development else None,
         redoc_url=None,
+        lifespan=lifespan,
     )
     loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader([*map(str, template_dirs), str(SHARED_TEMPLATES)])])
     env = jinja2.Environment(loader=loader, autoescape=jinja2.select_autoescape(["html"]))

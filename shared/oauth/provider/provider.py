@@ -38,7 +38,7 @@ from shared.oauth.provider.models import Client, Principal, Token
 from shared.oauth.provider.store import ProviderStore
 from shared.oauth.provider.tables import ProviderTables
 from shared.randomness import TokenSource
-from shared.settings import ClientConfig
+from shared.settings import ClientConfig, ProviderSettings
 from shared.trust import TrustLevel
 
 __all__ = ["ProviderConfig", "EndpointPaths", "Provider", "BoundProvider", "Respond", "ErrorPage", "Login", "Unmet", "ConfirmLogout"]
@@ -240,6 +240,39 @@ class Provider:
         self.db = db
         self.issuer_param = _Issuer(config.issuer)
         self.interactions = Interactions(config.kv, config.tokens, config.interaction_ttl)
+
+    @classmethod
+    def configure(
+        cls,
+        settings: ProviderSettings,
+        *,
+        issuer: str,
+        db: Database,
+        kv: KeyValueStore,
+        clock: Clock,
+        tokens: TokenSource,
+        tables: ProviderTables,
+        hooks: ProviderHooks,
+        claims_supported: tuple[str, ...],
+    ) -> Provider:
+        keys = KeyManager(
+            tables=tables, clock=clock, secret_key=settings.secret_key.get_secret_value(), publish_grace=settings.id_token_ttl + 300
+        )
+        config = ProviderConfig(
+            issuer=issuer,
+            tables=tables,
+            clock=clock,
+            tokens=tokens,
+            kv=kv,
+            keys=keys,
+            hooks=hooks,
+            code_ttl=settings.code_ttl,
+            access_token_ttl=settings.access_token_ttl,
+            refresh_token_ttl=settings.refresh_token_ttl,
+            id_token_ttl=settings.id_token_ttl,
+            claims_supported=("sub", "acr", "amr", "auth_time", "trust_level", *claims_supported),
+        )
+        return cls(config, db)
 
     def bind(self, session: Session, request: StarletteOAuth2Request | None = None) -> BoundProvider:
         return BoundProvider(self, session, request)
