@@ -76,6 +76,7 @@ class ServerSessionMiddleware:
         idle_seconds: int,
         secure: bool,
         path: str = "/",
+        skip_prefixes: tuple[str, ...] = ("/static/", "/healthz"),
     ) -> None:
         self.app = app
         self.store = store
@@ -84,12 +85,14 @@ class ServerSessionMiddleware:
         self.idle_seconds = idle_seconds
         self.secure = secure
         self.path = path
+        self.skip_prefixes = skip_prefixes
 
     def _key(self, sid: str) -> str:
         return f"session:{hash_secret(sid)}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
+        # Static files and health checks neither read nor slide a session.
+        if scope["type"] not in ("http", "websocket") or scope["path"].startswith(self.skip_prefixes):
             await self.app(scope, receive, send)
             return
         sid = self._read_cookie(scope)
