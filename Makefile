@@ -6,7 +6,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup run test test-pg bench browser-deps lint migrate rotate-keys clean
+.PHONY: setup run test test-pg bench browser-deps lint clean
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -40,3 +40,6 @@ bench: setup
 
 clean:
 	rm -rf var test-artifacts .pytest_cache
+
+lint: setup
+	$(VENV)/bin/ruff check shared services devtools tests

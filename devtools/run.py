@@ -6,7 +6,7 @@ from __future__ import annotations
 import signal
 import time
 
-from devtools.stack import ROOT, SERVICES, Stack, StackConfig, database_urls
+from devtools.stack import ROOT, Stack, StackConfig, database_urls
 from services.gdzwfw_idp.demo import DEMO_PASSWORD
 
 

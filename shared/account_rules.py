@@ -108,7 +108,7 @@ _KEYBOARD_SEQUENCES = (
 )
 # For each sequence and direction, map a character to the one that follows it.
 _NEXT_KEY: tuple[dict[str, str], ...] = tuple(
-    {a: b for a, b in zip(seq, seq[1:])}
+    {a: b for a, b in zip(seq, seq[1:], strict=False)}
     for base in _KEYBOARD_SEQUENCES
     for seq in (base, base[::-1])
 )
@@ -128,7 +128,7 @@ def longest_keyboard_run(value: str) -> int:
     longest = 1
     for following in _NEXT_KEY:
         run = 1
-        for prev, ch in zip(text, text[1:]):
+        for prev, ch in zip(text, text[1:], strict=False):
             run = run + 1 if following.get(prev) == ch else 1
             longest = max(longest, run)
     return longest

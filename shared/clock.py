@@ -23,7 +23,7 @@ class Clock(Protocol):
 
 class SystemClock:
     def now(self) -> dt.datetime:
-        return dt.datetime.now(dt.timezone.utc)
+        return dt.datetime.now(dt.UTC)
 
     def timestamp(self) -> int:
         return int(self.now().timestamp())
@@ -33,7 +33,7 @@ class FrozenClock:
     """A clock that only moves when told to; shared safely between threads."""
 
     def __init__(self, start: dt.datetime | None = None) -> None:
-        self._now = start or dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.timezone.utc)
+        self._now = start or dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
         self._lock = threading.Lock()
 
     def now(self) -> dt.datetime:

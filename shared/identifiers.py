@@ -66,7 +66,7 @@ def _org_char_value(ch: str) -> int:
 
 
 def _org_check_char(body: str) -> str:
-    total = sum(_org_char_value(ch) * w for ch, w in zip(body, _ORG_WEIGHTS))
+    total = sum(_org_char_value(ch) * w for ch, w in zip(body, _ORG_WEIGHTS, strict=False))
     c9 = 11 - total % 11
     if c9 == 10:
         return "X"
@@ -127,7 +127,7 @@ _USCC_CATEGORIES = frozenset("123456789")
 
 
 def _uscc_check_char(first17: str) -> str:
-    total = sum(_USCC_VALUES[ch] * w for ch, w in zip(first17, _USCC_WEIGHTS))
+    total = sum(_USCC_VALUES[ch] * w for ch, w in zip(first17, _USCC_WEIGHTS, strict=False))
     return _USCC_CHARSET[(31 - total % 31) % 31]
 
 
@@ -188,7 +188,7 @@ _ID_EARLIEST_BIRTH = dt.date(1900, 1, 1)
 
 
 def _resident_id_check_char(first17: str) -> str:
-    total = sum(int(ch) * w for ch, w in zip(first17, _ID_WEIGHTS))
+    total = sum(int(ch) * w for ch, w in zip(first17, _ID_WEIGHTS, strict=False))
     return _ID_CHECK_MAP[total % 11]
 
 

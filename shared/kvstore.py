@@ -50,7 +50,7 @@ def define_kv_table(metadata: MetaData) -> Table:
 
 def _aware(value: dt.datetime) -> dt.datetime:
     # SQLite hands back naive datetimes; everything we store is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 class SqlKeyValueStore:

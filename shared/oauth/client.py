@@ -107,9 +107,9 @@ class RelyingParty:
             raise LoginFailed("upstream_error", query.get("error_description", ""), upstream_error=query["error"])
         # RFC 9207 §2.4: compare ``iss`` before touching the code, so a mix-up
         # attacker's code is never sent to the honest token endpoint.
-        if metadata.get("authorization_response_iss_parameter_supported") or "iss" in query:
-            if query.get("iss") != metadata.get("issuer") or metadata.get("issuer") != self.issuer:
-                raise LoginFailed("issuer_mismatch", f"iss={query.get('iss')!r}")
+        expects_iss = metadata.get("authorization_response_iss_parameter_supported") or "iss" in query
+        if metadata.get("issuer") != self.issuer or (expects_iss and query.get("iss") != self.issuer):
+            raise LoginFailed("issuer_mismatch", f"iss={query.get('iss')!r}")
         claims_options = {
             "iss": {"essential": True, "values": [self.issuer]},
             "sub": {"essential": True},

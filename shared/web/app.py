@@ -8,6 +8,7 @@ module global, so tests build as many differently configured apps as they like.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -105,6 +106,7 @@ def build_app(
     env = jinja2.Environment(loader=loader, autoescape=jinja2.select_autoescape(["html"]))
     templates = Jinja2Templates(env=env)
     env.globals.update(csrf_token=csrf_token, brand=brand, service_name=service_name, home_path=home_path)
+    env.filters["beijing_time"] = beijing_time
 
     app.state.settings = settings
     app.state.db = db
@@ -156,6 +158,18 @@ def build_app(
         return error_page(request, 500, "系统繁忙，请稍后再试。如问题持续，请拨打 12345 咨询并提供下方的请求编号。")
 
     return app
+
+
+BEIJING = dt.timezone(dt.timedelta(hours=8), "北京时间")
+
+
+def beijing_time(value: dt.datetime | None) -> str:
+    """Times are stored in UTC and shown to users in Beijing time."""
+    if value is None:
+        return "—"
+    if value.tzinfo is None:  # SQLite returns naive UTC
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
 
 
 def wants_json(request: Request) -> bool:

@@ -11,10 +11,8 @@ widths.
 
 from __future__ import annotations
 
-import gc
 import os
 import re
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,13 +62,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChainUrls]:
     stack = Stack(config, log_dir=work)
     stack.migrate()
     try:
-        # Stack.start opens each service's log file and lets the parent's
-        # handle go without closing it (the child keeps its own copy); under
-        # ``filterwarnings = error`` that ResourceWarning would fail the run.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ResourceWarning)
-            stack.start()
-            gc.collect()
+        stack.start()
     except Exception:
         stack.stop()
         logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in sorted(work.glob("*.log")))
@@ -79,6 +71,22 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChainUrls]:
         yield ChainUrls(idp=config.url("gdzwfw_idp"), isso=config.url("hrss_isso"), portal=config.url("refund_portal"))
     finally:
         stack.stop()
+        if TEST_DATABASE_URL:
+            _drop_databases(TEST_DATABASE_URL, urls)
+
+
+def _drop_databases(base_url: str, urls: dict[str, str]) -> None:
+    """The per-run PostgreSQL databases go when the run ends."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(make_url(base_url), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            for url in urls.values():
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")

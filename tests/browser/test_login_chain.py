@@ -79,8 +79,10 @@ def test_l2_unit_reaches_refund_confirmation(page: Page, chain, shot) -> None:
 
     # The same browser is now signed in at 广东人社统一认证 too.
     page.goto(f"{chain.isso}/isso/")
-    expect(page.get_by_text(DEMO_ORG)).to_be_visible()
-    expect(page.get_by_text("省统一身份认证", exact=True)).to_be_visible()
+    details = page.locator("main dl.kv")
+    expect(details.get_by_text(DEMO_ORG, exact=True)).to_be_visible()
+    expect(details.get_by_text(DEMO_USCC, exact=True)).to_be_visible()
+    expect(details.get_by_text("省统一身份认证", exact=True)).to_be_visible()
     shot(page, "06_isso_home")
 
 
@@ -107,6 +109,14 @@ def test_l1_unit_is_told_to_upgrade(page: Page, chain, shot) -> None:
     expect(page.locator("main")).to_contain_text("您的账号当前可信等级为：三级（原L1）")
     expect(page.get_by_role("heading", name="四级（原L2）核验")).to_be_visible()
     shot(page, "02_gdzwfw_verification")
+
+    page.locator("nav.side-nav").get_by_role("link", name="账号基本信息").click()
+    expect(page).to_have_url(_url_re(chain.idp, "/account"))
+    expect(page.get_by_role("heading", name="账号基本信息")).to_be_visible()
+    # The legal representative's ID number never shows unmasked (DESIGN.md).
+    rep_id = page.locator("dt", has_text="法定代表人证件").locator("xpath=following-sibling::dd[1]")
+    expect(rep_id).to_have_text(re.compile(r"^身份证 \d{4}\*+[\dX]{4}$"))
+    shot(page, "03_gdzwfw_account")
 
 
 def test_wrong_password_shows_error_next_to_form(page: Page, chain, shot) -> None:

@@ -316,9 +316,8 @@ def check_secrets(compose: Compose) -> list[str]:
         env = environment(services.get(app, {}))
         for var, field in known.items():
             annotation = cls.model_fields[field].annotation
-            if var in env and (annotation is SecretStr or "SecretStr" in str(annotation)):
-                if not _required_reference(env[var]):
-                    problems.append(f"{app}: {var} must be a required interpolation like ${{{var}:?...}}, not a value in the file")
+            if var in env and (annotation is SecretStr or "SecretStr" in str(annotation)) and not _required_reference(env[var]):
+                problems.append(f"{app}: {var} must be a required interpolation like ${{{var}:?...}}, not a value in the file")
         try:
             clients = _clients_raw(compose, app) if known.get(cls.model_config["env_prefix"] + "CLIENTS") else []
         except json.JSONDecodeError:

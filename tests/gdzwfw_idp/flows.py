@@ -3,6 +3,8 @@ introspect, revoke. Built on the ``Idp`` fixture object (conftest.py)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import httpx
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -11,7 +13,7 @@ from shared.settings import ClientConfig
 from tests.gdzwfw_idp.conftest import Idp
 from tests.oidc_helpers import DEMO_RP, Pkce, authorize_params, query_of
 
-__all__ = ["OTHER_RP", "RESOURCE_SERVER", "other_rp_config", "resource_server_config", "tokens_for", "refresh", "introspect", "revoke", "is_active"]
+__all__ = ["OTHER_RP", "RESOURCE_SERVER", "other_rp_config", "resource_server_config", "tokens_for", "refresh", "introspect", "revoke", "is_active", "align_with_wall_clock"]
 
 OTHER_RP = ("other-rp", "other-rp-secret")
 RESOURCE_SERVER = ("refund-api", "refund-api-secret")
@@ -40,11 +42,12 @@ def resource_server_config() -> ClientConfig:
     )
 
 
-def tokens_for(idp: Idp, login_name: str, *, browser: TestClient | None = None, **extra: str) -> dict:
-    """A fresh browser logs ``login_name`` in for demo-rp; returns the token response."""
+def tokens_for(idp: Idp, login_name: str, *, browser: TestClient | None = None, tab: str = "legal", **extra: str) -> dict:
+    """A fresh browser logs ``login_name`` in for demo-rp; returns the token response.
+    ``extra`` goes into the authorization request; ``tab`` is the login page tab."""
     browser = browser or idp.new_browser()
     pkce = Pkce.new()
-    redirect = idp.login(login_name, params=authorize_params(pkce, **extra), browser=browser)
+    redirect = idp.login(login_name, params=authorize_params(pkce, **extra), browser=browser, tab=tab)
     assert redirect.status_code == 302, redirect.text[:300]
     response = idp.redeem(query_of(redirect)["code"], pkce, client=browser)
     assert response.status_code == 200, response.text
@@ -68,3 +71,15 @@ def is_active(idp: Idp, token: str) -> bool:
     response = introspect(idp, token)
     assert response.status_code == 200, response.text
     return response.json()["active"]
+
+
+def align_with_wall_clock(idp: Idp) -> None:
+    """Move the frozen clock to the real time (it may go back).
+
+    Authlib validates an ``id_token_hint`` at /logout with joserfc, which reads
+    the wall clock, not the provider's injected one: an ID token issued by a
+    frozen clock ahead of the wall clock is "issued in the future" and refused.
+    Call this first in tests that send an ``id_token_hint``.
+    """
+    idp.clock.advance((dt.datetime.now(dt.UTC) - idp.clock.now()).total_seconds())
+    idp.app.state.provider.config.keys.invalidate()

@@ -119,6 +119,14 @@ def test_revoking_a_refresh_token_ends_the_whole_grant(idp: Idp) -> None:
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
 
 
+def test_a_wrong_token_type_hint_does_not_stop_revocation(idp: Idp) -> None:
+    """RFC 7009 §2.1: a server that cannot find the token by the hint searches all types."""
+    tokens = tokens_for(idp, "demo_l2")
+    assert revoke(idp, tokens["refresh_token"], token_type_hint="access_token").status_code == 200
+    assert not is_active(idp, tokens["access_token"])
+    assert refresh(idp, tokens["refresh_token"]).status_code == 400
+
+
 def test_revoking_one_grant_leaves_other_grants_alone(idp: Idp) -> None:
     one = tokens_for(idp, "demo_l2")
     other = tokens_for(idp, "demo_l2")

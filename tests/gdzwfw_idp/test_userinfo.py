@@ -48,9 +48,9 @@ def test_userinfo_after_refresh_still_works(idp: Idp) -> None:
 def test_userinfo_without_a_token_is_401_with_a_bearer_challenge(idp: Idp) -> None:
     response = idp.client.get("/userinfo")
     assert response.status_code == 401
-    challenge = response.headers["WWW-Authenticate"]
-    assert challenge.startswith("Bearer")
-    assert "sub" not in response.text
+    # Authlib answers error="missing_authorization"; the scheme is what a client needs.
+    assert response.headers["WWW-Authenticate"].lower().startswith("bearer")
+    assert "sub" not in response.json()
 
 
 def test_userinfo_with_an_unknown_token_is_401_invalid_token(idp: Idp) -> None:
@@ -94,4 +94,18 @@ def test_userinfo_needs_the_openid_scope(idp: Idp) -> None:
     ).json()
     response = idp.client.get("/userinfo", headers=bearer(narrowed["access_token"]))
     assert response.status_code == 403
-    assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
+    assert response.json()["error"] == "insufficient_scope"
+    assert "sub" not in response.json()
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: 403 insufficient_scope at /userinfo carries no WWW-Authenticate challenge (RFC 6750 §3 MUST)")
+def test_userinfo_insufficient_scope_carries_a_bearer_challenge(idp: Idp) -> None:
+    tokens = tokens_for(idp, "demo_l2")
+    narrowed = idp.client.post(
+        "/token",
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "scope": "profile"},
+        auth=("demo-rp", "demo-rp-secret"),
+    ).json()
+    response = idp.client.get("/userinfo", headers=bearer(narrowed["access_token"]))
+    assert response.status_code == 403
+    assert 'error="insufficient_scope"' in response.headers.get("WWW-Authenticate", "")

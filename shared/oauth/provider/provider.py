@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from authlib.oauth2.rfc6749.errors import AccessDeniedError, OAuth2Error
-from authlib.oidc.core.errors import LoginRequiredError
 from authlib.oauth2.rfc9207 import IssuerParameter
+from authlib.oidc.core.errors import LoginRequiredError
 from sqlalchemy.orm import Session
 
 from shared.clock import Clock

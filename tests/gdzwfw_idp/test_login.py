@@ -1,0 +1,257 @@
+"""The login page of 广东省统一身份认证平台 (the seed's 法人登录 → 账号密码):
+wrong-password countdown and lockout, tab checks, CSRF, the session cookie,
+and what every response carries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from http.cookies import SimpleCookie
+
+import httpx
+from fastapi.testclient import TestClient
+
+from services.gdzwfw_idp.app import create_app
+from services.gdzwfw_idp.demo import DEMO_PASSWORD
+from services.gdzwfw_idp.settings import IdpSettings
+from shared.clock import FrozenClock
+from shared.passwords import PasswordService
+from tests.chain_helpers import form_value
+from tests.gdzwfw_idp.conftest import ISSUER, Idp
+from tests.oidc_helpers import Pkce, authorize_params
+
+
+def submit_login(browser: TestClient, login_name: str, password: str, *, tab: str = "legal") -> httpx.Response:
+    page = browser.get(f"/login?tab={'legal' if tab == 'legal' else 'personal'}")
+    assert page.status_code == 200
+    return browser.post(
+        "/login",
+        data={"csrf_token": form_value(page.text, "csrf_token"), "interaction": "", "tab": tab, "login_name": login_name, "password": password},
+        follow_redirects=False,
+    )
+
+
+def logged_in(browser: TestClient) -> bool:
+    response = browser.get("/account", follow_redirects=False)
+    return response.status_code == 200
+
+
+def set_cookies(response: httpx.Response) -> dict[str, str]:
+    """The Set-Cookie headers of one response, by cookie name (raw header text)."""
+    found = {}
+    for header in response.headers.get_list("set-cookie"):
+        jar: SimpleCookie = SimpleCookie()
+        jar.load(header)
+        for name in jar:
+            found[name] = header
+    return found
+
+
+def cookie_value(header: str) -> str:
+    return header.split(";", 1)[0].split("=", 1)[1]
+
+
+# -- wrong passwords and lockout -----------------------------------------------
+def test_a_wrong_password_counts_down_the_attempts_left(idp: Idp) -> None:
+    browser = idp.new_browser()
+    limit = idp.settings.login_max_failures
+    for left in range(limit - 1, 0, -1):
+        response = submit_login(browser, "demo_l2", "Wrong@pass123")
+        assert response.status_code == 400
+        assert f"账号或密码错误，您还可以尝试{left}次" in response.text
+        assert 'value="demo_l2"' in response.text  # the account stays filled in
+    assert not logged_in(browser)
+
+
+def test_an_unknown_account_gets_the_same_message_as_a_wrong_password(idp: Idp) -> None:
+    response = submit_login(idp.new_browser(), "no_such_user1", "Wrong@pass123")
+    assert response.status_code == 400
+    assert f"账号或密码错误，您还可以尝试{idp.settings.login_max_failures - 1}次" in response.text
+
+
+def test_too_many_wrong_passwords_lock_the_account_even_for_the_right_password(idp: Idp) -> None:
+    browser = idp.new_browser()
+    for _ in range(idp.settings.login_max_failures - 1):
+        submit_login(browser, "demo_l2", "Wrong@pass123")
+    last = submit_login(browser, "demo_l2", "Wrong@pass123")
+    assert last.status_code == 400 and "锁定" in last.text
+
+    right = submit_login(browser, "demo_l2", DEMO_PASSWORD)
+    assert right.status_code == 400 and "锁定" in right.text
+    assert not logged_in(browser)
+    # Another browser (say the real owner's) is locked out too: the lock is on the account.
+    assert "锁定" in submit_login(idp.new_browser(), "demo_l2", DEMO_PASSWORD).text
+
+
+def test_the_lock_is_per_account(idp: Idp) -> None:
+    for _ in range(idp.settings.login_max_failures):
+        submit_login(idp.new_browser(), "demo_l2", "Wrong@pass123")
+    browser = idp.new_browser()
+    assert submit_login(browser, "demo_l3", DEMO_PASSWORD).status_code == 303
+    assert logged_in(browser)
+
+
+def test_after_the_lock_window_the_right_password_works_again(idp: Idp) -> None:
+    for _ in range(idp.settings.login_max_failures):
+        submit_login(idp.new_browser(), "demo_l2", "Wrong@pass123")
+    idp.clock.advance(idp.settings.login_lock_seconds - 1)
+    assert "锁定" in submit_login(idp.new_browser(), "demo_l2", DEMO_PASSWORD).text
+    idp.clock.advance(2)
+    browser = idp.new_browser()
+    response = submit_login(browser, "demo_l2", DEMO_PASSWORD)
+    assert response.status_code == 303 and response.headers["location"] == "/account"
+    assert logged_in(browser)
+
+
+def test_a_successful_login_resets_the_countdown(idp: Idp) -> None:
+    browser = idp.new_browser()
+    for _ in range(idp.settings.login_max_failures - 1):
+        submit_login(browser, "demo_l2", "Wrong@pass123")
+    assert submit_login(browser, "demo_l2", DEMO_PASSWORD).status_code == 303
+    again = submit_login(idp.new_browser(), "demo_l2", "Wrong@pass123")
+    assert f"您还可以尝试{idp.settings.login_max_failures - 1}次" in again.text
+
+
+def test_a_small_configured_limit_is_honoured(make_idp: Callable[..., Idp]) -> None:
+    idp = make_idp(login_max_failures=2, login_lock_seconds=120)
+    assert "您还可以尝试1次" in submit_login(idp.new_browser(), "demo_l1", "Wrong@pass123").text
+    locked = submit_login(idp.new_browser(), "demo_l1", "Wrong@pass123")
+    assert "锁定" in locked.text and "2分钟" in locked.text
+
+
+# -- tabs -------------------------------------------------------------------------
+def test_a_natural_person_in_the_legal_person_tab_is_told_to_switch(idp: Idp) -> None:
+    browser = idp.new_browser()
+    response = submit_login(browser, "demo_person", DEMO_PASSWORD, tab="legal")
+    assert response.status_code == 400
+    assert "切换到“个人登录”" in response.text
+    assert not logged_in(browser)
+
+
+def test_a_legal_person_in_the_personal_tab_is_told_to_switch(idp: Idp) -> None:
+    response = submit_login(idp.new_browser(), "demo_l2", DEMO_PASSWORD, tab="personal")
+    assert response.status_code == 400 and "切换到“法人登录”" in response.text
+
+
+def test_a_natural_person_logs_in_in_the_personal_tab(idp: Idp) -> None:
+    browser = idp.new_browser()
+    assert submit_login(browser, "demo_person", DEMO_PASSWORD, tab="personal").status_code == 303
+    assert logged_in(browser)
+
+
+def test_the_login_page_names_the_client_that_asked(idp: Idp) -> None:
+    first = idp.client.get("/authorize", params=authorize_params(Pkce.new()), follow_redirects=False)
+    page = idp.client.get(first.headers["location"])
+    assert page.status_code == 200
+    assert "演示应用（demo-rp）" in page.text and "法人登录" in page.text and "个人登录" in page.text
+
+
+# -- CSRF ---------------------------------------------------------------------------
+def test_login_without_csrf_token_is_refused_with_a_chinese_page(idp: Idp) -> None:
+    browser = idp.new_browser()
+    browser.get("/login")
+    response = browser.post(
+        "/login", data={"tab": "legal", "login_name": "demo_l2", "password": DEMO_PASSWORD}, follow_redirects=False
+    )
+    assert response.status_code == 400
+    assert "页面已过期" in response.text
+    assert not logged_in(browser)
+
+
+def test_login_with_another_sessions_csrf_token_is_refused(idp: Idp) -> None:
+    attacker = idp.new_browser()
+    token = form_value(attacker.get("/login").text, "csrf_token")
+    victim = idp.new_browser()
+    victim.get("/login")
+    response = victim.post(
+        "/login", data={"csrf_token": token, "tab": "legal", "login_name": "demo_l2", "password": DEMO_PASSWORD}, follow_redirects=False
+    )
+    assert response.status_code == 400
+    assert not logged_in(victim)
+
+
+# -- the session cookie ---------------------------------------------------------------
+def test_the_session_cookie_is_gdzwfw_sid_httponly_samesite_lax(idp: Idp) -> None:
+    browser = idp.new_browser()
+    response = submit_login(browser, "demo_l2", DEMO_PASSWORD)
+    cookies = set_cookies(response)
+    assert set(cookies) == {"gdzwfw_sid"}
+    header = cookies["gdzwfw_sid"]
+    attributes = [part.strip().lower() for part in header.split(";")]
+    assert "httponly" in attributes
+    assert "samesite=lax" in attributes
+    assert "path=/" in attributes
+
+
+def test_the_session_cookie_is_secure_when_configured(fresh_database: Callable[[str], str]) -> None:
+    settings = IdpSettings(
+        environment="development",
+        database_url=fresh_database("gdzwfw_idp"),
+        secret_key="test-secret-key-test-secret-key-0123456789",
+        public_url=ISSUER,
+        cookie_secure=True,
+        log_json=False,
+    )
+    app = create_app(settings, clock=FrozenClock(), passwords=PasswordService(time_cost=1, memory_cost=1024))
+    with TestClient(app, base_url=ISSUER) as browser:
+        header = set_cookies(browser.get("/login"))["gdzwfw_sid"]
+    assert "secure" in [part.strip().lower() for part in header.split(";")]
+
+
+def test_login_gives_the_session_a_new_id(idp: Idp) -> None:
+    browser = idp.new_browser()
+    page = browser.get("/login")
+    before = cookie_value(set_cookies(page)["gdzwfw_sid"])
+    done = browser.post(
+        "/login",
+        data={"csrf_token": form_value(page.text, "csrf_token"), "interaction": "", "tab": "legal", "login_name": "demo_l2", "password": DEMO_PASSWORD},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    after = cookie_value(set_cookies(done)["gdzwfw_sid"])
+    assert after and after != before
+    assert logged_in(browser)
+    # An id planted before login (session fixation) is worthless afterwards.
+    planted = TestClient(idp.app, base_url=str(browser.base_url), cookies={"gdzwfw_sid": before})
+    assert not logged_in(planted)
+
+
+def test_an_idle_session_expires(idp: Idp) -> None:
+    browser = idp.new_browser()
+    assert submit_login(browser, "demo_l2", DEMO_PASSWORD).status_code == 303
+    idp.clock.advance(idp.settings.session_idle_seconds - 10)
+    assert logged_in(browser)  # each request slides the idle timeout
+    idp.clock.advance(idp.settings.session_idle_seconds - 10)
+    assert logged_in(browser)
+    idp.clock.advance(idp.settings.session_idle_seconds + 1)
+    assert not logged_in(browser)
+
+
+# -- every response ---------------------------------------------------------------------
+def test_every_response_carries_a_request_id(idp: Idp) -> None:
+    responses = [
+        idp.client.get("/login"),
+        idp.client.get("/healthz"),
+        idp.client.get("/.well-known/openid-configuration"),
+        idp.client.get("/jwks.json"),
+        idp.client.get("/no-such-page"),
+        idp.client.post("/token", data={"grant_type": "client_credentials"}),
+        idp.client.get("/authorize", params=authorize_params(Pkce.new()), follow_redirects=False),
+        idp.client.post("/login", data={}),
+    ]
+    for response in responses:
+        assert response.headers.get("x-request-id"), (response.request.url, response.status_code)
+    ids = {r.headers["x-request-id"] for r in responses}
+    assert len(ids) == len(responses)
+
+
+def test_a_well_formed_incoming_request_id_is_echoed(idp: Idp) -> None:
+    response = idp.client.get("/healthz", headers={"X-Request-ID": "trace-abc.123"})
+    assert response.headers["x-request-id"] == "trace-abc.123"
+    odd = idp.client.get("/healthz", headers={"X-Request-ID": "bad id\twith spaces"})
+    assert odd.headers["x-request-id"] != "bad id\twith spaces"
+
+
+def test_healthz_is_ok(idp: Idp) -> None:
+    response = idp.client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "service": "gdzwfw_idp"}

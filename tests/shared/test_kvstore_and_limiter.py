@@ -1,0 +1,163 @@
+"""The SQL key-value store (sessions, counters, one-time states) and the
+limiter built on it, with a frozen clock.
+
+Runs on a temporary SQLite file, and also on PostgreSQL when
+``TEST_DATABASE_URL`` is set (in the gdzwfw_idp test database, whose
+migrations create the same ``kv_entry`` table).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from shared.clock import FrozenClock
+from shared.db import Database, new_metadata
+from shared.kvstore import SqlKeyValueStore, define_kv_table
+from shared.ratelimit import Limiter
+
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture(params=BACKENDS)
+def kv(request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClock) -> Iterator[SqlKeyValueStore]:
+    metadata = new_metadata()
+    table = define_kv_table(metadata)
+    if request.param == "sqlite":
+        db = Database(f"sqlite:///{tmp_path / 'kv.db'}")
+        metadata.create_all(db.engine)
+    else:
+        fresh_database: Callable[[str], str] = request.getfixturevalue("fresh_database")
+        db = Database(fresh_database("gdzwfw_idp"))
+    yield SqlKeyValueStore(db, table, clock)
+    db.dispose()
+
+
+# -- get / set / delete ------------------------------------------------------------
+def test_set_then_get_returns_the_json_value(kv: SqlKeyValueStore) -> None:
+    kv.set("k", {"a": [1, 2], "名": "广州"}, ttl=60)
+    assert kv.get("k") == {"a": [1, 2], "名": "广州"}
+    assert kv.get("other") is None
+
+
+def test_set_overwrites_and_restarts_the_expiry(kv: SqlKeyValueStore, clock: FrozenClock) -> None:
+    kv.set("k", 1, ttl=60)
+    clock.advance(50)
+    kv.set("k", 2, ttl=60)
+    clock.advance(50)
+    assert kv.get("k") == 2
+
+
+def test_a_value_expires_after_its_ttl(kv: SqlKeyValueStore, clock: FrozenClock) -> None:
+    kv.set("k", "v", ttl=60)
+    clock.advance(59)
+    assert kv.get("k") == "v"
+    clock.advance(1)
+    assert kv.get("k") is None
+
+
+def test_delete_removes_a_value(kv: SqlKeyValueStore) -> None:
+    kv.set("k", "v", ttl=60)
+    kv.delete("k")
+    assert kv.get("k") is None
+    kv.delete("never-set")  # no error
+
+
+def test_purge_expired_removes_only_expired_rows(kv: SqlKeyValueStore, clock: FrozenClock) -> None:
+    kv.set("short", 1, ttl=10)
+    kv.set("long", 2, ttl=100)
+    clock.advance(10)
+    assert kv.purge_expired() == 1
+    assert kv.get("long") == 2
+
+
+# -- pop: single use ------------------------------------------------------------------
+def test_pop_returns_the_value_once(kv: SqlKeyValueStore) -> None:
+    kv.set("state", {"nonce": "n"}, ttl=60)
+    assert kv.pop("state") == {"nonce": "n"}
+    assert kv.pop("state") is None
+    assert kv.get("state") is None
+
+
+def test_pop_of_an_expired_value_is_none(kv: SqlKeyValueStore, clock: FrozenClock) -> None:
+    kv.set("state", "v", ttl=5)
+    clock.advance(5)
+    assert kv.pop("state") is None
+
+
+def test_pop_at_once_from_many_threads_hands_the_value_to_exactly_one(kv: SqlKeyValueStore) -> None:
+    kv.set("one-time", "secret", ttl=60)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda _: kv.pop("one-time"), range(8)))
+    assert results.count("secret") == 1
+    assert results.count(None) == 7
+
+
+# -- counters -------------------------------------------------------------------------------
+def test_incr_counts_up_and_count_reads_it(kv: SqlKeyValueStore) -> None:
+    assert kv.count("c") == 0
+    assert [kv.incr("c", ttl=60) for _ in range(3)] == [1, 2, 3]
+    assert kv.count("c") == 3
+
+
+def test_a_counter_window_starts_at_the_first_increment(kv: SqlKeyValueStore, clock: FrozenClock) -> None:
+    kv.incr("c", ttl=60)
+    clock.advance(59)
+    assert kv.incr("c", ttl=60) == 2  # same window: later hits do not extend it
+    clock.advance(1)
+    assert kv.count("c") == 0
+    assert kv.incr("c", ttl=60) == 1  # a new window
+
+
+def test_concurrent_increments_are_all_counted(kv: SqlKeyValueStore) -> None:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda _: kv.incr("c", ttl=60), range(16)))
+    assert sorted(results) == list(range(1, 17))
+    assert kv.count("c") == 16
+
+
+# -- limiter ----------------------------------------------------------------------------------
+def test_limiter_blocks_after_the_limit_and_reports_what_is_left(kv: SqlKeyValueStore) -> None:
+    limiter = Limiter(kv, "login", limit=3, window_seconds=300)
+    assert not limiter.is_blocked("alice")
+    assert [limiter.hit("alice") for _ in range(3)] == [2, 1, 0]
+    assert limiter.is_blocked("alice")
+    assert limiter.hit("alice") == 0  # never negative
+    assert not limiter.is_blocked("bob")
+
+
+def test_limiter_unblocks_after_the_window(kv: SqlKeyValueStore, clock: FrozenClock) -> None:
+    limiter = Limiter(kv, "login", limit=2, window_seconds=300)
+    limiter.hit("alice")
+    limiter.hit("alice")
+    clock.advance(299)
+    assert limiter.is_blocked("alice")
+    clock.advance(1)
+    assert not limiter.is_blocked("alice")
+    assert limiter.hit("alice") == 1
+
+
+def test_limiter_reset_clears_the_count(kv: SqlKeyValueStore) -> None:
+    limiter = Limiter(kv, "login", limit=2, window_seconds=300)
+    limiter.hit("alice")
+    limiter.hit("alice")
+    limiter.reset("alice")
+    assert not limiter.is_blocked("alice")
+    assert limiter.hit("alice") == 1
+
+
+def test_limiters_with_different_names_count_separately(kv: SqlKeyValueStore) -> None:
+    per_account = Limiter(kv, "login-account", limit=1, window_seconds=60)
+    per_address = Limiter(kv, "login-address", limit=1, window_seconds=60)
+    per_account.hit("127.0.0.1")
+    assert per_account.is_blocked("127.0.0.1")
+    assert not per_address.is_blocked("127.0.0.1")
