@@ -35,8 +35,10 @@ the same moment each create a signing key, and could race on the client row.
 What it measures
 ----------------
 Each measurement warms up (``--warmup``), then counts the responses completed
-in ``--seconds`` on ``--concurrency`` keep-alive connections (asyncio, one
-connection per worker task):
+in ``--seconds`` on ``--concurrency`` keep-alive connections (default 48;
+asyncio, one connection per task). Login flows run ``--flow-concurrency``
+at a time (default 16): argon2id bounds their rate, more would only add
+latency and need a longer warm-up to reach a steady state.
 
 * ceiling -- ``GET /.well-known/openid-configuration``. The app has no
   trivial endpoint (``/healthz`` runs a query), so discovery stands in for
@@ -73,18 +75,21 @@ Reference (from the issue): about 6,000 client_credentials grants/s and
 
 Profiling (``--profile``)
 -------------------------
-After the measurements the server is restarted with one worker and sampled
-with py-spy (``--py-spy``, else ``py-spy`` on PATH or next to the Python
-executable; install it with ``pip install --target /tmp/pyspy py-spy`` to keep
-it out of the project) while client_credentials and then introspection load
-runs. The collapsed stacks are written to ``--profile-dir`` (default: the
-temporary directory, kept) for flamegraph.pl or speedscope, and summarised:
-self time by package, and inclusive time of the parts of the request path
-that matter (Authlib server construction, SQL, logging, sessions, ...).
-Without py-spy only the SQL counts are printed. The SQL counts come from an
-in-process copy of the app on the same database: statements, transactions
-and pool check-outs (each one a ``SELECT 1`` pre-ping on PostgreSQL) per
-request.
+First, an in-process copy of the app on the same database serves the same
+requests one at a time: SQL statements, transactions and pool check-outs per
+request (each check-out is also a ``SELECT 1`` pre-ping on PostgreSQL) and
+CPU per request, per step for the login flow. Then the server is restarted
+with one worker and sampled with py-spy (``--py-spy PATH``, else ``py-spy``
+on PATH or next to the Python executable; ``pip install --target DIR py-spy``
+keeps it out of the project, then pass ``--py-spy DIR/bin/py-spy``) in
+``--gil`` mode, i.e. Python CPU time, while client_credentials and then
+introspection load runs. The collapsed stacks are kept (``--profile-dir``,
+else a temporary directory that is printed) for flamegraph.pl or speedscope,
+and summarised: every sample in one category (argon2, signing, pre-ping,
+logging, DB driver, SQLAlchemy compilation / pool / execution, Authlib server
+construction, Authlib, json, templates, form parsing, thread hand-off, else
+the package of the innermost frame), a few inclusive shares, and the
+hottest functions. Without py-spy only the in-process figures are printed.
 
 Ctrl-C (or SIGTERM) stops the server, py-spy and the load, and removes what
 was created (unless ``--keep``).
@@ -929,7 +934,7 @@ def print_results(results: dict[str, Result], *, ncpu: int, postgres: bool) -> N
 
 # -- profiling ----------------------------------------------------------------
 def find_py_spy(explicit: str | None) -> str | None:
-    candidates = [explicit, shutil.which("py-spy"), str(Path(sys.executable).parent / "py-spy"), "/tmp/pyspy/bin/py-spy"]
+    candidates = [explicit, shutil.which("py-spy"), str(Path(sys.executable).parent / "py-spy")]
     return next((c for c in candidates if c and Path(c).is_file() and os.access(c, os.X_OK)), None)
 
 
@@ -1010,7 +1015,7 @@ def summarise_profile(raw: Path, *, top: int = 12) -> str:
     return "\n".join(out)
 
 
-async def count_sql(cfg: Config, *, repeat: int = 20) -> str:
+async def count_sql(cfg: Config, *, repeat: int = 50) -> str:
     """Statements, transactions and pool check-outs per request, in-process."""
     import httpx
     from sqlalchemy import event
@@ -1027,54 +1032,58 @@ async def count_sql(cfg: Config, *, repeat: int = 20) -> str:
     transport = httpx.ASGITransport(app=app, client=(HOST, 40000))
     lines = []
 
-    def row(label: str, c: Counter[str], n: int) -> str:
+    def row(label: str, c: Counter[str], n: int, cpu: float) -> str:
         statements = c["statements"] - (c["transactions"] if is_sqlite else 0)  # SQLite's BEGIN IMMEDIATE is a statement
-        return f"    {label:34} {statements / n:5.1f} statements  {c['transactions'] / n:4.1f} transactions  {c['checkouts'] / n:4.1f} pool check-outs"
+        return (
+            f"    {label:46} {statements / n:5.1f} statements {c['transactions'] / n:5.1f} transactions"
+            f" {c['checkouts'] / n:5.1f} check-outs {cpu / n * 1000:7.2f} ms CPU"
+        )
 
     async with httpx.AsyncClient(transport=transport, base_url=cfg.public_url) as client:
         conn = HttpxConnection(client)
         fixed = fixed_requests(cfg)
-        for name, check in (("ceiling", check_ceiling), ("cc", check_cc)):
+        async def repeated(label: str, req: Fixed, check: Callable[[Reply], bool]) -> None:
+            for _ in range(5):  # warm caches (statement cache, signing key)
+                assert check(await conn.fixed(req)), label
             counts.clear()
+            started = time.process_time()
             for _ in range(repeat):
-                assert check(await conn.fixed(fixed[name])), name
-            lines.append(row(LABELS[name], counts, repeat))
+                assert check(await conn.fixed(req)), label
+            lines.append(row(label, counts, repeat, time.process_time() - started))
+
+        await repeated(LABELS["ceiling"], fixed["ceiling"], check_ceiling)
+        await repeated(LABELS["cc"], fixed["cc"], check_cc)
         token = json.loads((await conn.fixed(fixed["cc"])).body)["access_token"]
-        counts.clear()
-        req = introspection_request(cfg, token)
-        for _ in range(repeat):
-            assert check_active(await conn.fixed(req))
-        lines.append(row(LABELS["introspect"], counts, repeat))
+        await repeated(LABELS["introspect"], introspection_request(cfg, token), check_active)
         per_step: dict[str, Counter[str]] = defaultdict(Counter)
-        mark = Counter(counts)
+        step_cpu: Counter[str] = Counter()
+        mark = (Counter(counts), time.process_time())
 
         def hook(step: str, _s: float, _e: float) -> None:
             nonlocal mark
-            per_step[step].update(Counter({k: counts[k] - mark[k] for k in counts}))
-            mark = Counter(counts)
+            per_step[step].update(Counter({k: counts[k] - mark[0][k] for k in counts}))
+            step_cpu[step] += time.process_time() - mark[1]
+            mark = (Counter(counts), time.process_time())
 
         flows = max(3, repeat // 4)
-        user_token = None
+        user_token = (await authorization_code_flow(conn, cfg))["access_token"]
         for _ in range(flows):
-            mark = Counter(counts)
+            mark = (Counter(counts), time.process_time())
             user_token = (await authorization_code_flow(conn, cfg, hook))["access_token"]
         for step in sorted(per_step):
-            lines.append(row("  flow " + step, per_step[step], flows))
-        counts.clear()
-        req = introspection_request(cfg, user_token)
-        for _ in range(repeat):
-            assert check_active(await conn.fixed(req))
-        lines.append(row(LABELS["introspect-user"], counts, repeat))
+            lines.append(row("  flow " + step, per_step[step], flows, step_cpu[step]))
+        await repeated(LABELS["introspect-user"], introspection_request(cfg, user_token), check_active)
     app.state.provider.db.dispose()
     return "\n".join(lines)
 
 
 async def profile(args: argparse.Namespace, cfg: Config, tmp: Path, ncpu: int) -> None:
-    print("\nprofile: SQL per request (in-process app on the same database)")
+    print("\nprofile: SQL and CPU per request, sequentially on an in-process app on the same database")
+    print("  (CPU includes ~0.2 ms of the in-process httpx client per request; argon2id is ~40 ms of the login step)")
     print(await count_sql(cfg))
     spy = find_py_spy(args.py_spy)
     if spy is None:
-        print("\nprofile: py-spy not found (pip install --target /tmp/pyspy py-spy, or --py-spy PATH); skipped sampling")
+        print("\nprofile: py-spy not found (pip install --target DIR py-spy, then --py-spy DIR/bin/py-spy); sampling skipped")
         return
     out_dir = Path(args.profile_dir) if args.profile_dir else tmp / "profile"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -1139,7 +1148,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.warmup is None:
         args.warmup = min(3.0, max(1.0, args.seconds / 3))
-    args.flow_concurrency = args.flow_concurrency or args.concurrency
     if args.sqlite:
         args.database_url = None
     unknown = set(args.only.split(",")) - set(MEASUREMENTS)
@@ -1155,7 +1163,7 @@ async def _amain(args: argparse.Namespace, cfg: Config, tmp: Path, ncpu: int) ->
         server.start()
         note(f"server up ({args.workers} workers)")
         results = await run_measurements(args, cfg, server, ncpu, only)
-    except BaseException:
+    except Exception:
         if server.proc is not None:
             print("server log (last lines):\n" + server.log_tail(), file=sys.stderr)
         raise
@@ -1173,6 +1181,7 @@ def _terminate(signum: int, _frame: Any) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
     ncpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     tmp = Path(tempfile.mkdtemp(prefix="gdzwfw-bench-"))
     bench_url = None

@@ -91,21 +91,29 @@ class SqlKeyValueStore:
 
     def incr(self, key: str, ttl: int) -> int:
         now = self._clock.now()
-        for _ in range(3):
+        t = self._t
+        for _ in range(5):
             try:
                 with self._db.transaction() as s:
                     row = s.execute(
-                        update(self._t)
-                        .where(self._t.c.key == key, self._t.c.expires_at > now)
-                        .values(counter=self._t.c.counter + 1)
-                        .returning(self._t.c.counter)
+                        update(t).where(t.c.key == key, t.c.expires_at > now).values(counter=t.c.counter + 1).returning(t.c.counter)
                     ).first()
                     if row is not None:
                         return int(row.counter)
-                    s.execute(delete(self._t).where(self._t.c.key == key))
-                    s.execute(insert(self._t).values(key=key, value="null", counter=1, expires_at=self._expiry(ttl)))
+                    # Expired: restart the window in place, only if still expired
+                    # (a concurrent first increment may have just restarted it).
+                    row = s.execute(
+                        update(t)
+                        .where(t.c.key == key, t.c.expires_at <= now)
+                        .values(counter=1, value="null", expires_at=self._expiry(ttl))
+                        .returning(t.c.counter)
+                    ).first()
+                    if row is not None:
+                        return 1
+                    s.execute(insert(t).values(key=key, value="null", counter=1, expires_at=self._expiry(ttl)))
                     return 1
-            except IntegrityError:  # a concurrent first increment won the insert; count again
+            except IntegrityError:
+                # Another first increment inserted the row; count again on top of it.
                 continue
         raise RuntimeError("could not increment counter")
 

@@ -134,6 +134,8 @@ class StarletteAuthorizationServer(AuthorizationServer):
             if body.get("error") == "invalid_client":
                 status = 401
                 headers.setdefault("WWW-Authenticate", 'Basic realm="token"')
+            elif body.get("error") == "insufficient_scope" and "WWW-Authenticate" not in headers:
+                headers["WWW-Authenticate"] = 'Bearer error="insufficient_scope", scope="openid"'
             elif body.get("error") == "missing_authorization":
                 # RFC 6750 §3.1: no credentials at all gets a bare challenge, no error code.
                 body = {}

@@ -3,8 +3,6 @@ introspect, revoke. Built on the ``Idp`` fixture object (conftest.py)."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import httpx
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -13,7 +11,7 @@ from shared.settings import ClientConfig
 from tests.gdzwfw_idp.conftest import Idp
 from tests.oidc_helpers import DEMO_RP, Pkce, authorize_params, query_of
 
-__all__ = ["OTHER_RP", "RESOURCE_SERVER", "other_rp_config", "resource_server_config", "tokens_for", "refresh", "introspect", "revoke", "is_active", "align_with_wall_clock"]
+__all__ = ["OTHER_RP", "RESOURCE_SERVER", "other_rp_config", "resource_server_config", "tokens_for", "refresh", "introspect", "revoke", "is_active"]
 
 OTHER_RP = ("other-rp", "other-rp-secret")
 RESOURCE_SERVER = ("refund-api", "refund-api-secret")
@@ -72,14 +70,3 @@ def is_active(idp: Idp, token: str) -> bool:
     assert response.status_code == 200, response.text
     return response.json()["active"]
 
-
-def align_with_wall_clock(idp: Idp) -> None:
-    """Move the frozen clock to the real time (it may go back).
-
-    Authlib validates an ``id_token_hint`` at /logout with joserfc, which reads
-    the wall clock, not the provider's injected one: an ID token issued by a
-    frozen clock ahead of the wall clock is "issued in the future" and refused.
-    Call this first in tests that send an ``id_token_hint``.
-    """
-    idp.clock.advance((dt.datetime.now(dt.UTC) - idp.clock.now()).total_seconds())
-    idp.app.state.provider.config.keys.invalidate()

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-import pytest
-
 from tests.chain_helpers import form_value
 from tests.gdzwfw_idp.conftest import ISSUER, Idp
 from tests.oidc_helpers import DEMO_REDIRECT, Pkce, authorize_params, decode_id_token, essential_acr_claims, query_of
@@ -235,11 +233,6 @@ def test_max_age_zero_completes_after_logging_in(idp: Idp) -> None:
     assert id_claims(idp, redirect, pkce)["auth_time"] == idp.clock.timestamp()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: is_stale() uses 'now - auth_time > max_age', so max_age=0 within the login's second reuses the "
-    "session; OIDC Core §3.1.2.1 (errata 2): max_age=0 is equivalent to prompt=login",
-)
 def test_max_age_zero_with_a_session_from_this_very_second_still_asks_to_log_in(idp: Idp) -> None:
     assert redirects_to_client(idp.login("demo_l2", params=authorize_params(Pkce.new())))
     response = idp.client.get("/authorize", params=authorize_params(Pkce.new(), max_age="0"), follow_redirects=False)

@@ -10,7 +10,7 @@ from joserfc.errors import JoseError
 
 from shared.oauth.provider.keys import KeyManager
 from tests.gdzwfw_idp.conftest import ISSUER, Idp
-from tests.gdzwfw_idp.flows import align_with_wall_clock, tokens_for
+from tests.gdzwfw_idp.flows import tokens_for
 from tests.oidc_helpers import decode_id_token
 
 
@@ -126,7 +126,6 @@ def test_the_key_cache_expires_on_its_own(idp: Idp) -> None:
 
 
 def test_logout_accepts_an_id_token_hint_signed_by_a_retired_key(idp: Idp) -> None:
-    align_with_wall_clock(idp)
     browser = idp.new_browser()
     id_token = tokens_for(idp, "demo_l2", browser=browser)["id_token"]
     rotate(idp)

@@ -17,7 +17,7 @@ from shared.clock import FrozenClock
 from shared.passwords import PasswordService
 from tests.chain_helpers import form_value
 from tests.gdzwfw_idp.conftest import ISSUER, Idp
-from tests.oidc_helpers import Pkce, authorize_params
+from tests.oidc_helpers import Pkce, authorize_params, query_of
 
 
 def submit_login(browser: TestClient, login_name: str, password: str, *, tab: str = "legal") -> httpx.Response:
@@ -60,6 +60,30 @@ def test_a_wrong_password_counts_down_the_attempts_left(idp: Idp) -> None:
         assert f"账号或密码错误，您还可以尝试{left}次" in response.text
         assert 'value="demo_l2"' in response.text  # the account stays filled in
     assert not logged_in(browser)
+
+
+def test_after_a_wrong_password_the_login_still_returns_to_the_client(idp: Idp) -> None:
+    browser = idp.new_browser()
+    params = authorize_params(Pkce.new())
+    first = browser.get("/authorize", params=params, follow_redirects=False)
+    page = browser.get(first.headers["location"])
+    interaction = form_value(page.text, "interaction")
+    wrong = browser.post(
+        "/login",
+        data={"csrf_token": form_value(page.text, "csrf_token"), "interaction": interaction, "tab": "legal", "login_name": "demo_l2", "password": "Wrong@pass123"},
+        follow_redirects=False,
+    )
+    assert wrong.status_code == 400
+    assert form_value(wrong.text, "interaction") == interaction
+    right = browser.post(
+        "/login",
+        data={"csrf_token": form_value(wrong.text, "csrf_token"), "interaction": interaction, "tab": "legal", "login_name": "demo_l2", "password": DEMO_PASSWORD},
+        follow_redirects=False,
+    )
+    assert right.status_code == 303
+    done = browser.get(right.headers["location"], follow_redirects=False)
+    assert done.status_code == 302 and done.headers["location"].startswith("http://127.0.0.1:8099/cb?")
+    assert query_of(done)["state"] == params["state"] and "code" in query_of(done)
 
 
 def test_an_unknown_account_gets_the_same_message_as_a_wrong_password(idp: Idp) -> None:

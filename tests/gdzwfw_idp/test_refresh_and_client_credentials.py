@@ -21,6 +21,7 @@ def test_each_refresh_gives_a_new_refresh_token_and_spends_the_old_one(idp: Idp)
     second = refresh(idp, first["refresh_token"])
     assert second.status_code == 200, second.text
     second_tokens = second.json()
+    assert "no-store" in second.headers["cache-control"]
     assert second_tokens["refresh_token"] != first["refresh_token"]
     assert second_tokens["access_token"] != first["access_token"]
     assert is_active(idp, second_tokens["access_token"])
@@ -128,6 +129,7 @@ def test_client_credentials_with_basic_auth_gives_an_access_token_without_refres
     assert body["token_type"] == "Bearer" and body["access_token"]
     assert body["expires_in"] == idp.settings.access_token_ttl
     assert "refresh_token" not in body and "id_token" not in body
+    assert "no-store" in response.headers["cache-control"]  # RFC 6749 §5.1
 
 
 def test_client_credentials_with_post_auth(make_idp: Callable[..., Idp]) -> None:

@@ -98,7 +98,6 @@ def test_userinfo_needs_the_openid_scope(idp: Idp) -> None:
     assert "sub" not in response.json()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: 403 insufficient_scope at /userinfo carries no WWW-Authenticate challenge (RFC 6750 §3 MUST)")
 def test_userinfo_insufficient_scope_carries_a_bearer_challenge(idp: Idp) -> None:
     tokens = tokens_for(idp, "demo_l2")
     narrowed = idp.client.post(

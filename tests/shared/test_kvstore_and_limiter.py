@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -28,17 +29,22 @@ def clock() -> FrozenClock:
     return FrozenClock()
 
 
-@pytest.fixture(params=BACKENDS)
-def kv(request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClock) -> Iterator[SqlKeyValueStore]:
+def open_store(backend: str, request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClock) -> tuple[SqlKeyValueStore, Database]:
     metadata = new_metadata()
     table = define_kv_table(metadata)
-    if request.param == "sqlite":
+    if backend == "sqlite":
         db = Database(f"sqlite:///{tmp_path / 'kv.db'}")
         metadata.create_all(db.engine)
     else:
         fresh_database: Callable[[str], str] = request.getfixturevalue("fresh_database")
         db = Database(fresh_database("gdzwfw_idp"))
-    yield SqlKeyValueStore(db, table, clock)
+    return SqlKeyValueStore(db, table, clock), db
+
+
+@pytest.fixture(params=BACKENDS)
+def kv(request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClock) -> Iterator[SqlKeyValueStore]:
+    store, db = open_store(request.param, request, tmp_path, clock)
+    yield store
     db.dispose()
 
 
@@ -118,11 +124,41 @@ def test_a_counter_window_starts_at_the_first_increment(kv: SqlKeyValueStore, cl
     assert kv.incr("c", ttl=60) == 1  # a new window
 
 
-def test_concurrent_increments_are_all_counted(kv: SqlKeyValueStore) -> None:
+def test_concurrent_increments_on_a_live_counter_are_all_counted(kv: SqlKeyValueStore) -> None:
+    kv.incr("c", ttl=60)
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(lambda _: kv.incr("c", ttl=60), range(16)))
-    assert sorted(results) == list(range(1, 17))
-    assert kv.count("c") == 16
+    assert sorted(results) == list(range(2, 18))
+    assert kv.count("c") == 17
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "sqlite",
+        pytest.param(
+            "postgresql",
+            marks=pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="needs TEST_DATABASE_URL"),
+        ),
+    ],
+)
+def test_concurrent_first_increments_are_all_counted(backend: str, request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClock) -> None:
+    """Parallel wrong passwords against a fresh lockout counter must all count."""
+    kv, db = open_store(backend, request, tmp_path, clock)
+    workers = 8
+    try:
+        for attempt in range(20):
+            start = threading.Barrier(workers)
+
+            def hit(_: int, key: str = f"c{attempt}", start: threading.Barrier = start) -> int:
+                start.wait()
+                return kv.incr(key, ttl=60)
+
+            with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+                results = sorted(pool.map(hit, range(workers)))
+            assert results == list(range(1, workers + 1)), (attempt, results)
+    finally:
+        db.dispose()
 
 
 # -- limiter ----------------------------------------------------------------------------------

@@ -48,7 +48,10 @@ def is_stale(principal: Principal, max_age: str | None, now: int) -> bool:
         seconds = int(max_age)
     except ValueError:
         return False
-    return now - principal.auth_time > max(seconds, 0)
+    if seconds <= 0:
+        # Errata: max_age=0 is equivalent to prompt=login.
+        return True
+    return now - principal.auth_time > seconds
 
 
 @dataclass

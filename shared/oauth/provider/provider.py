@@ -300,10 +300,12 @@ class Provider:
             server = bound.server
             principal = self.config.hooks.session_principal(s, req.session)
             data = req.payload.data
-            if principal is not None and is_stale(principal, data.get("max_age"), now):
-                principal = None
-            if resumed is not None and principal is not None and principal.auth_time < resumed.created:
-                # The interaction demanded a login that has not happened yet.
+            if resumed is not None:
+                # The parked request asked for a login: only one that happened
+                # after it was parked counts (and then max_age is satisfied).
+                if principal is not None and principal.auth_time < resumed.created:
+                    principal = None
+            elif principal is not None and is_stale(principal, data.get("max_age"), now):
                 principal = None
             try:
                 grant = server.get_consent_grant(req, end_user=principal)
@@ -401,7 +403,11 @@ class Provider:
                 self.bind(s).end_browser_session(req.session)
                 s.commit()
                 return None
-            if validated.needs_confirmation and not confirmed:
+            current = self.config.hooks.session_principal(s, req.session)
+            # RP-Initiated Logout §2: ask when the hint is not the logged-in
+            # user's, so a link with someone else's ID token logs nobody out.
+            foreign_hint = current is not None and validated.id_token_claims is not None and validated.id_token_claims.get("sub") != current.sub
+            if (validated.needs_confirmation or foreign_hint) and not confirmed:
                 return ConfirmLogout(client_name=validated.client.client_name if validated.client else None)
             response = server.create_endpoint_response("end_session", validated)
             s.commit()
