@@ -919,6 +919,7 @@ def print_results(results: dict[str, Result], *, ncpu: int, postgres: bool) -> N
     print()
     for name, r in results.items():
         used = {k: r.cpu[k] / (r.cpu["elapsed"] * ncpu) * 100 for k in ("server", "postgres", "loadgen", "other")}
+        used["idle"] = max(0.0, 100 - sum(used.values()))
         line = f"  {name:16} CPU use of {ncpu} CPUs over {r.seconds:.1f} s: " + ", ".join(f"{k} {v:.0f}%" for k, v in used.items() if k != "postgres" or postgres)
         if postgres:
             line += f"; new PostgreSQL sessions {r.cpu['pg_sessions'] / r.seconds:,.0f}/s"

@@ -69,6 +69,7 @@ class ServiceCli:
             )
             with Database(settings.database_url).transaction() as s:
                 kid = keys.rotate(s)
+            # Running servers pick the new key up within their key-cache window.
             print(f"{self.name}: now signing with key {kid}; retired keys stay in the JWKS until their ID tokens expire")
         elif args.command == "serve":
             import uvicorn
@@ -80,5 +81,8 @@ class ServiceCli:
                 port=args.port,
                 workers=args.workers,
                 log_config=None,
-                proxy_headers=False,
+                # Client addresses (login throttling) come from X-Forwarded-For
+                # only when the peer is one of the configured proxies.
+                proxy_headers=bool(settings.trusted_proxies),
+                forwarded_allow_ips=settings.trusted_proxies or None,
             )

@@ -55,6 +55,9 @@ class ServiceSettings(BaseSettings):
     public_url: str = Field(description="This service's external base URL, no trailing slash.")
     cookie_secure: bool = Field(default=True, description="Send cookies only over HTTPS.")
     session_idle_seconds: int = Field(default=1800, description="Server-side session idle timeout.")
+    trusted_proxies: str = Field(
+        default="", description="Comma-separated addresses of the TLS proxies whose X-Forwarded-For is believed."
+    )
     log_level: str = Field(default="INFO")
     log_json: bool = Field(default=True, description="One JSON object per log line.")
 

@@ -45,12 +45,14 @@ class LoginService:
             return LoginResult(error=f"登录尝试过于频繁，请{lock_minutes}分钟后再试")
         if self.per_account.is_blocked(login_name):
             return LoginResult(error=locked)
-        self.per_address.hit(address)
         with db.transaction() as s:
             account = find_by_login_name(s, login_name=login_name)
             if account is not None:
                 s.expunge(account)
         if not self.passwords.verify(account.password_hash if account else None, password) or account is None:
+            # Only failures count against an address: an office behind one NAT
+            # address may log in many times legitimately.
+            self.per_address.hit(address)
             left = self.per_account.hit(login_name)
             return LoginResult(error=locked if left == 0 else f"账号或密码错误，您还可以尝试{left}次")
         if account.status != "active":

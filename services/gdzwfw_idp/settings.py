@@ -15,4 +15,4 @@ class IdpSettings(ProviderSettings):
 
     login_max_failures: int = Field(default=5, description="Wrong passwords before an account is locked.")
     login_lock_seconds: int = Field(default=900, description="How long a locked account stays locked.")
-    login_max_per_address: int = Field(default=30, description="Login attempts per client address per lock window.")
+    login_max_per_address: int = Field(default=30, description="Failed logins per client address per lock window.")

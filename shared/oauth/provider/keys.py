@@ -63,17 +63,18 @@ class KeyManager:
         return key.kid
 
     def rotate(self, session: Session) -> str:
-        """Retire the signing key(s) and start signing with a new one."""
+        """Retire the signing key(s) and start signing with a new one.
+
+        The caller commits, then calls :meth:`invalidate` (a request between
+        the two would otherwise cache the old view); other processes see the
+        new key within ``cache_seconds``."""
         now = self.clock.now()
         session.execute(update(self.t).where(self.t.c.retired_at.is_(None)).values(retired_at=now))
-        kid = self.create_key(session)
-        self.invalidate()
-        return kid
+        return self.create_key(session)
 
     def ensure_key(self, session: Session) -> None:
         if session.execute(select(self.t.c.kid).where(self.t.c.retired_at.is_(None)).limit(1)).first() is None:
             self.create_key(session)
-            self.invalidate()
 
     def invalidate(self) -> None:
         with self._lock:

@@ -180,6 +180,8 @@ class BoundProvider:
             scope=token.get("scope", ""),
             expires_in=int(token["expires_in"]),
             refresh_ttl=self.config.refresh_token_ttl,
+            # Rotation never extends a grant: the new refresh token ends when the first did.
+            refresh_expires_at=old.refresh_expires_at if old else None,
             family_id=old.family_id if old else None,
             authorization_code_id=code.id if code else (old.authorization_code_id if old else None),
             auth_time=user.auth_time if user else None,
@@ -228,10 +230,11 @@ class BoundProvider:
         return self.config.keys.jwks(self.session)
 
     def end_browser_session(self, session: dict[str, Any]) -> None:
+        """Logout ends the login and every token issued under it."""
         sid = session.get("sid")
         self.config.hooks.end_session(self.session, session)
-        if sid:
-            log.info("session ended", extra={"fields": {"sid_known": True}})
+        revoked = self.store.revoke_session_tokens(sid=sid) if sid else 0
+        log.info("session ended", extra={"fields": {"tokens_revoked": revoked}})
 
 
 class Provider:
@@ -288,6 +291,7 @@ class Provider:
             store = ProviderStore(s, self.config.tables, self.config.clock)
             for client in clients:
                 store.upsert_client(config=client)
+        self.config.keys.invalidate()
 
     # -- authorization endpoint -------------------------------------------
     def authorize(self, req: StarletteOAuth2Request, *, resumed: Interaction | None = None) -> Respond | ErrorPage | Login | Unmet:

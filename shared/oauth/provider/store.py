@@ -157,6 +157,7 @@ class ProviderStore:
         scope: str,
         expires_in: int,
         refresh_ttl: int,
+        refresh_expires_at: dt.datetime | None = None,
         family_id: str | None,
         authorization_code_id: int | None,
         auth_time: int | None,
@@ -182,7 +183,7 @@ class ProviderStore:
                 context=context,
                 issued_at=now,
                 expires_at=now + dt.timedelta(seconds=expires_in),
-                refresh_expires_at=now + dt.timedelta(seconds=refresh_ttl) if refresh_token else None,
+                refresh_expires_at=(refresh_expires_at or now + dt.timedelta(seconds=refresh_ttl)) if refresh_token else None,
             )
         )
 
