@@ -10,7 +10,7 @@ import datetime as dt
 import threading
 from typing import Protocol
 
-__all__ = ["Clock", "SystemClock", "FrozenClock"]
+__all__ = ["Clock", "SystemClock", "FrozenClock", "as_utc"]
 
 
 class Clock(Protocol):
@@ -46,3 +46,10 @@ class FrozenClock:
     def advance(self, seconds: float) -> None:
         with self._lock:
             self._now += dt.timedelta(seconds=seconds)
+
+
+def as_utc(value: dt.datetime | None) -> dt.datetime | None:
+    """Stored times are UTC; SQLite hands them back without a zone."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=dt.UTC)

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from shared.clock import Clock
+from shared.clock import Clock, as_utc
 from shared.db import Database
 
 __all__ = ["KeyValueStore", "SqlKeyValueStore", "RedisKeyValueStore", "define_kv_table", "make_kv_store"]
@@ -48,9 +48,6 @@ def define_kv_table(metadata: MetaData) -> Table:
     )
 
 
-def _aware(value: dt.datetime) -> dt.datetime:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 class SqlKeyValueStore:
@@ -63,7 +60,7 @@ class SqlKeyValueStore:
     def get(self, key: str) -> Any | None:
         with self._db.transaction() as s:
             row = s.execute(select(self._t.c.value, self._t.c.expires_at).where(self._t.c.key == key)).first()
-        if row is None or _aware(row.expires_at) <= self._clock.now():
+        if row is None or as_utc(row.expires_at) <= self._clock.now():
             return None
         return json.loads(row.value)
 
@@ -85,7 +82,7 @@ class SqlKeyValueStore:
             row = s.execute(
                 delete(self._t).where(self._t.c.key == key).returning(self._t.c.value, self._t.c.expires_at)
             ).first()
-        if row is None or _aware(row.expires_at) <= self._clock.now():
+        if row is None or as_utc(row.expires_at) <= self._clock.now():
             return None
         return json.loads(row.value)
 
@@ -120,7 +117,7 @@ class SqlKeyValueStore:
     def count(self, key: str) -> int:
         with self._db.transaction() as s:
             row = s.execute(select(self._t.c.counter, self._t.c.expires_at).where(self._t.c.key == key)).first()
-        if row is None or _aware(row.expires_at) <= self._clock.now():
+        if row is None or as_utc(row.expires_at) <= self._clock.now():
             return 0
         return int(row.counter)
 

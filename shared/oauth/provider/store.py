@@ -9,20 +9,15 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from shared.clock import Clock
+from shared.clock import Clock, as_utc
 from shared.oauth.provider.models import AuthorizationCode, Client, Principal, Token
 from shared.oauth.provider.tables import ProviderTables
 from shared.randomness import hash_secret
 from shared.settings import ClientConfig
 
-__all__ = ["ProviderStore", "aware"]
+__all__ = ["ProviderStore"]
 
 
-def aware(value: dt.datetime | None) -> dt.datetime | None:
-    """SQLite returns naive datetimes; everything stored is UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=dt.UTC)
 
 
 class ProviderStore:
@@ -125,8 +120,8 @@ class ProviderStore:
             amr=list(row["amr"]),
             sid=row["sid"],
             context=dict(row["context"]),
-            expires_at=aware(row["expires_at"]),
-            used_at=aware(row["used_at"]),
+            expires_at=as_utc(row["expires_at"]),
+            used_at=as_utc(row["used_at"]),
         )
 
     def nonce_seen(self, *, client_id: str, nonce: str) -> bool:
@@ -200,11 +195,11 @@ class ProviderStore:
             amr=list(row["amr"]),
             sid=row["sid"],
             context=dict(row["context"]),
-            issued_at=aware(row["issued_at"]),
-            expires_at=aware(row["expires_at"]),
-            refresh_expires_at=aware(row["refresh_expires_at"]),
-            refresh_used_at=aware(row["refresh_used_at"]),
-            revoked_at=aware(row["revoked_at"]),
+            issued_at=as_utc(row["issued_at"]),
+            expires_at=as_utc(row["expires_at"]),
+            refresh_expires_at=as_utc(row["refresh_expires_at"]),
+            refresh_used_at=as_utc(row["refresh_used_at"]),
+            revoked_at=as_utc(row["revoked_at"]),
             now=self.clock.now(),
             kind=kind,
         )
