@@ -29,6 +29,7 @@ class ServiceCli:
     settings_cls: type
     default_port: int
     provider_tables: str | None = None  # "module:attr" for services that sign tokens
+    kv_table: str | None = None  # "module:attr"; defaults to services.<name>.models:kv_table
 
     @property
     def migrations(self) -> Path:
@@ -47,6 +48,8 @@ class ServiceCli:
         sub.add_parser("migrate", help="upgrade the database to the newest schema")
         if self.provider_tables:
             sub.add_parser("rotate-keys", help="retire the signing key and start signing with a new one")
+        purge = sub.add_parser("purge-expired", help="delete expired sessions, counters and (providers) codes and tokens")
+        purge.add_argument("--keep-days", type=int, default=1, help="keep expired codes/tokens this long to recognise replays")
         serve = sub.add_parser("serve", help="run the service with uvicorn")
         serve.add_argument("--host", default="127.0.0.1")
         serve.add_argument("--port", type=int, default=self.default_port)
@@ -71,6 +74,21 @@ class ServiceCli:
                 kid = keys.rotate(s)
             # Running servers pick the new key up within their key-cache window.
             print(f"{self.name}: now signing with key {kid}; retired keys stay in the JWKS until their ID tokens expire")
+        elif args.command == "purge-expired":
+            import datetime as dt
+
+            from shared.clock import SystemClock
+            from shared.db import Database
+            from shared.kvstore import SqlKeyValueStore
+            from shared.oauth.provider.store import ProviderStore
+
+            db, clock = Database(settings.database_url), SystemClock()
+            removed = SqlKeyValueStore(db, _resolve(self.kv_table or f"services.{self.name}.models:kv_table"), clock).purge_expired()
+            if self.provider_tables:
+                with db.transaction() as s:
+                    store = ProviderStore(s, _resolve(self.provider_tables), clock)
+                    removed += store.purge_expired(before=clock.now() - dt.timedelta(days=args.keep_days))
+            print(f"{self.name}: removed {removed} expired rows")
         elif args.command == "serve":
             import uvicorn
 

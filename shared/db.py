@@ -38,7 +38,10 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         _sqlite_immediate_transactions(engine)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # No overflow: request threads are capped to the pool size (build_app),
+    # so a burst waits for a pooled connection instead of opening and closing
+    # new ones (connection churn cost PostgreSQL more than the queries).
+    return create_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=30, pool_pre_ping=True)
 
 
 def _sqlite_immediate_transactions(engine: Engine) -> None:

@@ -55,6 +55,9 @@ class ServiceSettings(BaseSettings):
     public_url: str = Field(description="This service's external base URL, no trailing slash.")
     cookie_secure: bool = Field(default=True, description="Send cookies only over HTTPS.")
     session_idle_seconds: int = Field(default=1800, description="Server-side session idle timeout.")
+    db_pool_size: int = Field(
+        default=16, description="Database connections per process; request threads are capped to the same number."
+    )
     trusted_proxies: str = Field(
         default="", description="Comma-separated addresses of the TLS proxies whose X-Forwarded-For is believed."
     )

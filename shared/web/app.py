@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import jinja2
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -66,7 +67,7 @@ class Runtime:
         cls, settings: ServiceSettings, *, namespace: str, kv_table: Table, clock: Clock | None = None, tokens: TokenSource | None = None
     ) -> Runtime:
         clock = clock or SystemClock()
-        db = Database(settings.database_url)
+        db = Database(settings.database_url, pool_size=settings.db_pool_size)
         kv = make_kv_store(redis_url=settings.redis_url, namespace=namespace, db=db, table=kv_table, clock=clock)
         return cls(settings=settings, db=db, kv=kv, clock=clock, tokens=tokens or SystemTokenSource())
 
@@ -89,6 +90,9 @@ def build_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Every blocking call runs in a worker thread holding at most one
+        # pooled connection: as many threads as connections, no more.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
         if on_startup is not None:
             await run_in_threadpool(on_startup)
         yield
@@ -120,6 +124,7 @@ def build_app(
         ServerSessionMiddleware,
         store=kv,
         tokens=tokens,
+        clock=clock,
         cookie_name=cookie_name,
         idle_seconds=settings.session_idle_seconds,
         secure=settings.cookie_secure,

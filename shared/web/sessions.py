@@ -18,10 +18,13 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.clock import Clock
 from shared.kvstore import KeyValueStore
 from shared.randomness import TokenSource, hash_secret
 
 __all__ = ["ServerSessionMiddleware", "rotate_session", "SessionDict"]
+
+_SAVED_AT = "_saved_at"
 
 
 class SessionDict(dict):
@@ -72,6 +75,7 @@ class ServerSessionMiddleware:
         *,
         store: KeyValueStore,
         tokens: TokenSource,
+        clock: Clock,
         cookie_name: str,
         idle_seconds: int,
         secure: bool,
@@ -81,6 +85,7 @@ class ServerSessionMiddleware:
         self.app = app
         self.store = store
         self.tokens = tokens
+        self.clock = clock
         self.cookie_name = cookie_name
         self.idle_seconds = idle_seconds
         self.secure = secure
@@ -124,8 +129,12 @@ class ServerSessionMiddleware:
         if sid is None:
             sid = self.tokens.token(32)
             session.modified = True
-        # Saved even when unmodified: the idle timeout slides with every request.
-        await run_in_threadpool(self.store.set, self._key(sid), dict(session), self.idle_seconds)
+        # The idle timeout slides: an unchanged session is saved again only
+        # once a quarter of it has passed, not on every request.
+        now = self.clock.timestamp()
+        if session.modified or now - int(session.get(_SAVED_AT, 0)) >= self.idle_seconds // 4:
+            dict.__setitem__(session, _SAVED_AT, now)
+            await run_in_threadpool(self.store.set, self._key(sid), dict(session), self.idle_seconds)
         headers.append("Set-Cookie", self._cookie(sid, max_age=None))
 
     def _read_cookie(self, scope: Scope) -> str | None:

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from shared.clock import Clock, as_utc
@@ -242,6 +242,17 @@ class ProviderStore:
     def revoke_token(self, *, token_id: int) -> None:
         t = self.t.token
         self.s.execute(update(t).where(t.c.id == token_id, t.c.revoked_at.is_(None)).values(revoked_at=self.clock.now()))
+
+    def purge_expired(self, *, before: dt.datetime) -> int:
+        """Delete codes and tokens that stopped working before ``before``.
+
+        Kept a while after expiry so replays are still recognised as such."""
+        code, tok = self.t.authorization_code, self.t.token
+        n = self.s.execute(delete(code).where(code.c.expires_at < before)).rowcount
+        n += self.s.execute(
+            delete(tok).where(tok.c.expires_at < before, or_(tok.c.refresh_expires_at.is_(None), tok.c.refresh_expires_at < before))
+        ).rowcount
+        return n
 
     def revoke_session_tokens(self, *, sid: str) -> int:
         t = self.t.token
