@@ -6,12 +6,15 @@ discovery and JWKS. Framework-free: routes turn the outcomes into pages.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from authlib.oauth2.rfc6749.errors import AccessDeniedError, OAuth2Error
 from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core.errors import LoginRequiredError
+from joserfc import jwt
 from sqlalchemy.orm import Session
 
 from shared.clock import Clock
@@ -75,7 +78,27 @@ class ProviderConfig:
     id_token_ttl: int = 600
     interaction_ttl: int = 900
     scopes_supported: tuple[str, ...] = ("openid", "profile")
+    # How back-channel logout notices leave (injected: tests capture them).
+    notify_logout: Callable[[list[tuple[str, str]]], None] = field(default_factory=lambda: post_logout_notices)
     claims_supported: tuple[str, ...] = ("sub", "acr", "amr", "auth_time", "trust_level")
+
+
+BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+
+
+def post_logout_notices(notices: list[tuple[str, str]], *, timeout: float = 3.0) -> None:
+    """POST each logout token (Back-Channel Logout 1.0 §2.5); a client that
+    is down is logged, not retried: its own session timeout still applies."""
+    if not notices:
+        return
+    with httpx.Client(timeout=timeout) as client:
+        for uri, token in notices:
+            try:
+                response = client.post(uri, data={"logout_token": token})
+                if response.status_code >= 400:
+                    log.warning("back-channel logout refused", extra={"fields": {"uri": uri, "status": response.status_code}})
+            except httpx.HTTPError as exc:
+                log.warning("back-channel logout failed", extra={"fields": {"uri": uri, "error": type(exc).__name__}})
 
 
 # -- outcomes of the authorization endpoint ----------------------------------
@@ -135,6 +158,7 @@ class BoundProvider:
         self.config = provider.config
         self.session = session
         self.store = ProviderStore(session, provider.config.tables, provider.config.clock)
+        self.logout_notices: list[tuple[str, str]] = []
         self.server = self._build_server(request)
 
     def _build_server(self, request: StarletteOAuth2Request | None) -> StarletteAuthorizationServer:
@@ -230,11 +254,36 @@ class BoundProvider:
         return self.config.keys.jwks(self.session)
 
     def end_browser_session(self, session: dict[str, Any]) -> None:
-        """Logout ends the login and every token issued under it."""
+        """Logout ends the login and every token issued under it, and
+        prepares a back-channel logout notice for each client that took part
+        (OIDC Back-Channel Logout 1.0), sent once the change is committed."""
         sid = session.get("sid")
         self.config.hooks.end_session(self.session, session)
-        revoked = self.store.revoke_session_tokens(sid=sid) if sid else 0
-        log.info("session ended", extra={"fields": {"tokens_revoked": revoked}})
+        if not sid:
+            return
+        for client_id, subject in self.store.clients_of_session(sid=sid):
+            client = self.store.get_client(client_id)
+            if client is not None and client.backchannel_logout_uri:
+                self.logout_notices.append((client.backchannel_logout_uri, self.logout_token(client_id=client_id, subject=subject, sid=sid)))
+        revoked = self.store.revoke_session_tokens(sid=sid)
+        log.info("session ended", extra={"fields": {"tokens_revoked": revoked, "notices": len(self.logout_notices)}})
+
+    def logout_token(self, *, client_id: str, subject: str | None, sid: str) -> str:
+        """Back-Channel Logout 1.0 §2.4: a JWT naming the session, never a nonce."""
+        now = self.config.clock.timestamp()
+        key = self.signing_key()
+        claims: dict[str, Any] = {
+            "iss": self.config.issuer,
+            "aud": client_id,
+            "iat": now,
+            "exp": now + 120,
+            "jti": self.config.tokens.token(16),
+            "sid": sid,
+            "events": {BACKCHANNEL_LOGOUT_EVENT: {}},
+        }
+        if subject:
+            claims["sub"] = subject
+        return jwt.encode({"alg": "RS256", "kid": key.kid, "typ": "logout+jwt"}, claims, key.key)
 
 
 class Provider:
@@ -398,14 +447,16 @@ class Provider:
         """RP-initiated logout 1.0. Without a valid ``id_token_hint`` the user
         confirms on a page first (a logout link alone must not log anyone out)."""
         with self.db.session() as s:
-            server = self.bind(s).server
+            bound = self.bind(s)
+            server = bound.server
             try:
                 validated = server.validate_endpoint_request("end_session", req)
             except OAuth2Error:
                 if not confirmed:
                     return ConfirmLogout(client_name=None)
-                self.bind(s).end_browser_session(req.session)
+                bound.end_browser_session(req.session)
                 s.commit()
+                self.config.notify_logout(bound.logout_notices)
                 return None
             current = self.config.hooks.session_principal(s, req.session)
             # RP-Initiated Logout §2: ask when the hint is not the logged-in
@@ -415,6 +466,7 @@ class Provider:
                 return ConfirmLogout(client_name=validated.client.client_name if validated.client else None)
             response = server.create_endpoint_response("end_session", validated)
             s.commit()
+        self.config.notify_logout(bound.logout_notices)
         return response
 
     # -- metadata ----------------------------------------------------------
@@ -452,5 +504,7 @@ class Provider:
             "prompt_values_supported": ["none", "login"],
             "authorization_response_iss_parameter_supported": True,
             "claim_types_supported": ["normal"],
+            "backchannel_logout_supported": True,
+            "backchannel_logout_session_supported": True,
         }
 

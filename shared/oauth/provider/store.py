@@ -254,6 +254,12 @@ class ProviderStore:
         ).rowcount
         return n
 
+    def clients_of_session(self, *, sid: str) -> list[tuple[str, str | None]]:
+        """(client_id, subject) pairs that hold tokens from this login."""
+        t = self.t.token
+        rows = self.s.execute(select(t.c.client_id, t.c.subject).where(t.c.sid == sid).distinct()).all()
+        return [(r.client_id, r.subject) for r in rows]
+
     def revoke_session_tokens(self, *, sid: str) -> int:
         t = self.t.token
         return self.s.execute(
