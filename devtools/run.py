@@ -10,7 +10,15 @@ from devtools.stack import ROOT, Stack, StackConfig, database_urls
 from services.gdzwfw_idp.demo import DEMO_PASSWORD
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    # Ctrl-C in a terminal, or SIGTERM from a supervisor, stops all three
+    # (also when started from a shell that ignores SIGINT in the background).
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     config = StackConfig(database_urls=database_urls(base_url=None, var_dir=ROOT / "var"))
     stack = Stack(config, log_dir=None)
     stack.migrate()
