@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 __all__ = ["MoneyError", "parse_yuan", "format_fen", "fen_to_yuan", "fen_to_capital", "apply_ratio", "MAX_FEN"]
@@ -26,8 +27,8 @@ MAX_FEN = 999_999_999_999_999
 _DIGITS = "零壹贰叁肆伍陆柒捌玖"
 _SMALL_UNITS = ("", "拾", "佰", "仟")
 _SECTION_UNITS = ("", "万", "亿", "万亿")
-_PLAIN = re.compile(r"^\d+(\.\d+)?$")
-_GROUPED = re.compile(r"^\d{1,3}(,\d{3})+(\.\d+)?$")
+_PLAIN = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+_GROUPED = re.compile(r"^[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$")
 
 
 class MoneyError(ValueError):
@@ -60,7 +61,8 @@ def parse_yuan(value: object) -> int:
     elif isinstance(value, Decimal):
         text = format(value, "f")
     elif isinstance(value, str):
-        text = value.strip().replace("，", ",").replace("．", ".")
+        # Full-width digits and separators from a Chinese IME fold to ASCII.
+        text = unicodedata.normalize("NFKC", value).strip()
         for prefix in ("¥", "￥", "RMB"):
             text = text.removeprefix(prefix).strip()
     else:

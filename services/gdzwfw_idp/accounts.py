@@ -4,14 +4,34 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from services.gdzwfw_idp.models import Account, TrustLevelChange
+from services.gdzwfw_idp.models import Account, CertificateBinding, HandlerRelation, TrustLevelChange
 from shared.trust import TrustLevel
 
-__all__ = ["get_account", "find_by_login_name", "record_level_change", "latest_level_changes", "new_account_id"]
+__all__ = [
+    "get_account",
+    "find_by_login_name",
+    "find_by_uscc",
+    "find_by_id_number",
+    "find_by_mobile",
+    "create_account",
+    "record_level_change",
+    "record_verification",
+    "latest_level_changes",
+    "verified_methods",
+    "new_account_id",
+    "add_handler",
+    "remove_handler",
+    "handlers_of",
+    "handled_by",
+    "is_handler",
+    "bind_certificate",
+    "has_certificate_binding",
+]
 
 
 def new_account_id() -> str:
@@ -24,6 +44,32 @@ def get_account(db: Session, *, account_id: str) -> Account | None:
 
 def find_by_login_name(db: Session, *, login_name: str) -> Account | None:
     return db.execute(select(Account).where(Account.login_name == login_name)).scalar_one_or_none()
+
+
+def find_by_uscc(db: Session, *, uscc: str) -> Account | None:
+    return db.execute(select(Account).where(Account.uscc == uscc)).scalar_one_or_none()
+
+
+def find_by_id_number(db: Session, *, id_number: str) -> Account | None:
+    return db.execute(select(Account).where(Account.id_number == id_number)).scalar_one_or_none()
+
+
+def find_by_mobile(db: Session, *, mobile: str) -> list[Account]:
+    return list(db.execute(select(Account).where(Account.mobile == mobile).order_by(Account.created_at)).scalars())
+
+
+def create_account(
+    db: Session, *, fields: dict[str, Any], level: TrustLevel, method: str, evidence: str, actor: str, at: dt.datetime
+) -> Account:
+    """A new account whose first level is written to the audit log as a
+    change from nothing (so the 实名核验 page can say how it was reached)."""
+    account = Account(id=new_account_id(), status="active", trust_level=level.name, verification_method=method, created_at=at, **fields)
+    db.add(account)
+    db.flush()
+    account.trust_level = None  # type: ignore[assignment]
+    record_level_change(db, account=account, to_level=level, method=method, evidence=evidence, actor=actor, at=at)
+    db.flush()
+    return account
 
 
 def record_level_change(
@@ -44,6 +90,31 @@ def record_level_change(
     account.verification_method = method
 
 
+def record_verification(
+    db: Session, *, account: Account, level: TrustLevel, method: str, evidence: str, actor: str, at: dt.datetime
+) -> bool:
+    """A verification that succeeded. It raises the level when it reaches a
+    higher one (through :func:`record_level_change`); otherwise the level and
+    the current 核验方式 stay and the audit log still records the check.
+    Returns whether the level rose."""
+    current = TrustLevel.from_name(account.trust_level)
+    if current is None or level > current:
+        record_level_change(db, account=account, to_level=level, method=method, evidence=evidence, actor=actor, at=at)
+        return True
+    db.add(
+        TrustLevelChange(
+            account_id=account.id,
+            from_level=account.trust_level,
+            to_level=account.trust_level,
+            method=method,
+            evidence=evidence,
+            actor=actor,
+            created_at=at,
+        )
+    )
+    return False
+
+
 def latest_level_changes(db: Session, *, account_id: str, limit: int = 10) -> list[TrustLevelChange]:
     return list(
         db.execute(
@@ -52,4 +123,78 @@ def latest_level_changes(db: Session, *, account_id: str, limit: int = 10) -> li
             .order_by(TrustLevelChange.id.desc())
             .limit(limit)
         ).scalars()
+    )
+
+
+def verified_methods(db: Session, *, account_id: str) -> set[str]:
+    """Every 核验方式 this account has ever passed (the 已核验 marks)."""
+    return set(db.execute(select(TrustLevelChange.method).where(TrustLevelChange.account_id == account_id)).scalars())
+
+
+# -- 经办人 ----------------------------------------------------------------------
+def add_handler(db: Session, *, legal_person: Account, handler: Account, at: dt.datetime) -> HandlerRelation:
+    relation = HandlerRelation(legal_person_id=legal_person.id, handler_id=handler.id, created_at=at)
+    db.add(relation)
+    db.flush()
+    return relation
+
+
+def remove_handler(db: Session, *, legal_person_id: str, handler_id: str) -> bool:
+    return bool(
+        db.execute(
+            delete(HandlerRelation).where(HandlerRelation.legal_person_id == legal_person_id, HandlerRelation.handler_id == handler_id)
+        ).rowcount
+    )
+
+
+def handlers_of(db: Session, *, legal_person_id: str) -> list[tuple[HandlerRelation, Account]]:
+    rows = db.execute(
+        select(HandlerRelation, Account)
+        .join(Account, Account.id == HandlerRelation.handler_id)
+        .where(HandlerRelation.legal_person_id == legal_person_id)
+        .order_by(HandlerRelation.id)
+    ).all()
+    return [(r, a) for r, a in rows]
+
+
+def handled_by(db: Session, *, handler_id: str) -> list[tuple[HandlerRelation, Account]]:
+    rows = db.execute(
+        select(HandlerRelation, Account)
+        .join(Account, Account.id == HandlerRelation.legal_person_id)
+        .where(HandlerRelation.handler_id == handler_id, Account.status == "active")
+        .order_by(HandlerRelation.id)
+    ).all()
+    return [(r, a) for r, a in rows]
+
+
+def is_handler(db: Session, *, legal_person_id: str, handler_id: str) -> bool:
+    return (
+        db.execute(
+            select(HandlerRelation.id).where(HandlerRelation.legal_person_id == legal_person_id, HandlerRelation.handler_id == handler_id)
+        ).first()
+        is not None
+    )
+
+
+# -- certificates ------------------------------------------------------------------
+def bind_certificate(db: Session, *, account: Account, kind: str, cert: Any, at: dt.datetime) -> None:
+    """Remember a verified certificate (``cert`` is a VerifiedCertificate)."""
+    db.add(
+        CertificateBinding(
+            account_id=account.id,
+            kind=kind,
+            fingerprint_sha256=cert.fingerprint_sha256,
+            serial_hex=cert.serial_hex,
+            issuer=cert.issuer[:500],
+            subject=cert.subject[:500],
+            not_after=cert.not_after,
+            created_at=at,
+        )
+    )
+
+
+def has_certificate_binding(db: Session, *, account_id: str, kind: str) -> bool:
+    return (
+        db.execute(select(CertificateBinding.id).where(CertificateBinding.account_id == account_id, CertificateBinding.kind == kind)).first()
+        is not None
     )

@@ -2,28 +2,59 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.routing import Mount
 
+from services.gdzwfw_idp.certificates import CertificateVerifier
 from services.gdzwfw_idp.demo import DEMO_CLIENTS, load_demo_data
+from services.gdzwfw_idp.handler_pages import handler_router
 from services.gdzwfw_idp.hooks import IdpHooks
+from services.gdzwfw_idp.licence import LicenceVerifier
 from services.gdzwfw_idp.login import LoginService
-from services.gdzwfw_idp.models import kv_table, provider_tables
+from services.gdzwfw_idp.models import kv_table, provider_tables, sms_tables
+from services.gdzwfw_idp.onetime import OneTimeSessions
 from services.gdzwfw_idp.pages import pages_router
+from services.gdzwfw_idp.registration_pages import registration_router
+from services.gdzwfw_idp.registry import load_registries
+from services.gdzwfw_idp.security_pages import security_router
 from services.gdzwfw_idp.settings import IdpSettings
+from services.gdzwfw_idp.staff import StaffService
+from services.gdzwfw_idp.staff_pages import staff_router
+from services.gdzwfw_idp.standin_pages import standin_router
+from services.gdzwfw_idp.verification_pages import verification_router
 from shared.clock import Clock
 from shared.oauth.provider.provider import Provider
 from shared.oauth.provider.routes import provider_router
 from shared.passwords import PasswordService
 from shared.randomness import TokenSource
 from shared.ratelimit import Limiter
+from shared.sms import HttpSmsGateway, OutboxGateway, SmsCodes
 from shared.web.app import Runtime, build_app
+from shared.web.dev_sms import sms_outbox_router
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "IdpParts"]
 
 TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
 CLAIMS = ("account_type", "org_name", "uscc", "legal_rep_name", "name", "act")
+
+
+@dataclass
+class IdpParts:
+    """The service objects routers reach through ``request.app.state.idp``."""
+
+    settings: IdpSettings
+    passwords: PasswordService
+    sms: SmsCodes
+    outbox: OutboxGateway | None
+    qr: OneTimeSessions
+    certificates: CertificateVerifier
+    licence: LicenceVerifier
+    staff: StaffService
 
 
 def create_app(
@@ -46,11 +77,21 @@ def create_app(
         hooks=IdpHooks(settings.public_url),
         claims_supported=CLAIMS,
     )
+    staff = StaffService(
+        secret_key=settings.secret_key.get_secret_value(),
+        passwords=passwords,
+        kv=runtime.kv,
+        clock=runtime.clock,
+        skew=settings.staff_totp_skew,
+        max_failures=settings.login_max_failures,
+        lock_seconds=settings.login_lock_seconds,
+    )
 
     def prepare() -> None:
         provider.prepare(list(settings.clients) + (DEMO_CLIENTS if settings.loads_demo_data else []))
+        load_registries(runtime.db, runtime.kv, legal_csv=settings.registry_csv("legal"), population_csv=settings.registry_csv("population"))
         if settings.loads_demo_data:
-            load_demo_data(runtime.db, passwords=passwords, clock=runtime.clock)
+            load_demo_data(runtime.db, passwords=passwords, clock=runtime.clock, staff=staff)
 
     app = build_app(
         runtime=runtime,
@@ -61,6 +102,43 @@ def create_app(
         brand="广东省统一身份认证平台",
         on_startup=prepare,
     )
+    # The shared mount serves /static; this service's own files are matched first.
+    app.router.routes.insert(0, Mount("/static/idp", app=StaticFiles(directory=STATIC), name="idp-static"))
+
+    outbox: OutboxGateway | None = None
+    if settings.sms_gateway_url:
+        gateway = HttpSmsGateway(settings.sms_gateway_url, settings.sms_gateway_token or "")
+    else:
+        gateway = outbox = OutboxGateway(sms_tables, runtime.clock)
+    bank, ca, crls = settings.certificate_files()
+    app.state.idp = IdpParts(
+        settings=settings,
+        passwords=passwords,
+        sms=SmsCodes(
+            tables=sms_tables,
+            gateway=gateway,
+            kv=runtime.kv,
+            clock=runtime.clock,
+            tokens=runtime.tokens,
+            code_ttl=settings.sms_code_ttl,
+            resend_seconds=settings.sms_resend_seconds,
+            per_number_per_day=settings.sms_per_number_per_day,
+            per_address_per_hour=settings.sms_per_address_per_hour,
+        ),
+        outbox=outbox,
+        qr=OneTimeSessions(runtime.kv, runtime.tokens, runtime.clock, ttl=settings.qr_ttl),
+        certificates=CertificateVerifier(bank_anchors=bank, ca_anchors=ca, crls=crls, clock=runtime.clock),
+        licence=LicenceVerifier(
+            public_key_file=settings.licence_key_file(),
+            issuer=settings.licence_authority_issuer,
+            audience=settings.public_url,
+            scope=settings.licence_scope,
+            max_age=settings.licence_assertion_max_age,
+            kv=runtime.kv,
+            clock=runtime.clock,
+        ),
+        staff=staff,
+    )
     app.state.provider = provider
     app.state.login_service = LoginService(
         passwords=passwords,
@@ -69,4 +147,13 @@ def create_app(
     )
     app.include_router(provider_router(provider))
     app.include_router(pages_router())
+    app.include_router(registration_router())
+    app.include_router(security_router())
+    app.include_router(verification_router())
+    app.include_router(handler_router())
+    app.include_router(staff_router())
+    if settings.stand_ins_enabled:
+        app.include_router(standin_router())
+    if settings.is_development and outbox is not None:
+        app.include_router(sms_outbox_router(outbox))
     return app

@@ -7,18 +7,31 @@ GB 32100 / GB 11643, so they pass the same validators real input does.
 from __future__ import annotations
 
 from pydantic import SecretStr
+from sqlalchemy import select
 
-from services.gdzwfw_idp.accounts import find_by_login_name, new_account_id, record_level_change
-from services.gdzwfw_idp.models import Account
+from services.gdzwfw_idp.accounts import add_handler, find_by_login_name, is_handler, new_account_id, record_level_change
+from services.gdzwfw_idp.models import Account, StaffAccount
+from services.gdzwfw_idp.staff import ROLE_AUDITOR, ROLE_HALL_OFFICER, StaffService
 from shared.clock import Clock
 from shared.db import Database
 from shared.passwords import PasswordService
 from shared.settings import ClientConfig
 from shared.trust import TrustLevel
 
-__all__ = ["DEMO_PASSWORD", "DEMO_ACCOUNTS", "DEMO_CLIENTS", "load_demo_data"]
+__all__ = ["DEMO_PASSWORD", "DEMO_ACCOUNTS", "DEMO_CLIENTS", "DEMO_HANDLERS", "DEMO_STAFF", "DEMO_STAFF_PASSWORD", "load_demo_data"]
 
 DEMO_PASSWORD = "Gd@demo2026"
+DEMO_STAFF_PASSWORD = "Gd@staff2026"
+
+# 经办人: demo_person handles demo_l2 (try 我经办的法人 and 经办人登录).
+DEMO_HANDLERS = [("demo_l2", "demo_person")]
+
+# 办事大厅 staff (/staff/login). The TOTP secrets are published on purpose: in
+# development anyone may compute the code (`python -m devtools.totp <secret>`).
+DEMO_STAFF: list[dict] = [
+    {"login_name": "hall_officer", "name": "林办事", "hall": "广州市天河区政务服务中心", "role": ROLE_HALL_OFFICER, "secret": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"},
+    {"login_name": "hall_auditor", "name": "梁审计", "hall": "广东省政务服务中心", "role": ROLE_AUDITOR, "secret": "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU"},
+]
 
 DEMO_CLIENTS = [
     ClientConfig(
@@ -85,7 +98,7 @@ DEMO_ACCOUNTS: list[dict] = [
 ]
 
 
-def load_demo_data(db: Database, *, passwords: PasswordService, clock: Clock) -> None:
+def load_demo_data(db: Database, *, passwords: PasswordService, clock: Clock, staff: StaffService | None = None) -> None:
     """Idempotent: accounts that exist are left as they are."""
     with db.transaction() as s:
         for spec in DEMO_ACCOUNTS:
@@ -120,3 +133,21 @@ def load_demo_data(db: Database, *, passwords: PasswordService, clock: Clock) ->
                 actor="demo-loader",
                 at=clock.now(),
             )
+    with db.transaction() as s:
+        for unit_login, handler_login in DEMO_HANDLERS:
+            unit = find_by_login_name(s, login_name=unit_login)
+            handler = find_by_login_name(s, login_name=handler_login)
+            if unit and handler and not is_handler(s, legal_person_id=unit.id, handler_id=handler.id):
+                add_handler(s, legal_person=unit, handler=handler, at=clock.now())
+        if staff is not None:
+            for spec in DEMO_STAFF:
+                if s.execute(select(StaffAccount.id).where(StaffAccount.login_name == spec["login_name"])).first() is None:
+                    staff.create(
+                        s,
+                        login_name=spec["login_name"],
+                        name=spec["name"],
+                        hall=spec["hall"],
+                        role=spec["role"],
+                        password=DEMO_STAFF_PASSWORD,
+                        secret=spec["secret"],
+                    )

@@ -6,18 +6,29 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from services.gdzwfw_idp.accounts import get_account
+from services.gdzwfw_idp.accounts import get_account, is_handler
 from services.gdzwfw_idp.models import Account
 from shared.oauth.provider.models import Principal
 from shared.trust import TrustLevel
 
-__all__ = ["IdpHooks", "profile_claims_of", "SESSION_ACCOUNT", "SESSION_AUTH_TIME", "SESSION_AMR", "SESSION_SID"]
+__all__ = [
+    "IdpHooks",
+    "profile_claims_of",
+    "SESSION_ACCOUNT",
+    "SESSION_AUTH_TIME",
+    "SESSION_AMR",
+    "SESSION_SID",
+    "SESSION_ACT",
+    "LOGIN_KEYS",
+]
 
 SESSION_ACCOUNT = "account_id"
 SESSION_AUTH_TIME = "auth_time"
 SESSION_AMR = "amr"
 SESSION_SID = "sid"
-LOGIN_KEYS = (SESSION_ACCOUNT, SESSION_AUTH_TIME, SESSION_AMR, SESSION_SID)
+# A handler (经办人) logged in for a legal person: {"sub": handler account id, "name": …}.
+SESSION_ACT = "act"
+LOGIN_KEYS = (SESSION_ACCOUNT, SESSION_AUTH_TIME, SESSION_AMR, SESSION_SID, SESSION_ACT)
 
 
 def profile_claims_of(account: Account) -> dict[str, Any]:
@@ -28,6 +39,23 @@ def profile_claims_of(account: Account) -> dict[str, Any]:
     else:
         claims.update(name=account.person_name)
     return claims
+
+
+def acting_level(db: Session, *, legal_person: Account, act: dict[str, Any] | None) -> TrustLevel | None:
+    """The level a login carries. A handler's login for a legal person is no
+    stronger than either side: the unit's verification and the person who
+    authenticated. A handler who was removed, or whose account stopped, no
+    longer acts for anyone (None)."""
+    level = TrustLevel.from_name(legal_person.trust_level)
+    if not act:
+        return level
+    handler = get_account(db, account_id=str(act.get("sub") or ""))
+    if handler is None or handler.status != "active" or not is_handler(db, legal_person_id=legal_person.id, handler_id=handler.id):
+        return None
+    handler_level = TrustLevel.from_name(handler.trust_level)
+    if level is None or handler_level is None:
+        return None
+    return min(level, handler_level)
 
 
 class IdpHooks:
@@ -41,20 +69,28 @@ class IdpHooks:
         account = get_account(db, account_id=account_id)
         if account is None or account.status != "active":
             return None
-        level = TrustLevel.from_name(account.trust_level)
+        act = session.get(SESSION_ACT)
+        level = acting_level(db, legal_person=account, act=act)
+        if act and level is None:
+            return None
+        context: dict[str, Any] = {"sid": session.get(SESSION_SID)}
+        if act:
+            context["act"] = {"sub": act["sub"], "name": act.get("name")}
         return Principal(
             sub=account.id,
             claims=profile_claims_of(account),
             acr=level.acr if level else None,
             amr=list(session.get(SESSION_AMR) or ["pwd"]),
             auth_time=int(session.get(SESSION_AUTH_TIME) or 0),
-            context={"sid": session.get(SESSION_SID)},
+            context=context,
         )
 
     def profile_claims(self, db: Session, *, subject: str, context: dict[str, Any]) -> dict[str, Any] | None:
         account = get_account(db, account_id=subject)
         if account is None or account.status != "active":
             return None
+        if context.get("act") and acting_level(db, legal_person=account, act=context["act"]) is None:
+            return None  # the handler relation ended: tokens issued under it stop too
         return profile_claims_of(account)
 
     def login_url(self, interaction_id: str) -> str:

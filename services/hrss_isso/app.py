@@ -12,13 +12,20 @@ from services.hrss_isso.demo import DEMO_CLIENTS, load_demo_data
 from services.hrss_isso.hooks import IssoHooks
 from services.hrss_isso.models import kv_table, provider_tables
 from services.hrss_isso.pages import pages_router
+from services.hrss_isso.pages_account import account_router
+from services.hrss_isso.pages_register import register_router
+from services.hrss_isso.pages_staff import staff_router
+from services.hrss_isso.registry import PopulationRegistry
+from services.hrss_isso.runtime import IssoServices
 from services.hrss_isso.settings import IssoSettings
 from shared.clock import Clock
 from shared.oauth.client import RelyingParty
 from shared.oauth.provider.provider import Provider
 from shared.oauth.provider.routes import provider_router
+from shared.passwords import PasswordService
 from shared.randomness import TokenSource
 from shared.web.app import Runtime, build_app
+from shared.web.dev_sms import sms_outbox_router
 
 __all__ = ["create_app"]
 
@@ -32,8 +39,11 @@ def create_app(
     clock: Clock | None = None,
     tokens: TokenSource | None = None,
     upstream_transport: httpx.AsyncBaseTransport | None = None,
+    passwords: PasswordService | None = None,
+    registry: PopulationRegistry | None = None,
 ) -> FastAPI:
     runtime = Runtime.create(settings, namespace="isso", kv_table=kv_table, clock=clock, tokens=tokens)
+    services = IssoServices.build(settings, runtime, passwords=passwords or PasswordService(), registry=registry)
     issuer = settings.issuer
     provider = Provider.configure(
         settings,
@@ -59,7 +69,7 @@ def create_app(
     def prepare() -> None:
         provider.prepare(list(settings.clients) + (DEMO_CLIENTS if settings.loads_demo_data else []))
         if settings.loads_demo_data:
-            load_demo_data(runtime.db, clock=runtime.clock, gdzwfw_issuer=settings.gdzwfw_issuer)
+            load_demo_data(runtime.db, services=services, clock=runtime.clock, gdzwfw_issuer=settings.gdzwfw_issuer)
 
     app = build_app(
         runtime=runtime,
@@ -73,8 +83,15 @@ def create_app(
     )
     app.state.provider = provider
     app.state.rp = rp
+    app.state.isso = services
     app.include_router(provider_router(provider, prefix="/isso"))
     app.include_router(pages_router(provider=provider, rp=rp))
+    app.include_router(register_router())
+    app.include_router(account_router())
+    app.include_router(staff_router())
+    if services.outbox is not None:
+        # Development only: read the text messages the outbox holds.
+        app.include_router(sms_outbox_router(services.outbox))
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

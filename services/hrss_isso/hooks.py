@@ -1,4 +1,11 @@
-"""How hrss_isso plugs its units and federated sessions into the provider."""
+"""How hrss_isso plugs its units, handlers and federated sessions into the provider.
+
+A browser session at the ISSO holds at most one login for a unit
+(``unit_id``): a unit-account login (L1), a federated legal-person login
+(the upstream level, passed through), or a handler's personal login acting
+for a bound unit (``act``; L2 only while DESIGN.md's conditions hold, so the
+level is recomputed from the records every time, never kept).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +13,24 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from services.hrss_isso.bindings import active_binding, handler_level
+from services.hrss_isso.persons import get_person
 from services.hrss_isso.units import get_unit
 from shared.oauth.provider.models import Principal
 
-__all__ = ["IssoHooks", "LOGIN_KEYS"]
+__all__ = ["IssoHooks", "LOGIN_KEYS", "PERSON_KEYS", "handler_acr"]
 
 LOGIN_KEYS = ("unit_id", "auth_time", "amr", "acr", "sid", "idp", "upstream", "act")
+PERSON_KEYS = ("person_id", "person_auth_time", "person_amr", "person_name", "unit_name")
+
+
+def handler_acr(db: Session, *, unit_id: str, person_id: str) -> str | None:
+    """The level a handler reaches for a unit now; None when not bound."""
+    person = get_person(db, person_id=person_id)
+    binding = active_binding(db, unit_id=unit_id, person_id=person_id)
+    if person is None or person.status != "active" or binding is None:
+        return None
+    return handler_level(person, binding).acr
 
 
 class IssoHooks:
@@ -27,11 +46,15 @@ class IssoHooks:
         claims = self.profile_claims(db, subject=unit_id, context=context)
         if claims is None:
             return None
+        acr = session.get("acr")
+        act = context.get("act")
+        if context.get("idp") == "hrss" and isinstance(act, dict):
+            acr = handler_acr(db, unit_id=unit_id, person_id=act.get("sub", ""))
         return Principal(
             sub=unit_id,
             claims=claims,
-            # The level reached upstream, passed through and never raised.
-            acr=session.get("acr"),
+            # Federated: the level reached upstream, passed through and never raised.
+            acr=acr,
             amr=list(session.get("amr") or []),
             auth_time=int(session.get("auth_time") or 0),
             context=context,
@@ -41,14 +64,24 @@ class IssoHooks:
         unit = get_unit(db, unit_id=subject)
         if unit is None or unit.status != "active":
             return None
-        return {"org_name": unit.org_name, "uscc": unit.uscc, "unit_code": unit.unit_code, "idp": context.get("idp", "hrss")}
+        act = context.get("act")
+        # A handler's tokens end with the binding (or the account).
+        if context.get("idp") == "hrss" and isinstance(act, dict) and handler_acr(db, unit_id=subject, person_id=act.get("sub", "")) is None:
+            return None
+        claims = {"org_name": unit.org_name, "uscc": unit.uscc, "unit_code": unit.unit_code, "idp": context.get("idp", "hrss")}
+        # A unit registered with its 组织机构代码 has no USCC: the claim is left out, not null.
+        return {k: v for k, v in claims.items() if v is not None}
 
     def login_url(self, interaction_id: str) -> str:
         return f"{self.issuer}/login?interaction={interaction_id}"
 
     def upgrade_url(self, principal: Principal, required_acr: str) -> str | None:
-        return self._upgrade_url if principal.context.get("idp") == "gdzwfw" else None
+        if principal.context.get("idp") == "gdzwfw":
+            return self._upgrade_url
+        if principal.context.get("act"):
+            return f"{self.issuer}/realname"
+        return None
 
     def end_session(self, db: Session, session: dict[str, Any]) -> None:
-        for key in LOGIN_KEYS:
+        for key in LOGIN_KEYS + PERSON_KEYS:
             session.pop(key, None)

@@ -3,10 +3,25 @@
     python -m services.hrss_isso.manage migrate
     python -m services.hrss_isso.manage rotate-keys
     python -m services.hrss_isso.manage serve [--host H] [--port P] [--workers N]
+    python -m services.hrss_isso.manage create-staff --login L --name N --agency A --role authcode_review [--role …]
+
+``create-staff`` adds a staff account of a social-insurance agency; the
+password is read from ``ISSO_NEW_STAFF_PASSWORD`` or asked for, and must
+follow the ISSO's password rule. Roles: ``authcode_review`` (approve,
+reject, record window applications) and ``authcode_view`` (look only).
 """
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
 
 from services.hrss_isso.settings import IssoSettings
 from shared.cli import ServiceCli
+
+ROLES = ("authcode_review", "authcode_view")
 
 cli = ServiceCli(
     name="hrss_isso",
@@ -16,5 +31,39 @@ cli = ServiceCli(
 )
 app_factory = cli.app_factory
 
+
+def create_staff(argv: list[str]) -> int:
+    from services.hrss_isso.staff import create_staff as add_staff
+    from services.hrss_isso.staff import staff_credentials
+    from shared.account_rules import RuleError, check_hrss_login_account, check_hrss_password
+    from shared.clock import SystemClock
+    from shared.db import Database
+    from shared.passwords import PasswordService
+
+    parser = argparse.ArgumentParser(prog="python -m services.hrss_isso.manage create-staff")
+    parser.add_argument("--login", required=True)
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--agency", required=True)
+    parser.add_argument("--role", action="append", choices=ROLES, required=True)
+    args = parser.parse_args(argv)
+    settings = IssoSettings()
+    password = os.environ.get("ISSO_NEW_STAFF_PASSWORD") or getpass.getpass("password: ")
+    try:
+        check_hrss_login_account(args.login)
+        check_hrss_password(password, max_keyboard_run=settings.password_max_keyboard_run)
+    except RuleError as exc:
+        print(exc.message, file=sys.stderr)
+        return 2
+    with Database(settings.database_url).transaction() as s:
+        if staff_credentials(s, args.login) is not None:
+            print(f"staff account {args.login} exists", file=sys.stderr)
+            return 1
+        add_staff(s, login_name=args.login, password_hash=PasswordService().hash(password), name=args.name, agency=args.agency, roles=args.role, now=SystemClock().now())
+    print(f"hrss_isso: staff account {args.login} created with roles {' '.join(args.role)}")
+    return 0
+
+
 if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "create-staff":
+        sys.exit(create_staff(sys.argv[2:]))
     cli.main()

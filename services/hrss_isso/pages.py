@@ -1,5 +1,6 @@
-"""广东人社统一认证 pages: login (单位登录 / 个人登录) and the federated way in
-through 省统一身份认证 (the seed's part 一 (三))."""
+"""广东人社统一认证 login pages: 单位登录 / 个人登录 with 省统一身份认证 and
+账号密码, the unit chooser after a personal login (the seed's part 二 (二)),
+and the federated way in through 省统一身份认证 (part 一 (三))."""
 
 from __future__ import annotations
 
@@ -10,21 +11,38 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from services.hrss_isso import messages as msg
+from services.hrss_isso.bindings import bindings_of_person, handler_level
+from services.hrss_isso.hooks import PERSON_KEYS, handler_acr
+from services.hrss_isso.persons import ProvincialPerson, find_by_id_number, get_person, level_label
 from services.hrss_isso.units import find_unit_for_provincial, get_unit, record_federated_login
+from services.hrss_isso.web import (
+    client_address,
+    enter_unit_as_handler,
+    flash,
+    isso,
+    load_person,
+    load_unit,
+    start_person_session,
+    start_unit_session,
+    with_interaction,
+)
 from shared.oauth.adapter import read_oauth2_request
 from shared.oauth.client import LoginFailed, RelyingParty
 from shared.oauth.provider.provider import Provider
 from shared.oauth.provider.routes import outcome_response
 from shared.trust import TrustLevel
 from shared.web.app import render
+from shared.web.csrf import verify_csrf_form
 from shared.web.sessions import rotate_session
 
 __all__ = ["pages_router"]
 
-log = logging.getLogger("isso.federation")
+log = logging.getLogger("isso.login")
 TABS = {"unit": "单位登录", "personal": "个人登录"}
 UNIT_METHODS = {"gdzwfw": "省统一身份认证", "password": "账号密码"}
-PERSONAL_METHODS = {"password": "账号密码"}
+PERSONAL_METHODS = {"password": "账号密码", "gdzwfw": "省统一身份认证"}
+FED_KINDS = ("unit", "personal", "link")
 FORWARDED_DENIALS = {"access_denied", "unmet_authentication_requirements", "login_required"}
 FAILURE_TEXT = {
     "unreachable": "暂时无法连接广东省统一身份认证平台，请稍后再试。",
@@ -42,48 +60,177 @@ def pages_router(*, provider: Provider, rp: RelyingParty) -> APIRouter:
     def parked(interaction: str):
         return provider.interactions.get(interaction) if interaction else None
 
+    def resume_or(interaction: str, fallback: str) -> RedirectResponse:
+        if interaction:
+            return RedirectResponse(f"{issuer}/authorize/resume?interaction={interaction}", status_code=303)
+        return RedirectResponse(fallback, status_code=303)
+
+    # -- home ----------------------------------------------------------------
     @router.get("/", include_in_schema=False)
     @router.get("", include_in_schema=False)
     async def home(request: Request) -> Response:
-        unit_id = request.session.get("unit_id")
-        unit = None
-        if unit_id:
-            def load():
-                with request.app.state.db.transaction() as db:
-                    found = get_unit(db, unit_id=unit_id)
-                    if found is not None:
-                        db.expunge(found)
-                    return found
-            unit = await run_in_threadpool(load)
+        unit = await load_unit(request)
         if unit is None:
+            if request.session.get("person_id"):
+                return RedirectResponse(f"{issuer}/login/units", status_code=303)
             return RedirectResponse(f"{issuer}/login", status_code=303)
-        level = TrustLevel.from_acr(request.session.get("acr"))
-        return render(request, "home.html", {"unit": unit, "level": level, "idp": request.session.get("idp")})
+        session = request.session
+        act = session.get("act") if session.get("idp") == "hrss" else None
+        acr = session.get("acr")
+        if act:
+            acr = await run_in_threadpool(_handler_acr, request, unit.id, act.get("sub", ""))
+            if acr is None:
+                # The binding ended while this browser was away.
+                for key in ("unit_id", "unit_name", "act", "acr"):
+                    session.pop(key, None)
+                flash(request, msg.NOT_BOUND)
+                return RedirectResponse(f"{issuer}/login/units", status_code=303)
+        level = TrustLevel.from_acr(acr)
+        return render(request, "home.html", {"unit": unit, "level": level, "idp": session.get("idp"), "act": act})
+
+    def _handler_acr(request: Request, unit_id: str, person_id: str) -> str | None:
+        with request.app.state.db.transaction() as db:
+            return handler_acr(db, unit_id=unit_id, person_id=person_id)
+
+    # -- login ---------------------------------------------------------------
+    def login_context(interaction: str, tab: str, method: str, **extra: Any) -> dict[str, Any]:
+        found = parked(interaction)
+        return {
+            "interaction": interaction if found else "",
+            "client_name": found.client_name if found else None,
+            "tab": tab,
+            "tabs": TABS,
+            "method": method,
+            "methods": UNIT_METHODS if tab == "unit" else PERSONAL_METHODS,
+            "error": None,
+            "notice": None,
+            "login_name": "",
+            **extra,
+        }
 
     @router.get("/login", include_in_schema=False)
-    async def login_page(request: Request, interaction: str = "", tab: str = "unit", method: str = "gdzwfw") -> Response:
+    async def login_page(request: Request, interaction: str = "", tab: str = "unit", method: str = "") -> Response:
         tab = tab if tab in TABS else "unit"
         methods = UNIT_METHODS if tab == "unit" else PERSONAL_METHODS
         method = method if method in methods else next(iter(methods))
-        found = await run_in_threadpool(parked, interaction)
+        ctx = await run_in_threadpool(login_context, interaction, tab, method)
+        ctx["notice"] = request.session.pop("flash", None)
+        return render(request, "login.html", ctx)
+
+    @router.post("/login", include_in_schema=False)
+    async def login_submit(request: Request) -> Response:
+        form = await verify_csrf_form(request)
+        interaction = str(form.get("interaction", ""))
+        tab = str(form.get("tab", "unit"))
+        tab = tab if tab in TABS else "unit"
+        login_name = str(form.get("login_name", ""))[:40]
+        password = str(form.get("password", ""))[:128]
+        services = isso(request)
+        service = services.person_login if tab == "personal" else services.unit_login
+        result = await run_in_threadpool(
+            lambda: service.authenticate(request.app.state.db, login_name=login_name, password=password, address=client_address(request))
+        )
+        if result.error or not result.account_id:
+            ctx = await run_in_threadpool(lambda: login_context(interaction, tab, "password", error=result.error, login_name=login_name))
+            return render(request, "login.html", ctx, status_code=400)
+        found = parked(interaction)
+        interaction = interaction if found else ""
+
+        def load():
+            with request.app.state.db.transaction() as db:
+                account = get_person(db, person_id=result.account_id) if tab == "personal" else get_unit(db, unit_id=result.account_id)
+                db.expunge(account)
+                return account
+
+        account = await run_in_threadpool(load)
+        if tab == "personal":
+            start_person_session(request, person=account, amr=["pwd"])
+            log.info("personal login", extra={"fields": {"method": "password"}})
+            return RedirectResponse(with_interaction(f"{issuer}/login/units", interaction), status_code=303)
+        start_unit_session(request, unit=account)
+        log.info("unit login", extra={"fields": {"method": "password"}})
+        return resume_or(interaction, f"{issuer}/")
+
+    # -- the unit chooser after a personal login ------------------------------
+    def choices(request: Request, person_id: str) -> tuple[Any, list[dict[str, Any]]]:
+        with request.app.state.db.transaction() as db:
+            person = get_person(db, person_id=person_id)
+            rows = []
+            for binding, unit in bindings_of_person(db, person_id=person_id, statuses=("active",)):
+                level = handler_level(person, binding)
+                rows.append({"unit": unit, "binding": binding, "level": level})
+            db.expunge_all()
+        return person, rows
+
+    @router.get("/login/units", include_in_schema=False)
+    async def choose_unit(request: Request, interaction: str = "") -> Response:
+        person = await load_person(request)
+        if person is None:
+            return RedirectResponse(with_interaction(f"{issuer}/login?tab=personal&method=password", interaction), status_code=303)
+        person, rows = await run_in_threadpool(choices, request, person.id)
+        found = parked(interaction)
         return render(
             request,
-            "login.html",
+            "select_unit.html",
             {
+                "person": person,
+                "rows": rows,
                 "interaction": interaction if found else "",
                 "client_name": found.client_name if found else None,
-                "tab": tab,
-                "tabs": TABS,
-                "method": method,
-                "methods": methods,
+                "level_label": level_label(person.realname_level),
+                "current": request.session.get("unit_id"),
+                "error": request.session.pop("flash", None),
+                "button": msg.CHOOSE_UNIT_BUTTON,
             },
         )
 
+    @router.post("/login/units", include_in_schema=False)
+    async def choose_unit_submit(request: Request) -> Response:
+        form = await verify_csrf_form(request)
+        interaction = str(form.get("interaction", ""))
+        unit_id = str(form.get("unit_id", ""))
+        person = await load_person(request)
+        if person is None:
+            return RedirectResponse(with_interaction(f"{issuer}/login?tab=personal&method=password", interaction), status_code=303)
+
+        def decide():
+            with request.app.state.db.transaction() as db:
+                acr = handler_acr(db, unit_id=unit_id, person_id=person.id) if unit_id else None
+                unit = get_unit(db, unit_id=unit_id) if acr else None
+                if unit is not None:
+                    db.expunge(unit)
+                return unit, acr
+
+        unit, acr = await run_in_threadpool(decide)
+        if unit is None or unit.status != "active":
+            person, rows = await run_in_threadpool(choices, request, person.id)
+            found = parked(interaction)
+            return render(
+                request,
+                "select_unit.html",
+                {
+                    "person": person,
+                    "rows": rows,
+                    "interaction": interaction if found else "",
+                    "client_name": found.client_name if found else None,
+                    "level_label": level_label(person.realname_level),
+                    "current": None,
+                    "error": msg.NOT_BOUND if unit_id else "请选择要办理业务的单位",
+                    "button": msg.CHOOSE_UNIT_BUTTON,
+                },
+                status_code=400,
+            )
+        enter_unit_as_handler(request, person=person, unit=unit, acr=acr)
+        log.info("handler entered unit", extra={"fields": {"acr": acr}})
+        return resume_or(interaction if parked(interaction) else "", f"{issuer}/")
+
+    # -- 省统一身份认证 ----------------------------------------------------------
     @router.get("/federation/gdzwfw/start", include_in_schema=False)
-    async def federation_start(request: Request, interaction: str = "") -> Response:
+    async def federation_start(request: Request, interaction: str = "", kind: str = "unit") -> Response:
         found = await run_in_threadpool(parked, interaction)
         params: dict[str, Any] = found.params if found else {}
         request.session["fed_interaction"] = found.id if found else ""
+        request.session["fed_kind"] = kind if kind in FED_KINDS else "unit"
         try:
             # Forward the client's level request upstream (DESIGN.md); the
             # level that comes back is what the client will be told.
@@ -101,12 +248,17 @@ def pages_router(*, provider: Provider, rp: RelyingParty) -> APIRouter:
         message = FAILURE_TEXT.get(failure.kind, FAILURE_TEXT["upstream_error"])
         if failure.upstream_error == "access_denied":
             message = "您已取消在广东省统一身份认证平台的登录。"
-        retry = f"{issuer}/login" + (f"?interaction={interaction}" if interaction else "")
+        retry = with_interaction(f"{issuer}/login", interaction)
         return render(request, "federation_failed.html", {"message": message, "retry_url": retry, "code": failure.upstream_error or failure.kind}, status_code=502 if failure.kind == "unreachable" else 400)
+
+    def refused(request: Request, message: str, code: str, interaction: str, *, tab: str = "unit") -> Response:
+        retry = with_interaction(f"{issuer}/login?tab={tab}", interaction)
+        return render(request, "federation_failed.html", {"message": message, "retry_url": retry, "code": code}, status_code=400)
 
     @router.get("/federation/gdzwfw/callback", include_in_schema=False)
     async def federation_callback(request: Request) -> Response:
         interaction = request.session.pop("fed_interaction", "") or ""
+        kind = request.session.pop("fed_kind", "unit") or "unit"
         try:
             login = await rp.finish(request)
         except LoginFailed as failure:
@@ -117,30 +269,35 @@ def pages_router(*, provider: Provider, rp: RelyingParty) -> APIRouter:
                 outcome = await run_in_threadpool(provider.deny, found, req, failure.upstream_error)
                 return outcome_response(request, provider, outcome)
             return failure_page(request, failure, interaction)
+        if kind in ("personal", "link"):
+            return await personal_callback(request, login.claims, kind, interaction)
         claims = login.claims
         if claims.get("account_type") != "legal_person" or not claims.get("uscc"):
-            return render(request, "federation_failed.html", {"message": "单位登录请在广东省统一身份认证平台选择“法人登录”，使用单位的法人账号登录。", "retry_url": f"{issuer}/login" + (f"?interaction={interaction}" if interaction else ""), "code": "not_legal_person"}, status_code=400)
+            return refused(request, "单位登录请在广东省统一身份认证平台选择“法人登录”，使用单位的法人账号登录。", "not_legal_person", interaction)
         level = TrustLevel.from_acr(claims.get("acr"))
         acr = level.acr if level else None  # an unknown acr is no level at all
         state = request.app.state
         sid = state.tokens.token(16)
         auth_time = int(claims.get("auth_time") or state.clock.timestamp())
 
-        def resolve() -> str | None:
+        def resolve() -> tuple[str, str] | None:
             with state.db.transaction() as db:
                 unit = find_unit_for_provincial(db, issuer=rp.issuer, subject=claims["sub"], uscc=claims["uscc"], now=state.clock.now())
                 if unit is None:
                     return None
                 record_federated_login(db, unit=unit, issuer=rp.issuer, subject=claims["sub"], acr=acr, auth_time=auth_time, sid=sid, now=state.clock.now())
-                return unit.id
+                return unit.id, unit.org_name
 
-        unit_id = await run_in_threadpool(resolve)
-        if unit_id is None:
+        found_unit = await run_in_threadpool(resolve)
+        if found_unit is None:
             log.info("provincial legal person not linked", extra={"fields": {"uscc": claims["uscc"]}})
             return render(request, "not_linked.html", {"org_name": claims.get("org_name"), "uscc": claims["uscc"], "level": level}, status_code=200)
         rotate_session(request)
+        for key in PERSON_KEYS + ("act",):
+            request.session.pop(key, None)
         request.session.update(
-            unit_id=unit_id,
+            unit_id=found_unit[0],
+            unit_name=found_unit[1],
             auth_time=auth_time,
             amr=list(claims.get("amr") or []) + ["fed"],
             acr=acr,
@@ -151,9 +308,53 @@ def pages_router(*, provider: Provider, rp: RelyingParty) -> APIRouter:
         if isinstance(claims.get("act"), dict):
             request.session["act"] = claims["act"]
         log.info("federated login", extra={"fields": {"acr": acr}})
-        if interaction:
-            return RedirectResponse(f"{issuer}/authorize/resume?interaction={interaction}", status_code=303)
-        return RedirectResponse(f"{issuer}/", status_code=303)
+        return resume_or(interaction, f"{issuer}/")
+
+    async def personal_callback(request: Request, claims: dict[str, Any], kind: str, interaction: str) -> Response:
+        """个人登录 → 省统一身份认证: a natural person vouched for by the province."""
+        if claims.get("account_type") != "natural_person":
+            return refused(request, "个人登录请在广东省统一身份认证平台选择“个人登录”，使用您本人的个人账号登录。", "not_natural_person", interaction, tab="personal")
+        level = TrustLevel.from_acr(claims.get("acr"))
+        id_number = str(claims.get("id_number") or "").upper()
+        name = str(claims.get("name") or "")
+        if level is None or not id_number or not name:
+            log.warning("provincial person without identity claims", extra={"fields": {"has_id": bool(id_number), "acr": claims.get("acr")}})
+            return refused(request, "广东省统一身份认证平台未提供您的实名身份信息，暂无法通过此方式登录或注册，请使用账号密码登录。", "no_identity_claims", interaction, tab="personal")
+        provincial = ProvincialPerson(issuer=rp.issuer, subject=str(claims["sub"]), name=name, id_number=id_number, acr=level.acr)
+        services = isso(request)
+        if kind == "link":
+            person_id = request.session.get("person_id")
+            if not person_id:
+                return RedirectResponse(f"{issuer}/login?tab=personal", status_code=303)
+            problem = await run_in_threadpool(lambda: services.persons.link_provincial(person_id=person_id, provincial=provincial))
+            flash(request, problem or msg.REALNAME_DONE)
+            return RedirectResponse(f"{issuer}/account", status_code=303)
+        outcome = await run_in_threadpool(services.persons.provincial_login, provincial)
+        if outcome is None:
+
+            def registered() -> bool:
+                with request.app.state.db.transaction() as db:
+                    return find_by_id_number(db, id_number=id_number) is not None
+
+            if await run_in_threadpool(registered):
+                return render(request, "provincial_person_exists.html", {"interaction": interaction}, status_code=409)
+            # Way 2 of 个人注册: finish with a mobile number and a password.
+            request.session["fed_person"] = {"iss": provincial.issuer, "sub": provincial.subject, "name": name, "id_number": id_number, "acr": provincial.acr}
+            return RedirectResponse(with_interaction(f"{issuer}/register/provincial", interaction), status_code=303)
+
+        if outcome[1] == "disabled":
+            return refused(request, msg.ACCOUNT_DISABLED, "account_disabled", interaction, tab="personal")
+
+        def load():
+            with request.app.state.db.transaction() as db:
+                person = get_person(db, person_id=outcome[0])
+                db.expunge(person)
+                return person
+
+        person = await run_in_threadpool(load)
+        start_person_session(request, person=person, amr=list(claims.get("amr") or []) + ["fed"])
+        log.info("personal federated login", extra={"fields": {"outcome": outcome[1]}})
+        return RedirectResponse(with_interaction(f"{issuer}/login/units", interaction if parked(interaction) else ""), status_code=303)
 
     @router.get("/logged-out", include_in_schema=False)
     async def logged_out(request: Request) -> Response:

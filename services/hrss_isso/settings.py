@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ProviderSettings
 
-__all__ = ["IssoSettings"]
+__all__ = ["IssoSettings", "DEFAULT_POPULATION_REGISTRY"]
+
+DEFAULT_POPULATION_REGISTRY = Path(__file__).parent / "data" / "population_registry.csv"
 
 
 class IssoSettings(ProviderSettings):
@@ -17,6 +21,34 @@ class IssoSettings(ProviderSettings):
     gdzwfw_client_id: str = Field(default="hrss-isso", description="This service's client id at gdzwfw_idp.")
     gdzwfw_client_secret: SecretStr = Field(description="This service's client secret at gdzwfw_idp.")
     gdzwfw_timeout: float = Field(default=10.0, description="Seconds to wait for gdzwfw_idp's back channel.")
+
+    # Accounts and login
+    password_max_keyboard_run: int = Field(
+        default=3, ge=1, description="Longest run of consecutive keyboard characters a password may contain (the seed gives 3 and 4)."
+    )
+    login_max_failures: int = Field(default=5, description="Wrong passwords before an account is locked.")
+    login_lock_seconds: int = Field(default=900, description="How long a locked account stays locked.")
+    login_max_per_address: int = Field(default=30, description="Failed logins per client address per lock window.")
+    check_max_failures: int = Field(
+        default=5, description="Failed checks (实名核验, 授权码, 找回) per account or address per lock window before a pause."
+    )
+
+    # Stand-ins and storage
+    population_registry_csv: Path = Field(
+        default=DEFAULT_POPULATION_REGISTRY,
+        description="The population registry (人口库) stand-in: a CSV of id_number,name,valid_until,status.",
+    )
+    upload_dir: Path = Field(
+        default=Path("var/uploads/hrss_isso"),
+        description="Where uploaded application materials are kept; outside any directory the web server serves.",
+    )
+    upload_max_bytes: int = Field(default=5 * 1024 * 1024, description="Largest accepted material file (bytes).")
+    authorization_code_ttl_days: int = Field(default=30, description="Days an approved, unused unit authorisation code stays valid.")
+
+    # SMS
+    sms_sign: str = Field(default="【广东人社】", description="Signature in front of every text message.")
+    sms_gateway_url: str | None = Field(default=None, description="Operator SMS gateway; unset keeps messages in the outbox table.")
+    sms_gateway_token: SecretStr | None = Field(default=None, description="Bearer token for the SMS gateway.")
 
     @property
     def issuer(self) -> str:

@@ -1,24 +1,75 @@
-"""Unit queries and the mapping of provincial identities to HRSS units."""
+"""Units (单位): queries, the mapping of provincial identities to HRSS
+units, and 单位注册 in the seed's three steps."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.hrss_isso.models import FederatedLogin, ProvincialLink, Unit
+from services.hrss_isso import audit
+from services.hrss_isso import messages as msg
+from services.hrss_isso.forms import Errors, FormRejected
+from services.hrss_isso.login import Credentials
+from services.hrss_isso.models import FederatedLogin, Person, ProvincialLink, Unit
+from services.hrss_isso.persons import beijing_today, find_by_login_name, login_name_taken
+from services.hrss_isso.regions import GUANGDONG_CITIES
+from shared.clock import Clock
+from shared.db import Database
+from shared.passwords import PasswordService
+from shared.randomness import TokenSource
+from shared.ratelimit import Limiter
+from shared.sms import SmsCodes
 
-__all__ = ["get_unit", "find_unit_for_provincial", "record_federated_login", "new_unit_id"]
+__all__ = [
+    "get_unit",
+    "find_unit_for_provincial",
+    "record_federated_login",
+    "new_unit_id",
+    "find_units",
+    "unit_credentials",
+    "org_code_of",
+    "CERT_TYPES",
+    "LEGAL_REP_ID_TYPE",
+    "UnitRegistration",
+]
+
+CERT_TYPES = {"uscc": "统一社会信用代码", "org_code": "组织机构代码"}
+LEGAL_REP_ID_TYPE = "居民身份证（户口簿）"
+SEARCH_FIELDS = {"unit_code": "单位管理码", "uscc": "统一社会信用代码", "org_code": "组织机构代码"}
 
 
 def new_unit_id() -> str:
     return uuid.uuid4().hex
 
 
+def org_code_of(uscc: str) -> str:
+    """GB 32100: positions 9–17 of a USCC are the unit's 组织机构代码."""
+    return uscc[8:17]
+
+
 def get_unit(db: Session, *, unit_id: str) -> Unit | None:
     return db.get(Unit, unit_id)
+
+
+def unit_credentials(db: Session, login_name: str) -> Credentials | None:
+    unit = db.execute(select(Unit).where(Unit.login_name == login_name)).scalar_one_or_none()
+    if unit is None or unit.password_hash is None:
+        return None
+    return Credentials(unit.id, unit.password_hash, unit.status)
+
+
+def find_units(db: Session, *, field: str, value: str) -> list[Unit]:
+    """Units by 单位管理码, 统一社会信用代码 or 组织机构代码 (exact match)."""
+    value = value.strip().upper()
+    if not value:
+        return []
+    column = {"unit_code": Unit.unit_code, "uscc": Unit.uscc, "org_code": Unit.org_code}.get(field)
+    column_filter = or_(Unit.unit_code == value, Unit.uscc == value, Unit.org_code == value) if column is None else column == value
+    return list(db.execute(select(Unit).where(column_filter, Unit.status == "active")).scalars())
 
 
 def find_unit_for_provincial(db: Session, *, issuer: str, subject: str, uscc: str, now: dt.datetime) -> Unit | None:
@@ -50,3 +101,140 @@ def find_unit_for_provincial(db: Session, *, issuer: str, subject: str, uscc: st
 
 def record_federated_login(db: Session, *, unit: Unit, issuer: str, subject: str, acr: str | None, auth_time: int, sid: str, now: dt.datetime) -> None:
     db.add(FederatedLogin(unit_id=unit.id, issuer=issuer, subject=subject, acr=acr, auth_time=auth_time, sid=sid, created_at=now))
+
+
+class UnitRegistration:
+    """单位注册: 1 单位所属实名人员信息 → 2 单位信息 → 3 注册完成.
+
+    Only step 2 writes, in one transaction: abandoning or failing a step
+    leaves nothing behind (step 1's outcome lives in the browser session).
+    """
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        clock: Clock,
+        tokens: TokenSource,
+        passwords: PasswordService,
+        sms: SmsCodes,
+        check_limiter: Limiter,
+        max_keyboard_run: int,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.tokens = tokens
+        self.passwords = passwords
+        self.sms = sms
+        self.check_limiter = check_limiter
+        self.max_keyboard_run = max_keyboard_run
+
+    def check_registrant(self, *, login_name: str, id_number: str, address: str) -> str:
+        """Step 1: an existing personal account with this ID number, at
+        二级 or higher. Returns the person's id."""
+        e = Errors()
+        e.required("login_name", login_name, "实名个人登录账号")
+        id_number = e.resident_id("id_number", id_number, today=beijing_today(self.clock))
+        e.raise_if_any()
+        key = f"unit-step1:{address}"
+        if self.check_limiter.is_blocked(key):
+            raise FormRejected({"": msg.TOO_MANY_CHECKS.format(minutes=self.check_limiter.window_seconds // 60)})
+        with self.db.transaction() as s:
+            person = find_by_login_name(s, login_name=login_name)
+            found = (person.id, person.realname_level, person.status) if person is not None and person.id_number == id_number else None
+        if found is None or found[2] != "active":
+            self.check_limiter.hit(key)
+            raise FormRejected({"": msg.STEP1_MISMATCH})
+        if found[1] < 2:
+            raise FormRejected({"": msg.LEVEL_TOO_LOW})
+        return found[0]
+
+    def register(self, *, person_id: str, form: dict[str, str]) -> Unit:
+        """Step 2: every field of the seed's 单位信息, then the unit exists."""
+        e = Errors()
+        cert_type = form.get("cert_type", "")
+        if cert_type not in CERT_TYPES:
+            e.add("cert_type", msg.CHOOSE.format(label="证件类型"))
+            cert_number = form.get("cert_number", "")
+        else:
+            cert_number = e.unit_cert("cert_number", cert_type, form.get("cert_number", ""))
+        org_name = e.length("org_name", form.get("org_name", ""), 2, 100, msg.ORG_NAME_RULE, label="单位名称")
+        region = form.get("region_code", "")
+        if region not in GUANGDONG_CITIES:
+            e.add("region_code", msg.CHOOSE.format(label="单位所在地"))
+        address = e.length("address", form.get("address", ""), 5, 100, msg.ADDRESS_RULE, label="详细地址")
+        rep_name = e.person_name("legal_rep_name", form.get("legal_rep_name", ""), message=msg.LEGAL_REP_NAME_RULE)
+        if form.get("legal_rep_id_type", "") != LEGAL_REP_ID_TYPE:
+            e.add("legal_rep_id_type", msg.CHOOSE.format(label="法定代表人证件类型"))
+        rep_id = e.resident_id("legal_rep_id_number", form.get("legal_rep_id_number", ""), today=beijing_today(self.clock))
+        rep_mobile = e.mobile("legal_rep_mobile", form.get("legal_rep_mobile", ""))
+        login_name = e.login_name("login_name", form.get("login_name", ""))
+        password = e.new_password("password", form.get("password", ""), "password2", form.get("password2", ""), max_keyboard_run=self.max_keyboard_run)
+        sms_code = e.sms_code("sms_code", form.get("sms_code", ""))
+        e.raise_if_any()
+        uscc = cert_number if cert_type == "uscc" else None
+        org_code = org_code_of(cert_number) if cert_type == "uscc" else cert_number
+        password_hash = self.passwords.hash(password)
+        now = self.clock.now()
+        unit: Unit | None = None
+        with self.db.transaction() as s:
+            registrant = s.get(Person, person_id)
+            if registrant is None or registrant.status != "active" or registrant.realname_level < 2:
+                # Step 1 is judged again: the level may have changed since.
+                raise FormRejected({"": msg.LEVEL_TOO_LOW})
+            if self._registered(s, uscc=uscc, org_code=org_code):
+                e.add("cert_number", msg.ID_EXISTS)
+            if login_name_taken(s, login_name=login_name):
+                e.add("login_name", msg.LOGIN_NAME_TAKEN)
+            if not e and (problem := self.sms.verify(s, mobile=rep_mobile, purpose="register_unit", code=sms_code)):
+                e.add("sms_code", problem)
+            if not e:
+                unit = Unit(
+                    id=new_unit_id(),
+                    unit_code="",
+                    uscc=uscc,
+                    org_code=org_code,
+                    cert_type=cert_type,
+                    org_name=org_name,
+                    status="active",
+                    region_code=region,
+                    address=address,
+                    legal_rep_name=rep_name,
+                    legal_rep_id_type=LEGAL_REP_ID_TYPE,
+                    legal_rep_id_number=rep_id,
+                    legal_rep_mobile=rep_mobile,
+                    login_name=login_name,
+                    password_hash=password_hash,
+                    registered_by=person_id,
+                    created_at=now,
+                )
+                unit = self._insert(s, unit, region, e)
+                if unit is not None:
+                    audit.record(s, at=now, actor_type="person", actor_id=person_id, action="unit.register", target=f"unit:{unit.id}", unit_code=unit.unit_code)
+        e.raise_if_any()
+        assert unit is not None
+        return unit
+
+    def _registered(self, s: Session, *, uscc: str | None, org_code: str) -> bool:
+        conditions = [Unit.org_code == org_code]
+        if uscc:
+            conditions.append(Unit.uscc == uscc)
+        return s.execute(select(Unit.id).where(or_(*conditions))).first() is not None
+
+    def _insert(self, s: Session, unit: Unit, region: str, e: Errors) -> Unit | None:
+        """单位管理码: the city's division code and five random digits."""
+        for _ in range(20):
+            unit.unit_code = region + self.tokens.digits(5)
+            if s.execute(select(Unit.id).where(Unit.unit_code == unit.unit_code)).first() is not None:
+                continue
+            try:
+                with s.begin_nested():
+                    s.add(unit)
+                    s.flush()
+                return unit
+            except IntegrityError:
+                # A concurrent registration of the same unit or user name.
+                e.add("cert_number", msg.ID_EXISTS)
+                return None
+        e.add("", "单位管理码分配失败，请稍后重试")
+        return None

@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy.exc import IntegrityError
 
+from services.refund_portal.agency import agency_router
 from services.refund_portal.api import api_router
+from services.refund_portal.audit import ensure_head
+from services.refund_portal.demo import load_demo_data
 from services.refund_portal.models import kv_table
 from services.refund_portal.pages import pages_router
+from services.refund_portal.policy import PolicyBook
 from services.refund_portal.settings import RefundSettings
+from services.refund_portal.staff import StaffLogin
 from shared.clock import Clock
+from shared.money import format_fen
 from shared.oauth.client import RelyingParty
 from shared.oauth.introspection import TokenIntrospector
+from shared.passwords import PasswordService
 from shared.randomness import TokenSource
+from shared.ratelimit import Limiter
 from shared.web.app import Runtime, build_app
 
 __all__ = ["create_app"]
 
 TEMPLATES = Path(__file__).parent / "templates"
+log = logging.getLogger("refund")
 
 
 def create_app(
@@ -28,8 +39,11 @@ def create_app(
     clock: Clock | None = None,
     tokens: TokenSource | None = None,
     upstream_transport: httpx.AsyncBaseTransport | None = None,
+    passwords: PasswordService | None = None,
 ) -> FastAPI:
     runtime = Runtime.create(settings, namespace="refund", kv_table=kv_table, clock=clock, tokens=tokens)
+    policies = PolicyBook(settings.policy_rules)
+    passwords = passwords or PasswordService()
     rp = RelyingParty(
         name="isso",
         issuer=settings.isso_issuer,
@@ -55,6 +69,14 @@ def create_app(
         http=http,
     )
 
+    def prepare() -> None:
+        ensure_head(runtime.db)
+        if settings.loads_demo_data:
+            try:
+                load_demo_data(runtime.db, passwords=passwords, policies=policies, clock=runtime.clock)
+            except IntegrityError:
+                log.info("demo data being loaded by another worker")
+
     app = build_app(
         runtime=runtime,
         service_name="refund_portal",
@@ -62,10 +84,19 @@ def create_app(
         template_dirs=[TEMPLATES],
         cookie_name="refund_sid",
         brand="失业保险稳岗返还",
+        on_startup=prepare,
         on_shutdown=http.aclose,
     )
+    app.state.templates.env.filters["yuan"] = format_fen
     app.state.rp = rp
     app.state.introspector = introspector
+    app.state.policies = policies
+    app.state.staff_login = StaffLogin(
+        passwords=passwords,
+        per_account=Limiter(runtime.kv, "staff-login-account", settings.staff_login_max_failures, settings.staff_login_lock_seconds),
+        per_address=Limiter(runtime.kv, "staff-login-address", settings.staff_login_max_per_address, settings.staff_login_lock_seconds),
+    )
     app.include_router(pages_router(rp=rp))
     app.include_router(api_router(introspector=introspector))
+    app.include_router(agency_router())
     return app

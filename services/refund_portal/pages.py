@@ -1,19 +1,28 @@
-"""失业保险稳岗返还 pages: login through hrss_isso, the L2 gate, logout."""
+"""失业保险稳岗返还 pages: login through hrss_isso, the L2 gate, the unit's
+稳岗返还信息确认 (its records, the explicit confirmation step), logout."""
 
 from __future__ import annotations
 
+import json
 import logging
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
+from services.refund_portal import messages
 from services.refund_portal.admission import REQUIRED_LEVEL, admitted
+from services.refund_portal.audit import Actor
+from services.refund_portal.decisions import DECISIONS, NOTE_LIMIT, DecisionError, UnitDecision, decide
+from services.refund_portal.records import UnitIdentity, history_of, present, record_of_unit, records_of_unit
 from shared.oauth.client import LoginFailed, RelyingParty
 from shared.trust import TrustLevel
-from shared.web.app import render
+from shared.web.app import error_page, render
+from shared.web.csrf import verify_csrf_form
 from shared.web.sessions import rotate_session
 
-__all__ = ["pages_router"]
+__all__ = ["pages_router", "unit_actor", "client_address"]
 
 log = logging.getLogger("refund.login")
 FAILURE_TEXT = {
@@ -23,10 +32,43 @@ FAILURE_TEXT = {
     "invalid_response": "登录结果未通过安全校验（签名、签发方或有效期不符），已拒绝登录。",
     "upstream_error": "登录未完成。",
 }
+DONE_TEXT = {
+    "confirm": "确认成功：{year} 年度稳岗返还信息已确认，经办机构将按确认的账户发放资金。",
+    "decline": "已办理放弃：您单位已放弃 {year} 年度稳岗返还。",
+    "report_account": "已提交：经办机构将核实更正您单位的银行账户，更正后请重新确认。",
+}
+
+
+def client_address(request: Request) -> str:
+    # Behind configured proxies uvicorn has already put the forwarded address here.
+    return request.client.host if request.client else "-"
+
+
+def unit_actor(unit: dict[str, Any], *, acr: str | None, address: str) -> Actor:
+    """The handler (``act``) acting for the unit; the unit itself when no
+    handler was named."""
+    act = unit.get("act") if isinstance(unit.get("act"), dict) else None
+    if act and act.get("sub"):
+        return Actor(kind="unit", id=str(act["sub"]), name=str(act.get("name") or act["sub"]), acr=acr, address=address)
+    return Actor(kind="unit", id=str(unit.get("sub")), name=f"{unit.get('org_name') or ''}（单位账号）", acr=acr, address=address)
+
+
+def _history(entries) -> list[dict[str, Any]]:
+    rows = []
+    for e in entries:
+        detail = json.loads(e.detail)
+        rows.append({"at": e.at, "what": messages.describe_entry(e.action, detail), "who": e.actor_name, "kind": e.actor_kind})
+    return rows
 
 
 def pages_router(*, rp: RelyingParty) -> APIRouter:
     router = APIRouter()
+
+    def admitted_unit(request: Request) -> tuple[dict, UnitIdentity | None] | None:
+        unit = request.session.get("unit")
+        if not unit or not admitted(request.session.get("acr")):
+            return None
+        return unit, UnitIdentity.from_claims(unit)
 
     @router.get("/", include_in_schema=False)
     async def home(request: Request) -> Response:
@@ -43,7 +85,104 @@ def pages_router(*, rp: RelyingParty) -> APIRouter:
                 {"unit": unit, "level": level, "required": REQUIRED_LEVEL, "verification_url": settings.gdzwfw_verification_url},
                 status_code=403,
             )
-        return render(request, "confirm.html", {"unit": unit, "level": level})
+        identity = UnitIdentity.from_claims(unit)
+
+        def load() -> list[dict[str, Any]]:
+            if identity is None:
+                return []
+            with request.app.state.db.transaction() as s:
+                return [
+                    {**present(r), "history": _history(history_of(s, record_id=r.id))} for r in records_of_unit(s, unit=identity)
+                ]
+
+        records = await run_in_threadpool(load)
+        flash = request.session.pop("flash", None)
+        return render(request, "confirm.html", {"unit": unit, "level": level, "records": records, "flash": flash})
+
+    def decision_context(record: dict, decision: str, **extra: Any) -> dict[str, Any]:
+        return {"record": record, "decision": decision, "decision_label": messages.DECISION[decision], "note_limit": NOTE_LIMIT, **extra}
+
+    @router.get("/refunds/{record_id}/decide", include_in_schema=False)
+    async def decide_page(request: Request, record_id: int, decision: str = "confirm") -> Response:
+        found = admitted_unit(request)
+        if found is None:
+            return RedirectResponse("/", status_code=303)
+        unit, identity = found
+        if decision not in DECISIONS:
+            return error_page(request, 400, messages.DECISION_ERROR["unknown_decision"], back_url="/")
+
+        def load():
+            if identity is None:
+                return None
+            with request.app.state.db.transaction() as s:
+                r = record_of_unit(s, unit=identity, record_id=record_id)
+                return present(r) if r else None
+
+        record = await run_in_threadpool(load)
+        if record is None:
+            return error_page(request, 404, messages.DECISION_ERROR["not_found"], back_url="/")
+        if not record["can_decide"]:
+            text = messages.DECISION_ERROR["not_pending"].format(status=record["status_label"])
+            return error_page(request, 409, text, back_url="/", title="无法办理")
+        return render(request, "decide.html", {"unit": unit, **decision_context(record, decision, note="")})
+
+    @router.post("/refunds/{record_id}/decide", include_in_schema=False)
+    async def decide_submit(request: Request, record_id: int) -> Response:
+        form = await verify_csrf_form(request)
+        found = admitted_unit(request)
+        if found is None:
+            return error_page(request, 403, "稳岗返还信息确认需要四级（原L2）或以上可信等级的单位账号，请重新登录。", back_url="/")
+        unit, identity = found
+        decision = str(form.get("decision", ""))
+        note = str(form.get("note", ""))
+        if decision not in DECISIONS:
+            return error_page(request, 400, messages.DECISION_ERROR["unknown_decision"], back_url="/")
+        state = request.app.state
+        actor = unit_actor(unit, acr=request.session.get("acr"), address=client_address(request))
+        try:
+            version = int(str(form.get("version", "")))
+        except ValueError:
+            version = -1
+
+        def run() -> tuple[dict | None, str | None, int]:
+            """→ (record shown again, error text, status) or (record, None, 200) on success."""
+            if identity is None:
+                return None, messages.DECISION_ERROR["not_found"], 404
+            with state.db.transaction() as s:
+                current = record_of_unit(s, unit=identity, record_id=record_id)
+                if current is None:
+                    return None, messages.DECISION_ERROR["not_found"], 404
+                shown = present(current)
+                if current.status != "pending":
+                    return shown, messages.DECISION_ERROR["not_pending"].format(status=shown["status_label"]), 409
+                if current.version != version:
+                    # The agency changed the record (e.g. corrected the account) since the unit looked.
+                    return shown, messages.DECISION_ERROR["stale"], 409
+                if form.get("declaration") != "yes":
+                    return shown, messages.DECISION_ERROR["declaration"], 400
+                try:
+                    done = decide(
+                        s,
+                        unit=identity,
+                        record_id=record_id,
+                        choice=UnitDecision(decision=decision, note=note, channel="web", unit_sub=str(unit.get("sub") or "")),
+                        actor=actor,
+                        clock=state.clock,
+                    )
+                except DecisionError as exc:
+                    text = messages.DECISION_ERROR[exc.code].format(status=messages.STATUS.get(exc.status or "", ""))
+                    return shown, text, 409 if exc.code == "not_pending" else 400
+                return present(done), None, 200
+
+        record, error, status = await run_in_threadpool(run)
+        if record is None:
+            return error_page(request, status, error or "", back_url="/")
+        if error is not None:
+            if status == 409:
+                return error_page(request, 409, error, back_url="/", title="无法办理")
+            return render(request, "decide.html", {"unit": unit, **decision_context(record, decision, note=note, error=error)}, status_code=status)
+        request.session["flash"] = {"kind": "ok", "text": DONE_TEXT[decision].format(year=record["year"])}
+        return RedirectResponse(f"/#record-{record_id}", status_code=303)
 
     @router.get("/login", include_in_schema=False)
     async def login(request: Request, fresh: int = 0) -> Response:

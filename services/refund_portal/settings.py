@@ -2,12 +2,43 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from decimal import Decimal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
 
-__all__ = ["RefundSettings"]
+__all__ = ["RefundSettings", "PolicyRule", "DEFAULT_POLICY_RULES"]
+
+
+class PolicyRule(BaseModel):
+    """One year's 稳岗返还 rule (粤人社规 style): the ratio of last year's
+    premiums paid by the unit and its staff that is refunded, by enterprise
+    size, and the conditions a unit must meet. Ratios are exact decimals."""
+
+    year: int = Field(description="The refund year (年度); premiums and layoffs are those of the year before.")
+    ratio_sme: Decimal = Field(default=Decimal("0.60"), ge=0, le=1, description="Refund ratio for 中小微企业.")
+    ratio_large: Decimal = Field(default=Decimal("0.30"), ge=0, le=1, description="Refund ratio for 大型企业.")
+    layoff_rate_cap: Decimal = Field(
+        default=Decimal("0.055"), ge=0, le=1, description="Highest layoff rate admitted (上年度全国城镇调查失业率控制目标)."
+    )
+    small_unit_headcount: int = Field(default=30, ge=0, description="Units with at most this many insured staff use the small-unit cap.")
+    small_unit_layoff_rate_cap: Decimal = Field(
+        default=Decimal("0.20"), ge=0, le=1, description="Highest layoff rate for units at or below small_unit_headcount."
+    )
+    arrears_allowed: bool = Field(default=False, description="Whether a unit in arrears (欠费) may still be refunded.")
+
+    @field_validator("ratio_sme", "ratio_large", "layoff_rate_cap", "small_unit_layoff_rate_cap", mode="before")
+    @classmethod
+    def _no_floats(cls, v: object) -> object:
+        # 0.6 as a float is not 0.6: ratios come as strings or Decimals.
+        if isinstance(v, float):
+            raise ValueError("give ratios as strings, e.g. \"0.60\", never as floating-point numbers")
+        return v
+
+
+DEFAULT_POLICY_RULES = [PolicyRule(year=2025), PolicyRule(year=2026)]
 
 
 class RefundSettings(ServiceSettings):
@@ -21,3 +52,28 @@ class RefundSettings(ServiceSettings):
         default=30, description="Upper bound on how long an introspection result is reused (a revoked token is refused after this)."
     )
     gdzwfw_verification_url: str = Field(description="gdzwfw_idp's 实名核验 page, linked when a unit is below L2.")
+    demo_data: bool = Field(default=True, description="Load demo refund records and staff accounts (development only).")
+    policy_rules: list[PolicyRule] = Field(
+        default_factory=lambda: list(DEFAULT_POLICY_RULES),
+        description="稳岗返还 rules per year (JSON list of PolicyRule); a list can only be imported for a configured year.",
+    )
+    staff_login_max_failures: int = Field(default=5, description="Wrong passwords before a staff account is locked.")
+    staff_login_lock_seconds: int = Field(default=900, description="How long a locked staff account stays locked.")
+    staff_login_max_per_address: int = Field(default=30, description="Failed staff logins per client address per lock window.")
+    import_max_bytes: int = Field(default=5 * 1024 * 1024, description="Largest eligibility-list file accepted (bytes).")
+    import_max_rows: int = Field(default=20000, description="Most data rows in one eligibility-list file.")
+    import_upload_seconds: int = Field(
+        default=3600, description="How long a refused file is kept so the operator can import its good rows only."
+    )
+
+    @field_validator("policy_rules")
+    @classmethod
+    def _one_rule_per_year(cls, rules: list[PolicyRule]) -> list[PolicyRule]:
+        years = [r.year for r in rules]
+        if len(years) != len(set(years)):
+            raise ValueError("policy_rules has more than one rule for a year")
+        return rules
+
+    @property
+    def loads_demo_data(self) -> bool:
+        return self.is_development and self.demo_data

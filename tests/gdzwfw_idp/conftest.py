@@ -96,3 +96,18 @@ def make_idp(fresh_database: Callable[[str], str]) -> Iterator[Callable[..., Idp
 @pytest.fixture
 def idp(make_idp: Callable[..., Idp]) -> Idp:
     return make_idp()
+
+
+# -- the test PKI and the electronic-licence authority key ------------------------
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory):
+    """The project's test CA hierarchy, valid at the frozen clock's time."""
+    from devtools.certs import generate
+
+    return generate(tmp_path_factory.mktemp("pki"), now=FrozenClock().now())
+
+
+@pytest.fixture
+def pki_idp(make_idp: Callable[..., Idp], pki) -> Idp:
+    """An idp that trusts the test PKI and the licence authority's key."""
+    return make_idp(**pki.settings())

@@ -1,0 +1,99 @@
+"""办事大厅 staff accounts: password (argon2id) + TOTP (RFC 6238), roles.
+
+Roles: ``hall_officer`` may record an in-person check and raise a unit to
+五级（原L3）; ``auditor`` may only look. TOTP secrets are encrypted at rest with
+a key derived from the service's ``secret_key``; a code is accepted once
+(RFC 6238 §5.2) and failures lock the staff account like user logins do.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+
+from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.gdzwfw_idp.models import StaffAccount
+from shared import totp
+from shared.clock import Clock
+from shared.db import Database
+from shared.kvstore import KeyValueStore
+from shared.passwords import PasswordService
+from shared.ratelimit import Limiter
+
+__all__ = ["StaffService", "StaffLogin", "ROLES", "ROLE_HALL_OFFICER", "ROLE_AUDITOR", "can_raise_level"]
+
+ROLE_HALL_OFFICER = "hall_officer"
+ROLE_AUDITOR = "auditor"
+ROLES = {ROLE_HALL_OFFICER: "办事大厅核验员", ROLE_AUDITOR: "审计员（只读）"}
+
+
+def can_raise_level(role: str) -> bool:
+    return role == ROLE_HALL_OFFICER
+
+
+@dataclass
+class StaffLogin:
+    staff_id: int | None = None
+    error: str | None = None
+
+
+class StaffService:
+    def __init__(self, *, secret_key: str, passwords: PasswordService, kv: KeyValueStore, clock: Clock, skew: int, max_failures: int, lock_seconds: int) -> None:
+        derived = hashlib.sha256(b"gd-login-chain staff-totp encryption\x00" + secret_key.encode()).digest()
+        self._fernet = Fernet(base64.urlsafe_b64encode(derived))
+        self.passwords, self.kv, self.clock, self.skew = passwords, kv, clock, skew
+        self.failures = Limiter(kv, "staff-login", max_failures, lock_seconds)
+
+    def encrypt_secret(self, secret: str) -> str:
+        return self._fernet.encrypt(secret.encode()).decode()
+
+    def decrypt_secret(self, stored: str) -> str | None:
+        try:
+            return self._fernet.decrypt(stored.encode()).decode()
+        except InvalidToken:
+            return None
+
+    def create(self, db: Session, *, login_name: str, name: str, hall: str, role: str, password: str, secret: str) -> StaffAccount:
+        staff = StaffAccount(
+            login_name=login_name,
+            name=name,
+            hall=hall,
+            role=role,
+            password_hash=self.passwords.hash(password),
+            totp_secret_encrypted=self.encrypt_secret(secret),
+            active=True,
+            created_at=self.clock.now(),
+        )
+        db.add(staff)
+        db.flush()
+        return staff
+
+    def authenticate(self, db: Database, *, login_name: str, password: str, code: str) -> StaffLogin:
+        login_name = (login_name or "").strip()
+        if not login_name or not password or not code:
+            return StaffLogin(error="请输入工号、密码和动态口令")
+        if self.failures.is_blocked(login_name):
+            return StaffLogin(error=f"验证失败次数过多，请{self.failures.window_seconds // 60}分钟后再试")
+        with db.transaction() as s:
+            staff = s.execute(select(StaffAccount).where(StaffAccount.login_name == login_name)).scalar_one_or_none()
+            if staff is not None:
+                s.expunge(staff)
+        password_ok = self.passwords.verify(staff.password_hash if staff else None, password)
+        step = None
+        if staff is not None and password_ok:
+            secret = self.decrypt_secret(staff.totp_secret_encrypted)
+            step = totp.verify(secret, code, self.clock.timestamp(), skew=self.skew) if secret else None
+        if staff is None or not password_ok or step is None or not staff.active:
+            left = self.failures.hit(login_name)
+            return StaffLogin(error="工号、密码或动态口令错误" + (f"，您还可以尝试{left}次" if left else "，账号已暂时锁定"))
+        # RFC 6238 §5.2: one code, one login; and never an older code after a newer one.
+        last = self.kv.get(f"staff-totp-last:{staff.id}")
+        if (isinstance(last, int) and step <= last) or self.kv.incr(f"staff-totp-used:{staff.id}:{step}", 300) != 1:
+            return StaffLogin(error="该动态口令已使用，请等待口令刷新后再登录")
+        self.kv.set(f"staff-totp-last:{staff.id}", step, 86400)
+        self.failures.reset(login_name)
+        return StaffLogin(staff_id=staff.id)

@@ -1,0 +1,170 @@
+/* 广东省统一身份认证平台: region selects, SMS codes, QR polling, copy buttons.
+   Pages work without it where they can (forms post normally); this adds the
+   live parts. No third-party code. */
+(function () {
+  "use strict";
+
+  function csrfOf(el) {
+    var form = el.closest("form") || document.querySelector("form");
+    var input = (form && form.querySelector("input[name=csrf_token]")) || document.querySelector("input[name=csrf_token]");
+    return input ? input.value : "";
+  }
+
+  function post(url, data) {
+    var body = new URLSearchParams();
+    Object.keys(data).forEach(function (k) { body.append(k, data[k]); });
+    return fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json" },
+      body: body.toString(),
+      credentials: "same-origin"
+    }).then(function (r) { return r.json(); });
+  }
+
+  /* -- 证件地址: province → city → district ------------------------------ */
+  function setupRegions() {
+    var data = document.getElementById("divisions-data");
+    if (!data) return;
+    var divisions = JSON.parse(data.textContent);
+    var province = document.querySelector("select[data-region=province]");
+    var city = document.querySelector("select[data-region=city]");
+    var district = document.querySelector("select[data-region=district]");
+    if (!province || !city || !district) return;
+
+    function fill(select, items, keep) {
+      var current = keep ? select.value : "";
+      select.innerHTML = "";
+      var blank = document.createElement("option");
+      blank.value = ""; blank.textContent = "请选择";
+      select.appendChild(blank);
+      items.forEach(function (item) {
+        var o = document.createElement("option");
+        o.value = item.name; o.textContent = item.name;
+        select.appendChild(o);
+      });
+      select.value = items.some(function (i) { return i.name === current; }) ? current : "";
+    }
+    function citiesOf(p) {
+      var found = divisions.provinces.filter(function (x) { return x.name === p; })[0];
+      return found ? found.cities : [];
+    }
+    function districtsOf(p, c) {
+      var found = citiesOf(p).filter(function (x) { return x.name === c; })[0];
+      return found ? found.districts : [];
+    }
+    province.addEventListener("change", function () { fill(city, citiesOf(province.value), false); fill(district, [], false); });
+    city.addEventListener("change", function () { fill(district, districtsOf(province.value, city.value), false); });
+  }
+
+  /* -- 获取验证码 ------------------------------------------------------------ */
+  function setupSms() {
+    document.querySelectorAll("[data-sms-send]").forEach(function (button) {
+      var status = document.getElementById(button.getAttribute("data-sms-status"));
+      var label = button.textContent;
+      function countdown(seconds) {
+        button.disabled = true;
+        var left = seconds;
+        var timer = setInterval(function () {
+          left -= 1;
+          button.textContent = left + "秒后重新获取";
+          if (left <= 0) { clearInterval(timer); button.disabled = false; button.textContent = label; }
+        }, 1000);
+        button.textContent = left + "秒后重新获取";
+      }
+      button.addEventListener("click", function () {
+        var data = { csrf_token: csrfOf(button), purpose: button.getAttribute("data-purpose") };
+        var mobileField = button.getAttribute("data-mobile-field");
+        if (mobileField) {
+          var input = document.getElementById(mobileField);
+          data.mobile = input ? input.value : "";
+        }
+        var loginField = button.getAttribute("data-login-field");
+        if (loginField) {
+          var login = document.getElementById(loginField);
+          data.login_name = login ? login.value : "";
+        }
+        button.disabled = true;
+        post("/sms/send", data).then(function (r) {
+          if (status) {
+            status.textContent = r.message || r.error || "";
+            status.className = r.sent ? "field-ok" : "field-error";
+          }
+          if (r.sent) { countdown(r.retry_after || 60); } else { button.disabled = false; }
+        }).catch(function () {
+          button.disabled = false;
+          if (status) { status.textContent = "网络异常，请稍后再试"; status.className = "field-error"; }
+        });
+      });
+    });
+  }
+
+  /* -- 二维码: poll the one-time session, refresh when it expires ------------- */
+  function setupQr() {
+    document.querySelectorAll("[data-qr]").forEach(function (box) {
+      var kind = box.getAttribute("data-kind");
+      var status = box.querySelector("[data-qr-status]");
+      var image = box.querySelector("[data-qr-image]");
+      var refresh = box.querySelector("[data-qr-refresh]");
+      var done = false;
+      function show(text, cls) { if (status) { status.textContent = text; status.className = "qr-status " + (cls || ""); } }
+      function poll() {
+        if (done) return;
+        post("/qr/status", { csrf_token: csrfOf(box), kind: kind, s: box.getAttribute("data-sid") }).then(function (r) {
+          if (r.status === "approved") {
+            done = true;
+            box.classList.add("qr-approved");
+            show(r.message || "已确认", "ok");
+            var target = box.getAttribute("data-complete-form");
+            if (target) {
+              var form = document.getElementById(target);
+              form.querySelector("input[name=s]").value = box.getAttribute("data-sid");
+              form.submit();
+            }
+            var field = box.getAttribute("data-result-field");
+            if (field && r.applicant) { var el = document.getElementById(field); if (el) el.textContent = r.applicant; }
+          } else if (r.status === "expired" || r.status === "used") {
+            done = true;
+            box.classList.add("qr-expired");
+            show(r.message || "二维码已失效，请刷新", "error");
+          } else {
+            setTimeout(poll, 1500);
+          }
+        }).catch(function () { setTimeout(poll, 3000); });
+      }
+      if (refresh) {
+        refresh.addEventListener("click", function () {
+          post("/qr/new", { csrf_token: csrfOf(box), kind: kind, purpose: box.getAttribute("data-purpose") || "", interaction: box.getAttribute("data-interaction") || "" }).then(function (r) {
+            if (!r.sid) { show(r.message || "无法刷新二维码", "error"); return; }
+            box.setAttribute("data-sid", r.sid);
+            image.innerHTML = r.svg;
+            var link = box.querySelector("[data-qr-link]");
+            if (link) link.setAttribute("href", r.url);
+            box.classList.remove("qr-expired", "qr-approved");
+            show("请使用微信扫描二维码", "");
+            if (done) { done = false; poll(); }
+          });
+        });
+      }
+      if (!box.classList.contains("qr-approved")) setTimeout(poll, 1500);
+    });
+  }
+
+  /* -- 复制 ------------------------------------------------------------------- */
+  function setupCopy() {
+    document.querySelectorAll("[data-copy]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var source = document.getElementById(button.getAttribute("data-copy"));
+        var text = source ? (source.value || source.textContent) : "";
+        if (navigator.clipboard) {
+          navigator.clipboard.writeText(text).then(function () { button.textContent = "已复制"; });
+        } else if (source && source.select) {
+          source.select(); document.execCommand("copy"); button.textContent = "已复制";
+        }
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    setupRegions(); setupSms(); setupQr(); setupCopy();
+  });
+})();

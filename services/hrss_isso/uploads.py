@@ -1,0 +1,150 @@
+"""Application materials: judged by their content, never by their name,
+and kept outside the web root.
+
+A file is accepted when its first bytes are those of a PDF, JPEG or PNG
+and its name's extension says the same kind. The bytes are stored under a
+random name with no extension in the configured directory, readable only
+by this service, and are served only to agency staff (as attachments).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+from starlette.requests import Request
+
+from services.hrss_isso import messages as msg
+from shared.randomness import TokenSource
+
+__all__ = ["MATERIAL_KINDS", "CheckedFile", "UploadRejected", "BodyTooLarge", "check_material", "sniff", "size_label", "MaterialStore", "limited_request"]
+
+MATERIAL_KINDS = {
+    "licence": "营业执照或登记证书",
+    "id_document": "经办人有效身份证件",
+    "mandate": "单位委托书（盖单位公章）",
+}
+
+# (content type, label, leading bytes, extensions that may carry it)
+_SIGNATURES = (
+    ("application/pdf", "PDF文件", b"%PDF-", (".pdf",)),
+    ("image/jpeg", "JPG图片", b"\xff\xd8\xff", (".jpg", ".jpeg")),
+    ("image/png", "PNG图片", b"\x89PNG\r\n\x1a\n", (".png",)),
+)
+_EXTENSIONS = {ext for *_, exts in _SIGNATURES for ext in exts}
+
+
+class UploadRejected(ValueError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BodyTooLarge(Exception):
+    """The request body is larger than any acceptable set of materials."""
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    kind: str
+    original_name: str
+    content_type: str
+    data: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+def sniff(data: bytes) -> tuple[str, str] | None:
+    """(content type, label) from the leading bytes, or None."""
+    for content_type, label, magic, _ in _SIGNATURES:
+        if data.startswith(magic):
+            # A PDF also ends with its end-of-file marker (ISO 32000 §7.5.5).
+            if content_type == "application/pdf" and b"%%EOF" not in data[-1024:]:
+                return None
+            return content_type, label
+    return None
+
+
+def _basename(name: str) -> str:
+    # Browsers send a bare name, but old ones sent a whole Windows path.
+    return PureWindowsPath(PurePosixPath(name).name).name[-150:]
+
+
+def check_material(kind: str, filename: str | None, data: bytes, *, max_bytes: int) -> CheckedFile:
+    label = MATERIAL_KINDS[kind]
+    if not filename or not data:
+        raise UploadRejected(msg.UPLOAD_REQUIRED.format(kind=label))
+    if len(data) > max_bytes:
+        raise UploadRejected(msg.UPLOAD_TOO_LARGE.format(size=size_label(max_bytes)))
+    name = _basename(filename)
+    ext = os.path.splitext(name)[1].lower()
+    if ext not in _EXTENSIONS:
+        raise UploadRejected(msg.UPLOAD_BAD_EXTENSION)
+    found = sniff(data)
+    if found is None:
+        raise UploadRejected(msg.UPLOAD_BAD_CONTENT)
+    content_type, actual = found
+    allowed = next(exts for ct, _, _, exts in _SIGNATURES if ct == content_type)
+    if ext not in allowed:
+        raise UploadRejected(msg.UPLOAD_MISMATCH.format(ext=ext, actual=actual))
+    return CheckedFile(kind=kind, original_name=name, content_type=content_type, data=data)
+
+
+def size_label(n: int) -> str:
+    """5MB, 512KB: how a size limit reads on the page."""
+    if n >= 1024 * 1024:
+        return f"{n / (1024 * 1024):g}MB"
+    return f"{n / 1024:g}KB"
+
+
+class MaterialStore:
+    def __init__(self, directory: Path, tokens: TokenSource) -> None:
+        self.directory = directory
+        self.tokens = tokens
+
+    def save(self, data: bytes) -> str:
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        name = hashlib.sha256(self.tokens.token(32).encode()).hexdigest()
+        fd = os.open(self.directory / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        return name
+
+    def read(self, storage_name: str) -> bytes:
+        if not storage_name.isalnum():
+            raise FileNotFoundError(storage_name)
+        return (self.directory / storage_name).read_bytes()
+
+    def delete(self, storage_name: str) -> None:
+        if storage_name.isalnum():
+            (self.directory / storage_name).unlink(missing_ok=True)
+
+
+async def limited_request(request: Request, max_bytes: int) -> Request:
+    """The request with its body read up to ``max_bytes`` (else BodyTooLarge),
+    replayed to a new Request so the multipart parser never sees more."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise BodyTooLarge()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise BodyTooLarge()
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    sent = False
+
+    async def replay() -> dict:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return Request(request.scope, replay)

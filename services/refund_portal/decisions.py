@@ -1,0 +1,145 @@
+"""State changes of a refund record, each with its reason and its actor.
+
+    待确认 ──confirm──▶ 已确认 ──(payment batch paid)──▶ 已发放
+       │  ╲──decline──▶ 已放弃
+       ╰──report_account──▶ 账户待核实 ──(agency corrects the account)──▶ 待确认
+
+A record leaves 待确认 exactly once per decision: the change is one
+conditional ``UPDATE … WHERE status = 'pending'``, so of any number of
+simultaneous confirmations exactly one changes the row and the others find
+it already decided. The audit entry is written in the same transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from services.refund_portal.audit import Actor, AuditChain
+from services.refund_portal.models import RecordStatus, RefundRecord
+from services.refund_portal.records import UnitIdentity, get_record, record_of_unit
+from shared.clock import Clock
+
+__all__ = ["DECISIONS", "DecisionError", "UnitDecision", "decide", "correct_bank_account", "NOTE_LIMIT"]
+
+NOTE_LIMIT = 200
+# decision → (new status, audit action, whether a note is required)
+DECISIONS = {
+    "confirm": (RecordStatus.CONFIRMED, "record.confirmed", False),
+    "decline": (RecordStatus.DECLINED, "record.declined", True),
+    "report_account": (RecordStatus.ACCOUNT_REPORTED, "record.account_reported", True),
+}
+
+
+class DecisionError(Exception):
+    """``code`` keys messages.DECISION_ERROR / STAFF_ERROR; ``status`` is the
+    record's current status where that explains the refusal."""
+
+    def __init__(self, code: str, *, status: str | None = None) -> None:
+        super().__init__(code)
+        self.code = code
+        self.status = status
+
+
+@dataclass(frozen=True)
+class UnitDecision:
+    decision: str  # confirm | decline | report_account
+    note: str
+    channel: str  # web | api:<client_id>
+    unit_sub: str = ""  # the unit's subject at hrss_isso
+
+
+def check_note(decision: str, note: str) -> str:
+    note = (note or "").strip()
+    if decision not in DECISIONS:
+        raise DecisionError("unknown_decision")
+    if len(note) > NOTE_LIMIT:
+        raise DecisionError("note_too_long")
+    if DECISIONS[decision][2] and not note:
+        raise DecisionError("note_required")
+    return note
+
+
+def decide(session: Session, *, unit: UnitIdentity, record_id: int, choice: UnitDecision, actor: Actor, clock: Clock) -> RefundRecord:
+    """The unit's decision on its own pending record."""
+    note = check_note(choice.decision, choice.note)
+    record = record_of_unit(session, unit=unit, record_id=record_id)
+    if record is None:
+        raise DecisionError("not_found")
+    new_status, action, _ = DECISIONS[choice.decision]
+    now = clock.now()
+    values: dict = {"status": new_status, "updated_at": now, "version": RefundRecord.version + 1, "decision_note": note or None}
+    if choice.decision != "report_account":
+        values.update(
+            decided_at=now,
+            decided_by_sub=actor.id[:100],
+            decided_by_name=actor.name[:100],
+            decided_acr=actor.acr,
+            decided_address=(actor.address or "")[:64] or None,
+            decided_channel=choice.channel[:60],
+        )
+    changed = session.execute(
+        update(RefundRecord)
+        .where(RefundRecord.id == record.id, RefundRecord.status == RecordStatus.PENDING)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.refresh(record)
+    if changed != 1:
+        raise DecisionError("not_pending", status=record.status)
+    AuditChain(session, clock=clock).append(
+        actor,
+        action,
+        record=record,
+        subject=f"unit:{unit.uscc}",
+        detail={
+            "from": RecordStatus.PENDING,
+            "to": new_status,
+            "reason": note or None,
+            "channel": choice.channel,
+            "unit_sub": choice.unit_sub or None,
+            "year": record.year,
+        },
+    )
+    return record
+
+
+def correct_bank_account(
+    session: Session, *, record_id: int, bank_name: str, bank_account: str, reason: str, actor: Actor, clock: Clock
+) -> RefundRecord:
+    """The agency corrects a record's bank account (after the unit reported
+    it wrong, or before it decided); the record is 待确认 again."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise DecisionError("reason_required")
+    if len(reason) > NOTE_LIMIT:
+        raise DecisionError("note_too_long")
+    record = get_record(session, record_id=record_id)
+    if record is None:
+        raise DecisionError("not_found")
+    before = record.status
+    changed = session.execute(
+        update(RefundRecord)
+        .where(RefundRecord.id == record_id, RefundRecord.status.in_((RecordStatus.PENDING, RecordStatus.ACCOUNT_REPORTED)))
+        .values(
+            bank_name=bank_name,
+            bank_account=bank_account,
+            status=RecordStatus.PENDING,
+            updated_at=clock.now(),
+            version=RefundRecord.version + 1,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.refresh(record)
+    if changed != 1:
+        raise DecisionError("not_correctable", status=record.status)
+    AuditChain(session, clock=clock).append(
+        actor,
+        "record.account_corrected",
+        record=record,
+        detail={"from": before, "to": RecordStatus.PENDING, "reason": reason, "year": record.year},
+    )
+    return record
+

@@ -1,0 +1,141 @@
+"""SMS codes as the registration and recovery forms use them: wrong, expired,
+reused and flooded (per number and per client address), and recovery forms
+that do not tell who owns a number."""
+
+from __future__ import annotations
+
+from tests.gdzwfw_idp.conftest import Idp
+from tests.gdzwfw_idp.journeys import csrf, latest_sms_code
+
+MOBILE = "13912345678"
+
+
+def send(browser, page, mobile: str = MOBILE, purpose: str = "register-person", **extra: str) -> dict:
+    return browser.post("/sms/send", data={"csrf_token": csrf(page.text), "mobile": mobile, "purpose": purpose, **extra}).json()
+
+
+def person_form(code: str, **overrides: str) -> dict[str, str]:
+    form = {
+        "login_name": "lin_xh01",
+        "password": "Abc@12345",
+        "password_confirm": "Abc@12345",
+        "person_name": "林小红",
+        "id_number": "440106199205120089",
+        "mobile": MOBILE,
+        "sms_code": code,
+        "agree": "yes",
+    }
+    form.update(overrides)
+    return form
+
+
+def register(browser, page, code: str, **overrides: str):
+    return browser.post("/register/personal", data={"csrf_token": csrf(page.text), **person_form(code, **overrides)}, follow_redirects=False)
+
+
+def test_a_code_is_sent_to_the_outbox_and_works_once(idp: Idp) -> None:
+    browser = idp.new_browser()
+    page = browser.get("/register/personal")
+    sent = send(browser, page)
+    assert sent["sent"] and "139****5678" in sent["message"] and "/dev/sms" in sent["message"]
+    code = latest_sms_code(idp, MOBILE)
+    assert register(browser, page, code).status_code == 303
+    # The same code cannot register a second account.
+    again = register(browser, page, code, login_name="lin_xh02", id_number="440105199506300095", person_name="黄伟")
+    assert again.status_code == 400 and "请先获取短信验证码" in again.text
+
+
+def test_a_wrong_code_is_refused_and_counts(idp: Idp) -> None:
+    browser = idp.new_browser()
+    page = browser.get("/register/personal")
+    send(browser, page)
+    code = latest_sms_code(idp, MOBILE)
+    wrong = "000000" if code != "000000" else "111111"
+    for _ in range(5):
+        response = register(browser, page, wrong)
+        assert "短信验证码不正确" in response.text
+    # Five wrong guesses spend the code, even the right one is refused now.
+    response = register(browser, page, code)
+    assert response.status_code == 400 and "短信验证码错误次数过多，请重新获取" in response.text
+
+
+def test_an_expired_code_is_refused(idp: Idp) -> None:
+    browser = idp.new_browser()
+    page = browser.get("/register/personal")
+    send(browser, page)
+    code = latest_sms_code(idp, MOBILE)
+    idp.clock.advance(idp.settings.sms_code_ttl + 1)
+    response = register(browser, page, code)
+    assert response.status_code == 400 and "短信验证码已过期，请重新获取" in response.text
+
+
+def test_a_newer_code_replaces_the_older(idp: Idp) -> None:
+    browser = idp.new_browser()
+    page = browser.get("/register/personal")
+    send(browser, page)
+    old = latest_sms_code(idp, MOBILE)
+    idp.clock.advance(idp.settings.sms_resend_seconds + 1)
+    send(browser, page)
+    new = latest_sms_code(idp, MOBILE)
+    assert old != new
+    assert "请先获取短信验证码" in register(browser, page, old).text or "短信验证码不正确" in register(browser, page, old).text
+    assert register(browser, page, new).status_code == 303
+
+
+def test_resending_within_a_minute_is_refused(idp: Idp) -> None:
+    browser = idp.new_browser()
+    page = browser.get("/register/personal")
+    assert send(browser, page)["sent"]
+    again = send(browser, page)
+    assert not again["sent"] and again["error"] == "验证码已发送，请60秒后再重新获取"
+
+
+def test_one_number_gets_at_most_ten_codes_a_day(idp: Idp) -> None:
+    browser = idp.new_browser()
+    page = browser.get("/register/personal")
+    for _ in range(10):
+        assert send(browser, page)["sent"]
+        idp.clock.advance(61)
+    flooded = send(browser, page)
+    assert not flooded["sent"] and flooded["error"] == "该手机号今日获取验证码次数已达上限，请明天再试"
+
+
+def test_one_address_gets_at_most_thirty_codes_an_hour(idp: Idp) -> None:
+    browser = idp.new_browser()
+    page = browser.get("/register/personal")
+    for n in range(30):
+        assert send(browser, page, mobile=f"1390000{n:04d}")["sent"]
+    flooded = send(browser, page, mobile="13988889999")
+    assert not flooded["sent"] and flooded["error"] == "获取验证码过于频繁，请稍后再试"
+
+
+def test_a_bad_number_or_purpose_is_refused(idp: Idp) -> None:
+    browser = idp.new_browser()
+    page = browser.get("/register/personal")
+    assert send(browser, page, mobile="12345")["error"] == "请输入正确的11位手机号码"
+    assert browser.post("/sms/send", data={"csrf_token": csrf(page.text), "mobile": MOBILE, "purpose": "anything"}).status_code == 400
+    assert browser.post("/sms/send", data={"mobile": MOBILE, "purpose": "register-person"}).status_code == 400  # no CSRF token
+
+
+def test_a_code_for_one_purpose_does_not_serve_another(idp: Idp) -> None:
+    browser = idp.new_browser()
+    page = browser.get("/register/personal")
+    send(browser, page, purpose="register-legal")
+    code = latest_sms_code(idp, MOBILE)
+    assert "请先获取短信验证码" in register(browser, page, code).text
+
+
+def test_recovery_sends_only_to_the_bound_number_and_says_the_same_either_way(idp: Idp) -> None:
+    browser = idp.new_browser()
+    page = browser.get("/recover/password")
+    right = send(browser, page, mobile="13800138000", purpose="reset-password", login_name="demo_l2")
+    wrong = send(browser, page, mobile="13911112222", purpose="reset-password", login_name="demo_l2")
+    assert right["sent"] and wrong["sent"]
+    assert right["message"] == wrong["message"]
+    assert latest_sms_code(idp, "13800138000")
+    from sqlalchemy import select
+
+    from services.gdzwfw_idp.models import sms_tables
+
+    with idp.app.state.db.transaction() as db:
+        assert db.execute(select(sms_tables.outbox.c.id).where(sms_tables.outbox.c.mobile == "13911112222")).first() is None

@@ -1,0 +1,25 @@
+"""The operator's create-staff command."""
+
+from __future__ import annotations
+
+from services.hrss_isso import manage
+from services.hrss_isso.models import Staff
+from tests.hrss_isso.conftest import Isso
+
+
+def test_create_staff_adds_a_role_checked_account(isso: Isso, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("ISSO_DATABASE_URL", isso.settings.database_url)
+    monkeypatch.setenv("ISSO_ENVIRONMENT", "development")
+    monkeypatch.setenv("ISSO_SECRET_KEY", "test-secret-key-test-secret-key-0123456789")
+    monkeypatch.setenv("ISSO_PUBLIC_URL", "http://127.0.0.1:8002")
+    monkeypatch.setenv("ISSO_GDZWFW_ISSUER", "http://127.0.0.1:8001")
+    monkeypatch.setenv("ISSO_GDZWFW_CLIENT_SECRET", "x")
+    monkeypatch.setenv("ISSO_NEW_STAFF_PASSWORD", "weak")
+    argv = ["--login", "window_clerk", "--name", "王窗口", "--agency", "深圳市社会保险基金管理局", "--role", "authcode_review"]
+    assert manage.create_staff(argv) == 2 and "密码应为8-30位" in capsys.readouterr().err
+    monkeypatch.setenv("ISSO_NEW_STAFF_PASSWORD", "Shen@zhen2026")
+    assert manage.create_staff(argv) == 0
+    assert isso.count(Staff, Staff.login_name == "window_clerk") == 1
+    assert manage.create_staff(argv) == 1
+    login = isso.post_form("/isso/staff/login", {"login_name": "window_clerk", "password": "Shen@zhen2026"})
+    assert login.status_code == 303

@@ -1,0 +1,172 @@
+"""``GET /api/v1/refunds/me`` and ``POST /api/v1/refunds/{id}/confirmation``:
+bearer tokens introspected at hrss_isso (faked at the transport), L2
+enforced with the RFC 9470 challenge, one decision per record."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from services.refund_portal.models import AuditEntry, RefundRecord
+from tests.refund_portal.conftest import HANDLER, L1, L3, ROW_L2, ROW_L3, UNIT_L1, UNIT_L2, UNIT_L3, Env
+
+CHALLENGE = 'Bearer error="insufficient_user_authentication", error_description="A trust level of L2 or higher is required", acr_values="urn:gdzwfw:loa:L2"'
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def rid_of(env: Env, uscc: str) -> int:
+    with env.db.transaction() as s:
+        return s.execute(select(RefundRecord.id).where(RefundRecord.uscc == uscc)).scalar_one()
+
+
+def status_of(env: Env, rid: int) -> str:
+    with env.db.transaction() as s:
+        return s.get(RefundRecord, rid).status
+
+
+@pytest.fixture
+def records(env: Env) -> Env:
+    env.import_rows([ROW_L2, ROW_L3])
+    return env
+
+
+def test_my_refunds_lists_only_the_units_records_with_amount_words_basis_and_masked_account(records: Env) -> None:
+    token = records.isso.issue("tok-l2", unit=UNIT_L2)
+    response = records.client.get("/api/v1/refunds/me", headers=bearer(token))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["uscc"] == UNIT_L2["uscc"] and len(body["records"]) == 1
+    record = body["records"][0]
+    assert record["amount_fen"] == 3457469 and record["amount"] == "34574.69"
+    assert record["amount_in_words"] == "叁万肆仟伍佰柒拾肆元陆角玖分"
+    assert record["status"] == "pending" and record["status_label"] == "待确认"
+    assert record["basis"]["ratio"] == "0.60" and record["basis"]["premium_total_fen"] == 5762448 and record["basis"]["failed"] == []
+    assert record["bank_account_masked"] == "3602***********3456"
+    assert "3602000109200123456" not in response.text
+
+
+def test_confirmation_over_the_api_records_the_handler_level_and_caller(records: Env) -> None:
+    rid = rid_of(records, ROW_L2[0])
+    token = records.isso.issue("tok-l3", unit=UNIT_L2, acr=L3)
+    response = records.client.post(f"/api/v1/refunds/{rid}/confirmation", json={"decision": "confirm"}, headers=bearer(token))
+    assert response.status_code == 200
+    assert response.json()["status"] == "confirmed" and response.json()["decided_by_name"] == HANDLER["name"]
+    assert response.json()["decided_acr"] == L3
+    with records.db.transaction() as s:
+        record = s.get(RefundRecord, rid)
+        assert record.decided_by_sub == HANDLER["sub"] and record.decided_channel == "api:other-hrss-app"
+        assert record.decided_address == "testclient"
+        entry = s.execute(select(AuditEntry).where(AuditEntry.action == "record.confirmed")).scalar_one()
+        assert entry.acr == L3 and '"unit_sub":"unit-2"' in entry.detail
+
+
+def test_a_body_less_post_confirms(records: Env) -> None:
+    rid = rid_of(records, ROW_L2[0])
+    token = records.isso.issue("tok", unit=UNIT_L2)
+    assert records.client.post(f"/api/v1/refunds/{rid}/confirmation", headers=bearer(token)).json()["status"] == "confirmed"
+
+
+def test_a_second_confirmation_is_a_conflict(records: Env) -> None:
+    rid = rid_of(records, ROW_L2[0])
+    token = records.isso.issue("tok", unit=UNIT_L2)
+    assert records.client.post(f"/api/v1/refunds/{rid}/confirmation", json={}, headers=bearer(token)).status_code == 200
+    again = records.client.post(f"/api/v1/refunds/{rid}/confirmation", json={"decision": "decline", "note": "x"}, headers=bearer(token))
+    assert again.status_code == 409 and again.json() == {"error": "already_decided", "status": "confirmed"}
+
+
+def test_another_units_token_cannot_confirm_or_see_the_record(records: Env) -> None:
+    rid = rid_of(records, ROW_L2[0])
+    token = records.isso.issue("tok-l3-unit", unit=UNIT_L3)
+    response = records.client.post(f"/api/v1/refunds/{rid}/confirmation", json={"decision": "confirm"}, headers=bearer(token))
+    assert response.status_code == 404 and response.json()["error"] == "not_found"
+    assert status_of(records, rid) == "pending"
+    listed = records.client.get("/api/v1/refunds/me", headers=bearer(token)).json()["records"]
+    assert [r["uscc"] for r in listed] == [UNIT_L3["uscc"]]
+
+
+def test_an_l1_token_gets_the_rfc9470_challenge(records: Env) -> None:
+    rid = rid_of(records, ROW_L2[0])
+    token = records.isso.issue("tok-l1", unit=UNIT_L2, acr=L1)
+    for response in (
+        records.client.get("/api/v1/refunds/me", headers=bearer(token)),
+        records.client.post(f"/api/v1/refunds/{rid}/confirmation", json={}, headers=bearer(token)),
+    ):
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == CHALLENGE
+        assert response.json() == {"error": "insufficient_user_authentication", "acr_values": "urn:gdzwfw:loa:L2"}
+    assert status_of(records, rid) == "pending"
+    # The same challenge /api/v1/me gives.
+    assert records.client.get("/api/v1/me", headers=bearer(token)).headers["www-authenticate"] == CHALLENGE
+
+
+@pytest.mark.parametrize("header", [None, "Bearer unknown", "Basic dXNlcjpwYXNz", "Bearer "])
+def test_missing_or_unknown_tokens_are_invalid(records: Env, header: str | None) -> None:
+    rid = rid_of(records, ROW_L2[0])
+    headers = {"Authorization": header} if header else {}
+    for response in (
+        records.client.get("/api/v1/refunds/me", headers=headers),
+        records.client.post(f"/api/v1/refunds/{rid}/confirmation", json={}, headers=headers),
+    ):
+        assert response.status_code == 401 and response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+    assert status_of(records, rid) == "pending"
+
+
+def test_a_refresh_token_is_not_a_bearer_token(records: Env) -> None:
+    token = records.isso.issue("refresh-1", unit=UNIT_L2, token_type="refresh_token")
+    response = records.client.get("/api/v1/refunds/me", headers=bearer(token))
+    assert response.status_code == 401 and 'error="invalid_token"' in response.headers["www-authenticate"]
+
+
+def test_a_revoked_token_is_refused_once_the_cache_bound_has_passed(env_factory) -> None:
+    env = env_factory(introspection_cache_seconds=5)
+    env.import_rows([ROW_L2])
+    rid = rid_of(env, ROW_L2[0])
+    token = env.isso.issue("tok", unit=UNIT_L2)
+    assert env.client.get("/api/v1/refunds/me", headers=bearer(token)).status_code == 200
+    env.isso.revoke(token)
+    env.clock.advance(4)
+    # Within the bound the cached answer may still be used …
+    assert env.client.get("/api/v1/refunds/me", headers=bearer(token)).status_code == 200
+    env.clock.advance(2)
+    # … past it, the revocation is seen, for reading and for confirming.
+    assert env.client.get("/api/v1/refunds/me", headers=bearer(token)).status_code == 401
+    assert env.client.post(f"/api/v1/refunds/{rid}/confirmation", json={}, headers=bearer(token)).status_code == 401
+    assert status_of(env, rid) == "pending"
+
+
+def test_a_note_is_required_to_decline_or_report_the_account(records: Env) -> None:
+    rid = rid_of(records, ROW_L2[0])
+    token = records.isso.issue("tok", unit=UNIT_L2)
+    for decision in ("decline", "report_account"):
+        response = records.client.post(f"/api/v1/refunds/{rid}/confirmation", json={"decision": decision}, headers=bearer(token))
+        assert response.status_code == 400 and response.json() == {"error": "invalid_request", "error_description": "note_required"}
+    bad = records.client.post(f"/api/v1/refunds/{rid}/confirmation", json={"decision": "approve"}, headers=bearer(token))
+    assert bad.status_code == 400 and bad.json()["error"] == "invalid_request"
+    assert status_of(records, rid) == "pending"
+    reported = records.client.post(
+        f"/api/v1/refunds/{rid}/confirmation", json={"decision": "report_account", "note": "账户已销户"}, headers=bearer(token)
+    )
+    assert reported.status_code == 200 and reported.json()["status"] == "account_reported"
+
+
+def test_a_token_without_a_management_code_sees_nothing(records: Env) -> None:
+    unit = {k: v for k, v in UNIT_L2.items() if k != "unit_code"}
+    token = records.isso.issue("tok", unit=unit)
+    assert records.client.get("/api/v1/refunds/me", headers=bearer(token)).json()["records"] == []
+    _ = UNIT_L1
+
+
+def test_the_openapi_document_describes_the_refund_api(records: Env) -> None:
+    doc = records.client.get("/openapi.json").json()
+    me = doc["paths"]["/api/v1/refunds/me"]["get"]
+    assert "401" in me["responses"] and "insufficient_user_authentication" in me["responses"]["401"]["description"]
+    post = doc["paths"]["/api/v1/refunds/{record_id}/confirmation"]["post"]
+    assert {"200", "400", "401", "404", "409"} <= set(post["responses"])
+    schemas = doc["components"]["schemas"]
+    assert {"Refund", "Basis", "ConfirmationRequest", "MyRefunds"} <= set(schemas)
+    assert schemas["ConfirmationRequest"]["properties"]["decision"]["enum"] == ["confirm", "decline", "report_account"]
+    # Pages and the agency's side are not part of the API document.
+    assert not any(path.startswith("/agency") for path in doc["paths"])
