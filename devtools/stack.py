@@ -65,6 +65,7 @@ class StackConfig:
     refund_secret_at_isso: str = "dev-refund-secret-at-isso"
     extra_env: dict[str, dict[str, str]] = field(default_factory=dict)
     log_json: bool = False
+    work_dir: Path = ROOT / "var"  # uploads and other files the services keep
 
     def url(self, name: str) -> str:
         return f"http://{self.host}:{self.ports[name]}"
@@ -94,6 +95,7 @@ class StackConfig:
                 "ISSO_PUBLIC_URL": isso,
                 "ISSO_GDZWFW_ISSUER": idp,
                 "ISSO_GDZWFW_CLIENT_SECRET": self.isso_secret_at_gdzwfw,
+                "ISSO_UPLOAD_DIR": str(self.work_dir / "uploads" / "hrss_isso"),
                 "ISSO_CLIENTS": json.dumps([
                     {
                         "client_id": "refund-portal",

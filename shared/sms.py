@@ -35,6 +35,7 @@ __all__ = [
     "SendResult",
     "check_mobile",
     "MOBILE_MESSAGE",
+    "mask_mobile",
 ]
 
 log = logging.getLogger("sms")
@@ -149,7 +150,11 @@ class SmsCodes:
         self.per_address = Limiter(kv, "sms-address", per_address_per_hour, 3600)
 
     def send(self, db: Session, *, mobile: str, purpose: str, address: str, text: str = "您的验证码为{code}，{minutes}分钟内有效。请勿泄露给他人。") -> SendResult:
-        """Issue a new code for (mobile, purpose); earlier ones stop working."""
+        """Issue a new code for (mobile, purpose); earlier ones stop working.
+
+        Call it before any other statement in ``db``'s transaction: its rate
+        limiters use the key-value store, which on SQLite is the same file and
+        would otherwise wait behind this transaction's write lock."""
         if check_mobile(mobile) is None:
             return SendResult(False, MOBILE_MESSAGE)
         if self.resend.is_blocked(mobile):

@@ -54,11 +54,15 @@ def create_staff(argv: list[str]) -> int:
     except RuleError as exc:
         print(exc.message, file=sys.stderr)
         return 2
-    with Database(settings.database_url).transaction() as s:
-        if staff_credentials(s, args.login) is not None:
-            print(f"staff account {args.login} exists", file=sys.stderr)
-            return 1
-        add_staff(s, login_name=args.login, password_hash=PasswordService().hash(password), name=args.name, agency=args.agency, roles=args.role, now=SystemClock().now())
+    db = Database(settings.database_url)
+    try:
+        with db.transaction() as s:
+            if staff_credentials(s, args.login) is not None:
+                print(f"staff account {args.login} exists", file=sys.stderr)
+                return 1
+            add_staff(s, login_name=args.login, password_hash=PasswordService().hash(password), name=args.name, agency=args.agency, roles=args.role, now=SystemClock().now())
+    finally:
+        db.dispose()
     print(f"hrss_isso: staff account {args.login} created with roles {' '.join(args.role)}")
     return 0
 

@@ -58,7 +58,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChainUrls]:
     """gdzwfw_idp, hrss_isso and refund_portal, migrated and running."""
     work = tmp_path_factory.mktemp("browser-stack")
     urls = database_urls(base_url=TEST_DATABASE_URL, var_dir=work / "db", suffix=f"_browser{os.getpid()}")
-    config = StackConfig(database_urls=urls, ports={name: free_port() for name in SERVICES})
+    config = StackConfig(database_urls=urls, ports={name: free_port() for name in SERVICES}, work_dir=work)
     stack = Stack(config, log_dir=work)
     stack.migrate()
     try:

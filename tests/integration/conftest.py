@@ -24,6 +24,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackConfig]:
         database_urls=database_urls(base_url=TEST_DATABASE_URL, var_dir=tmp, suffix=f"_it{os.getpid()}"),
         ports={name: free_port() for name in SERVICES},
         extra_env={"refund_portal": {"REFUND_INTROSPECTION_CACHE_SECONDS": str(CACHE_SECONDS)}},
+        work_dir=tmp,
     )
     running = Stack(config, log_dir=tmp)
     running.migrate()
