@@ -194,7 +194,7 @@ class ProviderOpenIDCode(OpenIDCode):
         }
 
     def generate_user_info(self, user: Principal, scope: str) -> dict[str, Any]:
-        return self._bound.subject_claims(user)
+        return self._bound.subject_claims(user, scope)
 
     def __call__(self, grant: Any) -> None:
         self._bound = grant.server.bound
@@ -229,7 +229,7 @@ class ProviderIntrospection(IntrospectionEndpoint):
             )
             if user is None:
                 return {"active": False}
-            payload.update(bound.subject_claims(user))
+            payload.update(bound.subject_claims(user, token.scope))
         return payload
 
 
@@ -253,7 +253,7 @@ class ProviderUserInfo(UserInfoEndpoint):
         return _bound(self).config.issuer
 
     def generate_user_info(self, user: Principal, scope: str) -> dict[str, Any]:
-        return _bound(self).subject_claims(user)
+        return _bound(self).subject_claims(user, scope)
 
 
 class ProviderEndSession(EndSessionEndpoint):

@@ -78,6 +78,8 @@ class ProviderConfig:
     id_token_ttl: int = 600
     interaction_ttl: int = 900
     scopes_supported: tuple[str, ...] = ("openid", "profile")
+    # claim -> the scope a token needs for it to be released
+    scoped_claims: dict[str, str] = field(default_factory=dict)
     # How back-channel logout notices leave (injected: tests capture them).
     notify_logout: Callable[[list[tuple[str, str]]], None] = field(default_factory=lambda: post_logout_notices)
     claims_supported: tuple[str, ...] = ("sub", "acr", "amr", "auth_time", "trust_level")
@@ -223,9 +225,19 @@ class BoundProvider:
             return None
         return Principal(sub=subject, claims=claims, acr=acr, amr=amr, auth_time=auth_time or 0, context=context)
 
-    def subject_claims(self, principal: Principal) -> dict[str, Any]:
-        """DESIGN.md § Claims: what ID token, userinfo and introspection say."""
-        claims = {"sub": principal.sub, **principal.claims}
+    def subject_claims(self, principal: Principal, scope: str | None) -> dict[str, Any]:
+        """DESIGN.md § Claims: what ID token, userinfo and introspection say.
+
+        A claim listed in ``scoped_claims`` (an ID number) is released only
+        when the token's scope includes the scope it needs, which only a
+        client registered for that scope can obtain."""
+        granted = set((scope or "").split())
+        claims = {"sub": principal.sub}
+        claims.update(
+            (name, value)
+            for name, value in principal.claims.items()
+            if self.config.scoped_claims.get(name) is None or self.config.scoped_claims[name] in granted
+        )
         level = principal.trust_level
         if principal.acr:
             claims["acr"] = principal.acr
@@ -306,6 +318,7 @@ class Provider:
         tables: ProviderTables,
         hooks: ProviderHooks,
         claims_supported: tuple[str, ...],
+        scoped_claims: dict[str, str] | None = None,
     ) -> Provider:
         keys = KeyManager(
             tables=tables, clock=clock, secret_key=settings.secret_key.get_secret_value(), publish_grace=settings.id_token_ttl + 300
@@ -323,6 +336,8 @@ class Provider:
             refresh_token_ttl=settings.refresh_token_ttl,
             id_token_ttl=settings.id_token_ttl,
             claims_supported=("sub", "acr", "amr", "auth_time", "trust_level", *claims_supported),
+            scoped_claims=dict(scoped_claims or {}),
+            scopes_supported=("openid", "profile", *sorted(set((scoped_claims or {}).values()))),
         )
         return cls(config, db)
 
