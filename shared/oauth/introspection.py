@@ -64,7 +64,14 @@ class TokenIntrospector:
         if response.status_code != 200:
             raise IntrospectionUnavailable(f"introspection answered {response.status_code}")
         data = response.json()
-        active = bool(data.get("active")) and data.get("iss") == self.issuer and int(data.get("exp", 0)) > now
+        # Only access tokens authorise API calls; introspection also knows
+        # refresh tokens, which must never work as bearer credentials.
+        active = (
+            bool(data.get("active"))
+            and data.get("iss") == self.issuer
+            and int(data.get("exp", 0)) > now
+            and data.get("token_type", "Bearer").lower() != "refresh_token"
+        )
         if not active:
             await run_in_threadpool(self.cache.set, key, {"active": False}, self.cache_seconds)
             return None

@@ -25,9 +25,9 @@ from playwright.sync_api import Page, expect
 from devtools.ca_helper import sign_challenge
 from devtools.certs import generate
 from devtools.stack import SERVICES, Stack, StackConfig, database_urls, free_port
-from tests.browser.conftest import TEST_DATABASE_URL, ChainUrls, _drop_databases
 from services.gdzwfw_idp.demo import DEMO_PASSWORD, DEMO_STAFF, DEMO_STAFF_PASSWORD
 from shared.totp import totp
+from tests.browser.conftest import TEST_DATABASE_URL, ChainUrls, _drop_databases
 from tests.oidc_helpers import DEMO_REDIRECT, Pkce, essential_acr_claims
 
 pytestmark = pytest.mark.browser
