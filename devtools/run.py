@@ -34,6 +34,11 @@ def main() -> None:
     demo_l2  四级（原L2）  → admitted
     demo_l3  五级（原L3）  → admitted
   Demo natural person: demo_person (个人登录), same password.
+  hrss_isso (password Hrss@demo2026): handler chenxiao (个人登录, acts for 越秀 at L2),
+    unit accounts tianhe_keji / yuexiu_maoyi / liwan_zhizao, staff staff_review;
+    SMS outbox {config.url('hrss_isso')}/dev/sms
+  refund agency staff (password Wg@staff2026): wg_clerk, wg_supervisor, wg_auditor
+    at {config.url('refund_portal')}/agency/login
   OIDC client on both providers: demo-rp / demo-rp-secret, redirect http://127.0.0.1:8099/cb
 
   Ctrl-C stops all three.
