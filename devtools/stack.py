@@ -85,6 +85,7 @@ class StackConfig:
                         "client_name": "广东人社统一认证",
                         "redirect_uris": [f"{isso}/isso/federation/gdzwfw/callback"],
                         "post_logout_redirect_uris": [f"{isso}/isso/logged-out"],
+                        "backchannel_logout_uri": f"{isso}/isso/backchannel-logout",
                         "grant_types": ["authorization_code", "refresh_token"],
                     }
                 ]),
@@ -103,6 +104,7 @@ class StackConfig:
                         "client_name": "失业保险稳岗返还",
                         "redirect_uris": [f"{refund}/auth/callback"],
                         "post_logout_redirect_uris": [f"{refund}/"],
+                        "backchannel_logout_uri": f"{refund}/auth/backchannel-logout",
                         "grant_types": ["authorization_code", "refresh_token"],
                         "introspection_allowed": True,
                     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,8 @@ from shared.web.app import Runtime, build_app
 from shared.web.dev_sms import sms_outbox_router
 
 __all__ = ["create_app", "IdpParts"]
+
+log = logging.getLogger("gdzwfw_idp")
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -88,6 +91,11 @@ def create_app(
     )
 
     def prepare() -> None:
+        if not settings.is_development:
+            if not settings.sms_gateway_url:
+                log.warning("no SMS gateway configured (GDZWFW_SMS_GATEWAY_URL): codes go to the outbox table only")
+            if settings.registry_csv("legal") is None:
+                log.warning("no 法人基础库 extract configured (GDZWFW_LEGAL_PERSON_REGISTRY_CSV): legal-person registration cannot complete")
         provider.prepare(list(settings.clients) + (DEMO_CLIENTS if settings.loads_demo_data else []))
         load_registries(runtime.db, runtime.kv, legal_csv=settings.registry_csv("legal"), population_csv=settings.registry_csv("population"))
         if settings.loads_demo_data:

@@ -154,7 +154,7 @@ def handler_router() -> APIRouter:
         act = await run_in_threadpool(check)
         if act is None:
             return error_page(request, 403, "您不是该法人的经办人", back_url="/account/handled")
-        start_login(request, account_id=form["legal_person_id"], amr=list(request.session.get(SESSION_AMR) or ["pwd"]), act=act)
+        start_login(request, account_id=form["legal_person_id"], amr=list(request.session.get(SESSION_AMR) or ["pwd"]), act=act, keep_auth_time=True)
         return RedirectResponse("/account", status_code=303)
 
     @router.post("/account/act-as/stop", include_in_schema=False)
@@ -163,7 +163,7 @@ def handler_router() -> APIRouter:
         me = await current(request)
         if me is None or not me.acting:
             return RedirectResponse("/account", status_code=303)
-        start_login(request, account_id=me.act["sub"], amr=list(request.session.get(SESSION_AMR) or ["pwd"]))
+        start_login(request, account_id=me.act["sub"], amr=list(request.session.get(SESSION_AMR) or ["pwd"]), keep_auth_time=True)
         return RedirectResponse("/account/handled", status_code=303)
 
     return router

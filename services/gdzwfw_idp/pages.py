@@ -171,7 +171,7 @@ def pages_router() -> APIRouter:
         if not await run_in_threadpool(allowed):
             return RedirectResponse("/login/choose", status_code=303)
         amr = list(request.session.get(SESSION_AMR) or ["pwd"])
-        start_login(request, account_id=form["legal_person_id"], amr=amr, act=act)
+        start_login(request, account_id=form["legal_person_id"], amr=amr, act=act, keep_auth_time=True)
         return after_login(request, interaction)
 
     # -- 网银证书 / CA证书 login ------------------------------------------------------

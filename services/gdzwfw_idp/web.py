@@ -71,13 +71,16 @@ async def current(request: Request) -> Current | None:
     return await run_in_threadpool(_load_current, request)
 
 
-def start_login(request: Request, *, account_id: str, amr: list[str], act: dict[str, Any] | None = None) -> None:
+def start_login(request: Request, *, account_id: str, amr: list[str], act: dict[str, Any] | None = None, keep_auth_time: bool = False) -> None:
     """A new login in this browser: a new session id (no fixation), the
-    authentication event, and who acts when a handler logs in for a unit."""
+    authentication event, and who acts when a handler logs in for a unit.
+    ``keep_auth_time`` when only the identity acted for changes (a handler
+    switching units): the person authenticated when they first logged in."""
     state = request.app.state
+    auth_time = request.session.get(SESSION_AUTH_TIME) if keep_auth_time else None
     rotate_session(request)
     request.session[SESSION_ACCOUNT] = account_id
-    request.session[SESSION_AUTH_TIME] = state.clock.timestamp()
+    request.session[SESSION_AUTH_TIME] = auth_time or state.clock.timestamp()
     request.session[SESSION_AMR] = amr
     request.session[SESSION_SID] = state.tokens.token(16)
     if act:

@@ -67,10 +67,12 @@ class Idp:
 
 
 @pytest.fixture
-def make_idp(fresh_database: Callable[[str], str]) -> Iterator[Callable[..., Idp]]:
+def make_idp(fresh_database: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Idp]]:
     clients: list[TestClient] = []
 
     def build(**overrides) -> Idp:
+        # Never the developer's var/certs: a test trusts only the PKI it is given.
+        overrides.setdefault("dev_certs_dir", str(tmp_path_factory.mktemp("no-certs") / "absent"))
         settings = IdpSettings(
             environment="development",
             database_url=fresh_database("gdzwfw_idp"),

@@ -298,3 +298,15 @@ def test_a_new_qr_can_be_fetched_for_the_page(idp: Idp) -> None:
     fresh = browser.post("/qr/new", data={"csrf_token": csrf(page.text), "kind": "face"}).json()
     assert fresh["sid"] != qr_sid(page.text) and fresh["svg"].startswith("<svg")
     assert browser.post("/qr/new", data={"csrf_token": csrf(page.text), "kind": "licence", "purpose": "verify"}).status_code == 400  # not logged in
+
+
+def test_changing_a_verified_mobile_asks_for_a_new_code(idp: Idp) -> None:
+    browser = idp.new_browser()
+    page = browser.get("/register/legal")
+    approve_face(browser, page.text)
+    browser.post("/sms/send", data={"csrf_token": csrf(page.text), "mobile": "13912345678", "purpose": "register-legal"})
+    code = latest_sms_code(idp, "13912345678")
+    first = browser.post("/register/legal", data={"csrf_token": csrf(page.text), **legal_form(sms_code=code, agree=None)})
+    assert first.status_code == 400 and 'id="sms_code"' in first.text  # the code box stays, for a change of number
+    changed = browser.post("/register/legal", data={"csrf_token": csrf(page.text), **legal_form(mobile="13912340000")})
+    assert field_error(changed.text, "sms_code") == msg.SMS_CODE_MISSING
