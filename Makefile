@@ -6,7 +6,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup run test test-pg bench browser-deps lint clean
+.PHONY: setup run test test-pg bench certs browser-deps lint clean
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -37,6 +37,10 @@ test-pg: setup browser-deps
 
 bench: setup
 	$(PY) -m devtools.bench
+
+# The test CA hierarchy, demo certificates (PIN 123456) and licence-authority key under var/certs.
+certs: setup
+	$(PY) -m devtools.certs
 
 clean:
 	rm -rf var test-artifacts .pytest_cache

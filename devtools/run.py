@@ -19,6 +19,13 @@ def main() -> None:
     # (also when started from a shell that ignores SIGINT in the background).
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
+    certs = ROOT / "var" / "certs"
+    if not certs.exists():
+        # The test PKI gdzwfw_idp trusts in development (网银证书 / CA证书 / licence).
+        from devtools.certs import generate
+
+        generate(certs)
+        print(f"generated the test PKI in {certs} (PIN 123456)")
     config = StackConfig(database_urls=database_urls(base_url=None, var_dir=ROOT / "var"))
     stack = Stack(config, log_dir=None)
     stack.migrate()
