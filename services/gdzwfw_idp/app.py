@@ -79,6 +79,7 @@ def create_app(
         tables=provider_tables,
         hooks=IdpHooks(settings.public_url),
         claims_supported=CLAIMS,
+        scoped_claims={"id_number": "id_number"},
     )
     staff = StaffService(
         secret_key=settings.secret_key.get_secret_value(),

@@ -32,12 +32,17 @@ LOGIN_KEYS = (SESSION_ACCOUNT, SESSION_AUTH_TIME, SESSION_AMR, SESSION_SID, SESS
 
 
 def profile_claims_of(account: Account) -> dict[str, Any]:
-    """DESIGN.md § Claims (gdzwfw_idp → its clients). ID numbers never leave."""
+    """DESIGN.md § Claims (gdzwfw_idp → its clients).
+
+    A natural person's ID number is offered as ``id_number``, which the
+    provider releases only in tokens carrying the ``id_number`` scope — a
+    scope only clients whose step needs it (hrss_isso's 个人注册 through the
+    province) are registered for."""
     claims: dict[str, Any] = {"account_type": account.account_type}
     if account.account_type == "legal_person":
         claims.update(org_name=account.org_name, uscc=account.uscc, legal_rep_name=account.legal_rep_name)
     else:
-        claims.update(name=account.person_name)
+        claims.update(name=account.person_name, id_number=account.id_number)
     return claims
 
 
