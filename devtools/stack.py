@@ -87,6 +87,8 @@ class StackConfig:
                         "post_logout_redirect_uris": [f"{isso}/isso/logged-out"],
                         "backchannel_logout_uri": f"{isso}/isso/backchannel-logout",
                         "grant_types": ["authorization_code", "refresh_token"],
+                        # id_number: 个人注册 through the province needs the person's ID number.
+                        "scope": "openid profile id_number",
                     }
                 ]),
             },

@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse
 
 from services.hrss_isso.demo import DEMO_CLIENTS, load_demo_data
 from services.hrss_isso.hooks import IssoHooks
+from services.hrss_isso.logout import logout_router
 from services.hrss_isso.models import kv_table, provider_tables
 from services.hrss_isso.pages import pages_router
 from services.hrss_isso.pages_account import account_router
@@ -84,6 +85,8 @@ def create_app(
     app.state.provider = provider
     app.state.rp = rp
     app.state.isso = services
+    # Before the provider's router: its /isso/logout continues upstream.
+    app.include_router(logout_router(provider=provider, rp=rp, kv=runtime.kv))
     app.include_router(provider_router(provider, prefix="/isso"))
     app.include_router(pages_router(provider=provider, rp=rp))
     app.include_router(register_router())

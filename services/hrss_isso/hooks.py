@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 
 from services.hrss_isso.bindings import active_binding, handler_level
 from services.hrss_isso.persons import get_person
-from services.hrss_isso.units import get_unit
+from services.hrss_isso.units import federated_login_ended, get_unit
 from shared.oauth.provider.models import Principal
 
-__all__ = ["IssoHooks", "LOGIN_KEYS", "PERSON_KEYS", "handler_acr"]
+__all__ = ["IssoHooks", "LOGIN_KEYS", "PERSON_KEYS", "handler_acr", "session_ended"]
 
 LOGIN_KEYS = ("unit_id", "auth_time", "amr", "acr", "sid", "idp", "upstream", "act")
 PERSON_KEYS = ("person_id", "person_auth_time", "person_amr", "person_name", "unit_name")
@@ -33,6 +33,12 @@ def handler_acr(db: Session, *, unit_id: str, person_id: str) -> str | None:
     return handler_level(person, binding).acr
 
 
+def session_ended(db: Session, session: dict[str, Any]) -> bool:
+    """A federated login that gdzwfw_idp ended over the back channel."""
+    sid = session.get("sid")
+    return session.get("idp") == "gdzwfw" and bool(sid) and federated_login_ended(db, sid=str(sid))
+
+
 class IssoHooks:
     def __init__(self, *, issuer: str, upgrade_url: str) -> None:
         self.issuer = issuer
@@ -41,6 +47,9 @@ class IssoHooks:
     def session_principal(self, db: Session, session: dict[str, Any]) -> Principal | None:
         unit_id = session.get("unit_id")
         if not unit_id:
+            return None
+        if session_ended(db, session):
+            # Ended over the back channel (single logout from gdzwfw_idp).
             return None
         context = {k: session[k] for k in ("sid", "idp", "upstream", "act") if session.get(k)}
         claims = self.profile_claims(db, subject=unit_id, context=context)

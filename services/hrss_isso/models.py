@@ -101,8 +101,12 @@ class FederatedLogin(Base):
     subject: Mapped[str] = mapped_column(String(100))
     acr: Mapped[str | None] = mapped_column(String(100), nullable=True)
     auth_time: Mapped[int] = mapped_column(Integer)
-    sid: Mapped[str] = mapped_column(String(64))
+    sid: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # Single logout: gdzwfw_idp's session id, named by its back-channel
+    # notice; ended_at set then, and the ISSO session (``sid``) is refused.
+    upstream_sid: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class Person(Base):

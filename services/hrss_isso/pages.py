@@ -278,6 +278,8 @@ def pages_router(*, provider: Provider, rp: RelyingParty) -> APIRouter:
         acr = level.acr if level else None  # an unknown acr is no level at all
         state = request.app.state
         sid = state.tokens.token(16)
+        # Single logout: gdzwfw_idp's back-channel notice names its sid.
+        upstream_sid = str(claims["sid"])[:128] if claims.get("sid") else None
         auth_time = int(claims.get("auth_time") or state.clock.timestamp())
 
         def resolve() -> tuple[str, str] | None:
@@ -285,7 +287,7 @@ def pages_router(*, provider: Provider, rp: RelyingParty) -> APIRouter:
                 unit = find_unit_for_provincial(db, issuer=rp.issuer, subject=claims["sub"], uscc=claims["uscc"], now=state.clock.now())
                 if unit is None:
                     return None
-                record_federated_login(db, unit=unit, issuer=rp.issuer, subject=claims["sub"], acr=acr, auth_time=auth_time, sid=sid, now=state.clock.now())
+                record_federated_login(db, unit=unit, issuer=rp.issuer, subject=claims["sub"], acr=acr, auth_time=auth_time, sid=sid, now=state.clock.now(), upstream_sid=upstream_sid)
                 return unit.id, unit.org_name
 
         found_unit = await run_in_threadpool(resolve)
@@ -303,8 +305,9 @@ def pages_router(*, provider: Provider, rp: RelyingParty) -> APIRouter:
             acr=acr,
             sid=sid,
             idp="gdzwfw",
-            upstream={"iss": rp.issuer, "sub": claims["sub"], "acr": claims.get("acr"), "auth_time": auth_time, "id_token": login.id_token},
+            upstream={"iss": rp.issuer, "sub": claims["sub"], "acr": claims.get("acr"), "auth_time": auth_time, "sid": claims.get("sid"), "id_token": login.id_token},
         )
+
         if isinstance(claims.get("act"), dict):
             request.session["act"] = claims["act"]
         log.info("federated login", extra={"fields": {"acr": acr}})
@@ -355,9 +358,5 @@ def pages_router(*, provider: Provider, rp: RelyingParty) -> APIRouter:
         start_person_session(request, person=person, amr=list(claims.get("amr") or []) + ["fed"])
         log.info("personal federated login", extra={"fields": {"outcome": outcome[1]}})
         return RedirectResponse(with_interaction(f"{issuer}/login/units", interaction if parked(interaction) else ""), status_code=303)
-
-    @router.get("/logged-out", include_in_schema=False)
-    async def logged_out(request: Request) -> Response:
-        return render(request, "logged_out.html", {})
 
     return router

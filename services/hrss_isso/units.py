@@ -28,6 +28,8 @@ __all__ = [
     "get_unit",
     "find_unit_for_provincial",
     "record_federated_login",
+    "federated_login_ended",
+    "end_federated_logins",
     "new_unit_id",
     "find_units",
     "unit_credentials",
@@ -99,8 +101,28 @@ def find_unit_for_provincial(db: Session, *, issuer: str, subject: str, uscc: st
     return unit
 
 
-def record_federated_login(db: Session, *, unit: Unit, issuer: str, subject: str, acr: str | None, auth_time: int, sid: str, now: dt.datetime) -> None:
-    db.add(FederatedLogin(unit_id=unit.id, issuer=issuer, subject=subject, acr=acr, auth_time=auth_time, sid=sid, created_at=now))
+def record_federated_login(
+    db: Session, *, unit: Unit, issuer: str, subject: str, acr: str | None, auth_time: int, sid: str, now: dt.datetime, upstream_sid: str | None = None
+) -> None:
+    db.add(FederatedLogin(unit_id=unit.id, issuer=issuer, subject=subject, acr=acr, auth_time=auth_time, sid=sid, created_at=now, upstream_sid=upstream_sid))
+
+
+def federated_login_ended(db: Session, *, sid: str) -> bool:
+    """True when the ISSO session ``sid`` came from an upstream session that
+    gdzwfw_idp has since ended (back-channel logout)."""
+    return db.execute(select(FederatedLogin.id).where(FederatedLogin.sid == sid, FederatedLogin.ended_at.is_not(None)).limit(1)).first() is not None
+
+
+def end_federated_logins(db: Session, *, issuer: str, upstream_sid: str, now: dt.datetime) -> list[str]:
+    """Mark the ISSO sessions made from this upstream session ended; their ISSO sids."""
+    rows = list(
+        db.execute(
+            select(FederatedLogin).where(FederatedLogin.issuer == issuer, FederatedLogin.upstream_sid == upstream_sid, FederatedLogin.ended_at.is_(None))
+        ).scalars()
+    )
+    for row in rows:
+        row.ended_at = now
+    return [row.sid for row in rows]
 
 
 class UnitRegistration:

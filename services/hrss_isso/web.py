@@ -9,7 +9,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from services.hrss_isso.hooks import LOGIN_KEYS, PERSON_KEYS
+from services.hrss_isso.hooks import LOGIN_KEYS, PERSON_KEYS, session_ended
 from services.hrss_isso.models import Person, Unit
 from services.hrss_isso.persons import get_person
 from services.hrss_isso.runtime import IssoServices
@@ -70,15 +70,23 @@ async def load_unit(request: Request) -> Unit | None:
     unit_id = request.session.get("unit_id")
     if not unit_id:
         return None
+    session = dict(request.session)
 
-    def load() -> Unit | None:
+    def load() -> Unit | None | bool:
         with request.app.state.db.transaction() as db:
+            if session_ended(db, session):
+                return False
             unit = get_unit(db, unit_id=unit_id)
             if unit is not None:
                 db.expunge(unit)
             return unit
 
-    return await run_in_threadpool(load)
+    found = await run_in_threadpool(load)
+    if found is False:
+        # Ended over the back channel (single logout): gone here too.
+        _clear_logins(request)
+        return None
+    return found
 
 
 def _clear_logins(request: Request) -> None:

@@ -13,6 +13,7 @@ from services.refund_portal.agency import agency_router
 from services.refund_portal.api import api_router
 from services.refund_portal.audit import ensure_head
 from services.refund_portal.demo import load_demo_data
+from services.refund_portal.logout import backchannel_router
 from services.refund_portal.models import kv_table
 from services.refund_portal.pages import pages_router
 from services.refund_portal.policy import PolicyBook
@@ -98,5 +99,6 @@ def create_app(
     )
     app.include_router(pages_router(rp=rp))
     app.include_router(api_router(introspector=introspector))
+    app.include_router(backchannel_router(rp=rp, kv=runtime.kv, clock=runtime.clock, ttl=settings.session_idle_seconds + 3600))
     app.include_router(agency_router())
     return app

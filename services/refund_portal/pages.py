@@ -15,6 +15,7 @@ from services.refund_portal import messages
 from services.refund_portal.admission import REQUIRED_LEVEL, admitted
 from services.refund_portal.audit import Actor
 from services.refund_portal.decisions import DECISIONS, NOTE_LIMIT, DecisionError, UnitDecision, decide
+from services.refund_portal.logout import login_ended
 from services.refund_portal.records import UnitIdentity, history_of, present, record_of_unit, records_of_unit
 from shared.oauth.client import LoginFailed, RelyingParty
 from shared.trust import TrustLevel
@@ -64,7 +65,13 @@ def _history(entries) -> list[dict[str, Any]]:
 def pages_router(*, rp: RelyingParty) -> APIRouter:
     router = APIRouter()
 
-    def admitted_unit(request: Request) -> tuple[dict, UnitIdentity | None] | None:
+    async def drop_if_ended(request: Request) -> None:
+        """A login ended over the back channel (single logout) is gone here too."""
+        if await run_in_threadpool(login_ended, request.app.state.kv, request.session):
+            request.session.clear()
+
+    async def admitted_unit(request: Request) -> tuple[dict, UnitIdentity | None] | None:
+        await drop_if_ended(request)
         unit = request.session.get("unit")
         if not unit or not admitted(request.session.get("acr")):
             return None
@@ -72,6 +79,7 @@ def pages_router(*, rp: RelyingParty) -> APIRouter:
 
     @router.get("/", include_in_schema=False)
     async def home(request: Request) -> Response:
+        await drop_if_ended(request)
         unit = request.session.get("unit")
         if not unit:
             return render(request, "landing.html", {})
@@ -104,7 +112,7 @@ def pages_router(*, rp: RelyingParty) -> APIRouter:
 
     @router.get("/refunds/{record_id}/decide", include_in_schema=False)
     async def decide_page(request: Request, record_id: int, decision: str = "confirm") -> Response:
-        found = admitted_unit(request)
+        found = await admitted_unit(request)
         if found is None:
             return RedirectResponse("/", status_code=303)
         unit, identity = found
@@ -129,7 +137,7 @@ def pages_router(*, rp: RelyingParty) -> APIRouter:
     @router.post("/refunds/{record_id}/decide", include_in_schema=False)
     async def decide_submit(request: Request, record_id: int) -> Response:
         form = await verify_csrf_form(request)
-        found = admitted_unit(request)
+        found = await admitted_unit(request)
         if found is None:
             return error_page(request, 403, "稳岗返还信息确认需要四级（原L2）或以上可信等级的单位账号，请重新登录。", back_url="/")
         unit, identity = found
@@ -185,10 +193,14 @@ def pages_router(*, rp: RelyingParty) -> APIRouter:
         return RedirectResponse(f"/#record-{record_id}", status_code=303)
 
     @router.get("/login", include_in_schema=False)
-    async def login(request: Request, fresh: int = 0) -> Response:
+    async def login(request: Request, fresh: int = 0, acr_values: str = "") -> Response:
+        # Step-up (RFC 9470): a challenge's acr_values become a new
+        # authorization request; only known levels at or above L2 are asked.
+        asked = [lvl for v in acr_values.split() if (lvl := TrustLevel.from_acr(v)) is not None and lvl >= REQUIRED_LEVEL]
+        acr = " ".join(lvl.acr for lvl in asked) or REQUIRED_LEVEL.acr
         try:
             # acr_values is a preference; the gate below checks what comes back.
-            return await rp.start(request, acr_values=REQUIRED_LEVEL.acr, prompt="login" if fresh else "")
+            return await rp.start(request, acr_values=acr, prompt="login" if fresh else "")
         except LoginFailed as failure:
             return render(request, "login_failed.html", {"message": FAILURE_TEXT["unreachable"], "code": failure.kind}, status_code=502)
 
@@ -216,6 +228,7 @@ def pages_router(*, rp: RelyingParty) -> APIRouter:
         }
         request.session["acr"] = level.acr if level else None
         request.session["id_token"] = login.id_token
+        request.session["isso_sid"] = claims.get("sid")
         log.info("login", extra={"fields": {"acr": request.session["acr"], "admitted": admitted(request.session["acr"])}})
         return RedirectResponse("/", status_code=303)
 

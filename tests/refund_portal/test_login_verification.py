@@ -162,3 +162,26 @@ def test_the_level_below_l2_is_read_from_the_acr_received_not_the_one_asked_for(
     assert callback(client, query["state"]).status_code == 303
     page = client.get("/")
     assert page.status_code == 403 and "三级（原L1）" in page.text
+
+
+def test_step_up_turns_the_challenge_into_a_new_authorization_request(portal) -> None:
+    client, _ = portal
+    up = client.get("/login", params={"acr_values": "urn:gdzwfw:loa:L3", "fresh": 1}, follow_redirects=False)
+    query = parse_qs(urlsplit(up.headers["location"]).query)
+    assert query["acr_values"] == ["urn:gdzwfw:loa:L3"] and query["prompt"] == ["login"]
+    # Unknown or lower levels are not asked for: L2 is the portal's floor.
+    low = client.get("/login", params={"acr_values": "urn:gdzwfw:loa:L1 made-up"}, follow_redirects=False)
+    assert parse_qs(urlsplit(low.headers["location"]).query)["acr_values"] == ["urn:gdzwfw:loa:L2"]
+
+
+def test_back_channel_logout_refuses_a_missing_or_forged_token(portal) -> None:
+    client, _ = portal
+    assert client.post("/auth/backchannel-logout", data={}).status_code == 400
+    now = int(time.time())
+    forged = jwt.encode(
+        {"alg": "RS256", "kid": "isso-1"},
+        {"iss": ISSO, "aud": "refund-portal", "iat": now, "jti": "j1", "sid": "s1", "events": {"http://schemas.openid.net/event/backchannel-logout": {}}},
+        OTHER_KEY,
+    )
+    refused = client.post("/auth/backchannel-logout", data={"logout_token": forged})
+    assert refused.status_code == 400 and refused.headers["cache-control"] == "no-store"
