@@ -59,6 +59,8 @@ def create_app(
     )
     rp = RelyingParty(
         name="gdzwfw",
+        # id_number: 个人注册 through the province needs the person's ID number.
+        scope="openid profile id_number",
         issuer=settings.gdzwfw_issuer,
         client_id=settings.gdzwfw_client_id,
         client_secret=settings.gdzwfw_client_secret.get_secret_value(),

@@ -62,6 +62,15 @@ def _history(entries) -> list[dict[str, Any]]:
     return rows
 
 
+def upgrade_url(settings, unit: dict) -> str:
+    """Where this login can raise its level: a handler logged in with an HRSS
+    personal account (idp=hrss) upgrades at the ISSO's 实名认证 page; a
+    provincial legal person at gdzwfw_idp's 实名核验."""
+    if unit.get("idp") == "hrss":
+        return f"{settings.isso_issuer.rstrip('/')}/realname"
+    return settings.gdzwfw_verification_url
+
+
 def pages_router(*, rp: RelyingParty) -> APIRouter:
     router = APIRouter()
 
@@ -90,7 +99,7 @@ def pages_router(*, rp: RelyingParty) -> APIRouter:
             return render(
                 request,
                 "level_required.html",
-                {"unit": unit, "level": level, "required": REQUIRED_LEVEL, "verification_url": settings.gdzwfw_verification_url},
+                {"unit": unit, "level": level, "required": REQUIRED_LEVEL, "verification_url": upgrade_url(settings, unit)},
                 status_code=403,
             )
         identity = UnitIdentity.from_claims(unit)
@@ -225,6 +234,7 @@ def pages_router(*, rp: RelyingParty) -> APIRouter:
             "uscc": claims.get("uscc"),
             "unit_code": claims.get("unit_code"),
             "act": claims.get("act"),
+            "idp": claims.get("idp"),
         }
         request.session["acr"] = level.acr if level else None
         request.session["id_token"] = login.id_token

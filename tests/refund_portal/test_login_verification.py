@@ -185,3 +185,21 @@ def test_back_channel_logout_refuses_a_missing_or_forged_token(portal) -> None:
     )
     refused = client.post("/auth/backchannel-logout", data={"logout_token": forged})
     assert refused.status_code == 400 and refused.headers["cache-control"] == "no-store"
+
+
+def test_a_handler_below_l2_is_sent_to_the_isso_to_raise_the_level(portal) -> None:
+    client, isso = portal
+    query = start_login(client)
+    isso.answer_with(query["nonce"], acr="urn:gdzwfw:loa:L1", idp="hrss", act={"sub": "p-1", "name": "陈晓"})
+    assert callback(client, query["state"]).status_code == 303
+    page = client.get("/")
+    assert page.status_code == 403
+    assert f'href="{ISSO}/realname"' in page.text
+
+
+def test_a_provincial_unit_below_l2_is_sent_to_gdzwfw_to_raise_the_level(portal) -> None:
+    client, isso = portal
+    query = start_login(client)
+    isso.answer_with(query["nonce"], acr="urn:gdzwfw:loa:L1", idp="gdzwfw")
+    assert callback(client, query["state"]).status_code == 303
+    assert 'href="http://127.0.0.1:8001/account/verification"' in client.get("/").text
