@@ -6,7 +6,6 @@ GB 32100 / GB 11643, so they pass the same validators real input does.
 
 from __future__ import annotations
 
-from pydantic import SecretStr
 from sqlalchemy import select
 
 from services.gdzwfw_idp.accounts import add_handler, find_by_login_name, is_handler, new_account_id, record_level_change
@@ -14,8 +13,8 @@ from services.gdzwfw_idp.models import Account, StaffAccount
 from services.gdzwfw_idp.staff import ROLE_AUDITOR, ROLE_HALL_OFFICER, StaffService
 from shared.clock import Clock
 from shared.db import Database
+from shared.oauth.provider.demo import DEMO_RP
 from shared.passwords import PasswordService
-from shared.settings import ClientConfig
 from shared.trust import TrustLevel
 
 __all__ = ["DEMO_PASSWORD", "DEMO_ACCOUNTS", "DEMO_CLIENTS", "DEMO_HANDLERS", "DEMO_STAFF", "DEMO_STAFF_PASSWORD", "load_demo_data"]
@@ -33,17 +32,7 @@ DEMO_STAFF: list[dict] = [
     {"login_name": "hall_auditor", "name": "梁审计", "hall": "广东省政务服务中心", "role": ROLE_AUDITOR, "secret": "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU"},
 ]
 
-DEMO_CLIENTS = [
-    ClientConfig(
-        client_id="demo-rp",
-        client_secret=SecretStr("demo-rp-secret"),
-        client_name="演示应用（demo-rp）",
-        redirect_uris=["http://127.0.0.1:8099/cb"],
-        post_logout_redirect_uris=["http://127.0.0.1:8099/"],
-        grant_types=["authorization_code", "refresh_token", "client_credentials"],
-        scope="openid profile",
-    )
-]
+DEMO_CLIENTS = [DEMO_RP]
 
 DEMO_ACCOUNTS: list[dict] = [
     {

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import uuid
 
-from pydantic import SecretStr
 from sqlalchemy import select
 
 from services.hrss_isso.models import AuthorizationApplication, Material, Person, ProvincialLink, RealnameChange, Staff, Unit, UnitBinding
@@ -20,24 +19,14 @@ from services.hrss_isso.runtime import IssoServices
 from services.hrss_isso.units import new_unit_id, org_code_of
 from shared.clock import Clock
 from shared.db import Database
-from shared.settings import ClientConfig
+from shared.oauth.provider.demo import DEMO_RP
 
 __all__ = ["DEMO_UNITS", "DEMO_CLIENTS", "DEMO_PERSONS", "DEMO_STAFF", "DEMO_PASSWORD", "DEMO_AUTHORIZATION_CODE", "load_demo_data"]
 
 DEMO_PASSWORD = "Hrss@demo2026"
 DEMO_AUTHORIZATION_CODE = "GDHR2345"
 
-DEMO_CLIENTS = [
-    ClientConfig(
-        client_id="demo-rp",
-        client_secret=SecretStr("demo-rp-secret"),
-        client_name="演示应用（demo-rp）",
-        redirect_uris=["http://127.0.0.1:8099/cb"],
-        post_logout_redirect_uris=["http://127.0.0.1:8099/"],
-        grant_types=["authorization_code", "refresh_token", "client_credentials"],
-        scope="openid profile",
-    )
-]
+DEMO_CLIENTS = [DEMO_RP]
 
 DEMO_UNITS = [
     {"unit_code": "44010600001", "uscc": "91440106MA5DL1A170", "org_name": "广州市天河区示范科技有限公司", "login_name": "tianhe_keji", "legal_rep_name": "张明", "legal_rep_id_number": "440106198001010019"},

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
 __all__ = ["ProviderTables", "define_provider_tables"]
 
@@ -58,6 +58,8 @@ def define_provider_tables(metadata: MetaData) -> ProviderTables:
         Column("created_at", DateTime(timezone=True), nullable=False),
         Column("expires_at", DateTime(timezone=True), nullable=False),
         Column("used_at", DateTime(timezone=True), nullable=True),
+        # nonce_seen() runs on every code issuance.
+        Index("ix_oauth_authorization_code_client_nonce", "client_id", "nonce"),
     )
     token = Table(
         "oauth_token",
