@@ -14,8 +14,9 @@ from starlette.concurrency import run_in_threadpool
 from services.hrss_isso import messages as msg
 from services.hrss_isso.bindings import bindings_of_person, handler_level
 from services.hrss_isso.hooks import PERSON_KEYS, handler_acr
+from services.hrss_isso.pages_register import INIT_DONE_KEY, INIT_KEY, LINK_PENDING_KEY
 from services.hrss_isso.persons import ProvincialPerson, find_by_id_number, get_person, level_label
-from services.hrss_isso.units import find_unit_for_provincial, get_unit, record_federated_login
+from services.hrss_isso.units import find_unit_for_provincial, get_unit, record_federated_login, unit_with_uscc
 from services.hrss_isso.web import (
     client_address,
     enter_unit_as_handler,
@@ -292,8 +293,7 @@ def pages_router(*, provider: Provider, rp: RelyingParty) -> APIRouter:
 
         found_unit = await run_in_threadpool(resolve)
         if found_unit is None:
-            log.info("provincial legal person not linked", extra={"fields": {"uscc": claims["uscc"]}})
-            return render(request, "not_linked.html", {"org_name": claims.get("org_name"), "uscc": claims["uscc"], "level": level}, status_code=200)
+            return await first_login(request, claims, acr, auth_time, level)
         rotate_session(request)
         for key in PERSON_KEYS + ("act",):
             request.session.pop(key, None)
@@ -312,6 +312,33 @@ def pages_router(*, provider: Provider, rp: RelyingParty) -> APIRouter:
             request.session["act"] = claims["act"]
         log.info("federated login", extra={"fields": {"acr": acr}})
         return resume_or(interaction, f"{issuer}/")
+
+    async def first_login(request: Request, claims: dict[str, Any], acr: str | None, auth_time: int, level: TrustLevel | None) -> Response:
+        """登录初始化 (part 一 (三) (2)): no unit linked to this provincial
+        legal person. A unit with its USCC registered the other way is not
+        linked by USCC alone; otherwise the verified claims wait in the
+        server-side session for 单位注册 at /isso/init."""
+        uscc = str(claims["uscc"]).upper()[:18]
+        org_name = str(claims.get("org_name") or "")[:100]
+
+        def registered() -> bool:
+            with request.app.state.db.transaction() as db:
+                return unit_with_uscc(db, uscc=uscc) is not None
+
+        request.session.pop(INIT_KEY, None)
+        request.session.pop(INIT_DONE_KEY, None)
+        request.session.pop(LINK_PENDING_KEY, None)
+        if await run_in_threadpool(registered):
+            request.session[LINK_PENDING_KEY] = {"iss": rp.issuer, "sub": str(claims["sub"]), "uscc": uscc, "org_name": org_name}
+            log.info("provincial legal person's unit registered but not linked", extra={"fields": {"uscc": uscc}})
+            return render(request, "not_linked.html", {"org_name": org_name, "uscc": uscc, "level": level}, status_code=409)
+        if not org_name:
+            return refused(request, "广东省统一身份认证平台未提供单位名称，暂无法完成登录初始化，请稍后再试。", "no_org_name", "")
+        log.info("provincial legal person not linked: initialisation", extra={"fields": {"uscc": uscc}})
+        request.session[INIT_KEY] = {
+            "claims": {"iss": rp.issuer, "sub": str(claims["sub"]), "uscc": uscc, "org_name": org_name, "acr": acr, "auth_time": auth_time}
+        }
+        return RedirectResponse(f"{issuer}/init", status_code=303)
 
     async def personal_callback(request: Request, claims: dict[str, Any], kind: str, interaction: str) -> Response:
         """个人登录 → 省统一身份认证: a natural person vouched for by the province."""

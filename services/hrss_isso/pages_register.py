@@ -13,7 +13,7 @@ from services.hrss_isso import messages as msg
 from services.hrss_isso.forms import FormRejected, text_of
 from services.hrss_isso.persons import ProvincialPerson, get_person, level_label
 from services.hrss_isso.regions import GUANGDONG_CITIES
-from services.hrss_isso.units import CERT_TYPES, LEGAL_REP_ID_TYPE
+from services.hrss_isso.units import CERT_TYPES, LEGAL_REP_ID_TYPE, ProvincialClaims, confirm_provincial_link
 from services.hrss_isso.web import client_address, flash, isso, page, sms_answer, start_person_session, with_interaction
 from shared.identifiers import mask_id_number
 from shared.web.app import render
@@ -36,6 +36,11 @@ UNIT_FIELDS = (
     "sms_code",
 )
 UNIT_STEPS = ("单位所属实名人员信息", "单位信息", "注册完成")
+# 登录初始化 (part 一 (三)): the callback keeps the verified provincial claims here.
+INIT_KEY = "fed_init"
+INIT_DONE_KEY = "fed_init_done"
+# A unit registered the other way: the claims wait for a handler's confirmation.
+LINK_PENDING_KEY = "fed_link_pending"
 
 
 def _secret(form, name: str) -> str:
@@ -310,6 +315,138 @@ def register_router() -> APIRouter:
         if "done" not in data:
             return RedirectResponse("/isso/register/unit", status_code=303)
         return render(request, "unit_register_done.html", {"steps": UNIT_STEPS, "done": data["done"]})
+
+    # -- 登录初始化: an unlinked provincial legal person's 单位注册 -----------------
+    def init_claims(request: Request) -> dict | None:
+        data = request.session.get(INIT_KEY)
+        if not isinstance(data, dict) or not isinstance(data.get("claims"), dict):
+            return None
+        return data["claims"]
+
+    def init_ctx(request: Request, claims: dict, values: dict[str, str]) -> dict[str, Any]:
+        return {**unit_common(request), "values": values, "provincial": claims, "form_action": "/isso/init"}
+
+    @router.get("/init", include_in_schema=False)
+    async def init_step1(request: Request) -> Response:
+        claims = init_claims(request)
+        if claims is None:
+            return RedirectResponse("/isso/login?tab=unit&method=gdzwfw", status_code=303)
+        return page(request, "unit_register_step1.html", init_ctx(request, claims, {}))
+
+    @router.post("/init", include_in_schema=False)
+    async def init_step1_submit(request: Request) -> Response:
+        form = await verify_csrf_form(request)
+        claims = init_claims(request)
+        if claims is None:
+            return RedirectResponse("/isso/login?tab=unit&method=gdzwfw", status_code=303)
+        values = {"login_name": text_of(form, "login_name", 40), "id_number": text_of(form, "id_number", 20)}
+        services = isso(request)
+        try:
+            person_id = await run_in_threadpool(
+                lambda: services.units.check_registrant(
+                    login_name=values["login_name"], id_number=values["id_number"], address=client_address(request)
+                )
+            )
+        except FormRejected as rejected:
+            return page(request, "unit_register_step1.html", init_ctx(request, claims, values), errors=rejected.errors)
+        request.session[INIT_KEY] = {"claims": claims, "person_id": person_id}
+        return RedirectResponse("/isso/init/info", status_code=303)
+
+    def init_registrant(request: Request) -> tuple[dict, dict] | None:
+        claims = init_claims(request)
+        person_id = (request.session.get(INIT_KEY) or {}).get("person_id")
+        if claims is None or not person_id:
+            return None
+        with request.app.state.db.transaction() as db:
+            person = get_person(db, person_id=person_id)
+            if person is None:
+                return None
+            who = {"id": person.id, "name": person.name, "login_name": person.login_name, "masked_id": mask_id_number(person.id_number)}
+        return claims, who
+
+    def init_info_ctx(request: Request, claims: dict, who: dict, values: dict[str, str], **extra: Any) -> dict[str, Any]:
+        return {
+            **unit_info_ctx(request, who, values, **extra),
+            "provincial": claims,
+            "form_action": "/isso/init/info",
+            "restart_url": "/isso/init",
+        }
+
+    @router.get("/init/info", include_in_schema=False)
+    async def init_step2(request: Request) -> Response:
+        found = await run_in_threadpool(init_registrant, request)
+        if found is None:
+            return RedirectResponse("/isso/init", status_code=303)
+        return page(request, "unit_register_step2.html", init_info_ctx(request, *found, {}))
+
+    @router.post("/init/info", include_in_schema=False)
+    async def init_step2_submit(request: Request) -> Response:
+        form = await verify_csrf_form(request)
+        found = await run_in_threadpool(init_registrant, request)
+        if found is None:
+            return RedirectResponse("/isso/init", status_code=303)
+        claims, who = found
+        # USCC and 单位名称 are the province's, never the form's.
+        values = {k: text_of(form, k, 120) for k in UNIT_FIELDS if k not in ("cert_type", "cert_number", "org_name")}
+        if form.get("action") == "send_sms":
+            answer = await send_sms(request, mobile=values["legal_rep_mobile"], purpose="register_unit")
+            if isinstance(answer, JSONResponse):
+                return answer
+            return page(
+                request,
+                "unit_register_step2.html",
+                init_info_ctx(request, claims, who, values, **answer),
+                status=200 if answer["sms_ok"] else 400,
+            )
+        services = isso(request)
+        data = {**values, "password": _secret(form, "password"), "password2": _secret(form, "password2")}
+        provincial = ProvincialClaims(issuer=claims["iss"], subject=claims["sub"], uscc=claims["uscc"], org_name=claims["org_name"])
+        try:
+            unit = await run_in_threadpool(lambda: services.units.register(person_id=who["id"], form=data, provincial=provincial))
+        except FormRejected as rejected:
+            return page(request, "unit_register_step2.html", init_info_ctx(request, claims, who, values), errors=rejected.errors)
+        request.session.pop(INIT_KEY, None)
+        request.session[INIT_DONE_KEY] = {"unit_code": unit.unit_code, "login_name": unit.login_name, "org_name": unit.org_name}
+        return RedirectResponse("/isso/init/done", status_code=303)
+
+    @router.get("/init/done", include_in_schema=False)
+    async def init_step3(request: Request) -> Response:
+        done = request.session.get(INIT_DONE_KEY)
+        if not isinstance(done, dict):
+            return RedirectResponse("/isso/login?tab=unit&method=gdzwfw", status_code=303)
+        return render(request, "unit_register_done.html", {"steps": UNIT_STEPS, "done": done, "provincial": True})
+
+    # -- 登录初始化 for a unit registered the other way: a handler confirms -----
+    @router.get("/init/confirm", include_in_schema=False)
+    async def confirm_link(request: Request) -> Response:
+        pending = request.session.get(LINK_PENDING_KEY)
+        if not isinstance(pending, dict):
+            return RedirectResponse("/isso/login?tab=unit&method=gdzwfw", status_code=303)
+        if not request.session.get("person_id"):
+            return RedirectResponse("/isso/login?tab=personal&method=password", status_code=303)
+        return page(request, "provincial_link_confirm.html", {"pending": pending, "done": False, "person_name": request.session.get("person_name")})
+
+    @router.post("/init/confirm", include_in_schema=False)
+    async def confirm_link_submit(request: Request) -> Response:
+        await verify_csrf_form(request)
+        pending = request.session.get(LINK_PENDING_KEY)
+        person_id = request.session.get("person_id")
+        if not isinstance(pending, dict) or not person_id:
+            return RedirectResponse("/isso/login?tab=unit&method=gdzwfw", status_code=303)
+        state = request.app.state
+
+        def confirm() -> str | None:
+            with state.db.transaction() as db:
+                return confirm_provincial_link(
+                    db, person_id=person_id, issuer=pending["iss"], subject=pending["sub"], uscc=pending["uscc"], now=state.clock.now()
+                )
+
+        problem = await run_in_threadpool(confirm)
+        ctx = {"pending": pending, "done": problem is None, "person_name": request.session.get("person_name")}
+        if problem:
+            return page(request, "provincial_link_confirm.html", ctx, errors={"": problem})
+        request.session.pop(LINK_PENDING_KEY, None)
+        return page(request, "provincial_link_confirm.html", ctx)
 
     @router.get("/help/realname", include_in_schema=False)
     async def help_realname(request: Request) -> Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
@@ -14,7 +15,7 @@ from services.hrss_isso import audit
 from services.hrss_isso import messages as msg
 from services.hrss_isso.forms import Errors, FormRejected
 from services.hrss_isso.login import Credentials
-from services.hrss_isso.models import FederatedLogin, Person, ProvincialLink, Unit
+from services.hrss_isso.models import FederatedLogin, Person, ProvincialLink, Unit, UnitBinding
 from services.hrss_isso.persons import beijing_today, find_by_login_name, login_name_taken
 from services.hrss_isso.regions import GUANGDONG_CITIES
 from shared.clock import Clock
@@ -37,11 +38,51 @@ __all__ = [
     "CERT_TYPES",
     "LEGAL_REP_ID_TYPE",
     "UnitRegistration",
+    "ProvincialClaims",
+    "unit_with_uscc",
+    "confirm_provincial_link",
 ]
 
 CERT_TYPES = {"uscc": "统一社会信用代码", "org_code": "组织机构代码"}
 LEGAL_REP_ID_TYPE = "居民身份证（户口簿）"
 SEARCH_FIELDS = {"unit_code": "单位管理码", "uscc": "统一社会信用代码", "org_code": "组织机构代码"}
+
+
+@dataclass(frozen=True)
+class ProvincialClaims:
+    """What 登录初始化 keeps of a verified provincial legal person (from
+    the server-side session, never from the form)."""
+
+    issuer: str
+    subject: str
+    uscc: str
+    org_name: str
+
+
+def unit_with_uscc(db: Session, *, uscc: str) -> Unit | None:
+    return db.execute(select(Unit).where(Unit.uscc == uscc)).scalar_one_or_none()
+
+
+def confirm_provincial_link(db: Session, *, person_id: str, issuer: str, subject: str, uscc: str, now: dt.datetime) -> str | None:
+    """A handler of the unit registered with ``uscc`` confirms its link to
+    this provincial legal person. None when linked; else why not."""
+    unit = unit_with_uscc(db, uscc=uscc)
+    person = db.get(Person, person_id)
+    if unit is None or unit.status != "active":
+        return "未找到该统一社会信用代码对应的单位账号。"
+    binding = db.execute(
+        select(UnitBinding).where(UnitBinding.unit_id == unit.id, UnitBinding.person_id == person_id, UnitBinding.status == "active")
+    ).scalar_one_or_none()
+    if binding is None or person is None or person.status != "active" or person.realname_level < 2:
+        return "您不是该单位已绑定的二级及以上实名经办人，无法确认关联。"
+    taken = db.execute(
+        select(ProvincialLink.id).where(ProvincialLink.issuer == issuer, or_(ProvincialLink.uscc == uscc, ProvincialLink.subject == subject))
+    ).first()
+    if taken is not None:
+        return "该单位或该省统一身份认证法人账号已存在关联，无需重复确认。"
+    db.add(ProvincialLink(unit_id=unit.id, issuer=issuer, uscc=uscc, subject=subject, linked_at=now))
+    audit.record(db, at=now, actor_type="person", actor_id=person_id, action="unit.provincial_link_confirmed", target=f"unit:{unit.id}", unit_code=unit.unit_code)
+    return None
 
 
 def new_unit_id() -> str:
@@ -171,9 +212,17 @@ class UnitRegistration:
             raise FormRejected({"": msg.LEVEL_TOO_LOW})
         return found[0]
 
-    def register(self, *, person_id: str, form: dict[str, str]) -> Unit:
-        """Step 2: every field of the seed's 单位信息, then the unit exists."""
+    def register(self, *, person_id: str, form: dict[str, str], provincial: ProvincialClaims | None = None) -> Unit:
+        """Step 2: every field of the seed's 单位信息, then the unit exists.
+
+        With ``provincial`` (登录初始化) the USCC and the unit name come from
+        the verified provincial claims whatever the form says, and the same
+        transaction links the unit to that provincial identity and binds the
+        step-1 person as its handler.
+        """
         e = Errors()
+        if provincial is not None:
+            form = {**form, "cert_type": "uscc", "cert_number": provincial.uscc, "org_name": provincial.org_name}
         cert_type = form.get("cert_type", "")
         if cert_type not in CERT_TYPES:
             e.add("cert_type", msg.CHOOSE.format(label="证件类型"))
@@ -230,7 +279,18 @@ class UnitRegistration:
                     registered_by=person_id,
                     created_at=now,
                 )
-                unit = self._insert(s, unit, region, e)
+                extras = self._provincial_rows(provincial, person_id, now) if provincial is not None else ()
+                unit = self._insert(s, unit, region, e, extras)
+                if unit is not None and provincial is not None:
+                    audit.record(
+                        s,
+                        at=now,
+                        actor_type="person",
+                        actor_id=person_id,
+                        action="unit.provincial_link",
+                        target=f"unit:{unit.id}",
+                        unit_code=unit.unit_code,
+                    )
                 if unit is not None:
                     audit.record(s, at=now, actor_type="person", actor_id=person_id, action="unit.register", target=f"unit:{unit.id}", unit_code=unit.unit_code)
         e.raise_if_any()
@@ -243,8 +303,19 @@ class UnitRegistration:
             conditions.append(Unit.uscc == uscc)
         return s.execute(select(Unit.id).where(or_(*conditions))).first() is not None
 
-    def _insert(self, s: Session, unit: Unit, region: str, e: Errors) -> Unit | None:
-        """单位管理码: the city's division code and five random digits."""
+    @staticmethod
+    def _provincial_rows(provincial: ProvincialClaims, person_id: str, now: dt.datetime):
+        def rows(unit: Unit) -> list:
+            return [
+                ProvincialLink(unit_id=unit.id, issuer=provincial.issuer, uscc=provincial.uscc, subject=provincial.subject, linked_at=now),
+                UnitBinding(unit_id=unit.id, person_id=person_id, status="active", requested_at=now, decided_at=now),
+            ]
+
+        return (rows,)
+
+    def _insert(self, s: Session, unit: Unit, region: str, e: Errors, extras=()) -> Unit | None:
+        """单位管理码: the city's division code and five random digits.
+        ``extras`` make rows that stand or fall with the unit."""
         for _ in range(20):
             unit.unit_code = region + self.tokens.digits(5)
             if s.execute(select(Unit.id).where(Unit.unit_code == unit.unit_code)).first() is not None:
@@ -252,6 +323,9 @@ class UnitRegistration:
             try:
                 with s.begin_nested():
                     s.add(unit)
+                    s.flush()
+                    for make in extras:
+                        s.add_all(make(unit))
                     s.flush()
                 return unit
             except IntegrityError:

@@ -84,15 +84,6 @@ def test_a_revoked_token_is_refused_once_the_cache_bound_has_passed(stack: Stack
     assert httpx.get(api, headers={"Authorization": f"Bearer {token}"}).status_code == 401
 
 
-def test_a_provincial_legal_person_not_linked_at_the_isso_is_told_initialisation_comes_next(stack: StackConfig) -> None:
-    with httpx.Client(follow_redirects=True) as browser:
-        page = portal_login(browser, stack.url("refund_portal"), "demo_unlinked")
-        assert "登录初始化" in page.text
-        assert "91440106MA5DLUN43N" in page.text
-        # Nothing logged in anywhere downstream.
-        assert "isso_sid" not in {c.name for c in browser.cookies.jar if c.value} or browser.get(f"{stack.url('hrss_isso')}/isso/").url.path == "/isso/login"
-
-
 def test_logout_at_the_portal_ends_the_isso_session(stack: StackConfig) -> None:
     with httpx.Client(follow_redirects=True) as browser:
         portal_login(browser, stack.url("refund_portal"), "demo_l2")
