@@ -20,7 +20,7 @@ from shared.oauth.provider.models import Principal
 
 __all__ = ["IssoHooks", "LOGIN_KEYS", "PERSON_KEYS", "handler_acr", "session_ended"]
 
-LOGIN_KEYS = ("unit_id", "auth_time", "amr", "acr", "sid", "idp", "upstream", "act")
+LOGIN_KEYS = ("unit_id", "auth_time", "login_at", "amr", "acr", "sid", "idp", "upstream", "act")
 PERSON_KEYS = ("person_id", "person_auth_time", "person_amr", "person_name", "unit_name")
 
 
@@ -66,6 +66,7 @@ class IssoHooks:
             acr=acr,
             amr=list(session.get("amr") or []),
             auth_time=int(session.get("auth_time") or 0),
+            logged_in_at=session.get("login_at"),
             context=context,
         )
 

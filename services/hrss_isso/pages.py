@@ -240,6 +240,7 @@ def pages_router(*, provider: Provider, rp: RelyingParty) -> APIRouter:
                 acr_values=params.get("acr_values", ""),
                 claims=params.get("claims", ""),
                 max_age=params.get("max_age", ""),
+                prompt="login" if found and "login" in found.requested_prompt.split() else "",
             )
         except LoginFailed as failure:
             log.warning("gdzwfw unreachable at start", extra={"fields": {"kind": failure.kind}})
@@ -301,6 +302,7 @@ def pages_router(*, provider: Provider, rp: RelyingParty) -> APIRouter:
             unit_id=found_unit[0],
             unit_name=found_unit[1],
             auth_time=auth_time,
+            login_at=state.clock.timestamp(),
             amr=list(claims.get("amr") or []) + ["fed"],
             acr=acr,
             sid=sid,

@@ -61,6 +61,7 @@ class Interaction:
     created: int
     client_id: str
     client_name: str
+    requested_prompt: str = ""
 
 
 class Interactions:
@@ -70,14 +71,11 @@ class Interactions:
     def __init__(self, store: KeyValueStore, tokens: TokenSource, ttl: int) -> None:
         self.store, self.tokens, self.ttl = store, tokens, ttl
 
-    def create(self, *, params: dict[str, str], created: int, client_id: str, client_name: str) -> Interaction:
+    def create(self, *, params: dict[str, str], created: int, client_id: str, client_name: str, requested_prompt: str = "") -> Interaction:
         iid = self.tokens.token(16)
-        self.store.set(
-            f"interaction:{iid}",
-            {"params": params, "created": created, "client_id": client_id, "client_name": client_name},
-            self.ttl,
-        )
-        return Interaction(id=iid, params=params, created=created, client_id=client_id, client_name=client_name)
+        data = {"params": params, "created": created, "client_id": client_id, "client_name": client_name, "requested_prompt": requested_prompt}
+        self.store.set(f"interaction:{iid}", data, self.ttl)
+        return Interaction(id=iid, **data)
 
     def get(self, iid: str) -> Interaction | None:
         data: dict[str, Any] | None = self.store.get(f"interaction:{iid}") if iid else None

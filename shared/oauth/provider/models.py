@@ -37,6 +37,14 @@ class Principal:
     amr: list[str]
     auth_time: int
     context: dict[str, Any] = field(default_factory=dict)
+    # When this provider's own session began. Equal to auth_time for a direct
+    # login; later for a federated one, whose auth_time is the upstream
+    # authentication (possibly an earlier single sign-on).
+    logged_in_at: int | None = None
+
+    @property
+    def session_started(self) -> int:
+        return self.logged_in_at if self.logged_in_at is not None else self.auth_time
 
     @property
     def trust_level(self) -> TrustLevel | None:

@@ -371,7 +371,7 @@ class Provider:
             if resumed is not None:
                 # The parked request asked for a login: only one that happened
                 # after it was parked counts (and then max_age is satisfied).
-                if principal is not None and principal.auth_time < resumed.created:
+                if principal is not None and principal.session_started < resumed.created:
                     principal = None
             elif principal is not None and is_stale(principal, data.get("max_age"), now):
                 principal = None
@@ -419,8 +419,12 @@ class Provider:
         return self._error(server, req, cls(redirect_uri=redirect_uri, state=req.payload.state))
 
     def _park(self, req: StarletteOAuth2Request, grant: Any) -> Interaction:
+        # prompt is satisfied by the login the interaction waits for, so it is
+        # not replayed on resume; kept aside for a federating provider to
+        # forward upstream (prompt=login must reach the real authentication).
         params = {k: v for k, v in req.payload.data.items() if k != "prompt"}
         return self.interactions.create(
+            requested_prompt=req.payload.data.get("prompt") or "",
             params=params,
             created=self.config.clock.timestamp(),
             client_id=grant.client.client_id,
