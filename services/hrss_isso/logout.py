@@ -19,13 +19,13 @@ import logging
 
 import httpx
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from services.hrss_isso.units import end_federated_logins
 from shared.kvstore import KeyValueStore
 from shared.oauth.adapter import read_oauth2_request
-from shared.oauth.backchannel import LogoutTokenInvalid, LogoutTokenValidator
+from shared.oauth.backchannel import LogoutTokenValidator, logout_receiver
 from shared.oauth.client import RelyingParty
 from shared.oauth.provider.provider import ConfirmLogout, Provider
 from shared.web.app import render
@@ -89,27 +89,12 @@ def logout_router(*, provider: Provider, rp: RelyingParty, kv: KeyValueStore) ->
             return RedirectResponse(pending["to"], status_code=303)
         return render(request, "logged_out.html", {})
 
-    @router.post("/backchannel-logout", include_in_schema=False)
-    async def backchannel_logout(request: Request) -> Response:
-        form = await request.form()
-        token = form.get("logout_token")
-        headers = {"Cache-Control": "no-store"}
-        if not isinstance(token, str) or not token:
-            return JSONResponse({"error": "invalid_request"}, status_code=400, headers=headers)
-        try:
-            claims = await validator.validate(token)
-        except LogoutTokenInvalid as exc:
-            log.warning("back-channel logout refused", extra={"fields": {"reason": str(exc)[:200]}})
-            return JSONResponse({"error": "invalid_request"}, status_code=400, headers=headers)
-        upstream_sid = claims.get("sid")
-        if not upstream_sid:
-            # gdzwfw_idp always names the session; a sub-only notice ends
-            # nothing here rather than every login of the legal person.
-            log.info("back-channel logout without sid ignored")
-            return Response(status_code=200, headers=headers)
-        isso_sids = await run_in_threadpool(end_isso_sessions, str(upstream_sid))
-        log.info("back-channel logout from gdzwfw", extra={"fields": {"sessions": len(isso_sids)}})
-        return Response(status_code=200, headers=headers)
+    router.add_api_route(
+        "/backchannel-logout",
+        logout_receiver(validator, lambda sid: end_isso_sessions(sid), source="gdzwfw"),
+        methods=["POST"],
+        include_in_schema=False,
+    )
 
     def end_isso_sessions(upstream_sid: str) -> list[str]:
         with provider.db.session() as s:

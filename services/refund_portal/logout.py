@@ -15,12 +15,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter
 
 from shared.kvstore import KeyValueStore
-from shared.oauth.backchannel import LogoutTokenInvalid, LogoutTokenValidator
+from shared.oauth.backchannel import LogoutTokenValidator, logout_receiver
 from shared.oauth.client import RelyingParty
 from shared.randomness import hash_secret
 
@@ -59,24 +57,10 @@ def backchannel_router(*, rp: RelyingParty, kv: KeyValueStore, clock, ttl: int) 
     router = APIRouter()
     validator = LogoutTokenValidator(rp=rp, kv=kv, clock=clock)
 
-    @router.post("/auth/backchannel-logout", include_in_schema=False)
-    async def backchannel_logout(request: Request) -> Response:
-        headers = {"Cache-Control": "no-store"}
-        form = await request.form()
-        token = form.get("logout_token")
-        if not isinstance(token, str) or not token:
-            return JSONResponse({"error": "invalid_request"}, status_code=400, headers=headers)
-        try:
-            claims = await validator.validate(token)
-        except LogoutTokenInvalid as exc:
-            log.warning("back-channel logout refused", extra={"fields": {"reason": str(exc)[:200]}})
-            return JSONResponse({"error": "invalid_request"}, status_code=400, headers=headers)
-        sid = claims.get("sid")
-        if not sid:
-            log.info("back-channel logout without sid ignored")
-            return Response(status_code=200, headers=headers)
-        dropped = await run_in_threadpool(_end, kv, str(sid), ttl)
-        log.info("back-channel logout from the ISSO", extra={"fields": {"cached_results_dropped": dropped}})
-        return Response(status_code=200, headers=headers)
-
+    router.add_api_route(
+        "/auth/backchannel-logout",
+        logout_receiver(validator, lambda sid: _end(kv, sid, ttl), source="hrss_isso"),
+        methods=["POST"],
+        include_in_schema=False,
+    )
     return router

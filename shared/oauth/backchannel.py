@@ -9,19 +9,25 @@ replay).
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from shared.clock import Clock
 from shared.kvstore import KeyValueStore
 from shared.oauth.client import LoginFailed, RelyingParty
 from shared.oauth.provider.provider import BACKCHANNEL_LOGOUT_EVENT
 
-__all__ = ["LogoutTokenValidator", "LogoutTokenInvalid"]
+__all__ = ["LogoutTokenValidator", "LogoutTokenInvalid", "logout_receiver"]
+
+log = logging.getLogger("oauth.backchannel")
 
 
 class LogoutTokenInvalid(Exception):
@@ -63,3 +69,30 @@ class LogoutTokenValidator:
         if await run_in_threadpool(self.kv.incr, key, self.max_age * 2) > 1:
             raise LogoutTokenInvalid("replayed")
         return claims
+
+
+def logout_receiver(validator: LogoutTokenValidator, end_session: Callable[[str], Any], *, source: str) -> Callable[[Request], Awaitable[Response]]:
+    """The POST endpoint of §2.5: validate the notice, then end this
+    relying party's sessions for the provider's ``sid`` (run in a thread).
+    A notice naming only ``sub`` ends nothing rather than every login of
+    that subject; the providers here always name the session."""
+
+    async def receive(request: Request) -> Response:
+        headers = {"Cache-Control": "no-store"}
+        token = (await request.form()).get("logout_token")
+        if not isinstance(token, str) or not token:
+            return JSONResponse({"error": "invalid_request"}, status_code=400, headers=headers)
+        try:
+            claims = await validator.validate(token)
+        except LogoutTokenInvalid as exc:
+            log.warning("back-channel logout refused", extra={"fields": {"source": source, "reason": str(exc)[:200]}})
+            return JSONResponse({"error": "invalid_request"}, status_code=400, headers=headers)
+        sid = claims.get("sid")
+        if not sid:
+            log.info("back-channel logout without sid ignored", extra={"fields": {"source": source}})
+            return Response(status_code=200, headers=headers)
+        result = await run_in_threadpool(end_session, str(sid))
+        log.info("back-channel logout", extra={"fields": {"source": source, "ended": result if isinstance(result, int) else len(result or [])}})
+        return Response(status_code=200, headers=headers)
+
+    return receive
