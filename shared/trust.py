@@ -7,9 +7,10 @@ Levels are ordered (L1 < L2 < L3) and travel in the standard ``acr`` claim as
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Iterable
 
-__all__ = ["TrustLevel", "ACR_PREFIX", "acr_values_param", "lowest_requested"]
+__all__ = ["TrustLevel", "ACR_PREFIX", "acr_values_param", "lowest_requested", "require_level_claims"]
 
 ACR_PREFIX = "urn:gdzwfw:loa:"
 
@@ -55,3 +56,23 @@ def lowest_requested(acr_values: Iterable[str]) -> TrustLevel | None:
 
 def acr_values_param(level: TrustLevel) -> str:
     return level.acr
+
+
+def require_level_claims(level: TrustLevel, claims_param: str = "") -> str:
+    """An OIDC ``claims`` parameter (Core §5.5.1) that makes ``acr`` at
+    ``level`` or above *essential*, so the provider either reaches it
+    (offering the upgrade on the way) or answers
+    ``unmet_authentication_requirements``, instead of quietly returning a
+    lower level as it may for ``acr_values``. Other requested claims in
+    ``claims_param`` are kept; an unreadable one is replaced.
+    """
+    try:
+        claims = json.loads(claims_param) if claims_param else {}
+    except ValueError:
+        claims = {}
+    if not isinstance(claims, dict) or not isinstance(claims.get("id_token", {}), dict):
+        claims = {}
+    id_token = dict(claims.get("id_token") or {})
+    id_token["acr"] = {"essential": True, "values": [lvl.acr for lvl in TrustLevel if lvl >= level]}
+    return json.dumps({**claims, "id_token": id_token}, separators=(",", ":"))
+

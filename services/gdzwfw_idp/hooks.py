@@ -101,8 +101,13 @@ class IdpHooks:
     def login_url(self, interaction_id: str) -> str:
         return f"{self.public_url}/login?interaction={interaction_id}"
 
-    def upgrade_url(self, principal: Principal, required_acr: str) -> str | None:
-        return f"{self.public_url}/account/verification"
+    def upgrade_url(self, principal: Principal, required_acr: str, interaction_id: str) -> str | None:
+        # The 实名核验 page keeps the request and offers to continue it once
+        # the new level is reached.
+        return f"{self.public_url}/account/verification?interaction={interaction_id}"
+
+    def step_up_url(self, principal: Principal, interaction_id: str) -> str | None:
+        return None  # levels are raised here, on the 实名核验 page
 
     def end_session(self, db: Session, session: dict[str, Any]) -> None:
         for key in LOGIN_KEYS:

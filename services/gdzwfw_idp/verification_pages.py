@@ -55,11 +55,15 @@ def verification_router() -> APIRouter:
 
     # -- the 实名核验 page -------------------------------------------------------------
     @router.get("/account/verification", include_in_schema=False)
-    async def verification(request: Request) -> Response:
+    async def verification(request: Request, interaction: str = "") -> Response:
         me = await current(request)
         if me is None:
             return RedirectResponse("/login", status_code=303)
         state = request.app.state
+        if interaction and await run_in_threadpool(state.provider.interactions.get, interaction):
+            # Sent here from the "level too low" page of a login: the request
+            # is offered back (返回…继续登录) once the level is reached.
+            request.session[SESSION_INTERACTION] = interaction
         pending = request.session.get(SESSION_INTERACTION)
 
         def load() -> dict[str, Any]:

@@ -54,7 +54,7 @@ def create_app(
         clock=runtime.clock,
         tokens=runtime.tokens,
         tables=provider_tables,
-        hooks=IssoHooks(issuer=issuer, upgrade_url=settings.gdzwfw_verification_url),
+        hooks=IssoHooks(issuer=issuer),
         claims_supported=CLAIMS,
     )
     rp = RelyingParty(

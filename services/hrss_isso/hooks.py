@@ -40,9 +40,8 @@ def session_ended(db: Session, session: dict[str, Any]) -> bool:
 
 
 class IssoHooks:
-    def __init__(self, *, issuer: str, upgrade_url: str) -> None:
+    def __init__(self, *, issuer: str) -> None:
         self.issuer = issuer
-        self._upgrade_url = upgrade_url
 
     def session_principal(self, db: Session, session: dict[str, Any]) -> Principal | None:
         unit_id = session.get("unit_id")
@@ -85,11 +84,19 @@ class IssoHooks:
     def login_url(self, interaction_id: str) -> str:
         return f"{self.issuer}/login?interaction={interaction_id}"
 
-    def upgrade_url(self, principal: Principal, required_acr: str) -> str | None:
+    def upgrade_url(self, principal: Principal, required_acr: str, interaction_id: str) -> str | None:
         if principal.context.get("idp") == "gdzwfw":
-            return self._upgrade_url
+            return self.step_up_url(principal, interaction_id)
         if principal.context.get("act"):
             return f"{self.issuer}/realname"
+        return None
+
+    def step_up_url(self, principal: Principal, interaction_id: str) -> str | None:
+        """A provincial legal person's level lives at gdzwfw_idp: the parked
+        request goes back upstream with its level requirement, where
+        gdzwfw_idp offers 实名核验 and then returns here."""
+        if principal.context.get("idp") == "gdzwfw" and not principal.context.get("act"):
+            return f"{self.issuer}/federation/gdzwfw/start?interaction={interaction_id}"
         return None
 
     def end_session(self, db: Session, session: dict[str, Any]) -> None:

@@ -32,7 +32,7 @@ from shared.oauth.adapter import read_oauth2_request
 from shared.oauth.client import LoginFailed, RelyingParty
 from shared.oauth.provider.provider import Provider
 from shared.oauth.provider.routes import outcome_response
-from shared.trust import TrustLevel
+from shared.trust import TrustLevel, require_level_claims
 from shared.web.app import render
 from shared.web.csrf import verify_csrf_form
 from shared.web.sessions import rotate_session
@@ -44,6 +44,7 @@ TABS = {"unit": "单位登录", "personal": "个人登录"}
 UNIT_METHODS = {"gdzwfw": "省统一身份认证", "password": "账号密码"}
 PERSONAL_METHODS = {"password": "账号密码", "gdzwfw": "省统一身份认证"}
 FED_KINDS = ("unit", "personal", "link")
+INIT_LEVEL = TrustLevel.L2  # the provincial level 登录初始化 needs
 FORWARDED_DENIALS = {"access_denied", "unmet_authentication_requirements", "login_required"}
 FAILURE_TEXT = {
     "unreachable": "暂时无法连接广东省统一身份认证平台，请稍后再试。",
@@ -227,18 +228,25 @@ def pages_router(*, provider: Provider, rp: RelyingParty) -> APIRouter:
 
     # -- 省统一身份认证 ----------------------------------------------------------
     @router.get("/federation/gdzwfw/start", include_in_schema=False)
-    async def federation_start(request: Request, interaction: str = "", kind: str = "unit") -> Response:
+    async def federation_start(request: Request, interaction: str = "", kind: str = "unit", require: str = "") -> Response:
         found = await run_in_threadpool(parked, interaction)
         params: dict[str, Any] = found.params if found else {}
         request.session["fed_interaction"] = found.id if found else ""
         request.session["fed_kind"] = kind if kind in FED_KINDS else "unit"
+        claims = params.get("claims", "")
+        acr_values = params.get("acr_values", "")
+        if (level := TrustLevel.from_name(require)) is not None:
+            # This hop's own requirement (登录初始化 needs L2): asked as
+            # essential, so gdzwfw_idp offers its 实名核验 on the way.
+            claims = require_level_claims(level, claims)
+            acr_values = acr_values or level.acr
         try:
             # Forward the client's level request upstream (DESIGN.md); the
             # level that comes back is what the client will be told.
             return await rp.start(
                 request,
-                acr_values=params.get("acr_values", ""),
-                claims=params.get("claims", ""),
+                acr_values=acr_values,
+                claims=claims,
                 max_age=params.get("max_age", ""),
                 prompt="login" if found and "login" in found.requested_prompt.split() else "",
             )
@@ -294,7 +302,7 @@ def pages_router(*, provider: Provider, rp: RelyingParty) -> APIRouter:
 
         found_unit = await run_in_threadpool(resolve)
         if found_unit is None:
-            return await first_login(request, claims, acr, auth_time, level)
+            return await first_login(request, claims, acr, auth_time, level, interaction)
         rotate_session(request)
         for key in PERSON_KEYS + ("act",):
             request.session.pop(key, None)
@@ -315,7 +323,7 @@ def pages_router(*, provider: Provider, rp: RelyingParty) -> APIRouter:
         log.info("federated login", extra={"fields": {"acr": acr}})
         return resume_or(interaction, f"{issuer}/")
 
-    async def first_login(request: Request, claims: dict[str, Any], acr: str | None, auth_time: int, level: TrustLevel | None) -> Response:
+    async def first_login(request: Request, claims: dict[str, Any], acr: str | None, auth_time: int, level: TrustLevel | None, interaction: str) -> Response:
         """登录初始化 (part 一 (三) (2)): no unit linked to this provincial
         legal person. A unit with its USCC registered the other way is not
         linked by USCC alone; otherwise the verified claims wait in the
@@ -330,6 +338,27 @@ def pages_router(*, provider: Provider, rp: RelyingParty) -> APIRouter:
         request.session.pop(INIT_KEY, None)
         request.session.pop(INIT_DONE_KEY, None)
         request.session.pop(LINK_PENDING_KEY, None)
+        if level is None or level < INIT_LEVEL:
+            # A unit is created (or linked) from the provincial claims only
+            # when the province vouches for them by certificate, licence or
+            # in person (seed 一 (三) (5): 初始化 and 四级（L2）或以上 let the
+            # unit straight in). 三级 rests on what someone knows of the unit.
+            log.info("provincial legal person below L2 at first login", extra={"fields": {"acr": acr}})
+            found = await run_in_threadpool(parked, interaction)
+            return render(
+                request,
+                "init_level_required.html",
+                {
+                    "org_name": org_name,
+                    "level": level,
+                    "required": INIT_LEVEL,
+                    "client_name": found.client_name if found else None,
+                    "interaction": found.id if found else "",
+                    "upgrade_url": with_interaction(f"{issuer}/federation/gdzwfw/start?require={INIT_LEVEL.name}", found.id if found else ""),
+                    "decline_url": provider.url(provider.config.paths.authorization + "/decline"),
+                },
+                status_code=403,
+            )
         if await run_in_threadpool(registered):
             request.session[LINK_PENDING_KEY] = {"iss": rp.issuer, "sub": str(claims["sub"]), "uscc": uscc, "org_name": org_name}
             log.info("provincial legal person's unit registered but not linked", extra={"fields": {"uscc": uscc}})

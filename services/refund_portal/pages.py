@@ -18,7 +18,7 @@ from services.refund_portal.decisions import DECISIONS, NOTE_LIMIT, DecisionErro
 from services.refund_portal.logout import login_ended
 from services.refund_portal.records import UnitIdentity, history_of, present, record_of_unit, records_of_unit
 from shared.oauth.client import LoginFailed, RelyingParty
-from shared.trust import TrustLevel
+from shared.trust import TrustLevel, require_level_claims
 from shared.web.app import error_page, render
 from shared.web.csrf import verify_csrf_form
 from shared.web.sessions import rotate_session
@@ -62,13 +62,26 @@ def _history(entries) -> list[dict[str, Any]]:
     return rows
 
 
+STEP_UP_URL = f"/login?acr_values={REQUIRED_LEVEL.acr}&next=/"
+AFTER_LOGIN = "after_login"
+
+
 def upgrade_url(settings, unit: dict) -> str:
     """Where this login can raise its level: a handler logged in with an HRSS
     personal account (idp=hrss) upgrades at the ISSO's 实名认证 page; a
-    provincial legal person at gdzwfw_idp's 实名核验."""
+    provincial legal person through a new authorization request requiring
+    L2, which the ISSO takes to gdzwfw_idp's 实名核验 and brings back."""
     if unit.get("idp") == "hrss":
         return f"{settings.isso_issuer.rstrip('/')}/realname"
-    return settings.gdzwfw_verification_url
+    return STEP_UP_URL
+
+
+def local_path(value: str) -> str | None:
+    """A path on this site to return to after login, never another site's
+    (no scheme, no ``//host``, no backslash tricks)."""
+    if not value.startswith("/") or value.startswith("//") or "\\" in value or any(c < " " for c in value):
+        return None
+    return value
 
 
 def pages_router(*, rp: RelyingParty) -> APIRouter:
@@ -99,7 +112,13 @@ def pages_router(*, rp: RelyingParty) -> APIRouter:
             return render(
                 request,
                 "level_required.html",
-                {"unit": unit, "level": level, "required": REQUIRED_LEVEL, "verification_url": upgrade_url(settings, unit)},
+                {
+                    "unit": unit,
+                    "level": level,
+                    "required": REQUIRED_LEVEL,
+                    "verification_url": upgrade_url(settings, unit),
+                    "direct_verification_url": settings.gdzwfw_verification_url,
+                },
                 status_code=403,
             )
         identity = UnitIdentity.from_claims(unit)
@@ -202,14 +221,26 @@ def pages_router(*, rp: RelyingParty) -> APIRouter:
         return RedirectResponse(f"/#record-{record_id}", status_code=303)
 
     @router.get("/login", include_in_schema=False)
-    async def login(request: Request, fresh: int = 0, acr_values: str = "") -> Response:
-        # Step-up (RFC 9470): a challenge's acr_values become a new
-        # authorization request; only known levels at or above L2 are asked.
+    async def login(request: Request, fresh: int = 0, acr_values: str = "", max_age: str = "", next: str = "") -> Response:
+        # Step-up (RFC 9470): a challenge's acr_values (and max_age) become a
+        # new authorization request; only known levels at or above L2 are
+        # asked. The first login asks L2 as a preference (the gate below
+        # checks what comes back); a step-up asks it as essential, so each
+        # provider on the way offers the upgrade instead of answering lower.
         asked = [lvl for v in acr_values.split() if (lvl := TrustLevel.from_acr(v)) is not None and lvl >= REQUIRED_LEVEL]
         acr = " ".join(lvl.acr for lvl in asked) or REQUIRED_LEVEL.acr
+        claims = require_level_claims(min(asked)) if asked else ""
+        request.session.pop(AFTER_LOGIN, None)
+        if (path := local_path(next)) is not None:
+            request.session[AFTER_LOGIN] = path
         try:
-            # acr_values is a preference; the gate below checks what comes back.
-            return await rp.start(request, acr_values=acr, prompt="login" if fresh else "")
+            return await rp.start(
+                request,
+                acr_values=acr,
+                claims=claims,
+                max_age=max_age if max_age.isdigit() else "",
+                prompt="login" if fresh else "",
+            )
         except LoginFailed as failure:
             return render(request, "login_failed.html", {"message": FAILURE_TEXT["unreachable"], "code": failure.kind}, status_code=502)
 
@@ -220,11 +251,13 @@ def pages_router(*, rp: RelyingParty) -> APIRouter:
         except LoginFailed as failure:
             log.warning("login failed", extra={"fields": {"kind": failure.kind, "upstream_error": failure.upstream_error, "detail": failure.detail[:200]}})
             message = FAILURE_TEXT.get(failure.kind, FAILURE_TEXT["upstream_error"])
+            upgrade = None
             if failure.upstream_error == "access_denied":
                 message = "您已取消登录。"
             elif failure.upstream_error == "unmet_authentication_requirements":
-                message = "您的账号可信等级不足，未能登录。稳岗返还信息确认需要四级（原L2）或以上。"
-            return render(request, "login_failed.html", {"message": message, "code": failure.upstream_error or failure.kind}, status_code=400)
+                message = "您的账号可信等级不足，未能登录。稳岗返还信息确认需要四级（原L2）或以上，请先完成实名核验升级。"
+                upgrade = STEP_UP_URL
+            return render(request, "login_failed.html", {"message": message, "code": failure.upstream_error or failure.kind, "upgrade_url": upgrade}, status_code=400)
         claims = login.claims
         level = TrustLevel.from_acr(claims.get("acr"))
         rotate_session(request)
@@ -240,7 +273,8 @@ def pages_router(*, rp: RelyingParty) -> APIRouter:
         request.session["id_token"] = login.id_token
         request.session["isso_sid"] = claims.get("sid")
         log.info("login", extra={"fields": {"acr": request.session["acr"], "admitted": admitted(request.session["acr"])}})
-        return RedirectResponse("/", status_code=303)
+        # Back to where the login (or the step-up) set out from.
+        return RedirectResponse(local_path(request.session.pop(AFTER_LOGIN, "") or "") or "/", status_code=303)
 
     @router.get("/logout", include_in_schema=False)
     async def logout(request: Request) -> Response:

@@ -51,7 +51,7 @@ class RefundSettings(ServiceSettings):
     introspection_cache_seconds: int = Field(
         default=30, description="Upper bound on how long an introspection result is reused (a revoked token is refused after this)."
     )
-    gdzwfw_verification_url: str = Field(description="gdzwfw_idp's 实名核验 page, linked when a unit is below L2.")
+    gdzwfw_verification_url: str = Field(description="gdzwfw_idp's 实名核验 page, linked (besides the step-up login) when a provincial unit is below L2.")
     demo_data: bool = Field(default=True, description="Load demo refund records and staff accounts (development only).")
     policy_rules: list[PolicyRule] = Field(
         default_factory=lambda: list(DEFAULT_POLICY_RULES),

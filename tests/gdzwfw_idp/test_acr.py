@@ -55,7 +55,9 @@ def test_essential_l2_for_an_l1_account_shows_the_upgrade_page(idp: Idp) -> None
     text = page.text
     assert "三级（原L1）" in text  # the level reached
     assert "四级（原L2）" in text  # the level required
-    assert 'href="http://127.0.0.1:8001/account/verification"' in text
+    interaction = form_value(text, "interaction")
+    # The 实名核验 page is told which request waits, to offer it back.
+    assert f'href="http://127.0.0.1:8001/account/verification?interaction={interaction}"' in text
     assert 'action="http://127.0.0.1:8001/authorize/decline"' in text
     assert "广州市天河区示范科技有限公司" in text
     assert "code=" not in text

@@ -58,6 +58,42 @@ def test_修改信息_for_l1_rereads_the_registry_and_is_audited(idp: Idp) -> No
     assert "（不变）" in browser.get("/account/verification").text
 
 
+def test_a_logged_in_l1_unit_upgrades_and_continues_without_logging_in_again(pki_idp: Idp, pki) -> None:
+    """Single sign-on: the unit is already logged in at L1 when a client
+    requires L2. The upgrade page, 网银证书核验, and the waiting request
+    continues with the session it has (no second password)."""
+    browser = login(pki_idp, "demo_l1")
+    pki_idp.clock.advance(60)
+    pkce = Pkce.new()
+    unmet = browser.get("/authorize", params=authorize_params(pkce, claims=essential_acr_claims("urn:gdzwfw:loa:L2")), follow_redirects=False)
+    assert unmet.status_code == 403
+    upgrade = re.search(r'href="http://127.0.0.1:8001(/account/verification\?interaction=[^"]+)"', unmet.text).group(1)
+    interaction = upgrade.split("interaction=", 1)[1]
+    # Resuming before the level is raised only shows the requirement again.
+    early = browser.get(f"/authorize/resume?interaction={interaction}", follow_redirects=False)
+    assert early.status_code == 403 and "code=" not in early.text
+    verification = browser.get(upgrade)
+    assert "您正在登录“演示应用（demo-rp）”" in verification.text and 'id="continue-login"' not in verification.text
+    cert_page = browser.get("/account/verification/bank")
+    _, challenge = challenge_of(cert_page.text)
+    browser.post("/account/verification/bank", data={"csrf_token": csrf(cert_page.text), "nonce": form_value(cert_page.text, "nonce"), "response": sign_with(pki.unit_p12("91440106MA5DL1A170", "bank"), challenge)})
+    resume = re.search(r'id="continue-login" href="([^"]+)"', browser.get("/account/verification").text).group(1)
+    redirect = browser.get(resume, follow_redirects=False)
+    assert redirect.status_code == 302 and "code" in query_of(redirect)
+    from tests.oidc_helpers import decode_id_token
+
+    claims = decode_id_token(pki_idp.redeem(query_of(redirect)["code"], pkce).json()["id_token"], pki_idp.client.get("/jwks.json").json())
+    assert claims["acr"] == "urn:gdzwfw:loa:L2"
+    # auth_time is still the password login's: nobody authenticated again.
+    assert claims["auth_time"] == pki_idp.clock.timestamp() - 60
+
+
+def test_an_upgrade_link_with_an_unknown_request_shows_no_continue_box(idp: Idp) -> None:
+    browser = login(idp, "demo_l1")
+    page = browser.get("/account/verification?interaction=not-a-real-one")
+    assert page.status_code == 200 and "您正在登录" not in page.text
+
+
 def test_a_natural_person_sees_its_own_verification(idp: Idp) -> None:
     browser = login(idp, "demo_person", tab="personal")
     page = browser.get("/account/verification")

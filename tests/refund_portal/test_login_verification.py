@@ -3,6 +3,7 @@ the portal; the ISSO side is faked at the transport with a real key)."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from urllib.parse import parse_qs, urlsplit
@@ -174,6 +175,39 @@ def test_step_up_turns_the_challenge_into_a_new_authorization_request(portal) ->
     assert parse_qs(urlsplit(low.headers["location"]).query)["acr_values"] == ["urn:gdzwfw:loa:L2"]
 
 
+def test_a_step_up_asks_the_level_as_essential_and_returns_where_it_was_going(portal) -> None:
+    client, isso = portal
+    up = client.get("/login", params={"acr_values": "urn:gdzwfw:loa:L2", "max_age": "600", "next": "/refunds/7/decide?decision=confirm"}, follow_redirects=False)
+    query = {k: v[0] for k, v in parse_qs(urlsplit(up.headers["location"]).query).items()}
+    # Essential: each provider on the way offers the upgrade rather than answering L1.
+    assert json.loads(query["claims"]) == {"id_token": {"acr": {"essential": True, "values": ["urn:gdzwfw:loa:L2", "urn:gdzwfw:loa:L3"]}}}
+    assert query["max_age"] == "600" and "prompt" not in query
+    isso.answer_with(query["nonce"])
+    assert callback(client, query["state"]).headers["location"] == "/refunds/7/decide?decision=confirm"
+    # A plain first login asks L2 only as a preference and lands on the home page.
+    first = start_login(client)
+    assert "claims" not in first
+    isso.answer_with(first["nonce"])
+    assert callback(client, first["state"]).headers["location"] == "/"
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"])
+def test_the_return_path_after_login_never_leaves_the_portal(portal, target) -> None:
+    client, isso = portal
+    up = client.get("/login", params={"next": target}, follow_redirects=False)
+    query = {k: v[0] for k, v in parse_qs(urlsplit(up.headers["location"]).query).items()}
+    isso.answer_with(query["nonce"])
+    assert callback(client, query["state"]).headers["location"] == "/"
+
+
+def test_an_unmet_level_answer_offers_the_upgrade(portal) -> None:
+    client, _ = portal
+    query = start_login(client)
+    page = client.get("/auth/callback", params={"error": "unmet_authentication_requirements", "state": query["state"], "iss": ISSO})
+    assert page.status_code == 400 and "请先完成实名核验升级" in page.text
+    assert 'id="upgrade" href="/login?acr_values=urn:gdzwfw:loa:L2&amp;next=/"' in page.text
+
+
 def test_back_channel_logout_refuses_a_missing_or_forged_token(portal) -> None:
     client, _ = portal
     assert client.post("/auth/backchannel-logout", data={}).status_code == 400
@@ -202,4 +236,6 @@ def test_a_provincial_unit_below_l2_is_sent_to_gdzwfw_to_raise_the_level(portal)
     query = start_login(client)
     isso.answer_with(query["nonce"], acr="urn:gdzwfw:loa:L1", idp="gdzwfw")
     assert callback(client, query["state"]).status_code == 303
-    assert 'href="http://127.0.0.1:8001/account/verification"' in client.get("/").text
+    page = client.get("/").text
+    assert 'id="upgrade" href="/login?acr_values=urn:gdzwfw:loa:L2&amp;next=/"' in page
+    assert 'href="http://127.0.0.1:8001/account/verification"' in page

@@ -22,8 +22,16 @@ class ProviderHooks(Protocol):
     def login_url(self, interaction_id: str) -> str:
         """The login UI that handles this interaction (STYLE habit 3)."""
 
-    def upgrade_url(self, principal: Principal, required_acr: str) -> str | None:
-        """Where the user can raise the trust level, if anywhere."""
+    def upgrade_url(self, principal: Principal, required_acr: str, interaction_id: str) -> str | None:
+        """Where the user can raise the trust level, if anywhere; the page
+        there offers to continue the parked request once the level is met."""
+
+    def step_up_url(self, principal: Principal, interaction_id: str) -> str | None:
+        """Where a login below a required level goes straight away, without
+        the "level too low" page, when the level is raised elsewhere: a
+        federating provider sends the parked request upstream with its level
+        requirement, and the upstream provider offers the upgrade. None for a
+        provider that holds the level itself."""
 
     def end_session(self, db: Session, session: dict[str, Any]) -> None:
         """Forget the login held by this browser session."""

@@ -62,6 +62,9 @@ class Interaction:
     client_id: str
     client_name: str
     requested_prompt: str = ""
+    # Parked to wait for a login (True), or for a level to be raised by a
+    # user who is already logged in (False: resuming needs no new login).
+    needs_login: bool = True
 
 
 class Interactions:
@@ -71,9 +74,18 @@ class Interactions:
     def __init__(self, store: KeyValueStore, tokens: TokenSource, ttl: int) -> None:
         self.store, self.tokens, self.ttl = store, tokens, ttl
 
-    def create(self, *, params: dict[str, str], created: int, client_id: str, client_name: str, requested_prompt: str = "") -> Interaction:
+    def create(
+        self, *, params: dict[str, str], created: int, client_id: str, client_name: str, requested_prompt: str = "", needs_login: bool = True
+    ) -> Interaction:
         iid = self.tokens.token(16)
-        data = {"params": params, "created": created, "client_id": client_id, "client_name": client_name, "requested_prompt": requested_prompt}
+        data = {
+            "params": params,
+            "created": created,
+            "client_id": client_id,
+            "client_name": client_name,
+            "requested_prompt": requested_prompt,
+            "needs_login": needs_login,
+        }
         self.store.set(f"interaction:{iid}", data, self.ttl)
         return Interaction(id=iid, **data)
 

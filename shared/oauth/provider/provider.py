@@ -368,7 +368,7 @@ class Provider:
             server = bound.server
             principal = self.config.hooks.session_principal(s, req.session)
             data = req.payload.data
-            if resumed is not None:
+            if resumed is not None and resumed.needs_login:
                 # The parked request asked for a login: only one that happened
                 # after it was parked counts (and then max_age is satisfied).
                 if principal is not None and principal.session_started < resumed.created:
@@ -394,8 +394,14 @@ class Provider:
             interaction = self._park(req, grant)
             return Login(interaction=interaction, url=self.config.hooks.login_url(interaction.id))
         if decision == "unmet":
-            interaction = resumed or self._park(req, grant)
-            upgrade = self.config.hooks.upgrade_url(principal, required.acr)
+            interaction = resumed or self._park(req, grant, needs_login=False)
+            # Once only: a login that has just come back (resumed) still below
+            # the level is explained here rather than sent upstream again.
+            step_up = None if resumed is not None else self.config.hooks.step_up_url(principal, interaction.id)
+            if step_up:
+                log.info("step-up sent on", extra={"fields": {"client_id": interaction.client_id, "required": required.acr}})
+                return Login(interaction=interaction, url=step_up)
+            upgrade = self.config.hooks.upgrade_url(principal, required.acr, interaction.id)
             return Unmet(interaction=interaction, principal=principal, required=required, upgrade_url=upgrade)
         if resumed is not None:
             self.interactions.finish(resumed.id)
@@ -418,7 +424,7 @@ class Provider:
         cls = _DENIALS.get(error, AccessDeniedError)
         return self._error(server, req, cls(redirect_uri=redirect_uri, state=req.payload.state))
 
-    def _park(self, req: StarletteOAuth2Request, grant: Any) -> Interaction:
+    def _park(self, req: StarletteOAuth2Request, grant: Any, *, needs_login: bool = True) -> Interaction:
         # prompt is satisfied by the login the interaction waits for, so it is
         # not replayed on resume; kept aside for a federating provider to
         # forward upstream (prompt=login must reach the real authentication).
@@ -429,6 +435,7 @@ class Provider:
             created=self.config.clock.timestamp(),
             client_id=grant.client.client_id,
             client_name=grant.client.client_name,
+            needs_login=needs_login,
         )
 
     def _unmet_redirect(self, server: StarletteAuthorizationServer, req: StarletteOAuth2Request, redirect_uri: str) -> Respond | ErrorPage:
