@@ -12,9 +12,6 @@ itself, so nothing needs to listen on port 8099.
 
 from __future__ import annotations
 
-import json
-import os
-import re
 import time
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -22,12 +19,11 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from playwright.sync_api import Page, expect
 
-from devtools.ca_helper import sign_challenge
 from devtools.certs import generate
-from devtools.stack import SERVICES, Stack, StackConfig, database_urls, free_port
 from services.gdzwfw_idp.demo import DEMO_PASSWORD, DEMO_STAFF, DEMO_STAFF_PASSWORD
 from shared.totp import totp
-from tests.browser.conftest import TEST_DATABASE_URL, ChainUrls, _drop_databases
+from tests.browser.conftest import ChainUrls
+from tests.browser.gdzwfw_steps import pki_chain, register_legal_person, url_re, verify_by_bank_certificate
 from tests.oidc_helpers import DEMO_REDIRECT, Pkce, essential_acr_claims
 
 pytestmark = pytest.mark.browser
@@ -35,6 +31,9 @@ pytestmark = pytest.mark.browser
 UNIT = {
     "org_name": "广州市海珠区示范物流有限公司",
     "uscc": "91440105MA5DLA00XW",
+    "city": "广州市",
+    "district": "海珠区",
+    "address": "新港中路500号",
     "legal_rep_name": "赵敏",
     "legal_rep_id_number": "440105198203150021",
 }
@@ -51,45 +50,8 @@ def pki(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory: pytest.TempPathFactory, pki) -> Iterator[ChainUrls]:
     """The conftest's stack, with gdzwfw_idp trusting this module's test PKI."""
-    work = tmp_path_factory.mktemp("browser-registration-stack")
-    urls = database_urls(base_url=TEST_DATABASE_URL, var_dir=work / "db", suffix=f"_reg{os.getpid()}")
-    settings = pki.settings()
-    extra = {
-        "GDZWFW_BANK_CA_FILES": json.dumps(settings["bank_ca_files"]),
-        "GDZWFW_ENTERPRISE_CA_FILES": json.dumps(settings["enterprise_ca_files"]),
-        "GDZWFW_CRL_FILES": json.dumps(settings["crl_files"]),
-        "GDZWFW_LICENCE_AUTHORITY_PUBLIC_KEY_FILE": settings["licence_authority_public_key_file"],
-    }
-    config = StackConfig(database_urls=urls, ports={name: free_port() for name in SERVICES}, extra_env={"gdzwfw_idp": extra})
-    stack = Stack(config, log_dir=work)
-    stack.migrate()
-    try:
-        stack.start(("gdzwfw_idp",))
-    except Exception:
-        stack.stop()
-        logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in sorted(work.glob("*.log")))
-        raise RuntimeError(f"gdzwfw_idp did not start\n{logs}") from None
-    try:
-        yield ChainUrls(idp=config.url("gdzwfw_idp"), isso=config.url("hrss_isso"), portal=config.url("refund_portal"))
-    finally:
-        stack.stop()
-        if TEST_DATABASE_URL:
-            _drop_databases(TEST_DATABASE_URL, urls)
-
-
-def _url_re(base: str, path: str) -> re.Pattern[str]:
-    return re.compile(rf"^{re.escape(base + path)}(?:[?#].*)?$")
-
-
-def latest_sms_code(page: Page, idp: str) -> str:
-    """Read the code from the development outbox, in another tab."""
-    outbox = page.context.new_page()
-    try:
-        outbox.goto(f"{idp}/dev/sms")
-        body = outbox.locator("td.sms-body").first.inner_text()
-    finally:
-        outbox.close()
-    return re.search(r"\d{6}", body).group(0)
+    with pki_chain(tmp_path_factory.mktemp("browser-registration-stack"), pki, suffix="reg", services=("gdzwfw_idp",)) as urls:
+        yield urls
 
 
 def test_register_then_bank_certificate_to_l2_then_demo_rp_login(page: Page, chain: ChainUrls, pki, shot) -> None:
@@ -116,64 +78,13 @@ def test_register_then_bank_certificate_to_l2_then_demo_rp_login(page: Page, cha
 
     # demo-rp sends the employer to the province's login page.
     page.goto(f"{idp}/authorize?{urlencode(params)}")
-    expect(page).to_have_url(_url_re(idp, "/login"))
+    expect(page).to_have_url(url_re(idp, "/login"))
     expect(page.get_by_text("您正在登录：演示应用（demo-rp）")).to_be_visible()
     page.locator("nav.tabs").get_by_role("link", name="法人登录", exact=True).click()
     page.get_by_role("tab", name="账号密码", exact=True).click()
     shot(page, "01_login_legal_password")
     page.get_by_role("link", name="立即注册").click()
-
-    # 法人注册, step 1: 输入基础信息.
-    expect(page).to_have_url(_url_re(idp, "/register/legal"))
-    expect(page.get_by_role("heading", name="法人注册")).to_be_visible()
-    expect(page.locator("ol.steps li.current")).to_contain_text("输入基础信息")
-    expect(page.get_by_role("img", name="微信小程序码")).to_be_visible()
-    shot(page, "02_register_step1_empty")
-
-    page.get_by_label("法人登录账号").fill(LOGIN_NAME)
-    page.get_by_label("登录密码").fill(PASSWORD)
-    page.get_by_label("确认密码").fill(PASSWORD)
-    page.get_by_label("单位/企业名称").fill(UNIT["org_name"])
-    page.locator("#uscc").fill(UNIT["uscc"])
-    page.get_by_label("省", exact=True).select_option("广东省")
-    page.get_by_label("市", exact=True).select_option("广州市")
-    page.get_by_label("区（县）").select_option("海珠区")
-    page.get_by_label("证件详细地址").fill("新港中路500号")
-    page.get_by_label("法定代表人姓名").fill(UNIT["legal_rep_name"])
-    page.locator("#legal_rep_id_number").fill(UNIT["legal_rep_id_number"])
-
-    # The applicant scans the 小程序码: the development mini-program opens in a new tab.
-    with page.context.expect_page() as popup_info:
-        page.get_by_role("link", name="在新窗口打开模拟小程序").click()
-    phone = popup_info.value
-    phone.wait_for_load_state()
-    expect(phone.get_by_role("heading", name="微信 · 人脸识别（模拟）")).to_be_visible()
-    phone.get_by_label("申请人（人口库）").select_option(label="林**（4401**********0089）")
-    phone.get_by_role("button", name="开始人脸识别").click()
-    expect(phone.get_by_text("人脸识别通过")).to_be_visible()
-    phone.close()
-    expect(page.get_by_text("人脸识别已通过：林**（4401**********0089）")).to_be_visible()
-
-    page.get_by_label("手机号码").fill(MOBILE)
-    page.get_by_role("button", name="获取验证码").click()
-    expect(page.locator("#sms-status")).to_contain_text("验证码已发送至 139****5678")
-    page.get_by_label("短信验证码").fill(latest_sms_code(page, idp))
-    page.get_by_label("我已阅读并同意遵守").check()
-    shot(page, "03_register_step1_filled")
-    page.get_by_role("button", name="下一步").click()
-
-    # Step 2: 实名核验 against 法人基础库.
-    expect(page).to_have_url(_url_re(idp, "/register/legal/verify"))
-    expect(page.locator("ol.steps li.current")).to_contain_text("实名核验")
-    expect(page.locator("main")).to_contain_text("4401**********0021")
-    shot(page, "04_register_step2_verify")
-    page.get_by_role("button", name="提交核验并完成注册").click()
-
-    # Step 3: 注册完成 at 三级（原L1）.
-    expect(page).to_have_url(_url_re(idp, "/register/done"))
-    expect(page.locator("ol.steps li.current")).to_contain_text("注册完成")
-    expect(page.locator("main")).to_contain_text("三级（原L1）")
-    shot(page, "05_register_step3_done")
+    register_legal_person(page, idp, unit=UNIT, login_name=LOGIN_NAME, password=PASSWORD, mobile=MOBILE, shot=shot)
     page.get_by_role("link", name="立即登录").click()
 
     # Log in: the account is L1, demo-rp needs L2.
@@ -186,25 +97,7 @@ def test_register_then_bank_certificate_to_l2_then_demo_rp_login(page: Page, cha
     page.get_by_role("link", name="去实名核验升级").click()
 
     # 实名核验 → 企业/单位网银证书核验 → 核验升级.
-    expect(page).to_have_url(_url_re(idp, "/account/verification"))
-    expect(page.locator("main")).to_contain_text("您的账号当前可信等级为：三级（原L1）")
-    expect(page.locator("main")).to_contain_text("当前账号核验方式为：法人基础库")
-    shot(page, "07_verification_l1")
-    page.locator("a[href='/account/verification/bank']").click()
-    expect(page.get_by_role("heading", name="企业/单位网银证书核验")).to_be_visible()
-    challenge = page.locator("#challenge").inner_text().strip()
-    shot(page, "08_bank_certificate_challenge")
-
-    # The 「CA助手」 signs the challenge with the unit's bank certificate, unlocked by its PIN.
-    response = sign_challenge(pki.unit_p12(UNIT["uscc"], "bank").read_bytes(), pki.pin, challenge)
-    page.get_by_label("签名结果").fill(response)
-    page.get_by_role("button", name="数字证书核验").click()
-
-    expect(page).to_have_url(_url_re(idp, "/account/verification"))
-    expect(page.get_by_role("status")).to_contain_text("企业/单位网银证书核验成功")
-    expect(page.locator("main")).to_contain_text("您的账号当前可信等级为：四级（原L2）")
-    expect(page.locator("#audit")).to_contain_text("三级（原L1） → 四级（原L2）")
-    shot(page, "09_verification_l2")
+    verify_by_bank_certificate(page, idp, pki=pki, uscc=UNIT["uscc"], shot=shot)
 
     # Back to demo-rp, now at L2.
     page.get_by_role("link", name="返回“演示应用（demo-rp）”继续登录").click()
@@ -255,7 +148,7 @@ def test_licence_login_without_registration_opens_an_l2_account(page: Page, chai
     expect(phone.get_by_text("扫码确认成功")).to_be_visible()
     phone.close()
     # The page learns the outcome by polling and completes the login by itself.
-    expect(page).to_have_url(_url_re(chain.idp, "/account"), timeout=15_000)
+    expect(page).to_have_url(url_re(chain.idp, "/account"), timeout=15_000)
     expect(page.locator("main")).to_contain_text("深圳市南山区示范软件有限公司")
     expect(page.locator("main")).to_contain_text("四级（原L2）")
     shot(page, "03_account_after_licence_login")

@@ -99,16 +99,22 @@ def test_l1_unit_is_told_to_upgrade(page: Page, chain, shot) -> None:
     expect(alert).to_contain_text("三级（原L1）")
     upgrade = page.locator("#upgrade")
     expect(upgrade).to_have_text("前往实名核验")
-    expect(upgrade).to_have_attribute("href", f"{chain.idp}/account/verification")
     shot(page, "01_portal_level_required")
 
-    # Still signed in at the province, the link opens the 实名核验 page.
+    # A new authorization request requiring L2: the ISSO sends it on to the
+    # province (still signed in there), which offers the upgrade for it.
     upgrade.click()
+    expect(page).to_have_url(_url_re(chain.idp, "/authorize"))
+    expect(page.get_by_role("heading", name="账号可信等级不足")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("广东人社统一认证")
+    shot(page, "02_gdzwfw_level_required")
+    page.get_by_role("link", name="去实名核验升级").click()
     expect(page).to_have_url(_url_re(chain.idp, "/account/verification"))
     expect(page.get_by_role("heading", name="实名核验")).to_be_visible()
+    expect(page.locator(".continue-box")).to_contain_text("您正在登录“广东人社统一认证”")
     expect(page.locator("main")).to_contain_text("您的账号当前可信等级为：三级（原L1）")
     expect(page.get_by_role("heading", name="四级（原L2）核验")).to_be_visible()
-    shot(page, "02_gdzwfw_verification")
+    shot(page, "03_gdzwfw_verification")
 
     page.locator("nav.side-nav").get_by_role("link", name="账号基本信息").click()
     expect(page).to_have_url(_url_re(chain.idp, "/account"))
@@ -116,7 +122,7 @@ def test_l1_unit_is_told_to_upgrade(page: Page, chain, shot) -> None:
     # The legal representative's ID number never shows unmasked (DESIGN.md).
     rep_id = page.locator("dt", has_text="法定代表人证件").locator("xpath=following-sibling::dd[1]")
     expect(rep_id).to_have_text(re.compile(r"^身份证 \d{4}\*+[\dX]{4}$"))
-    shot(page, "03_gdzwfw_account")
+    shot(page, "04_gdzwfw_account")
 
 
 def test_wrong_password_shows_error_next_to_form(page: Page, chain, shot) -> None:

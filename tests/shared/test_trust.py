@@ -9,7 +9,7 @@ import pytest
 
 from shared.oauth.provider.interaction import essential_acr, is_stale
 from shared.oauth.provider.models import Principal
-from shared.trust import TrustLevel, lowest_requested
+from shared.trust import TrustLevel, lowest_requested, require_level_claims
 
 L1, L2, L3 = "urn:gdzwfw:loa:L1", "urn:gdzwfw:loa:L2", "urn:gdzwfw:loa:L3"
 
@@ -109,3 +109,13 @@ def principal(auth_time: int) -> Principal:
 def test_max_age(max_age: str | None, elapsed: int, stale: bool) -> None:
     now = 1_800_000_000
     assert is_stale(principal(now - elapsed), max_age, now) is stale
+
+
+def test_a_required_level_becomes_an_essential_acr_claim_keeping_other_requests() -> None:
+    plain = json.loads(require_level_claims(TrustLevel.L2))
+    assert plain == {"id_token": {"acr": {"essential": True, "values": ["urn:gdzwfw:loa:L2", "urn:gdzwfw:loa:L3"]}}}
+    merged = json.loads(require_level_claims(TrustLevel.L3, '{"userinfo":{"org_name":null},"id_token":{"uscc":null}}'))
+    assert merged["userinfo"] == {"org_name": None} and merged["id_token"]["uscc"] is None
+    assert merged["id_token"]["acr"]["values"] == ["urn:gdzwfw:loa:L3"]
+    # Something unreadable is replaced, not guessed at.
+    assert json.loads(require_level_claims(TrustLevel.L2, "not json")) == plain
