@@ -55,6 +55,11 @@ FAILURE_TEXT = {
 }
 
 
+def pending_link(request: Request) -> dict | None:
+    pending = request.session.get(LINK_PENDING_KEY)
+    return pending if isinstance(pending, dict) else None
+
+
 def pages_router(*, provider: Provider, rp: RelyingParty) -> APIRouter:
     router = APIRouter(prefix="/isso")
     issuer = provider.config.issuer
@@ -183,6 +188,9 @@ def pages_router(*, provider: Provider, rp: RelyingParty) -> APIRouter:
                 "current": request.session.get("unit_id"),
                 "error": request.session.pop("flash", None),
                 "button": msg.CHOOSE_UNIT_BUTTON,
+                # Left by a 省统一身份认证 login of a unit registered the other
+                # way: this handler may be the one to confirm the link.
+                "link_pending": pending_link(request),
             },
         )
 
@@ -219,6 +227,9 @@ def pages_router(*, provider: Provider, rp: RelyingParty) -> APIRouter:
                     "current": None,
                     "error": msg.NOT_BOUND if unit_id else "请选择要办理业务的单位",
                     "button": msg.CHOOSE_UNIT_BUTTON,
+                # Left by a 省统一身份认证 login of a unit registered the other
+                # way: this handler may be the one to confirm the link.
+                "link_pending": pending_link(request),
                 },
                 status_code=400,
             )

@@ -179,8 +179,10 @@ def test_a_handler_of_the_existing_unit_confirms_the_link_then_the_next_login_go
     refused = isso.post_form("/isso/init/confirm", {}, browser=browser)
     assert refused.status_code == 400 and "无法确认关联" in refused.text
     assert isso.count(ProvincialLink, ProvincialLink.unit_id == unit_id) == 0
-    # The unit's handler confirms.
+    # The unit's handler logs in; the unit dialog leads to the confirmation.
     assert isso.login("chenxiao", browser=browser).status_code == 303
+    units = browser.get("/isso/login/units")
+    assert 'id="go-confirm-link"' in units.text and "广州市海珠区示范服务有限公司" in units.text
     page = browser.get("/isso/init/confirm")
     assert "确认关联" in page.text and "91440101MA9XY7008U" in page.text
     assert browser.post("/isso/init/confirm", data={}, follow_redirects=False).status_code in (400, 403)  # CSRF
