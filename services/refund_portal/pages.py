@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -17,6 +18,7 @@ from services.refund_portal.audit import Actor
 from services.refund_portal.decisions import DECISIONS, NOTE_LIMIT, DecisionError, UnitDecision, decide
 from services.refund_portal.logout import login_ended
 from services.refund_portal.records import UnitIdentity, history_of, present, record_of_unit, records_of_unit
+from shared.oauth.challenge import parse_bearer_challenge
 from shared.oauth.client import LoginFailed, RelyingParty
 from shared.trust import TrustLevel, require_level_claims
 from shared.web.app import error_page, render
@@ -243,6 +245,19 @@ def pages_router(*, rp: RelyingParty) -> APIRouter:
             )
         except LoginFailed as failure:
             return render(request, "login_failed.html", {"message": FAILURE_TEXT["unreachable"], "code": failure.kind}, status_code=502)
+
+    @router.get("/login/step-up", include_in_schema=False)
+    async def step_up(request: Request, challenge: str = "", next: str = "/") -> Response:
+        """For front ends of the portal's API: hand over the API's RFC 9470
+        ``WWW-Authenticate`` challenge as it came, and the login starts again
+        with the levels (and max_age) it asks for, then returns to ``next``."""
+        parsed = parse_bearer_challenge(challenge)
+        if parsed is None or not parsed.is_step_up:
+            return error_page(request, 400, "无法识别的认证要求，请返回重新登录。", back_url="/")
+        params = {"acr_values": " ".join(parsed.acr_values), "next": local_path(next) or "/"}
+        if parsed.max_age is not None:
+            params["max_age"] = str(parsed.max_age)
+        return RedirectResponse(f"/login?{urlencode(params)}", status_code=303)
 
     @router.get("/auth/callback", include_in_schema=False)
     async def callback(request: Request) -> Response:

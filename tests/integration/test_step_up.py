@@ -14,6 +14,7 @@ from services.gdzwfw_idp.accounts import find_by_login_name, record_level_change
 from shared.db import Database
 from shared.trust import TrustLevel
 from tests.chain_helpers import login_at_gdzwfw, portal_login
+from tests.integration.conftest import isso_tokens
 
 
 def _set_level(stack: StackConfig, login_name: str, level: TrustLevel) -> None:
@@ -70,3 +71,39 @@ def _raise_and_log_in_again(stack: StackConfig) -> None:
         assert admitted.status_code == 200, admitted.text[:300]
         assert str(admitted.url) == f"{stack.url('refund_portal')}/"
         assert "四级（原L2）" in admitted.text and "91440106MA5DL1A170" in admitted.text
+
+
+def test_the_apis_step_up_challenge_leads_through_both_hops_to_the_upgrade_and_back(stack: StackConfig) -> None:
+    try:
+        _challenge_to_upgrade_and_back(stack)
+    finally:
+        _set_level(stack, "demo_l1", TrustLevel.L1)
+
+
+def _challenge_to_upgrade_and_back(stack: StackConfig) -> None:
+    portal = stack.url("refund_portal")
+    # The API refuses an L1 token with the RFC 9470 challenge.
+    token = isso_tokens(stack, "demo_l1")["access_token"]
+    answer = httpx.get(f"{portal}/api/v1/refunds/me", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 401
+    challenge = answer.headers["www-authenticate"]
+    with httpx.Client(follow_redirects=True) as browser:
+        assert portal_login(browser, portal, "demo_l1").status_code == 403  # signed in at L1 all along the chain
+        # The challenge becomes a new authorization request requiring its
+        # acr_values; the ISSO sends it upstream; gdzwfw_idp offers 实名核验.
+        unmet = browser.get(f"{portal}/login/step-up", params={"challenge": challenge, "next": "/"})
+        assert unmet.status_code == 403 and str(unmet.url).startswith(f"{stack.url('gdzwfw_idp')}/authorize"), unmet.url
+        assert "账号可信等级不足" in unmet.text and "“广东人社统一认证”要求账号可信等级达到" in unmet.text
+        hops = [str(r.url) for r in unmet.history]
+        assert any("/isso/authorize?" in h and "acr_values=urn%3Agdzwfw%3Aloa%3AL2" in h for h in hops), hops
+        assert any("/isso/federation/gdzwfw/start?interaction=" in h for h in hops), hops
+        upgrade = re.search(r'href="([^"]*/account/verification\?interaction=[^"]+)"', unmet.text).group(1)
+
+        # The unit verifies (issue 3 tests the certificate itself); the
+        # waiting request then continues down both hops to the portal.
+        _set_level(stack, "demo_l1", TrustLevel.L2)
+        verification = browser.get(upgrade)
+        resume = re.search(r'id="continue-login" href="([^"]+)"', verification.text).group(1)
+        admitted = browser.get(str(verification.url.join(resume)))
+        assert str(admitted.url) == f"{portal}/", admitted.url
+        assert admitted.status_code == 200 and "四级（原L2）" in admitted.text and "91440106MA5DL1A170" in admitted.text

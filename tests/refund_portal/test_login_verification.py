@@ -200,6 +200,21 @@ def test_the_return_path_after_login_never_leaves_the_portal(portal, target) -> 
     assert callback(client, query["state"]).headers["location"] == "/"
 
 
+def test_a_challenge_handed_over_by_a_front_end_starts_the_step_up(portal) -> None:
+    client, _ = portal
+    challenge = 'Bearer error="insufficient_user_authentication", acr_values="urn:gdzwfw:loa:L3", max_age="0"'
+    handed = client.get("/login/step-up", params={"challenge": challenge, "next": "/refunds/3/decide"}, follow_redirects=False)
+    assert handed.status_code == 303
+    start = client.get(handed.headers["location"], follow_redirects=False)
+    assert start.headers["location"].startswith(f"{ISSO}/authorize?")
+    query = {k: v[0] for k, v in parse_qs(urlsplit(start.headers["location"]).query).items()}
+    assert query["acr_values"] == "urn:gdzwfw:loa:L3" and query["max_age"] == "0"
+    assert json.loads(query["claims"])["id_token"]["acr"]["values"] == ["urn:gdzwfw:loa:L3"]
+    for bad in ('Bearer error="invalid_token"', "garbage"):
+        refused = client.get("/login/step-up", params={"challenge": bad})
+        assert refused.status_code == 400 and "无法识别的认证要求" in refused.text
+
+
 def test_an_unmet_level_answer_offers_the_upgrade(portal) -> None:
     client, _ = portal
     query = start_login(client)
