@@ -133,8 +133,8 @@ class Stack:
         self.processes: dict[str, subprocess.Popen] = {}
         self._logs: list = []
 
-    def migrate(self) -> None:
-        for name in SERVICES:
+    def migrate(self, names: tuple[str, ...] = SERVICES) -> None:
+        for name in names:
             upgrade_head(ROOT / "services" / name / "migrations", self.config.database_urls[name])
 
     def start(self, names: tuple[str, ...] = SERVICES, *, timeout: float = 30.0) -> None:

@@ -30,6 +30,7 @@ with warnings.catch_warnings():
 __all__ = ["RelyingParty", "LoginFailed", "VerifiedLogin"]
 
 log = logging.getLogger("oauth.client")
+DISCOVERY_KEYS = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
 
 
 class LoginFailed(Exception):
@@ -87,9 +88,18 @@ class RelyingParty:
 
     async def metadata(self) -> dict[str, Any]:
         try:
-            return await self.app.load_server_metadata()
-        except (httpx.HTTPError, ValueError) as exc:
+            metadata = await self.app.load_server_metadata()
+        except (httpx.HTTPError, ValueError, TypeError) as exc:
+            # TypeError: JSON that is not an object (Authlib stamps it with _loaded_at).
             raise LoginFailed("unreachable", str(exc)) from exc
+        missing = [key for key in DISCOVERY_KEYS if not isinstance(metadata.get(key), str)]
+        if missing:
+            # Authlib keeps whatever JSON object it got, for good: a provider's
+            # maintenance answer would break every later login. Forget it (the
+            # app was registered with no metadata of its own) and ask again next time.
+            self.app.server_metadata.clear()
+            raise LoginFailed("unreachable", f"discovery document without {', '.join(missing)}")
+        return metadata
 
     async def start(self, request: Request, **params: str) -> RedirectResponse:
         """Redirect the browser to the provider (state, nonce and PKCE kept
