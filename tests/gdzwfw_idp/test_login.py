@@ -170,6 +170,24 @@ def test_the_login_page_names_the_client_that_asked(idp: Idp) -> None:
 
 
 # -- CSRF ---------------------------------------------------------------------------
+def test_cancelling_at_the_login_page_sends_access_denied_back_to_the_client(idp: Idp) -> None:
+    browser = idp.new_browser()
+    params = authorize_params(Pkce.new())
+    first = browser.get("/authorize", params=params, follow_redirects=False)
+    page = browser.get(first.headers["location"])
+    assert 'id="cancel-login"' in page.text and "取消登录，返回“演示应用（demo-rp）”" in page.text
+    cancelled = browser.post(
+        "/authorize/decline",
+        data={"csrf_token": form_value(page.text, "csrf_token"), "interaction": form_value(page.text, "interaction"), "reason": "cancel"},
+        follow_redirects=False,
+    )
+    query = query_of(cancelled)
+    assert cancelled.headers["location"].startswith("http://127.0.0.1:8099/cb?")
+    assert query["error"] == "access_denied" and query["state"] == params["state"] and query["iss"] == ISSUER and "code" not in query
+    # Without a waiting client there is nothing to cancel back to.
+    assert 'id="cancel-login"' not in browser.get("/login").text
+
+
 def test_login_without_csrf_token_is_refused_with_a_chinese_page(idp: Idp) -> None:
     browser = idp.new_browser()
     browser.get("/login")

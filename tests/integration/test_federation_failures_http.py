@@ -498,6 +498,30 @@ def test_a_cancel_at_the_provincial_page_is_passed_on_to_the_waiting_client(chai
     assert chain.snapshot() == before
 
 
+def test_cancelling_at_the_provincial_login_page_reaches_the_portal(chain: Running) -> None:
+    """取消登录 on gdzwfw_idp's login page: access_denied to the ISSO, which
+    ends the portal's request with it; the portal says so in Chinese."""
+    before = chain.snapshot()
+    with httpx.Client() as browser:
+        portal = chain.url("refund_portal")
+        login_page = browser.get(f"{portal}/login", follow_redirects=True)
+        idp_page = browser.get(gdzwfw_link(login_page), follow_redirects=True)
+        assert "取消登录，返回“广东人社统一认证”" in idp_page.text
+        cancelled = browser.post(
+            f"{chain.url('gdzwfw_idp')}/authorize/decline",
+            data={"csrf_token": form_value(idp_page.text, "csrf_token"), "interaction": form_value(idp_page.text, "interaction"), "reason": "cancel"},
+        )
+        callback = follow_until(browser, cancelled, f"{chain.url('hrss_isso')}{CALLBACK}")
+        assert params_of(callback)["error"] == "access_denied"
+        answer = browser.get(callback)
+        chain.assert_logged(answer, "federated login failed", kind="upstream_error", upstream_error="access_denied")
+        told = browser.get(answer.headers["location"], follow_redirects=True)
+        assert str(told.url).startswith(f"{portal}/auth/callback") and told.status_code == 400
+        assert "您已取消登录。" in told.text and 'href="/login"' in told.text
+        chain.assert_not_logged_in(browser)
+    assert chain.snapshot() == before
+
+
 # -- beside a stand-in province -----------------------------------------------------
 
 

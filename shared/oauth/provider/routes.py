@@ -90,7 +90,9 @@ def provider_router(provider: Provider, *, prefix: str = "") -> APIRouter:
         if parked is None:
             return render(request, "oauth_error.html", {"message": "登录已超时，请返回原应用重新发起登录。", "error": "interaction_expired"}, status_code=400)
         req = await read_oauth2_request(request, params=parked.params)
-        return outcome_response(request, provider, await run_in_threadpool(provider.deny, parked, req, "unmet_authentication_requirements"))
+        # 取消登录 on a login page, or 返回 from the "level too low" page.
+        error = "access_denied" if form.get("reason") == "cancel" else "unmet_authentication_requirements"
+        return outcome_response(request, provider, await run_in_threadpool(provider.deny, parked, req, error))
 
     @router.post(paths.token, include_in_schema=False)
     async def token(request: Request) -> Response:
