@@ -112,3 +112,7 @@ class IdpHooks:
     def end_session(self, db: Session, session: dict[str, Any]) -> None:
         for key in LOGIN_KEYS:
             session.pop(key, None)
+
+    async def continue_logout(self, session: dict[str, Any], ended: dict[str, Any], destination: str | None) -> str | None:
+        # The top of the chain: no login elsewhere to end.
+        return None

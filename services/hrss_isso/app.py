@@ -46,17 +46,6 @@ def create_app(
     runtime = Runtime.create(settings, namespace="isso", kv_table=kv_table, clock=clock, tokens=tokens)
     services = IssoServices.build(settings, runtime, passwords=passwords or PasswordService(), registry=registry)
     issuer = settings.issuer
-    provider = Provider.configure(
-        settings,
-        issuer=issuer,
-        db=runtime.db,
-        kv=runtime.kv,
-        clock=runtime.clock,
-        tokens=runtime.tokens,
-        tables=provider_tables,
-        hooks=IssoHooks(issuer=issuer),
-        claims_supported=CLAIMS,
-    )
     rp = RelyingParty(
         name="gdzwfw",
         # id_number: 个人注册 through the province needs the person's ID number.
@@ -67,6 +56,17 @@ def create_app(
         redirect_uri=f"{issuer}/federation/gdzwfw/callback",
         timeout=settings.gdzwfw_timeout,
         transport=upstream_transport,
+    )
+    provider = Provider.configure(
+        settings,
+        issuer=issuer,
+        db=runtime.db,
+        kv=runtime.kv,
+        clock=runtime.clock,
+        tokens=runtime.tokens,
+        tables=provider_tables,
+        hooks=IssoHooks(issuer=issuer, upstream=rp, tokens=runtime.tokens),
+        claims_supported=CLAIMS,
     )
 
     def prepare() -> None:
@@ -87,9 +87,8 @@ def create_app(
     app.state.provider = provider
     app.state.rp = rp
     app.state.isso = services
-    # Before the provider's router: its /isso/logout continues upstream.
-    app.include_router(logout_router(provider=provider, rp=rp, kv=runtime.kv))
     app.include_router(provider_router(provider, prefix="/isso"))
+    app.include_router(logout_router(provider=provider, rp=rp, kv=runtime.kv))
     app.include_router(pages_router(provider=provider, rp=rp))
     app.include_router(register_router())
     app.include_router(account_router())

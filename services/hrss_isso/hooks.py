@@ -14,9 +14,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from services.hrss_isso.bindings import active_binding, handler_level
+from services.hrss_isso.logout import upstream_logout_url
 from services.hrss_isso.persons import get_person
 from services.hrss_isso.units import federated_login_ended, get_unit
+from shared.oauth.client import RelyingParty
 from shared.oauth.provider.models import Principal
+from shared.randomness import TokenSource
 
 __all__ = ["IssoHooks", "LOGIN_KEYS", "PERSON_KEYS", "handler_acr", "session_ended"]
 
@@ -40,8 +43,11 @@ def session_ended(db: Session, session: dict[str, Any]) -> bool:
 
 
 class IssoHooks:
-    def __init__(self, *, issuer: str) -> None:
+    def __init__(self, *, issuer: str, upstream: RelyingParty, tokens: TokenSource) -> None:
         self.issuer = issuer
+        # For single logout: a federated login is ended at gdzwfw_idp too.
+        self._upstream = upstream
+        self._tokens = tokens
 
     def session_principal(self, db: Session, session: dict[str, Any]) -> Principal | None:
         unit_id = session.get("unit_id")
@@ -102,3 +108,6 @@ class IssoHooks:
     def end_session(self, db: Session, session: dict[str, Any]) -> None:
         for key in LOGIN_KEYS + PERSON_KEYS:
             session.pop(key, None)
+
+    async def continue_logout(self, session: dict[str, Any], ended: dict[str, Any], destination: str | None) -> str | None:
+        return await upstream_logout_url(self._upstream, self._tokens, issuer=self.issuer, session=session, ended=ended, destination=destination)

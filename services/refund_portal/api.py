@@ -14,7 +14,6 @@ from starlette.concurrency import run_in_threadpool
 from services.refund_portal.admission import admitted, insufficient_challenge, invalid_token_challenge
 from services.refund_portal.audit import Actor
 from services.refund_portal.decisions import NOTE_LIMIT, DecisionError, UnitDecision, decide
-from services.refund_portal.logout import remember_introspected
 from services.refund_portal.pages import client_address, unit_actor
 from services.refund_portal.records import UnitIdentity, present, records_of_unit
 from shared.oauth.introspection import IntrospectionUnavailable, TokenIntrospector
@@ -127,11 +126,6 @@ def api_router(*, introspector: TokenIntrospector) -> APIRouter:
         # A refresh token is not a bearer credential (RFC 6749 §1.5).
         if claims is None or not claims.get("sub") or claims.get("token_type") == "refresh_token":
             return JSONResponse({"error": "invalid_token"}, status_code=401, headers={"WWW-Authenticate": invalid_token_challenge()})
-        if claims.get("sid"):
-            # So a back-channel logout from the ISSO can drop this cached result.
-            state = request.app.state
-            ttl = state.settings.introspection_cache_seconds + 60
-            await run_in_threadpool(lambda: remember_introspected(state.kv, sid=str(claims["sid"]), token=token, ttl=ttl))
         if not admitted(claims.get("acr")):
             return JSONResponse(
                 {"error": "insufficient_user_authentication", "acr_values": TrustLevel.L2.acr},

@@ -99,6 +99,6 @@ def create_app(
     )
     app.include_router(pages_router(rp=rp))
     app.include_router(api_router(introspector=introspector))
-    app.include_router(backchannel_router(rp=rp, kv=runtime.kv, clock=runtime.clock, ttl=settings.session_idle_seconds + 3600))
+    app.include_router(backchannel_router(rp=rp, kv=runtime.kv, introspector=introspector, clock=runtime.clock, ttl=settings.session_idle_seconds + 3600))
     app.include_router(agency_router())
     return app

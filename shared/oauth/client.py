@@ -138,7 +138,10 @@ class RelyingParty:
             raise LoginFailed("invalid_response", "no id_token in token response")
         return VerifiedLogin(claims=dict(token["userinfo"]), token=dict(token))
 
-    async def logout_url(self, *, id_token_hint: str | None, post_logout_redirect_uri: str) -> str | None:
+    async def logout_url(self, *, id_token_hint: str | None, post_logout_redirect_uri: str, state: str | None = None) -> str | None:
+        """The provider's RP-initiated logout request, or None when it cannot
+        be asked. ``state`` comes back on ``post_logout_redirect_uri`` (§3):
+        it ties that return to the logout this relying party began."""
         try:
             metadata = await self.metadata()
         except LoginFailed:
@@ -146,5 +149,12 @@ class RelyingParty:
         endpoint = metadata.get("end_session_endpoint")
         if not endpoint:
             return None
-        params = httpx.QueryParams({"post_logout_redirect_uri": post_logout_redirect_uri, "client_id": self.app.client_id, **({"id_token_hint": id_token_hint} if id_token_hint else {})})
+        params = httpx.QueryParams(
+            {
+                "post_logout_redirect_uri": post_logout_redirect_uri,
+                "client_id": self.app.client_id,
+                **({"id_token_hint": id_token_hint} if id_token_hint else {}),
+                **({"state": state} if state else {}),
+            }
+        )
         return f"{endpoint}?{params}"

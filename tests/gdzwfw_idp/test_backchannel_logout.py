@@ -13,7 +13,7 @@ from shared.oauth.backchannel import LogoutTokenInvalid, LogoutTokenValidator
 from shared.oauth.client import RelyingParty
 from shared.settings import ClientConfig
 from tests.gdzwfw_idp.conftest import ISSUER
-from tests.oidc_helpers import Pkce, authorize_params, query_of
+from tests.oidc_helpers import Pkce, authorize_params, decode_id_token, query_of
 
 BC = ("bc-rp", "bc-rp-secret")
 REDIRECT = "http://127.0.0.1:8099/cb"
@@ -51,8 +51,8 @@ def _login(idp) -> dict:
     return idp.redeem(query_of(redirect)["code"], pkce, auth=BC).json()
 
 
-def _validator(idp) -> LogoutTokenValidator:
-    rp = RelyingParty(name="bc", issuer=ISSUER, client_id=BC[0], client_secret=BC[1], redirect_uri=REDIRECT, transport=httpx.ASGITransport(app=idp.app))
+def _validator(idp, client: tuple[str, str] = BC) -> LogoutTokenValidator:
+    rp = RelyingParty(name="bc", issuer=ISSUER, client_id=client[0], client_secret=client[1], redirect_uri=REDIRECT, transport=httpx.ASGITransport(app=idp.app))
     return LogoutTokenValidator(rp=rp, kv=idp.app.state.kv, clock=idp.clock)
 
 
@@ -85,3 +85,76 @@ def test_discovery_advertises_back_channel_logout(idp_with_backchannel_client) -
     idp, _ = idp_with_backchannel_client
     meta = idp.client.get("/.well-known/openid-configuration").json()
     assert meta["backchannel_logout_supported"] is True and meta["backchannel_logout_session_supported"] is True
+
+
+# -- Provider.end_sessions_by_sid: ending logins without their browser -----------
+BC2 = ("bc-rp2", "bc-rp2-secret")
+BACKCHANNEL2 = "http://127.0.0.1:8097/backchannel-logout"
+
+
+@pytest.fixture
+def idp_with_two_backchannel_clients(make_idp):
+    idp = make_idp(
+        clients=[
+            ClientConfig(client_id=BC[0], client_secret=BC[1], redirect_uris=[REDIRECT], backchannel_logout_uri=BACKCHANNEL),
+            ClientConfig(client_id=BC2[0], client_secret=BC2[1], redirect_uris=[REDIRECT], backchannel_logout_uri=BACKCHANNEL2),
+        ]
+    )
+    notices: list[tuple[str, str]] = []
+    idp.app.state.provider.config.notify_logout = notices.extend
+    return idp, notices
+
+
+def _tokens_for(idp, client: tuple[str, str], browser) -> dict:
+    """Log in (or reuse the browser's login) for ``client``; its token response."""
+    pkce = Pkce.new()
+    redirect = idp.login("demo_l2", params=authorize_params(pkce, client_id=client[0]), browser=browser)
+    assert redirect.status_code == 302, redirect.text[:300]
+    return idp.redeem(query_of(redirect)["code"], pkce, auth=client, client=browser).json()
+
+
+def _refresh(idp, refresh_token: str) -> httpx.Response:
+    return idp.client.post("/token", data={"grant_type": "refresh_token", "refresh_token": refresh_token}, auth=BC)
+
+
+def _active(idp, token: str, client: tuple[str, str]) -> bool:
+    return idp.client.post("/introspect", data={"token": token}, auth=client).json()["active"]
+
+
+def test_ending_sessions_by_sid_revokes_their_tokens_and_notifies_each_client_once(idp_with_two_backchannel_clients) -> None:
+    idp, notices = idp_with_two_backchannel_clients
+    browser = idp.new_browser()
+    first = _tokens_for(idp, BC, browser)
+    # Two tokens for one client under the login (a refresh), and a second
+    # client of the same login (single sign-on in the same browser).
+    refreshed = _refresh(idp, first["refresh_token"]).json()
+    second_client = _tokens_for(idp, BC2, browser)
+    elsewhere = _tokens_for(idp, BC, idp.new_browser())
+    jwks = idp.client.get("/jwks.json").json()
+    sid = decode_id_token(first["id_token"], jwks)["sid"]
+    assert decode_id_token(second_client["id_token"], jwks)["sid"] == sid != decode_id_token(elsewhere["id_token"], jwks)["sid"]
+
+    held = [(first["access_token"], BC), (refreshed["access_token"], BC), (second_client["access_token"], BC2)]
+    live = [held_token for held_token in held if _active(idp, *held_token)]
+
+    # The count of tokens it revoked: each one still live under that login.
+    assert idp.app.state.provider.end_sessions_by_sid([sid]) == len(live) >= 2
+
+    assert sorted(uri for uri, _ in notices) == sorted([BACKCHANNEL, BACKCHANNEL2])
+    for uri, token in notices:
+        client = BC if uri == BACKCHANNEL else BC2
+        claims = run(lambda token=token, client=client: _validator(idp, client).validate(token))
+        assert claims["sid"] == sid and claims["aud"] == client[0]
+    assert not any(_active(idp, *held_token) for held_token in held)
+    assert _refresh(idp, refreshed["refresh_token"]).status_code == 400
+    # Another login of the same account is not touched.
+    assert _active(idp, elsewhere["access_token"], BC)
+    assert _refresh(idp, elsewhere["refresh_token"]).status_code == 200
+
+
+def test_ending_no_known_session_revokes_and_sends_nothing(idp_with_two_backchannel_clients) -> None:
+    idp, notices = idp_with_two_backchannel_clients
+    provider = idp.app.state.provider
+    assert provider.end_sessions_by_sid([]) == 0
+    assert provider.end_sessions_by_sid(["unknown-sid"]) == 0
+    assert notices == []

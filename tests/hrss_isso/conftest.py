@@ -48,6 +48,10 @@ class FakeGdzwfw:
     def __init__(self) -> None:
         self.codes: dict[str, dict] = {}
         self.transport = httpx.MockTransport(self.handle)
+        # Its signing key, for tests that sign as the province (logout
+        # tokens): pytest may load this conftest apart from an import of it,
+        # each with its own GDZWFW_KEY.
+        self.key = GDZWFW_KEY
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path

@@ -86,6 +86,13 @@ class FakeIsso:
     def revoke(self, token: str) -> None:
         self.tokens.pop(token, None)
 
+    def logout_token(self, sid: str) -> str:
+        """A back-channel logout notice naming the ISSO session ``sid``."""
+        now = self.clock.timestamp()
+        claims = {"iss": ISSO, "aud": "refund-portal", "iat": now, "exp": now + 120, "jti": f"jti-{sid}-{now}", "sid": sid}
+        claims["events"] = {"http://schemas.openid.net/event/backchannel-logout": {}}
+        return jwt.encode({"alg": "RS256", "kid": "isso-1", "typ": "logout+jwt"}, claims, KEY)
+
     def answer_login(self, nonce: str, claims: dict) -> None:
         now = int(time.time())
         body = {"iss": ISSO, "aud": ["refund-portal"], "iat": now, "exp": now + 600, "auth_time": now, "nonce": nonce, **claims}

@@ -137,6 +137,27 @@ def test_a_revoked_token_is_refused_once_the_cache_bound_has_passed(env_factory)
     assert status_of(env, rid) == "pending"
 
 
+def test_a_back_channel_logout_refuses_that_logins_tokens_at_once_and_ends_its_page_session(records: Env) -> None:
+    token = records.isso.issue("tok-ended", unit=UNIT_L2, sid="isso-sid-1")
+    other = records.isso.issue("tok-other", unit=UNIT_L2, sid="isso-sid-2")
+    records.login_unit({**UNIT_L2, "sid": "isso-sid-1"})
+    for bearer_token in (token, other):
+        assert records.client.get("/api/v1/refunds/me", headers=bearer(bearer_token)).status_code == 200
+    # The ISSO ends the login: revokes its tokens, then sends the notice.
+    records.isso.revoke(token)
+    assert records.client.get("/api/v1/refunds/me", headers=bearer(token)).status_code == 200  # still the cached answer
+
+    notice = records.client.post("/auth/backchannel-logout", data={"logout_token": records.isso.logout_token("isso-sid-1")})
+
+    assert notice.status_code == 200
+    asked = records.isso.introspections
+    assert records.client.get("/api/v1/refunds/me", headers=bearer(token)).status_code == 401
+    assert records.isso.introspections == asked + 1  # asked again, without waiting for the cache bound
+    assert records.client.get("/api/v1/refunds/me", headers=bearer(other)).status_code == 200
+    assert records.isso.introspections == asked + 1  # another login's cached answer stays
+    assert "请先登录" in records.client.get("/").text
+
+
 def test_a_note_is_required_to_decline_or_report_the_account(records: Env) -> None:
     rid = rid_of(records, ROW_L2[0])
     token = records.isso.issue("tok", unit=UNIT_L2)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 import pytest
 
 from shared.oauth.client import LoginFailed, RelyingParty
+from tests.shared.test_oauth_client_logout import run
 
 ISSUER = "https://provider.example"
 METADATA = {
@@ -32,8 +31,8 @@ def test_an_answer_that_is_no_discovery_document_is_not_kept() -> None:
     rp = RelyingParty(name="p", issuer=ISSUER, client_id="c", client_secret="s", redirect_uri="http://rp.example/cb", transport=httpx.MockTransport(discovery))
     for _ in range(2):
         with pytest.raises(LoginFailed) as failed:
-            asyncio.run(rp.metadata())
+            run(rp.metadata)
         assert failed.value.kind == "unreachable"
-    assert asyncio.run(rp.metadata())["token_endpoint"] == f"{ISSUER}/token"
-    assert asyncio.run(rp.metadata())["issuer"] == ISSUER  # kept once good: no fourth request
+    assert run(rp.metadata)["token_endpoint"] == f"{ISSUER}/token"
+    assert run(rp.metadata)["issuer"] == ISSUER  # kept once good: no fourth request
     assert asked == ["/.well-known/openid-configuration"] * 3

@@ -35,3 +35,15 @@ class ProviderHooks(Protocol):
 
     def end_session(self, db: Session, session: dict[str, Any]) -> None:
         """Forget the login held by this browser session."""
+
+    async def continue_logout(self, session: dict[str, Any], ended: dict[str, Any], destination: str | None) -> str | None:
+        """Where RP-initiated logout goes once this provider's session ended.
+
+        ``session`` is the browser session now (the login gone, see
+        ``end_session``), ``ended`` a copy of it from before the logout (what
+        the login held), ``destination`` where the provider would send the
+        browser: the client's checked ``post_logout_redirect_uri`` with its
+        ``state``, or None for the logged-out page. A provider that federates
+        returns a URL to end the upstream login too, and sends the browser on
+        to ``destination`` when it comes back; None finishes here. Async:
+        continuing may first ask the upstream provider for its metadata."""

@@ -273,12 +273,21 @@ class BoundProvider:
         self.config.hooks.end_session(self.session, session)
         if not sid:
             return
+        self.end_session_by_sid(str(sid))
+
+    def end_session_by_sid(self, sid: str) -> int:
+        """Revoke every token issued under the login ``sid`` and prepare the
+        participating clients' back-channel logout notices; the caller commits,
+        then sends ``logout_notices``. The number of tokens revoked."""
+        notices = 0
         for client_id, subject in self.store.clients_of_session(sid=sid):
             client = self.store.get_client(client_id)
             if client is not None and client.backchannel_logout_uri:
                 self.logout_notices.append((client.backchannel_logout_uri, self.logout_token(client_id=client_id, subject=subject, sid=sid)))
+                notices += 1
         revoked = self.store.revoke_session_tokens(sid=sid)
-        log.info("session ended", extra={"fields": {"tokens_revoked": revoked, "notices": len(self.logout_notices)}})
+        log.info("session ended", extra={"fields": {"tokens_revoked": revoked, "notices": notices}})
+        return revoked
 
     def logout_token(self, *, client_id: str, subject: str | None, sid: str) -> str:
         """Back-Channel Logout 1.0 §2.4: a JWT naming the session, never a nonce."""
@@ -494,6 +503,18 @@ class Provider:
             s.commit()
         self.config.notify_logout(bound.logout_notices)
         return response
+
+    def end_sessions_by_sid(self, sids: list[str]) -> int:
+        """End these logins without their browser (a federating provider told
+        over the back channel that the upstream login ended): revoke their
+        tokens, commit, then send the clients' back-channel logout notices,
+        only once the revocation stands. The number of tokens revoked."""
+        with self.db.session() as s:
+            bound = self.bind(s)
+            revoked = sum(bound.end_session_by_sid(sid) for sid in sids)
+            s.commit()
+        self.config.notify_logout(bound.logout_notices)
+        return revoked
 
     # -- metadata ----------------------------------------------------------
     def jwks(self) -> dict:

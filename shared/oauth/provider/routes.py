@@ -120,9 +120,18 @@ def provider_router(provider: Provider, *, prefix: str = "") -> APIRouter:
             req = await read_oauth2_request(request, params=params)
         else:
             req = await read_oauth2_request(request)
+        # Read before the provider clears the session: a provider continuing
+        # the logout upstream needs what the login held (its upstream ID token).
+        ended = dict(request.session)
         result = await run_in_threadpool(lambda: provider.end_session(req, confirmed=confirmed))
         if isinstance(result, ConfirmLogout):
             return render(request, "logout_confirm.html", {"client_name": result.client_name, "params": dict(req.payload.data), "action": provider.url(paths.end_session)})
+        # Short of the confirmation page the session has ended, so only now may
+        # the logout go on elsewhere (the ISSO: to end the login at gdzwfw_idp).
+        destination = result.headers.get("location") if result is not None and 300 <= result.status_code < 400 else None
+        onward = await provider.config.hooks.continue_logout(request.session, ended, destination)
+        if onward:
+            return RedirectResponse(onward, status_code=303)
         if result is None:
             return render(request, "logged_out.html", {})
         return result
