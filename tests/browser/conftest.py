@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,16 +54,16 @@ class ChainUrls:
     portal: str
 
 
-@pytest.fixture(scope="session")
-def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChainUrls]:
-    """gdzwfw_idp, hrss_isso and refund_portal, migrated and running."""
-    work = tmp_path_factory.mktemp("browser-stack")
-    urls = database_urls(base_url=TEST_DATABASE_URL, var_dir=work / "db", suffix=f"_browser{os.getpid()}")
-    config = StackConfig(database_urls=urls, ports={name: free_port() for name in SERVICES}, work_dir=work)
+@contextmanager
+def running_chain(work: Path, *, suffix: str, extra_env: dict[str, dict[str, str]] | None = None, services: tuple[str, ...] = SERVICES) -> Iterator[ChainUrls]:
+    """``services`` migrated and running (the rest migrated only), their logs
+    in ``work``; databases dropped afterwards on PostgreSQL."""
+    urls = database_urls(base_url=TEST_DATABASE_URL, var_dir=work / "db", suffix=f"_{suffix}{os.getpid()}")
+    config = StackConfig(database_urls=urls, ports={name: free_port() for name in SERVICES}, extra_env=extra_env or {}, work_dir=work)
     stack = Stack(config, log_dir=work)
     stack.migrate()
     try:
-        stack.start()
+        stack.start(services)
     except Exception:
         stack.stop()
         logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in sorted(work.glob("*.log")))
@@ -73,6 +74,13 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChainUrls]:
         stack.stop()
         if TEST_DATABASE_URL:
             _drop_databases(TEST_DATABASE_URL, urls)
+
+
+@pytest.fixture(scope="session")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChainUrls]:
+    """gdzwfw_idp, hrss_isso and refund_portal, migrated and running."""
+    with running_chain(tmp_path_factory.mktemp("browser-stack"), suffix="browser") as urls:
+        yield urls
 
 
 def _drop_databases(base_url: str, urls: dict[str, str]) -> None:

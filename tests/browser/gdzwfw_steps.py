@@ -5,17 +5,16 @@ whose gdzwfw_idp trusts a test PKI, 法人注册 from step 1 to 注册完成, an
 from __future__ import annotations
 
 import json
-import os
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
 from devtools.ca_helper import sign_challenge
-from devtools.stack import SERVICES, Stack, StackConfig, database_urls, free_port
-from tests.browser.conftest import TEST_DATABASE_URL, ChainUrls, _drop_databases
+from devtools.stack import SERVICES
+from tests.browser.conftest import ChainUrls, running_chain
 
 Shot = Callable[[Page, str], None]
 
@@ -24,10 +23,8 @@ def url_re(base: str, path: str) -> re.Pattern[str]:
     return re.compile(rf"^{re.escape(base + path)}(?:[?#].*)?$")
 
 
-@contextmanager
-def pki_chain(work: Path, pki, *, suffix: str, services: tuple[str, ...] = SERVICES) -> Iterator[ChainUrls]:
+def pki_chain(work: Path, pki, *, suffix: str, services: tuple[str, ...] = SERVICES) -> AbstractContextManager[ChainUrls]:
     """The services in ``services`` running, gdzwfw_idp trusting ``pki``."""
-    urls = database_urls(base_url=TEST_DATABASE_URL, var_dir=work / "db", suffix=f"_{suffix}{os.getpid()}")
     settings = pki.settings()
     extra = {
         "GDZWFW_BANK_CA_FILES": json.dumps(settings["bank_ca_files"]),
@@ -35,21 +32,7 @@ def pki_chain(work: Path, pki, *, suffix: str, services: tuple[str, ...] = SERVI
         "GDZWFW_CRL_FILES": json.dumps(settings["crl_files"]),
         "GDZWFW_LICENCE_AUTHORITY_PUBLIC_KEY_FILE": settings["licence_authority_public_key_file"],
     }
-    config = StackConfig(database_urls=urls, ports={name: free_port() for name in SERVICES}, extra_env={"gdzwfw_idp": extra}, work_dir=work)
-    stack = Stack(config, log_dir=work)
-    stack.migrate()
-    try:
-        stack.start(services)
-    except Exception:
-        stack.stop()
-        logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in sorted(work.glob("*.log")))
-        raise RuntimeError(f"the stack did not start\n{logs}") from None
-    try:
-        yield ChainUrls(idp=config.url("gdzwfw_idp"), isso=config.url("hrss_isso"), portal=config.url("refund_portal"))
-    finally:
-        stack.stop()
-        if TEST_DATABASE_URL:
-            _drop_databases(TEST_DATABASE_URL, urls)
+    return running_chain(work, suffix=suffix, extra_env={"gdzwfw_idp": extra}, services=services)
 
 
 def latest_sms_code(page: Page, idp: str) -> str:
