@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import time
 
 from devtools.stack import ROOT, Stack, StackConfig, database_urls
@@ -30,6 +32,11 @@ def main() -> None:
     stack = Stack(config, log_dir=None)
     stack.migrate()
     stack.start()
+    # The 「CA助手」 stand-in the certificate pages look for on loopback.
+    helper = subprocess.Popen(
+        [sys.executable, "-m", "devtools.ca_helper", "serve", "--certs", str(certs), "--allow-origin", config.url("gdzwfw_idp")],
+        cwd=ROOT,
+    )
     print(
         f"""
   广东省统一身份认证平台 (gdzwfw_idp)   {config.url('gdzwfw_idp')}/login
@@ -47,6 +54,7 @@ def main() -> None:
   refund agency staff (password Wg@staff2026): wg_clerk, wg_supervisor, wg_auditor
     at {config.url('refund_portal')}/agency/login
   OIDC client on both providers: demo-rp / demo-rp-secret, redirect http://127.0.0.1:8099/cb
+  「CA助手」 for 网银证书 / CA证书 pages: running on loopback (certificate PIN 123456)
 
   Ctrl-C stops all three.
 """
@@ -59,7 +67,9 @@ def main() -> None:
         pass
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        helper.terminate()
         stack.stop()
+        helper.wait(timeout=10)
 
 
 if __name__ == "__main__":

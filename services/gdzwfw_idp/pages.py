@@ -77,6 +77,7 @@ def pages_router() -> APIRouter:
             ctx["challenge"] = issue_challenge(request, f"{method}-login")
             ctx["cert_label"] = KINDS[method]
             ctx["dev_certs"] = request.app.state.settings.is_development
+            ctx["ca_helper"] = request.app.state.settings.ca_helper
         return ctx
 
     @router.get("/", include_in_schema=False)

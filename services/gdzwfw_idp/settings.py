@@ -14,6 +14,8 @@ __all__ = ["IdpSettings", "DATA_DIR", "LICENCE_SCOPE"]
 DATA_DIR = Path(__file__).parent / "data"
 # The seed: 电子营业执照的授权事项为“电子政务-市场监管-政务服务网”.
 LICENCE_SCOPE = "电子政务-市场监管-政务服务网"
+# devtools/ca_helper.py's loopback port: the 「CA助手」 stand-in in development.
+DEV_CA_HELPER_URL = "http://127.0.0.1:18880"
 
 
 class IdpSettings(ProviderSettings):
@@ -58,6 +60,11 @@ class IdpSettings(ProviderSettings):
         default="var/certs",
         description="Development only: when no CA files are configured, the test PKI written here by `python -m devtools.certs`.",
     )
+    ca_helper_url: str | None = Field(
+        default=None,
+        description="Where certificate pages look for the local 「CA助手」 (数字证书客户端) that signs their challenge; "
+        f"empty: none, paste only. Unset: {DEV_CA_HELPER_URL} (`python -m devtools.ca_helper serve`) in development, none otherwise.",
+    )
 
     # -- electronic business licence (电子营业执照) -----------------------------
     licence_authority_public_key_file: str | None = Field(default=None, description="PEM public key (P-256) of the licence authority (ES256).")
@@ -71,6 +78,13 @@ class IdpSettings(ProviderSettings):
     @property
     def stand_ins_enabled(self) -> bool:
         return self.is_development if self.stand_ins is None else (self.stand_ins and self.is_development)
+
+    @property
+    def ca_helper(self) -> str:
+        """The local 「CA助手」 the certificate pages talk to ("" = none)."""
+        if self.ca_helper_url is not None:
+            return self.ca_helper_url.rstrip("/")
+        return DEV_CA_HELPER_URL if self.is_development else ""
 
     def registry_csv(self, which: str) -> Path | None:
         configured = self.legal_person_registry_csv if which == "legal" else self.population_registry_csv

@@ -155,6 +155,7 @@ def verification_router() -> APIRouter:
             "challenge": issue_challenge(request, f"{kind}-verify"),
             "configured": request.app.state.idp.certificates.configured(kind),
             "dev_certs": request.app.state.settings.is_development,
+            "ca_helper": request.app.state.settings.ca_helper,
             "error": error,
             "section": "verification",
         }

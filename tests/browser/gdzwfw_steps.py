@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
+import httpx
 from playwright.sync_api import Page, expect
 
 from devtools.ca_helper import sign_challenge
-from devtools.stack import SERVICES
+from devtools.stack import ROOT, SERVICES
 from tests.browser.conftest import ChainUrls, running_chain
 
 Shot = Callable[[Page, str], None]
@@ -23,10 +27,12 @@ def url_re(base: str, path: str) -> re.Pattern[str]:
     return re.compile(rf"^{re.escape(base + path)}(?:[?#].*)?$")
 
 
-def pki_chain(work: Path, pki, *, suffix: str, services: tuple[str, ...] = SERVICES) -> AbstractContextManager[ChainUrls]:
-    """The services in ``services`` running, gdzwfw_idp trusting ``pki``."""
+def pki_chain(work: Path, pki, *, suffix: str, services: tuple[str, ...] = SERVICES, ca_helper: str = "") -> AbstractContextManager[ChainUrls]:
+    """The services in ``services`` running, gdzwfw_idp trusting ``pki`` and
+    its pages looking for a 「CA助手」 at ``ca_helper`` (none: paste only)."""
     settings = pki.settings()
     extra = {
+        "GDZWFW_CA_HELPER_URL": ca_helper,
         "GDZWFW_BANK_CA_FILES": json.dumps(settings["bank_ca_files"]),
         "GDZWFW_ENTERPRISE_CA_FILES": json.dumps(settings["enterprise_ca_files"]),
         "GDZWFW_CRL_FILES": json.dumps(settings["crl_files"]),
@@ -103,21 +109,59 @@ def register_legal_person(page: Page, idp: str, *, unit: dict[str, str], login_n
     shot(page, "register_step3_done")
 
 
-def verify_by_bank_certificate(page: Page, idp: str, *, pki, uscc: str, shot: Shot) -> None:
-    """From the 实名核验 page at 三级（原L1）: 企业/单位网银证书核验 → 四级（原L2）."""
+@contextmanager
+def running_ca_helper(pki, *, allow_origin: str, port: int) -> Iterator[str]:
+    """``python -m devtools.ca_helper serve`` on loopback, as an employer runs it."""
+    helper = subprocess.Popen(
+        [sys.executable, "-m", "devtools.ca_helper", "serve", "--certs", str(pki.root), "--port", str(port), "--allow-origin", allow_origin],
+        cwd=ROOT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"{url}/v1/status", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if helper.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the CA助手 did not start")
+            time.sleep(0.2)
+        yield url
+    finally:
+        helper.terminate()
+        helper.wait(timeout=10)
+
+
+def verify_by_bank_certificate(page: Page, idp: str, *, pki, uscc: str, shot: Shot, via_helper: bool = False) -> None:
+    """From the 实名核验 page at 三级（原L1）: 企业/单位网银证书核验 → 四级（原L2），
+    signed by the running 「CA助手」 with the PIN typed on the page, or on the
+    command line and pasted."""
     expect(page).to_have_url(url_re(idp, "/account/verification"))
     expect(page.locator("main")).to_contain_text("您的账号当前可信等级为：三级（原L1）")
     expect(page.locator("main")).to_contain_text("当前账号核验方式为：法人基础库")
     shot(page, "verification_l1")
     page.locator("a[href='/account/verification/bank']").click()
     expect(page.get_by_role("heading", name="企业/单位网银证书核验")).to_be_visible()
-    challenge = page.locator("#challenge").inner_text().strip()
-    shot(page, "bank_certificate_challenge")
-
-    # The 「CA助手」 signs the challenge with the unit's bank certificate, unlocked by its PIN.
-    response = sign_challenge(pki.unit_p12(uscc, "bank").read_bytes(), pki.pin, challenge)
-    page.get_by_label("签名结果").fill(response)
-    page.get_by_role("button", name="数字证书核验").click()
+    if via_helper:
+        expect(page.locator("#helper-found")).to_be_visible()
+        page.get_by_label("选择证书").select_option(f"{uscc}/bank")
+        page.get_by_label("证书PIN码").fill("000000")
+        page.get_by_role("button", name="数字证书核验").click()
+        expect(page.locator("#helper-error")).to_have_text("PIN码错误，还可尝试4次")
+        shot(page, "bank_certificate_wrong_pin")
+        page.get_by_label("证书PIN码").fill(pki.pin)
+        shot(page, "bank_certificate_helper")
+        page.get_by_role("button", name="数字证书核验").click()
+    else:
+        # No CA助手 running: the page says so and the command line remains.
+        expect(page.locator("#helper-missing")).to_be_visible()
+        challenge = page.locator("#challenge").inner_text().strip()
+        shot(page, "bank_certificate_challenge")
+        response = sign_challenge(pki.unit_p12(uscc, "bank").read_bytes(), pki.pin, challenge)
+        page.get_by_label("签名结果").fill(response)
+        page.get_by_role("button", name="数字证书核验").click()
 
     expect(page).to_have_url(url_re(idp, "/account/verification"))
     expect(page.get_by_role("status")).to_contain_text("企业/单位网银证书核验成功")

@@ -22,8 +22,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from devtools.certs import generate
+from devtools.stack import free_port
 from tests.browser.conftest import ChainUrls
-from tests.browser.gdzwfw_steps import pki_chain, register_legal_person, url_re, verify_by_bank_certificate
+from tests.browser.gdzwfw_steps import pki_chain, register_legal_person, running_ca_helper, url_re, verify_by_bank_certificate
 
 pytestmark = pytest.mark.browser
 
@@ -47,8 +48,10 @@ HRSS = {"login_name": "shunde_jiadian", "password": "Gzhr@2026x", "mobile": "136
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ChainUrls, object]]:
     pki = generate(tmp_path_factory.mktemp("journey-pki"))
-    with pki_chain(tmp_path_factory.mktemp("journey-stack"), pki, suffix="journey") as urls:
-        yield urls, pki
+    helper_port = free_port()
+    with pki_chain(tmp_path_factory.mktemp("journey-stack"), pki, suffix="journey", ca_helper=f"http://127.0.0.1:{helper_port}") as urls:
+        with running_ca_helper(pki, allow_origin=urls.idp, port=helper_port):
+            yield urls, pki
 
 
 def _isso_sms_code(isso: str, mobile: str) -> str:
@@ -109,7 +112,8 @@ def test_register_upgrade_initialise_admit_and_log_out_everywhere(page: Page, ch
     expect(page.get_by_role("alert")).to_contain_text("广东人社统一认证")
     shot(page, "03_gdzwfw_level_required")
     page.get_by_role("link", name="去实名核验升级").click()
-    verify_by_bank_certificate(page, idp, pki=pki, uscc=UNIT["uscc"], shot=shot)
+    # The employer's 「CA助手」 is running: pick the certificate, type the PIN.
+    verify_by_bank_certificate(page, idp, pki=pki, uscc=UNIT["uscc"], shot=shot, via_helper=True)
     page.get_by_role("link", name="返回“广东人社统一认证”继续登录").click()
 
     # -- 登录初始化 at the ISSO, now that the province vouches at L2 -------------------

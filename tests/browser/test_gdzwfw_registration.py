@@ -20,6 +20,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from devtools.certs import generate
+from devtools.stack import free_port
 from services.gdzwfw_idp.demo import DEMO_PASSWORD, DEMO_STAFF, DEMO_STAFF_PASSWORD
 from shared.totp import totp
 from tests.browser.conftest import ChainUrls
@@ -50,7 +51,10 @@ def pki(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory: pytest.TempPathFactory, pki) -> Iterator[ChainUrls]:
     """The conftest's stack, with gdzwfw_idp trusting this module's test PKI."""
-    with pki_chain(tmp_path_factory.mktemp("browser-registration-stack"), pki, suffix="reg", services=("gdzwfw_idp",)) as urls:
+    # The pages look for a 「CA助手」 where none runs: the employer is told so
+    # and signs on the command line instead.
+    no_helper = f"http://127.0.0.1:{free_port()}"
+    with pki_chain(tmp_path_factory.mktemp("browser-registration-stack"), pki, suffix="reg", services=("gdzwfw_idp",), ca_helper=no_helper) as urls:
         yield urls
 
 

@@ -164,7 +164,65 @@
     });
   }
 
+  /* -- 「CA助手」: the local certificate client signs the challenge -------- */
+  function setupCaHelper() {
+    var panel = document.getElementById("ca-helper");
+    if (!panel) return;
+    var base = panel.getAttribute("data-ca-helper");
+    var kind = panel.getAttribute("data-kind");
+    var form = panel.closest("form");
+    var select = document.getElementById("helper-cert");
+    var pin = document.getElementById("helper-pin");
+    var error = document.getElementById("helper-error");
+    var response = document.getElementById("response");
+    var manual = document.getElementById("manual-sign");
+    var missing = document.getElementById("helper-missing");
+
+    function notFound() {
+      missing.hidden = false;
+      manual.open = true;
+      document.getElementById("helper-missing-ok").addEventListener("click", function () { missing.hidden = true; });
+    }
+    function showError(text) { error.textContent = text; error.hidden = false; }
+
+    var controller = window.AbortController ? new AbortController() : null;
+    var timer = setTimeout(function () { if (controller) controller.abort(); }, 2000);
+    fetch(base + "/v1/status", { signal: controller ? controller.signal : undefined })
+      .then(function (r) { if (!r.ok) throw new Error("status " + r.status); return r.json(); })
+      .then(function (status) {
+        clearTimeout(timer);
+        var mine = (status.certificates || []).filter(function (c) { return c.kind === kind; });
+        if (!mine.length) { notFound(); document.getElementById("helper-missing-text").textContent = "CA助手中没有可用的" + (kind === "bank" ? "网银证书" : "CA证书") + "，请插入证书后刷新本页；也可使用下方命令行方式签名。"; return; }
+        mine.forEach(function (c) {
+          var option = document.createElement("option");
+          option.value = c.id; option.textContent = c.org_name + "（" + c.uscc + "）";
+          select.appendChild(option);
+        });
+        panel.hidden = false;
+        form.addEventListener("submit", function (event) {
+          if (response.value.trim()) return; // signed on the command line and pasted
+          event.preventDefault();
+          error.hidden = true;
+          if (!pin.value) { showError("请输入证书PIN码"); pin.focus(); return; }
+          var challenge = document.getElementById("challenge").textContent.trim();
+          fetch(base + "/v1/sign", {
+            method: "POST",
+            headers: { "Content-Type": "application/json" },
+            body: JSON.stringify({ id: select.value, pin: pin.value, challenge: challenge })
+          }).then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
+            .then(function (answer) {
+              if (!answer.ok) { showError(answer.body.error || "CA助手签名失败"); pin.value = ""; return; }
+              response.value = answer.body.response;
+              pin.value = "";
+              form.submit();
+            })
+            .catch(function () { showError("与CA助手的连接已断开，请确认CA助手正在运行后重试"); });
+        });
+      })
+      .catch(function () { clearTimeout(timer); notFound(); });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
-    setupRegions(); setupSms(); setupQr(); setupCopy();
+    setupRegions(); setupSms(); setupQr(); setupCopy(); setupCaHelper();
   });
 })();
