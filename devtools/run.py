@@ -66,7 +66,10 @@ def main() -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        # A second Ctrl-C or SIGTERM (supervisors repeat it) must not cut the
+        # orderly stop short and leave services running.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         helper.terminate()
         stack.stop()
         helper.wait(timeout=10)
