@@ -114,11 +114,13 @@ class RelyingParty:
         metadata = await self.metadata()
         query = request.query_params
         if "error" in query:
+            await self._forget_state(request)
             raise LoginFailed("upstream_error", query.get("error_description", ""), upstream_error=query["error"])
         # RFC 9207 §2.4: compare ``iss`` before touching the code, so a mix-up
         # attacker's code is never sent to the honest token endpoint.
         expects_iss = metadata.get("authorization_response_iss_parameter_supported") or "iss" in query
         if metadata.get("issuer") != self.issuer or (expects_iss and query.get("iss") != self.issuer):
+            await self._forget_state(request)
             raise LoginFailed("issuer_mismatch", f"iss={query.get('iss')!r}")
         claims_options = {
             "iss": {"essential": True, "values": [self.issuer]},
@@ -137,6 +139,13 @@ class RelyingParty:
         if "id_token" not in token or not token.get("userinfo"):
             raise LoginFailed("invalid_response", "no id_token in token response")
         return VerifiedLogin(claims=dict(token["userinfo"]), token=dict(token))
+
+    async def _forget_state(self, request: Request) -> None:
+        """A login refused before the code is used ends there: its state
+        (and PKCE verifier, nonce) cannot complete a later response."""
+        state = request.query_params.get("state")
+        if state:
+            await self.app.framework.clear_state_data(request.session, state)
 
     async def logout_url(self, *, id_token_hint: str | None, post_logout_redirect_uri: str, state: str | None = None) -> str | None:
         """The provider's RP-initiated logout request, or None when it cannot

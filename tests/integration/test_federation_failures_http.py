@@ -428,6 +428,9 @@ def test_a_wrong_iss_is_refused_and_the_code_never_redeemed(chain: Running) -> N
         assert_failure_page(page, 400, ISSUER_MISMATCH, f"{chain.isso}/login?interaction={interaction}")
         chain.assert_logged(page, "federated login failed", kind="issuer_mismatch")
         chain.assert_not_logged_in(browser)
+        # The refused login is over: the honest answer cannot complete it afterwards.
+        late = browser.get(callback, follow_redirects=False)
+        assert_failure_page(late, 400, STATE, f"{chain.isso}/login")
     assert chain.snapshot() == before
     # RFC 9207: refused before the token endpoint; gdzwfw_idp never saw it back.
     assert code_used_at(chain, params_of(callback)["code"]) is None
