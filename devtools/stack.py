@@ -28,6 +28,8 @@ __all__ = ["StackConfig", "Stack", "free_port", "database_urls", "SERVICES"]
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("gdzwfw_idp", "hrss_isso", "refund_portal")
 DEV_SECRET = "dev-secret-key-not-for-production"
+# The audit log's HMAC key in development (refused in production like DEV_SECRET).
+DEV_AUDIT_KEYS = {"dev-1": "dev-audit-key-not-for-production"}
 
 
 def free_port() -> int:
@@ -108,6 +110,11 @@ class StackConfig:
                         "post_logout_redirect_uris": [f"{refund}/"],
                         "backchannel_logout_uri": f"{refund}/auth/backchannel-logout",
                         "grant_types": ["authorization_code", "refresh_token"],
+                        # Allowed, not asked for: the portal's pages work from
+                        # its own session and never call its API, so its login
+                        # requests openid profile only. A front end of the
+                        # portal that calls /api/v1 would ask for these.
+                        "scope": "openid profile refund.read refund.confirm",
                         "introspection_allowed": True,
                     }
                 ]),
@@ -119,6 +126,7 @@ class StackConfig:
                 "REFUND_ISSO_ISSUER": f"{isso}/isso",
                 "REFUND_ISSO_CLIENT_SECRET": self.refund_secret_at_isso,
                 "REFUND_GDZWFW_VERIFICATION_URL": f"{idp}/account/verification",
+                "REFUND_AUDIT_KEYS": json.dumps(DEV_AUDIT_KEYS),
             },
         }
         for name, extra in self.extra_env.items():

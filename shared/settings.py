@@ -13,11 +13,16 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ServiceSettings", "ProviderSettings", "ClientConfig", "PLACEHOLDER_SECRETS"]
+__all__ = ["ServiceSettings", "ProviderSettings", "ClientConfig", "PLACEHOLDER_SECRETS", "weak_secret"]
 
 # Values that appear in examples and the development env file. Outside
 # development a service refuses to start with them.
-PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "dev-secret-key-not-for-production"}
+PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "dev-secret-key-not-for-production", "dev-audit-key-not-for-production"}
+
+
+def weak_secret(value: str) -> bool:
+    """What production refuses as a secret: a placeholder, or under 32 characters."""
+    return value in PLACEHOLDER_SECRETS or len(value) < 32
 
 
 class ClientConfig(BaseModel):
@@ -72,9 +77,7 @@ class ServiceSettings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> ServiceSettings:
         if self.environment == "production":
-            if self.secret_key.get_secret_value() in PLACEHOLDER_SECRETS or len(
-                self.secret_key.get_secret_value()
-            ) < 32:
+            if weak_secret(self.secret_key.get_secret_value()):
                 raise ValueError("secret_key must be a real secret of at least 32 characters in production")
             if not self.cookie_secure:
                 raise ValueError("cookie_secure must be true in production")

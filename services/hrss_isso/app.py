@@ -8,7 +8,7 @@ import httpx
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
-from services.hrss_isso.demo import DEMO_CLIENTS, load_demo_data
+from services.hrss_isso.demo import demo_clients, load_demo_data
 from services.hrss_isso.hooks import IssoHooks
 from services.hrss_isso.logout import logout_router
 from services.hrss_isso.models import kv_table, provider_tables
@@ -67,10 +67,11 @@ def create_app(
         tables=provider_tables,
         hooks=IssoHooks(issuer=issuer, upstream=rp, tokens=runtime.tokens),
         claims_supported=CLAIMS,
+        api_scopes=tuple(settings.api_scopes),
     )
 
     def prepare() -> None:
-        provider.prepare(list(settings.clients) + (DEMO_CLIENTS if settings.loads_demo_data else []))
+        provider.prepare(list(settings.clients) + (demo_clients(settings.api_scopes) if settings.loads_demo_data else []))
         if settings.loads_demo_data:
             load_demo_data(runtime.db, services=services, clock=runtime.clock, gdzwfw_issuer=settings.gdzwfw_issuer)
 

@@ -20,13 +20,20 @@ from services.hrss_isso.units import new_unit_id, org_code_of
 from shared.clock import Clock
 from shared.db import Database
 from shared.oauth.provider.demo import DEMO_RP
+from shared.settings import ClientConfig
 
-__all__ = ["DEMO_UNITS", "DEMO_CLIENTS", "DEMO_PERSONS", "DEMO_STAFF", "DEMO_PASSWORD", "DEMO_AUTHORIZATION_CODE", "load_demo_data"]
+__all__ = ["DEMO_UNITS", "demo_clients", "DEMO_PERSONS", "DEMO_STAFF", "DEMO_PASSWORD", "DEMO_AUTHORIZATION_CODE", "load_demo_data"]
 
 DEMO_PASSWORD = "Hrss@demo2026"
 DEMO_AUTHORIZATION_CODE = "GDHR2345"
 
-DEMO_CLIENTS = [DEMO_RP]
+
+def demo_clients(api_scopes: list[str]) -> list[ClientConfig]:
+    """demo-rp, registered here also for the APIs' scopes so that it can try
+    the refund portal's API with the tokens it gets (README); at gdzwfw_idp,
+    which serves no such API, it stays as it is."""
+    return [DEMO_RP.model_copy(update={"scope": " ".join([*DEMO_RP.scope.split(), *api_scopes])})]
+
 
 DEMO_UNITS = [
     {"unit_code": "44010600001", "uscc": "91440106MA5DL1A170", "org_name": "广州市天河区示范科技有限公司", "login_name": "tianhe_keji", "legal_rep_name": "张明", "legal_rep_id_number": "440106198001010019"},

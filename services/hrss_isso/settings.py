@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ProviderSettings
 
-__all__ = ["IssoSettings", "DEFAULT_POPULATION_REGISTRY"]
+__all__ = ["IssoSettings", "DEFAULT_POPULATION_REGISTRY", "API_SCOPES"]
 
 DEFAULT_POPULATION_REGISTRY = Path(__file__).parent / "data" / "population_registry.csv"
+# The refund portal's API (services/refund_portal/api.py): reading a unit's
+# records, and confirming them (which also lets a client read).
+API_SCOPES = ("refund.read", "refund.confirm")
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]+")  # RFC 6749 §3.3 scope-token
 
 
 class IssoSettings(ProviderSettings):
@@ -21,6 +26,11 @@ class IssoSettings(ProviderSettings):
     gdzwfw_client_id: str = Field(default="hrss-isso", description="This service's client id at gdzwfw_idp.")
     gdzwfw_client_secret: SecretStr = Field(description="This service's client secret at gdzwfw_idp.")
     gdzwfw_timeout: float = Field(default=10.0, description="Seconds to wait for gdzwfw_idp's back channel.")
+    api_scopes: list[str] = Field(
+        default_factory=lambda: list(API_SCOPES),
+        description="Scopes of the HRSS APIs that accept this provider's access tokens (DESIGN.md: refund.read, refund.confirm "
+        "at refund_portal). Published in scopes_supported; a client gets one only when its ClientConfig.scope lists it.",
+    )
 
     # Accounts and login
     password_max_keyboard_run: int = Field(
@@ -49,6 +59,14 @@ class IssoSettings(ProviderSettings):
     sms_sign: str = Field(default="【广东人社】", description="Signature in front of every text message.")
     sms_gateway_url: str | None = Field(default=None, description="Operator SMS gateway; unset keeps messages in the outbox table.")
     sms_gateway_token: SecretStr | None = Field(default=None, description="Bearer token for the SMS gateway.")
+
+    @field_validator("api_scopes")
+    @classmethod
+    def _scope_tokens(cls, scopes: list[str]) -> list[str]:
+        bad = [s for s in scopes if not _SCOPE_TOKEN.fullmatch(s)]
+        if bad:
+            raise ValueError(f"not scope tokens (RFC 6749 §3.3: no spaces, quotes or backslashes): {bad}")
+        return scopes
 
     @property
     def issuer(self) -> str:

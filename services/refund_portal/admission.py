@@ -2,15 +2,46 @@
 
 The level is read from the ``acr`` the portal received and verified, never
 from what it asked for.
+
+The API also checks what the token was issued for (its OAuth ``scope``):
+``refund.read`` to read, ``refund.confirm`` to decide (which includes reading).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from shared.trust import TrustLevel
 
-__all__ = ["REQUIRED_LEVEL", "admitted", "insufficient_challenge", "invalid_token_challenge"]
+__all__ = [
+    "REQUIRED_LEVEL",
+    "READ",
+    "CONFIRM",
+    "ScopeNeed",
+    "admitted",
+    "insufficient_challenge",
+    "insufficient_scope_challenge",
+    "invalid_token_challenge",
+]
 
 REQUIRED_LEVEL = TrustLevel.L2
+
+
+@dataclass(frozen=True)
+class ScopeNeed:
+    """What an endpoint needs: ``scope`` is named in the challenge (RFC 6750
+    §3: the scope needed), any one of ``accepted`` will do."""
+
+    scope: str
+    accepted: frozenset[str]
+
+    def met_by(self, granted: str | None) -> bool:
+        return not self.accepted.isdisjoint((granted or "").split())
+
+
+# A client that may confirm reads too: it must see the record it decides on.
+READ = ScopeNeed("refund.read", frozenset({"refund.read", "refund.confirm"}))
+CONFIRM = ScopeNeed("refund.confirm", frozenset({"refund.confirm"}))
 
 
 def admitted(acr: str | None) -> bool:
@@ -29,3 +60,8 @@ def insufficient_challenge() -> str:
 
 def invalid_token_challenge() -> str:
     return 'Bearer error="invalid_token"'
+
+
+def insufficient_scope_challenge(need: ScopeNeed) -> str:
+    """RFC 6750 §3.1: the token is good but not issued for this."""
+    return f'Bearer error="insufficient_scope", scope="{need.scope}"'

@@ -249,7 +249,7 @@ def agency_router() -> APIRouter:
                 try:
                     correct_bank_account(
                         s, record_id=record_id, bank_name=bank_name, bank_account=bank_account, reason=reason,
-                        actor=actor_of(account, request), clock=state.clock,
+                        actor=actor_of(account, request), clock=state.clock, audit_keys=state.audit_keys,
                     )
                 except DecisionError as exc:
                     return messages.STAFF_ERROR.get(exc.code, messages.DECISION_ERROR.get(exc.code, exc.code)).format(
@@ -376,7 +376,7 @@ def agency_router() -> APIRouter:
                 if plan.errors and mode == "all":
                     kept = upload_id or _keep_upload(s, state, account, plan, content)
                     return "errors", (plan, kept)
-                outcome = apply_plan(s, plan, mode=mode, actor=actor, staff_id=account.id, clock=state.clock)
+                outcome = apply_plan(s, plan, mode=mode, actor=actor, staff_id=account.id, clock=state.clock, audit_keys=state.audit_keys)
                 if upload_id:
                     s.execute(delete(ImportUpload).where(ImportUpload.id == upload_id))
                 return "done", {
@@ -493,7 +493,7 @@ def agency_router() -> APIRouter:
         def run() -> int | str:
             with state.db.transaction() as s:
                 try:
-                    return create_batch(s, year=year, actor=actor_of(account, request), clock=state.clock).id
+                    return create_batch(s, year=year, actor=actor_of(account, request), clock=state.clock, audit_keys=state.audit_keys).id
                 except DecisionError as exc:
                     return messages.STAFF_ERROR[exc.code].format(year=year)
 
@@ -543,7 +543,7 @@ def agency_router() -> APIRouter:
                     return None
                 rows = export_rows(records_in_batch(s, batch_id=batch_id), batch_id=batch_id)
                 # Bank details leave the system: who took them, and when, is logged.
-                AuditChain(s, clock=state.clock).append(
+                AuditChain(s, clock=state.clock, keys=state.audit_keys).append(
                     actor_of(account, request), "payment.exported", subject=f"payment:{batch_id}", detail={"format": format, "count": len(rows)}
                 )
                 return batch.year, rows
@@ -576,7 +576,7 @@ def agency_router() -> APIRouter:
         def run() -> str | None:
             with state.db.transaction() as s:
                 try:
-                    mark_paid(s, batch_id=batch_id, reference=reference, actor=actor_of(account, request), clock=state.clock)
+                    mark_paid(s, batch_id=batch_id, reference=reference, actor=actor_of(account, request), clock=state.clock, audit_keys=state.audit_keys)
                 except DecisionError as exc:
                     return exc.code
             return None
@@ -602,13 +602,13 @@ def agency_router() -> APIRouter:
                 entries = [
                     {
                         "seq": e.seq, "at": e.at, "kind": e.actor_kind, "who": e.actor_name, "actor_id": e.actor_id, "acr": e.acr,
-                        "address": e.address, "what": _describe(e), "record_id": e.record_id, "subject": e.subject, "hash": e.hash,
+                        "address": e.address, "what": _describe(e), "record_id": e.record_id, "subject": e.subject, "hash": e.hash, "key_id": e.key_id,
                     }
                     for e in audit_page(s, before=before, record_id=record)
                 ]
                 total = count_entries(s)
             with request.app.state.db.transaction() as s:
-                report = verify_chain(s)
+                report = verify_chain(s, request.app.state.audit_keys)
             return entries, total, report
 
         entries, total, report = await run_in_threadpool(load)

@@ -1,5 +1,7 @@
 """The portal's API for other HRSS services: bearer tokens from hrss_isso,
-checked by introspection, L2 enforced with the RFC 9470 challenge."""
+checked by introspection, L2 enforced with the RFC 9470 challenge, and the
+token's scope: ``refund.read`` (or ``refund.confirm``) to read,
+``refund.confirm`` to decide."""
 
 from __future__ import annotations
 
@@ -11,7 +13,15 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from services.refund_portal.admission import admitted, insufficient_challenge, invalid_token_challenge
+from services.refund_portal.admission import (
+    CONFIRM,
+    READ,
+    ScopeNeed,
+    admitted,
+    insufficient_challenge,
+    insufficient_scope_challenge,
+    invalid_token_challenge,
+)
 from services.refund_portal.audit import Actor
 from services.refund_portal.decisions import NOTE_LIMIT, DecisionError, UnitDecision, decide
 from services.refund_portal.pages import client_address, unit_actor
@@ -28,6 +38,19 @@ UNAUTHORIZED = {
     },
     503: {"description": "hrss_isso could not be asked (introspection unavailable); retry later"},
 }
+
+
+def refused(need: ScopeNeed) -> dict[int | str, dict[str, Any]]:
+    """UNAUTHORIZED, and the RFC 6750 §3.1 answer to a token not issued for ``need``."""
+    accepted = " or ".join(f"`{s}`" for s in [need.scope, *sorted(need.accepted - {need.scope})])
+    return {
+        **UNAUTHORIZED,
+        403: {
+            "model": ApiError,
+            "description": f"insufficient_scope: the token (L2 or higher) was not issued with {accepted} "
+            f'(`WWW-Authenticate: Bearer error="insufficient_scope", scope="{need.scope}"`)',
+        },
+    }
 
 
 class Me(BaseModel):
@@ -113,9 +136,10 @@ def _refund(record) -> dict[str, Any]:
 def api_router(*, introspector: TokenIntrospector) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["unit"])
 
-    async def authenticate(request: Request) -> dict[str, Any] | JSONResponse:
+    async def authenticate(request: Request, need: ScopeNeed) -> dict[str, Any] | JSONResponse:
         """The token's claims when it is an active hrss_isso access token at
-        L2 or higher; otherwise the response to send."""
+        L2 or higher issued with a scope ``need`` accepts; otherwise the
+        response to send."""
         token = _bearer(request)
         if token is None:
             return JSONResponse({"error": "invalid_token"}, status_code=401, headers={"WWW-Authenticate": invalid_token_challenge()})
@@ -132,12 +156,27 @@ def api_router(*, introspector: TokenIntrospector) -> APIRouter:
                 status_code=401,
                 headers={"WWW-Authenticate": insufficient_challenge()},
             )
+        # The scope comes last, after both 401s. A 401 says the credentials
+        # will not do (RFC 9110 §15.5.2), a 403 that they are good and the
+        # request is refused all the same (§15.5.4). An L1 token is not good
+        # credentials here: a unit below L2 is not admitted at all
+        # (DESIGN.md), whatever its token was issued for. A 403 to it would
+        # send its client for a wider grant only to meet the step-up
+        # challenge next; the step-up comes first, and the new authorization
+        # request it starts can ask for the scope as well.
+        if not need.met_by(claims.get("scope")):
+            return JSONResponse(
+                {"error": "insufficient_scope", "scope": need.scope},
+                status_code=403,
+                headers={"WWW-Authenticate": insufficient_scope_challenge(need)},
+            )
         return claims
 
-    @router.get("/me", response_model=Me, responses=UNAUTHORIZED)
+    @router.get("/me", response_model=Me, responses=refused(READ))
     async def me(request: Request) -> JSONResponse:
-        """The unit behind the bearer token (L2 or higher)."""
-        claims = await authenticate(request)
+        """The unit behind the bearer token (L2 or higher, scope
+        ``refund.read`` or ``refund.confirm``)."""
+        claims = await authenticate(request, READ)
         if isinstance(claims, JSONResponse):
             return claims
         level = TrustLevel.from_acr(claims["acr"])
@@ -152,11 +191,12 @@ def api_router(*, introspector: TokenIntrospector) -> APIRouter:
         )
         return JSONResponse(body.model_dump(exclude_none=True))
 
-    @router.get("/refunds/me", response_model=MyRefunds, responses=UNAUTHORIZED, tags=["refunds"])
+    @router.get("/refunds/me", response_model=MyRefunds, responses=refused(READ), tags=["refunds"])
     async def my_refunds(request: Request) -> JSONResponse:
         """The unit's 稳岗返还 records, newest year first: amount in fen, as a
-        decimal string and in 大写, the basis, the bank account masked."""
-        claims = await authenticate(request)
+        decimal string and in 大写, the basis, the bank account masked.
+        Scope ``refund.read`` or ``refund.confirm``."""
+        claims = await authenticate(request, READ)
         if isinstance(claims, JSONResponse):
             return claims
         unit = UnitIdentity.from_claims(claims)
@@ -175,7 +215,7 @@ def api_router(*, introspector: TokenIntrospector) -> APIRouter:
         response_model=Refund,
         tags=["refunds"],
         responses={
-            **UNAUTHORIZED,
+            **refused(CONFIRM),
             400: {"model": ApiError, "description": "invalid_request: a note is required to decline or to report the account wrong"},
             404: {"model": ApiError, "description": "not_found: no such record of this unit (another unit's records are not found)"},
             409: {"model": ApiError, "description": "already_decided: the record is no longer 待确认; `status` says what it is"},
@@ -185,8 +225,8 @@ def api_router(*, introspector: TokenIntrospector) -> APIRouter:
         """The unit's decision on its pending record: confirm (the default),
         decline, or report the bank account wrong. Recorded with the handler
         (``act``), the level, the time and the caller's address; a record is
-        decided once."""
-        claims = await authenticate(request)
+        decided once. Scope ``refund.confirm``."""
+        claims = await authenticate(request, CONFIRM)
         if isinstance(claims, JSONResponse):
             return claims
         body = body or ConfirmationRequest()
@@ -207,6 +247,7 @@ def api_router(*, introspector: TokenIntrospector) -> APIRouter:
                         choice=UnitDecision(decision=body.decision, note=body.note, channel=channel, unit_sub=str(claims["sub"])),
                         actor=actor,
                         clock=state.clock,
+                        audit_keys=state.audit_keys,
                     )
                 except DecisionError as exc:
                     if exc.code == "not_found":

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.refund_portal.agency import agency_router
 from services.refund_portal.api import api_router
-from services.refund_portal.audit import ensure_head
+from services.refund_portal.audit import AuditKeys, ensure_head
 from services.refund_portal.demo import load_demo_data
 from services.refund_portal.logout import backchannel_router
 from services.refund_portal.models import kv_table
@@ -44,6 +44,7 @@ def create_app(
 ) -> FastAPI:
     runtime = Runtime.create(settings, namespace="refund", kv_table=kv_table, clock=clock, tokens=tokens)
     policies = PolicyBook(settings.policy_rules)
+    audit_keys = AuditKeys.from_settings(settings)
     passwords = passwords or PasswordService()
     rp = RelyingParty(
         name="isso",
@@ -74,7 +75,7 @@ def create_app(
         ensure_head(runtime.db)
         if settings.loads_demo_data:
             try:
-                load_demo_data(runtime.db, passwords=passwords, policies=policies, clock=runtime.clock)
+                load_demo_data(runtime.db, passwords=passwords, policies=policies, clock=runtime.clock, audit_keys=audit_keys)
             except IntegrityError:
                 log.info("demo data being loaded by another worker")
 
@@ -92,6 +93,7 @@ def create_app(
     app.state.rp = rp
     app.state.introspector = introspector
     app.state.policies = policies
+    app.state.audit_keys = audit_keys
     app.state.staff_login = StaffLogin(
         passwords=passwords,
         per_account=Limiter(runtime.kv, "staff-login-account", settings.staff_login_max_failures, settings.staff_login_lock_seconds),

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from services.refund_portal.audit import Actor, AuditChain
+from services.refund_portal.audit import Actor, AuditChain, AuditKeys
 from services.refund_portal.models import RecordStatus, RefundRecord
 from services.refund_portal.records import UnitIdentity, get_record, record_of_unit
 from shared.clock import Clock
@@ -62,7 +62,9 @@ def check_note(decision: str, note: str) -> str:
     return note
 
 
-def decide(session: Session, *, unit: UnitIdentity, record_id: int, choice: UnitDecision, actor: Actor, clock: Clock) -> RefundRecord:
+def decide(
+    session: Session, *, unit: UnitIdentity, record_id: int, choice: UnitDecision, actor: Actor, clock: Clock, audit_keys: AuditKeys
+) -> RefundRecord:
     """The unit's decision on its own pending record."""
     note = check_note(choice.decision, choice.note)
     record = record_of_unit(session, unit=unit, record_id=record_id)
@@ -89,7 +91,7 @@ def decide(session: Session, *, unit: UnitIdentity, record_id: int, choice: Unit
     session.refresh(record)
     if changed != 1:
         raise DecisionError("not_pending", status=record.status)
-    AuditChain(session, clock=clock).append(
+    AuditChain(session, clock=clock, keys=audit_keys).append(
         actor,
         action,
         record=record,
@@ -107,7 +109,15 @@ def decide(session: Session, *, unit: UnitIdentity, record_id: int, choice: Unit
 
 
 def correct_bank_account(
-    session: Session, *, record_id: int, bank_name: str, bank_account: str, reason: str, actor: Actor, clock: Clock
+    session: Session,
+    *,
+    record_id: int,
+    bank_name: str,
+    bank_account: str,
+    reason: str,
+    actor: Actor,
+    clock: Clock,
+    audit_keys: AuditKeys,
 ) -> RefundRecord:
     """The agency corrects a record's bank account (after the unit reported
     it wrong, or before it decided); the record is 待确认 again."""
@@ -135,7 +145,7 @@ def correct_bank_account(
     session.refresh(record)
     if changed != 1:
         raise DecisionError("not_correctable", status=record.status)
-    AuditChain(session, clock=clock).append(
+    AuditChain(session, clock=clock, keys=audit_keys).append(
         actor,
         "record.account_corrected",
         record=record,

@@ -10,7 +10,7 @@ import io
 
 from sqlalchemy import select
 
-from services.refund_portal.audit import Actor
+from services.refund_portal.audit import Actor, AuditKeys
 from services.refund_portal.decisions import UnitDecision, decide
 from services.refund_portal.importing import TEMPLATE_HEADER, apply_plan, plan_import
 from services.refund_portal.models import ImportBatch
@@ -51,7 +51,7 @@ def demo_csv(rows: list[list[str]]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def _import(db: Database, *, policies: PolicyBook, year: int, rows: list[list[str]], clock: Clock) -> None:
+def _import(db: Database, *, policies: PolicyBook, year: int, rows: list[list[str]], clock: Clock, audit_keys: AuditKeys) -> None:
     rule = policies.rule_for(year)
     if rule is None:
         return
@@ -59,10 +59,10 @@ def _import(db: Database, *, policies: PolicyBook, year: int, rows: list[list[st
         plan = plan_import(s, year=year, rule=rule, filename=f"演示名单-{year}.csv", content=demo_csv(rows), max_rows=100)
         if plan.errors:  # pragma: no cover - the demo rows are valid
             raise RuntimeError(f"demo rows invalid: {plan.errors}")
-        apply_plan(s, plan, mode="demo", actor=SYSTEM, staff_id=None, clock=clock)
+        apply_plan(s, plan, mode="demo", actor=SYSTEM, staff_id=None, clock=clock, audit_keys=audit_keys)
 
 
-def load_demo_data(db: Database, *, passwords: PasswordService, policies: PolicyBook, clock: Clock) -> None:
+def load_demo_data(db: Database, *, passwords: PasswordService, policies: PolicyBook, clock: Clock, audit_keys: AuditKeys) -> None:
     with db.transaction() as s:
         for spec in DEMO_STAFF:
             if find_staff(s, login_name=spec["login_name"]) is None:
@@ -73,17 +73,17 @@ def load_demo_data(db: Database, *, passwords: PasswordService, policies: Policy
     if policies.rule_for(past) is not None:
         # Last year's refund happened last year: its history is dated then.
         then = FrozenClock(dt.datetime(past, 6, 10, 2, 0, tzinfo=dt.UTC))
-        _import(db, policies=policies, year=past, rows=[DEMO_PAST], clock=then)
+        _import(db, policies=policies, year=past, rows=[DEMO_PAST], clock=then, audit_keys=audit_keys)
         handler = Actor(kind="unit", id="demo-handler", name="演示经办人", acr=TrustLevel.L2.acr, address="127.0.0.1")
         unit = UnitIdentity(uscc=DEMO_PAST[0], unit_code=DEMO_PAST[2])
         then.advance(9 * 86400 + 3 * 3600)
         with db.transaction() as s:
             record = next(r for r in records_of_unit(s, unit=unit) if r.year == past)
-            decide(s, unit=unit, record_id=record.id, choice=UnitDecision("confirm", "", "demo"), actor=handler, clock=then)
+            decide(s, unit=unit, record_id=record.id, choice=UnitDecision("confirm", "", "demo"), actor=handler, clock=then, audit_keys=audit_keys)
         then.advance(25 * 86400)
         with db.transaction() as s:
-            batch = create_batch(s, year=past, actor=SYSTEM, clock=then)
+            batch = create_batch(s, year=past, actor=SYSTEM, clock=then, audit_keys=audit_keys)
         then.advance(2 * 86400)
         with db.transaction() as s:
-            mark_paid(s, batch_id=batch.id, reference=f"DEMO-{past}-0001", actor=SYSTEM, clock=then)
-    _import(db, policies=policies, year=DEMO_YEAR, rows=DEMO_RECORDS, clock=clock)
+            mark_paid(s, batch_id=batch.id, reference=f"DEMO-{past}-0001", actor=SYSTEM, clock=then, audit_keys=audit_keys)
+    _import(db, policies=policies, year=DEMO_YEAR, rows=DEMO_RECORDS, clock=clock, audit_keys=audit_keys)

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.refund_portal.audit import Actor, AuditChain
+from services.refund_portal.audit import Actor, AuditChain, AuditKeys
 from services.refund_portal.messages import IMPORT, MONEY
 from services.refund_portal.models import ImportBatch, RecordStatus, RefundRecord
 from services.refund_portal.policy import PolicyBook, UnitFigures, assess
@@ -454,7 +454,9 @@ class ImportOutcome:
     rejected: int
 
 
-def apply_plan(session: Session, plan: ImportPlan, *, mode: str, actor: Actor, staff_id: int | None, clock: Clock) -> ImportOutcome:
+def apply_plan(
+    session: Session, plan: ImportPlan, *, mode: str, actor: Actor, staff_id: int | None, clock: Clock, audit_keys: AuditKeys
+) -> ImportOutcome:
     """Write the plan's new rows. ``mode="all"`` refuses a plan with errors;
     ``"good_only"`` (the operator's explicit choice) skips the bad rows.
     Raises :class:`IntegrityError` when a concurrent import got there first."""
@@ -479,7 +481,7 @@ def apply_plan(session: Session, plan: ImportPlan, *, mode: str, actor: Actor, s
     )
     session.add(batch)
     session.flush()
-    chain = AuditChain(session, clock=clock)
+    chain = AuditChain(session, clock=clock, keys=audit_keys)
     for row in plan.new:
         result = assess(plan.rule, row.figures)
         record = RefundRecord(

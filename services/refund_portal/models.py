@@ -160,9 +160,11 @@ class RefundRecord(Base):
 
 
 class AuditEntry(Base):
-    """One entry of the audit log. ``hash`` is SHA-256 over the entry's
-    fields and ``prev_hash``, so editing or removing an entry breaks the chain
-    (``python -m services.refund_portal.audit verify``)."""
+    """One entry of the audit log. ``hash`` is HMAC-SHA256, under the key
+    named by ``key_id``, over the entry's fields and ``prev_hash``, so editing
+    or removing an entry breaks the chain, and rewriting it takes the key
+    (``python -m services.refund_portal.audit verify``). ``key_id`` is NULL
+    only for entries written before the log was keyed: plain SHA-256."""
 
     __tablename__ = "audit_entry"
 
@@ -179,6 +181,7 @@ class AuditEntry(Base):
     detail: Mapped[str] = mapped_column(Text)  # canonical JSON
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_id: Mapped[str | None] = mapped_column(String(20), nullable=True)  # REFUND_AUDIT_KEYS id; NULL: legacy SHA-256
 
 
 class AuditHead(Base):

@@ -206,6 +206,7 @@ def pages_router(*, rp: RelyingParty) -> APIRouter:
                         choice=UnitDecision(decision=decision, note=note, channel="web", unit_sub=str(unit.get("sub") or "")),
                         actor=actor,
                         clock=state.clock,
+                        audit_keys=state.audit_keys,
                     )
                 except DecisionError as exc:
                     text = messages.DECISION_ERROR[exc.code].format(status=messages.STATUS.get(exc.status or "", ""))

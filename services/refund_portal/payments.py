@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from services.refund_portal.audit import Actor, AuditChain
+from services.refund_portal.audit import Actor, AuditChain, AuditKeys
 from services.refund_portal.decisions import DecisionError
 from services.refund_portal.models import PaymentBatch, RecordStatus, RefundRecord
 from services.refund_portal.records import records_in_batch
@@ -38,7 +38,7 @@ EXPORT_HEADER = [
 ]
 
 
-def create_batch(session: Session, *, year: int, actor: Actor, clock: Clock) -> PaymentBatch:
+def create_batch(session: Session, *, year: int, actor: Actor, clock: Clock, audit_keys: AuditKeys) -> PaymentBatch:
     """All confirmed records of ``year`` not yet in a batch, in one new batch."""
     records = list(
         session.execute(
@@ -60,7 +60,7 @@ def create_batch(session: Session, *, year: int, actor: Actor, clock: Clock) -> 
     )
     session.add(batch)
     session.flush()
-    chain = AuditChain(session, clock=clock)
+    chain = AuditChain(session, clock=clock, keys=audit_keys)
     for record in records:
         record.payment_batch_id = batch.id
         record.updated_at = clock.now()
@@ -71,7 +71,7 @@ def create_batch(session: Session, *, year: int, actor: Actor, clock: Clock) -> 
     return batch
 
 
-def mark_paid(session: Session, *, batch_id: int, reference: str, actor: Actor, clock: Clock) -> PaymentBatch:
+def mark_paid(session: Session, *, batch_id: int, reference: str, actor: Actor, clock: Clock, audit_keys: AuditKeys) -> PaymentBatch:
     """The bank has paid the batch: its records go 已确认 → 已发放."""
     reference = (reference or "").strip()
     if not reference:
@@ -89,7 +89,7 @@ def mark_paid(session: Session, *, batch_id: int, reference: str, actor: Actor, 
     session.refresh(batch)
     if changed != 1:
         raise DecisionError("batch_paid")
-    chain = AuditChain(session, clock=clock)
+    chain = AuditChain(session, clock=clock, keys=audit_keys)
     for record in records_in_batch(session, batch_id=batch_id):
         if record.status != RecordStatus.CONFIRMED:
             continue

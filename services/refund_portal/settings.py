@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, weak_secret
 
-__all__ = ["RefundSettings", "PolicyRule", "DEFAULT_POLICY_RULES"]
+__all__ = ["RefundSettings", "PolicyRule", "DEFAULT_POLICY_RULES", "AUDIT_KEY_ID"]
+
+# Stored with every audit entry (audit_entry.key_id, 20 characters).
+AUDIT_KEY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,19}")
+LEGACY_HEAD = re.compile(r"[1-9][0-9]{0,17}:[0-9a-f]{64}")
 
 
 class PolicyRule(BaseModel):
@@ -65,6 +70,17 @@ class RefundSettings(ServiceSettings):
     import_upload_seconds: int = Field(
         default=3600, description="How long a refused file is kept so the operator can import its good rows only."
     )
+    audit_keys: dict[str, SecretStr] = Field(
+        description="HMAC-SHA256 keys of the audit log as a JSON object, key id → secret, oldest first: the last one signs "
+        "new entries, every one listed verifies the entries it signed. To rotate, append a new key and keep the old ones "
+        "for as long as their entries must verify. Ids: 1–20 of letters, digits, '.', '_', '-'.",
+    )
+    audit_legacy_head: str | None = Field(
+        default=None,
+        description="Only for a log begun before audit_keys existed: its last unkeyed entry as '<seq>:<hash>', copied from the "
+        "operator's own record of the head (the audit page, `audit verify`) before upgrading. Entries up to it verify as "
+        "plain SHA-256; unset, any unkeyed entry is reported.",
+    )
 
     @field_validator("policy_rules")
     @classmethod
@@ -73,6 +89,39 @@ class RefundSettings(ServiceSettings):
         if len(years) != len(set(years)):
             raise ValueError("policy_rules has more than one rule for a year")
         return rules
+
+    @field_validator("audit_keys")
+    @classmethod
+    def _audit_key_ids(cls, keys: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        if not keys:
+            raise ValueError("audit_keys needs at least one key (key id → secret)")
+        bad = [k for k in keys if not AUDIT_KEY_ID.fullmatch(k)]
+        if bad:
+            raise ValueError(f"audit key ids must be 1–20 of letters, digits, '.', '_', '-': {bad}")
+        return keys
+
+    @field_validator("audit_legacy_head")
+    @classmethod
+    def _legacy_head(cls, value: str | None) -> str | None:
+        if value is not None and not LEGACY_HEAD.fullmatch(value):
+            raise ValueError("audit_legacy_head must be '<seq>:<64 hex digits>', the last unkeyed entry's number and hash")
+        return value
+
+    @model_validator(mode="after")
+    def _real_audit_keys(self) -> RefundSettings:
+        # Retired keys too: entries they signed still verify with them.
+        if self.environment == "production":
+            weak = [k for k, v in self.audit_keys.items() if weak_secret(v.get_secret_value())]
+            if weak:
+                raise ValueError(f"audit_keys {weak}: each must be a real secret of at least 32 characters in production")
+        return self
+
+    @property
+    def audit_legacy_anchor(self) -> tuple[int, str] | None:
+        if self.audit_legacy_head is None:
+            return None
+        seq, _, digest = self.audit_legacy_head.partition(":")
+        return int(seq), digest
 
     @property
     def loads_demo_data(self) -> bool:

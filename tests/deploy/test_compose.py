@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, get_origin
 from urllib.parse import urlsplit
 
 import pytest
@@ -316,7 +316,21 @@ def check_secrets(compose: Compose) -> list[str]:
         env = environment(services.get(app, {}))
         for var, field in known.items():
             annotation = cls.model_fields[field].annotation
-            if var in env and (annotation is SecretStr or "SecretStr" in str(annotation)) and not _required_reference(env[var]):
+            if var not in env or not (annotation is SecretStr or "SecretStr" in str(annotation)):
+                continue
+            if get_origin(annotation) is dict:
+                # id -> secret (REFUND_AUDIT_KEYS): the ids may stand in the file, each secret comes from the environment.
+                try:
+                    secrets = json.loads(env[var])
+                except json.JSONDecodeError:
+                    secrets = None
+                if not isinstance(secrets, dict) or not secrets:
+                    problems.append(f"{app}: {var} should be a JSON object of id -> ${{VAR:?...}}, got {env[var]!r}")
+                    continue
+                for key, secret in secrets.items():
+                    if not _required_reference(str(secret)):
+                        problems.append(f"{app}: {var} key {key!r} must be a required interpolation like ${{VAR:?...}}, not a value in the file")
+            elif not _required_reference(env[var]):
                 problems.append(f"{app}: {var} must be a required interpolation like ${{{var}:?...}}, not a value in the file")
         try:
             clients = _clients_raw(compose, app) if known.get(cls.model_config["env_prefix"] + "CLIENTS") else []
@@ -596,6 +610,10 @@ MUTATIONS: list[tuple[str, Callable[[Compose], None], str, str]] = [
     ("required field missing", lambda c: _env(c, "hrss_isso").pop("ISSO_GDZWFW_CLIENT_SECRET"), "environment_fields", "required setting ISSO_GDZWFW_CLIENT_SECRET"),
     ("insecure cookies", lambda c: _env(c, "refund_portal").__setitem__("REFUND_COOKIE_SECURE", "false"), "settings_load", "cookie_secure must be true"),
     ("literal secret key", lambda c: _env(c, "gdzwfw_idp").__setitem__("GDZWFW_SECRET_KEY", "x" * 40), "secrets", "GDZWFW_SECRET_KEY must be a required interpolation"),
+    ("literal audit key", lambda c: _replace_in(c, "refund_portal", "REFUND_AUDIT_KEYS", "${REFUND_AUDIT_KEY_K1:?set REFUND_AUDIT_KEY_K1 (at least 32 characters)}", "x" * 40), "secrets", "REFUND_AUDIT_KEYS key 'k1' must be a required interpolation"),
+    ("audit keys from one literal", lambda c: _env(c, "refund_portal").__setitem__("REFUND_AUDIT_KEYS", "secret"), "secrets", "REFUND_AUDIT_KEYS should be a JSON object"),
+    ("placeholder audit key", lambda c: _replace_in(c, "refund_portal", "REFUND_AUDIT_KEYS", "${REFUND_AUDIT_KEY_K1:?set REFUND_AUDIT_KEY_K1 (at least 32 characters)}", "dev-audit-key-not-for-production"), "settings_load", "each must be a real secret"),
+    ("no audit key", lambda c: _env(c, "refund_portal").pop("REFUND_AUDIT_KEYS"), "environment_fields", "required setting REFUND_AUDIT_KEYS"),
     ("literal client secret", lambda c: _replace_in(c, "hrss_isso", "ISSO_CLIENTS", "${REFUND_CLIENT_SECRET_AT_ISSO:?set REFUND_CLIENT_SECRET_AT_ISSO}", "s3cret"), "secrets", "literal client_secret"),
     ("secrets differ at both ends", lambda c: _env(c, "hrss_isso").__setitem__("ISSO_GDZWFW_CLIENT_SECRET", "${OTHER:?}"), "secrets", "must be the same variable"),
     ("wrong redirect path", lambda c: _replace_in(c, "gdzwfw_idp", "GDZWFW_CLIENTS", "/isso/federation/gdzwfw/callback", "/callback"), "clients", "expected ['http://localhost:8002/isso/federation/gdzwfw/callback']"),

@@ -142,11 +142,13 @@ def handler_tokens(isso: Isso, login_name: str, unit_code: str, *, browser: Test
     return token.json()
 
 
-def unit_tokens(isso: Isso, login_name: str, password: str = DEMO_PASSWORD, *, browser: TestClient | None = None, **extra: str) -> dict:
-    """demo-rp → /authorize → 单位登录 (账号密码) → code → tokens."""
+def unit_tokens(
+    isso: Isso, login_name: str, password: str = DEMO_PASSWORD, *, browser: TestClient | None = None, auth: tuple[str, str] = DEMO_RP, **extra: str
+) -> dict:
+    """demo-rp (or the client ``auth`` names) → /authorize → 单位登录 (账号密码) → code → tokens."""
     browser = browser or isso.new_browser()
     pkce = Pkce.new()
-    first = browser.get("/isso/authorize", params=authorize_params(pkce, **extra), follow_redirects=False)
+    first = browser.get("/isso/authorize", params=authorize_params(pkce, **{"client_id": auth[0], **extra}), follow_redirects=False)
     interaction = query_of(first)["interaction"]
     login = isso.login(login_name, password, tab="unit", browser=browser, interaction=interaction)
     assert login.status_code == 303 and "/authorize/resume" in login.headers["location"], login.text[:500]
@@ -154,7 +156,7 @@ def unit_tokens(isso: Isso, login_name: str, password: str = DEMO_PASSWORD, *, b
     token = browser.post(
         "/isso/token",
         data={"grant_type": "authorization_code", "code": query_of(done)["code"], "redirect_uri": "http://127.0.0.1:8099/cb", "code_verifier": pkce.verifier},
-        auth=DEMO_RP,
+        auth=auth,
     )
     assert token.status_code == 200, token.text
     return token.json()

@@ -35,12 +35,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackConfig]:
         running.stop()
 
 
+# demo-rp is registered at hrss_isso for the refund API's scopes (development).
+REFUND_SCOPE = "openid profile refund.read refund.confirm"
+
+
 def isso_tokens(stack: StackConfig, login_name: str, **params: str) -> dict:
-    """demo-rp's authorization-code flow at hrss_isso, federating to gdzwfw_idp."""
+    """demo-rp's authorization-code flow at hrss_isso, federating to
+    gdzwfw_idp; by default asking for both of the refund API's scopes."""
     isso = f"{stack.url('hrss_isso')}/isso"
     pkce = Pkce.new()
     with httpx.Client() as browser:
-        response = browser.get(f"{isso}/authorize", params=authorize_params(pkce, **params))
+        response = browser.get(f"{isso}/authorize", params=authorize_params(pkce, **{"scope": REFUND_SCOPE, **params}))
         assert response.status_code == 303, response.text[:300]
         login_page = browser.get(response.headers["location"])
         start = re.search(r'id="gdzwfw-login" href="([^"]+)"', login_page.text).group(1)

@@ -1,5 +1,6 @@
-"""The refund business over real HTTP: hrss_isso tokens at the refund API,
-one confirmation out of twenty simultaneous ones, the agency's export."""
+"""The refund business over real HTTP: hrss_isso tokens at the refund API
+(their scopes as the ISSO granted them), one confirmation out of twenty
+simultaneous ones, the agency's export."""
 
 from __future__ import annotations
 
@@ -56,6 +57,26 @@ def test_an_l1_token_gets_the_step_up_challenge_at_the_refund_api(stack: StackCo
         assert response.status_code == 401
         challenge = response.headers["www-authenticate"]
         assert 'error="insufficient_user_authentication"' in challenge and CHALLENGE_ACR in challenge
+
+
+def test_the_scopes_the_isso_granted_decide_what_a_token_may_do(stack: StackConfig) -> None:
+    both = isso_tokens(stack, "demo_l2")
+    assert set(both["scope"].split()) == {"openid", "profile", "refund.read", "refund.confirm"}
+    record = current_record(stack, both["access_token"])
+    assert record["status"] == "pending"
+
+    read_only = isso_tokens(stack, "demo_l2", scope="openid profile refund.read")
+    assert set(read_only["scope"].split()) == {"openid", "profile", "refund.read"}
+    assert refunds(stack, read_only["access_token"]).status_code == 200
+    refused = confirm(stack, read_only["access_token"], record["id"])
+    assert refused.status_code == 403
+    assert refused.headers["www-authenticate"] == 'Bearer error="insufficient_scope", scope="refund.confirm"'
+
+    neither = isso_tokens(stack, "demo_l2", scope="openid profile")["access_token"]
+    read = refunds(stack, neither)
+    assert read.status_code == 403 and read.headers["www-authenticate"] == 'Bearer error="insufficient_scope", scope="refund.read"'
+    assert confirm(stack, neither, record["id"]).status_code == 403
+    assert current_record(stack, both["access_token"])["status"] == "pending"
 
 
 def test_another_units_token_cannot_confirm_a_record(stack: StackConfig) -> None:

@@ -41,6 +41,9 @@ UNIT_L3 = {"sub": "unit-3", "org_name": "广州市荔湾区示范制造有限公
 UNIT_L1 = {"sub": "unit-1", "org_name": "广州市天河区示范科技有限公司", "uscc": "91440106MA5DL1A170", "unit_code": "44010600001"}
 HANDLER = {"sub": "person-42", "name": "陈晓"}
 L1, L2, L3 = (f"urn:gdzwfw:loa:L{n}" for n in (1, 2, 3))
+AUDIT_KEYS = {"t1": "test-audit-key-test-audit-key-0123456789"}
+# What a client of the refund API registered for both scopes asks for.
+FULL_SCOPE = "openid profile refund.read refund.confirm"
 
 ROW_L2 = ["91440104MA5DL2B24P", "广州市越秀区示范贸易有限公司", "44010400002", "中小微", "48", "38416.32", "19208.16", "2", "0", "中国工商银行广州越秀支行", "3602000109200123456"]
 ROW_L3 = ["91440105MA5DL3C31T", "广州市荔湾区示范制造有限公司", "44010500003", "大型", "420", "403200.00", "201600.00", "12", "0", "中国农业银行广州荔湾支行", "44037001040012345"]
@@ -79,8 +82,13 @@ class FakeIsso:
         body = {"active": True, "iss": ISSO, "client_id": "other-hrss-app", "token_type": "Bearer", "exp": self.clock.timestamp() + 900}
         return httpx.Response(200, json={**body, **claims})
 
-    def issue(self, token: str, *, unit: dict, acr: str = L2, act: dict | None = HANDLER, **extra) -> str:
-        self.tokens[token] = {**unit, "acr": acr, "trust_level": acr.rsplit(":", 1)[-1], **({"act": act} if act else {}), **extra}
+    def issue(self, token: str, *, unit: dict, acr: str = L2, act: dict | None = HANDLER, scope: str | None = FULL_SCOPE, **extra) -> str:
+        """An access token as hrss_isso introspects it; ``scope=None`` leaves
+        the scope out of the answer altogether."""
+        claims = {**unit, "acr": acr, "trust_level": acr.rsplit(":", 1)[-1], **({"act": act} if act else {}), **extra}
+        if scope is not None:
+            claims["scope"] = scope
+        self.tokens[token] = claims
         return token
 
     def revoke(self, token: str) -> None:
@@ -113,6 +121,10 @@ class Env:
     def db(self):
         return self.app.state.db
 
+    @property
+    def audit_keys(self):
+        return self.app.state.audit_keys
+
     def login_unit(self, unit: dict, *, acr: str = L2, act: dict | None = HANDLER) -> None:
         response = self.client.get("/login", follow_redirects=False)
         query = {k: v[0] for k, v in parse_qs(urlsplit(response.headers["location"]).query).items()}
@@ -134,7 +146,7 @@ class Env:
         with self.db.transaction() as s:
             plan = prepare(s, policies=self.app.state.policies, year=year, filename="fixture.csv", content=demo_csv(rows), max_rows=100)
             assert not plan.errors, plan.errors
-            apply_plan(s, plan, mode="all", actor=Actor(kind="system", id="test", name="测试"), staff_id=None, clock=self.clock)
+            apply_plan(s, plan, mode="all", actor=Actor(kind="system", id="test", name="测试"), staff_id=None, clock=self.clock, audit_keys=self.audit_keys)
 
     def csrf(self, path: str = "/agency/login") -> str:
         return csrf_of(self.client.get(path).text)
@@ -161,6 +173,7 @@ def make_settings(fresh_database: Callable[[str], str]) -> Callable[..., RefundS
             "isso_client_secret": "s3cret",
             "gdzwfw_verification_url": "http://127.0.0.1:8001/account/verification",
             "introspection_cache_seconds": 30,
+            "audit_keys": AUDIT_KEYS,
         }
         values.update(overrides)
         return RefundSettings(**values)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from decimal import Decimal
 
@@ -16,7 +17,7 @@ from services.refund_portal.audit import Actor
 from services.refund_portal.decisions import UnitDecision, decide
 from services.refund_portal.models import AuditEntry, PaymentBatch, RefundRecord
 from services.refund_portal.records import UnitIdentity
-from tests.refund_portal.conftest import HANDLER, ROW_L1, ROW_L2, ROW_L3, UNIT_L2, UNIT_L3, Env, csrf_of
+from tests.refund_portal.conftest import AUDIT_KEYS, HANDLER, ROW_L1, ROW_L2, ROW_L3, UNIT_L2, UNIT_L3, Env, csrf_of
 
 
 def confirm(env: Env, unit: dict) -> int:
@@ -24,7 +25,7 @@ def confirm(env: Env, unit: dict) -> int:
     with env.db.transaction() as s:
         rid = s.execute(select(RefundRecord.id).where(RefundRecord.uscc == unit["uscc"])).scalar_one()
         actor = Actor(kind="unit", id=HANDLER["sub"], name=HANDLER["name"], acr="urn:gdzwfw:loa:L2", address="10.0.0.8")
-        decide(s, unit=identity, record_id=rid, choice=UnitDecision("confirm", "", "web"), actor=actor, clock=env.clock)
+        decide(s, unit=identity, record_id=rid, choice=UnitDecision("confirm", "", "web"), actor=actor, clock=env.clock, audit_keys=env.audit_keys)
     return rid
 
 
@@ -241,7 +242,8 @@ def test_the_staff_command_creates_an_account_that_can_log_in(env: Env, monkeypa
 
     monkeypatch.setenv("REFUND_DATABASE_URL", env.settings.database_url)
     for key, value in {"ENVIRONMENT": "test", "SECRET_KEY": "x" * 40, "PUBLIC_URL": "http://p", "ISSO_ISSUER": "http://i",
-                       "ISSO_CLIENT_SECRET": "s", "GDZWFW_VERIFICATION_URL": "http://v", "NEW_STAFF_PASSWORD": "Gz@finance2026"}.items():
+                       "ISSO_CLIENT_SECRET": "s", "GDZWFW_VERIFICATION_URL": "http://v", "NEW_STAFF_PASSWORD": "Gz@finance2026",
+                       "AUDIT_KEYS": json.dumps(AUDIT_KEYS)}.items():
         monkeypatch.setenv(f"REFUND_{key}", value)
     assert main(["create", "--login", "gz_finance", "--name", "周婷", "--role", "supervisor"]) == 0
     assert main(["create", "--login", "gz_finance", "--name", "周婷", "--role", "supervisor"]) == 1

@@ -1,6 +1,7 @@
 """``GET /api/v1/refunds/me`` and ``POST /api/v1/refunds/{id}/confirmation``:
 bearer tokens introspected at hrss_isso (faked at the transport), L2
-enforced with the RFC 9470 challenge, one decision per record."""
+enforced with the RFC 9470 challenge, the scopes refund.read / refund.confirm
+with RFC 6750's insufficient_scope, one decision per record."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from services.refund_portal.models import AuditEntry, RefundRecord
 from tests.refund_portal.conftest import HANDLER, L1, L3, ROW_L2, ROW_L3, UNIT_L1, UNIT_L2, UNIT_L3, Env
 
 CHALLENGE = 'Bearer error="insufficient_user_authentication", error_description="A trust level of L2 or higher is required", acr_values="urn:gdzwfw:loa:L2"'
+NEEDS_READ = 'Bearer error="insufficient_scope", scope="refund.read"'
+NEEDS_CONFIRM = 'Bearer error="insufficient_scope", scope="refund.confirm"'
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -158,6 +161,67 @@ def test_a_back_channel_logout_refuses_that_logins_tokens_at_once_and_ends_its_p
     assert "请先登录" in records.client.get("/").text
 
 
+def test_a_read_only_token_reads_but_cannot_confirm(records: Env) -> None:
+    rid = rid_of(records, ROW_L2[0])
+    token = records.isso.issue("tok-read", unit=UNIT_L2, scope="openid profile refund.read")
+    assert records.client.get("/api/v1/me", headers=bearer(token)).status_code == 200
+    assert [r["id"] for r in records.client.get("/api/v1/refunds/me", headers=bearer(token)).json()["records"]] == [rid]
+    for decision in ({"decision": "confirm"}, {"decision": "decline", "note": "不需要"}, {"decision": "report_account", "note": "账户有误"}):
+        refused = records.client.post(f"/api/v1/refunds/{rid}/confirmation", json=decision, headers=bearer(token))
+        assert refused.status_code == 403
+        assert refused.headers["www-authenticate"] == NEEDS_CONFIRM
+        assert refused.json() == {"error": "insufficient_scope", "scope": "refund.confirm"}
+    assert status_of(records, rid) == "pending"
+    with records.db.transaction() as s:
+        assert s.execute(select(AuditEntry).where(AuditEntry.record_id == rid, AuditEntry.action != "record.imported")).first() is None
+
+
+def test_a_confirm_token_confirms_and_reads(records: Env) -> None:
+    rid = rid_of(records, ROW_L2[0])
+    token = records.isso.issue("tok-confirm", unit=UNIT_L2, scope="openid refund.confirm")
+    assert records.client.get("/api/v1/refunds/me", headers=bearer(token)).json()["records"][0]["status"] == "pending"
+    assert records.client.get("/api/v1/me", headers=bearer(token)).json()["uscc"] == UNIT_L2["uscc"]
+    response = records.client.post(f"/api/v1/refunds/{rid}/confirmation", json={"decision": "confirm"}, headers=bearer(token))
+    assert response.status_code == 200 and response.json()["status"] == "confirmed"
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        "openid profile",
+        None,  # no scope in the introspection answer at all
+        "refund refund.confirmed refund.read.all REFUND.CONFIRM",  # near misses: scopes are compared whole and exactly
+    ],
+)
+def test_a_token_without_either_scope_is_refused_everywhere(records: Env, scope: str | None) -> None:
+    rid = rid_of(records, ROW_L2[0])
+    token = records.isso.issue("tok-none", unit=UNIT_L2, scope=scope)
+    for response, challenge in (
+        (records.client.get("/api/v1/me", headers=bearer(token)), NEEDS_READ),
+        (records.client.get("/api/v1/refunds/me", headers=bearer(token)), NEEDS_READ),
+        (records.client.post(f"/api/v1/refunds/{rid}/confirmation", json={}, headers=bearer(token)), NEEDS_CONFIRM),
+    ):
+        assert response.status_code == 403 and response.headers["www-authenticate"] == challenge
+        assert response.json()["error"] == "insufficient_scope" and ROW_L2[10] not in response.text
+    assert status_of(records, rid) == "pending"
+
+
+def test_the_level_is_challenged_before_the_scope_and_a_bad_token_before_both(records: Env) -> None:
+    rid = rid_of(records, ROW_L2[0])
+    # Below L2 and without the scope: the step-up challenge, not insufficient_scope.
+    l1 = records.isso.issue("tok-l1-noscope", unit=UNIT_L2, acr=L1, scope="openid profile")
+    for response in (
+        records.client.get("/api/v1/refunds/me", headers=bearer(l1)),
+        records.client.post(f"/api/v1/refunds/{rid}/confirmation", json={}, headers=bearer(l1)),
+    ):
+        assert response.status_code == 401 and response.headers["www-authenticate"] == CHALLENGE
+    # A refresh token is refused as a credential, whatever scope it names.
+    refresh = records.isso.issue("refresh-scoped", unit=UNIT_L2, token_type="refresh_token")
+    response = records.client.post(f"/api/v1/refunds/{rid}/confirmation", json={}, headers=bearer(refresh))
+    assert response.status_code == 401 and response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+    assert status_of(records, rid) == "pending"
+
+
 def test_a_note_is_required_to_decline_or_report_the_account(records: Env) -> None:
     rid = rid_of(records, ROW_L2[0])
     token = records.isso.issue("tok", unit=UNIT_L2)
@@ -184,8 +248,11 @@ def test_the_openapi_document_describes_the_refund_api(records: Env) -> None:
     doc = records.client.get("/openapi.json").json()
     me = doc["paths"]["/api/v1/refunds/me"]["get"]
     assert "401" in me["responses"] and "insufficient_user_authentication" in me["responses"]["401"]["description"]
+    assert "insufficient_scope" in me["responses"]["403"]["description"] and 'scope="refund.read"' in me["responses"]["403"]["description"]
+    assert "refund.read" in doc["paths"]["/api/v1/me"]["get"]["responses"]["403"]["description"]
     post = doc["paths"]["/api/v1/refunds/{record_id}/confirmation"]["post"]
-    assert {"200", "400", "401", "404", "409"} <= set(post["responses"])
+    assert {"200", "400", "401", "403", "404", "409"} <= set(post["responses"])
+    assert 'scope="refund.confirm"' in post["responses"]["403"]["description"]
     schemas = doc["components"]["schemas"]
     assert {"Refund", "Basis", "ConfirmationRequest", "MyRefunds"} <= set(schemas)
     assert schemas["ConfirmationRequest"]["properties"]["decision"]["enum"] == ["confirm", "decline", "report_account"]

@@ -100,7 +100,7 @@ def test_confirming_goes_through_an_explicit_step_and_records_who_level_when_whe
     with env.db.transaction() as s:
         entry = s.execute(select(AuditEntry).where(AuditEntry.record_id == rid, AuditEntry.action == "record.confirmed")).scalar_one()
         assert entry.actor_id == HANDLER["sub"] and entry.acr == L3 and entry.address == "testclient"
-        assert verify_chain(s).ok
+        assert verify_chain(s, env.audit_keys).ok
 
 
 def test_a_record_is_confirmed_once(env: Env) -> None:
@@ -131,7 +131,7 @@ def test_twenty_simultaneous_confirmations_exactly_one_succeeds(env: Env) -> Non
         barrier.wait()
         try:
             with env.db.transaction() as s:
-                decide(s, unit=unit, record_id=rid, choice=UnitDecision("confirm", "", "web"), actor=actor, clock=env.clock)
+                decide(s, unit=unit, record_id=rid, choice=UnitDecision("confirm", "", "web"), actor=actor, clock=env.clock, audit_keys=env.audit_keys)
             result = "ok"
         except DecisionError as exc:
             result = exc.code
@@ -148,7 +148,7 @@ def test_twenty_simultaneous_confirmations_exactly_one_succeeds(env: Env) -> Non
     with env.db.transaction() as s:
         confirmations = s.execute(select(AuditEntry).where(AuditEntry.action == "record.confirmed")).scalars().all()
         assert len(confirmations) == 1
-        assert verify_chain(s).ok
+        assert verify_chain(s, env.audit_keys).ok
     assert load(env, rid).decided_by_sub == confirmations[0].actor_id
 
 
@@ -210,7 +210,7 @@ def test_a_confirmation_step_opened_before_the_agency_changed_the_record_is_refu
 
         correct_bank_account(
             s, record_id=rid, bank_name="中国银行", bank_account="123456789012", reason="更正",
-            actor=Actor(kind="staff", id="wg_clerk", name="张敏"), clock=env.clock,
+            actor=Actor(kind="staff", id="wg_clerk", name="张敏"), clock=env.clock, audit_keys=env.audit_keys,
         )
     stale = env.client.post(
         f"/refunds/{rid}/decide", data={"csrf_token": csrf_of(page.text), "decision": "confirm", "version": "1", "declaration": "yes"}

@@ -75,7 +75,7 @@ def test_a_clean_file_is_imported_with_amounts_computed(clerk: Env) -> None:
         assert records[ROW_L3[0]].amount_fen == 18144000
         imported = s.execute(select(AuditEntry).where(AuditEntry.action == "import.accepted")).scalar_one()
         assert imported.actor_id == "wg_clerk" and imported.actor_name == "张敏"
-        assert verify_chain(s).ok
+        assert verify_chain(s, clerk.audit_keys).ok
 
 
 BAD_ROWS = [

@@ -17,6 +17,7 @@ from joserfc.jwk import RSAKey
 
 from services.refund_portal.app import create_app
 from services.refund_portal.settings import RefundSettings
+from tests.refund_portal.conftest import AUDIT_KEYS
 
 ISSO = "https://isso.example/isso"
 PORTAL = "http://127.0.0.1:8003"
@@ -73,6 +74,7 @@ def portal(fresh_database: Callable[[str], str]) -> Iterator[tuple[TestClient, F
         isso_issuer=ISSO,
         isso_client_secret="s3cret",
         gdzwfw_verification_url="http://127.0.0.1:8001/account/verification",
+        audit_keys=AUDIT_KEYS,
     )
     with respx.mock(assert_all_called=False) as router:
         router.route(host="127.0.0.1").pass_through()

@@ -328,7 +328,12 @@ class Provider:
         hooks: ProviderHooks,
         claims_supported: tuple[str, ...],
         scoped_claims: dict[str, str] | None = None,
+        api_scopes: tuple[str, ...] = (),
     ) -> Provider:
+        """``api_scopes``: scopes of the resource servers that accept this
+        provider's access tokens (hrss_isso: the refund portal's). Like the
+        scopes of ``scoped_claims`` they are published in scopes_supported,
+        and a client obtains them only when it is registered for them."""
         keys = KeyManager(
             tables=tables, clock=clock, secret_key=settings.secret_key.get_secret_value(), publish_grace=settings.id_token_ttl + 300
         )
@@ -346,7 +351,7 @@ class Provider:
             id_token_ttl=settings.id_token_ttl,
             claims_supported=("sub", "acr", "amr", "auth_time", "trust_level", *claims_supported),
             scoped_claims=dict(scoped_claims or {}),
-            scopes_supported=("openid", "profile", *sorted(set((scoped_claims or {}).values()))),
+            scopes_supported=("openid", "profile", *sorted(set((scoped_claims or {}).values()) | set(api_scopes))),
         )
         return cls(config, db)
 
@@ -359,6 +364,13 @@ class Provider:
     # -- setup -------------------------------------------------------------
     def prepare(self, clients: list[ClientConfig]) -> None:
         """At start-up: a signing key exists and configured clients are stored."""
+        supported = set(self.config.scopes_supported)
+        for client in clients:
+            # A scope the provider does not support would make every request
+            # that asks for it fail with invalid_scope: refuse to start instead.
+            unknown = sorted(set(client.scope.split()) - supported)
+            if unknown:
+                raise ValueError(f"client {client.client_id!r} is registered for unsupported scopes {unknown} (supported: {sorted(supported)})")
         with self.db.transaction() as s:
             self.config.keys.ensure_key(s)
             store = ProviderStore(s, self.config.tables, self.config.clock)
