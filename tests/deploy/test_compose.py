@@ -596,6 +596,8 @@ MUTATIONS: list[tuple[str, Callable[[Compose], None], str, str]] = [
     ("required field missing", lambda c: _env(c, "hrss_isso").pop("ISSO_GDZWFW_CLIENT_SECRET"), "environment_fields", "required setting ISSO_GDZWFW_CLIENT_SECRET"),
     ("insecure cookies", lambda c: _env(c, "refund_portal").__setitem__("REFUND_COOKIE_SECURE", "false"), "settings_load", "cookie_secure must be true"),
     ("literal secret key", lambda c: _env(c, "gdzwfw_idp").__setitem__("GDZWFW_SECRET_KEY", "x" * 40), "secrets", "GDZWFW_SECRET_KEY must be a required interpolation"),
+    ("literal staff TOTP key", lambda c: _env(c, "gdzwfw_idp").__setitem__("GDZWFW_STAFF_TOTP_KEYS", "x" * 40), "secrets", "GDZWFW_STAFF_TOTP_KEYS must be a required interpolation"),
+    ("staff TOTP keys left at the placeholder", lambda c: _env(c, "gdzwfw_idp").pop("GDZWFW_STAFF_TOTP_KEYS"), "settings_load", "staff_totp_keys must be real secrets"),
     ("literal client secret", lambda c: _replace_in(c, "hrss_isso", "ISSO_CLIENTS", "${REFUND_CLIENT_SECRET_AT_ISSO:?set REFUND_CLIENT_SECRET_AT_ISSO}", "s3cret"), "secrets", "literal client_secret"),
     ("secrets differ at both ends", lambda c: _env(c, "hrss_isso").__setitem__("ISSO_GDZWFW_CLIENT_SECRET", "${OTHER:?}"), "secrets", "must be the same variable"),
     ("wrong redirect path", lambda c: _replace_in(c, "gdzwfw_idp", "GDZWFW_CLIENTS", "/isso/federation/gdzwfw/callback", "/callback"), "clients", "expected ['http://localhost:8002/isso/federation/gdzwfw/callback']"),
