@@ -12,7 +12,7 @@ What it starts
 gdzwfw_idp as one ``python -m services.gdzwfw_idp.manage serve --workers N``
 process group on loopback, configured only through ``GDZWFW_*`` variables as
 in production: ``ENVIRONMENT=production`` with a freshly generated 48-byte
-secret, ``COOKIE_SECURE=true``, JSON log lines (to a file in the temporary
+secret and staff TOTP key, ``COOKIE_SECURE=true``, JSON log lines (to a file in the temporary
 directory), no demo data. ``--workers`` defaults to the number of CPUs.
 
 Database: PostgreSQL when ``--database-url``, ``BENCH_DATABASE_URL`` or
@@ -201,6 +201,7 @@ class Config:
     database_url: str
     port: int
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(48))
+    staff_totp_key: str = field(default_factory=lambda: secrets.token_urlsafe(48))
     client_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     password: str = field(default_factory=lambda: "Bench@" + secrets.token_urlsafe(12))
 
@@ -228,6 +229,7 @@ class Config:
         return {
             "GDZWFW_ENVIRONMENT": "production",
             "GDZWFW_SECRET_KEY": self.secret_key,
+            "GDZWFW_STAFF_TOTP_KEYS": self.staff_totp_key,
             "GDZWFW_COOKIE_SECURE": "true",
             "GDZWFW_LOG_JSON": "true",
             "GDZWFW_LOG_LEVEL": "INFO",
@@ -243,6 +245,7 @@ class Config:
         return IdpSettings(
             environment="production",
             secret_key=env["GDZWFW_SECRET_KEY"],
+            staff_totp_keys=env["GDZWFW_STAFF_TOTP_KEYS"],
             cookie_secure=True,
             database_url=self.database_url,
             public_url=self.public_url,

@@ -21,6 +21,7 @@ import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from services.gdzwfw_idp.settings import DEV_STAFF_TOTP_KEY
 from shared.migrations import upgrade_head
 
 __all__ = ["StackConfig", "Stack", "free_port", "database_urls", "SERVICES"]
@@ -80,6 +81,10 @@ class StackConfig:
                 **{f"GDZWFW_{k}": v for k, v in common.items()},
                 "GDZWFW_DATABASE_URL": self.database_urls["gdzwfw_idp"],
                 "GDZWFW_PUBLIC_URL": idp,
+                # New secrets under the first key; the second still reads the demo
+                # staff of a var/ database from before the setting, whose secrets
+                # were encrypted under the secret key.
+                "GDZWFW_STAFF_TOTP_KEYS": f"{DEV_STAFF_TOTP_KEY},{DEV_SECRET}",
                 "GDZWFW_CLIENTS": json.dumps([
                     {
                         "client_id": "hrss-isso",

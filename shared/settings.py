@@ -17,7 +17,15 @@ __all__ = ["ServiceSettings", "ProviderSettings", "ClientConfig", "PLACEHOLDER_S
 
 # Values that appear in examples and the development env file. Outside
 # development a service refuses to start with them.
-PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "dev-secret-key-not-for-production", "dev-audit-key-not-for-production"}
+PLACEHOLDER_SECRETS = {
+    "",
+    "change-me",
+    "changeme",
+    "secret",
+    "dev-secret-key-not-for-production",
+    "dev-audit-key-not-for-production",
+    "dev-staff-totp-key-not-for-production",
+}
 
 
 def weak_secret(value: str) -> bool:

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from services.gdzwfw_idp.models import Account, CertificateBinding, HandlerRelation, TrustLevelChange
@@ -18,6 +18,7 @@ __all__ = [
     "find_by_uscc",
     "find_by_id_number",
     "find_by_mobile",
+    "set_password",
     "create_account",
     "record_level_change",
     "record_verification",
@@ -56,6 +57,19 @@ def find_by_id_number(db: Session, *, id_number: str) -> Account | None:
 
 def find_by_mobile(db: Session, *, mobile: str) -> list[Account]:
     return list(db.execute(select(Account).where(Account.mobile == mobile).order_by(Account.created_at)).scalars())
+
+
+def set_password(db: Session, *, account_id: str, password_hash: str) -> int:
+    """A new password, and a new login generation: every login begun under
+    an older one is over. The increment is done by the database, so of two
+    changes at once each gets its own generation. Returns the new one."""
+    db.execute(
+        update(Account)
+        .where(Account.id == account_id)
+        .values(password_hash=password_hash, login_generation=Account.login_generation + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return db.execute(select(Account.login_generation).where(Account.id == account_id)).scalar_one()
 
 
 def create_account(

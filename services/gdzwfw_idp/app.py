@@ -82,7 +82,7 @@ def create_app(
         scoped_claims={"id_number": "id_number"},
     )
     staff = StaffService(
-        secret_key=settings.secret_key.get_secret_value(),
+        totp_keys=[key.get_secret_value() for key in settings.staff_totp_keys],
         passwords=passwords,
         kv=runtime.kv,
         clock=runtime.clock,

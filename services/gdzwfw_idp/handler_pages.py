@@ -16,8 +16,8 @@ from starlette.concurrency import run_in_threadpool
 
 from services.gdzwfw_idp import messages as msg
 from services.gdzwfw_idp.accounts import add_handler, find_by_login_name, get_account, handled_by, handlers_of, is_handler, remove_handler
-from services.gdzwfw_idp.hooks import SESSION_AMR, acting_level
-from services.gdzwfw_idp.web import current, flash, pop_flash, read_form, start_login
+from services.gdzwfw_idp.hooks import acting_level
+from services.gdzwfw_idp.web import current, flash, pop_flash, read_form, switch_identity
 from shared.identifiers import IdentifierError, mask_id_number, validate_resident_id
 from shared.trust import TrustLevel
 from shared.web.app import error_page, render
@@ -154,7 +154,7 @@ def handler_router() -> APIRouter:
         act = await run_in_threadpool(check)
         if act is None:
             return error_page(request, 403, "您不是该法人的经办人", back_url="/account/handled")
-        start_login(request, account_id=form["legal_person_id"], amr=list(request.session.get(SESSION_AMR) or ["pwd"]), act=act, keep_auth_time=True)
+        switch_identity(request, account_id=form["legal_person_id"], act=act)
         return RedirectResponse("/account", status_code=303)
 
     @router.post("/account/act-as/stop", include_in_schema=False)
@@ -163,7 +163,7 @@ def handler_router() -> APIRouter:
         me = await current(request)
         if me is None or not me.acting:
             return RedirectResponse("/account", status_code=303)
-        start_login(request, account_id=me.act["sub"], amr=list(request.session.get(SESSION_AMR) or ["pwd"]), keep_auth_time=True)
+        switch_identity(request, account_id=me.act["sub"])
         return RedirectResponse("/account/handled", status_code=303)
 
     return router

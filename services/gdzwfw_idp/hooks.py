@@ -19,7 +19,9 @@ __all__ = [
     "SESSION_AMR",
     "SESSION_SID",
     "SESSION_ACT",
+    "SESSION_GENERATION",
     "LOGIN_KEYS",
+    "login_current",
 ]
 
 SESSION_ACCOUNT = "account_id"
@@ -28,7 +30,9 @@ SESSION_AMR = "amr"
 SESSION_SID = "sid"
 # A handler (经办人) logged in for a legal person: {"sub": handler account id, "name": …}.
 SESSION_ACT = "act"
-LOGIN_KEYS = (SESSION_ACCOUNT, SESSION_AUTH_TIME, SESSION_AMR, SESSION_SID, SESSION_ACT)
+# The login generation of the person who authenticated (Account.login_generation).
+SESSION_GENERATION = "login_generation"
+LOGIN_KEYS = (SESSION_ACCOUNT, SESSION_AUTH_TIME, SESSION_AMR, SESSION_SID, SESSION_ACT, SESSION_GENERATION)
 
 
 def profile_claims_of(account: Account) -> dict[str, Any]:
@@ -63,6 +67,15 @@ def acting_level(db: Session, *, legal_person: Account, act: dict[str, Any] | No
     return min(level, handler_level)
 
 
+def login_current(db: Session, *, account: Account, session: dict[str, Any]) -> bool:
+    """Whether this browser's login began after the last password change or
+    reset of the person who authenticated (the handler, when one acts for
+    ``account``): a change ends every other login, wherever it is."""
+    act = session.get(SESSION_ACT)
+    person = get_account(db, account_id=str(act.get("sub") or "")) if isinstance(act, dict) else account
+    return person is not None and int(session.get(SESSION_GENERATION) or 0) == person.login_generation
+
+
 class IdpHooks:
     def __init__(self, public_url: str) -> None:
         self.public_url = public_url
@@ -72,7 +85,7 @@ class IdpHooks:
         if not account_id:
             return None
         account = get_account(db, account_id=account_id)
-        if account is None or account.status != "active":
+        if account is None or account.status != "active" or not login_current(db, account=account, session=session):
             return None
         act = session.get(SESSION_ACT)
         level = acting_level(db, legal_person=account, act=act)

@@ -3,7 +3,18 @@
     python -m services.gdzwfw_idp.manage migrate
     python -m services.gdzwfw_idp.manage rotate-keys
     python -m services.gdzwfw_idp.manage serve [--host H] [--port P] [--workers N]
+    python -m services.gdzwfw_idp.manage reencrypt-staff-totp
+
+``reencrypt-staff-totp`` encrypts every staff TOTP secret again under the
+first of ``GDZWFW_STAFF_TOTP_KEYS``: run it after putting a new key first,
+then the old keys can be dropped. It exits with 1, naming the staff, when a
+secret is readable under none of the keys (it is left as it was).
 """
+
+from __future__ import annotations
+
+import argparse
+import sys
 
 from services.gdzwfw_idp.settings import IdpSettings
 from shared.cli import ServiceCli
@@ -16,5 +27,28 @@ cli = ServiceCli(
 )
 app_factory = cli.app_factory
 
+
+def reencrypt_staff_totp(argv: list[str]) -> int:
+    from services.gdzwfw_idp.staff import TotpSecretCipher
+    from shared.db import Database
+
+    argparse.ArgumentParser(prog="python -m services.gdzwfw_idp.manage reencrypt-staff-totp").parse_args(argv)
+    settings = IdpSettings()
+    cipher = TotpSecretCipher([key.get_secret_value() for key in settings.staff_totp_keys])
+    db = Database(settings.database_url)
+    try:
+        with db.transaction() as s:
+            done, unreadable = cipher.reencrypt_all(s)
+    finally:
+        db.dispose()
+    print(f"gdzwfw_idp: {done} staff TOTP secrets now under the first key")
+    if unreadable:
+        print(f"no configured key decrypts the TOTP secret of: {', '.join(unreadable)}", file=sys.stderr)
+        return 1
+    return 0
+
+
 if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "reencrypt-staff-totp":
+        sys.exit(reencrypt_staff_totp(sys.argv[2:]))
     cli.main()

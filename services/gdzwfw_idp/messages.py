@@ -52,6 +52,10 @@ SMS_CODE_MISSING = "请输入短信验证码"
 EMAIL_INVALID = "请输入正确的电子邮箱地址"
 CURRENT_PASSWORD_WRONG = "当前登录密码不正确"
 
+# 账号安全设置 / 找回密码: a new password ends the account's other logins.
+PASSWORD_CHANGED = "登录密码已修改，其他设备上的登录已退出，下次登录请使用新密码。"
+PASSWORD_RESET = "账号 {login_name} 的登录密码已重置，该账号在所有设备上的登录均已退出，请使用新密码登录。"
+
 # 法人基础库 / 人口库 checks (实名核验 at registration).
 REGISTRY_UNAVAILABLE = "法人基础库暂不可用，请稍后再试，或前往就近的办事大厅现场核验注册账号"
 REGISTRY_NOT_FOUND = "法人基础库中未查询到该统一社会信用代码，请核对单位/企业证件号码"

@@ -68,6 +68,9 @@ class Account(Base):
     person_name: Mapped[str | None] = mapped_column(String(50), nullable=True)
     id_number: Mapped[str | None] = mapped_column(String(18), unique=True, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # Raised by every password change or reset; a login remembers the value it
+    # began under, so the logins from before the change stop counting.
+    login_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class TrustLevelChange(Base):

@@ -25,10 +25,20 @@ from services.gdzwfw_idp.accounts import (
 )
 from services.gdzwfw_idp.cert_flow import issue_challenge, verify_submission
 from services.gdzwfw_idp.certificates import KINDS, CertificateError
-from services.gdzwfw_idp.hooks import SESSION_ACCOUNT, SESSION_AMR, SESSION_SID, acting_level
+from services.gdzwfw_idp.hooks import SESSION_ACCOUNT, SESSION_SID, acting_level
 from services.gdzwfw_idp.login import LoginService
+from services.gdzwfw_idp.models import Account
 from services.gdzwfw_idp.qr_pages import new_qr
-from services.gdzwfw_idp.web import SESSION_INTERACTION, client_address, current, owner_of, pop_flash, read_form, start_login
+from services.gdzwfw_idp.web import (
+    SESSION_INTERACTION,
+    client_address,
+    current,
+    owner_of,
+    pop_flash,
+    read_form,
+    start_login,
+    switch_identity,
+)
 from shared.identifiers import mask_id_number
 from shared.sms import mask_mobile
 from shared.trust import TrustLevel
@@ -113,7 +123,7 @@ def pages_router() -> APIRouter:
         service: LoginService = state.login_service
         address = client_address(request)
 
-        def attempt() -> tuple[str | None, str | None]:
+        def attempt() -> tuple[Account | None, str | None]:
             result = service.authenticate(
                 state.db,
                 login_name=login_name,
@@ -123,15 +133,16 @@ def pages_router() -> APIRouter:
             )
             if as_handler and result.error and "个人登录" in result.error:
                 return None, "经办人登录请使用您的个人账号"
-            return (result.account.id if result.account else None), result.error
+            return result.account, result.error
 
-        account_id, error = await run_in_threadpool(attempt)
-        if error or not account_id:
+        account, error = await run_in_threadpool(attempt)
+        if error or account is None:
             ctx = await run_in_threadpool(
                 lambda: login_context(request, interaction=interaction, tab=tab, method="password", error=error, login_name=login_name, handler=as_handler)
             )
             return render(request, "login.html", ctx, status_code=400)
-        start_login(request, account_id=account_id, amr=["pwd"])
+        # The generation read with the password hash that was checked.
+        start_login(request, account_id=account.id, amr=["pwd"], generation=account.login_generation)
         if as_handler:
             suffix = f"?interaction={interaction}" if interaction else ""
             return RedirectResponse(f"/login/choose{suffix}", status_code=303)
@@ -171,8 +182,7 @@ def pages_router() -> APIRouter:
 
         if not await run_in_threadpool(allowed):
             return RedirectResponse("/login/choose", status_code=303)
-        amr = list(request.session.get(SESSION_AMR) or ["pwd"])
-        start_login(request, account_id=form["legal_person_id"], amr=amr, act=act, keep_auth_time=True)
+        switch_identity(request, account_id=form["legal_person_id"], act=act)
         return after_login(request, interaction)
 
     # -- 网银证书 / CA证书 login ------------------------------------------------------
@@ -185,7 +195,7 @@ def pages_router() -> APIRouter:
             return RedirectResponse("/login?tab=legal", status_code=303)
         state = request.app.state
 
-        def attempt() -> tuple[str | None, str | None]:
+        def attempt() -> tuple[tuple[str, int] | None, str | None]:
             try:
                 cert, _ = verify_submission(request, purpose=f"{kind}-login", nonce=form.get("nonce", ""), response=form.get("response", ""))
             except CertificateError as exc:
@@ -196,13 +206,13 @@ def pages_router() -> APIRouter:
                     return None, f"统一社会信用代码为 {cert.uscc} 的单位尚未注册法人账号，请先注册"
                 if CERT_METHOD[kind] not in verified_methods(db, account_id=account.id):
                     return None, f"该单位尚未完成{CERT_METHOD[kind]}，请先使用账号密码登录，在“账号管理 → 实名核验”中完成核验后再使用{KINDS[kind]}登录"
-                return account.id, None
+                return (account.id, account.login_generation), None
 
-        account_id, error = await run_in_threadpool(attempt)
-        if error or not account_id:
+        found, error = await run_in_threadpool(attempt)
+        if error or found is None:
             ctx = await run_in_threadpool(lambda: login_context(request, interaction=interaction, tab="legal", method=kind, error=error))
             return render(request, "login.html", ctx, status_code=400)
-        start_login(request, account_id=account_id, amr=AMR_CERT)
+        start_login(request, account_id=found[0], amr=AMR_CERT, generation=found[1])
         return after_login(request, interaction)
 
     # -- 微信扫码 (电子营业执照) login ---------------------------------------------------
@@ -219,7 +229,7 @@ def pages_router() -> APIRouter:
         result, data = claimed
         interaction = data.get("interaction") or interaction
 
-        def sign_in() -> str:
+        def sign_in() -> tuple[str, int] | None:
             now = state.clock.now()
             evidence = f"电子营业执照授权凭证（授权事项：{idp.settings.licence_scope}，凭证编号 {result['jti']}）"
             with state.db.transaction() as db:
@@ -246,14 +256,14 @@ def pages_router() -> APIRouter:
                 elif account.account_type == "legal_person" and account.status == "active":
                     record_verification(db, account=account, level=TrustLevel.L2, method=msg.METHOD_LICENCE, evidence="扫码登录；" + evidence, actor="电子营业执照扫码登录", at=now)
                 else:
-                    return ""
-                return account.id
+                    return None
+                return account.id, account.login_generation
 
-        account_id = await run_in_threadpool(sign_in)
-        if not account_id:
+        found = await run_in_threadpool(sign_in)
+        if found is None:
             ctx = await run_in_threadpool(lambda: login_context(request, interaction=interaction, tab="legal", method="wechat", error="该单位的账号已停用，如有疑问请拨打 12345 咨询"))
             return render(request, "login.html", ctx, status_code=400)
-        start_login(request, account_id=account_id, amr=AMR_LICENCE)
+        start_login(request, account_id=found[0], amr=AMR_LICENCE, generation=found[1])
         return after_login(request, interaction)
 
     # -- 账号管理: 账号基本信息 ---------------------------------------------------------

@@ -3,9 +3,17 @@
 Every change is confirmed by the current password or by an SMS code sent to
 the bound mobile number; wrong current passwords count towards the same
 lockout as wrong logins. Recovery proves control of the bound mobile number.
+
+A new password ends the account's other logins: whoever knew the old one
+keeps nothing it gave them. Their browser sessions stop counting (the
+account's login generation rises, ``hooks.login_current``) and the tokens
+issued under them are revoked with back-channel logout notices to their
+clients. A change keeps the browser it was made in; a reset keeps none.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -13,13 +21,15 @@ from sqlalchemy import update
 from starlette.concurrency import run_in_threadpool
 
 from services.gdzwfw_idp import messages as msg
-from services.gdzwfw_idp.accounts import find_by_login_name, find_by_mobile
+from services.gdzwfw_idp.accounts import find_by_login_name, find_by_mobile, handled_by, set_password
+from services.gdzwfw_idp.hooks import SESSION_GENERATION, SESSION_SID
 from services.gdzwfw_idp.models import Account
 from services.gdzwfw_idp.registration import check_email
 from services.gdzwfw_idp.web import Current, current, flash, pop_flash, read_form
 from shared.account_rules import RuleError, check_gdzwfw_password
 from shared.sms import MOBILE_MESSAGE, check_mobile, mask_mobile
 from shared.web.app import error_page, render
+from shared.web.sessions import rotate_session
 
 __all__ = ["security_router"]
 
@@ -35,6 +45,15 @@ def _new_password_errors(form: dict[str, str], errors: dict[str, str]) -> str | 
         errors["new_password_confirm"] = msg.PASSWORD_MISMATCH
         return None
     return new
+
+
+def end_logins(state: Any, *, person_id: str, keep_sid: str | None) -> int:
+    """End every login ``person_id`` authenticated but ``keep_sid``: its own,
+    and those in which it acts as handler for a unit. The number of tokens
+    revoked."""
+    with state.db.transaction() as db:
+        units = [unit.id for _, unit in handled_by(db, handler_id=person_id)]
+    return state.provider.end_logins_of(person_id, subjects=[person_id, *units], keep_sid=keep_sid)
 
 
 def security_router() -> APIRouter:
@@ -113,17 +132,22 @@ def security_router() -> APIRouter:
         errors: dict[str, str] = {}
         new = _new_password_errors(form, errors)
 
-        def apply() -> None:
+        def apply() -> int | None:
             if new is None or not confirm_identity(request, me, form, errors, allow_sms=True):
-                return
+                return None
             new_hash = state.idp.passwords.hash(new)
             with state.db.transaction() as db:
-                db.execute(update(Account).where(Account.id == me.account.id).values(password_hash=new_hash))
+                return set_password(db, account_id=me.account.id, password_hash=new_hash)
 
-        await run_in_threadpool(apply)
-        if errors:
+        generation = await run_in_threadpool(apply)
+        if errors or generation is None:
             return page(request, me, errors={"password": errors}, values={"verify_by": form.get("verify_by", "password")}, status=400)
-        flash(request, "登录密码已修改，下次登录请使用新密码。")
+        # This browser goes on under the new generation, with a new session id
+        # (one copied before the change is worth nothing after it).
+        rotate_session(request)
+        request.session[SESSION_GENERATION] = generation
+        await run_in_threadpool(end_logins, state, person_id=me.account.id, keep_sid=request.session.get(SESSION_SID))
+        flash(request, msg.PASSWORD_CHANGED)
         return RedirectResponse("/account/security", status_code=303)
 
     @router.post("/account/security/mobile", include_in_schema=False)
@@ -198,27 +222,32 @@ def security_router() -> APIRouter:
             errors["mobile"] = MOBILE_MESSAGE
         new = _new_password_errors(form, errors)
 
-        def reset() -> bool:
+        def reset() -> str | None:
+            """The account whose password was reset, or None."""
             if errors or new is None or mobile is None:
-                return False
+                return None
             code = form.get("sms_code", "")
             with state.db.transaction() as db:
                 problem = msg.SMS_CODE_MISSING if not code else state.idp.sms.verify(db, mobile=mobile, purpose="reset-password", code=code)
                 if problem:
                     errors["sms_code"] = problem
-                    return False
+                    return None
                 account = find_by_login_name(db, login_name=form["login_name"])
                 if account is None or account.mobile != mobile:
                     errors["mobile"] = "登录账号与绑定的手机号码不一致"
-                    return False
-                account.password_hash = state.idp.passwords.hash(new)
+                    return None
+                set_password(db, account_id=account.id, password_hash=state.idp.passwords.hash(new))
+                account_id = account.id
             state.login_service.per_account.reset(form["login_name"])
-            return True
+            # Whoever forgot the password may not be the only one who had it: no login survives.
+            end_logins(state, person_id=account_id, keep_sid=None)
+            return account_id
 
-        if not await run_in_threadpool(reset):
+        if await run_in_threadpool(reset) is None:
             values = {k: form.get(k, "") for k in ("login_name", "mobile")}
             return render(request, "recover.html", {"which": "password", "errors": errors, "v": values, "tab": form.get("tab", "legal")}, status_code=400)
-        return render(request, "recover_done.html", {"which": "password", "login_name": form["login_name"], "tab": form.get("tab", "legal")})
+        done = msg.PASSWORD_RESET.format(login_name=form["login_name"])
+        return render(request, "recover_done.html", {"which": "password", "login_name": form["login_name"], "reset_message": done, "tab": form.get("tab", "legal")})
 
     # -- 找回账号 ----------------------------------------------------------------------
     @router.get("/recover/account", include_in_schema=False)

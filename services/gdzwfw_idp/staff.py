@@ -1,18 +1,21 @@
 """办事大厅 staff accounts: password (argon2id) + TOTP (RFC 6238), roles.
 
 Roles: ``hall_officer`` may record an in-person check and raise a unit to
-五级（原L3）; ``auditor`` may only look. TOTP secrets are encrypted at rest with
-a key derived from the service's ``secret_key``; a code is accepted once
-(RFC 6238 §5.2) and failures lock the staff account like user logins do.
+五级（原L3）; ``auditor`` may only look. TOTP secrets are encrypted at rest
+under their own keys (``staff_totp_keys``, :class:`TotpSecretCipher`), not
+under ``secret_key``, so rotating that does not lock the staff out; a code is
+accepted once (RFC 6238 §5.2) and failures lock the staff account like user
+logins do.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,7 +27,7 @@ from shared.kvstore import KeyValueStore
 from shared.passwords import PasswordService
 from shared.ratelimit import Limiter
 
-__all__ = ["StaffService", "StaffLogin", "ROLES", "ROLE_HALL_OFFICER", "ROLE_AUDITOR", "can_raise_level"]
+__all__ = ["StaffService", "StaffLogin", "TotpSecretCipher", "ROLES", "ROLE_HALL_OFFICER", "ROLE_AUDITOR", "can_raise_level"]
 
 ROLE_HALL_OFFICER = "hall_officer"
 ROLE_AUDITOR = "auditor"
@@ -35,6 +38,48 @@ def can_raise_level(role: str) -> bool:
     return role == ROLE_HALL_OFFICER
 
 
+def _fernet_for(key: str) -> Fernet:
+    derived = hashlib.sha256(b"gd-login-chain staff-totp encryption\x00" + key.encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(derived))
+
+
+class TotpSecretCipher:
+    """Staff TOTP secrets at rest: the first key encrypts, every key decrypts
+    (Fernet under each, MultiFernet over them), so a key is rotated by
+    putting a new one first and re-encrypting (:meth:`reencrypt_all`).
+
+    A configured key is stretched into a Fernet key as ``secret_key`` used to
+    be, SHA-256 after a purpose label: an old ``secret_key`` listed as a key
+    still decrypts what was encrypted under it before the keys were separate."""
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        if not keys:
+            raise ValueError("at least one staff TOTP key is needed")
+        self._fernet = MultiFernet([_fernet_for(key) for key in keys])
+
+    def encrypt(self, secret: str) -> str:
+        return self._fernet.encrypt(secret.encode()).decode()
+
+    def decrypt(self, stored: str) -> str | None:
+        try:
+            return self._fernet.decrypt(stored.encode()).decode()
+        except InvalidToken:
+            return None
+
+    def reencrypt_all(self, db: Session) -> tuple[int, list[str]]:
+        """Every stored secret again under the first key. Returns how many were
+        re-encrypted and the login names whose secret no key decrypts (left
+        as they are: an operator must re-enrol them or find the old key)."""
+        done, unreadable = 0, []
+        for staff in db.execute(select(StaffAccount).order_by(StaffAccount.id)).scalars():
+            try:
+                staff.totp_secret_encrypted = self._fernet.rotate(staff.totp_secret_encrypted.encode()).decode()
+                done += 1
+            except InvalidToken:
+                unreadable.append(staff.login_name)
+        return done, unreadable
+
+
 @dataclass
 class StaffLogin:
     staff_id: int | None = None
@@ -42,20 +87,16 @@ class StaffLogin:
 
 
 class StaffService:
-    def __init__(self, *, secret_key: str, passwords: PasswordService, kv: KeyValueStore, clock: Clock, skew: int, max_failures: int, lock_seconds: int) -> None:
-        derived = hashlib.sha256(b"gd-login-chain staff-totp encryption\x00" + secret_key.encode()).digest()
-        self._fernet = Fernet(base64.urlsafe_b64encode(derived))
+    def __init__(self, *, totp_keys: Sequence[str], passwords: PasswordService, kv: KeyValueStore, clock: Clock, skew: int, max_failures: int, lock_seconds: int) -> None:
+        self.cipher = TotpSecretCipher(totp_keys)
         self.passwords, self.kv, self.clock, self.skew = passwords, kv, clock, skew
         self.failures = Limiter(kv, "staff-login", max_failures, lock_seconds)
 
     def encrypt_secret(self, secret: str) -> str:
-        return self._fernet.encrypt(secret.encode()).decode()
+        return self.cipher.encrypt(secret)
 
     def decrypt_secret(self, stored: str) -> str | None:
-        try:
-            return self._fernet.decrypt(stored.encode()).decode()
-        except InvalidToken:
-            return None
+        return self.cipher.decrypt(stored)
 
     def create(self, db: Session, *, login_name: str, name: str, hall: str, role: str, password: str, secret: str) -> StaffAccount:
         staff = StaffAccount(

@@ -10,7 +10,16 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from services.gdzwfw_idp.accounts import get_account
-from services.gdzwfw_idp.hooks import SESSION_ACCOUNT, SESSION_ACT, SESSION_AMR, SESSION_AUTH_TIME, SESSION_SID, acting_level
+from services.gdzwfw_idp.hooks import (
+    SESSION_ACCOUNT,
+    SESSION_ACT,
+    SESSION_AMR,
+    SESSION_AUTH_TIME,
+    SESSION_GENERATION,
+    SESSION_SID,
+    acting_level,
+    login_current,
+)
 from services.gdzwfw_idp.models import Account
 from shared.trust import TrustLevel
 from shared.web.csrf import verify_csrf_form
@@ -20,6 +29,7 @@ __all__ = [
     "Current",
     "current",
     "start_login",
+    "switch_identity",
     "flash",
     "pop_flash",
     "read_form",
@@ -57,7 +67,7 @@ def _load_current(request: Request) -> Current | None:
         return None
     with request.app.state.db.transaction() as db:
         account = get_account(db, account_id=account_id)
-        if account is None or account.status != "active":
+        if account is None or account.status != "active" or not login_current(db, account=account, session=request.session):
             return None
         act = request.session.get(SESSION_ACT)
         level = acting_level(db, legal_person=account, act=act) if act else TrustLevel.from_name(account.trust_level)
@@ -71,22 +81,42 @@ async def current(request: Request) -> Current | None:
     return await run_in_threadpool(_load_current, request)
 
 
-def start_login(request: Request, *, account_id: str, amr: list[str], act: dict[str, Any] | None = None, keep_auth_time: bool = False) -> None:
-    """A new login in this browser: a new session id (no fixation), the
-    authentication event, and who acts when a handler logs in for a unit.
-    ``keep_auth_time`` when only the identity acted for changes (a handler
-    switching units): the person authenticated when they first logged in."""
-    state = request.app.state
-    auth_time = request.session.get(SESSION_AUTH_TIME) if keep_auth_time else None
+def start_login(request: Request, *, account_id: str, amr: list[str], generation: int, act: dict[str, Any] | None = None) -> None:
+    """A new login in this browser: the authentication event, with the
+    login generation of the account as it was read when the credential was
+    checked (a password changed meanwhile ends this login too)."""
+    _begin(request, account_id=account_id, amr=amr, auth_time=request.app.state.clock.timestamp(), generation=generation, act=act)
+
+
+def switch_identity(request: Request, *, account_id: str, act: dict[str, Any] | None = None) -> None:
+    """The same person goes on for another identity (a handler choosing a
+    unit, or leaving it): no new authentication happened, so its time,
+    methods and login generation carry over."""
+    session = request.session
+    _begin(
+        request,
+        account_id=account_id,
+        amr=list(session.get(SESSION_AMR) or ["pwd"]),
+        auth_time=session.get(SESSION_AUTH_TIME) or request.app.state.clock.timestamp(),
+        generation=int(session.get(SESSION_GENERATION) or 0),
+        act=act,
+    )
+
+
+def _begin(request: Request, *, account_id: str, amr: list[str], auth_time: int, generation: int, act: dict[str, Any] | None) -> None:
+    """A new session id (no fixation) and a new login ``sid`` for the tokens
+    issued under it; ``act`` names the handler logged in for a unit."""
     rotate_session(request)
-    request.session[SESSION_ACCOUNT] = account_id
-    request.session[SESSION_AUTH_TIME] = auth_time or state.clock.timestamp()
-    request.session[SESSION_AMR] = amr
-    request.session[SESSION_SID] = state.tokens.token(16)
+    session = request.session
+    session[SESSION_ACCOUNT] = account_id
+    session[SESSION_AUTH_TIME] = auth_time
+    session[SESSION_AMR] = amr
+    session[SESSION_SID] = request.app.state.tokens.token(16)
+    session[SESSION_GENERATION] = generation
     if act:
-        request.session[SESSION_ACT] = act
+        session[SESSION_ACT] = act
     else:
-        request.session.pop(SESSION_ACT, None)
+        session.pop(SESSION_ACT, None)
 
 
 def flash(request: Request, message: str, kind: str = "ok") -> None:

@@ -24,7 +24,8 @@ from shared.randomness import TokenSource
 __all__ = ["IssoHooks", "LOGIN_KEYS", "PERSON_KEYS", "handler_acr", "session_ended"]
 
 LOGIN_KEYS = ("unit_id", "auth_time", "login_at", "amr", "acr", "sid", "idp", "upstream", "act")
-PERSON_KEYS = ("person_id", "person_auth_time", "person_amr", "person_name", "unit_name")
+# person_generation: the person's login generation when the personal login began.
+PERSON_KEYS = ("person_id", "person_auth_time", "person_amr", "person_name", "unit_name", "person_generation")
 
 
 def handler_acr(db: Session, *, unit_id: str, person_id: str) -> str | None:
@@ -37,9 +38,23 @@ def handler_acr(db: Session, *, unit_id: str, person_id: str) -> str | None:
 
 
 def session_ended(db: Session, session: dict[str, Any]) -> bool:
-    """A federated login that gdzwfw_idp ended over the back channel."""
+    """A login that ended away from this browser: a federated login that
+    gdzwfw_idp ended over the back channel, or a personal login from before
+    the person's password was reset."""
+    return _federated_login_ended(db, session) or _personal_login_outdated(db, session)
+
+
+def _federated_login_ended(db: Session, session: dict[str, Any]) -> bool:
     sid = session.get("sid")
     return session.get("idp") == "gdzwfw" and bool(sid) and federated_login_ended(db, sid=str(sid))
+
+
+def _personal_login_outdated(db: Session, session: dict[str, Any]) -> bool:
+    person_id = session.get("person_id")
+    if not person_id:
+        return False
+    person = get_person(db, person_id=str(person_id))
+    return person is not None and int(session.get("person_generation") or 0) != person.login_generation
 
 
 class IssoHooks:

@@ -28,12 +28,16 @@ class Credentials:
     id: str
     password_hash: str | None
     status: str
+    # A personal account's login generation (Person.login_generation), read
+    # with the hash that is checked; 0 for accounts that have none.
+    generation: int = 0
 
 
 @dataclass
 class LoginResult:
     account_id: str | None = None
     error: str | None = None
+    generation: int = 0
 
 
 class LoginService:
@@ -77,7 +81,7 @@ class LoginService:
             new_hash = self.passwords.hash(password)
             with db.transaction() as s:
                 self.rehash(s, found.id, new_hash)
-        return LoginResult(account_id=found.id)
+        return LoginResult(account_id=found.id, generation=found.generation)
 
     def unlock(self, login_name: str) -> None:
         """After a password reset the account may be tried again at once."""

@@ -13,6 +13,10 @@
   ``hooks.session_principal`` and the pages refuse it), then the provider
   ends them (``Provider.end_sessions_by_sid``): their tokens are revoked and
   the ISSO's own clients get their back-channel notices.
+- A personal account's password reset (忘记密码) ends every login of that
+  person (:func:`end_person_logins`): the browser sessions stop counting
+  (``hooks.session_ended``), and the tokens issued while the person acted
+  for a unit are revoked with notices to their clients.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from services.hrss_isso.bindings import bindings_of_person
 from services.hrss_isso.units import end_federated_logins
 from shared.kvstore import KeyValueStore
 from shared.oauth.backchannel import LogoutTokenValidator, logout_receiver
@@ -31,7 +36,7 @@ from shared.oauth.provider.provider import Provider
 from shared.randomness import TokenSource
 from shared.web.app import render
 
-__all__ = ["logout_router", "upstream_logout_url"]
+__all__ = ["logout_router", "upstream_logout_url", "end_person_logins"]
 
 log = logging.getLogger("isso.logout")
 AFTER_LOGOUT = "after_upstream_logout"
@@ -55,6 +60,15 @@ async def upstream_logout_url(
     session[AFTER_LOGOUT] = {"state": state, "to": destination or ""}
     log.info("continuing logout upstream", extra={"fields": {"has_destination": bool(destination)}})
     return url
+
+
+def end_person_logins(provider: Provider, *, person_id: str) -> int:
+    """Revoke what every login of this person holds: the tokens issued while
+    it acted (``act``) for any unit it is or was bound to. The number of
+    tokens revoked."""
+    with provider.db.transaction() as s:
+        units = [unit.id for _, unit in bindings_of_person(s, person_id=person_id)]
+    return provider.end_logins_of(person_id, subjects=units)
 
 
 def logout_router(*, provider: Provider, rp: RelyingParty, kv: KeyValueStore) -> APIRouter:

@@ -129,6 +129,9 @@ class Person(Base):
     realname_method: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(20), default="active")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # Raised by every password reset; a personal login remembers the value it
+    # began under, so the logins from before the reset stop counting.
+    login_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class RealnameChange(Base):

@@ -151,7 +151,7 @@ def pages_router(*, provider: Provider, rp: RelyingParty) -> APIRouter:
 
         account = await run_in_threadpool(load)
         if tab == "personal":
-            start_person_session(request, person=account, amr=["pwd"])
+            start_person_session(request, person=account, amr=["pwd"], generation=result.generation)
             log.info("personal login", extra={"fields": {"method": "password"}})
             return RedirectResponse(with_interaction(f"{issuer}/login/units", interaction), status_code=303)
         start_unit_session(request, unit=account)

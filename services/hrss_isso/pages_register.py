@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from services.hrss_isso import messages as msg
 from services.hrss_isso.forms import FormRejected, text_of
+from services.hrss_isso.logout import end_person_logins
 from services.hrss_isso.persons import ProvincialPerson, get_person, level_label
 from services.hrss_isso.regions import GUANGDONG_CITIES
 from services.hrss_isso.units import CERT_TYPES, LEGAL_REP_ID_TYPE, ProvincialClaims, confirm_provincial_link
@@ -230,6 +231,8 @@ def register_router() -> APIRouter:
             return page(request, "forgot_password.html", ctx, errors=rejected.errors)
         request.session.pop("pw_reset", None)
         await run_in_threadpool(services.person_login.unlock, login_name)
+        # Whoever forgot the password may not be the only one who had it: no login of the person survives.
+        await run_in_threadpool(lambda: end_person_logins(request.app.state.provider, person_id=pending["person_id"]))
         flash(request, msg.RESET_DONE)
         return RedirectResponse("/isso/login?tab=personal&method=password", status_code=303)
 

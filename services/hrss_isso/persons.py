@@ -91,7 +91,7 @@ def login_name_taken(db: Session, *, login_name: str) -> bool:
 
 def person_credentials(db: Session, login_name: str) -> Credentials | None:
     person = find_by_login_name(db, login_name=login_name)
-    return Credentials(person.id, person.password_hash, person.status) if person else None
+    return Credentials(person.id, person.password_hash, person.status, person.login_generation) if person else None
 
 
 def raise_level(db: Session, *, person: Person, to_level: int, method: str, evidence: str, at: dt.datetime) -> bool:
@@ -344,7 +344,9 @@ class PersonalAccounts:
         return self.send_code(mobile=mobile, purpose="reset_password", address=address)
 
     def finish_reset(self, *, person_id: str, sms_code: str, password: str, password2: str) -> str:
-        """忘记密码, step 2. Returns the login name (to unlock it)."""
+        """忘记密码, step 2. Returns the login name (to unlock it). The login
+        generation rises with the password: every earlier login of the person
+        stops counting (``hooks.session_ended``)."""
         e = Errors()
         e.sms_code("sms_code", sms_code)
         e.new_password("password", password, "password2", password2, max_keyboard_run=self.max_keyboard_run)
@@ -359,7 +361,12 @@ class PersonalAccounts:
             elif problem := self.sms.verify(s, mobile=person.mobile, purpose="reset_password", code=sms_code):
                 e.add("sms_code", problem)
             else:
-                s.execute(update(Person).where(Person.id == person.id).values(password_hash=password_hash))
+                s.execute(
+                    update(Person)
+                    .where(Person.id == person.id)
+                    .values(password_hash=password_hash, login_generation=Person.login_generation + 1)
+                    .execution_options(synchronize_session=False)
+                )
                 audit.record(s, at=now, actor_type="person", actor_id=person.id, action="person.reset_password", target=f"person:{person.id}")
                 login_name = person.login_name
         e.raise_if_any()

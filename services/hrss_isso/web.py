@@ -54,15 +54,22 @@ async def load_person(request: Request) -> Person | None:
     person_id = request.session.get("person_id")
     if not person_id:
         return None
+    session = dict(request.session)
 
-    def load() -> Person | None:
+    def load() -> Person | None | bool:
         with request.app.state.db.transaction() as db:
+            if session_ended(db, session):
+                return False
             person = get_person(db, person_id=person_id)
             if person is not None:
                 db.expunge(person)
             return person
 
     person = await run_in_threadpool(load)
+    if person is False:
+        # Ended away from this browser (the password was reset since): over here too.
+        _clear_logins(request)
+        return None
     return person if person is not None and person.status == "active" else None
 
 
@@ -94,8 +101,11 @@ def _clear_logins(request: Request) -> None:
         request.session.pop(key, None)
 
 
-def start_person_session(request: Request, *, person: Person, amr: list[str]) -> None:
-    """A personal login: the handler, not yet acting for any unit."""
+def start_person_session(request: Request, *, person: Person, amr: list[str], generation: int | None = None) -> None:
+    """A personal login: the handler, not yet acting for any unit.
+    ``generation``: the person's login generation read with the password
+    that was checked (default: the loaded person's), so a reset made
+    meanwhile ends this login too."""
     state = request.app.state
     rotate_session(request)
     _clear_logins(request)
@@ -104,6 +114,7 @@ def start_person_session(request: Request, *, person: Person, amr: list[str]) ->
         person_name=person.name,
         person_auth_time=state.clock.timestamp(),
         person_amr=amr,
+        person_generation=person.login_generation if generation is None else generation,
         sid=state.tokens.token(16),
     )
 

@@ -614,6 +614,8 @@ MUTATIONS: list[tuple[str, Callable[[Compose], None], str, str]] = [
     ("audit keys from one literal", lambda c: _env(c, "refund_portal").__setitem__("REFUND_AUDIT_KEYS", "secret"), "secrets", "REFUND_AUDIT_KEYS should be a JSON object"),
     ("placeholder audit key", lambda c: _replace_in(c, "refund_portal", "REFUND_AUDIT_KEYS", "${REFUND_AUDIT_KEY_K1:?set REFUND_AUDIT_KEY_K1 (at least 32 characters)}", "dev-audit-key-not-for-production"), "settings_load", "each must be a real secret"),
     ("no audit key", lambda c: _env(c, "refund_portal").pop("REFUND_AUDIT_KEYS"), "environment_fields", "required setting REFUND_AUDIT_KEYS"),
+    ("literal staff TOTP key", lambda c: _env(c, "gdzwfw_idp").__setitem__("GDZWFW_STAFF_TOTP_KEYS", "x" * 40), "secrets", "GDZWFW_STAFF_TOTP_KEYS must be a required interpolation"),
+    ("staff TOTP keys left at the placeholder", lambda c: _env(c, "gdzwfw_idp").pop("GDZWFW_STAFF_TOTP_KEYS"), "settings_load", "staff_totp_keys must be real secrets"),
     ("literal client secret", lambda c: _replace_in(c, "hrss_isso", "ISSO_CLIENTS", "${REFUND_CLIENT_SECRET_AT_ISSO:?set REFUND_CLIENT_SECRET_AT_ISSO}", "s3cret"), "secrets", "literal client_secret"),
     ("secrets differ at both ends", lambda c: _env(c, "hrss_isso").__setitem__("ISSO_GDZWFW_CLIENT_SECRET", "${OTHER:?}"), "secrets", "must be the same variable"),
     ("wrong redirect path", lambda c: _replace_in(c, "gdzwfw_idp", "GDZWFW_CLIENTS", "/isso/federation/gdzwfw/callback", "/callback"), "clients", "expected ['http://localhost:8002/isso/federation/gdzwfw/callback']"),

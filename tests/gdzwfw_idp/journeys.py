@@ -18,6 +18,7 @@ from services.gdzwfw_idp.settings import IdpSettings
 from shared.sms import define_sms_tables
 from tests.chain_helpers import form_value
 from tests.gdzwfw_idp.conftest import Idp
+from tests.oidc_helpers import Pkce, authorize_params
 
 __all__ = [
     "NEW_UNIT",
@@ -29,6 +30,7 @@ __all__ = [
     "start_legal_registration",
     "register_legal_person",
     "login",
+    "handler_login",
     "account_row",
     "audit_rows",
     "challenge_of",
@@ -127,6 +129,29 @@ def login(idp: Idp, login_name: str, *, password: str = DEMO_PASSWORD, tab: str 
     )
     assert done.status_code == 303, done.text[:500]
     return browser
+
+
+def handler_login(idp: Idp, browser: TestClient, *, unit_login: str, **extra: str) -> tuple[Pkce, httpx.Response]:
+    """法人登录 → 经办人登录 (demo_person) → choose the unit → back at the client."""
+    pkce = Pkce.new()
+    first = browser.get("/authorize", params=authorize_params(pkce, **extra), follow_redirects=False)
+    page = browser.get(first.headers["location"] + "&tab=legal&method=password&handler=1")
+    assert "经办人登录" in page.text
+    chosen = browser.post(
+        "/login",
+        data={"csrf_token": csrf(page.text), "interaction": form_value(page.text, "interaction"), "tab": "legal", "handler": "1", "login_name": "demo_person", "password": DEMO_PASSWORD},
+        follow_redirects=False,
+    )
+    assert chosen.headers["location"].startswith("/login/choose?interaction=")
+    choose = browser.get(chosen.headers["location"])
+    unit_id = account_row(idp, login_name=unit_login).id
+    assert unit_id in choose.text
+    resumed = browser.post(
+        "/login/choose",
+        data={"csrf_token": csrf(choose.text), "interaction": form_value(choose.text, "interaction"), "legal_person_id": unit_id},
+        follow_redirects=False,
+    )
+    return pkce, browser.get(resumed.headers["location"], follow_redirects=False)
 
 
 def account_row(idp: Idp, **where: str) -> Account | None:

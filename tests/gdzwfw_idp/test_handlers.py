@@ -6,37 +6,10 @@ from __future__ import annotations
 
 import re
 
-from fastapi.testclient import TestClient
-
 from services.gdzwfw_idp import messages as msg
-from services.gdzwfw_idp.demo import DEMO_PASSWORD
-from tests.chain_helpers import form_value
 from tests.gdzwfw_idp.conftest import Idp
-from tests.gdzwfw_idp.journeys import account_row, csrf, login
-from tests.oidc_helpers import Pkce, authorize_params, decode_id_token, query_of
-
-
-def handler_login(idp: Idp, browser: TestClient, *, unit_login: str, **extra: str):
-    """法人登录 → 经办人登录 (demo_person) → choose the unit → back at the client."""
-    pkce = Pkce.new()
-    first = browser.get("/authorize", params=authorize_params(pkce, **extra), follow_redirects=False)
-    page = browser.get(first.headers["location"] + "&tab=legal&method=password&handler=1")
-    assert "经办人登录" in page.text
-    chosen = browser.post(
-        "/login",
-        data={"csrf_token": csrf(page.text), "interaction": form_value(page.text, "interaction"), "tab": "legal", "handler": "1", "login_name": "demo_person", "password": DEMO_PASSWORD},
-        follow_redirects=False,
-    )
-    assert chosen.headers["location"].startswith("/login/choose?interaction=")
-    choose = browser.get(chosen.headers["location"])
-    unit_id = account_row(idp, login_name=unit_login).id
-    assert unit_id in choose.text
-    resumed = browser.post(
-        "/login/choose",
-        data={"csrf_token": csrf(choose.text), "interaction": form_value(choose.text, "interaction"), "legal_person_id": unit_id},
-        follow_redirects=False,
-    )
-    return pkce, browser.get(resumed.headers["location"], follow_redirects=False)
+from tests.gdzwfw_idp.journeys import account_row, csrf, handler_login, login
+from tests.oidc_helpers import decode_id_token, query_of
 
 
 def test_the_demo_handler_logs_in_for_the_unit_and_tokens_carry_act(idp: Idp) -> None:

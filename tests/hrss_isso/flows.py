@@ -113,11 +113,13 @@ def staff_login(isso: Isso, login_name: str = "staff_review", browser: TestClien
     return browser
 
 
-def handler_tokens(isso: Isso, login_name: str, unit_code: str, *, browser: TestClient | None = None, password: str = DEMO_PASSWORD, **extra: str) -> dict:
-    """demo-rp → /authorize → 个人登录 (账号密码) → 选择单位 → code → tokens."""
+def handler_tokens(
+    isso: Isso, login_name: str, unit_code: str, *, browser: TestClient | None = None, password: str = DEMO_PASSWORD, client: tuple[str, str] = DEMO_RP, **extra: str
+) -> dict:
+    """demo-rp (or ``client``) → /authorize → 个人登录 (账号密码) → 选择单位 → code → tokens."""
     browser = browser or isso.new_browser()
     pkce = Pkce.new()
-    first = browser.get("/isso/authorize", params=authorize_params(pkce, **extra), follow_redirects=False)
+    first = browser.get("/isso/authorize", params=authorize_params(pkce, **{"client_id": client[0], **extra}), follow_redirects=False)
     assert first.status_code == 303, first.text[:300]
     interaction = query_of(first)["interaction"]
     login = isso.login(login_name, password, browser=browser, interaction=interaction)
@@ -136,7 +138,7 @@ def handler_tokens(isso: Isso, login_name: str, unit_code: str, *, browser: Test
     token = browser.post(
         "/isso/token",
         data={"grant_type": "authorization_code", "code": code, "redirect_uri": "http://127.0.0.1:8099/cb", "code_verifier": pkce.verifier},
-        auth=DEMO_RP,
+        auth=client,
     )
     assert token.status_code == 200, token.text
     return token.json()

@@ -6,7 +6,7 @@ discovery and JWKS. Framework-free: routes turn the outcomes into pages.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +44,7 @@ from shared.randomness import TokenSource
 from shared.settings import ClientConfig, ProviderSettings
 from shared.trust import TrustLevel
 
-__all__ = ["ProviderConfig", "EndpointPaths", "Provider", "BoundProvider", "Respond", "ErrorPage", "Login", "Unmet", "ConfirmLogout"]
+__all__ = ["ProviderConfig", "EndpointPaths", "Provider", "BoundProvider", "Respond", "ErrorPage", "Login", "Unmet", "ConfirmLogout", "authenticated_by"]
 
 log = logging.getLogger("oauth.provider")
 
@@ -101,6 +101,15 @@ def post_logout_notices(notices: list[tuple[str, str]], *, timeout: float = 3.0)
                     log.warning("back-channel logout refused", extra={"fields": {"uri": uri, "status": response.status_code}})
             except httpx.HTTPError as exc:
                 log.warning("back-channel logout failed", extra={"fields": {"uri": uri, "error": type(exc).__name__}})
+
+
+def authenticated_by(subject: str, context: dict[str, Any]) -> str:
+    """Who authenticated a login: the person acting for the subject (``act``,
+    RFC 8693 style: a handler logged in for a unit), else the subject itself."""
+    act = context.get("act")
+    if isinstance(act, dict) and act.get("sub"):
+        return str(act["sub"])
+    return subject
 
 
 # -- outcomes of the authorization endpoint ----------------------------------
@@ -286,6 +295,8 @@ class BoundProvider:
                 self.logout_notices.append((client.backchannel_logout_uri, self.logout_token(client_id=client_id, subject=subject, sid=sid)))
                 notices += 1
         revoked = self.store.revoke_session_tokens(sid=sid)
+        # A code the login was given moments ago must not buy tokens after it ended.
+        self.store.expire_session_codes(sid=sid)
         log.info("session ended", extra={"fields": {"tokens_revoked": revoked, "notices": notices}})
         return revoked
 
@@ -527,6 +538,17 @@ class Provider:
             s.commit()
         self.config.notify_logout(bound.logout_notices)
         return revoked
+
+    def end_logins_of(self, person: str, *, subjects: Collection[str], keep_sid: str | None = None) -> int:
+        """End every login ``person`` authenticated, except the one ``keep_sid``
+        (a password change keeps the browser it was made in): as the subject
+        itself, or acting (``act``) for one of ``subjects``. Only logins that
+        still hold a usable token or code are found here; the service refuses
+        their browser sessions itself. The number of tokens revoked."""
+        with self.db.session() as s:
+            grants = ProviderStore(s, self.config.tables, self.config.clock).live_grants(subjects=subjects)
+        sids = {sid for sid, subject, context in grants if sid != keep_sid and authenticated_by(subject, context) == person}
+        return self.end_sessions_by_sid(sorted(sids))
 
     # -- metadata ----------------------------------------------------------
     def jwks(self) -> dict:

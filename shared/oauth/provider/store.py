@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import delete, insert, or_, select, update
@@ -265,3 +266,29 @@ class ProviderStore:
         return self.s.execute(
             update(t).where(t.c.sid == sid, t.c.revoked_at.is_(None)).values(revoked_at=self.clock.now())
         ).rowcount
+
+    def expire_session_codes(self, *, sid: str) -> int:
+        """Codes issued under this login and not yet exchanged stop working
+        (they would otherwise still buy tokens after the login ended)."""
+        t, now = self.t.authorization_code, self.clock.now()
+        return self.s.execute(
+            update(t).where(t.c.sid == sid, t.c.used_at.is_(None), t.c.expires_at > now).values(expires_at=now)
+        ).rowcount
+
+    def live_grants(self, *, subjects: Collection[str]) -> list[tuple[str, str, dict[str, Any]]]:
+        """(sid, subject, context) of what was issued to ``subjects`` under a
+        login and may still be used: tokens not revoked whose access or
+        refresh token is still valid, and codes not yet exchanged."""
+        if not subjects:
+            return []
+        now = self.clock.now()
+        tok, code = self.t.token, self.t.authorization_code
+        refreshable = (tok.c.refresh_expires_at > now) & tok.c.refresh_used_at.is_(None)
+        tokens = select(tok.c.sid, tok.c.subject, tok.c.context).where(
+            tok.c.subject.in_(subjects), tok.c.sid.is_not(None), tok.c.revoked_at.is_(None), or_(tok.c.expires_at > now, refreshable)
+        )
+        codes = select(code.c.sid, code.c.subject, code.c.context).where(
+            code.c.subject.in_(subjects), code.c.sid.is_not(None), code.c.used_at.is_(None), code.c.expires_at > now
+        )
+        rows = [*self.s.execute(tokens).all(), *self.s.execute(codes).all()]
+        return [(r.sid, r.subject, dict(r.context or {})) for r in rows]

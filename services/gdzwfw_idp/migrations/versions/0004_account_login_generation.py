@@ -1,0 +1,24 @@
+"""account.login_generation: a password change or reset ends the other logins
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-08 10:00:00
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0004'
+down_revision = '0003'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('account', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('login_generation', sa.Integer(), server_default='0', nullable=False))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('account', schema=None) as batch_op:
+        batch_op.drop_column('login_generation')
