@@ -59,7 +59,7 @@ DEMO_ACCOUNTS: list[dict] = [
         "login_name": "demo_l3",
         "account_type": "legal_person",
         "org_name": "广州市荔湾区示范制造有限公司",
-        "uscc": "91440105MA5DL3C31T",
+        "uscc": "91440103MA5DL3C31X",
         "legal_rep_name": "王强",
         "legal_rep_id_number": "440105197503030035",
         "level": TrustLevel.L3,

@@ -38,16 +38,16 @@ def demo_clients(api_scopes: list[str]) -> list[ClientConfig]:
 DEMO_UNITS = [
     {"unit_code": "44010600001", "uscc": "91440106MA5DL1A170", "org_name": "广州市天河区示范科技有限公司", "login_name": "tianhe_keji", "legal_rep_name": "张明", "legal_rep_id_number": "440106198001010019"},
     {"unit_code": "44010400002", "uscc": "91440104MA5DL2B24P", "org_name": "广州市越秀区示范贸易有限公司", "login_name": "yuexiu_maoyi", "legal_rep_name": "李华", "legal_rep_id_number": "440104198505120024"},
-    {"unit_code": "44010500003", "uscc": "91440105MA5DL3C31T", "org_name": "广州市荔湾区示范制造有限公司", "login_name": "liwan_zhizao", "legal_rep_name": "王强", "legal_rep_id_number": "440105197503030035"},
+    {"unit_code": "44010300003", "uscc": "91440103MA5DL3C31X", "org_name": "广州市荔湾区示范制造有限公司", "login_name": "liwan_zhizao", "legal_rep_name": "王强", "legal_rep_id_number": "440105197503030035"},
 ]
 
 # login, name, ID number, mobile, 实名 level, and what the demo shows
 DEMO_PERSONS = [
     ("chenxiao", "陈晓", "440106199007150041", "13800138001", 2, "二级；越秀 44010400002 已授权码实名（L2），天河 44010600001 已绑定未授权（L1）"),
     ("liming", "李明", "440106198503120023", "13800138002", 1, "一级；可做人口库实名核验（证件有效期至 2031-03-12）"),
-    ("wangfang", "王芳", "44010419880521003X", "13800138003", 2, "二级；荔湾 44010500003 发来绑定申请待确认"),
-    ("zhaolei", "赵磊", "440105199208080047", "13800138004", 2, "二级；已绑定荔湾 44010500003，授权码申请待审核"),
-    ("sunli", "孙丽", "440304198701010050", "13800138005", 2, f"二级；已绑定荔湾 44010500003，授权码已批准（{DEMO_AUTHORIZATION_CODE}）待输入"),
+    ("wangfang", "王芳", "44010419880521003X", "13800138003", 2, "二级；荔湾 44010300003 发来绑定申请待确认"),
+    ("zhaolei", "赵磊", "440105199208080047", "13800138004", 2, "二级；已绑定荔湾 44010300003，授权码申请待审核"),
+    ("sunli", "孙丽", "440304198701010050", "13800138005", 2, f"二级；已绑定荔湾 44010300003，授权码已批准（{DEMO_AUTHORIZATION_CODE}）待输入"),
 ]
 
 DEMO_STAFF = [
@@ -126,9 +126,9 @@ def load_demo_data(db: Database, *, services: IssoServices, clock: Clock, gdzwfw
         authorised = bind("chenxiao", "44010400002", "active")
         authorised.authorized_at, authorised.authorization_id = now, done.id
         bind("chenxiao", "44010600001", "active")
-        bind("wangfang", "44010500003", "pending")
-        bind("zhaolei", "44010500003", "active")
-        pending = application("zhaolei", "44010500003", "submitted")
+        bind("wangfang", "44010300003", "pending")
+        bind("zhaolei", "44010300003", "active")
+        pending = application("zhaolei", "44010300003", "submitted")
         for kind, name, data, content_type in (
             ("licence", "营业执照.pdf", _DEMO_PDF, "application/pdf"),
             ("id_document", "身份证.png", _DEMO_PNG, "image/png"),
@@ -140,6 +140,6 @@ def load_demo_data(db: Database, *, services: IssoServices, clock: Clock, gdzwfw
                     sha256=hashlib.sha256(data).hexdigest(), storage_name=services.store.save(data), uploaded_by=persons["zhaolei"].id, created_at=now,
                 )
             )
-        bind("sunli", "44010500003", "active")
-        application("sunli", "44010500003", "approved", code=DEMO_AUTHORIZATION_CODE)
+        bind("sunli", "44010300003", "active")
+        application("sunli", "44010300003", "approved", code=DEMO_AUTHORIZATION_CODE)
         s.flush()

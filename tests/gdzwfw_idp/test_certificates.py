@@ -183,7 +183,7 @@ def test_a_lower_verification_on_a_higher_account_keeps_the_level_and_is_recorde
     browser = login(pki_idp, "demo_l3")
     page = verify_page(browser)
     _, challenge = challenge_of(page.text)
-    assert submit(browser, page, sign_with(pki.unit_p12("91440105MA5DL3C31T", "bank"), challenge)).status_code == 303
+    assert submit(browser, page, sign_with(pki.unit_p12("91440103MA5DL3C31X", "bank"), challenge)).status_code == 303
     account = account_row(pki_idp, login_name="demo_l3")
     assert account.trust_level == "L3" and account.verification_method == "办事大厅现场核验"
     last = audit_rows(pki_idp, account.id)[-1]

@@ -40,7 +40,7 @@ def test_refreshed_access_token_keeps_who_and_how_trusted(idp: Idp) -> None:
     answer = introspect(idp, rotated["access_token"]).json()
     assert answer["active"] is True
     assert answer["acr"] == "urn:gdzwfw:loa:L3" and answer["trust_level"] == "L3"
-    assert answer["uscc"] == "91440105MA5DL3C31T"
+    assert answer["uscc"] == "91440103MA5DL3C31X"
     # auth_time is the login, not the refresh.
     assert answer["auth_time"] == idp.clock.timestamp() - 120
 

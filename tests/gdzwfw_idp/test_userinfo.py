@@ -24,7 +24,7 @@ def test_userinfo_answers_the_legal_persons_claims_and_trust_level(idp: Idp, met
     assert claims["acr"] == "urn:gdzwfw:loa:L3" and claims["trust_level"] == "L3"
     assert claims["account_type"] == "legal_person"
     assert claims["org_name"] == "广州市荔湾区示范制造有限公司"
-    assert claims["uscc"] == "91440105MA5DL3C31T"
+    assert claims["uscc"] == "91440103MA5DL3C31X"
     assert claims["legal_rep_name"] == "王强"
     assert claims["auth_time"] == idp.clock.timestamp()
     assert "440105197503030035" not in response.text

@@ -144,25 +144,25 @@ def test_only_bound_units_without_a_pending_application_can_be_applied_for(isso:
     chen = _enter(isso, "chenxiao", "44010600001")
     none = _apply(isso, chen, [])
     assert none.status_code == 400 and msg.CHOOSE_UNITS in none.text
-    unbound = _apply(isso, chen, ["44010500003"])
+    unbound = _apply(isso, chen, ["44010300003"])
     assert unbound.status_code == 400 and msg.ONLY_BOUND_UNITS in unbound.text
     authorised = _apply(isso, chen, ["44010400002"])
     assert authorised.status_code == 400 and msg.ALREADY_AUTHORIZED in authorised.text
-    zhao = _enter(isso, "zhaolei", "44010500003")
-    pending = _apply(isso, zhao, ["44010500003"])
+    zhao = _enter(isso, "zhaolei", "44010300003")
+    pending = _apply(isso, zhao, ["44010300003"])
     assert pending.status_code == 400 and msg.APPLICATION_PENDING in pending.text
-    sun = _enter(isso, "sunli", "44010500003")
-    unused = _apply(isso, sun, ["44010500003"])
+    sun = _enter(isso, "sunli", "44010300003")
+    unused = _apply(isso, sun, ["44010300003"])
     assert unused.status_code == 400 and msg.UNUSED_CODE_EXISTS in unused.text
     # Units not bound to the handler are never offered by the search.
-    assert "广州市荔湾区示范制造有限公司" not in chen.get(APPLY, params={"field": "unit_code", "q": "44010500003"}).text
+    assert "广州市荔湾区示范制造有限公司" not in chen.get(APPLY, params={"field": "unit_code", "q": "44010300003"}).text
 
 
 def test_several_units_in_one_application_share_the_materials(isso: Isso) -> None:
     with isso.db() as s:
-        s.add(UnitBinding(unit_id=unit_id(isso, "44010500003"), person_id=person_id(isso, "chenxiao"), status="active", requested_at=isso.clock.now()))
+        s.add(UnitBinding(unit_id=unit_id(isso, "44010300003"), person_id=person_id(isso, "chenxiao"), status="active", requested_at=isso.clock.now()))
     chen = _enter(isso, "chenxiao", "44010600001")
-    assert _apply(isso, chen, ["44010600001", "44010500003"]).status_code == 303
+    assert _apply(isso, chen, ["44010600001", "44010300003"]).status_code == 303
     submitted = [a for a in _applications(isso, "chenxiao") if a.status == "submitted"]
     assert len(submitted) == 2 and len({a.batch_id for a in submitted}) == 1
     assert isso.count(Material, Material.batch_id == submitted[0].batch_id) == 3
@@ -190,7 +190,7 @@ def test_a_staff_action_by_a_user_without_the_role_is_refused(isso: Isso) -> Non
     assert _pending_demo_application(isso).status == "submitted"
     assert isso.outbox("13800138004") == [] and len(_applications(isso, "chenxiao")) == 1
     # A handler's or a unit's session is no staff session at all.
-    handler = _enter(isso, "zhaolei", "44010500003")
+    handler = _enter(isso, "zhaolei", "44010300003")
     assert handler.get("/isso/staff/applications", follow_redirects=False).headers["location"] == "/isso/staff/login"
     material_id = viewer.get(f"/isso/staff/applications/{app.id}").text.split("/isso/staff/materials/")[1].split('"')[0]
     assert handler.get(f"/isso/staff/materials/{material_id}", follow_redirects=False).status_code == 303
@@ -215,10 +215,10 @@ def test_a_rejection_needs_a_reason_and_tells_the_handler(isso: Isso) -> None:
     assert "未通过审核，原因：单位委托书未加盖公章" in isso.outbox("13800138004")[0]
     twice = _review(isso, staff, app.id, "approve")
     assert twice.status_code == 409 and msg.APPLICATION_ALREADY_REVIEWED in twice.text
-    handler = _enter(isso, "zhaolei", "44010500003")
+    handler = _enter(isso, "zhaolei", "44010300003")
     assert "单位委托书未加盖公章" in handler.get("/isso/realname/applications").text
     # A rejected application may be followed by a new one.
-    assert _apply(isso, handler, ["44010500003"]).status_code == 303
+    assert _apply(isso, handler, ["44010300003"]).status_code == 303
 
 
 def test_the_window_path_creates_an_approved_application(isso: Isso) -> None:
@@ -249,21 +249,21 @@ def test_the_window_path_creates_an_approved_application(isso: Isso) -> None:
 
 # -- 授权码实名 ------------------------------------------------------------------------------
 def test_an_authorisation_code_wrong_or_of_another_handler_is_refused(isso: Isso) -> None:
-    sun = _enter(isso, "sunli", "44010500003")
+    sun = _enter(isso, "sunli", "44010300003")
     page = sun.get(CODE)
     assert "授权码实名" in page.text and "广州市荔湾区示范制造有限公司" in page.text and "未完成授权码实名" in page.text
     wrong = _code(isso, sun, "ABCD2345")
     assert wrong.status_code == 400 and f'id="code-error" role="alert">{msg.CODE_WRONG}<' in wrong.text
     # 孙丽's code typed by 赵磊, bound to the same unit: not his code.
-    zhao = _enter(isso, "zhaolei", "44010500003")
+    zhao = _enter(isso, "zhaolei", "44010300003")
     assert msg.CODE_WRONG in _code(isso, zhao, DEMO_AUTHORIZATION_CODE).text
-    assert binding_of(isso, "zhaolei", "44010500003").authorized_at is None
+    assert binding_of(isso, "zhaolei", "44010300003").authorized_at is None
     assert _code(isso, sun, DEMO_AUTHORIZATION_CODE).status_code == 303
-    assert binding_of(isso, "sunli", "44010500003").authorized_at is not None
+    assert binding_of(isso, "sunli", "44010300003").authorized_at is not None
 
 
 def test_an_authorisation_code_is_single_use(isso: Isso) -> None:
-    sun = _enter(isso, "sunli", "44010500003")
+    sun = _enter(isso, "sunli", "44010300003")
     assert _code(isso, sun, DEMO_AUTHORIZATION_CODE).status_code == 303
     reused = _code(isso, sun, DEMO_AUTHORIZATION_CODE)
     assert reused.status_code == 400 and f'id="code-error">{msg.CODE_USED}<' in reused.text
@@ -294,27 +294,27 @@ def test_an_unused_authorisation_code_expires(isso: Isso) -> None:
     assert _review(isso, staff, app.id, "approve").status_code == 303
     code = isso.authorization_code("13800138004")
     isso.clock.advance(isso.settings.authorization_code_ttl_days * 86400 + 1)
-    zhao = _enter(isso, "zhaolei", "44010500003")
+    zhao = _enter(isso, "zhaolei", "44010300003")
     expired = _code(isso, zhao, code)
     assert expired.status_code == 400 and msg.CODE_EXPIRED in expired.text
     assert "授权码已过期" in zhao.get("/isso/realname/applications").text
-    assert binding_of(isso, "zhaolei", "44010500003").authorized_at is None
+    assert binding_of(isso, "zhaolei", "44010300003").authorized_at is None
     # An expired code no longer blocks a new application.
-    assert _apply(isso, zhao, ["44010500003"]).status_code == 303
+    assert _apply(isso, zhao, ["44010300003"]).status_code == 303
 
 
 def test_wrong_codes_are_limited(isso: Isso) -> None:
-    sun = _enter(isso, "sunli", "44010500003")
+    sun = _enter(isso, "sunli", "44010300003")
     for _ in range(isso.settings.check_max_failures):
         assert msg.CODE_WRONG in _code(isso, sun, "ZZZZ2345").text
     blocked = _code(isso, sun, DEMO_AUTHORIZATION_CODE)
     assert "尝试次数过多" in blocked.text
-    assert binding_of(isso, "sunli", "44010500003").authorized_at is None
+    assert binding_of(isso, "sunli", "44010300003").authorized_at is None
 
 
 def test_two_entries_of_one_code_at_once_complete_it_once(isso: Isso) -> None:
     authorizations = isso.app.state.isso.authorizations
-    sun, unit = person_id(isso, "sunli"), unit_id(isso, "44010500003")
+    sun, unit = person_id(isso, "sunli"), unit_id(isso, "44010300003")
     outcomes: list[str] = []
     barrier = threading.Barrier(2)
 
@@ -347,11 +347,11 @@ def test_a_new_code_for_the_same_pair_replaces_the_unused_one(isso: Isso) -> Non
     page = staff.get("/isso/staff/window")
     issued = staff.post(
         "/isso/staff/window",
-        data={"csrf_token": csrf_of(page.text), "id_number": "440304198701010050", "unit_field": "unit_code", "unit_value": "44010500003", "checked": ["licence", "id_document", "mandate"]},
+        data={"csrf_token": csrf_of(page.text), "id_number": "440304198701010050", "unit_field": "unit_code", "unit_value": "44010300003", "checked": ["licence", "id_document", "mandate"]},
         follow_redirects=False,
     )
     assert issued.status_code == 303
     new_code = isso.authorization_code("13800138005")
-    sun = _enter(isso, "sunli", "44010500003")
+    sun = _enter(isso, "sunli", "44010300003")
     assert msg.CODE_EXPIRED in _code(isso, sun, DEMO_AUTHORIZATION_CODE).text
     assert _code(isso, sun, new_code).status_code == 303

@@ -85,20 +85,20 @@ def test_the_handler_must_be_named_by_login_name_and_id_number_together(isso: Is
 
 def test_a_binding_accepted_by_the_wrong_person_is_refused(isso: Isso) -> None:
     # 王芳's pending request from 荔湾 (demo data); 赵磊 tries to accept it.
-    binding = binding_of(isso, "wangfang", "44010500003")
+    binding = binding_of(isso, "wangfang", "44010300003")
     assert binding.status == "pending"
     intruder = _person(isso, "zhaolei")
     response = _act(isso, intruder, PARENT, binding.id, "accept")
     assert response.status_code == 404 and msg.BINDING_NOT_FOUND in response.text
-    assert binding_of(isso, "wangfang", "44010500003").status == "pending"
+    assert binding_of(isso, "wangfang", "44010300003").status == "pending"
     # Nor can another unit withdraw it.
     other_unit = _unit(isso, "yuexiu_maoyi")
     assert _act(isso, other_unit, SUB, binding.id, "withdraw").status_code == 404
-    assert binding_of(isso, "wangfang", "44010500003").status == "pending"
+    assert binding_of(isso, "wangfang", "44010300003").status == "pending"
 
 
 def test_a_binding_accepted_after_the_unit_withdrew_it_is_refused(isso: Isso) -> None:
-    binding = binding_of(isso, "wangfang", "44010500003")
+    binding = binding_of(isso, "wangfang", "44010300003")
     handler = _person(isso, "wangfang")
     handler_page = handler.get(PARENT)  # the handler opened the page before the withdrawal
     unit = _unit(isso, "liwan_zhizao")
@@ -106,18 +106,18 @@ def test_a_binding_accepted_after_the_unit_withdrew_it_is_refused(isso: Isso) ->
     assert "已撤回" in unit.get(SUB).text
     late = handler.post(f"{PARENT}/{binding.id}/accept", data={"csrf_token": csrf_of(handler_page.text)})
     assert late.status_code == 409 and msg.BINDING_WITHDRAWN in late.text
-    assert binding_of(isso, "wangfang", "44010500003").status == "withdrawn"
+    assert binding_of(isso, "wangfang", "44010300003").status == "withdrawn"
     # The unit may ask again; the same pair is reopened.
     assert _ask(isso, unit, "wangfang", "44010419880521003X").status_code == 303
-    reopened = binding_of(isso, "wangfang", "44010500003")
+    reopened = binding_of(isso, "wangfang", "44010300003")
     assert reopened.id == binding.id and reopened.status == "pending"
 
 
 def test_the_handler_declines(isso: Isso) -> None:
-    binding = binding_of(isso, "wangfang", "44010500003")
+    binding = binding_of(isso, "wangfang", "44010300003")
     handler = _person(isso, "wangfang")
     assert _act(isso, handler, PARENT, binding.id, "decline").status_code == 303
-    assert binding_of(isso, "wangfang", "44010500003").status == "declined"
+    assert binding_of(isso, "wangfang", "44010300003").status == "declined"
     again = _act(isso, handler, PARENT, binding.id, "accept")
     assert again.status_code == 409 and msg.BINDING_NOT_PENDING in again.text
 

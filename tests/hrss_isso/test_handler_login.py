@@ -77,12 +77,12 @@ def test_an_essential_l2_request_shows_the_handler_where_to_upgrade(isso: Isso) 
 def test_the_dialog_refuses_a_unit_the_handler_is_not_bound_to(isso: Isso) -> None:
     browser = isso.new_browser()
     isso.login("chenxiao", browser=browser)
-    refused = isso.choose_unit(unit_id(isso, "44010500003"), browser=browser)
+    refused = isso.choose_unit(unit_id(isso, "44010300003"), browser=browser)
     assert refused.status_code == 400 and msg.NOT_BOUND in refused.text
     # A pending binding is not a binding either (王芳 and 荔湾).
     wang = isso.new_browser()
     isso.login("wangfang", browser=wang)
-    assert isso.choose_unit(unit_id(isso, "44010500003"), browser=wang).status_code == 400
+    assert isso.choose_unit(unit_id(isso, "44010300003"), browser=wang).status_code == 400
     assert browser.get("/isso/authorize", params=authorize_params(Pkce.new(), prompt="none"), follow_redirects=False).headers["location"].count("login_required") == 1
 
 

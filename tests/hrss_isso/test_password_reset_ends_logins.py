@@ -91,7 +91,7 @@ def test_a_reset_logs_out_every_browser_of_the_person_and_revokes_its_handler_to
 def test_a_reset_leaves_other_accounts_logins(isso_and_notices) -> None:
     isso, notices = isso_and_notices
     other_person, unit_account = isso.new_browser(), isso.new_browser()
-    zhaolei = handler_tokens(isso, "zhaolei", "44010500003", browser=other_person, client=APP)
+    zhaolei = handler_tokens(isso, "zhaolei", "44010300003", browser=other_person, client=APP)
     # The unit chenxiao acts for, logged in with its own unit account.
     assert isso.login("yuexiu_maoyi", tab="unit", browser=unit_account).status_code == 303
 

@@ -170,7 +170,7 @@ def test_a_unit_account_login_is_level_one_without_act(isso: Isso) -> None:
     browser = isso.new_browser()
     claims = id_claims(isso, unit_tokens(isso, "liwan_zhizao", browser=browser, acr_values="urn:gdzwfw:loa:L2"))
     assert claims["acr"] == "urn:gdzwfw:loa:L1" and claims["trust_level"] == "L1"
-    assert claims["idp"] == "hrss" and claims["unit_code"] == "44010500003" and claims["uscc"] == "91440105MA5DL3C31T"
+    assert claims["idp"] == "hrss" and claims["unit_code"] == "44010300003" and claims["uscc"] == "91440103MA5DL3C31X"
     assert "act" not in claims
     home = browser.get("/isso/")
     assert "单位账号密码" in home.text and "三级（原L1）" in home.text

@@ -415,7 +415,7 @@ def test_gdzwfw_down_when_the_isso_redeems_the_code(chain: Running) -> None:
         # brings them straight through to the portal.
         back = browser.get(f"{chain.isso}/login?interaction={interaction}")
         home = browser.get(gdzwfw_link(back), follow_redirects=True)
-        assert str(home.url) == f"{portal}/" and "91440105MA5DL3C31T" in home.text, [str(r.url) for r in home.history]
+        assert str(home.url) == f"{portal}/" and "91440103MA5DL3C31X" in home.text, [str(r.url) for r in home.history]
 
 
 def test_a_wrong_iss_is_refused_and_the_code_never_redeemed(chain: Running) -> None:

@@ -132,8 +132,8 @@ def test_the_agency_exports_a_record_the_unit_confirmed(stack: StackConfig) -> N
         assert export.status_code == 200
         rows = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))
         exported = {r[3]: r for r in rows[1:]}
-        assert "91440105MA5DL3C31T" in exported
-        assert exported["91440105MA5DL3C31T"][8] == "181440.00" and exported["91440105MA5DL3C31T"][9] == "壹拾捌万壹仟肆佰肆拾元整"
+        assert "91440103MA5DL3C31X" in exported
+        assert exported["91440103MA5DL3C31X"][8] == "181440.00" and exported["91440103MA5DL3C31X"][9] == "壹拾捌万壹仟肆佰肆拾元整"
         # The audit log verifies after all this traffic.
         staff.post("/agency/logout", data={"csrf_token": _csrf(payments.text)})
         page = staff.get("/agency/login")

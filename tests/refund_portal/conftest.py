@@ -37,7 +37,7 @@ FAST_PASSWORDS = PasswordService(time_cost=1, memory_cost=1024)
 
 # The hrss_isso demo units (README): the portal sees them through these claims.
 UNIT_L2 = {"sub": "unit-2", "org_name": "广州市越秀区示范贸易有限公司", "uscc": "91440104MA5DL2B24P", "unit_code": "44010400002"}
-UNIT_L3 = {"sub": "unit-3", "org_name": "广州市荔湾区示范制造有限公司", "uscc": "91440105MA5DL3C31T", "unit_code": "44010500003"}
+UNIT_L3 = {"sub": "unit-3", "org_name": "广州市荔湾区示范制造有限公司", "uscc": "91440103MA5DL3C31X", "unit_code": "44010300003"}
 UNIT_L1 = {"sub": "unit-1", "org_name": "广州市天河区示范科技有限公司", "uscc": "91440106MA5DL1A170", "unit_code": "44010600001"}
 HANDLER = {"sub": "person-42", "name": "陈晓"}
 L1, L2, L3 = (f"urn:gdzwfw:loa:L{n}" for n in (1, 2, 3))
@@ -46,7 +46,7 @@ AUDIT_KEYS = {"t1": "test-audit-key-test-audit-key-0123456789"}
 FULL_SCOPE = "openid profile refund.read refund.confirm"
 
 ROW_L2 = ["91440104MA5DL2B24P", "广州市越秀区示范贸易有限公司", "44010400002", "中小微", "48", "38416.32", "19208.16", "2", "0", "中国工商银行广州越秀支行", "3602000109200123456"]
-ROW_L3 = ["91440105MA5DL3C31T", "广州市荔湾区示范制造有限公司", "44010500003", "大型", "420", "403200.00", "201600.00", "12", "0", "中国农业银行广州荔湾支行", "44037001040012345"]
+ROW_L3 = ["91440103MA5DL3C31X", "广州市荔湾区示范制造有限公司", "44010300003", "大型", "420", "403200.00", "201600.00", "12", "0", "中国农业银行广州荔湾支行", "44037001040012345"]
 ROW_L1 = ["91440106MA5DL1A170", "广州市天河区示范科技有限公司", "44010600001", "中小微", "26", "12480.00", "6240.00", "0", "0", "中国建设银行广州天河支行", "44050158010100001234"]
 
 

@@ -320,7 +320,7 @@ def test_demo_data_loads_once_and_verifies(env_factory) -> None:
             (2025, "91440104MA5DL2B24P", "paid"),
             (2026, "91440106MA5DL1A170", "pending"),
             (2026, "91440104MA5DL2B24P", "pending"),
-            (2026, "91440105MA5DL3C31T", "pending"),
+            (2026, "91440103MA5DL3C31X", "pending"),
         ]
         assert verify_chain(s, env.audit_keys).ok
     # A second start (another worker, a restart) adds nothing.
