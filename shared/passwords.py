@@ -7,10 +7,15 @@ accounts exist (full-stack-fastapi-template's habit).
 
 from __future__ import annotations
 
+from typing import Any
+
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import update
 
-__all__ = ["PasswordService"]
+from shared.db import Database
+
+__all__ = ["PasswordService", "rehash_after_login"]
 
 
 class PasswordService:
@@ -32,3 +37,19 @@ class PasswordService:
 
     def needs_rehash(self, stored_hash: str) -> bool:
         return self._hasher.check_needs_rehash(stored_hash)
+
+
+def rehash_after_login(db: Database, passwords: PasswordService, model: Any, *, account_id: Any, checked_hash: str, password: str) -> bool:
+    """After a successful login, store the password again under the current
+    argon2 parameters if its hash is outdated.
+
+    Compare-and-set on the hash that was checked: if the password was
+    changed or reset in the meantime, the new one stays (an unconditional
+    update would quietly bring the old password back). ``model`` is any
+    mapped class with ``id`` and ``password_hash``. True when rewritten."""
+    if not checked_hash or not passwords.needs_rehash(checked_hash):
+        return False
+    new_hash = passwords.hash(password)  # argon2 runs outside the transaction
+    with db.transaction() as s:
+        result = s.execute(update(model).where(model.id == account_id, model.password_hash == checked_hash).values(password_hash=new_hash))
+        return result.rowcount == 1

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import update
-
 from services.gdzwfw_idp.accounts import find_by_login_name
 from services.gdzwfw_idp.models import Account
 from shared.db import Database
-from shared.passwords import PasswordService
+from shared.passwords import PasswordService, rehash_after_login
 from shared.ratelimit import Limiter
 
 __all__ = ["LoginService", "LoginResult"]
@@ -62,8 +60,5 @@ class LoginService:
                 return LoginResult(error="该账号为个人账号，请切换到“个人登录”")
             return LoginResult(error="该账号为法人账号，请切换到“法人登录”")
         self.per_account.reset(login_name)
-        if self.passwords.needs_rehash(account.password_hash):
-            new_hash = self.passwords.hash(password)
-            with db.transaction() as s:
-                s.execute(update(Account).where(Account.id == account.id).values(password_hash=new_hash))
+        rehash_after_login(db, self.passwords, Account, account_id=account.id, checked_hash=account.password_hash, password=password)
         return LoginResult(account=account)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from services.hrss_isso import messages as msg
 from shared.db import Database
-from shared.passwords import PasswordService
+from shared.passwords import PasswordService, rehash_after_login
 from shared.ratelimit import Limiter
 
 __all__ = ["Credentials", "LoginService", "LoginResult"]
@@ -49,14 +50,14 @@ class LoginService:
         passwords: PasswordService,
         per_account: Limiter,
         per_address: Limiter,
-        rehash: Callable[[Session, str, str], None],
+        model: Any,
     ) -> None:
         self.kind = kind
         self.find = find
         self.passwords = passwords
         self.per_account = per_account
         self.per_address = per_address
-        self.rehash = rehash
+        self.model = model  # the mapped account class: its password is rehashed after login
 
     def authenticate(self, db: Database, *, login_name: str, password: str, address: str) -> LoginResult:
         login_name = login_name.strip()
@@ -77,10 +78,7 @@ class LoginService:
         if found.status != "active":
             return LoginResult(error=msg.ACCOUNT_DISABLED)
         self.per_account.reset(login_name)
-        if found.password_hash and self.passwords.needs_rehash(found.password_hash):
-            new_hash = self.passwords.hash(password)
-            with db.transaction() as s:
-                self.rehash(s, found.id, new_hash)
+        rehash_after_login(db, self.passwords, self.model, account_id=found.id, checked_hash=found.password_hash or "", password=password)
         return LoginResult(account_id=found.id, generation=found.generation)
 
     def unlock(self, login_name: str) -> None:

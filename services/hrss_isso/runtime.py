@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import update
-
 from services.hrss_isso.authorizations import Authorizations
 from services.hrss_isso.bindings import Bindings
 from services.hrss_isso.login import LoginService
@@ -23,13 +21,6 @@ from shared.sms import HttpSmsGateway, OutboxGateway, SmsCodes, SmsGateway
 from shared.web.app import Runtime
 
 __all__ = ["IssoServices"]
-
-
-def _rehasher(model):
-    def rehash(s, account_id: str, new_hash: str) -> None:
-        s.execute(update(model).where(model.id == account_id).values(password_hash=new_hash))
-
-    return rehash
 
 
 @dataclass
@@ -70,7 +61,7 @@ class IssoServices:
                 passwords=passwords,
                 per_account=Limiter(kv, f"isso-login-{kind}", settings.login_max_failures, window),
                 per_address=Limiter(kv, "isso-login-address", settings.login_max_per_address, window),
-                rehash=_rehasher(model),
+                model=model,
             )
 
         run = settings.password_max_keyboard_run

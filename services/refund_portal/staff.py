@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.refund_portal.models import StaffAccount
 from shared.clock import Clock
 from shared.db import Database
-from shared.passwords import PasswordService
+from shared.passwords import PasswordService, rehash_after_login
 from shared.ratelimit import Limiter
 
 __all__ = ["ROLES", "PERMISSIONS", "may", "StaffLogin", "LoginResult", "create_staff", "find_staff"]
@@ -94,10 +94,7 @@ class StaffLogin:
         if not account.active:
             return LoginResult(error="inactive")
         self.per_account.reset(login_name)
-        if self.passwords.needs_rehash(account.password_hash):
-            new_hash = self.passwords.hash(password)
-            with db.transaction() as s:
-                s.execute(update(StaffAccount).where(StaffAccount.id == account.id).values(password_hash=new_hash))
+        rehash_after_login(db, self.passwords, StaffAccount, account_id=account.id, checked_hash=account.password_hash, password=password)
         return LoginResult(account=account)
 
 
