@@ -77,7 +77,7 @@ Profiling (``--profile``)
 -------------------------
 First, an in-process copy of the app on the same database serves the same
 requests one at a time: SQL statements, transactions and pool check-outs per
-request (each check-out is also a ``SELECT 1`` pre-ping on PostgreSQL) and
+request (on PostgreSQL a check-out after 5 s idle also pings, ``SELECT 1``) and
 CPU per request, per step for the login flow. Then the server is restarted
 with one worker and sampled with py-spy (``--py-spy PATH``, else ``py-spy``
 on PATH or next to the Python executable; ``pip install --target DIR py-spy``
@@ -109,6 +109,7 @@ import re
 import secrets
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -335,10 +336,17 @@ class Server:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise BenchError(f"the server exited with {self.proc.returncode}:\n{self.log_tail()}")
-            if self._log_text().count("Application startup complete") >= self.workers:
+            # With one worker uvicorn binds its socket only after the start-up
+            # completes, so wait for the port too.
+            if self._log_text().count("Application startup complete") >= self.workers and self._accepting():
                 return
             time.sleep(0.1)
         raise BenchError(f"the server did not start within {timeout:.0f} s:\n{self.log_tail()}")
+
+    def _accepting(self) -> bool:
+        with contextlib.suppress(OSError), socket.create_connection((HOST, self.cfg.port), timeout=1):
+            return True
+        return False
 
     def _log_text(self) -> str:
         try:
@@ -951,7 +959,7 @@ def _has(*needles: str) -> Callable[[str], bool]:
 CATEGORIES: list[tuple[str, Callable[[str], bool]]] = [
     ("argon2id password verification", _has("/argon2/")),
     ("RS256 ID-token signing (joserfc, cryptography)", _has("/joserfc/", "/cryptography/")),
-    ("pool pre-ping (SELECT 1 at every check-out)", _has("do_ping")),
+    ("pool ping (SELECT 1 at a check-out after an idle spell)", _has("do_ping")),
     ("logging: access log line (JSON format + write)", _has("Logger._log", "Logger.handle", "Handler.handle")),
     ("DB driver (psycopg / sqlite3)", _has("/psycopg/", "/sqlite3/", "DefaultDialect.do_execute ", "DefaultDialect.do_commit ", "DefaultDialect.do_rollback ")),
     ("SQLAlchemy: statement compilation, cache keys", _has("/sqlalchemy/sql/")),

@@ -7,11 +7,12 @@ thread with :func:`starlette.concurrency.run_in_threadpool`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import MetaData, create_engine, event, exc
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -41,7 +42,49 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     # No overflow: request threads are capped to the pool size (build_app),
     # so a burst waits for a pooled connection instead of opening and closing
     # new ones (connection churn cost PostgreSQL more than the queries).
-    return create_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=30, pool_pre_ping=True)
+    # pool_recycle bounds a connection's life; liveness is checked only after
+    # an idle spell (_ping_when_idle), not with pool_pre_ping at every check-out.
+    engine = create_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=30, pool_recycle=POOL_RECYCLE)
+    _ping_when_idle(engine, PING_AFTER_IDLE)
+    return engine
+
+
+# Seconds after which a pooled connection is replaced, and the idle time after
+# which one is pinged before use.
+POOL_RECYCLE = 1800
+PING_AFTER_IDLE = 5.0
+
+
+def _ping_when_idle(engine: Engine, idle: float) -> None:
+    """Ping a pooled connection before use only if it sat idle ``idle`` seconds.
+
+    pool_pre_ping pings at every check-out: a round trip to the database per
+    request, on every request. Connections die while they wait (a database
+    restart or fail-over, an idle timeout in PostgreSQL, a proxy or a
+    firewall); a connection handed back a moment ago and checked out again
+    under load was alive then. So only a connection idle longer than
+    ``idle`` is pinged, and a failed ping does what pre-ping does: the pool
+    drops every connection older than now and checks out a new one. A
+    connection that breaks while busy fails its request under pre-ping too,
+    and that error (a disconnect) also empties the pool.
+    """
+    dialect = engine.dialect
+
+    @event.listens_for(engine.pool, "checkin")
+    def _on_checkin(_dbapi_conn, record):  # pragma: no cover - pool hook
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.pool, "checkout")
+    def _on_checkout(dbapi_conn, record, _proxy):  # pragma: no cover - pool hook
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < idle:
+            return  # just opened, or just used
+        try:
+            dialect.do_ping(dbapi_conn)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, dbapi_conn, None):
+                raise exc.InvalidatePoolError() from error
+            raise
 
 
 def _sqlite_immediate_transactions(engine: Engine) -> None:

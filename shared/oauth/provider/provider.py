@@ -38,7 +38,7 @@ from shared.oauth.provider.hooks import ProviderHooks
 from shared.oauth.provider.interaction import Interaction, Interactions, essential_acr, is_stale
 from shared.oauth.provider.keys import KeyManager, SigningKey
 from shared.oauth.provider.models import Client, Principal, Token
-from shared.oauth.provider.store import ProviderStore
+from shared.oauth.provider.store import ClientCache, ProviderStore
 from shared.oauth.provider.tables import ProviderTables
 from shared.randomness import TokenSource
 from shared.settings import ClientConfig, ProviderSettings
@@ -168,7 +168,7 @@ class BoundProvider:
         self.provider = provider
         self.config = provider.config
         self.session = session
-        self.store = ProviderStore(session, provider.config.tables, provider.config.clock)
+        self.store = ProviderStore(session, provider.config.tables, provider.config.clock, clients=provider.clients)
         self.logout_notices: list[tuple[str, str]] = []
         self.server = self._build_server(request)
 
@@ -324,6 +324,8 @@ class Provider:
         self.db = db
         self.issuer_param = _Issuer(config.issuer)
         self.interactions = Interactions(config.kv, config.tokens, config.interaction_ttl)
+        # Client rows for a few seconds (see ClientCache for why that is safe).
+        self.clients = ClientCache()
 
     @classmethod
     def configure(
@@ -388,6 +390,7 @@ class Provider:
             for client in clients:
                 store.upsert_client(config=client)
         self.config.keys.invalidate()
+        self.clients.invalidate()
 
     # -- authorization endpoint -------------------------------------------
     def authorize(self, req: StarletteOAuth2Request, *, resumed: Interaction | None = None) -> Respond | ErrorPage | Login | Unmet:

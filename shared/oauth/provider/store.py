@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import threading
+import time
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from shared.clock import Clock, as_utc
@@ -16,35 +19,129 @@ from shared.oauth.provider.tables import ProviderTables
 from shared.randomness import hash_secret
 from shared.settings import ClientConfig
 
-__all__ = ["ProviderStore"]
+__all__ = ["ProviderStore", "ClientCache"]
 
 
+class _Statements:
+    """The statements of the per-request paths, built once per set of tables.
+
+    Building ``select(...).where(...)`` on every call, and deriving its cache
+    key so that SQLAlchemy can find the compiled form, was the largest share
+    of a token request's CPU in profiles. A statement object built once with
+    ``bindparam()`` memoises its cache key, so executing it again with new
+    parameters goes straight to the compiled-statement cache. Values arrive
+    through the parameters, never through the SQL text.
+    """
+
+    def __init__(self, tables: ProviderTables) -> None:
+        client, code, token = tables.client.c, tables.authorization_code.c, tables.token.c
+        # Column order is the order of the dataclass each row becomes.
+        self.client_by_id = select(
+            client.client_id, client.client_secret_hash, client.client_name, client.redirect_uris,
+            client.post_logout_redirect_uris, client.backchannel_logout_uri, client.grant_types, client.scope,
+            client.token_endpoint_auth_method, client.introspection_allowed,
+        ).where(client.client_id == bindparam("b_client_id"))
+        # inline(): no RETURNING of the new id on PostgreSQL, which nothing reads.
+        self.insert_code = insert(tables.authorization_code).inline()
+        self.code_by_hash = select(
+            code.id, code.client_id, code.subject, code.redirect_uri, code.scope, code.nonce, code.code_challenge,
+            code.code_challenge_method, code.auth_time, code.acr, code.amr, code.sid, code.context, code.expires_at,
+            code.used_at,
+        ).where(code.code_hash == bindparam("b_hash"), code.client_id == bindparam("b_client_id"))
+        self.nonce_seen = (
+            select(code.id).where(code.client_id == bindparam("b_client_id"), code.nonce == bindparam("b_nonce")).limit(1)
+        )
+        self.claim_code = (
+            update(tables.authorization_code)
+            .where(code.id == bindparam("b_id"), code.used_at.is_(None))
+            .values(used_at=bindparam("b_now"))
+        )
+        self.insert_token = insert(tables.token).inline()
+        token_columns = (
+            token.id, token.client_id, token.subject, token.scope, token.family_id, token.authorization_code_id,
+            token.auth_time, token.acr, token.amr, token.sid, token.context, token.issued_at, token.expires_at,
+            token.refresh_expires_at, token.refresh_used_at, token.revoked_at,
+        )
+        self.token_by_access = select(*token_columns).where(token.access_token_hash == bindparam("b_hash"))
+        self.token_by_refresh = select(*token_columns).where(token.refresh_token_hash == bindparam("b_hash"))
+        self.spend_refresh = (
+            update(tables.token)
+            .where(token.id == bindparam("b_id"), token.refresh_used_at.is_(None), token.revoked_at.is_(None))
+            .values(refresh_used_at=bindparam("b_now"))
+        )
+        self.revoke_token = (
+            update(tables.token).where(token.id == bindparam("b_id"), token.revoked_at.is_(None)).values(revoked_at=bindparam("b_now"))
+        )
+
+
+@functools.cache
+def _statements(tables: ProviderTables) -> _Statements:
+    # One ProviderTables per service, defined at import: the cache stays tiny.
+    return _Statements(tables)
+
+
+class ClientCache:
+    """Client rows of the last few seconds, in this process.
+
+    Every token, introspection and revocation request looks its client up
+    first. Client rows come from configuration: only ``Provider.prepare()``
+    writes them, at start-up, and it empties this cache when it has
+    committed. A row changed by another process (a restarted worker, another
+    replica with new configuration) is seen here within ``ttl`` seconds --
+    the same as if that process had started a moment later.
+
+    An entry is the row as selected, secret hash included, never more than
+    the table holds (secrets are hashed at rest, and the plain secret a
+    client presents is not kept). Only rows that exist are kept: client ids
+    come from requests, and remembering misses would let anyone fill the
+    cache. Each lookup builds a fresh :class:`Client`, so nothing a request
+    does to its client reaches the next one. Time is the monotonic clock, not
+    the provider's (which tests freeze): freshness is about real time.
+    """
+
+    def __init__(self, ttl: float = 5.0, *, max_entries: int = 1000, timer: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._timer = timer
+        self._rows: dict[str, tuple[float, tuple]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, client_id: str) -> tuple | None:
+        entry = self._rows.get(client_id)
+        if entry is None or entry[0] <= self._timer():
+            return None
+        return entry[1]
+
+    def put(self, client_id: str, row: tuple) -> None:
+        with self._lock:
+            if len(self._rows) >= self.max_entries:
+                self._rows.clear()
+            self._rows[client_id] = (self._timer() + self.ttl, row)
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._rows.clear()
 
 
 class ProviderStore:
-    def __init__(self, session: Session, tables: ProviderTables, clock: Clock) -> None:
+    def __init__(self, session: Session, tables: ProviderTables, clock: Clock, *, clients: ClientCache | None = None) -> None:
         self.s = session
         self.t = tables
         self.clock = clock
+        self.q = _statements(tables)
+        self.clients = clients
 
     # -- clients ---------------------------------------------------------
     def get_client(self, client_id: str) -> Client | None:
-        c = self.t.client.c
-        row = self.s.execute(select(self.t.client).where(c.client_id == client_id)).mappings().first()
+        row = self.clients.get(client_id) if self.clients is not None else None
         if row is None:
-            return None
-        return Client(
-            client_id=row["client_id"],
-            client_secret_hash=row["client_secret_hash"],
-            client_name=row["client_name"],
-            redirect_uris=list(row["redirect_uris"]),
-            post_logout_redirect_uris=list(row["post_logout_redirect_uris"]),
-            backchannel_logout_uri=row["backchannel_logout_uri"],
-            grant_types=list(row["grant_types"]),
-            scope=row["scope"],
-            token_endpoint_auth_method=row["token_endpoint_auth_method"],
-            introspection_allowed=bool(row["introspection_allowed"]),
-        )
+            row = self.s.execute(self.q.client_by_id, {"b_client_id": client_id}).first()
+            if row is None:
+                return None
+            row = tuple(row)
+            if self.clients is not None:
+                self.clients.put(client_id, row)
+        return _client_from_row(row)
 
     def upsert_client(self, *, config: ClientConfig) -> None:
         values: dict[str, Any] = {
@@ -79,55 +176,52 @@ class ProviderStore:
     ) -> None:
         now = self.clock.now()
         self.s.execute(
-            insert(self.t.authorization_code).values(
-                code_hash=hash_secret(code),
-                client_id=client_id,
-                subject=principal.sub,
-                redirect_uri=redirect_uri,
-                scope=scope,
-                nonce=nonce,
-                code_challenge=code_challenge,
-                code_challenge_method=code_challenge_method,
-                auth_time=principal.auth_time,
-                acr=principal.acr,
-                amr=list(principal.amr),
-                sid=principal.context.get("sid"),
-                context=principal.context,
-                created_at=now,
-                expires_at=now + dt.timedelta(seconds=ttl),
-            )
+            self.q.insert_code,
+            {
+                "code_hash": hash_secret(code),
+                "client_id": client_id,
+                "subject": principal.sub,
+                "redirect_uri": redirect_uri,
+                "scope": scope,
+                "nonce": nonce,
+                "code_challenge": code_challenge,
+                "code_challenge_method": code_challenge_method,
+                "auth_time": principal.auth_time,
+                "acr": principal.acr,
+                "amr": list(principal.amr),
+                "sid": principal.context.get("sid"),
+                "context": principal.context,
+                "created_at": now,
+                "expires_at": now + dt.timedelta(seconds=ttl),
+            },
         )
 
     def find_code(self, *, code: str, client_id: str) -> AuthorizationCode | None:
-        t = self.t.authorization_code
-        row = (
-            self.s.execute(select(t).where(t.c.code_hash == hash_secret(code), t.c.client_id == client_id))
-            .mappings()
-            .first()
-        )
+        row = self.s.execute(self.q.code_by_hash, {"b_hash": hash_secret(code), "b_client_id": client_id}).first()
         if row is None:
             return None
+        (id_, client_id_, subject, redirect_uri, scope, nonce, challenge, challenge_method, auth_time, acr, amr, sid,
+         context, expires_at, used_at) = row
         return AuthorizationCode(
-            id=row["id"],
-            client_id=row["client_id"],
-            subject=row["subject"],
-            redirect_uri=row["redirect_uri"],
-            scope=row["scope"],
-            nonce=row["nonce"],
-            code_challenge=row["code_challenge"],
-            code_challenge_method=row["code_challenge_method"],
-            auth_time=row["auth_time"],
-            acr=row["acr"],
-            amr=list(row["amr"]),
-            sid=row["sid"],
-            context=dict(row["context"]),
-            expires_at=as_utc(row["expires_at"]),
-            used_at=as_utc(row["used_at"]),
+            id=id_,
+            client_id=client_id_,
+            subject=subject,
+            redirect_uri=redirect_uri,
+            scope=scope,
+            nonce=nonce,
+            code_challenge=challenge,
+            code_challenge_method=challenge_method,
+            auth_time=auth_time,
+            acr=acr,
+            amr=list(amr),
+            sid=sid,
+            context=dict(context),
+            expires_at=as_utc(expires_at),
+            used_at=as_utc(used_at),
         )
 
     def nonce_seen(self, *, client_id: str, nonce: str) -> bool:
-        t = self.t.authorization_code
-        return self.s.execute(select(t.c.id).where(t.c.client_id == client_id, t.c.nonce == nonce).limit(1)).first() is not None
+        return self.s.execute(self.q.nonce_seen, {"b_client_id": client_id, "b_nonce": nonce}).first() is not None
 
     def claim_code(self, *, code_id: int) -> bool:
         """Mark a code used; False if another redemption got there first.
@@ -135,12 +229,7 @@ class ProviderStore:
         The conditional UPDATE is the single-use guarantee: on PostgreSQL a
         concurrent redemption waits for the row lock and then matches no row.
         """
-        t = self.t.authorization_code
-        return bool(
-            self.s.execute(
-                update(t).where(t.c.id == code_id, t.c.used_at.is_(None)).values(used_at=self.clock.now())
-            ).rowcount
-        )
+        return bool(self.s.execute(self.q.claim_code, {"b_id": code_id, "b_now": self.clock.now()}).rowcount)
 
     # -- tokens -------------------------------------------------------------
     def save_token(
@@ -164,68 +253,63 @@ class ProviderStore:
     ) -> None:
         now = self.clock.now()
         self.s.execute(
-            insert(self.t.token).values(
-                access_token_hash=hash_secret(access_token),
-                refresh_token_hash=hash_secret(refresh_token) if refresh_token else None,
-                client_id=client_id,
-                subject=subject,
-                scope=scope,
-                family_id=family_id or uuid.uuid4().hex,
-                authorization_code_id=authorization_code_id,
-                auth_time=auth_time,
-                acr=acr,
-                amr=list(amr),
-                sid=sid,
-                context=context,
-                issued_at=now,
-                expires_at=now + dt.timedelta(seconds=expires_in),
-                refresh_expires_at=(refresh_expires_at or now + dt.timedelta(seconds=refresh_ttl)) if refresh_token else None,
-            )
+            self.q.insert_token,
+            {
+                "access_token_hash": hash_secret(access_token),
+                "refresh_token_hash": hash_secret(refresh_token) if refresh_token else None,
+                "client_id": client_id,
+                "subject": subject,
+                "scope": scope,
+                "family_id": family_id or uuid.uuid4().hex,
+                "authorization_code_id": authorization_code_id,
+                "auth_time": auth_time,
+                "acr": acr,
+                "amr": list(amr),
+                "sid": sid,
+                "context": context,
+                "issued_at": now,
+                "expires_at": now + dt.timedelta(seconds=expires_in),
+                "refresh_expires_at": (refresh_expires_at or now + dt.timedelta(seconds=refresh_ttl)) if refresh_token else None,
+            },
         )
 
     def _token_from_row(self, row: Any, kind: str) -> Token:
+        (id_, client_id, subject, scope, family_id, code_id, auth_time, acr, amr, sid, context, issued_at, expires_at,
+         refresh_expires_at, refresh_used_at, revoked_at) = row
         return Token(
-            id=row["id"],
-            client_id=row["client_id"],
-            subject=row["subject"],
-            scope=row["scope"],
-            family_id=row["family_id"],
-            authorization_code_id=row["authorization_code_id"],
-            auth_time=row["auth_time"],
-            acr=row["acr"],
-            amr=list(row["amr"]),
-            sid=row["sid"],
-            context=dict(row["context"]),
-            issued_at=as_utc(row["issued_at"]),
-            expires_at=as_utc(row["expires_at"]),
-            refresh_expires_at=as_utc(row["refresh_expires_at"]),
-            refresh_used_at=as_utc(row["refresh_used_at"]),
-            revoked_at=as_utc(row["revoked_at"]),
+            id=id_,
+            client_id=client_id,
+            subject=subject,
+            scope=scope,
+            family_id=family_id,
+            authorization_code_id=code_id,
+            auth_time=auth_time,
+            acr=acr,
+            amr=list(amr),
+            sid=sid,
+            context=dict(context),
+            issued_at=as_utc(issued_at),
+            expires_at=as_utc(expires_at),
+            refresh_expires_at=as_utc(refresh_expires_at),
+            refresh_used_at=as_utc(refresh_used_at),
+            revoked_at=as_utc(revoked_at),
             now=self.clock.now(),
             kind=kind,
         )
 
     def find_token(self, *, access_token: str | None = None, refresh_token: str | None = None) -> Token | None:
-        t = self.t.token
         if access_token is not None:
-            cond, kind = t.c.access_token_hash == hash_secret(access_token), "access"
+            statement, secret, kind = self.q.token_by_access, access_token, "access"
         elif refresh_token is not None:
-            cond, kind = t.c.refresh_token_hash == hash_secret(refresh_token), "refresh"
+            statement, secret, kind = self.q.token_by_refresh, refresh_token, "refresh"
         else:
             return None
-        row = self.s.execute(select(t).where(cond)).mappings().first()
+        row = self.s.execute(statement, {"b_hash": hash_secret(secret)}).first()
         return None if row is None else self._token_from_row(row, kind)
 
     def spend_refresh_token(self, *, token_id: int) -> bool:
         """Rotate: mark the refresh token used, once (conditional UPDATE)."""
-        t = self.t.token
-        return bool(
-            self.s.execute(
-                update(t)
-                .where(t.c.id == token_id, t.c.refresh_used_at.is_(None), t.c.revoked_at.is_(None))
-                .values(refresh_used_at=self.clock.now())
-            ).rowcount
-        )
+        return bool(self.s.execute(self.q.spend_refresh, {"b_id": token_id, "b_now": self.clock.now()}).rowcount)
 
     def revoke_family(self, *, family_id: str) -> int:
         t = self.t.token
@@ -241,8 +325,7 @@ class ProviderStore:
         ).rowcount
 
     def revoke_token(self, *, token_id: int) -> None:
-        t = self.t.token
-        self.s.execute(update(t).where(t.c.id == token_id, t.c.revoked_at.is_(None)).values(revoked_at=self.clock.now()))
+        self.s.execute(self.q.revoke_token, {"b_id": token_id, "b_now": self.clock.now()})
 
     def purge_expired(self, *, before: dt.datetime) -> int:
         """Delete codes and tokens that stopped working before ``before``.
@@ -292,3 +375,19 @@ class ProviderStore:
         )
         rows = [*self.s.execute(tokens).all(), *self.s.execute(codes).all()]
         return [(r.sid, r.subject, dict(r.context or {})) for r in rows]
+
+def _client_from_row(row: Any) -> Client:
+    (client_id, secret_hash, name, redirect_uris, post_logout_uris, backchannel_uri, grant_types, scope, auth_method,
+     introspection_allowed) = row
+    return Client(
+        client_id=client_id,
+        client_secret_hash=secret_hash,
+        client_name=name,
+        redirect_uris=list(redirect_uris),
+        post_logout_redirect_uris=list(post_logout_uris),
+        backchannel_logout_uri=backchannel_uri,
+        grant_types=list(grant_types),
+        scope=scope,
+        token_endpoint_auth_method=auth_method,
+        introspection_allowed=bool(introspection_allowed),
+    )
