@@ -10,7 +10,8 @@ record in, so a silent edit of the record itself is found too. Unlike the
 plain SHA-256 chain this was before, someone who can write to the database
 but does not hold a key cannot rewrite the chain consistently.
 
-Keys rotate: the last one configured signs, the older ones verify what they
+Keys rotate: the first one configured (newest first, as for the staff TOTP
+keys and cryptography's MultiFernet) signs, the older ones verify what they
 signed. An entry signed with an older key than an entry before it is
 reported, so a retired key cannot add entries after the rotation, nor change
 those before it (the first entry under the newer key covers their hashes).
@@ -116,7 +117,7 @@ def legacy_hash(entry: AuditEntry) -> str:
 
 @dataclass(frozen=True)
 class AuditKeys:
-    """The audit log's HMAC keys, oldest first (the last one signs), and
+    """The audit log's HMAC keys, newest first (the first one signs), and
     where the unkeyed entries of a log begun before them end, if they do."""
 
     keys: tuple[tuple[str, bytes], ...]
@@ -136,11 +137,12 @@ class AuditKeys:
 
     @property
     def signing_id(self) -> str:
-        return self.keys[-1][0]
+        return self.keys[0][0]
 
     def rank(self, key_id: str) -> int | None:
-        """How new the key is (its place in the configuration); None when unknown."""
-        return next((i for i, (kid, _) in enumerate(self.keys) if kid == key_id), None)
+        """How new the key is (higher is newer: the configuration lists the
+        newest first); None when unknown."""
+        return next((len(self.keys) - i for i, (kid, _) in enumerate(self.keys) if kid == key_id), None)
 
     def mac(self, entry: AuditEntry) -> str | None:
         """The entry's HMAC under the key its ``key_id`` names; None when that key is not configured."""

@@ -71,8 +71,8 @@ class RefundSettings(ServiceSettings):
         default=3600, description="How long a refused file is kept so the operator can import its good rows only."
     )
     audit_keys: dict[str, SecretStr] = Field(
-        description="HMAC-SHA256 keys of the audit log as a JSON object, key id → secret, oldest first: the last one signs "
-        "new entries, every one listed verifies the entries it signed. To rotate, append a new key and keep the old ones "
+        description="HMAC-SHA256 keys of the audit log as a JSON object, key id → secret, newest first: the first one signs "
+        "new entries, every one listed verifies the entries it signed. To rotate, put a new key in front and keep the old ones "
         "for as long as their entries must verify. Ids: 1–20 of letters, digits, '.', '_', '-'.",
     )
     audit_legacy_head: str | None = Field(

@@ -180,7 +180,7 @@ def test_the_verify_command(logged: Env) -> None:
 def test_keys_rotate_and_older_entries_still_verify(env_factory) -> None:
     before = env_factory()
     before.import_rows([ROW_L2])  # entries 1–2 under t1
-    after = env_factory(audit_keys={**AUDIT_KEYS, **OTHER_KEY})  # t2 appended: it signs from now on
+    after = env_factory(audit_keys={**OTHER_KEY, **AUDIT_KEYS})  # t2 in front: it signs from now on
     after.import_rows([ROW_L3], year=2025)  # entries 3–4 under t2
     with after.db.transaction() as s:
         assert [e.key_id for e in s.execute(select(AuditEntry).order_by(AuditEntry.seq)).scalars()] == ["t1", "t1", "t2", "t2"]
@@ -193,7 +193,7 @@ def test_keys_rotate_and_older_entries_still_verify(env_factory) -> None:
 def test_a_retired_key_cannot_sign_after_a_newer_one(env_factory) -> None:
     before = env_factory()
     before.import_rows([ROW_L2])
-    after = env_factory(audit_keys={**AUDIT_KEYS, **OTHER_KEY})
+    after = env_factory(audit_keys={**OTHER_KEY, **AUDIT_KEYS})
     after.import_rows([ROW_L3], year=2025)
     # Someone holding the retired key t1 re-signs the newest entry with it.
     with after.db.transaction() as s:
