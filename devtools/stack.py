@@ -58,6 +58,22 @@ def database_urls(*, base_url: str | None, var_dir: Path, suffix: str = "") -> d
     return urls
 
 
+def drop_databases(urls: dict[str, str]) -> None:
+    """Drop the PostgreSQL databases :func:`database_urls` created (test runs
+    name them per process, so they would pile up on the server); SQLite files
+    go with their temporary directory."""
+    server = [make_url(u) for u in urls.values() if make_url(u).get_backend_name() == "postgresql"]
+    if not server:
+        return
+    admin = create_engine(server[0].set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            for url in server:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
 @dataclass
 class StackConfig:
     database_urls: dict[str, str]

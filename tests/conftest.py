@@ -14,19 +14,20 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, delete
 
-from devtools.stack import ROOT, SERVICES, database_urls
+from devtools.stack import ROOT, SERVICES, database_urls, drop_databases
 from shared.migrations import upgrade_head
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or None
 
 
 @pytest.fixture(scope="session")
-def service_databases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def service_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """One migrated database per service for the unit tests."""
     urls = database_urls(base_url=TEST_DATABASE_URL, var_dir=tmp_path_factory.mktemp("db"), suffix=f"_unit{os.getpid()}")
     for name in SERVICES:
         upgrade_head(ROOT / "services" / name / "migrations", urls[name])
-    return urls
+    yield urls
+    drop_databases(urls)
 
 
 def _metadata(name: str):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from devtools.stack import ROOT, SERVICES, Stack, StackConfig, database_urls, free_port
+from devtools.stack import ROOT, SERVICES, Stack, StackConfig, database_urls, drop_databases, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -72,8 +72,7 @@ def running_chain(work: Path, *, suffix: str, extra_env: dict[str, dict[str, str
         yield ChainUrls(idp=config.url("gdzwfw_idp"), isso=config.url("hrss_isso"), portal=config.url("refund_portal"))
     finally:
         stack.stop()
-        if TEST_DATABASE_URL:
-            _drop_databases(TEST_DATABASE_URL, urls)
+        drop_databases(urls)
 
 
 @pytest.fixture(scope="session")
@@ -81,20 +80,6 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChainUrls]:
     """gdzwfw_idp, hrss_isso and refund_portal, migrated and running."""
     with running_chain(tmp_path_factory.mktemp("browser-stack"), suffix="browser") as urls:
         yield urls
-
-
-def _drop_databases(base_url: str, urls: dict[str, str]) -> None:
-    """The per-run PostgreSQL databases go when the run ends."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    admin = create_engine(make_url(base_url), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            for url in urls.values():
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")

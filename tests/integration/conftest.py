@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from devtools.stack import SERVICES, Stack, StackConfig, database_urls, free_port
+from devtools.stack import SERVICES, Stack, StackConfig, database_urls, drop_databases, free_port
 from tests.chain_helpers import login_at_gdzwfw
 from tests.conftest import TEST_DATABASE_URL
 from tests.oidc_helpers import DEMO_RP, Pkce, authorize_params, query_of
@@ -33,6 +33,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackConfig]:
         yield config
     finally:
         running.stop()
+        drop_databases(config.database_urls)
 
 
 # demo-rp is registered at hrss_isso for the refund API's scopes (development).

@@ -55,7 +55,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from devtools.stack import SERVICES, Stack, StackConfig, database_urls, free_port
+from devtools.stack import SERVICES, Stack, StackConfig, database_urls, drop_databases, free_port
 from services.gdzwfw_idp.models import provider_tables as gdzwfw_provider_tables
 from services.hrss_isso.models import FederatedLogin, ProvincialLink, Unit
 from shared.randomness import hash_secret
@@ -147,6 +147,7 @@ def running(stack: Stack, names: tuple[str, ...]) -> Iterator[Running]:
         yield Running(stack.config, stack, stack.log_dir)
     finally:
         stack.stop()
+        drop_databases(stack.config.database_urls)
 
 
 # -- what the user sees ----------------------------------------------------------
