@@ -135,3 +135,24 @@ def test_logout_accepts_an_id_token_hint_signed_by_a_retired_key(idp: Idp) -> No
         follow_redirects=False,
     )
     assert response.status_code == 302 and response.headers["location"] == "http://127.0.0.1:8099/"
+
+
+def test_after_the_secret_key_changes_a_new_key_signs_and_the_old_one_stays_published(idp: Idp) -> None:
+    """Rotating secret_key makes the stored private key unreadable: at the
+    next start-up it is retired (still published, so the ID tokens it signed
+    verify) and a new key signs, instead of every login failing."""
+    config = idp.app.state.provider.config
+    old_kid = kid_of(tokens_for(idp, "demo_l2")["id_token"])
+    rotated = KeyManager(tables=config.tables, clock=config.clock, secret_key="another-secret-key-after-rotation-0123456789", publish_grace=600)
+    with idp.app.state.db.transaction() as s:
+        rotated.ensure_key(s)
+    with idp.app.state.db.transaction() as s:
+        new_kid = rotated.current(s).kid
+        published = [k["kid"] for k in rotated.jwks(s)["keys"]]
+    assert new_kid != old_kid and sorted(published) == sorted([new_kid, old_kid])
+    # Idempotent: a second start-up keeps the readable key.
+    with idp.app.state.db.transaction() as s:
+        rotated.ensure_key(s)
+    rotated.invalidate()
+    with idp.app.state.db.transaction() as s:
+        assert rotated.current(s).kid == new_kid and len(rotated.jwks(s)["keys"]) == 2

@@ -5,6 +5,11 @@ Private keys are encrypted at rest with a key derived from the service's
 JWKS for ``publish_grace`` seconds, long enough for every ID token it signed
 to expire. Parsed keys are cached per process for a few seconds so token
 issuance does not decrypt and parse a PEM on every request.
+
+A key that the current ``secret_key`` cannot decrypt (the secret was
+rotated) never signs: at start-up it is retired — its public half stays
+published for the grace period, so ID tokens it signed still verify — and a
+new key is created, instead of every token request failing.
 """
 
 from __future__ import annotations
@@ -12,10 +17,11 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import logging
 import threading
 from dataclasses import dataclass
 
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, InvalidToken
 from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
@@ -24,6 +30,8 @@ from shared.clock import Clock
 from shared.oauth.provider.tables import ProviderTables
 
 __all__ = ["KeyManager", "SigningKey"]
+
+log = logging.getLogger("oauth.keys")
 
 
 @dataclass(frozen=True)
@@ -73,8 +81,22 @@ class KeyManager:
         return self.create_key(session)
 
     def ensure_key(self, session: Session) -> None:
-        if session.execute(select(self.t.c.kid).where(self.t.c.retired_at.is_(None)).limit(1)).first() is None:
+        """At start-up: an active key this process can sign with, retiring
+        active keys it cannot decrypt."""
+        active = session.execute(select(self.t.c.kid, self.t.c.private_key_encrypted).where(self.t.c.retired_at.is_(None))).all()
+        unreadable = [row.kid for row in active if not self._readable(row.private_key_encrypted)]
+        if unreadable:
+            log.warning("signing keys unreadable under the current secret_key retired", extra={"fields": {"kids": unreadable}})
+            session.execute(update(self.t).where(self.t.c.kid.in_(unreadable)).values(retired_at=self.clock.now()))
+        if len(unreadable) == len(active):
             self.create_key(session)
+
+    def _readable(self, encrypted: str) -> bool:
+        try:
+            self._fernet.decrypt(encrypted.encode())
+        except InvalidToken:
+            return False
+        return True
 
     def invalidate(self) -> None:
         with self._lock:
@@ -97,7 +119,10 @@ class KeyManager:
             if row["retired_at"] is None and current is None:
                 key = self._parsed.get(row["kid"])
                 if key is None:
-                    pem = self._fernet.decrypt(row["private_key_encrypted"].encode())
+                    try:
+                        pem = self._fernet.decrypt(row["private_key_encrypted"].encode())
+                    except InvalidToken:
+                        continue  # another process's secret_key: an older readable key signs meanwhile
                     key = RSAKey.import_key(pem, parameters={"kid": row["kid"], "use": "sig", "alg": row["alg"]})
                     self._parsed[row["kid"]] = key
                 current = SigningKey(kid=row["kid"], alg=row["alg"], key=key)
