@@ -8,13 +8,24 @@ import httpx
 
 from services.gdzwfw_idp.demo import DEMO_PASSWORD
 
-__all__ = ["form_value", "login_at_gdzwfw", "portal_login"]
+__all__ = ["form_value", "login_at_gdzwfw", "portal_login", "sms_outbox"]
 
 
 def form_value(html: str, name: str) -> str:
     match = re.search(rf'name="{name}" value="([^"]*)"', html)
     assert match, f"no form field {name!r} on the page"
     return match.group(1)
+
+
+def sms_outbox(isso_url: str, mobile: str, pattern: str = r"验证码为(\d{6})") -> str:
+    """What hrss_isso's development SMS outbox (/dev/sms, newest first) last
+    sent to ``mobile``: the first group of ``pattern``."""
+    page = httpx.get(f"{isso_url}/dev/sms")
+    assert page.status_code == 200, page.text[:300]
+    for number, body in re.findall(r"<td>(\d{11})</td><td class=\"sms-body\">([^<]+)</td>", page.text):
+        if number == mobile and (match := re.search(pattern, body)):
+            return match.group(1)
+    raise AssertionError(f"no message to {mobile} matching {pattern} in hrss_isso's outbox")
 
 
 def login_at_gdzwfw(browser: httpx.Client, page: httpx.Response, login_name: str, password: str = DEMO_PASSWORD) -> httpx.Response:

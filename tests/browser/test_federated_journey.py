@@ -14,10 +14,8 @@ gdzwfw_idp trusts a test PKI generated for this module (``devtools.certs``).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -25,6 +23,7 @@ from devtools.certs import generate
 from devtools.stack import free_port
 from tests.browser.conftest import ChainUrls
 from tests.browser.gdzwfw_steps import pki_chain, register_legal_person, running_ca_helper, url_re, verify_by_bank_certificate
+from tests.chain_helpers import sms_outbox
 
 pytestmark = pytest.mark.browser
 
@@ -52,14 +51,6 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ChainUrls,
     with pki_chain(tmp_path_factory.mktemp("journey-stack"), pki, suffix="journey", ca_helper=f"http://127.0.0.1:{helper_port}") as urls:
         with running_ca_helper(pki, allow_origin=urls.idp, port=helper_port):
             yield urls, pki
-
-
-def _isso_sms_code(isso: str, mobile: str) -> str:
-    page = httpx.get(f"{isso}/dev/sms").text
-    for number, body in re.findall(r"<td>(\d{11})</td><td class=\"sms-body\">([^<]+)</td>", page):
-        if number == mobile and (found := re.search(r"验证码为(\d{6})", body)):
-            return found.group(1)
-    raise AssertionError(f"no code for {mobile} in hrss_isso's outbox")
 
 
 def _to_gdzwfw_from_isso(page: Page, chain: ChainUrls) -> None:
@@ -138,7 +129,7 @@ def test_register_upgrade_initialise_admit_and_log_out_everywhere(page: Page, ch
     page.fill("#password2", HRSS["password"])
     page.get_by_role("button", name="获取验证码").click()
     expect(page.get_by_text("验证码已发送")).to_be_visible()
-    page.fill("#sms_code", _isso_sms_code(isso, HRSS["mobile"]))
+    page.fill("#sms_code", sms_outbox(isso, HRSS["mobile"]))
     shot(page, "05_isso_init_step4")
     page.locator("#unit-register-submit").click()
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import re
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
+
+from tests.chain_helpers import sms_outbox
 
 pytestmark = pytest.mark.browser
 
@@ -38,15 +39,6 @@ def _url_re(base: str, path: str) -> re.Pattern[str]:
     return re.compile(rf"^{re.escape(base + path)}(?:[?#].*)?$")
 
 
-def _outbox(chain, mobile: str, pattern: str) -> str:
-    """The development SMS outbox of hrss_isso (/dev/sms), newest first."""
-    page = httpx.get(f"{chain.isso}/dev/sms").text
-    for row in re.findall(r"<td>(\d{11})</td><td class=\"sms-body\">([^<]+)</td>", page):
-        if row[0] == mobile and (match := re.search(pattern, row[1])):
-            return match.group(1)
-    raise AssertionError(f"no message to {mobile} matching {pattern}")
-
-
 def _new_page(chromium: Browser) -> Page:
     context = chromium.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN", timezone_id="Asia/Shanghai")
     context.set_default_timeout(10_000)
@@ -67,7 +59,7 @@ def test_part_two_from_personal_registration_to_the_portal_at_l2(page: Page, cha
     page.fill("#mobile", HANDLER["mobile"])
     page.get_by_role("button", name="获取验证码").click()
     expect(page.locator("[data-sms-status]")).to_have_text("验证码已发送至137****7001，5分钟内有效")
-    page.fill("#sms_code", _outbox(chain, HANDLER["mobile"], r"验证码为(\d{6})"))
+    page.fill("#sms_code", sms_outbox(chain.isso, HANDLER["mobile"], r"验证码为(\d{6})"))
     page.fill("#login_name", HANDLER["login_name"])
     page.fill("#password", "Abcd1234x")  # a keyboard run of 4: refused next to the field
     page.fill("#password2", "Abcd1234x")
@@ -108,7 +100,7 @@ def test_part_two_from_personal_registration_to_the_portal_at_l2(page: Page, cha
     page.fill("#password2", PASSWORD)
     page.get_by_role("button", name="获取验证码").click()
     expect(page.locator("[data-sms-status]")).to_contain_text("验证码已发送")
-    page.fill("#sms_code", _outbox(chain, UNIT["legal_rep_mobile"], r"验证码为(\d{6})"))
+    page.fill("#sms_code", sms_outbox(chain.isso, UNIT["legal_rep_mobile"], r"验证码为(\d{6})"))
     page.locator("#unit-register-submit").click()
     expect(page.locator("#cert_number-error")).to_have_text("组织机构代码第九位“-”请省略")
     shot(page, "06_unit_step2_org_code_hyphen")
@@ -117,7 +109,7 @@ def test_part_two_from_personal_registration_to_the_portal_at_l2(page: Page, cha
     page.fill("#password", PASSWORD)
     page.fill("#password2", PASSWORD)
     # The code was not spent by the refused form.
-    page.fill("#sms_code", _outbox(chain, UNIT["legal_rep_mobile"], r"验证码为(\d{6})"))
+    page.fill("#sms_code", sms_outbox(chain.isso, UNIT["legal_rep_mobile"], r"验证码为(\d{6})"))
     page.locator("#unit-register-submit").click()
     expect(page.locator("#unit-register-done")).to_be_visible()
     unit_code = page.locator("#new-unit-code").inner_text()
@@ -181,7 +173,7 @@ def test_part_two_from_personal_registration_to_the_portal_at_l2(page: Page, cha
     expect(staff.locator("#app-status")).to_have_text("已通过")
 
     # -- 授权码实名 --------------------------------------------------------------------------
-    code = _outbox(chain, HANDLER["mobile"], r"授权码：([0-9A-Z]{8})")
+    code = sms_outbox(chain.isso, HANDLER["mobile"], r"授权码：([0-9A-Z]{8})")
     page.goto(f"{isso}/realname/code")
     page.fill("#code", code)
     page.locator("#code-submit").click()

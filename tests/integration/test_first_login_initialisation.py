@@ -8,24 +8,13 @@ after test_chain's "not linked" test (file order does that)."""
 
 from __future__ import annotations
 
-import re
-
 import httpx
 
 from devtools.stack import StackConfig
-from tests.chain_helpers import form_value, portal_login
+from tests.chain_helpers import form_value, portal_login, sms_outbox
 
 MOBILE = "13600136009"
 PASSWORD = "Gzhr@2026x"
-
-
-def _sms_code(stack: StackConfig, mobile: str) -> str:
-    page = httpx.get(f"{stack.url('hrss_isso')}/dev/sms")
-    assert page.status_code == 200, page.text[:300]
-    for row in re.findall(r"<tr>(.*?)</tr>", page.text, flags=re.S):
-        if mobile in row and (found := re.search(r"验证码为(\d{6})", row)):
-            return found.group(1)
-    raise AssertionError(f"no code for {mobile}")
 
 
 def test_an_unlinked_legal_person_initialises_and_the_next_login_goes_straight_in(stack: StackConfig) -> None:
@@ -54,7 +43,7 @@ def test_an_unlinked_legal_person_initialises_and_the_next_login_goes_straight_i
             "login_name": "tianhe_xinchuang",
             "password": PASSWORD,
             "password2": PASSWORD,
-            "sms_code": _sms_code(stack, MOBILE),
+            "sms_code": sms_outbox(stack.url("hrss_isso"), MOBILE),
             "action": "submit",
         }
         done = browser.post(f"{isso}/init/info", data=form)
