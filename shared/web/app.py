@@ -20,7 +20,7 @@ import anyio.to_thread
 import jinja2
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Table, text
@@ -33,6 +33,7 @@ from shared.kvstore import KeyValueStore, make_kv_store
 from shared.randomness import SystemTokenSource, TokenSource
 from shared.settings import ServiceSettings
 from shared.web.csrf import CsrfError, csrf_token
+from shared.web.deps import Redirect, Refused
 from shared.web.logs import RequestIdMiddleware
 from shared.web.sessions import ServerSessionMiddleware
 
@@ -144,6 +145,14 @@ def build_app(
     @app.exception_handler(CsrfError)
     async def _csrf(request: Request, exc: CsrfError) -> Response:
         return error_page(request, 400, "页面已过期或来源无法确认，请返回上一页刷新后重新提交。")
+
+    @app.exception_handler(Redirect)
+    async def _redirect(request: Request, exc: Redirect) -> Response:
+        return RedirectResponse(exc.url, status_code=exc.status_code)
+
+    @app.exception_handler(Refused)
+    async def _refused(request: Request, exc: Refused) -> Response:
+        return error_page(request, exc.status_code, exc.message, back_url=exc.back_url, title=exc.title)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

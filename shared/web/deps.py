@@ -1,0 +1,117 @@
+"""FastAPI dependencies every service shares, and the exceptions guards raise.
+
+A handler says what it needs in its signature::
+
+    @router.post("/records/{record_id}/decide")
+    async def decide(record_id: int, form: CsrfForm, db: DbDep, clock: ClockDep) -> Response: ...
+
+Services add their own in ``services/<name>/deps.py`` (the current account,
+unit or staff member with a role). A guard that cannot let the request
+through *raises*: :class:`Redirect` (to a login page, say) or
+:class:`Refused` (a Chinese error page, or JSON under ``/api/``); both are
+turned into responses by handlers that :func:`shared.web.app.build_app`
+installs. Only this module and start-up code read ``request.app.state``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from jinja2 import Environment
+from starlette.datastructures import FormData
+
+from shared.clock import Clock
+from shared.db import Database
+from shared.kvstore import KeyValueStore
+from shared.randomness import TokenSource
+from shared.settings import ServiceSettings
+from shared.web.csrf import verify_csrf_form
+
+__all__ = [
+    "Redirect",
+    "Refused",
+    "state",
+    "get_settings",
+    "get_db",
+    "get_kv",
+    "get_clock",
+    "get_tokens",
+    "get_session",
+    "csrf_form",
+    "SettingsDep",
+    "DbDep",
+    "KvDep",
+    "ClockDep",
+    "TokensDep",
+    "SessionDep",
+    "CsrfForm",
+]
+
+
+class Redirect(Exception):
+    """A guard sends the browser elsewhere (303), e.g. to the login page."""
+
+    def __init__(self, url: str, *, status_code: int = 303) -> None:
+        super().__init__(url)
+        self.url = url
+        self.status_code = status_code
+
+
+class Refused(Exception):
+    """A guard refuses the request with a page that says why (403 by default)."""
+
+    def __init__(self, message: str, *, status_code: int = 403, back_url: str | None = None, title: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.back_url = back_url
+        self.title = title
+
+
+def state(request: Request, name: str) -> Any:
+    """One named part of the app's injected state (for a service's own deps)."""
+    return getattr(request.app.state, name)
+
+
+def get_settings(request: Request) -> ServiceSettings:
+    return request.app.state.settings
+
+
+def get_db(request: Request) -> Database:
+    return request.app.state.db
+
+
+def get_kv(request: Request) -> KeyValueStore:
+    return request.app.state.kv
+
+
+def get_clock(request: Request) -> Clock:
+    return request.app.state.clock
+
+
+def get_tokens(request: Request) -> TokenSource:
+    return request.app.state.tokens
+
+
+def get_templates_env(request: Request) -> Environment:
+    return request.app.state.templates.env
+
+
+def get_session(request: Request) -> dict[str, Any]:
+    """The server-side session of this browser (see shared.web.sessions)."""
+    return request.session
+
+
+async def csrf_form(request: Request) -> FormData:
+    """The posted form, read once, after its CSRF token matched the session's."""
+    return await verify_csrf_form(request)
+
+
+SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
+DbDep = Annotated[Database, Depends(get_db)]
+KvDep = Annotated[KeyValueStore, Depends(get_kv)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+TokensDep = Annotated[TokenSource, Depends(get_tokens)]
+SessionDep = Annotated[dict[str, Any], Depends(get_session)]
+CsrfForm = Annotated[FormData, Depends(csrf_form)]
