@@ -29,7 +29,7 @@ from services.gdzwfw_idp.standin_pages import standin_router
 from services.gdzwfw_idp.verification_pages import verification_router
 from shared.clock import Clock
 from shared.oauth.provider.provider import Provider
-from shared.oauth.provider.routes import provider_router
+from shared.oauth.provider.routes import mount_provider
 from shared.passwords import PasswordService
 from shared.randomness import TokenSource
 from shared.ratelimit import Limiter
@@ -154,7 +154,7 @@ def create_app(
         per_account=Limiter(runtime.kv, "login-account", settings.login_max_failures, settings.login_lock_seconds),
         per_address=Limiter(runtime.kv, "login-address", settings.login_max_per_address, settings.login_lock_seconds),
     )
-    app.include_router(provider_router(provider))
+    mount_provider(app, provider)
     app.include_router(pages_router())
     app.include_router(registration_router())
     app.include_router(security_router())

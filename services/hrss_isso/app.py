@@ -22,7 +22,7 @@ from services.hrss_isso.settings import IssoSettings
 from shared.clock import Clock
 from shared.oauth.client import RelyingParty
 from shared.oauth.provider.provider import Provider
-from shared.oauth.provider.routes import provider_router
+from shared.oauth.provider.routes import mount_provider
 from shared.passwords import PasswordService
 from shared.randomness import TokenSource
 from shared.web.app import Runtime, build_app
@@ -88,7 +88,7 @@ def create_app(
     app.state.provider = provider
     app.state.rp = rp
     app.state.isso = services
-    app.include_router(provider_router(provider, prefix="/isso"))
+    mount_provider(app, provider, prefix="/isso")
     app.include_router(logout_router(provider=provider, rp=rp, kv=runtime.kv))
     app.include_router(pages_router(provider=provider, rp=rp))
     app.include_router(register_router())

@@ -19,7 +19,9 @@ from starlette.datastructures import FormData, QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
-__all__ = ["StarletteOAuth2Request", "read_oauth2_request", "StarletteAuthorizationServer", "AuthlibResponse"]
+from shared.web.fastlane import MachineRequest
+
+__all__ = ["StarletteOAuth2Request", "read_oauth2_request", "machine_oauth2_request", "StarletteAuthorizationServer", "AuthlibResponse"]
 
 
 class _MultiDictPayload(OAuth2Payload):
@@ -89,20 +91,36 @@ async def read_oauth2_request(request: Request, *, params: dict[str, str] | None
             data: FormData = await request.form()
             form = [(k, v) for k, v in data.multi_items() if isinstance(v, str)]
     query = list(params.items()) if params is not None else list(QueryParams(request.url.query).multi_items())
-    # The URI Authlib sees is the one the user saw: the configured public
-    # origin, not whatever host a reverse proxy forwarded to (Authlib refuses
-    # non-HTTPS URIs other than loopback, and TLS ends at the proxy).
-    public = urlsplit(request.app.state.settings.public_url)
-    uri = urlunsplit((public.scheme, public.netloc, request.url.path, request.url.query, ""))
     return StarletteOAuth2Request(
         method=request.method,
-        uri=uri,
+        uri=public_uri(request.app.state.settings.public_url, request.url.path, request.url.query),
         headers=request.headers,
         query=query,
         form=form,
         session=request.scope.get("session"),
         client_address=request.client.host if request.client else None,
     )
+
+
+def machine_oauth2_request(request: MachineRequest, *, public_url: str) -> StarletteOAuth2Request:
+    """The same request, from the fast lane (token, introspection, revocation,
+    userinfo: no browser session)."""
+    return StarletteOAuth2Request(
+        method=request.method,
+        uri=public_uri(public_url, request.path, request.query_string),
+        headers=request.headers,
+        query=request.query(),
+        form=request.form(),
+        client_address=request.client_host,
+    )
+
+
+def public_uri(public_url: str, path: str, query: str) -> str:
+    """The URI Authlib sees is the one the caller used: the configured public
+    origin, not whatever host a reverse proxy forwarded to (Authlib refuses
+    non-HTTPS URIs other than loopback, and TLS ends at the proxy)."""
+    public = urlsplit(public_url)
+    return urlunsplit((public.scheme, public.netloc, path, query, ""))
 
 
 class AuthlibResponse(Response):

@@ -34,6 +34,7 @@ from shared.randomness import SystemTokenSource, TokenSource
 from shared.settings import ServiceSettings
 from shared.web.csrf import CsrfError, csrf_token
 from shared.web.deps import Redirect, Refused
+from shared.web.fastlane import ServiceApp
 from shared.web.logs import RequestIdMiddleware
 from shared.web.sessions import ServerSessionMiddleware
 
@@ -101,7 +102,7 @@ def build_app(
             await on_shutdown()
         db.dispose()
 
-    app = FastAPI(
+    app = ServiceApp(
         title=title,
         docs_url="/docs" if settings.is_development else None,
         redoc_url=None,

@@ -16,7 +16,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["configure_logging", "RequestIdMiddleware", "request_id_var", "get_logger"]
+__all__ = ["configure_logging", "RequestIdMiddleware", "request_id_var", "get_logger", "incoming_request_id", "access_log"]
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -66,17 +66,33 @@ def get_logger(name: str) -> logging.Logger:
     return logging.getLogger(name)
 
 
+_access = logging.getLogger("access")
+
+
+def incoming_request_id(scope: Scope) -> str:
+    """The caller's ``X-Request-ID`` when it is well-formed, else a new one."""
+    incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
+    return incoming if _REQUEST_ID_OK.match(incoming) else uuid.uuid4().hex[:16]
+
+
+def access_log(method: str, path: str, status: int, started: float) -> None:
+    """One line per request: method, path (never the query: it carries codes), status, ms."""
+    if _access.isEnabledFor(logging.INFO):
+        _access.info(
+            "request",
+            extra={"fields": {"method": method, "path": path, "status": status, "ms": round((time.perf_counter() - started) * 1000, 1)}},
+        )
+
+
 class RequestIdMiddleware:
-    def __init__(self, app: ASGIApp, *, logger_name: str = "access") -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.log = logging.getLogger(logger_name)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = next((v.decode() for k, v in scope["headers"] if k == b"x-request-id"), "")
-        rid = incoming if _REQUEST_ID_OK.match(incoming) else uuid.uuid4().hex[:16]
+        rid = incoming_request_id(scope)
         token = request_id_var.set(rid)
         scope.setdefault("state", {})["request_id"] = rid
         started = time.perf_counter()
@@ -92,15 +108,5 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            self.log.info(
-                "request",
-                extra={
-                    "fields": {
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "status": status,
-                        "ms": round((time.perf_counter() - started) * 1000, 1),
-                    }
-                },
-            )
+            access_log(scope["method"], scope["path"], status, started)
             request_id_var.reset(token)

@@ -1,21 +1,32 @@
 """HTTP endpoints of the shared provider: decode, call :mod:`.provider`, render.
 
-Mounted by each provider service below its issuer path ("" for gdzwfw_idp,
-"/isso" for hrss_isso).
+:func:`mount_provider` puts them below the issuer path of a service ("" for
+gdzwfw_idp, "/isso" for hrss_isso): the browser's endpoints (authorization,
+its resume and decline, logout) on the module-level :data:`router`, which
+needs sessions, CSRF and templates; the machine endpoints (discovery, JWKS,
+token, introspection, revocation, userinfo) on the fast lane
+(:mod:`shared.web.fastlane`), which skips all of that.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from shared.oauth.adapter import read_oauth2_request
-from shared.oauth.provider.provider import ConfirmLogout, ErrorPage, Login, Provider, Respond, Unmet
+from shared.oauth.adapter import machine_oauth2_request, read_oauth2_request
+from shared.oauth.provider.provider import ConfirmLogout, EndpointPaths, ErrorPage, Login, Provider, Respond, Unmet
 from shared.web.app import render
 from shared.web.csrf import verify_csrf_form
+from shared.web.deps import CsrfForm, state
+from shared.web.fastlane import MachineRequest, MachineResponse, ServiceApp
 
-__all__ = ["provider_router", "outcome_response"]
+__all__ = ["router", "mount_provider", "outcome_response", "ProviderDep"]
+
+PATHS = EndpointPaths()
 
 _ERROR_TEXT = {
     "invalid_client": "发起登录的应用未在本平台登记，或其标识有误。",
@@ -58,82 +69,114 @@ def outcome_response(request: Request, provider: Provider, outcome: Respond | Er
 
 
 
-def provider_router(provider: Provider, *, prefix: str = "") -> APIRouter:
-    router = APIRouter(prefix=prefix)
-    paths = provider.config.paths
+def get_provider(request: Request) -> Provider:
+    return state(request, "provider")
 
-    @router.get("/.well-known/openid-configuration", include_in_schema=False)
-    async def discovery() -> JSONResponse:
-        return JSONResponse(provider.discovery(), headers={"Cache-Control": "public, max-age=300"})
 
-    @router.get(paths.jwks, include_in_schema=False)
-    async def jwks() -> JSONResponse:
-        return JSONResponse(await run_in_threadpool(provider.jwks), headers={"Cache-Control": "public, max-age=60"})
+ProviderDep = Annotated[Provider, Depends(get_provider)]
+router = APIRouter(include_in_schema=False)
 
-    @router.api_route(paths.authorization, methods=["GET", "POST"], include_in_schema=False)
-    async def authorize(request: Request) -> Response:
-        req = await read_oauth2_request(request)
-        return outcome_response(request, provider, await run_in_threadpool(provider.authorize, req))
 
-    @router.get(paths.authorization + "/resume", include_in_schema=False)
-    async def resume(request: Request, interaction: str = "") -> Response:
-        parked = await run_in_threadpool(provider.interactions.get, interaction)
-        if parked is None:
-            return render(request, "oauth_error.html", {"message": "登录已超时，请返回原应用重新发起登录。", "error": "interaction_expired"}, status_code=400)
-        req = await read_oauth2_request(request, params=parked.params)
-        return outcome_response(request, provider, await run_in_threadpool(lambda: provider.authorize(req, resumed=parked)))
+def _interaction_expired(request: Request) -> Response:
+    return render(request, "oauth_error.html", {"message": "登录已超时，请返回原应用重新发起登录。", "error": "interaction_expired"}, status_code=400)
 
-    @router.post(paths.authorization + "/decline", include_in_schema=False)
-    async def decline(request: Request) -> Response:
+
+@router.api_route(PATHS.authorization, methods=["GET", "POST"])
+async def authorize(request: Request, provider: ProviderDep) -> Response:
+    req = await read_oauth2_request(request)
+    return outcome_response(request, provider, await run_in_threadpool(provider.authorize, req))
+
+
+@router.get(PATHS.authorization + "/resume")
+async def resume(request: Request, provider: ProviderDep, interaction: str = "") -> Response:
+    parked = await run_in_threadpool(provider.interactions.get, interaction)
+    if parked is None:
+        return _interaction_expired(request)
+    req = await read_oauth2_request(request, params=parked.params)
+    return outcome_response(request, provider, await run_in_threadpool(lambda: provider.authorize(req, resumed=parked)))
+
+
+@router.post(PATHS.authorization + "/decline")
+async def decline(request: Request, provider: ProviderDep, form: CsrfForm) -> Response:
+    parked = await run_in_threadpool(provider.interactions.get, str(form.get("interaction", "")))
+    if parked is None:
+        return _interaction_expired(request)
+    req = await read_oauth2_request(request, params=parked.params)
+    # 取消登录 on a login page, or 返回 from the "level too low" page.
+    error = "access_denied" if form.get("reason") == "cancel" else "unmet_authentication_requirements"
+    return outcome_response(request, provider, await run_in_threadpool(provider.deny, parked, req, error))
+
+
+@router.api_route(PATHS.end_session, methods=["GET", "POST"])
+async def end_session(request: Request, provider: ProviderDep) -> Response:
+    confirmed = False
+    if request.method == "POST":
         form = await verify_csrf_form(request)
-        parked = await run_in_threadpool(provider.interactions.get, str(form.get("interaction", "")))
-        if parked is None:
-            return render(request, "oauth_error.html", {"message": "登录已超时，请返回原应用重新发起登录。", "error": "interaction_expired"}, status_code=400)
-        req = await read_oauth2_request(request, params=parked.params)
-        # 取消登录 on a login page, or 返回 from the "level too low" page.
-        error = "access_denied" if form.get("reason") == "cancel" else "unmet_authentication_requirements"
-        return outcome_response(request, provider, await run_in_threadpool(provider.deny, parked, req, error))
+        confirmed = form.get("confirm") == "yes"
+        params = {k: v for k, v in form.items() if isinstance(v, str) and k not in ("csrf_token", "confirm")}
+        req = await read_oauth2_request(request, params=params)
+    else:
+        req = await read_oauth2_request(request)
+    # Read before the provider clears the session: a provider continuing
+    # the logout upstream needs what the login held (its upstream ID token).
+    ended = dict(request.session)
+    result = await run_in_threadpool(lambda: provider.end_session(req, confirmed=confirmed))
+    if isinstance(result, ConfirmLogout):
+        context = {"client_name": result.client_name, "params": dict(req.payload.data), "action": provider.url(PATHS.end_session)}
+        return render(request, "logout_confirm.html", context)
+    # Short of the confirmation page the session has ended, so only now may
+    # the logout go on elsewhere (the ISSO: to end the login at gdzwfw_idp).
+    destination = result.headers.get("location") if result is not None and 300 <= result.status_code < 400 else None
+    onward = await provider.config.hooks.continue_logout(request.session, ended, destination)
+    if onward:
+        return RedirectResponse(onward, status_code=303)
+    if result is None:
+        return render(request, "logged_out.html", {})
+    return result
 
-    @router.post(paths.token, include_in_schema=False)
-    async def token(request: Request) -> Response:
-        return await run_in_threadpool(provider.token, await read_oauth2_request(request))
 
-    @router.post(paths.introspection, include_in_schema=False)
-    async def introspect(request: Request) -> Response:
-        return await run_in_threadpool(provider.endpoint, "introspection", await read_oauth2_request(request))
+# -- the machine endpoints, on the fast lane --------------------------------
+def _machine(response: Response) -> MachineResponse:
+    headers = [(k, v) for k, v in response.raw_headers if k != b"content-length"]
+    return MachineResponse(status=response.status_code, body=bytes(response.body), headers=headers)
 
-    @router.post(paths.revocation, include_in_schema=False)
-    async def revoke(request: Request) -> Response:
-        return await run_in_threadpool(provider.endpoint, "revocation", await read_oauth2_request(request))
 
-    @router.api_route(paths.userinfo, methods=["GET", "POST"], include_in_schema=False)
-    async def userinfo(request: Request) -> Response:
-        return await run_in_threadpool(provider.endpoint, "userinfo", await read_oauth2_request(request))
+def machine_endpoints(provider: Provider, *, public_url: str):
+    """(path, methods, handler) of the endpoints programs call."""
+    discovery_body = json.dumps(provider.discovery(), ensure_ascii=False).encode()
+    cached_json = [(b"content-type", b"application/json"), (b"cache-control", b"public, max-age=300")]
 
-    @router.api_route(paths.end_session, methods=["GET", "POST"], include_in_schema=False)
-    async def end_session(request: Request) -> Response:
-        confirmed = False
-        if request.method == "POST":
-            form = await verify_csrf_form(request)
-            confirmed = form.get("confirm") == "yes"
-            params = {k: v for k, v in form.items() if isinstance(v, str) and k not in ("csrf_token", "confirm")}
-            req = await read_oauth2_request(request, params=params)
-        else:
-            req = await read_oauth2_request(request)
-        # Read before the provider clears the session: a provider continuing
-        # the logout upstream needs what the login held (its upstream ID token).
-        ended = dict(request.session)
-        result = await run_in_threadpool(lambda: provider.end_session(req, confirmed=confirmed))
-        if isinstance(result, ConfirmLogout):
-            return render(request, "logout_confirm.html", {"client_name": result.client_name, "params": dict(req.payload.data), "action": provider.url(paths.end_session)})
-        # Short of the confirmation page the session has ended, so only now may
-        # the logout go on elsewhere (the ISSO: to end the login at gdzwfw_idp).
-        destination = result.headers.get("location") if result is not None and 300 <= result.status_code < 400 else None
-        onward = await provider.config.hooks.continue_logout(request.session, ended, destination)
-        if onward:
-            return RedirectResponse(onward, status_code=303)
-        if result is None:
-            return render(request, "logged_out.html", {})
-        return result
+    async def discovery(_: MachineRequest) -> MachineResponse:
+        return MachineResponse(status=200, body=discovery_body, headers=cached_json)
 
-    return router
+    async def jwks(_: MachineRequest) -> MachineResponse:
+        keys = await run_in_threadpool(provider.jwks)
+        return MachineResponse(status=200, body=json.dumps(keys).encode(), headers=[(b"content-type", b"application/json"),
+                                                                                     (b"cache-control", b"public, max-age=60")])
+
+    async def token(request: MachineRequest) -> MachineResponse:
+        return _machine(await run_in_threadpool(provider.token, machine_oauth2_request(request, public_url=public_url)))
+
+    def endpoint(name: str):
+        async def handle(request: MachineRequest) -> MachineResponse:
+            req = machine_oauth2_request(request, public_url=public_url)
+            return _machine(await run_in_threadpool(provider.endpoint, name, req))
+
+        return handle
+
+    return [
+        ("/.well-known/openid-configuration", ("GET", "HEAD"), discovery),
+        (PATHS.jwks, ("GET", "HEAD"), jwks),
+        (PATHS.token, ("POST",), token),
+        (PATHS.introspection, ("POST",), endpoint("introspection")),
+        (PATHS.revocation, ("POST",), endpoint("revocation")),
+        (PATHS.userinfo, ("GET", "POST"), endpoint("userinfo")),
+    ]
+
+
+def mount_provider(app: ServiceApp, provider: Provider, *, prefix: str = "") -> None:
+    """The provider's endpoints below ``prefix`` (its issuer's path)."""
+    app.state.provider = provider
+    app.include_router(router, prefix=prefix)
+    for path, methods, handler in machine_endpoints(provider, public_url=app.state.settings.public_url):
+        app.add_fast_route(prefix + path, handler, methods=methods)
