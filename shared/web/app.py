@@ -91,13 +91,17 @@ def build_app(
     settings, db, kv, clock, tokens = runtime.settings, runtime.db, runtime.kv, runtime.clock, runtime.tokens
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: ServiceApp) -> AsyncIterator[None]:
         # Every blocking call runs in a worker thread holding at most one
         # pooled connection: as many threads as connections, no more.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
         if on_startup is not None:
             await run_in_threadpool(on_startup)
+        for resource in app.resources:
+            await resource.open()
         yield
+        for resource in reversed(app.resources):
+            await resource.close()
         if on_shutdown is not None:
             await on_shutdown()
         db.dispose()

@@ -69,36 +69,40 @@ class Refused(Exception):
         self.title = title
 
 
+# Dependencies are ``async def`` on purpose: FastAPI runs a plain ``def``
+# dependency in a worker thread, a hand-off per request for a dict lookup.
+
+
 def state(request: Request, name: str) -> Any:
     """One named part of the app's injected state (for a service's own deps)."""
     return getattr(request.app.state, name)
 
 
-def get_settings(request: Request) -> ServiceSettings:
+async def get_settings(request: Request) -> ServiceSettings:
     return request.app.state.settings
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     return request.app.state.db
 
 
-def get_kv(request: Request) -> KeyValueStore:
+async def get_kv(request: Request) -> KeyValueStore:
     return request.app.state.kv
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     return request.app.state.clock
 
 
-def get_tokens(request: Request) -> TokenSource:
+async def get_tokens(request: Request) -> TokenSource:
     return request.app.state.tokens
 
 
-def get_templates_env(request: Request) -> Environment:
+async def get_templates_env(request: Request) -> Environment:
     return request.app.state.templates.env
 
 
-def get_session(request: Request) -> dict[str, Any]:
+async def get_session(request: Request) -> dict[str, Any]:
     """The server-side session of this browser (see shared.web.sessions)."""
     return request.session
 

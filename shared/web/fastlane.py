@@ -21,6 +21,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI
@@ -71,6 +72,12 @@ class MachineResponse:
 FastHandler = Callable[[MachineRequest], Awaitable[MachineResponse]]
 
 
+class AsyncResource(Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
 def json_response(data: object, status: int = 200, headers: Iterable[tuple[str, str]] = ()) -> MachineResponse:
     body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
     raw = [(b"content-type", b"application/json")]
@@ -88,6 +95,11 @@ class ServiceApp(FastAPI):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fast_routes: dict[str, dict[str, FastHandler]] = {}
+        self.resources: list[AsyncResource] = []
+
+    def add_resource(self, resource: AsyncResource) -> None:
+        """Opened in the serving event loop at start-up, closed at shutdown (build_app's lifespan)."""
+        self.resources.append(resource)
 
     def add_fast_route(self, path: str, handler: FastHandler, *, methods: Iterable[str]) -> None:
         by_method = self.fast_routes.setdefault(path, {})

@@ -35,6 +35,7 @@ from shared.oauth.provider.grants import (
     bearer_protector,
 )
 from shared.oauth.provider.hooks import ProviderHooks
+from shared.oauth.provider.hot_paths import HotPaths
 from shared.oauth.provider.interaction import Interaction, Interactions, essential_acr, is_stale
 from shared.oauth.provider.keys import KeyManager, SigningKey
 from shared.oauth.provider.models import Client, Principal, Token
@@ -164,11 +165,15 @@ class _Issuer(IssuerParameter):
 class BoundProvider:
     """The provider bound to one database session (and one request)."""
 
-    def __init__(self, provider: Provider, session: Session, request: StarletteOAuth2Request | None) -> None:
+    def __init__(
+        self, provider: Provider, session: Session | None, request: StarletteOAuth2Request | None, *, store: Any = None
+    ) -> None:
+        """``store``: what the grants read and write through, if not a
+        :class:`ProviderStore` on ``session`` (the hot paths' prefetched rows)."""
         self.provider = provider
         self.config = provider.config
         self.session = session
-        self.store = ProviderStore(session, provider.config.tables, provider.config.clock, clients=provider.clients)
+        self.store = store or ProviderStore(session, provider.config.tables, provider.config.clock, clients=provider.clients)
         self.logout_notices: list[tuple[str, str]] = []
         self.server = self._build_server(request)
 
@@ -319,13 +324,15 @@ class BoundProvider:
 
 
 class Provider:
-    def __init__(self, config: ProviderConfig, db: Database) -> None:
+    def __init__(self, config: ProviderConfig, db: Database, *, async_pool_size: int = 4) -> None:
         self.config = config
         self.db = db
         self.issuer_param = _Issuer(config.issuer)
         self.interactions = Interactions(config.kv, config.tokens, config.interaction_ttl)
         # Client rows for a few seconds (see ClientCache for why that is safe).
         self.clients = ClientCache()
+        self.async_pool_size = async_pool_size
+        self.hot = HotPaths(self)
 
     @classmethod
     def configure(
@@ -368,8 +375,8 @@ class Provider:
         )
         return cls(config, db)
 
-    def bind(self, session: Session, request: StarletteOAuth2Request | None = None) -> BoundProvider:
-        return BoundProvider(self, session, request)
+    def bind(self, session: Session | None, request: StarletteOAuth2Request | None = None, *, store: Any = None) -> BoundProvider:
+        return BoundProvider(self, session, request, store=store)
 
     def url(self, path: str) -> str:
         return self.config.issuer + path

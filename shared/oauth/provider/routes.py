@@ -155,7 +155,10 @@ def machine_endpoints(provider: Provider, *, public_url: str):
                                                                                      (b"cache-control", b"public, max-age=60")])
 
     async def token(request: MachineRequest) -> MachineResponse:
-        return _machine(await run_in_threadpool(provider.token, machine_oauth2_request(request, public_url=public_url)))
+        return _machine(await provider.hot.token(machine_oauth2_request(request, public_url=public_url)))
+
+    async def introspect(request: MachineRequest) -> MachineResponse:
+        return _machine(await provider.hot.introspect(machine_oauth2_request(request, public_url=public_url)))
 
     def endpoint(name: str):
         async def handle(request: MachineRequest) -> MachineResponse:
@@ -168,7 +171,7 @@ def machine_endpoints(provider: Provider, *, public_url: str):
         ("/.well-known/openid-configuration", ("GET", "HEAD"), discovery),
         (PATHS.jwks, ("GET", "HEAD"), jwks),
         (PATHS.token, ("POST",), token),
-        (PATHS.introspection, ("POST",), endpoint("introspection")),
+        (PATHS.introspection, ("POST",), introspect),
         (PATHS.revocation, ("POST",), endpoint("revocation")),
         (PATHS.userinfo, ("GET", "POST"), endpoint("userinfo")),
     ]
@@ -177,6 +180,7 @@ def machine_endpoints(provider: Provider, *, public_url: str):
 def mount_provider(app: ServiceApp, provider: Provider, *, prefix: str = "") -> None:
     """The provider's endpoints below ``prefix`` (its issuer's path)."""
     app.state.provider = provider
+    app.add_resource(provider.hot)
     app.include_router(router, prefix=prefix)
     for path, methods, handler in machine_endpoints(provider, public_url=app.state.settings.public_url):
         app.add_fast_route(prefix + path, handler, methods=methods)

@@ -19,7 +19,7 @@ from shared.oauth.provider.tables import ProviderTables
 from shared.randomness import hash_secret
 from shared.settings import ClientConfig
 
-__all__ = ["ProviderStore", "ClientCache"]
+__all__ = ["ProviderStore", "ClientCache", "statements", "token_values", "client_from_row", "token_from_row", "TOKEN_INSERT_COLUMNS"]
 
 
 class _Statements:
@@ -74,8 +74,15 @@ class _Statements:
         )
 
 
+# The columns a new token row is written with (see token_values).
+TOKEN_INSERT_COLUMNS = (
+    "access_token_hash", "refresh_token_hash", "client_id", "subject", "scope", "family_id", "authorization_code_id",
+    "auth_time", "acr", "amr", "sid", "context", "issued_at", "expires_at", "refresh_expires_at",
+)
+
+
 @functools.cache
-def _statements(tables: ProviderTables) -> _Statements:
+def statements(tables: ProviderTables) -> _Statements:
     # One ProviderTables per service, defined at import: the cache stays tiny.
     return _Statements(tables)
 
@@ -128,7 +135,7 @@ class ProviderStore:
         self.s = session
         self.t = tables
         self.clock = clock
-        self.q = _statements(tables)
+        self.q = statements(tables)
         self.clients = clients
 
     # -- clients ---------------------------------------------------------
@@ -141,7 +148,7 @@ class ProviderStore:
             row = tuple(row)
             if self.clients is not None:
                 self.clients.put(client_id, row)
-        return _client_from_row(row)
+        return client_from_row(row)
 
     def upsert_client(self, *, config: ClientConfig) -> None:
         values: dict[str, Any] = {
@@ -232,70 +239,12 @@ class ProviderStore:
         return bool(self.s.execute(self.q.claim_code, {"b_id": code_id, "b_now": self.clock.now()}).rowcount)
 
     # -- tokens -------------------------------------------------------------
-    def save_token(
-        self,
-        *,
-        access_token: str,
-        refresh_token: str | None,
-        client_id: str,
-        subject: str | None,
-        scope: str,
-        expires_in: int,
-        refresh_ttl: int,
-        refresh_expires_at: dt.datetime | None = None,
-        family_id: str | None,
-        authorization_code_id: int | None,
-        auth_time: int | None,
-        acr: str | None,
-        amr: list[str],
-        sid: str | None,
-        context: dict[str, Any],
-    ) -> None:
-        now = self.clock.now()
-        self.s.execute(
-            self.q.insert_token,
-            {
-                "access_token_hash": hash_secret(access_token),
-                "refresh_token_hash": hash_secret(refresh_token) if refresh_token else None,
-                "client_id": client_id,
-                "subject": subject,
-                "scope": scope,
-                "family_id": family_id or uuid.uuid4().hex,
-                "authorization_code_id": authorization_code_id,
-                "auth_time": auth_time,
-                "acr": acr,
-                "amr": list(amr),
-                "sid": sid,
-                "context": context,
-                "issued_at": now,
-                "expires_at": now + dt.timedelta(seconds=expires_in),
-                "refresh_expires_at": (refresh_expires_at or now + dt.timedelta(seconds=refresh_ttl)) if refresh_token else None,
-            },
-        )
+    def save_token(self, **fields: Any) -> None:
+        """A new token row; ``fields`` as :func:`token_values` takes them."""
+        self.s.execute(self.q.insert_token, token_values(now=self.clock.now(), **fields))
 
     def _token_from_row(self, row: Any, kind: str) -> Token:
-        (id_, client_id, subject, scope, family_id, code_id, auth_time, acr, amr, sid, context, issued_at, expires_at,
-         refresh_expires_at, refresh_used_at, revoked_at) = row
-        return Token(
-            id=id_,
-            client_id=client_id,
-            subject=subject,
-            scope=scope,
-            family_id=family_id,
-            authorization_code_id=code_id,
-            auth_time=auth_time,
-            acr=acr,
-            amr=list(amr),
-            sid=sid,
-            context=dict(context),
-            issued_at=as_utc(issued_at),
-            expires_at=as_utc(expires_at),
-            refresh_expires_at=as_utc(refresh_expires_at),
-            refresh_used_at=as_utc(refresh_used_at),
-            revoked_at=as_utc(revoked_at),
-            now=self.clock.now(),
-            kind=kind,
-        )
+        return token_from_row(row, kind, now=self.clock.now())
 
     def find_token(self, *, access_token: str | None = None, refresh_token: str | None = None) -> Token | None:
         if access_token is not None:
@@ -376,7 +325,71 @@ class ProviderStore:
         rows = [*self.s.execute(tokens).all(), *self.s.execute(codes).all()]
         return [(r.sid, r.subject, dict(r.context or {})) for r in rows]
 
-def _client_from_row(row: Any) -> Client:
+def token_values(
+    *,
+    now: dt.datetime,
+    access_token: str,
+    refresh_token: str | None,
+    client_id: str,
+    subject: str | None,
+    scope: str,
+    expires_in: int,
+    refresh_ttl: int,
+    refresh_expires_at: dt.datetime | None = None,
+    family_id: str | None,
+    authorization_code_id: int | None,
+    auth_time: int | None,
+    acr: str | None,
+    amr: list[str],
+    sid: str | None,
+    context: dict[str, Any],
+) -> dict[str, Any]:
+    """The row of a new token (TOKEN_INSERT_COLUMNS); only hashes of its secrets."""
+    return {
+        "access_token_hash": hash_secret(access_token),
+        "refresh_token_hash": hash_secret(refresh_token) if refresh_token else None,
+        "client_id": client_id,
+        "subject": subject,
+        "scope": scope,
+        "family_id": family_id or uuid.uuid4().hex,
+        "authorization_code_id": authorization_code_id,
+        "auth_time": auth_time,
+        "acr": acr,
+        "amr": list(amr),
+        "sid": sid,
+        "context": context,
+        "issued_at": now,
+        "expires_at": now + dt.timedelta(seconds=expires_in),
+        "refresh_expires_at": (refresh_expires_at or now + dt.timedelta(seconds=refresh_ttl)) if refresh_token else None,
+    }
+
+
+def token_from_row(row: Any, kind: str, *, now: dt.datetime) -> Token:
+    (id_, client_id, subject, scope, family_id, code_id, auth_time, acr, amr, sid, context, issued_at, expires_at,
+     refresh_expires_at, refresh_used_at, revoked_at) = row
+    return Token(
+        id=id_,
+        client_id=client_id,
+        subject=subject,
+        scope=scope,
+        family_id=family_id,
+        authorization_code_id=code_id,
+        auth_time=auth_time,
+        acr=acr,
+        amr=list(amr),
+        sid=sid,
+        context=dict(context),
+        issued_at=as_utc(issued_at),
+        expires_at=as_utc(expires_at),
+        refresh_expires_at=as_utc(refresh_expires_at),
+        refresh_used_at=as_utc(refresh_used_at),
+        revoked_at=as_utc(revoked_at),
+        now=now,
+        kind=kind,
+    )
+
+
+def client_from_row(row: Any) -> Client:
     (client_id, secret_hash, name, redirect_uris, post_logout_uris, backchannel_uri, grant_types, scope, auth_method,
      introspection_allowed) = row
     return Client(

@@ -1,0 +1,153 @@
+"""The client-credentials grant and token introspection on the event loop.
+
+Authlib's grants and endpoints are synchronous and call back into storage.
+For these two requests everything they read is known from the request
+before Authlib runs (the client's row, the presented token's row) and all
+they write is one new token row. So: read those rows asynchronously, run
+Authlib's unchanged grant or endpoint on a :class:`PrefetchedStore` (no I/O,
+so it runs on the loop without blocking it), then write what it saved. The
+protocol decisions are still Authlib's and :mod:`.grants`', exactly as on
+the general path; only the storage calls moved.
+
+Everything else (code and refresh grants, which claim rows under
+concurrency; introspection of a token with a subject, whose claims come from
+the service's account tables; revocation; userinfo) keeps the general path:
+a synchronous session in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
+from starlette.concurrency import run_in_threadpool
+
+from shared.clock import Clock
+from shared.oauth.adapter import AuthlibResponse, StarletteOAuth2Request
+from shared.oauth.provider.async_store import AsyncProviderStore, ThreadedStore, open_async_store
+from shared.oauth.provider.models import Client, Token
+from shared.oauth.provider.store import client_from_row, token_from_row, token_values
+from shared.randomness import hash_secret
+
+__all__ = ["HotPaths", "PrefetchedStore"]
+
+log = logging.getLogger("oauth.provider")
+
+
+class NotPrefetched(LookupError):
+    """A grant asked storage for something the hot path did not read first."""
+
+
+class PrefetchedStore:
+    """The part of :class:`~.store.ProviderStore` these requests use, from
+    rows read beforehand; new token rows are kept in ``pending``."""
+
+    def __init__(self, clock: Clock, *, clients: dict[str, Client | None], tokens: dict[tuple[str, str], Token | None] | None = None):
+        self.clock = clock
+        self.clients = clients
+        self.tokens = tokens or {}
+        self.pending: list[dict[str, Any]] = []
+
+    def get_client(self, client_id: str) -> Client | None:
+        if client_id not in self.clients:
+            raise NotPrefetched(f"client {client_id!r}")
+        return self.clients[client_id]
+
+    def find_token(self, *, access_token: str | None = None, refresh_token: str | None = None) -> Token | None:
+        key = ("access", access_token) if access_token is not None else ("refresh", refresh_token)
+        if key not in self.tokens:
+            raise NotPrefetched(f"{key[0]} token")
+        return self.tokens[key]
+
+    def save_token(self, **fields: Any) -> None:
+        self.pending.append(token_values(now=self.clock.now(), **fields))
+
+    def __getattr__(self, name: str) -> Any:
+        # Any other storage call would be I/O on the event loop: a bug here.
+        raise NotPrefetched(name)
+
+
+def requesting_client_ids(req: StarletteOAuth2Request) -> set[str]:
+    """Every client id the request may authenticate as (Basic header, form)."""
+    ids = set()
+    basic_id, _ = extract_basic_authorization(req.headers)
+    if basic_id:
+        ids.add(basic_id)
+    if form_id := req.form.get("client_id"):
+        ids.add(form_id)
+    return ids
+
+
+class HotPaths:
+    def __init__(self, provider: Any) -> None:
+        self.provider = provider
+        self.config = provider.config
+        # Until the app's lifespan opens the asynchronous store (and after it
+        # closes it), the synchronous engine in a thread serves these paths.
+        self._threaded = ThreadedStore(provider.db, provider.config.tables)
+        self._opened: AsyncProviderStore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def store(self) -> AsyncProviderStore:
+        # Connections belong to the loop that opened them; a request served by
+        # another loop (an in-process test client outside the lifespan) uses
+        # the threaded store.
+        if self._opened is not None and asyncio.get_running_loop() is self._loop:
+            return self._opened
+        return self._threaded
+
+    async def open(self) -> None:
+        """In the event loop that will serve the requests (the app's lifespan)."""
+        store = open_async_store(self.provider.db, self.config.tables, pool_size=self.provider.async_pool_size)
+        if not isinstance(store, ThreadedStore):
+            await store.open()
+            self._opened, self._loop = store, asyncio.get_running_loop()
+
+    async def close(self) -> None:
+        if self._opened is not None:
+            opened, self._opened, self._loop = self._opened, None, None
+            await opened.close()
+
+    async def client(self, client_id: str) -> Client | None:
+        cache = self.provider.clients
+        row = cache.get(client_id)
+        if row is None:
+            row = await self.store.client_row(client_id)
+            if row is None:
+                return None
+            row = tuple(row)
+            cache.put(client_id, row)
+        return client_from_row(row)
+
+    async def _clients(self, req: StarletteOAuth2Request) -> dict[str, Client | None]:
+        return {client_id: await self.client(client_id) for client_id in requesting_client_ids(req)}
+
+    async def token(self, req: StarletteOAuth2Request) -> AuthlibResponse:
+        if req.form.get("grant_type") != "client_credentials":
+            return await run_in_threadpool(self.provider.token, req)
+        prefetched = PrefetchedStore(self.config.clock, clients=await self._clients(req))
+        response = self.provider.bind(None, store=prefetched).server.create_token_response(req)
+        if response.status_code < 400:
+            for values in prefetched.pending:
+                await self.store.insert_token(values)
+        return response
+
+    async def introspect(self, req: StarletteOAuth2Request) -> AuthlibResponse:
+        token_string = req.form.get("token")
+        tokens: dict[tuple[str, str], Token | None] = {}
+        if token_string:
+            kinds = ("refresh", "access") if req.form.get("token_type_hint") == "refresh_token" else ("access", "refresh")
+            now = self.config.clock.now()
+            for kind in kinds:
+                row = await self.store.token_row(kind, hash_secret(token_string))
+                found = tokens[(kind, token_string)] = None if row is None else token_from_row(row, kind, now=now)
+                if found is not None and found.subject is not None:
+                    # A subject's claims come from the service's own tables (general path).
+                    return await run_in_threadpool(self.provider.endpoint, "introspection", req)
+                if found is not None:
+                    break
+        prefetched = PrefetchedStore(self.config.clock, clients=await self._clients(req), tokens=tokens)
+        return self.provider.bind(None, store=prefetched).server.create_endpoint_response("introspection", req)
