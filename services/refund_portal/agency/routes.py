@@ -17,12 +17,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from services.refund_portal import messages
+from services.refund_portal.agency.imports import TEMPLATE_HEADER, ImportPlan, ImportRefused, apply_plan, prepare
+from services.refund_portal.agency.payments import create_batch, export_rows, mark_paid, to_csv, to_xlsx
 from services.refund_portal.audit import Actor, AuditChain, count_entries, verify_chain
 from services.refund_portal.decisions import DecisionError, correct_bank_account
-from services.refund_portal.importing import TEMPLATE_HEADER, ImportPlan, ImportRefused, apply_plan, prepare
+from services.refund_portal.deps import client_address
 from services.refund_portal.models import ImportBatch, ImportUpload, PaymentBatch, RecordStatus, RefundRecord, StaffAccount
-from services.refund_portal.pages import client_address
-from services.refund_portal.payments import create_batch, export_rows, mark_paid, to_csv, to_xlsx
 from services.refund_portal.records import (
     audit_page,
     get_record,
