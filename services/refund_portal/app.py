@@ -12,11 +12,13 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
 from starlette.routing import Mount
 
-from services.refund_portal.agency.routes import agency_router
+from services.refund_portal.agency.imports import ListImporter
+from services.refund_portal.agency.routes import refused_page
+from services.refund_portal.agency.routes import router as agency_routes
 from services.refund_portal.api.routes import router as api_routes
 from services.refund_portal.audit import AuditKeys, ensure_head
 from services.refund_portal.demo import load_demo_data
-from services.refund_portal.deps import BearerRefused
+from services.refund_portal.deps import BearerRefused, StaffRefused
 from services.refund_portal.login.backchannel import backchannel_receiver
 from services.refund_portal.login.routes import router as login_routes
 from services.refund_portal.models import kv_table
@@ -112,10 +114,21 @@ def create_app(
     app.state.backchannel_logout = backchannel_receiver(
         rp=rp, kv=runtime.kv, introspector=introspector, clock=runtime.clock, ttl=settings.session_idle_seconds + 3600
     )
+    app.state.list_importer = ListImporter(
+        runtime.db,
+        policies=policies,
+        clock=runtime.clock,
+        tokens=runtime.tokens,
+        audit_keys=audit_keys,
+        max_bytes=settings.import_max_bytes,
+        max_rows=settings.import_max_rows,
+        upload_seconds=settings.import_upload_seconds,
+    )
     app.add_exception_handler(BearerRefused, _bearer_refused)
+    app.add_exception_handler(StaffRefused, refused_page)
     app.router.routes.insert(0, Mount("/static/refund", app=StaticFiles(directory=STATIC), name="refund-static"))
     app.include_router(login_routes)
     app.include_router(unit_routes)
     app.include_router(api_routes)
-    app.include_router(agency_router())
+    app.include_router(agency_routes)
     return app

@@ -2,7 +2,7 @@
 
 ``create_app`` puts the service's parts on ``app.state`` at start-up (the
 relying party, the introspector, the policy book, the audit keys, the staff
-login, the back-channel logout receiver); this module is the only one that
+login, the list importer, the back-channel logout receiver); this module is the only one that
 reads them back. A handler's signature says what it needs::
 
     @router.post("/records/{record_id}/bank-account")
@@ -35,6 +35,7 @@ from services.refund_portal.admission import (
     insufficient_scope_challenge,
     invalid_token_challenge,
 )
+from services.refund_portal.agency.imports import ListImporter
 from services.refund_portal.audit import Actor, AuditKeys
 from services.refund_portal.login.backchannel import login_ended
 from services.refund_portal.models import StaffAccount
@@ -58,6 +59,7 @@ __all__ = [
     "PoliciesDep",
     "AuditKeysDep",
     "StaffLoginDep",
+    "ListImporterDep",
     "BackchannelLogoutDep",
     "ClientAddress",
     "CurrentUnit",
@@ -103,6 +105,10 @@ def get_staff_login(request: Request) -> StaffLogin:
     return state(request, "staff_login")
 
 
+def get_list_importer(request: Request) -> ListImporter:
+    return state(request, "list_importer")
+
+
 def get_backchannel_logout(request: Request) -> Callable[[Request], Awaitable[Response]]:
     return state(request, "backchannel_logout")
 
@@ -118,6 +124,7 @@ IntrospectorDep = Annotated[TokenIntrospector, Depends(get_introspector)]
 PoliciesDep = Annotated[PolicyBook, Depends(get_policies)]
 AuditKeysDep = Annotated[AuditKeys, Depends(get_audit_keys)]
 StaffLoginDep = Annotated[StaffLogin, Depends(get_staff_login)]
+ListImporterDep = Annotated[ListImporter, Depends(get_list_importer)]
 BackchannelLogoutDep = Annotated[Callable[[Request], Awaitable[Response]], Depends(get_backchannel_logout)]
 ClientAddress = Annotated[str, Depends(client_address)]
 
