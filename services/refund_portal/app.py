@@ -126,6 +126,7 @@ def create_app(
     )
     app.add_exception_handler(BearerRefused, _bearer_refused)
     app.add_exception_handler(StaffRefused, refused_page)
+    # The shared mount serves /static; this service's own files (refund.css) are matched first.
     app.router.routes.insert(0, Mount("/static/refund", app=StaticFiles(directory=STATIC), name="refund-static"))
     app.include_router(login_routes)
     app.include_router(unit_routes)
