@@ -10,11 +10,14 @@ The API also checks what the token was issued for (its OAuth ``scope``):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from services.refund_portal.settings import RefundSettings
 from shared.trust import TrustLevel
 
 __all__ = [
     "REQUIRED_LEVEL",
+    "STEP_UP_URL",
     "READ",
     "CONFIRM",
     "ScopeNeed",
@@ -22,9 +25,12 @@ __all__ = [
     "insufficient_challenge",
     "insufficient_scope_challenge",
     "invalid_token_challenge",
+    "upgrade_url",
 ]
 
 REQUIRED_LEVEL = TrustLevel.L2
+# A new authorization request requiring L2, back to the home page.
+STEP_UP_URL = f"/login?acr_values={REQUIRED_LEVEL.acr}&next=/"
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,16 @@ CONFIRM = ScopeNeed("refund.confirm", frozenset({"refund.confirm"}))
 def admitted(acr: str | None) -> bool:
     level = TrustLevel.from_acr(acr)
     return level is not None and level >= REQUIRED_LEVEL
+
+
+def upgrade_url(settings: RefundSettings, unit: dict[str, Any]) -> str:
+    """Where this login can raise its level: a handler logged in with an HRSS
+    personal account (idp=hrss) upgrades at the ISSO's 实名认证 page; a
+    provincial legal person through a new authorization request requiring
+    L2, which the ISSO takes to gdzwfw_idp's 实名核验 and brings back."""
+    if unit.get("idp") == "hrss":
+        return f"{settings.isso_issuer.rstrip('/')}/realname"
+    return STEP_UP_URL
 
 
 def insufficient_challenge() -> str:

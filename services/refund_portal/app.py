@@ -6,19 +6,26 @@ import logging
 from pathlib import Path
 
 import httpx
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
+from starlette.routing import Mount
 
-from services.refund_portal.agency import agency_router
-from services.refund_portal.api import api_router
+from services.refund_portal.agency.imports import ListImporter
+from services.refund_portal.agency.routes import refused_page
+from services.refund_portal.agency.routes import router as agency_routes
+from services.refund_portal.api.routes import router as api_routes
 from services.refund_portal.audit import AuditKeys, ensure_head
 from services.refund_portal.demo import load_demo_data
-from services.refund_portal.logout import backchannel_router
+from services.refund_portal.deps import BearerRefused, StaffRefused
+from services.refund_portal.login.backchannel import backchannel_receiver
+from services.refund_portal.login.routes import router as login_routes
 from services.refund_portal.models import kv_table
-from services.refund_portal.pages import pages_router
 from services.refund_portal.policy import PolicyBook
 from services.refund_portal.settings import RefundSettings
 from services.refund_portal.staff import StaffLogin
+from services.refund_portal.unit.routes import router as unit_routes
 from shared.clock import Clock
 from shared.money import format_fen
 from shared.oauth.client import RelyingParty
@@ -31,7 +38,12 @@ from shared.web.app import Runtime, build_app
 __all__ = ["create_app"]
 
 TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("refund")
+
+
+async def _bearer_refused(request: Request, exc: BearerRefused) -> JSONResponse:
+    return JSONResponse(exc.body, status_code=exc.status_code, headers=exc.headers)
 
 
 def create_app(
@@ -99,8 +111,25 @@ def create_app(
         per_account=Limiter(runtime.kv, "staff-login-account", settings.staff_login_max_failures, settings.staff_login_lock_seconds),
         per_address=Limiter(runtime.kv, "staff-login-address", settings.staff_login_max_per_address, settings.staff_login_lock_seconds),
     )
-    app.include_router(pages_router(rp=rp))
-    app.include_router(api_router(introspector=introspector))
-    app.include_router(backchannel_router(rp=rp, kv=runtime.kv, introspector=introspector, clock=runtime.clock, ttl=settings.session_idle_seconds + 3600))
-    app.include_router(agency_router())
+    app.state.backchannel_logout = backchannel_receiver(
+        rp=rp, kv=runtime.kv, introspector=introspector, clock=runtime.clock, ttl=settings.session_idle_seconds + 3600
+    )
+    app.state.list_importer = ListImporter(
+        runtime.db,
+        policies=policies,
+        clock=runtime.clock,
+        tokens=runtime.tokens,
+        audit_keys=audit_keys,
+        max_bytes=settings.import_max_bytes,
+        max_rows=settings.import_max_rows,
+        upload_seconds=settings.import_upload_seconds,
+    )
+    app.add_exception_handler(BearerRefused, _bearer_refused)
+    app.add_exception_handler(StaffRefused, refused_page)
+    # The shared mount serves /static; this service's own files (refund.css) are matched first.
+    app.router.routes.insert(0, Mount("/static/refund", app=StaticFiles(directory=STATIC), name="refund-static"))
+    app.include_router(login_routes)
+    app.include_router(unit_routes)
+    app.include_router(api_routes)
+    app.include_router(agency_routes)
     return app

@@ -13,6 +13,7 @@ it already decided. The audit entry is written in the same transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -22,7 +23,7 @@ from services.refund_portal.models import RecordStatus, RefundRecord
 from services.refund_portal.records import UnitIdentity, get_record, record_of_unit
 from shared.clock import Clock
 
-__all__ = ["DECISIONS", "DecisionError", "UnitDecision", "decide", "correct_bank_account", "NOTE_LIMIT"]
+__all__ = ["DECISIONS", "DecisionError", "UnitDecision", "unit_actor", "decide", "correct_bank_account", "NOTE_LIMIT"]
 
 NOTE_LIMIT = 200
 # decision → (new status, audit action, whether a note is required)
@@ -49,6 +50,15 @@ class UnitDecision:
     note: str
     channel: str  # web | api:<client_id>
     unit_sub: str = ""  # the unit's subject at hrss_isso
+
+
+def unit_actor(unit: dict[str, Any], *, acr: str | None, address: str) -> Actor:
+    """The handler (``act``) acting for the unit; the unit itself when no
+    handler was named."""
+    act = unit.get("act") if isinstance(unit.get("act"), dict) else None
+    if act and act.get("sub"):
+        return Actor(kind="unit", id=str(act["sub"]), name=str(act.get("name") or act["sub"]), acr=acr, address=address)
+    return Actor(kind="unit", id=str(unit.get("sub")), name=f"{unit.get('org_name') or ''}（单位账号）", acr=acr, address=address)
 
 
 def check_note(decision: str, note: str) -> str:

@@ -10,11 +10,11 @@ import io
 
 from sqlalchemy import select
 
+from services.refund_portal.agency.imports import TEMPLATE_HEADER, apply_plan, plan_import
+from services.refund_portal.agency.payments import create_batch, mark_paid
 from services.refund_portal.audit import Actor, AuditKeys
 from services.refund_portal.decisions import UnitDecision, decide
-from services.refund_portal.importing import TEMPLATE_HEADER, apply_plan, plan_import
 from services.refund_portal.models import ImportBatch
-from services.refund_portal.payments import create_batch, mark_paid
 from services.refund_portal.policy import PolicyBook
 from services.refund_portal.records import UnitIdentity, records_of_unit
 from services.refund_portal.staff import create_staff, find_staff
@@ -34,12 +34,24 @@ DEMO_STAFF = [
 DEMO_YEAR = 2026
 # One row per demo unit (the hrss_isso demo units), in the import's columns.
 DEMO_RECORDS = [
-    ["91440106MA5DL1A170", "广州市天河区示范科技有限公司", "44010600001", "中小微", "26", "12480.00", "6240.00", "0", "0", "中国建设银行广州天河支行", "44050158010100001234"],
-    ["91440104MA5DL2B24P", "广州市越秀区示范贸易有限公司", "44010400002", "中小微", "48", "38416.32", "19208.16", "2", "0", "中国工商银行广州越秀支行", "3602000109200123456"],
-    ["91440103MA5DL3C31X", "广州市荔湾区示范制造有限公司", "44010300003", "大型", "420", "403200.00", "201600.00", "12", "0", "中国农业银行广州荔湾支行", "44037001040012345"],
+    [
+        "91440106MA5DL1A170", "广州市天河区示范科技有限公司", "44010600001", "中小微", "26", "12480.00",
+        "6240.00", "0", "0", "中国建设银行广州天河支行", "44050158010100001234",
+    ],
+    [
+        "91440104MA5DL2B24P", "广州市越秀区示范贸易有限公司", "44010400002", "中小微", "48", "38416.32",
+        "19208.16", "2", "0", "中国工商银行广州越秀支行", "3602000109200123456",
+    ],
+    [
+        "91440103MA5DL3C31X", "广州市荔湾区示范制造有限公司", "44010300003", "大型", "420", "403200.00",
+        "201600.00", "12", "0", "中国农业银行广州荔湾支行", "44037001040012345",
+    ],
 ]
 # Last year's refund of 广州市越秀区示范贸易有限公司, already paid: the page shows history.
-DEMO_PAST = ["91440104MA5DL2B24P", "广州市越秀区示范贸易有限公司", "44010400002", "中小微", "45", "35100.00", "17550.00", "1", "0", "中国工商银行广州越秀支行", "3602000109200123456"]
+DEMO_PAST = [
+    "91440104MA5DL2B24P", "广州市越秀区示范贸易有限公司", "44010400002", "中小微", "45", "35100.00",
+    "17550.00", "1", "0", "中国工商银行广州越秀支行", "3602000109200123456",
+]
 SYSTEM = Actor(kind="system", id="demo-loader", name="演示数据")
 
 
@@ -79,7 +91,8 @@ def load_demo_data(db: Database, *, passwords: PasswordService, policies: Policy
         then.advance(9 * 86400 + 3 * 3600)
         with db.transaction() as s:
             record = next(r for r in records_of_unit(s, unit=unit) if r.year == past)
-            decide(s, unit=unit, record_id=record.id, choice=UnitDecision("confirm", "", "demo"), actor=handler, clock=then, audit_keys=audit_keys)
+            choice = UnitDecision("confirm", "", "demo")
+            decide(s, unit=unit, record_id=record.id, choice=choice, actor=handler, clock=then, audit_keys=audit_keys)
         then.advance(25 * 86400)
         with db.transaction() as s:
             batch = create_batch(s, year=past, actor=SYSTEM, clock=then, audit_keys=audit_keys)

@@ -111,6 +111,7 @@ DECISION_ERROR = {
     "declaration": "请勾选确认声明后再提交。",
     "unknown_decision": "请选择要办理的事项。",
     "stale": "记录已被更新，请刷新页面核对最新信息后重新办理。",
+    "not_admitted": "稳岗返还信息确认需要四级（原L2）或以上可信等级的单位账号，请重新登录。",
 }
 
 STAFF_ERROR = {

@@ -20,10 +20,10 @@ from fastapi.testclient import TestClient
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+from services.refund_portal.agency.imports import apply_plan, prepare
 from services.refund_portal.app import create_app
 from services.refund_portal.audit import Actor
 from services.refund_portal.demo import demo_csv
-from services.refund_portal.importing import apply_plan, prepare
 from services.refund_portal.settings import RefundSettings
 from services.refund_portal.staff import create_staff, find_staff
 from shared.clock import FrozenClock
@@ -45,9 +45,18 @@ AUDIT_KEYS = {"t1": "test-audit-key-test-audit-key-0123456789"}
 # What a client of the refund API registered for both scopes asks for.
 FULL_SCOPE = "openid profile refund.read refund.confirm"
 
-ROW_L2 = ["91440104MA5DL2B24P", "广州市越秀区示范贸易有限公司", "44010400002", "中小微", "48", "38416.32", "19208.16", "2", "0", "中国工商银行广州越秀支行", "3602000109200123456"]
-ROW_L3 = ["91440103MA5DL3C31X", "广州市荔湾区示范制造有限公司", "44010300003", "大型", "420", "403200.00", "201600.00", "12", "0", "中国农业银行广州荔湾支行", "44037001040012345"]
-ROW_L1 = ["91440106MA5DL1A170", "广州市天河区示范科技有限公司", "44010600001", "中小微", "26", "12480.00", "6240.00", "0", "0", "中国建设银行广州天河支行", "44050158010100001234"]
+ROW_L2 = [
+    "91440104MA5DL2B24P", "广州市越秀区示范贸易有限公司", "44010400002", "中小微", "48", "38416.32",
+    "19208.16", "2", "0", "中国工商银行广州越秀支行", "3602000109200123456",
+]
+ROW_L3 = [
+    "91440103MA5DL3C31X", "广州市荔湾区示范制造有限公司", "44010300003", "大型", "420", "403200.00",
+    "201600.00", "12", "0", "中国农业银行广州荔湾支行", "44037001040012345",
+]
+ROW_L1 = [
+    "91440106MA5DL1A170", "广州市天河区示范科技有限公司", "44010600001", "中小微", "26", "12480.00",
+    "6240.00", "0", "0", "中国建设银行广州天河支行", "44050158010100001234",
+]
 
 
 class FakeIsso:
@@ -146,7 +155,8 @@ class Env:
         with self.db.transaction() as s:
             plan = prepare(s, policies=self.app.state.policies, year=year, filename="fixture.csv", content=demo_csv(rows), max_rows=100)
             assert not plan.errors, plan.errors
-            apply_plan(s, plan, mode="all", actor=Actor(kind="system", id="test", name="测试"), staff_id=None, clock=self.clock, audit_keys=self.audit_keys)
+            system = Actor(kind="system", id="test", name="测试")
+            apply_plan(s, plan, mode="all", actor=system, staff_id=None, clock=self.clock, audit_keys=self.audit_keys)
 
     def csrf(self, path: str = "/agency/login") -> str:
         return csrf_of(self.client.get(path).text)
@@ -195,7 +205,8 @@ def _env(settings: RefundSettings) -> Iterator[Env]:
         with TestClient(app, base_url=PORTAL) as client:
             environment = Env(client=client, isso=isso, clock=clock, app=app, settings=settings)
             with app.state.db.transaction() as s:
-                for login, name, role in (("wg_clerk", "张敏", "clerk"), ("wg_supervisor", "李娜", "supervisor"), ("wg_auditor", "王强", "auditor")):
+                staff = (("wg_clerk", "张敏", "clerk"), ("wg_supervisor", "李娜", "supervisor"), ("wg_auditor", "王强", "auditor"))
+                for login, name, role in staff:
                     account = find_staff(s, login_name=login) or create_staff(
                         s, login_name=login, display_name=name, role=role, password_hash=FAST_PASSWORDS.hash(STAFF_PASSWORD), clock=clock
                     )

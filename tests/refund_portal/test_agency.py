@@ -25,7 +25,8 @@ def confirm(env: Env, unit: dict) -> int:
     with env.db.transaction() as s:
         rid = s.execute(select(RefundRecord.id).where(RefundRecord.uscc == unit["uscc"])).scalar_one()
         actor = Actor(kind="unit", id=HANDLER["sub"], name=HANDLER["name"], acr="urn:gdzwfw:loa:L2", address="10.0.0.8")
-        decide(s, unit=identity, record_id=rid, choice=UnitDecision("confirm", "", "web"), actor=actor, clock=env.clock, audit_keys=env.audit_keys)
+        choice = UnitDecision("confirm", "", "web")
+        decide(s, unit=identity, record_id=rid, choice=choice, actor=actor, clock=env.clock, audit_keys=env.audit_keys)
     return rid
 
 
@@ -133,7 +134,8 @@ def test_an_auditor_cannot_import_export_or_correct(env: Env) -> None:
     env.login_staff("wg_auditor")
     token = env.csrf("/agency/")
     assert env.client.post("/agency/payments", data={"csrf_token": token, "year": "2026"}).status_code == 403
-    assert env.client.post(f"/agency/records/{rid}/bank-account", data={"csrf_token": token, "bank_name": "x", "bank_account": "123456789", "reason": "x"}).status_code == 403
+    correction = {"csrf_token": token, "bank_name": "x", "bank_account": "123456789", "reason": "x"}
+    assert env.client.post(f"/agency/records/{rid}/bank-account", data=correction).status_code == 403
     with env.db.transaction() as s:
         assert s.execute(select(PaymentBatch)).first() is None
 
@@ -196,7 +198,9 @@ def test_confirmed_records_are_batched_exported_and_marked_paid(env: Env) -> Non
     assert all(status_of(env, rid) == "confirmed" for rid in confirmed)
 
     paid = env.client.post(
-        f"{batch_url}/paid", data={"csrf_token": csrf_of(page.text), "reference": "ICBC-20261128-001", "acknowledge": "yes"}, follow_redirects=False
+        f"{batch_url}/paid",
+        data={"csrf_token": csrf_of(page.text), "reference": "ICBC-20261128-001", "acknowledge": "yes"},
+        follow_redirects=False,
     )
     assert paid.status_code == 303
     assert all(status_of(env, rid) == "paid" for rid in confirmed)
@@ -214,9 +218,11 @@ def test_confirmed_records_are_batched_exported_and_marked_paid(env: Env) -> Non
 
 
 def test_export_cells_cannot_become_spreadsheet_formulas(env: Env) -> None:
-    from services.refund_portal.payments import export_rows
+    from services.refund_portal.agency.payments import export_rows
 
-    record = RefundRecord(id=1, year=2026, uscc="x", org_name="=HYPERLINK(\"http://evil\")", unit_code="1", bank_name="+bank", bank_account="1", amount_fen=1)
+    record = RefundRecord(
+        id=1, year=2026, uscc="x", org_name="=HYPERLINK(\"http://evil\")", unit_code="1", bank_name="+bank", bank_account="1", amount_fen=1
+    )
     row = export_rows([record], batch_id=1)[0]
     assert row[4].startswith("'=") and row[6] == "'+bank"
 

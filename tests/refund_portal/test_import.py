@@ -11,9 +11,9 @@ import openpyxl
 import pytest
 from sqlalchemy import func, select
 
+from services.refund_portal.agency.imports import TEMPLATE_HEADER, ImportRefused, check_rows, read_table
 from services.refund_portal.audit import verify_chain
 from services.refund_portal.demo import demo_csv
-from services.refund_portal.importing import TEMPLATE_HEADER, ImportRefused, check_rows, read_table
 from services.refund_portal.models import AuditEntry, ImportBatch, ImportUpload, RefundRecord
 from tests.refund_portal.conftest import ROW_L1, ROW_L2, ROW_L3, Env, csrf_of
 
@@ -39,7 +39,10 @@ def upload(env: Env, content: bytes, *, filename: str = "名单.csv", year: str 
 
 
 def row(base: list[str], **changes: str) -> list[str]:
-    keys = ["uscc", "org_name", "unit_code", "size", "insured", "unit_premium", "staff_premium", "layoffs", "arrears", "bank_name", "bank_account"]
+    keys = [
+        "uscc", "org_name", "unit_code", "size", "insured", "unit_premium",
+        "staff_premium", "layoffs", "arrears", "bank_name", "bank_account",
+    ]
     out = list(base)
     for key, value in changes.items():
         out[keys.index(key)] = value
@@ -142,7 +145,8 @@ def test_reimporting_the_same_file_changes_nothing(clerk: Env) -> None:
     assert "2 行均已在此前导入，内容一致，本次未作任何更改" in clerk.client.get("/agency/imports").text
     assert counts(clerk) == before
     # The same rows as XLSX are the same rows.
-    assert upload(clerk, xlsx([[*r[:4], int(r[4]), float(r[5]), float(r[6]), int(r[7]), 0, r[9], r[10]] for r in (ROW_L2, ROW_L3)]), filename="名单.xlsx").status_code == 303
+    rows = [[*r[:4], int(r[4]), float(r[5]), float(r[6]), int(r[7]), 0, r[9], r[10]] for r in (ROW_L2, ROW_L3)]
+    assert upload(clerk, xlsx(rows), filename="名单.xlsx").status_code == 303
     assert counts(clerk) == before
 
 
@@ -235,7 +239,10 @@ def test_xlsx_cells_are_read_exactly_and_a_numeric_account_is_refused() -> None:
 
 
 def test_headers_may_use_common_aliases_and_blank_lines_are_skipped() -> None:
-    header = ["社会信用代码", "单位名称", "单位编号", "企业类型", "上年度参保人数", "单位缴费(元)", "个人缴费（元）", "裁员人数", "开户行", "银行帐号"]
+    header = [
+        "社会信用代码", "单位名称", "单位编号", "企业类型", "上年度参保人数",
+        "单位缴费(元)", "个人缴费（元）", "裁员人数", "开户行", "银行帐号",
+    ]
     line = [ROW_L2[i] for i in (0, 1, 2, 3, 4, 5, 6, 7, 9, 10)]
     content = (",".join(header) + "\r\n\r\n" + ",".join(line) + "\r\n,,,\r\n").encode()
     good, errors = check_rows(read_table("a.csv", content, max_rows=10))

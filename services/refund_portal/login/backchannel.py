@@ -12,16 +12,19 @@ The ISSO names its session (``sid``). The portal then
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import Request, Response
 
+from shared.clock import Clock
 from shared.kvstore import KeyValueStore
 from shared.oauth.backchannel import LogoutTokenValidator, logout_receiver
 from shared.oauth.client import RelyingParty
 from shared.oauth.introspection import TokenIntrospector
 
-__all__ = ["backchannel_router", "login_ended"]
+__all__ = ["backchannel_receiver", "end_login", "login_ended"]
 
 log = logging.getLogger("refund.logout")
 ENDED = "refund-ended:"
@@ -32,19 +35,16 @@ def login_ended(kv: KeyValueStore, session: dict[str, Any]) -> bool:
     return bool(sid) and kv.get(ENDED + str(sid)) is not None
 
 
-def _end(kv: KeyValueStore, introspector: TokenIntrospector, sid: str, ttl: int) -> int:
+def end_login(kv: KeyValueStore, introspector: TokenIntrospector, sid: str, *, ttl: int) -> int:
+    """The ISSO ended its session ``sid``: so do the portal's logins under it."""
     kv.set(ENDED + sid, 1, ttl)
     return introspector.forget_session(sid)
 
 
-def backchannel_router(*, rp: RelyingParty, kv: KeyValueStore, introspector: TokenIntrospector, clock, ttl: int) -> APIRouter:
-    router = APIRouter()
+def backchannel_receiver(
+    *, rp: RelyingParty, kv: KeyValueStore, introspector: TokenIntrospector, clock: Clock, ttl: int
+) -> Callable[[Request], Awaitable[Response]]:
+    """The receiving end of the notices (built at start-up; the route in
+    :mod:`services.refund_portal.login.routes` hands each request to it)."""
     validator = LogoutTokenValidator(rp=rp, kv=kv, clock=clock)
-
-    router.add_api_route(
-        "/auth/backchannel-logout",
-        logout_receiver(validator, lambda sid: _end(kv, introspector, sid, ttl), source="hrss_isso"),
-        methods=["POST"],
-        include_in_schema=False,
-    )
-    return router
+    return logout_receiver(validator, partial(end_login, kv, introspector, ttl=ttl), source="hrss_isso")

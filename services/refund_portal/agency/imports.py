@@ -12,6 +12,7 @@ file twice changes nothing.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import io
 import json
@@ -22,17 +23,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.refund_portal.audit import Actor, AuditChain, AuditKeys
 from services.refund_portal.messages import IMPORT, MONEY
-from services.refund_portal.models import ImportBatch, RecordStatus, RefundRecord
+from services.refund_portal.models import ImportBatch, ImportUpload, RecordStatus, RefundRecord
 from services.refund_portal.policy import PolicyBook, UnitFigures, assess
+from services.refund_portal.records import list_import_batches, present
 from services.refund_portal.settings import PolicyRule
-from shared.clock import Clock
+from shared.clock import Clock, as_utc
+from shared.db import Database
 from shared.identifiers import IdentifierError, validate_uscc
 from shared.money import MoneyError, parse_yuan
+from shared.randomness import TokenSource
 
 __all__ = [
     "COLUMNS",
@@ -48,6 +53,10 @@ __all__ = [
     "plan_import",
     "apply_plan",
     "prepare",
+    "ImportResult",
+    "ListImporter",
+    "plan_view",
+    "import_batch_rows",
 ]
 
 # key → the header written in the template; aliases are accepted on import.
@@ -533,3 +542,163 @@ def prepare(session: Session, *, policies: PolicyBook, year: int, filename: str,
         raise ImportRefused(IMPORT["no_policy"].format(year=year))
     return plan_import(session, year=year, rule=rule, filename=filename, content=content, max_rows=max_rows)
 
+
+
+# ---- the import as the agency's staff run it -----------------------------------
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import came to, one of:
+
+    - ``refused``: the text saying why the file cannot be imported (nothing written);
+    - ``plan`` with errors: nothing written; the file is kept as ``upload_id``
+      for the operator to import its good rows only, ``notice`` says why not yet;
+    - done: ``batch_id`` of the new import batch, or None when every row was
+      imported before (``unchanged`` of them; ``rejected`` lines had errors).
+    """
+
+    refused: str | None = None
+    plan: ImportPlan | None = None
+    upload_id: str | None = None
+    notice: str | None = None
+    batch_id: int | None = None
+    filename: str = ""
+    unchanged: int = 0
+    rejected: int = 0
+
+
+class ListImporter:
+    """Imports a year's list for a staff member, in the steps the pages
+    offer: upload and check the file; if it has bad rows, keep it for a while
+    so that the operator may import its good rows only, explicitly."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        policies: PolicyBook,
+        clock: Clock,
+        tokens: TokenSource,
+        audit_keys: AuditKeys,
+        max_bytes: int,
+        max_rows: int,
+        upload_seconds: int,
+    ) -> None:
+        self.db = db
+        self.policies = policies
+        self.clock = clock
+        self.tokens = tokens
+        self.audit_keys = audit_keys
+        self.max_bytes = max_bytes
+        self.max_rows = max_rows
+        self.upload_seconds = upload_seconds
+
+    @property
+    def max_size_text(self) -> str:
+        return f"{self.max_bytes // (1024 * 1024)} MB"
+
+    def upload(self, *, staff_id: int, actor: Actor, year: int, filename: str, content: bytes) -> ImportResult:
+        """A file just uploaded: imported when every row is good."""
+        if not content:
+            return ImportResult(refused=IMPORT["file_empty"])
+        if len(content) > self.max_bytes:
+            return ImportResult(refused=IMPORT["file_too_large"].format(limit=self.max_size_text))
+        filename = filename.replace("\\", "/").rsplit("/", 1)[-1][:200]
+        if year not in self.policies.years:
+            return ImportResult(refused=IMPORT["no_policy"].format(year=year) if year else IMPORT["year"])
+        return self._run(staff_id=staff_id, actor=actor, year=year, filename=filename, content=content, mode="all")
+
+    def import_kept(self, *, staff_id: int, actor: Actor, upload_id: str, acknowledged: bool) -> ImportResult:
+        """The good rows of a file this staff member uploaded before, once
+        they ``acknowledged`` that the bad rows are left out."""
+        upload = self._kept(staff_id=staff_id, upload_id=upload_id[:64])
+        if upload is None:
+            return ImportResult(refused="该文件的校验结果已过期，请重新选择文件导入。")
+        kept = {"year": upload.year, "filename": upload.filename, "content": upload.content, "upload_id": upload.id}
+        if not acknowledged:
+            notice = "请勾选“我已核对错误行，确认仅导入无误的行”后再导入。"
+            return self._run(staff_id=staff_id, actor=actor, mode="all", notice=notice, **kept)
+        return self._run(staff_id=staff_id, actor=actor, mode="good_only", **kept)
+
+    def _kept(self, *, staff_id: int, upload_id: str) -> ImportUpload | None:
+        with self.db.transaction() as s:
+            found = s.get(ImportUpload, upload_id)
+            if found is None or found.staff_id != staff_id or as_utc(found.expires_at) <= self.clock.now():
+                return None
+            s.expunge(found)
+            return found
+
+    def _run(
+        self, *, staff_id: int, actor: Actor, year: int, filename: str, content: bytes, mode: str,
+        upload_id: str | None = None, notice: str | None = None,
+    ) -> ImportResult:
+        try:
+            with self.db.transaction() as s:
+                try:
+                    plan = prepare(s, policies=self.policies, year=year, filename=filename, content=content, max_rows=self.max_rows)
+                except ImportRefused as exc:
+                    return ImportResult(refused=exc.message)
+                if plan.errors and mode == "all":
+                    kept = upload_id or self._keep(s, staff_id=staff_id, plan=plan, content=content)
+                    return ImportResult(plan=plan, upload_id=kept, notice=notice)
+                outcome = apply_plan(
+                    s, plan, mode=mode, actor=actor, staff_id=staff_id, clock=self.clock, audit_keys=self.audit_keys
+                )
+                if upload_id:
+                    s.execute(delete(ImportUpload).where(ImportUpload.id == upload_id))
+                batch_id = outcome.batch.id if outcome.batch else None
+                return ImportResult(batch_id=batch_id, filename=filename, unchanged=outcome.unchanged, rejected=outcome.rejected)
+        except IntegrityError:
+            return ImportResult(refused="另一项导入正在写入相同单位的记录，请稍后重新导入。")
+
+    def _keep(self, s: Session, *, staff_id: int, plan: ImportPlan, content: bytes) -> str:
+        now = self.clock.now()
+        s.execute(delete(ImportUpload).where(ImportUpload.expires_at <= now))
+        upload_id = self.tokens.token(24)
+        s.add(
+            ImportUpload(
+                id=upload_id, staff_id=staff_id, year=plan.year, filename=plan.filename, content=content,
+                file_sha256=plan.file_sha256, expires_at=now + dt.timedelta(seconds=self.upload_seconds),
+            )
+        )
+        return upload_id
+
+    def page(self, **extra: Any) -> dict[str, Any]:
+        """What the import page shows: the years with a rule, the latest batches."""
+        with self.db.transaction() as s:
+            batches = list_import_batches(s)
+            for b in batches:
+                s.expunge(b)
+        return {
+            "years": self.policies.years,
+            "batches": batches,
+            "max_mb": self.max_bytes // (1024 * 1024),
+            "columns": TEMPLATE_HEADER,
+            **extra,
+        }
+
+
+def plan_view(plan: ImportPlan) -> dict[str, Any]:
+    """A plan with errors as the result page shows it (the first 1000 errors)."""
+    return {
+        "year": plan.year,
+        "filename": plan.filename,
+        "total": plan.total_rows,
+        "new": len(plan.new),
+        "unchanged": len(plan.unchanged),
+        "error_lines": plan.error_lines,
+        "errors": plan.errors[:1000],
+        "more_errors": max(len(plan.errors) - 1000, 0),
+    }
+
+
+def import_batch_rows(db: Database, *, batch_id: int) -> tuple[ImportBatch, list[dict[str, Any]]] | None:
+    """An import batch and the records it created, in the file's order."""
+    with db.transaction() as s:
+        batch = s.get(ImportBatch, batch_id)
+        if batch is None:
+            return None
+        s.expunge(batch)
+        rows = s.execute(select(RefundRecord).where(RefundRecord.import_batch_id == batch_id).order_by(RefundRecord.line_no)).scalars()
+        return batch, [present(r) | {"line_no": r.line_no} for r in rows]

@@ -7,19 +7,37 @@ import csv
 import datetime as dt
 import io
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from services.refund_portal.agency.records import default_year
 from services.refund_portal.audit import Actor, AuditChain, AuditKeys
 from services.refund_portal.decisions import DecisionError
 from services.refund_portal.models import PaymentBatch, RecordStatus, RefundRecord
-from services.refund_portal.records import records_in_batch
+from services.refund_portal.policy import PolicyBook
+from services.refund_portal.records import list_payment_batches, list_records, present, records_in_batch, years_with_records
 from shared.clock import Clock, as_utc
-from shared.money import fen_to_capital, fen_to_yuan
+from shared.db import Database
+from shared.money import fen_to_capital, fen_to_yuan, format_fen
 from shared.web.app import beijing_time
 
-__all__ = ["create_batch", "mark_paid", "ExportFile", "export_rows", "to_csv", "to_xlsx", "EXPORT_HEADER"]
+__all__ = [
+    "create_batch",
+    "mark_paid",
+    "ExportFile",
+    "export_rows",
+    "to_csv",
+    "to_xlsx",
+    "EXPORT_HEADER",
+    "EXPORT_FORMATS",
+    "payments_overview",
+    "open_batch",
+    "batch_detail",
+    "export_batch",
+    "mark_batch_paid",
+]
 
 EXPORT_HEADER = [
     "序号",
@@ -191,3 +209,66 @@ def to_xlsx(rows: list[list[str]], *, title: str, generated_at: dt.datetime) -> 
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+# ---- what the agency's pages ask for -------------------------------------------
+
+EXPORT_FORMATS = ("csv", "xlsx")
+_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def payments_overview(db: Database, *, policies: PolicyBook, clock: Clock, year: int | None) -> dict[str, Any]:
+    """The batches, and the year's confirmed records waiting for one."""
+    with db.transaction() as s:
+        years = years_with_records(s)
+        chosen = default_year(years, policies=policies, clock=clock, year=year)
+        batches = list_payment_batches(s)
+        waiting, _ = list_records(s, year=chosen, status=RecordStatus.CONFIRMED, limit=10000)
+        waiting = [r for r in waiting if r.payment_batch_id is None]
+        total = sum(r.amount_fen for r in waiting)
+    return {"year": chosen, "years": years, "batches": batches, "waiting": len(waiting), "waiting_total": format_fen(total)}
+
+
+def open_batch(db: Database, *, year: int, actor: Actor, clock: Clock, audit_keys: AuditKeys) -> int:
+    """:func:`create_batch` in its own transaction → the new batch's id."""
+    with db.transaction() as s:
+        return create_batch(s, year=year, actor=actor, clock=clock, audit_keys=audit_keys).id
+
+
+def batch_detail(db: Database, *, batch_id: int) -> tuple[PaymentBatch, list[dict[str, Any]]] | None:
+    with db.transaction() as s:
+        batch = s.get(PaymentBatch, batch_id)
+        if batch is None:
+            return None
+        s.expunge(batch)
+        return batch, [present(r) for r in records_in_batch(s, batch_id=batch_id)]
+
+
+def export_batch(
+    db: Database, *, batch_id: int, format: str, actor: Actor, clock: Clock, audit_keys: AuditKeys  # noqa: A002
+) -> ExportFile | None:
+    """The batch's transfer list as CSV or XLSX; who took it, and when, is logged."""
+    with db.transaction() as s:
+        batch = s.get(PaymentBatch, batch_id)
+        if batch is None:
+            return None
+        rows = export_rows(records_in_batch(s, batch_id=batch_id), batch_id=batch_id)
+        # Bank details leave the system: who took them, and when, is logged.
+        AuditChain(s, clock=clock, keys=audit_keys).append(
+            actor, "payment.exported", subject=f"payment:{batch_id}", detail={"format": format, "count": len(rows)}
+        )
+        year = batch.year
+    name = f"稳岗返还拨付清单-{year}年度-批次{batch_id}"
+    if format == "csv":
+        return ExportFile(f"{name}.csv", "text/csv; charset=utf-8", to_csv(rows))
+    return ExportFile(f"{name}.xlsx", _XLSX, to_xlsx(rows, title=f"{year}年度批次{batch_id}", generated_at=clock.now()))
+
+
+def mark_batch_paid(db: Database, *, batch_id: int, reference: str, actor: Actor, clock: Clock, audit_keys: AuditKeys) -> str | None:
+    """:func:`mark_paid` in its own transaction → None, or the refusal's code."""
+    with db.transaction() as s:
+        try:
+            mark_paid(s, batch_id=batch_id, reference=reference, actor=actor, clock=clock, audit_keys=audit_keys)
+        except DecisionError as exc:
+            return exc.code
+    return None

@@ -1,0 +1,83 @@
+"""The API's routes: the unit behind the token, its refund records, its
+decision. ``refund.read`` (or ``refund.confirm``) to read, ``refund.confirm``
+to decide; the guards are :data:`~services.refund_portal.deps.ReadToken`
+and :data:`~services.refund_portal.deps.ConfirmToken`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from services.refund_portal.admission import CONFIRM, READ
+from services.refund_portal.api.refunds import confirm, refunds_of
+from services.refund_portal.api.schemas import ApiError, ConfirmationRequest, Me, MyRefunds, Refund, refused
+from services.refund_portal.decisions import UnitDecision, unit_actor
+from services.refund_portal.deps import AuditKeysDep, ClientAddress, ConfirmToken, ReadToken
+from services.refund_portal.records import UnitIdentity
+from shared.trust import TrustLevel
+from shared.web.deps import ClockDep, DbDep
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1", tags=["unit"])
+
+
+@router.get("/me", response_model=Me, responses=refused(READ))
+async def me(claims: ReadToken) -> JSONResponse:
+    """The unit behind the bearer token (L2 or higher, scope
+    ``refund.read`` or ``refund.confirm``)."""
+    level = TrustLevel.from_acr(claims["acr"])
+    body = Me(
+        sub=claims["sub"],
+        org_name=claims.get("org_name"),
+        uscc=claims.get("uscc"),
+        unit_code=claims.get("unit_code"),
+        trust_level=level.name,
+        acr=level.acr,
+        act=claims.get("act"),
+    )
+    return JSONResponse(body.model_dump(exclude_none=True))
+
+
+@router.get("/refunds/me", response_model=MyRefunds, responses=refused(READ), tags=["refunds"])
+async def my_refunds(claims: ReadToken, db: DbDep) -> JSONResponse:
+    """The unit's 稳岗返还 records, newest year first: amount in fen, as a
+    decimal string and in 大写, the basis, the bank account masked.
+    Scope ``refund.read`` or ``refund.confirm``."""
+    records = await run_in_threadpool(refunds_of, db, unit=UnitIdentity.from_claims(claims))
+    return JSONResponse({"uscc": claims.get("uscc"), "unit_code": claims.get("unit_code"), "records": records})
+
+
+@router.post(
+    "/refunds/{record_id}/confirmation",
+    response_model=Refund,
+    tags=["refunds"],
+    responses={
+        **refused(CONFIRM),
+        400: {"model": ApiError, "description": "invalid_request: a note is required to decline or to report the account wrong"},
+        404: {"model": ApiError, "description": "not_found: no such record of this unit (another unit's records are not found)"},
+        409: {"model": ApiError, "description": "already_decided: the record is no longer 待确认; `status` says what it is"},
+    },
+)
+async def confirmation(
+    record_id: int, claims: ConfirmToken, address: ClientAddress, db: DbDep, clock: ClockDep, audit_keys: AuditKeysDep,
+    body: ConfirmationRequest | None = None,
+) -> JSONResponse:
+    """The unit's decision on its pending record: confirm (the default),
+    decline, or report the bank account wrong. Recorded with the handler
+    (``act``), the level, the time and the caller's address; a record is
+    decided once. Scope ``refund.confirm``."""
+    body = body or ConfirmationRequest()
+    channel = f"api:{claims.get('client_id') or '-'}"
+    status, payload = await run_in_threadpool(
+        confirm,
+        db,
+        unit=UnitIdentity.from_claims(claims),
+        record_id=record_id,
+        choice=UnitDecision(decision=body.decision, note=body.note, channel=channel, unit_sub=str(claims["sub"])),
+        actor=unit_actor(claims, acr=claims.get("acr"), address=address),
+        clock=clock,
+        audit_keys=audit_keys,
+    )
+    return JSONResponse(payload, status_code=status)

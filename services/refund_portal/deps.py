@@ -1,0 +1,300 @@
+"""What refund_portal's handlers need, as FastAPI dependencies.
+
+``create_app`` puts the service's parts on ``app.state`` at start-up (the
+relying party, the introspector, the policy book, the audit keys, the staff
+login, the list importer, the back-channel logout receiver); this module is the only one that
+reads them back. A handler's signature says what it needs::
+
+    @router.post("/records/{record_id}/bank-account")
+    async def correct_account(record_id: int, form: CsrfForm, staff: StaffCorrecting, ...) -> Response: ...
+
+Guards raise: :class:`~shared.web.deps.Redirect` (to a login page),
+:class:`~shared.web.deps.Refused` (an error page), :class:`StaffRefused`
+(the agency's error page, with its navigation) or :class:`BearerRefused`
+(the API's own JSON answer with its ``WWW-Authenticate`` challenge);
+``create_app`` installs the handlers of the last two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from services.refund_portal import messages
+from services.refund_portal.admission import (
+    CONFIRM,
+    READ,
+    ScopeNeed,
+    admitted,
+    insufficient_challenge,
+    insufficient_scope_challenge,
+    invalid_token_challenge,
+)
+from services.refund_portal.agency.imports import ListImporter
+from services.refund_portal.audit import Actor, AuditKeys
+from services.refund_portal.login.backchannel import login_ended
+from services.refund_portal.models import StaffAccount
+from services.refund_portal.policy import PolicyBook
+from services.refund_portal.records import UnitIdentity
+from services.refund_portal.settings import RefundSettings
+from services.refund_portal.staff import StaffLogin, may
+from shared.oauth.client import RelyingParty
+from shared.oauth.introspection import IntrospectionUnavailable, TokenIntrospector
+from shared.trust import TrustLevel
+from shared.web.deps import DbDep, KvDep, Redirect, Refused, SessionDep, get_settings, state
+
+__all__ = [
+    "AGENCY",
+    "BearerRefused",
+    "StaffRefused",
+    "UnitLogin",
+    "RefundSettingsDep",
+    "RelyingPartyDep",
+    "IntrospectorDep",
+    "PoliciesDep",
+    "AuditKeysDep",
+    "StaffLoginDep",
+    "ListImporterDep",
+    "BackchannelLogoutDep",
+    "ClientAddress",
+    "CurrentUnit",
+    "AdmittedUnit",
+    "AdmittedUnitForm",
+    "ReadToken",
+    "ConfirmToken",
+    "StaffViewing",
+    "StaffImporting",
+    "StaffCorrecting",
+    "StaffExporting",
+    "StaffPaying",
+    "StaffAuditing",
+    "client_address",
+    "require_token",
+    "require_staff",
+    "staff_actor",
+]
+
+AGENCY = "/agency"
+
+
+# ---- the parts create_app put on app.state ---------------------------------
+
+
+def get_rp(request: Request) -> RelyingParty:
+    return state(request, "rp")
+
+
+def get_introspector(request: Request) -> TokenIntrospector:
+    return state(request, "introspector")
+
+
+def get_policies(request: Request) -> PolicyBook:
+    return state(request, "policies")
+
+
+def get_audit_keys(request: Request) -> AuditKeys:
+    return state(request, "audit_keys")
+
+
+def get_staff_login(request: Request) -> StaffLogin:
+    return state(request, "staff_login")
+
+
+def get_list_importer(request: Request) -> ListImporter:
+    return state(request, "list_importer")
+
+
+def get_backchannel_logout(request: Request) -> Callable[[Request], Awaitable[Response]]:
+    return state(request, "backchannel_logout")
+
+
+def client_address(request: Request) -> str:
+    # Behind configured proxies uvicorn has already put the forwarded address here.
+    return request.client.host if request.client else "-"
+
+
+RefundSettingsDep = Annotated[RefundSettings, Depends(get_settings)]
+RelyingPartyDep = Annotated[RelyingParty, Depends(get_rp)]
+IntrospectorDep = Annotated[TokenIntrospector, Depends(get_introspector)]
+PoliciesDep = Annotated[PolicyBook, Depends(get_policies)]
+AuditKeysDep = Annotated[AuditKeys, Depends(get_audit_keys)]
+StaffLoginDep = Annotated[StaffLogin, Depends(get_staff_login)]
+ListImporterDep = Annotated[ListImporter, Depends(get_list_importer)]
+BackchannelLogoutDep = Annotated[Callable[[Request], Awaitable[Response]], Depends(get_backchannel_logout)]
+ClientAddress = Annotated[str, Depends(client_address)]
+
+
+# ---- the unit logged in on this browser --------------------------------------
+
+
+@dataclass(frozen=True)
+class UnitLogin:
+    """The unit as hrss_isso's verified ID token said (``claims``), at the
+    level it received (``acr``)."""
+
+    claims: dict[str, Any]
+    acr: str | None
+
+    @property
+    def level(self) -> TrustLevel | None:
+        return TrustLevel.from_acr(self.acr)
+
+    @property
+    def admitted(self) -> bool:
+        return admitted(self.acr)
+
+    @property
+    def identity(self) -> UnitIdentity | None:
+        return UnitIdentity.from_claims(self.claims)
+
+
+async def current_unit(session: SessionDep, kv: KvDep) -> UnitLogin | None:
+    """The session's unit login, if any. A login ended over the back channel
+    (single logout) is gone here too."""
+    if await run_in_threadpool(login_ended, kv, session):
+        session.clear()
+    unit = session.get("unit")
+    return UnitLogin(claims=unit, acr=session.get("acr")) if unit else None
+
+
+CurrentUnit = Annotated[UnitLogin | None, Depends(current_unit)]
+
+
+async def admitted_unit(unit: CurrentUnit) -> UnitLogin:
+    """A page only an admitted unit sees: anyone else goes to the home page."""
+    if unit is None or not unit.admitted:
+        raise Redirect("/")
+    return unit
+
+
+async def admitted_unit_form(unit: CurrentUnit) -> UnitLogin:
+    """A form only an admitted unit may submit: anyone else is refused."""
+    if unit is None or not unit.admitted:
+        raise Refused(messages.DECISION_ERROR["not_admitted"], back_url="/")
+    return unit
+
+
+AdmittedUnit = Annotated[UnitLogin, Depends(admitted_unit)]
+AdmittedUnitForm = Annotated[UnitLogin, Depends(admitted_unit_form)]
+
+
+# ---- the API's bearer token --------------------------------------------------
+
+
+class BearerRefused(Exception):
+    """The API's own answer to a token that will not do: the JSON body and the
+    RFC 6750 / RFC 9470 ``WWW-Authenticate`` challenge, as they are sent."""
+
+    def __init__(self, status_code: int, body: dict[str, Any], headers: dict[str, str]) -> None:
+        super().__init__(body.get("error"))
+        self.status_code = status_code
+        self.body = body
+        self.headers = headers
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
+
+
+def require_token(need: ScopeNeed) -> Callable[..., Awaitable[dict[str, Any]]]:
+    """The token's claims when it is an active hrss_isso access token at L2 or
+    higher issued with a scope ``need`` accepts; otherwise :class:`BearerRefused`."""
+
+    async def token_claims(request: Request, introspector: IntrospectorDep) -> dict[str, Any]:
+        invalid = BearerRefused(401, {"error": "invalid_token"}, {"WWW-Authenticate": invalid_token_challenge()})
+        token = _bearer(request)
+        if token is None:
+            raise invalid
+        try:
+            claims = await introspector.active_claims(token)
+        except IntrospectionUnavailable:
+            raise BearerRefused(503, {"error": "temporarily_unavailable"}, {"Retry-After": "5"}) from None
+        # A refresh token is not a bearer credential (RFC 6749 §1.5).
+        if claims is None or not claims.get("sub") or claims.get("token_type") == "refresh_token":
+            raise invalid
+        if not admitted(claims.get("acr")):
+            raise BearerRefused(
+                401,
+                {"error": "insufficient_user_authentication", "acr_values": TrustLevel.L2.acr},
+                {"WWW-Authenticate": insufficient_challenge()},
+            )
+        # The scope comes last, after both 401s. A 401 says the credentials
+        # will not do (RFC 9110 §15.5.2), a 403 that they are good and the
+        # request is refused all the same (§15.5.4). An L1 token is not good
+        # credentials here: a unit below L2 is not admitted at all
+        # (DESIGN.md), whatever its token was issued for. A 403 to it would
+        # send its client for a wider grant only to meet the step-up
+        # challenge next; the step-up comes first, and the new authorization
+        # request it starts can ask for the scope as well.
+        if not need.met_by(claims.get("scope")):
+            raise BearerRefused(
+                403, {"error": "insufficient_scope", "scope": need.scope}, {"WWW-Authenticate": insufficient_scope_challenge(need)}
+            )
+        return claims
+
+    return token_claims
+
+
+ReadToken = Annotated[dict[str, Any], Depends(require_token(READ))]
+ConfirmToken = Annotated[dict[str, Any], Depends(require_token(CONFIRM))]
+
+
+# ---- the agency's staff member -----------------------------------------------
+
+
+class StaffRefused(Refused):
+    """Refused to a logged-in staff member: the agency's error page, with the
+    navigation their role allows."""
+
+    def __init__(self, staff: StaffAccount, message: str, *, status_code: int = 403, back_url: str | None = None) -> None:
+        super().__init__(message, status_code=status_code, back_url=back_url)
+        self.staff = staff
+
+
+def current_staff(session: SessionDep, db: DbDep) -> StaffAccount | None:
+    """The active staff account this session logged in as (in a worker thread)."""
+    info = session.get("staff")
+    if not info:
+        return None
+    with db.transaction() as s:
+        account = s.get(StaffAccount, info.get("id"))
+        if account is None or not account.active:
+            return None
+        s.expunge(account)
+        return account
+
+
+def require_staff(permission: str) -> Callable[..., StaffAccount]:
+    """The logged-in staff member if their role allows ``permission``
+    (:data:`services.refund_portal.staff.PERMISSIONS`)."""
+
+    def guard(request: Request, session: SessionDep, account: Annotated[StaffAccount | None, Depends(current_staff)]) -> StaffAccount:
+        if account is None:
+            session.pop("staff", None)
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            raise Redirect(f"{AGENCY}/login?next={quote(target)}")
+        if not may(account.role, permission):
+            text = messages.STAFF_ERROR["forbidden"].format(role=messages.ROLE.get(account.role, account.role))
+            raise StaffRefused(account, text)
+        return account
+
+    return guard
+
+
+StaffViewing = Annotated[StaffAccount, Depends(require_staff("view"))]
+StaffImporting = Annotated[StaffAccount, Depends(require_staff("import"))]
+StaffCorrecting = Annotated[StaffAccount, Depends(require_staff("correct"))]
+StaffExporting = Annotated[StaffAccount, Depends(require_staff("export"))]
+StaffPaying = Annotated[StaffAccount, Depends(require_staff("pay"))]
+StaffAuditing = Annotated[StaffAccount, Depends(require_staff("audit"))]
+
+
+def staff_actor(account: StaffAccount, address: str) -> Actor:
+    """The staff member as the audit log names them."""
+    return Actor(kind="staff", id=account.login_name, name=account.display_name, address=address)
