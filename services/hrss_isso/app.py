@@ -8,17 +8,17 @@ import httpx
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
+from services.hrss_isso.accounts.registry import PopulationRegistry
+from services.hrss_isso.accounts.routes import account_router
 from services.hrss_isso.demo import demo_clients, load_demo_data
 from services.hrss_isso.hooks import IssoHooks
+from services.hrss_isso.login.routes import pages_router
 from services.hrss_isso.logout import logout_router
 from services.hrss_isso.models import kv_table, provider_tables
-from services.hrss_isso.pages import pages_router
-from services.hrss_isso.pages_account import account_router
-from services.hrss_isso.pages_register import register_router
-from services.hrss_isso.pages_staff import staff_router
-from services.hrss_isso.registry import PopulationRegistry
+from services.hrss_isso.registration.routes import register_router
 from services.hrss_isso.runtime import IssoServices
 from services.hrss_isso.settings import IssoSettings
+from services.hrss_isso.staff.routes import staff_router
 from shared.clock import Clock
 from shared.oauth.client import RelyingParty
 from shared.oauth.provider.provider import Provider

@@ -14,9 +14,9 @@ import uuid
 
 from sqlalchemy import select
 
+from services.hrss_isso.accounts.units import new_unit_id, org_code_of
 from services.hrss_isso.models import AuthorizationApplication, Material, Person, ProvincialLink, RealnameChange, Staff, Unit, UnitBinding
 from services.hrss_isso.runtime import IssoServices
-from services.hrss_isso.units import new_unit_id, org_code_of
 from shared.clock import Clock
 from shared.db import Database
 from shared.oauth.provider.demo import DEMO_RP

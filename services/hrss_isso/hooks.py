@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from services.hrss_isso.bindings import active_binding, handler_level
+from services.hrss_isso.accounts.bindings import active_binding, handler_level
+from services.hrss_isso.accounts.persons import get_person
+from services.hrss_isso.accounts.units import federated_login_ended, get_unit
 from services.hrss_isso.logout import upstream_logout_url
-from services.hrss_isso.persons import get_person
-from services.hrss_isso.units import federated_login_ended, get_unit
 from shared.oauth.client import RelyingParty
 from shared.oauth.provider.models import Principal
 from shared.randomness import TokenSource

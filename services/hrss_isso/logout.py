@@ -27,8 +27,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from services.hrss_isso.bindings import bindings_of_person
-from services.hrss_isso.units import end_federated_logins
+from services.hrss_isso.accounts.bindings import bindings_of_person
+from services.hrss_isso.accounts.units import end_federated_logins
 from shared.kvstore import KeyValueStore
 from shared.oauth.backchannel import LogoutTokenValidator, logout_receiver
 from shared.oauth.client import RelyingParty

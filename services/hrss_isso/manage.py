@@ -33,8 +33,8 @@ app_factory = cli.app_factory
 
 
 def create_staff(argv: list[str]) -> int:
-    from services.hrss_isso.staff import create_staff as add_staff
-    from services.hrss_isso.staff import staff_credentials
+    from services.hrss_isso.staff.accounts import create_staff as add_staff
+    from services.hrss_isso.staff.accounts import staff_credentials
     from shared.account_rules import RuleError, check_hrss_login_account, check_hrss_password
     from shared.clock import SystemClock
     from shared.db import Database

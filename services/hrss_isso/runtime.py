@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.hrss_isso.authorizations import Authorizations
-from services.hrss_isso.bindings import Bindings
-from services.hrss_isso.login import LoginService
+from services.hrss_isso.accounts.bindings import Bindings
+from services.hrss_isso.accounts.persons import PersonalAccounts, person_credentials
+from services.hrss_isso.accounts.registry import CsvPopulationRegistry, PopulationRegistry
+from services.hrss_isso.accounts.units import UnitRegistration, unit_credentials
+from services.hrss_isso.authorisation_codes.applications import Authorizations
+from services.hrss_isso.authorisation_codes.materials import MaterialStore
+from services.hrss_isso.login.password_login import LoginService
 from services.hrss_isso.models import Person, Staff, Unit, sms_tables
-from services.hrss_isso.persons import PersonalAccounts, person_credentials
-from services.hrss_isso.registry import CsvPopulationRegistry, PopulationRegistry
 from services.hrss_isso.settings import IssoSettings
-from services.hrss_isso.staff import staff_credentials
-from services.hrss_isso.units import UnitRegistration, unit_credentials
-from services.hrss_isso.uploads import MaterialStore
+from services.hrss_isso.staff.accounts import staff_credentials
 from shared.passwords import PasswordService
 from shared.ratelimit import Limiter
 from shared.sms import HttpSmsGateway, OutboxGateway, SmsCodes, SmsGateway

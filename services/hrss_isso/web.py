@@ -9,11 +9,11 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from services.hrss_isso.accounts.persons import get_person
+from services.hrss_isso.accounts.units import get_unit
 from services.hrss_isso.hooks import LOGIN_KEYS, PERSON_KEYS, session_ended
 from services.hrss_isso.models import Person, Unit
-from services.hrss_isso.persons import get_person
 from services.hrss_isso.runtime import IssoServices
-from services.hrss_isso.units import get_unit
 from shared.sms import SendResult, mask_mobile
 from shared.trust import TrustLevel
 from shared.web.app import render, wants_json

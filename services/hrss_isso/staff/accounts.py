@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.hrss_isso.login import Credentials
+from services.hrss_isso.login.password_login import Credentials
 from services.hrss_isso.models import Staff
 
 __all__ = ["staff_credentials", "get_staff", "create_staff"]

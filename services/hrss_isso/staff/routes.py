@@ -12,12 +12,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from services.hrss_isso.authorizations import CHANNEL_LABELS, STATUS_LABELS
+from services.hrss_isso.accounts.persons import LEVEL_LABELS
+from services.hrss_isso.accounts.units import SEARCH_FIELDS
+from services.hrss_isso.authorisation_codes.applications import CHANNEL_LABELS, STATUS_LABELS
+from services.hrss_isso.authorisation_codes.materials import MATERIAL_KINDS
 from services.hrss_isso.forms import FormRejected, Refused, text_of
-from services.hrss_isso.persons import LEVEL_LABELS
-from services.hrss_isso.staff import get_staff
-from services.hrss_isso.units import SEARCH_FIELDS
-from services.hrss_isso.uploads import MATERIAL_KINDS
+from services.hrss_isso.staff.accounts import get_staff
 from services.hrss_isso.web import client_address, flash, isso, page, pop_flash
 from shared.web.app import error_page, render
 from shared.web.csrf import verify_csrf_form

@@ -11,13 +11,13 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from services.hrss_isso import messages as msg
-from services.hrss_isso.authorizations import CHANNEL_LABELS, code_state
-from services.hrss_isso.bindings import STATUS_LABELS, active_binding, bindings_of_person, bindings_of_unit
+from services.hrss_isso.accounts.bindings import STATUS_LABELS, active_binding, bindings_of_person, bindings_of_unit
+from services.hrss_isso.accounts.persons import LEVEL_LABELS, level_label
+from services.hrss_isso.accounts.units import SEARCH_FIELDS
+from services.hrss_isso.authorisation_codes.applications import CHANNEL_LABELS, code_state
+from services.hrss_isso.authorisation_codes.materials import MATERIAL_KINDS, BodyTooLarge, limited_request, size_label
 from services.hrss_isso.forms import FormRejected, Refused, text_of
 from services.hrss_isso.models import RealnameChange
-from services.hrss_isso.persons import LEVEL_LABELS, level_label
-from services.hrss_isso.units import SEARCH_FIELDS
-from services.hrss_isso.uploads import MATERIAL_KINDS, BodyTooLarge, limited_request, size_label
 from services.hrss_isso.web import flash, isso, load_person, load_unit, page, pop_flash
 from shared.identifiers import mask_id_number
 from shared.sms import mask_mobile

@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session
 
 from services.hrss_isso import audit
 from services.hrss_isso import messages as msg
+from services.hrss_isso.accounts.persons import beijing_today, find_by_login_name, login_name_taken
 from services.hrss_isso.forms import Errors, FormRejected
-from services.hrss_isso.login import Credentials
+from services.hrss_isso.login.password_login import Credentials
 from services.hrss_isso.models import FederatedLogin, Person, ProvincialLink, Unit, UnitBinding
-from services.hrss_isso.persons import beijing_today, find_by_login_name, login_name_taken
-from services.hrss_isso.regions import GUANGDONG_CITIES
+from services.hrss_isso.registration.regions import GUANGDONG_CITIES
 from shared.clock import Clock
 from shared.db import Database
 from shared.passwords import PasswordService

@@ -10,11 +10,11 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from services.hrss_isso import messages as msg
+from services.hrss_isso.accounts.persons import ProvincialPerson, get_person, level_label
+from services.hrss_isso.accounts.units import CERT_TYPES, LEGAL_REP_ID_TYPE, ProvincialClaims, confirm_provincial_link
 from services.hrss_isso.forms import FormRejected, text_of
 from services.hrss_isso.logout import end_person_logins
-from services.hrss_isso.persons import ProvincialPerson, get_person, level_label
-from services.hrss_isso.regions import GUANGDONG_CITIES
-from services.hrss_isso.units import CERT_TYPES, LEGAL_REP_ID_TYPE, ProvincialClaims, confirm_provincial_link
+from services.hrss_isso.registration.regions import GUANGDONG_CITIES
 from services.hrss_isso.web import client_address, flash, isso, page, sms_answer, start_person_session, with_interaction
 from shared.identifiers import mask_id_number
 from shared.web.app import render

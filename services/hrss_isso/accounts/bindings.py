@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 
 from services.hrss_isso import audit
 from services.hrss_isso import messages as msg
+from services.hrss_isso.accounts.persons import beijing_today, find_by_login_name
 from services.hrss_isso.forms import Errors, FormRejected, Refused
 from services.hrss_isso.models import Person, Unit, UnitBinding
-from services.hrss_isso.persons import beijing_today, find_by_login_name
 from shared.clock import Clock
 from shared.db import Database
 from shared.trust import TrustLevel

@@ -12,11 +12,11 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from services.hrss_isso import messages as msg
-from services.hrss_isso.bindings import bindings_of_person, handler_level
+from services.hrss_isso.accounts.bindings import bindings_of_person, handler_level
+from services.hrss_isso.accounts.persons import ProvincialPerson, find_by_id_number, get_person, level_label
+from services.hrss_isso.accounts.units import find_unit_for_provincial, get_unit, record_federated_login, unit_with_uscc
 from services.hrss_isso.hooks import PERSON_KEYS, handler_acr
-from services.hrss_isso.pages_register import INIT_DONE_KEY, INIT_KEY, LINK_PENDING_KEY
-from services.hrss_isso.persons import ProvincialPerson, find_by_id_number, get_person, level_label
-from services.hrss_isso.units import find_unit_for_provincial, get_unit, record_federated_login, unit_with_uscc
+from services.hrss_isso.registration.routes import INIT_DONE_KEY, INIT_KEY, LINK_PENDING_KEY
 from services.hrss_isso.web import (
     client_address,
     enter_unit_as_handler,

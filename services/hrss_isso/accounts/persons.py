@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 
 from services.hrss_isso import audit
 from services.hrss_isso import messages as msg
+from services.hrss_isso.accounts.registry import PopulationRegistry
 from services.hrss_isso.forms import Errors, FormRejected
-from services.hrss_isso.login import Credentials
+from services.hrss_isso.login.password_login import Credentials
 from services.hrss_isso.models import Person, PersonProvincialLink, RealnameChange, Unit
-from services.hrss_isso.registry import PopulationRegistry
 from shared.clock import Clock
 from shared.db import Database
 from shared.identifiers import mask_id_number
