@@ -1,5 +1,6 @@
 """The ISSO's account services, built once per app and found on
-``request.app.state.isso`` (no module globals, STYLE habit 5)."""
+``app.state.isso`` by create_app and reached through
+:data:`services.hrss_isso.deps.IssoDep` (no module globals, STYLE habit 5)."""
 
 from __future__ import annotations
 
