@@ -96,7 +96,11 @@ class IssoHooks:
             return None
         act = context.get("act")
         # A handler's tokens end with the binding (or the account).
-        if context.get("idp") == "hrss" and isinstance(act, dict) and handler_acr(db, unit_id=subject, person_id=act.get("sub", "")) is None:
+        if (
+            context.get("idp") == "hrss"
+            and isinstance(act, dict)
+            and handler_acr(db, unit_id=subject, person_id=act.get("sub", "")) is None
+        ):
             return None
         claims = {"org_name": unit.org_name, "uscc": unit.uscc, "unit_code": unit.unit_code, "idp": context.get("idp", "hrss")}
         # A unit registered with its 组织机构代码 has no USCC: the claim is left out, not null.
@@ -125,4 +129,6 @@ class IssoHooks:
             session.pop(key, None)
 
     async def continue_logout(self, session: dict[str, Any], ended: dict[str, Any], destination: str | None) -> str | None:
-        return await upstream_logout_url(self._upstream, self._tokens, issuer=self.issuer, session=session, ended=ended, destination=destination)
+        return await upstream_logout_url(
+            self._upstream, self._tokens, issuer=self.issuer, session=session, ended=ended, destination=destination
+        )

@@ -60,7 +60,15 @@ def create_staff(argv: list[str]) -> int:
             if staff_credentials(s, args.login) is not None:
                 print(f"staff account {args.login} exists", file=sys.stderr)
                 return 1
-            add_staff(s, login_name=args.login, password_hash=PasswordService().hash(password), name=args.name, agency=args.agency, roles=args.role, now=SystemClock().now())
+            add_staff(
+                s,
+                login_name=args.login,
+                password_hash=PasswordService().hash(password),
+                name=args.name,
+                agency=args.agency,
+                roles=args.role,
+                now=SystemClock().now(),
+            )
     finally:
         db.dispose()
     print(f"hrss_isso: staff account {args.login} created with roles {' '.join(args.role)}")

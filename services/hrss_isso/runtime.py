@@ -42,7 +42,9 @@ class IssoServices:
     staff_login: LoginService
 
     @classmethod
-    def build(cls, settings: IssoSettings, runtime: Runtime, *, passwords: PasswordService, registry: PopulationRegistry | None = None) -> IssoServices:
+    def build(
+        cls, settings: IssoSettings, runtime: Runtime, *, passwords: PasswordService, registry: PopulationRegistry | None = None
+    ) -> IssoServices:
         db, kv, clock, tokens = runtime.db, runtime.kv, runtime.clock, runtime.tokens
         outbox = OutboxGateway(sms_tables, clock)
         gateway: SmsGateway = outbox
@@ -74,8 +76,12 @@ class IssoServices:
             sms=sms,
             registry=registry,
             store=store,
-            persons=PersonalAccounts(db=db, clock=clock, passwords=passwords, sms=sms, registry=registry, check_limiter=checks, max_keyboard_run=run),
-            units=UnitRegistration(db=db, clock=clock, tokens=tokens, passwords=passwords, sms=sms, check_limiter=checks, max_keyboard_run=run),
+            persons=PersonalAccounts(
+                db=db, clock=clock, passwords=passwords, sms=sms, registry=registry, check_limiter=checks, max_keyboard_run=run
+            ),
+            units=UnitRegistration(
+                db=db, clock=clock, tokens=tokens, passwords=passwords, sms=sms, check_limiter=checks, max_keyboard_run=run
+            ),
             bindings=Bindings(db=db, clock=clock),
             authorizations=Authorizations(
                 db=db,

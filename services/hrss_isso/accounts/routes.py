@@ -91,7 +91,9 @@ async def _parent(request: Request, db: DbDep, person: Person, *, errors: dict |
 
 
 @router.post("/parent-accounts/{binding_id}/{action}")
-async def parent_action(request: Request, binding_id: int, action: str, form: CsrfForm, person: PersonDep, services: IssoDep, db: DbDep) -> Response:
+async def parent_action(
+    request: Request, binding_id: int, action: str, form: CsrfForm, person: PersonDep, services: IssoDep, db: DbDep
+) -> Response:
     bindings = services.bindings
     operations = {
         "accept": (lambda: bindings.accept(person_id=person.id, binding_id=binding_id), msg.BINDING_ACCEPTED),
@@ -144,7 +146,9 @@ async def sub_accounts_add(request: Request, form: CsrfForm, unit: UnitAccountDe
     values = {"handler_login_name": text_of(form, "handler_login_name", 40), "handler_id_number": text_of(form, "handler_id_number", 20)}
     try:
         await run_in_threadpool(
-            lambda: services.bindings.request(unit_id=unit.id, login_name=values["handler_login_name"], id_number=values["handler_id_number"])
+            lambda: services.bindings.request(
+                unit_id=unit.id, login_name=values["handler_login_name"], id_number=values["handler_id_number"]
+            )
         )
     except FormRejected as rejected:
         return await _sub(request, db, unit, values=values, errors=rejected.errors)
@@ -153,7 +157,9 @@ async def sub_accounts_add(request: Request, form: CsrfForm, unit: UnitAccountDe
 
 
 @router.post("/sub-accounts/{binding_id}/{action}")
-async def sub_action(request: Request, binding_id: int, action: str, form: CsrfForm, unit: UnitAccountDep, services: IssoDep, db: DbDep) -> Response:
+async def sub_action(
+    request: Request, binding_id: int, action: str, form: CsrfForm, unit: UnitAccountDep, services: IssoDep, db: DbDep
+) -> Response:
     bindings = services.bindings
     operations = {
         "withdraw": (lambda: bindings.withdraw(unit_id=unit.id, binding_id=binding_id), msg.BINDING_WITHDRAW_DONE),

@@ -121,7 +121,12 @@ async def applications(request: Request, person: PersonDep, services: IssoDep, d
     return render(
         request,
         "realname_applications.html",
-        {"rows": await run_in_threadpool(rows), "channels": CHANNEL_LABELS, "state": lambda a: code_state(a, now), "flash": pop_flash(request)},
+        {
+            "rows": await run_in_threadpool(rows),
+            "channels": CHANNEL_LABELS,
+            "state": lambda a: code_state(a, now),
+            "flash": pop_flash(request),
+        },
     )
 
 
@@ -153,7 +158,9 @@ async def code_submit(request: Request, form: CsrfForm, person: PersonDep, servi
     if not unit_id:
         return await _code_page(request, db, errors={"": msg.CODE_NEEDS_UNIT})
     try:
-        await run_in_threadpool(lambda: services.authorizations.enter_code(person_id=person.id, unit_id=unit_id, code=text_of(form, "code", 40)))
+        await run_in_threadpool(
+            lambda: services.authorizations.enter_code(person_id=person.id, unit_id=unit_id, code=text_of(form, "code", 40))
+        )
     except FormRejected as rejected:
         return await _code_page(request, db, errors=rejected.errors)
     flash(request, msg.CODE_DONE)

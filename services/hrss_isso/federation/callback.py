@@ -161,7 +161,9 @@ def federated_login(
     return _unit(claims, id_token=id_token, upstream_issuer=upstream_issuer, db=db, clock=clock, tokens=tokens)
 
 
-def _unit(claims: dict[str, Any], *, id_token: str | None, upstream_issuer: str, db: Database, clock: Clock, tokens: TokenSource) -> Outcome:
+def _unit(
+    claims: dict[str, Any], *, id_token: str | None, upstream_issuer: str, db: Database, clock: Clock, tokens: TokenSource
+) -> Outcome:
     if claims.get("account_type") != "legal_person" or not claims.get("uscc"):
         return Declined(message="单位登录请在广东省统一身份认证平台选择“法人登录”，使用单位的法人账号登录。", code="not_legal_person")
     level = TrustLevel.from_acr(claims.get("acr"))
@@ -279,4 +281,3 @@ def _personal(
         s.expunge(person)
     log.info("personal federated login", extra={"fields": {"outcome": outcome[1]}})
     return PersonLogin(person=person, amr=list(claims.get("amr") or []) + ["fed"])
-

@@ -105,7 +105,9 @@ def failure_page(request: Request, provider: Provider, failure: LoginFailed, int
 
 def declined_page(request: Request, provider: Provider, declined: Declined, interaction: str) -> Response:
     retry = with_interaction(f"{provider.config.issuer}/login?tab={declined.tab}", interaction if declined.keep_interaction else "")
-    return render(request, "federation_failed.html", {"message": declined.message, "retry_url": retry, "code": declined.code}, status_code=400)
+    return render(
+        request, "federation_failed.html", {"message": declined.message, "retry_url": retry, "code": declined.code}, status_code=400
+    )
 
 
 @router.get("/federation/gdzwfw/callback")
@@ -217,7 +219,9 @@ async def init_step1_submit(request: Request, form: CsrfForm, services: IssoDep)
     values = {"login_name": text_of(form, "login_name", 40), "id_number": text_of(form, "id_number", 20)}
     try:
         person_id = await run_in_threadpool(
-            lambda: services.units.check_registrant(login_name=values["login_name"], id_number=values["id_number"], address=client_address(request))
+            lambda: services.units.check_registrant(
+                login_name=values["login_name"], id_number=values["id_number"], address=client_address(request)
+            )
         )
     except FormRejected as rejected:
         return page(request, "unit_register_step1.html", init_ctx(services, claims, values), errors=rejected.errors)
@@ -292,7 +296,9 @@ async def confirm_link(request: Request) -> Response:
         return RedirectResponse(UNIT_GDZWFW_LOGIN, status_code=303)
     if not request.session.get("person_id"):
         return RedirectResponse(PERSON_LOGIN, status_code=303)
-    return page(request, "provincial_link_confirm.html", {"pending": pending, "done": False, "person_name": request.session.get("person_name")})
+    return page(
+        request, "provincial_link_confirm.html", {"pending": pending, "done": False, "person_name": request.session.get("person_name")}
+    )
 
 
 @router.post("/init/confirm")
@@ -304,7 +310,9 @@ async def confirm_link_submit(request: Request, form: CsrfForm, db: DbDep, clock
 
     def confirm() -> str | None:
         with db.transaction() as s:
-            return confirm_provincial_link(s, person_id=person_id, issuer=pending["iss"], subject=pending["sub"], uscc=pending["uscc"], now=clock.now())
+            return confirm_provincial_link(
+                s, person_id=person_id, issuer=pending["iss"], subject=pending["sub"], uscc=pending["uscc"], now=clock.now()
+            )
 
     problem = await run_in_threadpool(confirm)
     ctx = {"pending": pending, "done": problem is None, "person_name": request.session.get("person_name")}

@@ -108,9 +108,13 @@ async def login_submit(
     login_name = str(form.get("login_name", ""))[:40]
     password = str(form.get("password", ""))[:128]
     service = services.person_login if tab == "personal" else services.unit_login
-    result = await run_in_threadpool(lambda: service.authenticate(db, login_name=login_name, password=password, address=client_address(request)))
+    result = await run_in_threadpool(
+        lambda: service.authenticate(db, login_name=login_name, password=password, address=client_address(request))
+    )
     if result.error or not result.account_id:
-        ctx = await run_in_threadpool(lambda: login_context(provider, interaction, tab, "password", error=result.error, login_name=login_name))
+        ctx = await run_in_threadpool(
+            lambda: login_context(provider, interaction, tab, "password", error=result.error, login_name=login_name)
+        )
         return render(request, "login.html", ctx, status_code=400)
     found = parked(provider, interaction)
     interaction = interaction if found else ""
@@ -173,7 +177,9 @@ def require_personal_login(person: Person | None, provider: Provider, interactio
 @router.get("/login/units")
 async def choose_unit(request: Request, person: CurrentPerson, provider: ProviderDep, db: DbDep, interaction: str = "") -> Response:
     person = require_personal_login(person, provider, interaction)
-    return await chooser(request, provider, db, person, interaction, current=request.session.get("unit_id"), error=request.session.pop("flash", None))
+    return await chooser(
+        request, provider, db, person, interaction, current=request.session.get("unit_id"), error=request.session.pop("flash", None)
+    )
 
 
 @router.post("/login/units")

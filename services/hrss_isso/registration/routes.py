@@ -45,7 +45,9 @@ async def ways(request: Request, interaction: str = "") -> Response:
     return render(request, "register_ways.html", {"interaction": interaction})
 
 
-def person_page(services: IssoServices, values: dict[str, str], *, interaction: str, provincial: dict | None = None, **extra: Any) -> dict[str, Any]:
+def person_page(
+    services: IssoServices, values: dict[str, str], *, interaction: str, provincial: dict | None = None, **extra: Any
+) -> dict[str, Any]:
     return {
         **common(services),
         "values": values,
@@ -103,7 +105,11 @@ async def _register(request: Request, form, services: IssoServices, clock, token
     upstream = None
     if provincial is not None:
         upstream = ProvincialPerson(
-            issuer=provincial["iss"], subject=provincial["sub"], name=provincial["name"], id_number=provincial["id_number"], acr=provincial["acr"]
+            issuer=provincial["iss"],
+            subject=provincial["sub"],
+            name=provincial["name"],
+            id_number=provincial["id_number"],
+            acr=provincial["acr"],
         )
     try:
         person = await run_in_threadpool(
@@ -161,7 +167,9 @@ async def find_login_submit(request: Request, form: CsrfForm, services: IssoDep)
         return page(request, "find_login.html", {**ctx, **answer}, status=200 if answer["sms_ok"] else 400)
     try:
         found = await run_in_threadpool(
-            lambda: services.persons.find_login_name(id_number=values["id_number"], mobile=values["mobile"], sms_code=text_of(form, "sms_code", 10))
+            lambda: services.persons.find_login_name(
+                id_number=values["id_number"], mobile=values["mobile"], sms_code=text_of(form, "sms_code", 10)
+            )
         )
     except FormRejected as rejected:
         return page(request, "find_login.html", ctx, errors=rejected.errors)
@@ -179,7 +187,9 @@ async def forgot_submit(request: Request, form: CsrfForm, services: IssoDep) -> 
     values = {"login_name": text_of(form, "login_name", 40), "id_number": text_of(form, "id_number", 20)}
     try:
         person_id, masked = await run_in_threadpool(
-            lambda: services.persons.start_reset(login_name=values["login_name"], id_number=values["id_number"], address=client_address(request))
+            lambda: services.persons.start_reset(
+                login_name=values["login_name"], id_number=values["id_number"], address=client_address(request)
+            )
         )
     except FormRejected as rejected:
         return page(request, "forgot_password.html", {**common(services), "step": 1, "values": values}, errors=rejected.errors)
@@ -203,11 +213,15 @@ async def reset_submit(request: Request, form: CsrfForm, services: IssoDep, prov
         return RedirectResponse("/isso/forgot-password", status_code=303)
     ctx = {**common(services), "step": 2, "values": {}, "sent_to": None, "sms_ok": None, "sms_message": ""}
     if form.get("action") == "send_sms":
-        result = await run_in_threadpool(lambda: services.persons.resend_reset(person_id=pending["person_id"], address=client_address(request)))
+        result = await run_in_threadpool(
+            lambda: services.persons.resend_reset(person_id=pending["person_id"], address=client_address(request))
+        )
         message = f"验证码已发送至{pending['masked']}，5分钟内有效" if result.sent else (result.error or "")
         if "application/json" in request.headers.get("accept", ""):
             return JSONResponse({"ok": result.sent, "message": message}, status_code=200 if result.sent else 400)
-        return page(request, "forgot_password.html", {**ctx, "sms_ok": result.sent, "sms_message": message}, status=200 if result.sent else 400)
+        return page(
+            request, "forgot_password.html", {**ctx, "sms_ok": result.sent, "sms_message": message}, status=200 if result.sent else 400
+        )
     try:
         login_name = await run_in_threadpool(
             lambda: services.persons.finish_reset(
@@ -240,7 +254,9 @@ async def unit_step1_submit(request: Request, form: CsrfForm, services: IssoDep)
     values = {"login_name": text_of(form, "login_name", 40), "id_number": text_of(form, "id_number", 20)}
     try:
         person_id = await run_in_threadpool(
-            lambda: services.units.check_registrant(login_name=values["login_name"], id_number=values["id_number"], address=client_address(request))
+            lambda: services.units.check_registrant(
+                login_name=values["login_name"], id_number=values["id_number"], address=client_address(request)
+            )
         )
     except FormRejected as rejected:
         return page(request, "unit_register_step1.html", {**unit_common(services), "values": values}, errors=rejected.errors)
@@ -274,7 +290,9 @@ async def unit_step2_submit(request: Request, form: CsrfForm, services: IssoDep,
         answer = await send_sms(request, services, mobile=values["legal_rep_mobile"], purpose="register_unit")
         if isinstance(answer, JSONResponse):
             return answer
-        return page(request, "unit_register_step2.html", unit_info_ctx(services, who, values, **answer), status=200 if answer["sms_ok"] else 400)
+        return page(
+            request, "unit_register_step2.html", unit_info_ctx(services, who, values, **answer), status=200 if answer["sms_ok"] else 400
+        )
     data = {**values, "password": secret(form, "password"), "password2": secret(form, "password2")}
     try:
         unit = await run_in_threadpool(lambda: services.units.register(person_id=who["id"], form=data))

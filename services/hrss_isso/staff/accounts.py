@@ -24,6 +24,15 @@ def get_staff(db: Session, *, staff_id: str) -> Staff | None:
 
 
 def create_staff(db: Session, *, login_name: str, password_hash: str, name: str, agency: str, roles: list[str], now: dt.datetime) -> Staff:
-    staff = Staff(id=uuid.uuid4().hex, login_name=login_name, password_hash=password_hash, name=name, agency=agency, roles=" ".join(roles), status="active", created_at=now)
+    staff = Staff(
+        id=uuid.uuid4().hex,
+        login_name=login_name,
+        password_hash=password_hash,
+        name=name,
+        agency=agency,
+        roles=" ".join(roles),
+        status="active",
+        created_at=now,
+    )
     db.add(staff)
     return staff

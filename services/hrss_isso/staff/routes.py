@@ -155,13 +155,18 @@ async def detail(request: Request, application_id: str, staff: ViewingStaff, ser
 
 
 @router.post("/applications/{application_id}/{action}")
-async def review(request: Request, application_id: str, action: str, form: CsrfForm, staff: ReviewingStaff, services: IssoDep, db: DbDep) -> Response:
+async def review(
+    request: Request, application_id: str, action: str, form: CsrfForm, staff: ReviewingStaff, services: IssoDep, db: DbDep
+) -> Response:
     authorizations = services.authorizations
     reason = text_of(form, "reason", 400)
     if action == "approve":
         operation, done = (lambda: authorizations.approve(staff_id=staff.id, application_id=application_id)), msg.REVIEW_APPROVED
     elif action == "reject":
-        operation, done = (lambda: authorizations.reject(staff_id=staff.id, application_id=application_id, reason=reason)), msg.REVIEW_REJECTED
+        operation, done = (
+            (lambda: authorizations.reject(staff_id=staff.id, application_id=application_id, reason=reason)),
+            msg.REVIEW_REJECTED,
+        )
     else:
         return error_page(request, 404, "您访问的页面不存在")
     try:
