@@ -23,6 +23,7 @@ from services.hrss_isso.federation.callback import (
     Declined,
     LevelTooLow,
     LinkNeedsLogin,
+    Outcome,
     PersonExists,
     PersonLinked,
     PersonLogin,
@@ -38,11 +39,13 @@ from services.hrss_isso.logout import AFTER_LOGOUT, end_isso_sessions
 from services.hrss_isso.registration.contexts import UNIT_FIELDS, UNIT_STEPS, registrant_of, secret, send_sms, unit_common, unit_info_ctx
 from services.hrss_isso.runtime import IssoServices
 from services.hrss_isso.web import client_address, flash, page, parked, resume_or, with_interaction
+from shared.clock import Clock
 from shared.oauth.adapter import read_oauth2_request
 from shared.oauth.backchannel import logout_receiver
 from shared.oauth.client import LoginFailed
 from shared.oauth.provider.provider import Provider
 from shared.oauth.provider.routes import outcome_response
+from shared.randomness import TokenSource
 from shared.trust import TrustLevel, require_level_claims
 from shared.web.app import render
 from shared.web.deps import ClockDep, CsrfForm, DbDep, TokensDep
@@ -143,7 +146,10 @@ async def federation_callback(
     return await _render_outcome(request, outcome, provider=provider, interaction=interaction, clock=clock, tokens=tokens)
 
 
-async def _render_outcome(request: Request, outcome, *, provider: Provider, interaction: str, clock, tokens) -> Response:
+async def _render_outcome(
+    request: Request, outcome: Outcome, *, provider: Provider, interaction: str, clock: Clock, tokens: TokenSource
+) -> Response:
+    """The session, page or redirect a federated login's outcome means."""
     issuer = provider.config.issuer
     session = request.session
     if outcome.first_login:

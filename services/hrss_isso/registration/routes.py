@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from services.hrss_isso import messages as msg
 from services.hrss_isso.accounts.persons import ProvincialPerson, get_person, level_label
@@ -28,7 +29,9 @@ from services.hrss_isso.registration.contexts import (
 )
 from services.hrss_isso.runtime import IssoServices
 from services.hrss_isso.web import client_address, flash, page, with_interaction
+from shared.clock import Clock
 from shared.identifiers import mask_id_number
+from shared.randomness import TokenSource
 from shared.web.app import render
 from shared.web.deps import ClockDep, CsrfForm, DbDep, TokensDep
 
@@ -93,7 +96,9 @@ async def register_provincial_submit(request: Request, form: CsrfForm, services:
     return await _register(request, form, services, clock, tokens, provincial=provincial)
 
 
-async def _register(request: Request, form, services: IssoServices, clock, tokens, *, provincial: dict | None) -> Response:
+async def _register(
+    request: Request, form: FormData, services: IssoServices, clock: Clock, tokens: TokenSource, *, provincial: dict | None
+) -> Response:
     values = {k: text_of(form, k, 40) for k in PERSON_FIELDS}
     interaction = text_of(form, "interaction", 100)
     if form.get("action") == "send_sms":
