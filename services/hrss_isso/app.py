@@ -1,4 +1,10 @@
-"""``create_app(settings)`` for 广东人社统一认证 (hrss_isso, port 8002, /isso/)."""
+"""``create_app(settings)`` for 广东人社统一认证 (hrss_isso, port 8002, /isso/).
+
+Start-up builds the parts (the account services, the provider, the relying
+party of gdzwfw_idp, the back-channel logout validator) and puts them on
+``app.state``, where :mod:`services.hrss_isso.deps` finds them; the routers
+are module-level and mounted here.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +13,23 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.routing import Mount
 
+from services.hrss_isso.accounts.registry import PopulationRegistry
+from services.hrss_isso.accounts.routes import router as accounts_router
+from services.hrss_isso.authorisation_codes.routes import router as authorisation_codes_router
 from services.hrss_isso.demo import demo_clients, load_demo_data
+from services.hrss_isso.federation.routes import router as federation_router
 from services.hrss_isso.hooks import IssoHooks
-from services.hrss_isso.logout import logout_router
+from services.hrss_isso.login.routes import router as login_router
 from services.hrss_isso.models import kv_table, provider_tables
-from services.hrss_isso.pages import pages_router
-from services.hrss_isso.pages_account import account_router
-from services.hrss_isso.pages_register import register_router
-from services.hrss_isso.pages_staff import staff_router
-from services.hrss_isso.registry import PopulationRegistry
+from services.hrss_isso.registration.routes import router as registration_router
 from services.hrss_isso.runtime import IssoServices
 from services.hrss_isso.settings import IssoSettings
+from services.hrss_isso.staff.routes import router as staff_router
 from shared.clock import Clock
+from shared.oauth.backchannel import LogoutTokenValidator
 from shared.oauth.client import RelyingParty
 from shared.oauth.provider.provider import Provider
 from shared.oauth.provider.routes import mount_provider
@@ -31,7 +41,9 @@ from shared.web.dev_sms import sms_outbox_router
 __all__ = ["create_app"]
 
 TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
 CLAIMS = ("org_name", "uscc", "unit_code", "idp", "act")
+ROUTERS = (login_router, federation_router, registration_router, accounts_router, authorisation_codes_router, staff_router)
 
 
 def create_app(
@@ -85,15 +97,15 @@ def create_app(
         home_path="/isso/",
         on_startup=prepare,
     )
+    # The shared mount serves /static; this service's own files are matched first.
+    app.router.routes.insert(0, Mount("/static/isso", app=StaticFiles(directory=STATIC), name="isso-static"))
     app.state.provider = provider
     app.state.rp = rp
     app.state.isso = services
+    app.state.logout_validator = LogoutTokenValidator(rp=rp, kv=runtime.kv, clock=runtime.clock)
     mount_provider(app, provider, prefix="/isso")
-    app.include_router(logout_router(provider=provider, rp=rp, kv=runtime.kv))
-    app.include_router(pages_router(provider=provider, rp=rp))
-    app.include_router(register_router())
-    app.include_router(account_router())
-    app.include_router(staff_router())
+    for router in ROUTERS:
+        app.include_router(router)
     if services.outbox is not None:
         # Development only: read the text messages the outbox holds.
         app.include_router(sms_outbox_router(services.outbox))

@@ -14,9 +14,9 @@ import uuid
 
 from sqlalchemy import select
 
+from services.hrss_isso.accounts.units import new_unit_id, org_code_of
 from services.hrss_isso.models import AuthorizationApplication, Material, Person, ProvincialLink, RealnameChange, Staff, Unit, UnitBinding
 from services.hrss_isso.runtime import IssoServices
-from services.hrss_isso.units import new_unit_id, org_code_of
 from shared.clock import Clock
 from shared.db import Database
 from shared.oauth.provider.demo import DEMO_RP
@@ -36,18 +36,53 @@ def demo_clients(api_scopes: list[str]) -> list[ClientConfig]:
 
 
 DEMO_UNITS = [
-    {"unit_code": "44010600001", "uscc": "91440106MA5DL1A170", "org_name": "广州市天河区示范科技有限公司", "login_name": "tianhe_keji", "legal_rep_name": "张明", "legal_rep_id_number": "440106198001010019"},
-    {"unit_code": "44010400002", "uscc": "91440104MA5DL2B24P", "org_name": "广州市越秀区示范贸易有限公司", "login_name": "yuexiu_maoyi", "legal_rep_name": "李华", "legal_rep_id_number": "440104198505120024"},
-    {"unit_code": "44010300003", "uscc": "91440103MA5DL3C31X", "org_name": "广州市荔湾区示范制造有限公司", "login_name": "liwan_zhizao", "legal_rep_name": "王强", "legal_rep_id_number": "440105197503030035"},
+    {
+        "unit_code": "44010600001",
+        "uscc": "91440106MA5DL1A170",
+        "org_name": "广州市天河区示范科技有限公司",
+        "login_name": "tianhe_keji",
+        "legal_rep_name": "张明",
+        "legal_rep_id_number": "440106198001010019",
+    },
+    {
+        "unit_code": "44010400002",
+        "uscc": "91440104MA5DL2B24P",
+        "org_name": "广州市越秀区示范贸易有限公司",
+        "login_name": "yuexiu_maoyi",
+        "legal_rep_name": "李华",
+        "legal_rep_id_number": "440104198505120024",
+    },
+    {
+        "unit_code": "44010300003",
+        "uscc": "91440103MA5DL3C31X",
+        "org_name": "广州市荔湾区示范制造有限公司",
+        "login_name": "liwan_zhizao",
+        "legal_rep_name": "王强",
+        "legal_rep_id_number": "440105197503030035",
+    },
 ]
 
 # login, name, ID number, mobile, 实名 level, and what the demo shows
 DEMO_PERSONS = [
-    ("chenxiao", "陈晓", "440106199007150041", "13800138001", 2, "二级；越秀 44010400002 已授权码实名（L2），天河 44010600001 已绑定未授权（L1）"),
+    (
+        "chenxiao",
+        "陈晓",
+        "440106199007150041",
+        "13800138001",
+        2,
+        "二级；越秀 44010400002 已授权码实名（L2），天河 44010600001 已绑定未授权（L1）",
+    ),
     ("liming", "李明", "440106198503120023", "13800138002", 1, "一级；可做人口库实名核验（证件有效期至 2031-03-12）"),
     ("wangfang", "王芳", "44010419880521003X", "13800138003", 2, "二级；荔湾 44010300003 发来绑定申请待确认"),
     ("zhaolei", "赵磊", "440105199208080047", "13800138004", 2, "二级；已绑定荔湾 44010300003，授权码申请待审核"),
-    ("sunli", "孙丽", "440304198701010050", "13800138005", 2, f"二级；已绑定荔湾 44010300003，授权码已批准（{DEMO_AUTHORIZATION_CODE}）待输入"),
+    (
+        "sunli",
+        "孙丽",
+        "440304198701010050",
+        "13800138005",
+        2,
+        f"二级；已绑定荔湾 44010300003，授权码已批准（{DEMO_AUTHORIZATION_CODE}）待输入",
+    ),
 ]
 
 DEMO_STAFF = [
@@ -56,8 +91,12 @@ DEMO_STAFF = [
 ]
 
 # The smallest well-formed files of each kind, standing in for scans.
-_DEMO_PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Count 0/Kids[]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
-_DEMO_PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000" "1f15c4890000000d49444154789c6360000002000185d114090000000049454e44ae426082")
+_DEMO_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Count 0/Kids[]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+)
+_DEMO_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360000002000185d114090000000049454e44ae426082"
+)
 
 
 def load_demo_data(db: Database, *, services: IssoServices, clock: Clock, gdzwfw_issuer: str) -> None:
@@ -68,7 +107,14 @@ def load_demo_data(db: Database, *, services: IssoServices, clock: Clock, gdzwfw
         for spec in DEMO_UNITS:
             unit = s.execute(select(Unit).where(Unit.uscc == spec["uscc"])).scalar_one_or_none()
             if unit is None:
-                unit = Unit(id=new_unit_id(), status="active", created_at=now, unit_code=spec["unit_code"], uscc=spec["uscc"], org_name=spec["org_name"])
+                unit = Unit(
+                    id=new_unit_id(),
+                    status="active",
+                    created_at=now,
+                    unit_code=spec["unit_code"],
+                    uscc=spec["uscc"],
+                    org_name=spec["org_name"],
+                )
                 s.add(unit)
                 s.flush()
                 s.add(ProvincialLink(unit_id=unit.id, issuer=gdzwfw_issuer.rstrip("/"), uscc=spec["uscc"], subject=None, linked_at=now))
@@ -89,30 +135,66 @@ def load_demo_data(db: Database, *, services: IssoServices, clock: Clock, gdzwfw
         persons: dict[str, Person] = {}
         for login, name, id_number, mobile, level, _ in DEMO_PERSONS:
             person = Person(
-                id=uuid.uuid4().hex, login_name=login, password_hash=password_hash, name=name, id_type="居民身份证", id_number=id_number,
-                mobile=mobile, realname_level=level, realname_method="人口库实名核验" if level >= 2 else "注册（手机短信验证）", status="active", created_at=now,
+                id=uuid.uuid4().hex,
+                login_name=login,
+                password_hash=password_hash,
+                name=name,
+                id_type="居民身份证",
+                id_number=id_number,
+                mobile=mobile,
+                realname_level=level,
+                realname_method="人口库实名核验" if level >= 2 else "注册（手机短信验证）",
+                status="active",
+                created_at=now,
             )
             s.add(person)
             s.flush()
             s.add(RealnameChange(person_id=person.id, from_level=None, to_level=1, method="注册", evidence="演示数据", created_at=now))
             if level >= 2:
-                s.add(RealnameChange(person_id=person.id, from_level=1, to_level=level, method="人口库实名核验", evidence="演示数据", created_at=now))
+                s.add(
+                    RealnameChange(
+                        person_id=person.id, from_level=1, to_level=level, method="人口库实名核验", evidence="演示数据", created_at=now
+                    )
+                )
             persons[login] = person
         reviewer = None
         for login, name, agency, roles in DEMO_STAFF:
-            staff = Staff(id=uuid.uuid4().hex, login_name=login, password_hash=password_hash, name=name, agency=agency, roles=" ".join(roles), status="active", created_at=now)
+            staff = Staff(
+                id=uuid.uuid4().hex,
+                login_name=login,
+                password_hash=password_hash,
+                name=name,
+                agency=agency,
+                roles=" ".join(roles),
+                status="active",
+                created_at=now,
+            )
             s.add(staff)
             reviewer = reviewer or staff
         s.flush()
 
         def bind(login: str, unit_code: str, status: str) -> UnitBinding:
-            binding = UnitBinding(unit_id=units[unit_code].id, person_id=persons[login].id, status=status, requested_at=now, decided_at=None if status == "pending" else now)
+            binding = UnitBinding(
+                unit_id=units[unit_code].id,
+                person_id=persons[login].id,
+                status=status,
+                requested_at=now,
+                decided_at=None if status == "pending" else now,
+            )
             s.add(binding)
             return binding
 
-        def application(login: str, unit_code: str, status: str, *, code: str | None = None, used: bool = False) -> AuthorizationApplication:
+        def application(
+            login: str, unit_code: str, status: str, *, code: str | None = None, used: bool = False
+        ) -> AuthorizationApplication:
             app = AuthorizationApplication(
-                id=uuid.uuid4().hex, batch_id=uuid.uuid4().hex, person_id=persons[login].id, unit_id=units[unit_code].id, channel="online", status=status, submitted_at=now,
+                id=uuid.uuid4().hex,
+                batch_id=uuid.uuid4().hex,
+                person_id=persons[login].id,
+                unit_id=units[unit_code].id,
+                channel="online",
+                status=status,
+                submitted_at=now,
             )
             if status == "approved":
                 app.reviewer_id, app.reviewed_at = reviewer.id, now
@@ -136,8 +218,16 @@ def load_demo_data(db: Database, *, services: IssoServices, clock: Clock, gdzwfw
         ):
             s.add(
                 Material(
-                    id=uuid.uuid4().hex, batch_id=pending.batch_id, kind=kind, original_name=name, content_type=content_type, size=len(data),
-                    sha256=hashlib.sha256(data).hexdigest(), storage_name=services.store.save(data), uploaded_by=persons["zhaolei"].id, created_at=now,
+                    id=uuid.uuid4().hex,
+                    batch_id=pending.batch_id,
+                    kind=kind,
+                    original_name=name,
+                    content_type=content_type,
+                    size=len(data),
+                    sha256=hashlib.sha256(data).hexdigest(),
+                    storage_name=services.store.save(data),
+                    uploaded_by=persons["zhaolei"].id,
+                    created_at=now,
                 )
             )
         bind("sunli", "44010300003", "active")

@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from services.hrss_isso.bindings import active_binding, handler_level
+from services.hrss_isso.accounts.bindings import active_binding, handler_level
+from services.hrss_isso.accounts.persons import get_person
+from services.hrss_isso.accounts.units import federated_login_ended, get_unit
 from services.hrss_isso.logout import upstream_logout_url
-from services.hrss_isso.persons import get_person
-from services.hrss_isso.units import federated_login_ended, get_unit
 from shared.oauth.client import RelyingParty
 from shared.oauth.provider.models import Principal
 from shared.randomness import TokenSource
@@ -96,7 +96,11 @@ class IssoHooks:
             return None
         act = context.get("act")
         # A handler's tokens end with the binding (or the account).
-        if context.get("idp") == "hrss" and isinstance(act, dict) and handler_acr(db, unit_id=subject, person_id=act.get("sub", "")) is None:
+        if (
+            context.get("idp") == "hrss"
+            and isinstance(act, dict)
+            and handler_acr(db, unit_id=subject, person_id=act.get("sub", "")) is None
+        ):
             return None
         claims = {"org_name": unit.org_name, "uscc": unit.uscc, "unit_code": unit.unit_code, "idp": context.get("idp", "hrss")}
         # A unit registered with its 组织机构代码 has no USCC: the claim is left out, not null.
@@ -125,4 +129,6 @@ class IssoHooks:
             session.pop(key, None)
 
     async def continue_logout(self, session: dict[str, Any], ended: dict[str, Any], destination: str | None) -> str | None:
-        return await upstream_logout_url(self._upstream, self._tokens, issuer=self.issuer, session=session, ended=ended, destination=destination)
+        return await upstream_logout_url(
+            self._upstream, self._tokens, issuer=self.issuer, session=session, ended=ended, destination=destination
+        )

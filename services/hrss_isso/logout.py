@@ -24,19 +24,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
-
-from services.hrss_isso.bindings import bindings_of_person
-from services.hrss_isso.units import end_federated_logins
-from shared.kvstore import KeyValueStore
-from shared.oauth.backchannel import LogoutTokenValidator, logout_receiver
+from services.hrss_isso.accounts.bindings import bindings_of_person
+from services.hrss_isso.accounts.units import end_federated_logins
 from shared.oauth.client import RelyingParty
 from shared.oauth.provider.provider import Provider
 from shared.randomness import TokenSource
-from shared.web.app import render
 
-__all__ = ["logout_router", "upstream_logout_url", "end_person_logins"]
+__all__ = ["AFTER_LOGOUT", "upstream_logout_url", "end_person_logins", "end_isso_sessions"]
 
 log = logging.getLogger("isso.logout")
 AFTER_LOGOUT = "after_upstream_logout"
@@ -71,32 +65,12 @@ def end_person_logins(provider: Provider, *, person_id: str) -> int:
     return provider.end_logins_of(person_id, subjects=units)
 
 
-def logout_router(*, provider: Provider, rp: RelyingParty, kv: KeyValueStore) -> APIRouter:
-    router = APIRouter(prefix="/isso")
-    validator = LogoutTokenValidator(rp=rp, kv=kv, clock=provider.config.clock)
-
-    @router.get("/logged-out", include_in_schema=False)
-    async def logged_out(request: Request, state: str = "") -> Response:
-        pending = request.session.pop(AFTER_LOGOUT, None)
-        if isinstance(pending, dict) and state and pending.get("state") == state and pending.get("to"):
-            # Back to the ISSO client's registered post_logout_redirect_uri
-            # (already checked by the provider when the logout began).
-            return RedirectResponse(pending["to"], status_code=303)
-        return render(request, "logged_out.html", {})
-
-    router.add_api_route(
-        "/backchannel-logout",
-        logout_receiver(validator, lambda sid: end_isso_sessions(sid), source="gdzwfw"),
-        methods=["POST"],
-        include_in_schema=False,
-    )
-
-    def end_isso_sessions(upstream_sid: str) -> list[str]:
-        # Marked ended first: from then on the browser sessions count as
-        # logged out, even if ending their tokens below fails.
-        with provider.db.transaction() as s:
-            isso_sids = end_federated_logins(s, issuer=rp.issuer, upstream_sid=upstream_sid, now=provider.config.clock.now())
-        provider.end_sessions_by_sid(isso_sids)
-        return isso_sids
-
-    return router
+def end_isso_sessions(provider: Provider, *, issuer: str, upstream_sid: str) -> list[str]:
+    """gdzwfw_idp (``issuer``) ended its session ``upstream_sid``: end the
+    ISSO sessions made from it. Their ISSO sids."""
+    # Marked ended first: from then on the browser sessions count as
+    # logged out, even if ending their tokens below fails.
+    with provider.db.transaction() as s:
+        isso_sids = end_federated_logins(s, issuer=issuer, upstream_sid=upstream_sid, now=provider.config.clock.now())
+    provider.end_sessions_by_sid(isso_sids)
+    return isso_sids

@@ -33,8 +33,8 @@ app_factory = cli.app_factory
 
 
 def create_staff(argv: list[str]) -> int:
-    from services.hrss_isso.staff import create_staff as add_staff
-    from services.hrss_isso.staff import staff_credentials
+    from services.hrss_isso.staff.accounts import create_staff as add_staff
+    from services.hrss_isso.staff.accounts import staff_credentials
     from shared.account_rules import RuleError, check_hrss_login_account, check_hrss_password
     from shared.clock import SystemClock
     from shared.db import Database
@@ -60,7 +60,15 @@ def create_staff(argv: list[str]) -> int:
             if staff_credentials(s, args.login) is not None:
                 print(f"staff account {args.login} exists", file=sys.stderr)
                 return 1
-            add_staff(s, login_name=args.login, password_hash=PasswordService().hash(password), name=args.name, agency=args.agency, roles=args.role, now=SystemClock().now())
+            add_staff(
+                s,
+                login_name=args.login,
+                password_hash=PasswordService().hash(password),
+                name=args.name,
+                agency=args.agency,
+                roles=args.role,
+                now=SystemClock().now(),
+            )
     finally:
         db.dispose()
     print(f"hrss_isso: staff account {args.login} created with roles {' '.join(args.role)}")

@@ -90,6 +90,8 @@ CODE_NEEDS_UNIT = "请先选择要办理业务的单位，再进行授权码实�
 
 # -- staff -----------------------------------------------------------------------
 NO_REVIEW_ROLE = "您没有审核单位授权码的权限，请联系系统管理员"
+REVIEW_APPROVED = "已审核通过，授权码已通过短信发送给经办人"
+REVIEW_REJECTED = "已驳回，驳回原因已通过短信通知经办人"
 APPLICATION_NOT_FOUND = "未找到该申请"
 APPLICATION_ALREADY_REVIEWED = "该申请已处理，请刷新页面查看最新状态"
 REJECT_REASON_REQUIRED = "请填写驳回原因（不超过200字）"

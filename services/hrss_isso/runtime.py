@@ -1,20 +1,21 @@
 """The ISSO's account services, built once per app and found on
-``request.app.state.isso`` (no module globals, STYLE habit 5)."""
+``app.state.isso`` by create_app and reached through
+:data:`services.hrss_isso.deps.IssoDep` (no module globals, STYLE habit 5)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.hrss_isso.authorizations import Authorizations
-from services.hrss_isso.bindings import Bindings
-from services.hrss_isso.login import LoginService
+from services.hrss_isso.accounts.bindings import Bindings
+from services.hrss_isso.accounts.persons import PersonalAccounts, person_credentials
+from services.hrss_isso.accounts.registry import CsvPopulationRegistry, PopulationRegistry
+from services.hrss_isso.accounts.units import UnitRegistration, unit_credentials
+from services.hrss_isso.authorisation_codes.applications import Authorizations
+from services.hrss_isso.authorisation_codes.materials import MaterialStore
+from services.hrss_isso.login.password_login import LoginService
 from services.hrss_isso.models import Person, Staff, Unit, sms_tables
-from services.hrss_isso.persons import PersonalAccounts, person_credentials
-from services.hrss_isso.registry import CsvPopulationRegistry, PopulationRegistry
 from services.hrss_isso.settings import IssoSettings
-from services.hrss_isso.staff import staff_credentials
-from services.hrss_isso.units import UnitRegistration, unit_credentials
-from services.hrss_isso.uploads import MaterialStore
+from services.hrss_isso.staff.accounts import staff_credentials
 from shared.passwords import PasswordService
 from shared.ratelimit import Limiter
 from shared.sms import HttpSmsGateway, OutboxGateway, SmsCodes, SmsGateway
@@ -41,7 +42,9 @@ class IssoServices:
     staff_login: LoginService
 
     @classmethod
-    def build(cls, settings: IssoSettings, runtime: Runtime, *, passwords: PasswordService, registry: PopulationRegistry | None = None) -> IssoServices:
+    def build(
+        cls, settings: IssoSettings, runtime: Runtime, *, passwords: PasswordService, registry: PopulationRegistry | None = None
+    ) -> IssoServices:
         db, kv, clock, tokens = runtime.db, runtime.kv, runtime.clock, runtime.tokens
         outbox = OutboxGateway(sms_tables, clock)
         gateway: SmsGateway = outbox
@@ -73,8 +76,12 @@ class IssoServices:
             sms=sms,
             registry=registry,
             store=store,
-            persons=PersonalAccounts(db=db, clock=clock, passwords=passwords, sms=sms, registry=registry, check_limiter=checks, max_keyboard_run=run),
-            units=UnitRegistration(db=db, clock=clock, tokens=tokens, passwords=passwords, sms=sms, check_limiter=checks, max_keyboard_run=run),
+            persons=PersonalAccounts(
+                db=db, clock=clock, passwords=passwords, sms=sms, registry=registry, check_limiter=checks, max_keyboard_run=run
+            ),
+            units=UnitRegistration(
+                db=db, clock=clock, tokens=tokens, passwords=passwords, sms=sms, check_limiter=checks, max_keyboard_run=run
+            ),
             bindings=Bindings(db=db, clock=clock),
             authorizations=Authorizations(
                 db=db,

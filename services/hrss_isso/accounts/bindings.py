@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 
 from services.hrss_isso import audit
 from services.hrss_isso import messages as msg
+from services.hrss_isso.accounts.persons import beijing_today, find_by_login_name
 from services.hrss_isso.forms import Errors, FormRejected, Refused
 from services.hrss_isso.models import Person, Unit, UnitBinding
-from services.hrss_isso.persons import beijing_today, find_by_login_name
 from shared.clock import Clock
 from shared.db import Database
 from shared.trust import TrustLevel
@@ -101,7 +101,9 @@ class Bindings:
                 ).rowcount
                 if not reopened:
                     raise FormRejected({"": msg.BINDING_PENDING})
-            audit.record(s, at=now, actor_type="unit", actor_id=unit_id, action="binding.request", target=f"person:{person.id}", unit_id=unit_id)
+            audit.record(
+                s, at=now, actor_type="unit", actor_id=unit_id, action="binding.request", target=f"person:{person.id}", unit_id=unit_id
+            )
 
     def _transition(
         self, s: Session, *, binding_id: int, owner: tuple[str, str], from_status: str, values: dict, now: dt.datetime
@@ -121,23 +123,52 @@ class Bindings:
                 raise Refused(msg.BINDING_WITHDRAWN, 409)
             raise Refused(msg.BINDING_NOT_PENDING, 409)
         s.refresh(binding)
-        audit.record(s, at=now, actor_type=kind, actor_id=owner_id, action=f"binding.{values['status']}", target=f"person:{binding.person_id}", unit_id=binding.unit_id)
+        audit.record(
+            s,
+            at=now,
+            actor_type=kind,
+            actor_id=owner_id,
+            action=f"binding.{values['status']}",
+            target=f"person:{binding.person_id}",
+            unit_id=binding.unit_id,
+        )
         return binding
 
     def withdraw(self, *, unit_id: str, binding_id: int) -> None:
         now = self.clock.now()
         with self.db.transaction() as s:
-            self._transition(s, binding_id=binding_id, owner=("unit", unit_id), from_status="pending", values={"status": "withdrawn", "decided_at": now}, now=now)
+            self._transition(
+                s,
+                binding_id=binding_id,
+                owner=("unit", unit_id),
+                from_status="pending",
+                values={"status": "withdrawn", "decided_at": now},
+                now=now,
+            )
 
     def accept(self, *, person_id: str, binding_id: int) -> None:
         now = self.clock.now()
         with self.db.transaction() as s:
-            self._transition(s, binding_id=binding_id, owner=("person", person_id), from_status="pending", values={"status": "active", "decided_at": now}, now=now)
+            self._transition(
+                s,
+                binding_id=binding_id,
+                owner=("person", person_id),
+                from_status="pending",
+                values={"status": "active", "decided_at": now},
+                now=now,
+            )
 
     def decline(self, *, person_id: str, binding_id: int) -> None:
         now = self.clock.now()
         with self.db.transaction() as s:
-            self._transition(s, binding_id=binding_id, owner=("person", person_id), from_status="pending", values={"status": "declined", "decided_at": now}, now=now)
+            self._transition(
+                s,
+                binding_id=binding_id,
+                owner=("person", person_id),
+                from_status="pending",
+                values={"status": "declined", "decided_at": now},
+                now=now,
+            )
 
     def end(self, *, owner: tuple[str, str], binding_id: int) -> None:
         """解除绑定 by either side; 授权码实名 ends with it."""

@@ -20,12 +20,12 @@ from sqlalchemy.orm import Session
 
 from services.hrss_isso import audit
 from services.hrss_isso import messages as msg
-from services.hrss_isso.bindings import active_binding
+from services.hrss_isso.accounts.bindings import active_binding
+from services.hrss_isso.accounts.persons import BEIJING, beijing_today, find_by_id_number
+from services.hrss_isso.accounts.units import find_units
+from services.hrss_isso.authorisation_codes.materials import MATERIAL_KINDS, CheckedFile, MaterialStore, UploadRejected, check_material
 from services.hrss_isso.forms import Errors, FormRejected, Refused
 from services.hrss_isso.models import AuthorizationApplication, Material, Person, Staff, Unit, UnitBinding
-from services.hrss_isso.persons import BEIJING, beijing_today, find_by_id_number
-from services.hrss_isso.units import find_units
-from services.hrss_isso.uploads import MATERIAL_KINDS, CheckedFile, MaterialStore, UploadRejected, check_material
 from shared.clock import Clock, as_utc
 from shared.db import Database
 from shared.randomness import TokenSource
@@ -104,7 +104,9 @@ class Authorizations:
         """The handler's bound units, narrowed by 单位管理码 / USCC / 组织机构代码."""
         wanted = {u.id for u in find_units(s, field=field, value=value)} if value.strip() else None
         rows = s.execute(
-            select(UnitBinding, Unit).join(Unit, Unit.id == UnitBinding.unit_id).where(UnitBinding.person_id == person_id, UnitBinding.status == "active")
+            select(UnitBinding, Unit)
+            .join(Unit, Unit.id == UnitBinding.unit_id)
+            .where(UnitBinding.person_id == person_id, UnitBinding.status == "active")
         ).all()
         now = self.clock.now()
         found = []
@@ -156,7 +158,13 @@ class Authorizations:
                         raise FormRejected({"units": f"{unit.org_name}：{blocked}"})
                     s.add(
                         AuthorizationApplication(
-                            id=uuid.uuid4().hex, batch_id=batch_id, person_id=person_id, unit_id=unit_id, channel="online", status="submitted", submitted_at=now
+                            id=uuid.uuid4().hex,
+                            batch_id=batch_id,
+                            person_id=person_id,
+                            unit_id=unit_id,
+                            channel="online",
+                            status="submitted",
+                            submitted_at=now,
                         )
                     )
                 for f in checked:
@@ -176,7 +184,15 @@ class Authorizations:
                             created_at=now,
                         )
                     )
-                audit.record(s, at=now, actor_type="person", actor_id=person_id, action="authcode.apply", target=f"batch:{batch_id}", units=list(dict.fromkeys(unit_ids)))
+                audit.record(
+                    s,
+                    at=now,
+                    actor_type="person",
+                    actor_id=person_id,
+                    action="authcode.apply",
+                    target=f"batch:{batch_id}",
+                    units=list(dict.fromkeys(unit_ids)),
+                )
         except BaseException:
             for name in saved:
                 self.store.delete(name)
@@ -253,7 +269,9 @@ class Authorizations:
         expires = now + self.code_ttl
         app.code_hash = self.hash_code(code)
         app.code_expires_at = expires
-        body = msg.SMS_APPROVED.format(org_name=unit.org_name, unit_code=unit.unit_code, code=code, expires=expires.astimezone(BEIJING).strftime("%Y-%m-%d"))
+        body = msg.SMS_APPROVED.format(
+            org_name=unit.org_name, unit_code=unit.unit_code, code=code, expires=expires.astimezone(BEIJING).strftime("%Y-%m-%d")
+        )
         self.gateway.send(s, mobile=person.mobile, body=self.sms_sign + body)
 
     def approve(self, *, staff_id: str, application_id: str) -> None:
@@ -272,7 +290,15 @@ class Authorizations:
                 raise Refused(msg.APPLICATION_ALREADY_REVIEWED, 409)
             s.refresh(app)
             self._issue(s, app=app, person=s.get(Person, app.person_id), unit=s.get(Unit, app.unit_id), now=now)
-            audit.record(s, at=now, actor_type="staff", actor_id=staff.id, action="authcode.approve", target=f"application:{app.id}", agency=staff.agency)
+            audit.record(
+                s,
+                at=now,
+                actor_type="staff",
+                actor_id=staff.id,
+                action="authcode.approve",
+                target=f"application:{app.id}",
+                agency=staff.agency,
+            )
 
     def reject(self, *, staff_id: str, application_id: str, reason: str) -> None:
         reason = reason.strip()
@@ -292,8 +318,14 @@ class Authorizations:
             if not done:
                 raise Refused(msg.APPLICATION_ALREADY_REVIEWED, 409)
             person, unit = s.get(Person, app.person_id), s.get(Unit, app.unit_id)
-            self.gateway.send(s, mobile=person.mobile, body=self.sms_sign + msg.SMS_REJECTED.format(org_name=unit.org_name, unit_code=unit.unit_code, reason=reason))
-            audit.record(s, at=now, actor_type="staff", actor_id=staff.id, action="authcode.reject", target=f"application:{app.id}", reason=reason)
+            self.gateway.send(
+                s,
+                mobile=person.mobile,
+                body=self.sms_sign + msg.SMS_REJECTED.format(org_name=unit.org_name, unit_code=unit.unit_code, reason=reason),
+            )
+            audit.record(
+                s, at=now, actor_type="staff", actor_id=staff.id, action="authcode.reject", target=f"application:{app.id}", reason=reason
+            )
 
     def window(self, *, staff_id: str, id_number: str, unit_field: str, unit_value: str, checked: set[str]) -> str:
         """线下申请: the handler brought the materials to the window; the staff
@@ -339,7 +371,14 @@ class Authorizations:
             s.add(app)
             self._issue(s, app=app, person=person, unit=unit, now=now)
             audit.record(
-                s, at=now, actor_type="staff", actor_id=staff.id, action="authcode.window", target=f"application:{app.id}", agency=staff.agency, materials=sorted(checked)
+                s,
+                at=now,
+                actor_type="staff",
+                actor_id=staff.id,
+                action="authcode.window",
+                target=f"application:{app.id}",
+                agency=staff.agency,
+                materials=sorted(checked),
             )
             return app.id
 
@@ -354,13 +393,17 @@ class Authorizations:
         now = self.clock.now()
         problem = msg.CODE_WRONG
         with self.db.transaction() as s:
-            app = s.execute(
-                select(AuthorizationApplication).where(
-                    AuthorizationApplication.person_id == person_id,
-                    AuthorizationApplication.code_hash == self.hash_code(normalised),
-                    AuthorizationApplication.status == "approved",
+            app = (
+                s.execute(
+                    select(AuthorizationApplication).where(
+                        AuthorizationApplication.person_id == person_id,
+                        AuthorizationApplication.code_hash == self.hash_code(normalised),
+                        AuthorizationApplication.status == "approved",
+                    )
                 )
-            ).scalars().first()
+                .scalars()
+                .first()
+            )
             if app is not None:
                 problem = self._complete(s, app=app, person_id=person_id, unit_id=unit_id, now=now)
                 if problem is None:
@@ -389,5 +432,7 @@ class Authorizations:
             return msg.CODE_USED
         binding.authorized_at = now
         binding.authorization_id = app.id
-        audit.record(s, at=now, actor_type="person", actor_id=person_id, action="authcode.enter", target=f"application:{app.id}", unit_id=unit_id)
+        audit.record(
+            s, at=now, actor_type="person", actor_id=person_id, action="authcode.enter", target=f"application:{app.id}", unit_id=unit_id
+        )
         return None

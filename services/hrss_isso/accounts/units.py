@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session
 
 from services.hrss_isso import audit
 from services.hrss_isso import messages as msg
+from services.hrss_isso.accounts.persons import beijing_today, find_by_login_name, login_name_taken
 from services.hrss_isso.forms import Errors, FormRejected
-from services.hrss_isso.login import Credentials
+from services.hrss_isso.login.password_login import Credentials
 from services.hrss_isso.models import FederatedLogin, Person, ProvincialLink, Unit, UnitBinding
-from services.hrss_isso.persons import beijing_today, find_by_login_name, login_name_taken
-from services.hrss_isso.regions import GUANGDONG_CITIES
+from services.hrss_isso.registration.regions import GUANGDONG_CITIES
 from shared.clock import Clock
 from shared.db import Database
 from shared.passwords import PasswordService
@@ -76,12 +76,22 @@ def confirm_provincial_link(db: Session, *, person_id: str, issuer: str, subject
     if binding is None or person is None or person.status != "active" or person.realname_level < 2:
         return "您不是该单位已绑定的二级及以上实名经办人，无法确认关联。"
     taken = db.execute(
-        select(ProvincialLink.id).where(ProvincialLink.issuer == issuer, or_(ProvincialLink.uscc == uscc, ProvincialLink.subject == subject))
+        select(ProvincialLink.id).where(
+            ProvincialLink.issuer == issuer, or_(ProvincialLink.uscc == uscc, ProvincialLink.subject == subject)
+        )
     ).first()
     if taken is not None:
         return "该单位或该省统一身份认证法人账号已存在关联，无需重复确认。"
     db.add(ProvincialLink(unit_id=unit.id, issuer=issuer, uscc=uscc, subject=subject, linked_at=now))
-    audit.record(db, at=now, actor_type="person", actor_id=person_id, action="unit.provincial_link_confirmed", target=f"unit:{unit.id}", unit_code=unit.unit_code)
+    audit.record(
+        db,
+        at=now,
+        actor_type="person",
+        actor_id=person_id,
+        action="unit.provincial_link_confirmed",
+        target=f"unit:{unit.id}",
+        unit_code=unit.unit_code,
+    )
     return None
 
 
@@ -123,14 +133,10 @@ def find_unit_for_provincial(db: Session, *, issuer: str, subject: str, uscc: st
     A unit with no link is not entered: first-login initialisation (or a
     handler's confirmation) creates links, never the USCC alone.
     """
-    link = db.execute(
-        select(ProvincialLink).where(ProvincialLink.issuer == issuer, ProvincialLink.subject == subject)
-    ).scalar_one_or_none()
+    link = db.execute(select(ProvincialLink).where(ProvincialLink.issuer == issuer, ProvincialLink.subject == subject)).scalar_one_or_none()
     if link is None:
         link = db.execute(
-            select(ProvincialLink).where(
-                ProvincialLink.issuer == issuer, ProvincialLink.uscc == uscc, ProvincialLink.subject.is_(None)
-            )
+            select(ProvincialLink).where(ProvincialLink.issuer == issuer, ProvincialLink.uscc == uscc, ProvincialLink.subject.is_(None))
         ).scalar_one_or_none()
         if link is None:
             return None
@@ -143,22 +149,47 @@ def find_unit_for_provincial(db: Session, *, issuer: str, subject: str, uscc: st
 
 
 def record_federated_login(
-    db: Session, *, unit: Unit, issuer: str, subject: str, acr: str | None, auth_time: int, sid: str, now: dt.datetime, upstream_sid: str | None = None
+    db: Session,
+    *,
+    unit: Unit,
+    issuer: str,
+    subject: str,
+    acr: str | None,
+    auth_time: int,
+    sid: str,
+    now: dt.datetime,
+    upstream_sid: str | None = None,
 ) -> None:
-    db.add(FederatedLogin(unit_id=unit.id, issuer=issuer, subject=subject, acr=acr, auth_time=auth_time, sid=sid, created_at=now, upstream_sid=upstream_sid))
+    db.add(
+        FederatedLogin(
+            unit_id=unit.id,
+            issuer=issuer,
+            subject=subject,
+            acr=acr,
+            auth_time=auth_time,
+            sid=sid,
+            created_at=now,
+            upstream_sid=upstream_sid,
+        )
+    )
 
 
 def federated_login_ended(db: Session, *, sid: str) -> bool:
     """True when the ISSO session ``sid`` came from an upstream session that
     gdzwfw_idp has since ended (back-channel logout)."""
-    return db.execute(select(FederatedLogin.id).where(FederatedLogin.sid == sid, FederatedLogin.ended_at.is_not(None)).limit(1)).first() is not None
+    return (
+        db.execute(select(FederatedLogin.id).where(FederatedLogin.sid == sid, FederatedLogin.ended_at.is_not(None)).limit(1)).first()
+        is not None
+    )
 
 
 def end_federated_logins(db: Session, *, issuer: str, upstream_sid: str, now: dt.datetime) -> list[str]:
     """Mark the ISSO sessions made from this upstream session ended; their ISSO sids."""
     rows = list(
         db.execute(
-            select(FederatedLogin).where(FederatedLogin.issuer == issuer, FederatedLogin.upstream_sid == upstream_sid, FederatedLogin.ended_at.is_(None))
+            select(FederatedLogin).where(
+                FederatedLogin.issuer == issuer, FederatedLogin.upstream_sid == upstream_sid, FederatedLogin.ended_at.is_(None)
+            )
         ).scalars()
     )
     for row in rows:
@@ -240,7 +271,9 @@ class UnitRegistration:
         rep_id = e.resident_id("legal_rep_id_number", form.get("legal_rep_id_number", ""), today=beijing_today(self.clock))
         rep_mobile = e.mobile("legal_rep_mobile", form.get("legal_rep_mobile", ""))
         login_name = e.login_name("login_name", form.get("login_name", ""))
-        password = e.new_password("password", form.get("password", ""), "password2", form.get("password2", ""), max_keyboard_run=self.max_keyboard_run)
+        password = e.new_password(
+            "password", form.get("password", ""), "password2", form.get("password2", ""), max_keyboard_run=self.max_keyboard_run
+        )
         sms_code = e.sms_code("sms_code", form.get("sms_code", ""))
         e.raise_if_any()
         uscc = cert_number if cert_type == "uscc" else None
@@ -292,7 +325,15 @@ class UnitRegistration:
                         unit_code=unit.unit_code,
                     )
                 if unit is not None:
-                    audit.record(s, at=now, actor_type="person", actor_id=person_id, action="unit.register", target=f"unit:{unit.id}", unit_code=unit.unit_code)
+                    audit.record(
+                        s,
+                        at=now,
+                        actor_type="person",
+                        actor_id=person_id,
+                        action="unit.register",
+                        target=f"unit:{unit.id}",
+                        unit_code=unit.unit_code,
+                    )
         e.raise_if_any()
         assert unit is not None
         return unit

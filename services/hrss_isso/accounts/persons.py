@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 
 from services.hrss_isso import audit
 from services.hrss_isso import messages as msg
+from services.hrss_isso.accounts.registry import PopulationRegistry
 from services.hrss_isso.forms import Errors, FormRejected
-from services.hrss_isso.login import Credentials
+from services.hrss_isso.login.password_login import Credentials
 from services.hrss_isso.models import Person, PersonProvincialLink, RealnameChange, Unit
-from services.hrss_isso.registry import PopulationRegistry
 from shared.clock import Clock
 from shared.db import Database
 from shared.identifiers import mask_id_number
@@ -98,7 +98,11 @@ def raise_level(db: Session, *, person: Person, to_level: int, method: str, evid
     """Levels only rise, and only with evidence that is written down."""
     if person.realname_level >= to_level:
         return False
-    db.add(RealnameChange(person_id=person.id, from_level=person.realname_level, to_level=to_level, method=method, evidence=evidence, created_at=at))
+    db.add(
+        RealnameChange(
+            person_id=person.id, from_level=person.realname_level, to_level=to_level, method=method, evidence=evidence, created_at=at
+        )
+    )
     person.realname_level = to_level
     person.realname_method = method
     return True
@@ -182,7 +186,17 @@ class PersonalAccounts:
             if not e and (problem := self.sms.verify(s, mobile=mobile, purpose="register_person", code=sms_code)):
                 e.add("sms_code", problem)
             if not e:
-                person = self._create(s, name=name, id_number=id_number, mobile=mobile, login_name=login_name, password_hash=password_hash, provincial=provincial, now=now, e=e)
+                person = self._create(
+                    s,
+                    name=name,
+                    id_number=id_number,
+                    mobile=mobile,
+                    login_name=login_name,
+                    password_hash=password_hash,
+                    provincial=provincial,
+                    now=now,
+                    e=e,
+                )
         e.raise_if_any()
         return person
 
@@ -204,11 +218,35 @@ class PersonalAccounts:
             with s.begin_nested():
                 s.add(person)
                 s.flush()
-                s.add(RealnameChange(person_id=person.id, from_level=None, to_level=1, method="注册", evidence=f"手机号码{mask_mobile(mobile)}短信验证", created_at=now))
+                s.add(
+                    RealnameChange(
+                        person_id=person.id,
+                        from_level=None,
+                        to_level=1,
+                        method="注册",
+                        evidence=f"手机号码{mask_mobile(mobile)}短信验证",
+                        created_at=now,
+                    )
+                )
                 if provincial is not None:
                     s.add(PersonProvincialLink(person_id=person.id, issuer=provincial.issuer, subject=provincial.subject, linked_at=now))
-                    raise_level(s, person=person, to_level=2, method="省统一身份认证", evidence=f"iss={provincial.issuer} acr={provincial.acr}", at=now)
-                audit.record(s, at=now, actor_type="person", actor_id=person.id, action="person.register", target=f"person:{person.id}", way="provincial" if provincial else "sms")
+                    raise_level(
+                        s,
+                        person=person,
+                        to_level=2,
+                        method="省统一身份认证",
+                        evidence=f"iss={provincial.issuer} acr={provincial.acr}",
+                        at=now,
+                    )
+                audit.record(
+                    s,
+                    at=now,
+                    actor_type="person",
+                    actor_id=person.id,
+                    action="person.register",
+                    target=f"person:{person.id}",
+                    way="provincial" if provincial else "sms",
+                )
         except IntegrityError:
             # Someone registered the same name or number a moment ago.
             e.add("", msg.ID_EXISTS)
@@ -237,8 +275,23 @@ class PersonalAccounts:
                 raise FormRejected({"": msg.REALNAME_ALREADY})
             check = self.registry.check(id_number=person.id_number, name=person.name, valid_until=expiry, today=beijing_today(self.clock))
             if check.ok:
-                raise_level(s, person=person, to_level=2, method="人口库实名核验", evidence=f"人口库比对一致：{person.name} {mask_id_number(person.id_number)}，证件有效期至{valid_until if expiry else '长期'}", at=now)
-                audit.record(s, at=now, actor_type="person", actor_id=person.id, action="person.realname", target=f"person:{person.id}", outcome="match")
+                raise_level(
+                    s,
+                    person=person,
+                    to_level=2,
+                    method="人口库实名核验",
+                    evidence=f"人口库比对一致：{person.name} {mask_id_number(person.id_number)}，证件有效期至{valid_until if expiry else '长期'}",
+                    at=now,
+                )
+                audit.record(
+                    s,
+                    at=now,
+                    actor_type="person",
+                    actor_id=person.id,
+                    action="person.realname",
+                    target=f"person:{person.id}",
+                    outcome="match",
+                )
                 return
         self.check_limiter.hit(key)
         message = {
@@ -265,8 +318,19 @@ class PersonalAccounts:
                 return None
             if person.status != "active":
                 return person.id, "disabled"
-            raised = raise_level(s, person=person, to_level=2, method="省统一身份认证", evidence=f"iss={provincial.issuer} acr={provincial.acr}", at=now)
-            audit.record(s, at=now, actor_type="person", actor_id=person.id, action="person.provincial_login", target=f"person:{person.id}", iss=provincial.issuer, acr=provincial.acr)
+            raised = raise_level(
+                s, person=person, to_level=2, method="省统一身份认证", evidence=f"iss={provincial.issuer} acr={provincial.acr}", at=now
+            )
+            audit.record(
+                s,
+                at=now,
+                actor_type="person",
+                actor_id=person.id,
+                action="person.provincial_login",
+                target=f"person:{person.id}",
+                iss=provincial.issuer,
+                acr=provincial.acr,
+            )
             return person.id, ("upgraded" if raised else "linked")
 
     def link_provincial(self, *, person_id: str, provincial: ProvincialPerson) -> str | None:
@@ -285,14 +349,27 @@ class PersonalAccounts:
                 return "该省统一身份认证账号已关联其他个人账号"
             if other is None:
                 existing = s.execute(
-                    select(PersonProvincialLink).where(PersonProvincialLink.person_id == person.id, PersonProvincialLink.issuer == provincial.issuer)
+                    select(PersonProvincialLink).where(
+                        PersonProvincialLink.person_id == person.id, PersonProvincialLink.issuer == provincial.issuer
+                    )
                 ).scalar_one_or_none()
                 if existing is not None:
                     existing.subject, existing.linked_at = provincial.subject, now
                 else:
                     s.add(PersonProvincialLink(person_id=person.id, issuer=provincial.issuer, subject=provincial.subject, linked_at=now))
-            raise_level(s, person=person, to_level=2, method="省统一身份认证", evidence=f"iss={provincial.issuer} acr={provincial.acr}", at=now)
-            audit.record(s, at=now, actor_type="person", actor_id=person.id, action="person.provincial_link", target=f"person:{person.id}", iss=provincial.issuer, acr=provincial.acr)
+            raise_level(
+                s, person=person, to_level=2, method="省统一身份认证", evidence=f"iss={provincial.issuer} acr={provincial.acr}", at=now
+            )
+            audit.record(
+                s,
+                at=now,
+                actor_type="person",
+                actor_id=person.id,
+                action="person.provincial_link",
+                target=f"person:{person.id}",
+                iss=provincial.issuer,
+                acr=provincial.acr,
+            )
         return None
 
     # -- 找回登录账号 / 忘记密码 --------------------------------------------------
@@ -367,7 +444,9 @@ class PersonalAccounts:
                     .values(password_hash=password_hash, login_generation=Person.login_generation + 1)
                     .execution_options(synchronize_session=False)
                 )
-                audit.record(s, at=now, actor_type="person", actor_id=person.id, action="person.reset_password", target=f"person:{person.id}")
+                audit.record(
+                    s, at=now, actor_type="person", actor_id=person.id, action="person.reset_password", target=f"person:{person.id}"
+                )
                 login_name = person.login_name
         e.raise_if_any()
         return login_name

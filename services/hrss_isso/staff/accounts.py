@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.hrss_isso.login import Credentials
+from services.hrss_isso.login.password_login import Credentials
 from services.hrss_isso.models import Staff
 
 __all__ = ["staff_credentials", "get_staff", "create_staff"]
@@ -24,6 +24,15 @@ def get_staff(db: Session, *, staff_id: str) -> Staff | None:
 
 
 def create_staff(db: Session, *, login_name: str, password_hash: str, name: str, agency: str, roles: list[str], now: dt.datetime) -> Staff:
-    staff = Staff(id=uuid.uuid4().hex, login_name=login_name, password_hash=password_hash, name=name, agency=agency, roles=" ".join(roles), status="active", created_at=now)
+    staff = Staff(
+        id=uuid.uuid4().hex,
+        login_name=login_name,
+        password_hash=password_hash,
+        name=name,
+        agency=agency,
+        roles=" ".join(roles),
+        status="active",
+        created_at=now,
+    )
     db.add(staff)
     return staff

@@ -19,7 +19,17 @@ from starlette.requests import Request
 from services.hrss_isso import messages as msg
 from shared.randomness import TokenSource
 
-__all__ = ["MATERIAL_KINDS", "CheckedFile", "UploadRejected", "BodyTooLarge", "check_material", "sniff", "size_label", "MaterialStore", "limited_request"]
+__all__ = [
+    "MATERIAL_KINDS",
+    "CheckedFile",
+    "UploadRejected",
+    "BodyTooLarge",
+    "check_material",
+    "sniff",
+    "size_label",
+    "MaterialStore",
+    "limited_request",
+]
 
 MATERIAL_KINDS = {
     "licence": "营业执照或登记证书",

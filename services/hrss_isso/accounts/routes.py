@@ -1,0 +1,176 @@
+"""账户管理 (个人实名认证, 父账号信息, 子账号信息) — the seed's part 二 (一) 3."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from services.hrss_isso import forms
+from services.hrss_isso import messages as msg
+from services.hrss_isso.accounts.bindings import STATUS_LABELS, bindings_of_person, bindings_of_unit
+from services.hrss_isso.accounts.persons import LEVEL_LABELS, level_label
+from services.hrss_isso.deps import PERSON_LOGIN, CurrentPerson, IssoDep, PersonDep, UnitAccount, UnitAccountDep
+from services.hrss_isso.forms import FormRejected, text_of
+from services.hrss_isso.models import Person, RealnameChange, Unit
+from services.hrss_isso.web import flash, page, pop_flash
+from shared.identifiers import mask_id_number
+from shared.sms import mask_mobile
+from shared.web.app import error_page
+from shared.web.deps import CsrfForm, DbDep, Redirect
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/isso/account", include_in_schema=False)
+
+
+# -- 个人实名认证 ------------------------------------------------------------
+@router.get("")
+async def profile(request: Request, person: CurrentPerson, unit: UnitAccount, db: DbDep) -> Response:
+    if person is None:
+        if unit is not None:
+            return RedirectResponse("/isso/account/sub-accounts", status_code=303)
+        raise Redirect(PERSON_LOGIN)
+    return await _profile(request, db, person, values={}, errors=None)
+
+
+async def _profile(request: Request, db: DbDep, person: Person, *, values: dict, errors: dict | None) -> Response:
+    def changes():
+        with db.transaction() as s:
+            query = select(RealnameChange).where(RealnameChange.person_id == person.id).order_by(RealnameChange.id.desc())
+            rows = list(s.execute(query).scalars())
+            s.expunge_all()
+            return rows
+
+    return page(
+        request,
+        "account_profile.html",
+        {
+            "person": person,
+            "masked_id": mask_id_number(person.id_number),
+            "masked_mobile": mask_mobile(person.mobile),
+            "level_label": level_label(person.realname_level),
+            "level_names": LEVEL_LABELS,
+            "changes": await run_in_threadpool(changes),
+            "values": values,
+            "flash": pop_flash(request),
+        },
+        errors=errors,
+    )
+
+
+@router.post("/realname")
+async def realname_submit(request: Request, form: CsrfForm, person: PersonDep, services: IssoDep, db: DbDep) -> Response:
+    values = {"valid_until": text_of(form, "valid_until", 20), "long_term": bool(form.get("long_term"))}
+    try:
+        await run_in_threadpool(
+            lambda: services.persons.verify_realname(person_id=person.id, valid_until=values["valid_until"], long_term=values["long_term"])
+        )
+    except FormRejected as rejected:
+        return await _profile(request, db, person, values=values, errors=rejected.errors)
+    flash(request, msg.REALNAME_DONE)
+    return RedirectResponse("/isso/account", status_code=303)
+
+
+# -- 父账号信息 (the handler's side) -------------------------------------------
+@router.get("/parent-accounts")
+async def parent_accounts(request: Request, person: PersonDep, db: DbDep) -> Response:
+    return await _parent(request, db, person, errors=None)
+
+
+async def _parent(request: Request, db: DbDep, person: Person, *, errors: dict | None, status: int | None = None) -> Response:
+    def rows():
+        with db.transaction() as s:
+            found = bindings_of_person(s, person_id=person.id)
+            s.expunge_all()
+            return found
+
+    context = {"rows": await run_in_threadpool(rows), "labels": STATUS_LABELS, "flash": pop_flash(request)}
+    return page(request, "account_parent.html", context, errors=errors, status=status)
+
+
+@router.post("/parent-accounts/{binding_id}/{action}")
+async def parent_action(
+    request: Request, binding_id: int, action: str, form: CsrfForm, person: PersonDep, services: IssoDep, db: DbDep
+) -> Response:
+    bindings = services.bindings
+    operations = {
+        "accept": (lambda: bindings.accept(person_id=person.id, binding_id=binding_id), msg.BINDING_ACCEPTED),
+        "decline": (lambda: bindings.decline(person_id=person.id, binding_id=binding_id), msg.BINDING_DECLINED),
+        "unbind": (lambda: bindings.end(owner=("person", person.id), binding_id=binding_id), msg.BINDING_ENDED),
+    }
+    if action not in operations:
+        return error_page(request, 404, "您访问的页面不存在")
+    operation, done = operations[action]
+    try:
+        await run_in_threadpool(operation)
+    except forms.Refused as refused:
+        return await _parent(request, db, person, errors={"": refused.message}, status=refused.status)
+    flash(request, done)
+    return RedirectResponse("/isso/account/parent-accounts", status_code=303)
+
+
+# -- 子账号信息 (the unit's side) ---------------------------------------------
+@router.get("/sub-accounts")
+async def sub_accounts(request: Request, unit: UnitAccountDep, db: DbDep) -> Response:
+    return await _sub(request, db, unit, values={}, errors=None)
+
+
+async def _sub(request: Request, db: DbDep, unit: Unit, *, values: dict, errors: dict | None, status: int | None = None) -> Response:
+    def rows():
+        with db.transaction() as s:
+            found = bindings_of_unit(s, unit_id=unit.id)
+            s.expunge_all()
+            return found
+
+    return page(
+        request,
+        "account_sub.html",
+        {
+            "unit": unit,
+            "rows": await run_in_threadpool(rows),
+            "labels": STATUS_LABELS,
+            "level_names": LEVEL_LABELS,
+            "mask": mask_id_number,
+            "values": values,
+            "flash": pop_flash(request),
+        },
+        errors=errors,
+        status=status,
+    )
+
+
+@router.post("/sub-accounts")
+async def sub_accounts_add(request: Request, form: CsrfForm, unit: UnitAccountDep, services: IssoDep, db: DbDep) -> Response:
+    values = {"handler_login_name": text_of(form, "handler_login_name", 40), "handler_id_number": text_of(form, "handler_id_number", 20)}
+    try:
+        await run_in_threadpool(
+            lambda: services.bindings.request(
+                unit_id=unit.id, login_name=values["handler_login_name"], id_number=values["handler_id_number"]
+            )
+        )
+    except FormRejected as rejected:
+        return await _sub(request, db, unit, values=values, errors=rejected.errors)
+    flash(request, msg.BINDING_REQUESTED)
+    return RedirectResponse("/isso/account/sub-accounts", status_code=303)
+
+
+@router.post("/sub-accounts/{binding_id}/{action}")
+async def sub_action(
+    request: Request, binding_id: int, action: str, form: CsrfForm, unit: UnitAccountDep, services: IssoDep, db: DbDep
+) -> Response:
+    bindings = services.bindings
+    operations = {
+        "withdraw": (lambda: bindings.withdraw(unit_id=unit.id, binding_id=binding_id), msg.BINDING_WITHDRAW_DONE),
+        "unbind": (lambda: bindings.end(owner=("unit", unit.id), binding_id=binding_id), msg.BINDING_ENDED),
+    }
+    if action not in operations:
+        return error_page(request, 404, "您访问的页面不存在")
+    operation, done = operations[action]
+    try:
+        await run_in_threadpool(operation)
+    except forms.Refused as refused:
+        return await _sub(request, db, unit, values={}, errors={"": refused.message}, status=refused.status)
+    flash(request, done)
+    return RedirectResponse("/isso/account/sub-accounts", status_code=303)

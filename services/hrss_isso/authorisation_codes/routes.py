@@ -1,0 +1,167 @@
+"""实名认证: 申请单位授权码, 申请记录 and 授权码实名 — the handler's side of
+the seed's part 二 (一) 3 (the agency's side is :mod:`..staff.routes`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from services.hrss_isso import messages as msg
+from services.hrss_isso.accounts.bindings import active_binding
+from services.hrss_isso.accounts.units import SEARCH_FIELDS
+from services.hrss_isso.authorisation_codes.applications import CHANNEL_LABELS, code_state
+from services.hrss_isso.authorisation_codes.materials import MATERIAL_KINDS, BodyTooLarge, limited_request, size_label
+from services.hrss_isso.deps import PERSON_LOGIN, CurrentPerson, IssoDep, PersonDep, load_unit
+from services.hrss_isso.forms import FormRejected, text_of
+from services.hrss_isso.models import Person
+from services.hrss_isso.runtime import IssoServices
+from services.hrss_isso.web import flash, page, pop_flash
+from shared.db import Database
+from shared.web.app import render
+from shared.web.csrf import verify_csrf_form
+from shared.web.deps import ClockDep, CsrfForm, DbDep, Redirect
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/isso/realname", include_in_schema=False)
+
+
+# -- 申请单位授权码 -------------------------------------------------------------
+@router.get("")
+async def realname(request: Request) -> Response:
+    return RedirectResponse("/isso/realname/apply", status_code=303)
+
+
+async def _apply_page(
+    request: Request,
+    services: IssoServices,
+    db: Database,
+    person: Person,
+    *,
+    field: str,
+    q: str,
+    ticked: set[str],
+    errors: dict | None,
+    status: int | None = None,
+) -> Response:
+    def candidates():
+        with db.transaction() as s:
+            found = services.authorizations.candidates(s, person_id=person.id, field=field, value=q)
+            s.expunge_all()
+            return found
+
+    return page(
+        request,
+        "realname_apply.html",
+        {
+            "candidates": await run_in_threadpool(candidates),
+            "search_fields": SEARCH_FIELDS,
+            "field": field,
+            "q": q,
+            "ticked": ticked,
+            "kinds": MATERIAL_KINDS,
+            "max_size": size_label(services.settings.upload_max_bytes),
+            "flash": pop_flash(request),
+        },
+        errors=errors,
+        status=status,
+    )
+
+
+@router.get("/apply")
+async def apply(request: Request, person: PersonDep, services: IssoDep, db: DbDep, field: str = "unit_code", q: str = "") -> Response:
+    field = field if field in SEARCH_FIELDS else "unit_code"
+    return await _apply_page(request, services, db, person, field=field, q=q[:20], ticked=set(), errors=None)
+
+
+@router.post("/apply")
+async def apply_submit(request: Request, person: CurrentPerson, services: IssoDep, db: DbDep) -> Response:
+    # The body is read here, within a limit, so no CSRF-form dependency: it would read it all first.
+    max_bytes = services.settings.upload_max_bytes
+    try:
+        request = await limited_request(request, 3 * max_bytes + 256 * 1024)
+    except BodyTooLarge:
+        if person is None:
+            raise Redirect(PERSON_LOGIN) from None
+        too_large = msg.UPLOAD_BODY_TOO_LARGE.format(size=size_label(max_bytes))
+        return await _apply_page(request, services, db, person, field="unit_code", q="", ticked=set(), errors={"": too_large}, status=413)
+    try:
+        form = await verify_csrf_form(request)
+        if person is None:
+            raise Redirect(PERSON_LOGIN)
+        unit_ids = [v for v in form.getlist("unit_id") if isinstance(v, str)][:50]
+        files: dict[str, tuple[str | None, bytes]] = {}
+        for kind in MATERIAL_KINDS:
+            upload = form.get(kind)
+            if upload is not None and not isinstance(upload, str):
+                files[kind] = (upload.filename, await upload.read(max_bytes + 1))
+    finally:
+        # The parser's spooled temporary files go now, not at garbage collection.
+        await request.close()
+    try:
+        await run_in_threadpool(lambda: services.authorizations.apply(person_id=person.id, unit_ids=unit_ids, files=files))
+    except FormRejected as rejected:
+        return await _apply_page(request, services, db, person, field="unit_code", q="", ticked=set(unit_ids), errors=rejected.errors)
+    flash(request, msg.APPLICATION_SUBMITTED)
+    return RedirectResponse("/isso/realname/applications", status_code=303)
+
+
+@router.get("/applications")
+async def applications(request: Request, person: PersonDep, services: IssoDep, db: DbDep, clock: ClockDep) -> Response:
+    def rows():
+        with db.transaction() as s:
+            found = services.authorizations.applications_of_person(s, person_id=person.id)
+            s.expunge_all()
+            return found
+
+    now = clock.now()
+    return render(
+        request,
+        "realname_applications.html",
+        {
+            "rows": await run_in_threadpool(rows),
+            "channels": CHANNEL_LABELS,
+            "state": lambda a: code_state(a, now),
+            "flash": pop_flash(request),
+        },
+    )
+
+
+# -- 授权码实名 ----------------------------------------------------------------
+async def _code_page(request: Request, db: Database, *, errors: dict | None = None) -> Response:
+    unit = await load_unit(request, db) if request.session.get("act") else None
+    authorized = False
+    if unit is not None:
+        person_id = request.session["person_id"]
+
+        def check() -> bool:
+            with db.transaction() as s:
+                binding = active_binding(s, unit_id=unit.id, person_id=person_id)
+                return binding is not None and binding.authorized_at is not None
+
+        authorized = await run_in_threadpool(check)
+    ctx: dict[str, Any] = {"unit": unit, "authorized": authorized, "needs_unit": msg.CODE_NEEDS_UNIT, "flash": pop_flash(request)}
+    return page(request, "realname_code.html", ctx, errors=errors)
+
+
+@router.get("/code")
+async def code(request: Request, person: PersonDep, db: DbDep) -> Response:
+    return await _code_page(request, db)
+
+
+@router.post("/code")
+async def code_submit(request: Request, form: CsrfForm, person: PersonDep, services: IssoDep, db: DbDep) -> Response:
+    unit_id = request.session.get("unit_id") if request.session.get("act") else None
+    if not unit_id:
+        return await _code_page(request, db, errors={"": msg.CODE_NEEDS_UNIT})
+    try:
+        await run_in_threadpool(
+            lambda: services.authorizations.enter_code(person_id=person.id, unit_id=unit_id, code=text_of(form, "code", 40))
+        )
+    except FormRejected as rejected:
+        return await _code_page(request, db, errors=rejected.errors)
+    flash(request, msg.CODE_DONE)
+    return RedirectResponse("/isso/realname/code", status_code=303)

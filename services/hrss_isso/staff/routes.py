@@ -1,0 +1,239 @@
+"""The social-insurance agency's console (社保经办机构): staff log in, review
+unit authorisation-code applications with their materials, approve or reject
+with a reason, and record window applications (线下申请). Every action is
+role-checked in the service layer and written to the audit trail."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from services.hrss_isso import forms
+from services.hrss_isso import messages as msg
+from services.hrss_isso.accounts.persons import LEVEL_LABELS
+from services.hrss_isso.accounts.units import SEARCH_FIELDS
+from services.hrss_isso.authorisation_codes.applications import CHANNEL_LABELS, STATUS_LABELS
+from services.hrss_isso.authorisation_codes.materials import MATERIAL_KINDS
+from services.hrss_isso.deps import STAFF_HOME, STAFF_LOGIN, IssoDep, ReviewingStaff, StaffIdDep, ViewingStaff
+from services.hrss_isso.forms import FormRejected, text_of
+from services.hrss_isso.staff.accounts import get_staff
+from services.hrss_isso.web import client_address, flash, page, pop_flash
+from shared.web.app import error_page, render
+from shared.web.deps import ClockDep, CsrfForm, DbDep, Refused
+from shared.web.sessions import rotate_session
+
+__all__ = ["router"]
+
+log = logging.getLogger("isso.staff")
+STAFF_KEYS = ("staff_id", "staff_name", "staff_auth_time")
+TYPE_LABELS = {"application/pdf": "PDF", "image/jpeg": "JPG", "image/png": "PNG"}
+
+router = APIRouter(prefix="/isso/staff", include_in_schema=False)
+
+
+def refused_page(refused: forms.Refused) -> Refused:
+    """What the service refused, as the console's error page."""
+    return Refused(refused.message, status_code=refused.status, back_url=STAFF_HOME)
+
+
+@router.get("")
+@router.get("/")
+async def staff_home(request: Request) -> Response:
+    return RedirectResponse(STAFF_HOME if request.session.get("staff_id") else STAFF_LOGIN, status_code=303)
+
+
+@router.get("/login")
+async def login(request: Request) -> Response:
+    return render(request, "staff_login.html", {"error": None, "login_name": ""})
+
+
+@router.post("/login")
+async def login_submit(request: Request, form: CsrfForm, services: IssoDep, db: DbDep, clock: ClockDep) -> Response:
+    login_name = text_of(form, "login_name", 40)
+    password = str(form.get("password", ""))[:128]
+    result = await run_in_threadpool(
+        lambda: services.staff_login.authenticate(db, login_name=login_name, password=password, address=client_address(request))
+    )
+    if result.error:
+        return render(request, "staff_login.html", {"error": result.error, "login_name": login_name}, status_code=400)
+
+    def load():
+        with db.transaction() as s:
+            return get_staff(s, staff_id=result.account_id).name
+
+    name = await run_in_threadpool(load)
+    rotate_session(request)
+    request.session.update(staff_id=result.account_id, staff_name=name, staff_auth_time=clock.timestamp())
+    log.info("staff login", extra={"fields": {"staff": result.account_id}})
+    return RedirectResponse(STAFF_HOME, status_code=303)
+
+
+@router.post("/logout")
+async def logout(request: Request, form: CsrfForm) -> Response:
+    for key in STAFF_KEYS:
+        request.session.pop(key, None)
+    return RedirectResponse(STAFF_LOGIN, status_code=303)
+
+
+@router.get("/applications")
+async def applications(request: Request, staff: ViewingStaff, services: IssoDep, db: DbDep, status: str = "submitted") -> Response:
+    status = status if status in STATUS_LABELS or status == "all" else "submitted"
+
+    def rows():
+        with db.transaction() as s:
+            found = services.authorizations.list_for_staff(s, staff_id=staff.id, status=status)
+            s.expunge_all()
+            return found
+
+    try:
+        found = await run_in_threadpool(rows)
+    except forms.Refused as refused:
+        raise refused_page(refused) from None
+    return render(
+        request,
+        "staff_list.html",
+        {
+            "rows": found,
+            "status": status,
+            "statuses": {**STATUS_LABELS, "all": "全部"},
+            "labels": STATUS_LABELS,
+            "channels": CHANNEL_LABELS,
+            "flash": pop_flash(request),
+        },
+    )
+
+
+async def _detail(
+    request: Request,
+    services: IssoDep,
+    db: DbDep,
+    staff_id: str,
+    application_id: str,
+    *,
+    errors: dict | None = None,
+    reason: str = "",
+    status: int | None = None,
+) -> Response:
+    def load():
+        with db.transaction() as s:
+            found = services.authorizations.detail(s, staff_id=staff_id, application_id=application_id)
+            s.expunge_all()
+            return found
+
+    try:
+        app, person, unit, materials = await run_in_threadpool(load)
+    except forms.Refused as refused:
+        raise refused_page(refused) from None
+    return page(
+        request,
+        "staff_detail.html",
+        {
+            "app": app,
+            "person": person,
+            "unit": unit,
+            "materials": materials,
+            "labels": STATUS_LABELS,
+            "channels": CHANNEL_LABELS,
+            "kinds": MATERIAL_KINDS,
+            "types": TYPE_LABELS,
+            "level_names": LEVEL_LABELS,
+            "reason": reason,
+            "flash": pop_flash(request),
+        },
+        errors=errors,
+        status=status,
+    )
+
+
+@router.get("/applications/{application_id}")
+async def detail(request: Request, application_id: str, staff: ViewingStaff, services: IssoDep, db: DbDep) -> Response:
+    return await _detail(request, services, db, staff.id, application_id)
+
+
+@router.post("/applications/{application_id}/{action}")
+async def review(
+    request: Request, application_id: str, action: str, form: CsrfForm, staff: ReviewingStaff, services: IssoDep, db: DbDep
+) -> Response:
+    authorizations = services.authorizations
+    reason = text_of(form, "reason", 400)
+    if action == "approve":
+        operation, done = (lambda: authorizations.approve(staff_id=staff.id, application_id=application_id)), msg.REVIEW_APPROVED
+    elif action == "reject":
+        operation, done = (
+            (lambda: authorizations.reject(staff_id=staff.id, application_id=application_id, reason=reason)),
+            msg.REVIEW_REJECTED,
+        )
+    else:
+        return error_page(request, 404, "您访问的页面不存在")
+    try:
+        await run_in_threadpool(operation)
+    except forms.Refused as refused:
+        if refused.status == 409:
+            return await _detail(request, services, db, staff.id, application_id, errors={"": refused.message}, status=409)
+        raise refused_page(refused) from None
+    except FormRejected as rejected:
+        return await _detail(request, services, db, staff.id, application_id, errors=rejected.errors, reason=reason)
+    log.info("authorisation application reviewed", extra={"fields": {"action": action}})
+    flash(request, done)
+    return RedirectResponse(f"/isso/staff/applications/{application_id}", status_code=303)
+
+
+@router.get("/materials/{material_id}")
+async def material(request: Request, material_id: str, staff: ViewingStaff, services: IssoDep) -> Response:
+    try:
+        found, data = await run_in_threadpool(lambda: services.authorizations.material(staff_id=staff.id, material_id=material_id))
+    except forms.Refused as refused:
+        raise refused_page(refused) from None
+    except FileNotFoundError:
+        return error_page(request, 404, "材料文件不存在")
+    return Response(
+        data,
+        media_type=found.content_type,
+        headers={
+            # Never rendered inline from our origin: downloaded, not sniffed.
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(found.original_name)}",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def window_ctx(values: dict) -> dict:
+    return {"values": values, "search_fields": SEARCH_FIELDS, "kinds": MATERIAL_KINDS}
+
+
+@router.get("/window")
+async def window(request: Request, staff_id: StaffIdDep) -> Response:
+    # Any staff member sees the form; recording needs the review role.
+    return page(request, "staff_window.html", {**window_ctx({"unit_field": "unit_code", "checked": []}), "flash": pop_flash(request)})
+
+
+@router.post("/window")
+async def window_submit(request: Request, form: CsrfForm, staff: ReviewingStaff, services: IssoDep) -> Response:
+    values = {
+        "id_number": text_of(form, "id_number", 20),
+        "unit_field": text_of(form, "unit_field", 20),
+        "unit_value": text_of(form, "unit_value", 30),
+        "checked": [v for v in form.getlist("checked") if isinstance(v, str)],
+    }
+    try:
+        application_id = await run_in_threadpool(
+            lambda: services.authorizations.window(
+                staff_id=staff.id,
+                id_number=values["id_number"],
+                unit_field=values["unit_field"],
+                unit_value=values["unit_value"],
+                checked=set(values["checked"]),
+            )
+        )
+    except forms.Refused as refused:
+        raise refused_page(refused) from None
+    except FormRejected as rejected:
+        return page(request, "staff_window.html", window_ctx(values), errors=rejected.errors)
+    flash(request, "已登记线下申请，授权码已通过短信发送给经办人")
+    return RedirectResponse(f"/isso/staff/applications/{application_id}", status_code=303)
