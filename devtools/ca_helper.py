@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from services.gdzwfw_idp.certificates import encode_response
+from services.gdzwfw_idp.verification.certificate.verifier import encode_response
 
 __all__ = ["WrongPin", "sign_challenge", "helper_app", "main"]
 

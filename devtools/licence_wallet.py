@@ -21,8 +21,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from services.gdzwfw_idp.licence import sign_assertion
 from services.gdzwfw_idp.settings import LICENCE_SCOPE
+from services.gdzwfw_idp.verification.licence.verifier import sign_assertion
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,23 +10,23 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Mount
 
-from services.gdzwfw_idp.certificates import CertificateVerifier
+from services.gdzwfw_idp.account.routes import security_router
 from services.gdzwfw_idp.demo import DEMO_CLIENTS, load_demo_data
-from services.gdzwfw_idp.handler_pages import handler_router
+from services.gdzwfw_idp.handlers.routes import handler_router
 from services.gdzwfw_idp.hooks import IdpHooks
-from services.gdzwfw_idp.licence import LicenceVerifier
-from services.gdzwfw_idp.login import LoginService
+from services.gdzwfw_idp.login.password_login import LoginService
+from services.gdzwfw_idp.login.routes import pages_router
 from services.gdzwfw_idp.models import kv_table, provider_tables, sms_tables
-from services.gdzwfw_idp.onetime import OneTimeSessions
-from services.gdzwfw_idp.pages import pages_router
-from services.gdzwfw_idp.registration_pages import registration_router
+from services.gdzwfw_idp.qr.sessions import OneTimeSessions
+from services.gdzwfw_idp.registration.routes import registration_router
 from services.gdzwfw_idp.registry import load_registries
-from services.gdzwfw_idp.security_pages import security_router
 from services.gdzwfw_idp.settings import IdpSettings
-from services.gdzwfw_idp.staff import StaffService
-from services.gdzwfw_idp.staff_pages import staff_router
-from services.gdzwfw_idp.standin_pages import standin_router
-from services.gdzwfw_idp.verification_pages import verification_router
+from services.gdzwfw_idp.staff.accounts import StaffService
+from services.gdzwfw_idp.staff.routes import staff_router
+from services.gdzwfw_idp.standins.routes import standin_router
+from services.gdzwfw_idp.verification.certificate.verifier import CertificateVerifier
+from services.gdzwfw_idp.verification.licence.verifier import LicenceVerifier
+from services.gdzwfw_idp.verification.routes import verification_router
 from shared.clock import Clock
 from shared.oauth.provider.provider import Provider
 from shared.oauth.provider.routes import provider_router

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from services.gdzwfw_idp.accounts import add_handler, find_by_login_name, is_handler, new_account_id, record_level_change
 from services.gdzwfw_idp.models import Account, StaffAccount
-from services.gdzwfw_idp.staff import ROLE_AUDITOR, ROLE_HALL_OFFICER, StaffService
+from services.gdzwfw_idp.staff.accounts import ROLE_AUDITOR, ROLE_HALL_OFFICER, StaffService
 from shared.clock import Clock
 from shared.db import Database
 from shared.oauth.provider.demo import DEMO_RP

@@ -9,7 +9,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from devtools.ca_helper import helper_app
-from services.gdzwfw_idp.certificates import decode_response
+from services.gdzwfw_idp.verification.certificate.verifier import decode_response
 
 PAGE = "http://127.0.0.1:8001"
 USCC = "91440106MA5DL1A170"

@@ -11,7 +11,13 @@ import pytest
 
 from devtools.ca_helper import WrongPin, sign_challenge
 from devtools.ca_helper import main as ca_helper_main
-from services.gdzwfw_idp.certificates import CertificateError, CertificateVerifier, challenge_text, decode_response, encode_response
+from services.gdzwfw_idp.verification.certificate.verifier import (
+    CertificateError,
+    CertificateVerifier,
+    challenge_text,
+    decode_response,
+    encode_response,
+)
 from shared.clock import FrozenClock
 from tests.chain_helpers import form_value
 from tests.gdzwfw_idp.conftest import Idp

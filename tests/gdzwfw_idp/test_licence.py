@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
 
-from services.gdzwfw_idp.licence import sign_assertion
 from services.gdzwfw_idp.settings import LICENCE_SCOPE
+from services.gdzwfw_idp.verification.licence.verifier import sign_assertion
 from tests.chain_helpers import form_value
 from tests.gdzwfw_idp.conftest import ISSUER, Idp
 from tests.gdzwfw_idp.journeys import account_row, audit_rows, csrf, login, qr_sid

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from services.gdzwfw_idp.onetime import OneTimeSessions
+from services.gdzwfw_idp.qr.sessions import OneTimeSessions
 from tests.gdzwfw_idp.conftest import Idp
 from tests.gdzwfw_idp.journeys import challenge_of, csrf, login, sign_with
 

@@ -8,8 +8,8 @@ import datetime as dt
 import pytest
 
 from services.gdzwfw_idp import messages as msg
-from services.gdzwfw_idp.divisions import cities_of, divisions, is_valid_region
-from services.gdzwfw_idp.registration import check_email, check_legal_fields, check_name, check_person_fields
+from services.gdzwfw_idp.registration.divisions import cities_of, divisions, is_valid_region
+from services.gdzwfw_idp.registration.rules import check_email, check_legal_fields, check_name, check_person_fields
 from shared.account_rules import GDZWFW_LOGIN_ACCOUNT_MESSAGE, GDZWFW_PASSWORD_MESSAGE
 from shared.sms import MOBILE_MESSAGE
 from tests.gdzwfw_idp.journeys import legal_form

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from services.gdzwfw_idp import messages as msg
 from services.gdzwfw_idp.hooks import SESSION_ACCOUNT, SESSION_ACT
-from services.gdzwfw_idp.web import owner_of, read_form
+from services.gdzwfw_idp.login.sessions import owner_of, read_form
 from shared.identifiers import mask_id_number
 from shared.qr import qr_svg
 

@@ -19,13 +19,13 @@ from starlette.concurrency import run_in_threadpool
 
 from services.gdzwfw_idp import messages as msg
 from services.gdzwfw_idp.accounts import bind_certificate, get_account, latest_level_changes, record_verification, verified_methods
-from services.gdzwfw_idp.cert_flow import issue_challenge, verify_submission
-from services.gdzwfw_idp.certificates import KINDS, CertificateError
-from services.gdzwfw_idp.licence_flow import accept_assertion
+from services.gdzwfw_idp.login.sessions import SESSION_INTERACTION, Current, current, flash, owner_of, pop_flash, read_form
 from services.gdzwfw_idp.models import CertificateBinding
-from services.gdzwfw_idp.qr_pages import new_qr
+from services.gdzwfw_idp.qr.routes import new_qr
 from services.gdzwfw_idp.registry import find_legal_person
-from services.gdzwfw_idp.web import SESSION_INTERACTION, Current, current, flash, owner_of, pop_flash, read_form
+from services.gdzwfw_idp.verification.certificate.challenge import issue_challenge, verify_submission
+from services.gdzwfw_idp.verification.certificate.verifier import KINDS, CertificateError
+from services.gdzwfw_idp.verification.licence.assertions import accept_assertion
 from shared.trust import TrustLevel
 from shared.web.app import error_page, render
 

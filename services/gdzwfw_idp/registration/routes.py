@@ -18,10 +18,11 @@ from starlette.concurrency import run_in_threadpool
 
 from services.gdzwfw_idp import messages as msg
 from services.gdzwfw_idp.accounts import find_by_login_name, find_by_mobile, get_account
-from services.gdzwfw_idp.divisions import cities_of, divisions
 from services.gdzwfw_idp.hooks import SESSION_ACCOUNT
-from services.gdzwfw_idp.qr_pages import clear_wizard, load_wizard, masked_person, new_qr, qr_router, save_wizard
-from services.gdzwfw_idp.registration import (
+from services.gdzwfw_idp.login.sessions import client_address, read_form
+from services.gdzwfw_idp.qr.routes import clear_wizard, load_wizard, masked_person, new_qr, qr_router, save_wizard
+from services.gdzwfw_idp.registration.divisions import cities_of, divisions
+from services.gdzwfw_idp.registration.rules import (
     check_legal_fields,
     check_person_fields,
     create_legal_person,
@@ -29,7 +30,6 @@ from services.gdzwfw_idp.registration import (
     duplicate_errors,
 )
 from services.gdzwfw_idp.registry import check_legal_person, check_person
-from services.gdzwfw_idp.web import client_address, read_form
 from shared.identifiers import mask_id_number
 from shared.sms import check_mobile, mask_mobile
 from shared.trust import TrustLevel

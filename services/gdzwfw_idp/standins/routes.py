@@ -4,7 +4,7 @@ Mounted only when ``stand_ins_enabled`` (development). They play the outside
 party and nothing more: the face check approves a one-time session with a
 person taken from 人口库; the licence wallet signs an assertion with the
 licence authority's development key and posts it through the same code path
-as the real callback (``licence_flow.accept_assertion``), where the provider
+as the real callback (``verification.licence.assertions.accept_assertion``), where the provider
 checks it in full.
 """
 
@@ -18,12 +18,12 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from services.gdzwfw_idp import messages as msg
-from services.gdzwfw_idp.licence import sign_assertion
-from services.gdzwfw_idp.licence_flow import accept_assertion
+from services.gdzwfw_idp.login.sessions import read_form
 from services.gdzwfw_idp.models import LegalPersonRecord, PersonRecord
-from services.gdzwfw_idp.qr_pages import masked_person
+from services.gdzwfw_idp.qr.routes import masked_person
 from services.gdzwfw_idp.registry import check_person
-from services.gdzwfw_idp.web import read_form
+from services.gdzwfw_idp.verification.licence.assertions import accept_assertion
+from services.gdzwfw_idp.verification.licence.verifier import sign_assertion
 from shared.web.app import render
 
 __all__ = ["standin_router"]

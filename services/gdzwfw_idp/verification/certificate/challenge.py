@@ -12,8 +12,8 @@ from typing import Any
 
 from fastapi import Request
 
-from services.gdzwfw_idp.certificates import CertificateError, VerifiedCertificate, challenge_text
-from services.gdzwfw_idp.web import owner_of
+from services.gdzwfw_idp.login.sessions import owner_of
+from services.gdzwfw_idp.verification.certificate.verifier import CertificateError, VerifiedCertificate, challenge_text
 
 __all__ = ["Challenge", "issue_challenge", "verify_submission", "PURPOSES"]
 

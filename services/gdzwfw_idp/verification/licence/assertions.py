@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.gdzwfw_idp import messages as msg
-from services.gdzwfw_idp.licence import LicenceError
+from services.gdzwfw_idp.verification.licence.verifier import LicenceError
 
 __all__ = ["Accepted", "accept_assertion"]
 

@@ -23,9 +23,9 @@ from starlette.concurrency import run_in_threadpool
 from services.gdzwfw_idp import messages as msg
 from services.gdzwfw_idp.accounts import find_by_login_name, find_by_mobile, handled_by, set_password
 from services.gdzwfw_idp.hooks import SESSION_GENERATION, SESSION_SID
+from services.gdzwfw_idp.login.sessions import Current, current, flash, pop_flash, read_form
 from services.gdzwfw_idp.models import Account
-from services.gdzwfw_idp.registration import check_email
-from services.gdzwfw_idp.web import Current, current, flash, pop_flash, read_form
+from services.gdzwfw_idp.registration.rules import check_email
 from shared.account_rules import RuleError, check_gdzwfw_password
 from shared.sms import MOBILE_MESSAGE, check_mobile, mask_mobile
 from shared.web.app import error_page, render

@@ -23,13 +23,9 @@ from services.gdzwfw_idp.accounts import (
     record_verification,
     verified_methods,
 )
-from services.gdzwfw_idp.cert_flow import issue_challenge, verify_submission
-from services.gdzwfw_idp.certificates import KINDS, CertificateError
 from services.gdzwfw_idp.hooks import SESSION_ACCOUNT, SESSION_SID, acting_level
-from services.gdzwfw_idp.login import LoginService
-from services.gdzwfw_idp.models import Account
-from services.gdzwfw_idp.qr_pages import new_qr
-from services.gdzwfw_idp.web import (
+from services.gdzwfw_idp.login.password_login import LoginService
+from services.gdzwfw_idp.login.sessions import (
     SESSION_INTERACTION,
     client_address,
     current,
@@ -39,6 +35,10 @@ from services.gdzwfw_idp.web import (
     start_login,
     switch_identity,
 )
+from services.gdzwfw_idp.models import Account
+from services.gdzwfw_idp.qr.routes import new_qr
+from services.gdzwfw_idp.verification.certificate.challenge import issue_challenge, verify_submission
+from services.gdzwfw_idp.verification.certificate.verifier import KINDS, CertificateError
 from shared.identifiers import mask_id_number
 from shared.sms import mask_mobile
 from shared.trust import TrustLevel

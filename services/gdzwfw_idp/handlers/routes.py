@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from services.gdzwfw_idp import messages as msg
 from services.gdzwfw_idp.accounts import add_handler, find_by_login_name, get_account, handled_by, handlers_of, is_handler, remove_handler
 from services.gdzwfw_idp.hooks import acting_level
-from services.gdzwfw_idp.web import current, flash, pop_flash, read_form, switch_identity
+from services.gdzwfw_idp.login.sessions import current, flash, pop_flash, read_form, switch_identity
 from shared.identifiers import IdentifierError, mask_id_number, validate_resident_id
 from shared.trust import TrustLevel
 from shared.web.app import error_page, render

@@ -14,10 +14,10 @@ from starlette.concurrency import run_in_threadpool
 
 from services.gdzwfw_idp import messages as msg
 from services.gdzwfw_idp.accounts import get_account, latest_level_changes, record_verification
+from services.gdzwfw_idp.login.sessions import flash, pop_flash, read_form
 from services.gdzwfw_idp.models import Account, StaffAccount
 from services.gdzwfw_idp.registry import find_legal_person
-from services.gdzwfw_idp.staff import ROLES, can_raise_level
-from services.gdzwfw_idp.web import flash, pop_flash, read_form
+from services.gdzwfw_idp.staff.accounts import ROLES, can_raise_level
 from shared.identifiers import mask_id_number
 from shared.trust import TrustLevel
 from shared.web.app import error_page, render
