@@ -94,7 +94,7 @@ def test_a_password_is_reset_with_the_bound_mobile(idp: Idp) -> None:
 
 
 def test_reset_clears_a_lockout(idp: Idp) -> None:
-    limiter = idp.app.state.login_service.per_account
+    limiter = idp.app.state.idp.login_service.per_account
     for _ in range(idp.settings.login_max_failures):
         limiter.hit("demo_l2")
     assert limiter.is_blocked("demo_l2")

@@ -1,5 +1,6 @@
-"""Small helpers the gdzwfw_idp routers share: the logged-in account, starting
-a login, flash messages, form reading, the per-browser owner of QR sessions."""
+"""The browser's login: who it is (:class:`Current`), starting one, and a
+handler switching identity within one. The keys it keeps in the session are
+those the provider's hooks read (``hooks.SESSION_*``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
-from starlette.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse, Response
 
 from services.gdzwfw_idp.accounts import get_account
 from services.gdzwfw_idp.hooks import (
@@ -21,30 +22,16 @@ from services.gdzwfw_idp.hooks import (
     login_current,
 )
 from services.gdzwfw_idp.models import Account
+from services.gdzwfw_idp.parts import IdpParts
+from shared.db import Database
 from shared.trust import TrustLevel
-from shared.web.csrf import verify_csrf_form
 from shared.web.sessions import rotate_session
 
-__all__ = [
-    "Current",
-    "current",
-    "start_login",
-    "switch_identity",
-    "flash",
-    "pop_flash",
-    "read_form",
-    "owner_of",
-    "client_address",
-    "SESSION_INTERACTION",
-]
+__all__ = ["Current", "load_current", "start_login", "switch_identity", "after_login", "SESSION_INTERACTION"]
 
 # The authorization request this browser was last logging in for: the 实名核验
 # page offers to continue it after an upgrade.
 SESSION_INTERACTION = "pending_interaction"
-_FLASH = "flash"
-# Passwords are taken exactly as typed (a stray space is part of the password).
-_SECRETS = frozenset({"password", "password_confirm", "current_password", "new_password", "new_password_confirm"})
-_OWNER = "qr_owner"
 
 
 @dataclass
@@ -61,49 +48,50 @@ class Current:
         return self.act is not None
 
 
-def _load_current(request: Request) -> Current | None:
-    account_id = request.session.get(SESSION_ACCOUNT)
+def load_current(db: Database, session: dict[str, Any]) -> Current | None:
+    account_id = session.get(SESSION_ACCOUNT)
     if not account_id:
         return None
-    with request.app.state.db.transaction() as db:
-        account = get_account(db, account_id=account_id)
-        if account is None or account.status != "active" or not login_current(db, account=account, session=request.session):
+    with db.transaction() as s:
+        account = get_account(s, account_id=account_id)
+        if account is None or account.status != "active" or not login_current(s, account=account, session=session):
             return None
-        act = request.session.get(SESSION_ACT)
-        level = acting_level(db, legal_person=account, act=act) if act else TrustLevel.from_name(account.trust_level)
+        act = session.get(SESSION_ACT)
+        level = acting_level(s, legal_person=account, act=act) if act else TrustLevel.from_name(account.trust_level)
         if act and level is None:
             return None
-        db.expunge(account)
+        s.expunge(account)
     return Current(account=account, level=level, act=act)
 
 
-async def current(request: Request) -> Current | None:
-    return await run_in_threadpool(_load_current, request)
-
-
-def start_login(request: Request, *, account_id: str, amr: list[str], generation: int, act: dict[str, Any] | None = None) -> None:
+def start_login(
+    request: Request, idp: IdpParts, *, account_id: str, amr: list[str], generation: int, act: dict[str, Any] | None = None
+) -> None:
     """A new login in this browser: the authentication event, with the
     login generation of the account as it was read when the credential was
     checked (a password changed meanwhile ends this login too)."""
-    _begin(request, account_id=account_id, amr=amr, auth_time=request.app.state.clock.timestamp(), generation=generation, act=act)
+    _begin(request, idp, account_id=account_id, amr=amr, auth_time=idp.clock.timestamp(), generation=generation, act=act)
 
 
-def switch_identity(request: Request, *, account_id: str, act: dict[str, Any] | None = None) -> None:
+def switch_identity(request: Request, idp: IdpParts, *, account_id: str, act: dict[str, Any] | None = None) -> None:
     """The same person goes on for another identity (a handler choosing a
     unit, or leaving it): no new authentication happened, so its time,
     methods and login generation carry over."""
     session = request.session
     _begin(
         request,
+        idp,
         account_id=account_id,
         amr=list(session.get(SESSION_AMR) or ["pwd"]),
-        auth_time=session.get(SESSION_AUTH_TIME) or request.app.state.clock.timestamp(),
+        auth_time=session.get(SESSION_AUTH_TIME) or idp.clock.timestamp(),
         generation=int(session.get(SESSION_GENERATION) or 0),
         act=act,
     )
 
 
-def _begin(request: Request, *, account_id: str, amr: list[str], auth_time: int, generation: int, act: dict[str, Any] | None) -> None:
+def _begin(
+    request: Request, idp: IdpParts, *, account_id: str, amr: list[str], auth_time: int, generation: int, act: dict[str, Any] | None
+) -> None:
     """A new session id (no fixation) and a new login ``sid`` for the tokens
     issued under it; ``act`` names the handler logged in for a unit."""
     rotate_session(request)
@@ -111,7 +99,7 @@ def _begin(request: Request, *, account_id: str, amr: list[str], auth_time: int,
     session[SESSION_ACCOUNT] = account_id
     session[SESSION_AUTH_TIME] = auth_time
     session[SESSION_AMR] = amr
-    session[SESSION_SID] = request.app.state.tokens.token(16)
+    session[SESSION_SID] = idp.tokens.token(16)
     session[SESSION_GENERATION] = generation
     if act:
         session[SESSION_ACT] = act
@@ -119,28 +107,9 @@ def _begin(request: Request, *, account_id: str, amr: list[str], auth_time: int,
         session.pop(SESSION_ACT, None)
 
 
-def flash(request: Request, message: str, kind: str = "ok") -> None:
-    request.session[_FLASH] = {"message": message, "kind": kind}
-
-
-def pop_flash(request: Request) -> dict[str, str] | None:
-    return request.session.pop(_FLASH, None)
-
-
-async def read_form(request: Request) -> dict[str, str]:
-    """The CSRF-checked form as plain strings (files and repeats ignored)."""
-    form = await verify_csrf_form(request)
-    return {k: v.strip() if k not in _SECRETS else v for k, v in form.items() if isinstance(v, str)}
-
-
-def owner_of(request: Request) -> str:
-    """A random value naming this browser as the owner of the QR sessions it shows."""
-    owner = request.session.get(_OWNER)
-    if not owner:
-        owner = request.app.state.tokens.token(16)
-        request.session[_OWNER] = owner
-    return owner
-
-
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "-"
+def after_login(request: Request, interaction: str) -> Response:
+    """Back to the waiting client, or to the account pages."""
+    if interaction:
+        request.session[SESSION_INTERACTION] = interaction
+        return RedirectResponse(f"/authorize/resume?interaction={interaction}", status_code=303)
+    return RedirectResponse("/account", status_code=303)
