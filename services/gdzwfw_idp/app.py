@@ -95,9 +95,13 @@ def create_app(
             if not settings.sms_gateway_url:
                 log.warning("no SMS gateway configured (GDZWFW_SMS_GATEWAY_URL): codes go to the outbox table only")
             if settings.registry_csv("legal") is None:
-                log.warning("no 法人基础库 extract configured (GDZWFW_LEGAL_PERSON_REGISTRY_CSV): legal-person registration cannot complete")
+                log.warning(
+                    "no 法人基础库 extract configured (GDZWFW_LEGAL_PERSON_REGISTRY_CSV): legal-person registration cannot complete"
+                )
         provider.prepare(list(settings.clients) + (DEMO_CLIENTS if settings.loads_demo_data else []))
-        load_registries(runtime.db, runtime.kv, legal_csv=settings.registry_csv("legal"), population_csv=settings.registry_csv("population"))
+        load_registries(
+            runtime.db, runtime.kv, legal_csv=settings.registry_csv("legal"), population_csv=settings.registry_csv("population")
+        )
         if settings.loads_demo_data:
             load_demo_data(runtime.db, passwords=passwords, clock=runtime.clock, staff=staff_service)
 

@@ -28,8 +28,20 @@ DEMO_HANDLERS = [("demo_l2", "demo_person")]
 # 办事大厅 staff (/staff/login). The TOTP secrets are published on purpose: in
 # development anyone may compute the code (`python -m devtools.totp <secret>`).
 DEMO_STAFF: list[dict] = [
-    {"login_name": "hall_officer", "name": "林办事", "hall": "广州市天河区政务服务中心", "role": ROLE_HALL_OFFICER, "secret": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"},
-    {"login_name": "hall_auditor", "name": "梁审计", "hall": "广东省政务服务中心", "role": ROLE_AUDITOR, "secret": "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU"},
+    {
+        "login_name": "hall_officer",
+        "name": "林办事",
+        "hall": "广州市天河区政务服务中心",
+        "role": ROLE_HALL_OFFICER,
+        "secret": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+    },
+    {
+        "login_name": "hall_auditor",
+        "name": "梁审计",
+        "hall": "广东省政务服务中心",
+        "role": ROLE_AUDITOR,
+        "secret": "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU",
+    },
 ]
 
 DEMO_CLIENTS = [DEMO_RP]

@@ -140,7 +140,9 @@ async def acting_handler(me: CurrentLogin) -> Current:
 ActingHandler = Annotated[Current, Depends(acting_handler)]
 
 
-def own_legal_person(*, back_url: str, login_url: str = "/login", not_legal: str = msg.HANDLER_ONLY_OWN) -> Callable[..., Awaitable[Current]]:
+def own_legal_person(
+    *, back_url: str, login_url: str = "/login", not_legal: str = msg.HANDLER_ONLY_OWN
+) -> Callable[..., Awaitable[Current]]:
     """A guard for the legal person itself: logged in, not a handler acting
     for it, and a legal person (``not_legal`` says why a person may not)."""
 
@@ -157,7 +159,8 @@ def own_legal_person(*, back_url: str, login_url: str = "/login", not_legal: str
 
 
 VerifyingLegalPerson = Annotated[
-    Current, Depends(own_legal_person(back_url="/account/verification", login_url="/login?tab=legal", not_legal=msg.PERSON_VERIFY_ELSEWHERE))
+    Current,
+    Depends(own_legal_person(back_url="/account/verification", login_url="/login?tab=legal", not_legal=msg.PERSON_VERIFY_ELSEWHERE)),
 ]
 HandlersOwner = Annotated[Current, Depends(own_legal_person(back_url="/account/handlers", not_legal=msg.HANDLER_ADD_LEGAL_ONLY))]
 HandlersRemover = Annotated[Current, Depends(own_legal_person(back_url="/account/handlers"))]

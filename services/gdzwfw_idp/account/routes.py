@@ -46,7 +46,12 @@ async def account_home(request: Request, me: LoggedIn) -> Response:
 
 # -- 账号安全设置 -------------------------------------------------------------------
 def security_page(
-    request: Request, me: Current, *, errors: dict[str, dict[str, str]] | None = None, values: dict[str, str] | None = None, status: int = 200
+    request: Request,
+    me: Current,
+    *,
+    errors: dict[str, dict[str, str]] | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
 ) -> Response:
     account = me.account
     return render(
@@ -163,5 +168,12 @@ async def recover_account_submit(request: Request, form: FormDep, idp: IdpDep) -
         code = form.get("sms_code", "")
         found = await run_in_threadpool(lambda: security.accounts_of_mobile(idp, mobile=mobile, code=code, errors=errors))
     if errors:
-        return render(request, "recover.html", {"which": "account", "errors": errors, "v": {"mobile": form.get("mobile", "")}, "tab": "legal"}, status_code=400)
-    return render(request, "recover_done.html", {"which": "account", "accounts": found, "masked_mobile": mask_mobile(mobile or ""), "tab": "legal"})
+        return render(
+            request,
+            "recover.html",
+            {"which": "account", "errors": errors, "v": {"mobile": form.get("mobile", "")}, "tab": "legal"},
+            status_code=400,
+        )
+    return render(
+        request, "recover_done.html", {"which": "account", "accounts": found, "masked_mobile": mask_mobile(mobile or ""), "tab": "legal"}
+    )

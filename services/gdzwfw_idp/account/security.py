@@ -138,7 +138,11 @@ def accounts_of_mobile(idp: IdpParts, *, mobile: str, code: str, errors: dict[st
             errors["sms_code"] = problem
             return []
         return [
-            {"login_name": a.login_name, "kind": "法人账号" if a.account_type == "legal_person" else "个人账号", "name": a.org_name or a.person_name or ""}
+            {
+                "login_name": a.login_name,
+                "kind": "法人账号" if a.account_type == "legal_person" else "个人账号",
+                "name": a.org_name or a.person_name or "",
+            }
             for a in find_by_mobile(db, mobile=mobile)
             if a.status == "active"
         ]

@@ -84,5 +84,3 @@ def act_for(db: Database, *, person_id: str, legal_person_id: str) -> dict[str, 
             return None
         act = {"sub": handler.id, "name": handler.person_name}
         return act if acting_level(s, legal_person=unit, act=act) is not None else None
-
-

@@ -64,7 +64,9 @@ class LoginService:
         return LoginResult(account=account)
 
 
-def password_login(service: LoginService, db: Database, *, tab: str, as_handler: bool, login_name: str, password: str, address: str) -> LoginResult:
+def password_login(
+    service: LoginService, db: Database, *, tab: str, as_handler: bool, login_name: str, password: str, address: str
+) -> LoginResult:
     """The login form's 账号密码: 法人登录 takes legal-person accounts, 个人登录
     and 经办人登录 (a person logging in to act for a unit) natural persons."""
     account_type = "legal_person" if tab == "legal" and not as_handler else "natural_person"

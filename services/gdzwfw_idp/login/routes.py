@@ -40,7 +40,15 @@ PERSONAL_METHODS = {"password": "账号密码"}
 
 
 def login_context(
-    idp: IdpParts, *, owner: str, interaction: str, tab: str, method: str, error: str | None = None, login_name: str = "", handler: bool = False
+    idp: IdpParts,
+    *,
+    owner: str,
+    interaction: str,
+    tab: str,
+    method: str,
+    error: str | None = None,
+    login_name: str = "",
+    handler: bool = False,
 ) -> dict[str, Any]:
     """The login page; a QR code or a certificate challenge for those methods (``owner`` then names the browser)."""
     parked = idp.provider.interactions.get(interaction) if interaction else None
@@ -86,7 +94,13 @@ async def help_page(request: Request) -> Response:
 
 @router.get("/login")
 async def login_page(
-    request: Request, idp: IdpDep, interaction: str = "", tab: str = "legal", method: str = "password", login_name: str = "", handler: str = ""
+    request: Request,
+    idp: IdpDep,
+    interaction: str = "",
+    tab: str = "legal",
+    method: str = "password",
+    login_name: str = "",
+    handler: str = "",
 ) -> Response:
     tab = tab if tab in TABS else "legal"
     methods = LEGAL_METHODS if tab == "legal" else PERSONAL_METHODS

@@ -61,7 +61,9 @@ def create_legal_account(idp: IdpParts, wizard: dict[str, Any]) -> dict[str, str
             return duplicate_errors(db, login_name=wizard["login_name"], uscc=wizard["uscc"]) or {"uscc": msg.USCC_TAKEN}
 
 
-def register_person(idp: IdpParts, clean: dict[str, str], *, password_hash: str | None, sms_code: str, errors: dict[str, str]) -> str | None:
+def register_person(
+    idp: IdpParts, clean: dict[str, str], *, password_hash: str | None, sms_code: str, errors: dict[str, str]
+) -> str | None:
     """个人注册 beyond the form: free login name and ID number, 人口库, the SMS
     code; then the account. Its id, or None with ``errors`` filled."""
     try:

@@ -32,7 +32,18 @@ router = APIRouter(include_in_schema=False)
 LEGAL_STEPS = ("输入基础信息", "实名核验", "注册完成")
 REG_DONE = "reg_done"
 # Non-secret fields a returning user finds filled in again.
-_KEEP = ("login_name", "org_name", "uscc", "province", "city", "district", "address_detail", "legal_rep_name", "legal_rep_id_number", "mobile")
+_KEEP = (
+    "login_name",
+    "org_name",
+    "uscc",
+    "province",
+    "city",
+    "district",
+    "address_detail",
+    "legal_rep_name",
+    "legal_rep_id_number",
+    "mobile",
+)
 
 
 def _region_lists(values: dict[str, str]) -> dict[str, Any]:
@@ -141,7 +152,11 @@ async def done(request: Request) -> Response:
     if not info:
         return RedirectResponse("/register/legal", status_code=303)
     tab = "legal" if info["account_type"] == "legal_person" else "personal"
-    return render(request, "register_done.html", {"steps": LEGAL_STEPS, "info": info, "level": TrustLevel.from_name(info["level"]), "register_tab": tab})
+    return render(
+        request,
+        "register_done.html",
+        {"steps": LEGAL_STEPS, "info": info, "level": TrustLevel.from_name(info["level"]), "register_tab": tab},
+    )
 
 
 # -- 个人注册 ---------------------------------------------------------------------
@@ -154,7 +169,9 @@ async def personal(request: Request, interaction: str = "") -> Response:
 async def personal_submit(request: Request, form: FormDep, idp: IdpDep) -> Response:
     clean, errors = check_person_fields(form, today=idp.clock.now().date())
     password_hash = await run_in_threadpool(idp.passwords.hash, clean["password"]) if not errors else None
-    account_id = await run_in_threadpool(lambda: register_person(idp, clean, password_hash=password_hash, sms_code=form.get("sms_code", ""), errors=errors))
+    account_id = await run_in_threadpool(
+        lambda: register_person(idp, clean, password_hash=password_hash, sms_code=form.get("sms_code", ""), errors=errors)
+    )
     interaction = form.get("interaction", "")[:64]
     if errors or not account_id:
         values = {k: form.get(k, "") for k in ("login_name", "person_name", "id_number", "mobile")}

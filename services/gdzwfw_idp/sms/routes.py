@@ -22,6 +22,13 @@ async def sms_send(request: Request, form: FormDep, address: AddressDep, idp: Id
         return JSONResponse({"sent": False, "error": "请求无效"}, status_code=400)
     account_id = request.session.get(SESSION_ACCOUNT)
     result = await run_in_threadpool(
-        lambda: send_code(idp, purpose=purpose, mobile=form.get("mobile", ""), login_name=form.get("login_name", ""), account_id=account_id, address=address)
+        lambda: send_code(
+            idp,
+            purpose=purpose,
+            mobile=form.get("mobile", ""),
+            login_name=form.get("login_name", ""),
+            account_id=account_id,
+            address=address,
+        )
     )
     return JSONResponse(result, status_code=200 if result.get("sent") or result.get("error") else 400)

@@ -112,7 +112,17 @@ class StaffLogin:
 
 
 class StaffService:
-    def __init__(self, *, totp_keys: Sequence[str], passwords: PasswordService, kv: KeyValueStore, clock: Clock, skew: int, max_failures: int, lock_seconds: int) -> None:
+    def __init__(
+        self,
+        *,
+        totp_keys: Sequence[str],
+        passwords: PasswordService,
+        kv: KeyValueStore,
+        clock: Clock,
+        skew: int,
+        max_failures: int,
+        lock_seconds: int,
+    ) -> None:
         self.cipher = TotpSecretCipher(totp_keys)
         self.passwords, self.kv, self.clock, self.skew = passwords, kv, clock, skew
         self.failures = Limiter(kv, "staff-login", max_failures, lock_seconds)

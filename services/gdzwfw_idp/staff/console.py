@@ -22,7 +22,10 @@ def find_units(db: Database, *, q: str) -> list[Account]:
         found = list(
             s.execute(
                 select(Account)
-                .where(Account.account_type == "legal_person", or_(Account.uscc == q.upper(), Account.org_name.contains(q), Account.login_name == q))
+                .where(
+                    Account.account_type == "legal_person",
+                    or_(Account.uscc == q.upper(), Account.org_name.contains(q), Account.login_name == q),
+                )
                 .order_by(Account.org_name)
                 .limit(20)
             ).scalars()

@@ -58,7 +58,14 @@ async def logout(request: Request, form: FormDep) -> Response:
 async def console(request: Request, staff: StaffMember, idp: IdpDep, q: str = "") -> Response:
     q = q.strip()[:60]
     units = await run_in_threadpool(find_units, idp.db, q=q)
-    context = {"staff": staff, "role": ROLES.get(staff.role, staff.role), "q": q, "units": units, "labels": LABELS, "flash": pop_flash(request)}
+    context = {
+        "staff": staff,
+        "role": ROLES.get(staff.role, staff.role),
+        "q": q,
+        "units": units,
+        "labels": LABELS,
+        "flash": pop_flash(request),
+    }
     return render(request, "staff_console.html", context)
 
 
@@ -90,7 +97,9 @@ async def unit_page(request: Request, account_id: str, staff: StaffMember, idp: 
 async def hall_check(request: Request, account_id: str, form: CsrfForm, staff: HallOfficer, idp: IdpDep) -> Response:
     checked = [d for d in form.getlist("documents") if d in DOCUMENTS]
     note = str(form.get("note", "")).strip()[:200]
-    errors = await run_in_threadpool(lambda: record_hall_check(idp.db, idp.clock, staff=staff, account_id=account_id, checked=checked, note=note))
+    errors = await run_in_threadpool(
+        lambda: record_hall_check(idp.db, idp.clock, staff=staff, account_id=account_id, checked=checked, note=note)
+    )
     if errors:
         ctx = await unit_context(idp, staff, account_id)
         return render(request, "staff_unit.html", {**ctx, "errors": errors, "flash": None}, status_code=400)

@@ -40,7 +40,9 @@ def people(idp: IdpParts) -> list[tuple[str, str]]:
 
 def living_units(idp: IdpParts) -> list[LegalPersonRecord]:
     with idp.db.transaction() as db:
-        units = list(db.execute(select(LegalPersonRecord).where(LegalPersonRecord.status == LIVING).order_by(LegalPersonRecord.org_name)).scalars())
+        units = list(
+            db.execute(select(LegalPersonRecord).where(LegalPersonRecord.status == LIVING).order_by(LegalPersonRecord.org_name)).scalars()
+        )
         db.expunge_all()
     return units
 

@@ -43,7 +43,9 @@ async def licence(request: Request, idp: IdpDep, s: str = "") -> Response:
     units = await run_in_threadpool(living_units, idp)
     error = None if pending else await run_in_threadpool(gone, idp, "licence", s)
     scopes = [idp.settings.licence_scope, WRONG_SCOPE]
-    return render(request, "standin_licence.html", {"s": s, "pending": pending, "units": units, "scopes": scopes, "done": None, "error": error})
+    return render(
+        request, "standin_licence.html", {"s": s, "pending": pending, "units": units, "scopes": scopes, "done": None, "error": error}
+    )
 
 
 @router.post("/m/licence")

@@ -19,7 +19,9 @@ def verification_record(db: Database, *, account_id: str) -> dict[str, Any]:
         changes = latest_level_changes(s, account_id=account_id, limit=20)
         done = verified_methods(s, account_id=account_id)
         bindings = list(
-            s.execute(select(CertificateBinding).where(CertificateBinding.account_id == account_id).order_by(CertificateBinding.id.desc())).scalars()
+            s.execute(
+                select(CertificateBinding).where(CertificateBinding.account_id == account_id).order_by(CertificateBinding.id.desc())
+            ).scalars()
         )
         s.expunge_all()
     return {"changes": changes, "done": done, "bindings": bindings}

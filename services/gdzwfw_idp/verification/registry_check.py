@@ -31,8 +31,19 @@ def recheck(db: Database, clock: Clock, *, account_id: str, actor: str) -> str |
             return msg.REGISTRY_NOT_FOUND
         if record.status != LIVING:
             return msg.REGISTRY_CLOSED.format(status=record.status)
-        changed = [field for field, old, new in (("单位名称", account.org_name, record.org_name), ("法定代表人", account.legal_rep_name, record.legal_rep_name)) if new != old]
-        account.org_name, account.legal_rep_name, account.legal_rep_id_number = record.org_name, record.legal_rep_name, record.legal_rep_id_number
+        changed = [
+            field
+            for field, old, new in (
+                ("单位名称", account.org_name, record.org_name),
+                ("法定代表人", account.legal_rep_name, record.legal_rep_name),
+            )
+            if new != old
+        ]
+        account.org_name, account.legal_rep_name, account.legal_rep_id_number = (
+            record.org_name,
+            record.legal_rep_name,
+            record.legal_rep_id_number,
+        )
         record_verification(
             s,
             account=account,

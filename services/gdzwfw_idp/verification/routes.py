@@ -68,7 +68,9 @@ async def registry_page(request: Request, me: VerifyingLegalPerson, idp: IdpDep)
 
 @router.post("/account/verification/registry")
 async def registry_sync(request: Request, form: FormDep, me: VerifyingLegalPerson, idp: IdpDep) -> Response:
-    problem = await run_in_threadpool(lambda: registry_check.recheck(idp.db, idp.clock, account_id=me.account.id, actor=actor_of(me.account.login_name)))
+    problem = await run_in_threadpool(
+        lambda: registry_check.recheck(idp.db, idp.clock, account_id=me.account.id, actor=actor_of(me.account.login_name))
+    )
     flash(request, problem or "已按法人基础库登记信息完成核验并更新账号信息", "error" if problem else "ok")
     return RedirectResponse("/account/verification", status_code=303)
 

@@ -21,7 +21,9 @@ LEVELS = {"bank": TrustLevel.L2, "ca": TrustLevel.L3}
 AMR = ["swk", "pin"]  # RFC 8176: a software-held key, unlocked by a PIN
 
 
-def upgrade(idp: IdpParts, *, owner: str, account_id: str, uscc: str | None, kind: str, nonce: str, response: str, actor: str) -> str | None:
+def upgrade(
+    idp: IdpParts, *, owner: str, account_id: str, uscc: str | None, kind: str, nonce: str, response: str, actor: str
+) -> str | None:
     """实名核验 by certificate: the certificate must name this account's unit."""
     try:
         cert, _ = verify_submission(idp, owner=owner, purpose=f"{kind}-verify", nonce=nonce, response=response)

@@ -86,7 +86,13 @@ def login(idp: IdpParts, *, owner: str, sid: str) -> LicenceLogin:
             )
         elif account.account_type == "legal_person" and account.status == "active":
             record_verification(
-                db, account=account, level=TrustLevel.L2, method=msg.METHOD_LICENCE, evidence="扫码登录；" + evidence, actor="电子营业执照扫码登录", at=now
+                db,
+                account=account,
+                level=TrustLevel.L2,
+                method=msg.METHOD_LICENCE,
+                evidence="扫码登录；" + evidence,
+                actor="电子营业执照扫码登录",
+                at=now,
             )
         else:
             return LicenceLogin(None, ACCOUNT_STOPPED, interaction)
