@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from services.gdzwfw_idp.certificates import encode_response
+from services.gdzwfw_idp.verification.certificate.verifier import encode_response
 
 __all__ = ["WrongPin", "sign_challenge", "helper_app", "main"]
 
@@ -73,7 +73,13 @@ def helper_app(certs_dir: Path, *, allow_origins: list[str], pin_tries: int = PI
     certificates: dict[str, dict[str, Any]] = {}
     for uscc, unit in manifest.get("units", {}).items():
         for kind in ("bank", "ca"):
-            certificates[f"{uscc}/{kind}"] = {"id": f"{uscc}/{kind}", "kind": kind, "uscc": uscc, "org_name": unit["name"], "path": certs_dir / unit[kind]}
+            certificates[f"{uscc}/{kind}"] = {
+                "id": f"{uscc}/{kind}",
+                "kind": kind,
+                "uscc": uscc,
+                "org_name": unit["name"],
+                "path": certs_dir / unit[kind],
+            }
     wrong: dict[str, int] = {}
     lock = threading.Lock()
 
@@ -112,7 +118,9 @@ def helper_app(certs_dir: Path, *, allow_origins: list[str], pin_tries: int = PI
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m devtools.ca_helper", description="「CA助手」: sign a certificate-verification challenge.")
+    parser = argparse.ArgumentParser(
+        prog="python -m devtools.ca_helper", description="「CA助手」: sign a certificate-verification challenge."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sign = sub.add_parser("sign", help="sign the challenge shown on the page")
     sign.add_argument("--p12", type=Path, required=True, help="the certificate file (PKCS#12)")

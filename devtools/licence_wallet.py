@@ -21,14 +21,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from services.gdzwfw_idp.licence import sign_assertion
 from services.gdzwfw_idp.settings import LICENCE_SCOPE
+from services.gdzwfw_idp.verification.licence.verifier import sign_assertion
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m devtools.licence_wallet", description="Sign and send an electronic-licence assertion for a QR code.")
+    parser = argparse.ArgumentParser(
+        prog="python -m devtools.licence_wallet", description="Sign and send an electronic-licence assertion for a QR code."
+    )
     parser.add_argument("--qr", required=True, help="the QR code's URL (…/m/licence?s=…)")
     parser.add_argument("--uscc", required=True)
     parser.add_argument("--name", required=True, help="the unit's name on its licence")
@@ -41,7 +43,17 @@ def main(argv: list[str] | None = None) -> int:
     sid = (parse_qs(url.query).get("s") or [""])[0]
     provider = f"{url.scheme}://{url.netloc}"
     now = int(time.time())
-    claims = {"iss": args.issuer, "aud": provider, "sid": sid, "jti": uuid.uuid4().hex, "iat": now, "exp": now + 120, "scope": args.scope, "uscc": args.uscc, "org_name": args.name}
+    claims = {
+        "iss": args.issuer,
+        "aud": provider,
+        "sid": sid,
+        "jti": uuid.uuid4().hex,
+        "iat": now,
+        "exp": now + 120,
+        "scope": args.scope,
+        "uscc": args.uscc,
+        "org_name": args.name,
+    }
     if args.rep:
         claims["legal_rep_name"] = args.rep
     token = sign_assertion(args.key.read_bytes(), claims)

@@ -132,10 +132,7 @@ def record_verification(
 def latest_level_changes(db: Session, *, account_id: str, limit: int = 10) -> list[TrustLevelChange]:
     return list(
         db.execute(
-            select(TrustLevelChange)
-            .where(TrustLevelChange.account_id == account_id)
-            .order_by(TrustLevelChange.id.desc())
-            .limit(limit)
+            select(TrustLevelChange).where(TrustLevelChange.account_id == account_id).order_by(TrustLevelChange.id.desc()).limit(limit)
         ).scalars()
     )
 
@@ -209,6 +206,8 @@ def bind_certificate(db: Session, *, account: Account, kind: str, cert: Any, at:
 
 def has_certificate_binding(db: Session, *, account_id: str, kind: str) -> bool:
     return (
-        db.execute(select(CertificateBinding.id).where(CertificateBinding.account_id == account_id, CertificateBinding.kind == kind)).first()
+        db.execute(
+            select(CertificateBinding.id).where(CertificateBinding.account_id == account_id, CertificateBinding.kind == kind)
+        ).first()
         is not None
     )

@@ -3,30 +3,32 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Mount
 
-from services.gdzwfw_idp.certificates import CertificateVerifier
+from services.gdzwfw_idp.account import routes as account
 from services.gdzwfw_idp.demo import DEMO_CLIENTS, load_demo_data
-from services.gdzwfw_idp.handler_pages import handler_router
+from services.gdzwfw_idp.handlers import routes as handlers
 from services.gdzwfw_idp.hooks import IdpHooks
-from services.gdzwfw_idp.licence import LicenceVerifier
-from services.gdzwfw_idp.login import LoginService
+from services.gdzwfw_idp.login import routes as login
+from services.gdzwfw_idp.login.password_login import LoginService
 from services.gdzwfw_idp.models import kv_table, provider_tables, sms_tables
-from services.gdzwfw_idp.onetime import OneTimeSessions
-from services.gdzwfw_idp.pages import pages_router
-from services.gdzwfw_idp.registration_pages import registration_router
+from services.gdzwfw_idp.parts import IdpParts
+from services.gdzwfw_idp.qr import routes as qr
+from services.gdzwfw_idp.qr.sessions import OneTimeSessions
+from services.gdzwfw_idp.registration import routes as registration
 from services.gdzwfw_idp.registry import load_registries
-from services.gdzwfw_idp.security_pages import security_router
 from services.gdzwfw_idp.settings import IdpSettings
-from services.gdzwfw_idp.staff import StaffService
-from services.gdzwfw_idp.staff_pages import staff_router
-from services.gdzwfw_idp.standin_pages import standin_router
-from services.gdzwfw_idp.verification_pages import verification_router
+from services.gdzwfw_idp.sms import routes as sms
+from services.gdzwfw_idp.staff import routes as staff
+from services.gdzwfw_idp.staff.accounts import StaffService
+from services.gdzwfw_idp.standins import routes as standins
+from services.gdzwfw_idp.verification import routes as verification
+from services.gdzwfw_idp.verification.certificate.verifier import CertificateVerifier
+from services.gdzwfw_idp.verification.licence.verifier import LicenceVerifier
 from shared.clock import Clock
 from shared.oauth.provider.provider import Provider
 from shared.oauth.provider.routes import mount_provider
@@ -43,21 +45,18 @@ log = logging.getLogger("gdzwfw_idp")
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
+# Every package's web layer, in the order their paths are matched.
+ROUTERS = (
+    login.router,
+    account.router,
+    registration.router,
+    sms.router,
+    qr.router,
+    verification.router,
+    handlers.router,
+    staff.router,
+)
 CLAIMS = ("account_type", "org_name", "uscc", "legal_rep_name", "name", "act")
-
-
-@dataclass
-class IdpParts:
-    """The service objects routers reach through ``request.app.state.idp``."""
-
-    settings: IdpSettings
-    passwords: PasswordService
-    sms: SmsCodes
-    outbox: OutboxGateway | None
-    qr: OneTimeSessions
-    certificates: CertificateVerifier
-    licence: LicenceVerifier
-    staff: StaffService
 
 
 def create_app(
@@ -81,7 +80,7 @@ def create_app(
         claims_supported=CLAIMS,
         scoped_claims={"id_number": "id_number"},
     )
-    staff = StaffService(
+    staff_service = StaffService(
         totp_keys=[key.get_secret_value() for key in settings.staff_totp_keys],
         passwords=passwords,
         kv=runtime.kv,
@@ -96,11 +95,15 @@ def create_app(
             if not settings.sms_gateway_url:
                 log.warning("no SMS gateway configured (GDZWFW_SMS_GATEWAY_URL): codes go to the outbox table only")
             if settings.registry_csv("legal") is None:
-                log.warning("no 法人基础库 extract configured (GDZWFW_LEGAL_PERSON_REGISTRY_CSV): legal-person registration cannot complete")
+                log.warning(
+                    "no 法人基础库 extract configured (GDZWFW_LEGAL_PERSON_REGISTRY_CSV): legal-person registration cannot complete"
+                )
         provider.prepare(list(settings.clients) + (DEMO_CLIENTS if settings.loads_demo_data else []))
-        load_registries(runtime.db, runtime.kv, legal_csv=settings.registry_csv("legal"), population_csv=settings.registry_csv("population"))
+        load_registries(
+            runtime.db, runtime.kv, legal_csv=settings.registry_csv("legal"), population_csv=settings.registry_csv("population")
+        )
         if settings.loads_demo_data:
-            load_demo_data(runtime.db, passwords=passwords, clock=runtime.clock, staff=staff)
+            load_demo_data(runtime.db, passwords=passwords, clock=runtime.clock, staff=staff_service)
 
     app = build_app(
         runtime=runtime,
@@ -122,6 +125,16 @@ def create_app(
     bank, ca, crls = settings.certificate_files()
     app.state.idp = IdpParts(
         settings=settings,
+        db=runtime.db,
+        kv=runtime.kv,
+        clock=runtime.clock,
+        tokens=runtime.tokens,
+        provider=provider,
+        login_service=LoginService(
+            passwords=passwords,
+            per_account=Limiter(runtime.kv, "login-account", settings.login_max_failures, settings.login_lock_seconds),
+            per_address=Limiter(runtime.kv, "login-address", settings.login_max_per_address, settings.login_lock_seconds),
+        ),
         passwords=passwords,
         sms=SmsCodes(
             tables=sms_tables,
@@ -146,23 +159,14 @@ def create_app(
             kv=runtime.kv,
             clock=runtime.clock,
         ),
-        staff=staff,
+        staff=staff_service,
     )
     app.state.provider = provider
-    app.state.login_service = LoginService(
-        passwords=passwords,
-        per_account=Limiter(runtime.kv, "login-account", settings.login_max_failures, settings.login_lock_seconds),
-        per_address=Limiter(runtime.kv, "login-address", settings.login_max_per_address, settings.login_lock_seconds),
-    )
     mount_provider(app, provider)
-    app.include_router(pages_router())
-    app.include_router(registration_router())
-    app.include_router(security_router())
-    app.include_router(verification_router())
-    app.include_router(handler_router())
-    app.include_router(staff_router())
+    for router in ROUTERS:
+        app.include_router(router)
     if settings.stand_ins_enabled:
-        app.include_router(standin_router())
+        app.include_router(standins.router)
     if settings.is_development and outbox is not None:
         app.include_router(sms_outbox_router(outbox))
     return app

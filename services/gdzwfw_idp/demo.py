@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from services.gdzwfw_idp.accounts import add_handler, find_by_login_name, is_handler, new_account_id, record_level_change
 from services.gdzwfw_idp.models import Account, StaffAccount
-from services.gdzwfw_idp.staff import ROLE_AUDITOR, ROLE_HALL_OFFICER, StaffService
+from services.gdzwfw_idp.staff.accounts import ROLE_AUDITOR, ROLE_HALL_OFFICER, StaffService
 from shared.clock import Clock
 from shared.db import Database
 from shared.oauth.provider.demo import DEMO_RP
@@ -28,8 +28,20 @@ DEMO_HANDLERS = [("demo_l2", "demo_person")]
 # 办事大厅 staff (/staff/login). The TOTP secrets are published on purpose: in
 # development anyone may compute the code (`python -m devtools.totp <secret>`).
 DEMO_STAFF: list[dict] = [
-    {"login_name": "hall_officer", "name": "林办事", "hall": "广州市天河区政务服务中心", "role": ROLE_HALL_OFFICER, "secret": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"},
-    {"login_name": "hall_auditor", "name": "梁审计", "hall": "广东省政务服务中心", "role": ROLE_AUDITOR, "secret": "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU"},
+    {
+        "login_name": "hall_officer",
+        "name": "林办事",
+        "hall": "广州市天河区政务服务中心",
+        "role": ROLE_HALL_OFFICER,
+        "secret": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+    },
+    {
+        "login_name": "hall_auditor",
+        "name": "梁审计",
+        "hall": "广东省政务服务中心",
+        "role": ROLE_AUDITOR,
+        "secret": "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU",
+    },
 ]
 
 DEMO_CLIENTS = [DEMO_RP]

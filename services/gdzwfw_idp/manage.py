@@ -29,7 +29,7 @@ app_factory = cli.app_factory
 
 
 def reencrypt_staff_totp(argv: list[str]) -> int:
-    from services.gdzwfw_idp.staff import TotpSecretCipher
+    from services.gdzwfw_idp.staff.accounts import TotpSecretCipher
     from shared.db import Database
 
     argparse.ArgumentParser(prog="python -m services.gdzwfw_idp.manage reencrypt-staff-totp").parse_args(argv)

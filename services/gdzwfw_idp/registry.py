@@ -69,7 +69,9 @@ def find_legal_person(db: Session, *, uscc: str) -> LegalPersonRecord | None:
     return db.get(LegalPersonRecord, uscc)
 
 
-def check_legal_person(db: Session, *, uscc: str, org_name: str, legal_rep_name: str, legal_rep_id_number: str | None) -> RegistryMismatch | None:
+def check_legal_person(
+    db: Session, *, uscc: str, org_name: str, legal_rep_name: str, legal_rep_id_number: str | None
+) -> RegistryMismatch | None:
     """证件真实性核验 against 法人基础库; None when every field matches."""
     if db.execute(select(func.count()).select_from(LegalPersonRecord)).scalar_one() == 0:
         return RegistryMismatch({"uscc": msg.REGISTRY_UNAVAILABLE})

@@ -40,7 +40,9 @@ class IdpSettings(ProviderSettings):
     )
 
     # -- SMS ------------------------------------------------------------------
-    sms_gateway_url: str | None = Field(default=None, description="HTTP SMS gateway; unset: the outbox table (read it at /dev/sms in development).")
+    sms_gateway_url: str | None = Field(
+        default=None, description="HTTP SMS gateway; unset: the outbox table (read it at /dev/sms in development)."
+    )
     sms_gateway_token: str | None = Field(default=None, description="Bearer token for the SMS gateway.")
     sms_code_ttl: int = Field(default=300, description="SMS code lifetime (s).")
     sms_resend_seconds: int = Field(default=60, description="Minimum time between two codes to one number (s).")
@@ -57,8 +59,12 @@ class IdpSettings(ProviderSettings):
 
     # -- certificates (网银证书 → L2, 企业/单位CA证书 → L3) ------------------------
     bank_ca_files: list[str] = Field(default_factory=list, description="PEM files of the trusted online-bank root CAs (网银证书核验).")
-    enterprise_ca_files: list[str] = Field(default_factory=list, description="PEM files of the trusted enterprise CAs (企业/单位CA证书核验).")
-    crl_files: list[str] = Field(default_factory=list, description="PEM/DER CRLs; every CA in a chain below its anchor needs a current one.")
+    enterprise_ca_files: list[str] = Field(
+        default_factory=list, description="PEM files of the trusted enterprise CAs (企业/单位CA证书核验)."
+    )
+    crl_files: list[str] = Field(
+        default_factory=list, description="PEM/DER CRLs; every CA in a chain below its anchor needs a current one."
+    )
     challenge_ttl: int = Field(default=300, description="How long a certificate challenge stays usable (s).")
     dev_certs_dir: str = Field(
         default="var/certs",
@@ -71,7 +77,9 @@ class IdpSettings(ProviderSettings):
     )
 
     # -- electronic business licence (电子营业执照) -----------------------------
-    licence_authority_public_key_file: str | None = Field(default=None, description="PEM public key (P-256) of the licence authority (ES256).")
+    licence_authority_public_key_file: str | None = Field(
+        default=None, description="PEM public key (P-256) of the licence authority (ES256)."
+    )
     licence_authority_issuer: str = Field(default="urn:gd:samr:licence-authority", description="The `iss` of licence assertions.")
     licence_scope: str = Field(default=LICENCE_SCOPE, description="Required authorisation scope of a licence assertion.")
     licence_assertion_max_age: int = Field(default=300, description="Longest accepted lifetime of a licence assertion (s).")

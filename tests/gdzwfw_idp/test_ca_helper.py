@@ -9,7 +9,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from devtools.ca_helper import helper_app
-from services.gdzwfw_idp.certificates import decode_response
+from services.gdzwfw_idp.verification.certificate.verifier import decode_response
 
 PAGE = "http://127.0.0.1:8001"
 USCC = "91440106MA5DL1A170"
@@ -29,7 +29,9 @@ def test_it_lists_each_units_bank_and_ca_certificates_without_revealing_files(he
 
 
 def test_the_right_pin_signs_the_challenge_for_the_page(helper: TestClient) -> None:
-    signed = helper.post("/v1/sign", json={"id": f"{USCC}/bank", "pin": "123456", "challenge": "GD-TEST-CHALLENGE"}, headers={"Origin": PAGE})
+    signed = helper.post(
+        "/v1/sign", json={"id": f"{USCC}/bank", "pin": "123456", "challenge": "GD-TEST-CHALLENGE"}, headers={"Origin": PAGE}
+    )
     assert signed.status_code == 200
     challenge, certificates, signature = decode_response(signed.json()["response"])
     assert challenge == "GD-TEST-CHALLENGE" and certificates and signature
@@ -48,7 +50,12 @@ def test_five_wrong_pins_lock_the_certificate_even_for_the_right_one(helper: Tes
 
 def test_another_site_in_the_same_browser_is_not_let_in(helper: TestClient) -> None:
     preflight = helper.options(
-        "/v1/sign", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
+        "/v1/sign",
+        headers={
+            "Origin": "https://evil.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
     )
     assert preflight.status_code == 400 and "access-control-allow-origin" not in preflight.headers
     listed = helper.get("/v1/status", headers={"Origin": "https://evil.example"})

@@ -11,7 +11,13 @@ import pytest
 
 from devtools.ca_helper import WrongPin, sign_challenge
 from devtools.ca_helper import main as ca_helper_main
-from services.gdzwfw_idp.certificates import CertificateError, CertificateVerifier, challenge_text, decode_response, encode_response
+from services.gdzwfw_idp.verification.certificate.verifier import (
+    CertificateError,
+    CertificateVerifier,
+    challenge_text,
+    decode_response,
+    encode_response,
+)
 from shared.clock import FrozenClock
 from tests.chain_helpers import form_value
 from tests.gdzwfw_idp.conftest import Idp
@@ -26,7 +32,10 @@ CHALLENGE = challenge_text(purpose="bank-verify", nonce="n-1", issuer="http://12
 @pytest.fixture
 def verifier(pki) -> CertificateVerifier:
     return CertificateVerifier(
-        bank_anchors=[str(p) for p in pki.bank_anchors], ca_anchors=[str(p) for p in pki.ca_anchors], crls=[str(p) for p in pki.crls], clock=FrozenClock()
+        bank_anchors=[str(p) for p in pki.bank_anchors],
+        ca_anchors=[str(p) for p in pki.ca_anchors],
+        crls=[str(p) for p in pki.crls],
+        clock=FrozenClock(),
     )
 
 
@@ -47,7 +56,13 @@ def test_an_enterprise_ca_certificate_verifies(verifier, pki) -> None:
 
 @pytest.mark.parametrize(
     ("name", "code"),
-    [("expired", "expired"), ("not-yet-valid", "not_yet_valid"), ("revoked", "revoked"), ("encryption-only", "key_usage"), ("forged", "untrusted")],
+    [
+        ("expired", "expired"),
+        ("not-yet-valid", "not_yet_valid"),
+        ("revoked", "revoked"),
+        ("encryption-only", "key_usage"),
+        ("forged", "untrusted"),
+    ],
 )
 def test_bad_certificates_are_refused(verifier, pki, name: str, code: str) -> None:
     with pytest.raises(CertificateError) as failure:
@@ -98,7 +113,9 @@ def test_a_signature_over_different_bytes_is_refused(verifier, pki) -> None:
     assert failure.value.code == "signature"
 
 
-@pytest.mark.parametrize("response", ["", "hello", "GDCA1.", "GDCA1.!!!", "GDCA1." + base64.urlsafe_b64encode(json.dumps({"challenge": 1}).encode()).decode()])
+@pytest.mark.parametrize(
+    "response", ["", "hello", "GDCA1.", "GDCA1.!!!", "GDCA1." + base64.urlsafe_b64encode(json.dumps({"challenge": 1}).encode()).decode()]
+)
 def test_malformed_responses_are_refused(verifier, response: str) -> None:
     with pytest.raises(CertificateError) as failure:
         verifier.verify(kind="bank", response=response, expected_challenge=CHALLENGE)
@@ -114,7 +131,9 @@ def test_without_a_crl_for_the_issuer_the_check_fails_closed(pki) -> None:
 
 def test_a_stale_crl_fails_closed(pki) -> None:
     clock = FrozenClock()
-    verifier = CertificateVerifier(bank_anchors=[str(p) for p in pki.bank_anchors], ca_anchors=[], crls=[str(p) for p in pki.crls], clock=clock)
+    verifier = CertificateVerifier(
+        bank_anchors=[str(p) for p in pki.bank_anchors], ca_anchors=[], crls=[str(p) for p in pki.crls], clock=clock
+    )
     clock.advance(31 * 86400)  # the CRLs' nextUpdate is 30 days out
     with pytest.raises(CertificateError) as failure:
         check(verifier, pki.unit_p12(L2_UNIT, "bank"))
@@ -150,7 +169,11 @@ def verify_page(browser, kind: str = "bank"):
 
 
 def submit(browser, page, response: str, kind: str = "bank"):
-    return browser.post(f"/account/verification/{kind}", data={"csrf_token": csrf(page.text), "nonce": form_value(page.text, "nonce"), "response": response}, follow_redirects=False)
+    return browser.post(
+        f"/account/verification/{kind}",
+        data={"csrf_token": csrf(page.text), "nonce": form_value(page.text, "nonce"), "response": response},
+        follow_redirects=False,
+    )
 
 
 def test_bank_certificate_raises_an_l1_unit_to_l2_and_is_audited(pki_idp: Idp, pki) -> None:
@@ -166,7 +189,7 @@ def test_bank_certificate_raises_an_l1_unit_to_l2_and_is_audited(pki_idp: Idp, p
     assert (last.from_level, last.to_level, last.method) == ("L1", "L2", "企业/单位网银证书核验")
     assert "示范银行企业网银CA" in last.evidence and L1_UNIT in last.evidence and last.actor == "本人（账号 demo_l1）"
     summary = browser.get("/account/verification").text
-    assert "您的账号当前可信等级为：<strong class=\"level level-L2\">四级（原L2）</strong>" in summary
+    assert '您的账号当前可信等级为：<strong class="level level-L2">四级（原L2）</strong>' in summary
     assert "网银证书核验成功" in summary or "企业/单位网银证书核验成功" in summary
     assert "三级（原L1） → 四级（原L2）" in summary
 
@@ -265,7 +288,13 @@ def cert_login(idp: Idp, p12, kind: str = "bank", *, params: dict | None = None)
     _, challenge = challenge_of(page.text)
     response = browser.post(
         "/login/certificate",
-        data={"csrf_token": csrf(page.text), "interaction": form_value(page.text, "interaction"), "kind": kind, "nonce": form_value(page.text, "nonce"), "response": sign_with(p12, challenge)},
+        data={
+            "csrf_token": csrf(page.text),
+            "interaction": form_value(page.text, "interaction"),
+            "kind": kind,
+            "nonce": form_value(page.text, "nonce"),
+            "response": sign_with(p12, challenge),
+        },
         follow_redirects=False,
     )
     return browser, response
@@ -285,7 +314,9 @@ def test_certificate_login_works_only_after_the_verification(pki_idp: Idp, pki) 
 
 def test_certificate_login_at_a_client_carries_the_level_and_amr(pki_idp: Idp, pki) -> None:
     pkce = Pkce.new()
-    browser, response = cert_login(pki_idp, pki.unit_p12(L2_UNIT, "bank"), params=authorize_params(pkce, acr_values="urn:gdzwfw:loa:L2"))  # demo_l2 is verified by bank cert
+    browser, response = cert_login(
+        pki_idp, pki.unit_p12(L2_UNIT, "bank"), params=authorize_params(pkce, acr_values="urn:gdzwfw:loa:L2")
+    )  # demo_l2 is verified by bank cert
     redirect = browser.get(response.headers["location"], follow_redirects=False)
     assert redirect.status_code == 302
     claims = decode_id_token(pki_idp.redeem(query_of(redirect)["code"], pkce).json()["id_token"], pki_idp.client.get("/jwks.json").json())

@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
 
-from services.gdzwfw_idp.licence import sign_assertion
 from services.gdzwfw_idp.settings import LICENCE_SCOPE
+from services.gdzwfw_idp.verification.licence.verifier import sign_assertion
 from tests.chain_helpers import form_value
 from tests.gdzwfw_idp.conftest import ISSUER, Idp
 from tests.gdzwfw_idp.journeys import account_row, audit_rows, csrf, login, qr_sid
@@ -24,7 +24,16 @@ NEW = {"uscc": "91440305MA5DLB002T", "org_name": "深圳市南山区示范软件
 
 def assertion(idp: Idp, pki, sid: str, *, key: bytes | None = None, **overrides) -> str:
     now = idp.clock.timestamp()
-    claims = {"iss": idp.settings.licence_authority_issuer, "aud": ISSUER, "sid": sid, "jti": uuid.uuid4().hex, "iat": now, "exp": now + 120, "scope": LICENCE_SCOPE, **L1}
+    claims = {
+        "iss": idp.settings.licence_authority_issuer,
+        "aud": ISSUER,
+        "sid": sid,
+        "jti": uuid.uuid4().hex,
+        "iat": now,
+        "exp": now + 120,
+        "scope": LICENCE_SCOPE,
+        **L1,
+    }
     claims.update(overrides)
     claims = {k: v for k, v in claims.items() if v is not None}
     return sign_assertion(key or pki.licence_private_key.read_bytes(), claims)
@@ -95,7 +104,9 @@ def test_an_assertion_signed_by_another_key_is_refused(pki_idp: Idp, pki) -> Non
     browser = login(pki_idp, "demo_l1")
     page = verify_page(browser)
     sid = qr_sid(page.text)
-    rogue = ec.generate_private_key(ec.SECP256R1()).private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    rogue = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     refused = wallet(pki_idp, assertion(pki_idp, pki, sid, key=rogue), sid)
     assert refused.status_code == 400 and refused.json()["error"] == "signature"
 
@@ -145,10 +156,34 @@ def test_a_replayed_assertion_is_refused(pki_idp: Idp, pki) -> None:
     # The same jti for a fresh QR session is a replay too.
     fresh = qr_sid(verify_page(browser).text)
     now = pki_idp.clock.timestamp()
-    same_jti = sign_assertion(pki.licence_private_key.read_bytes(), {"iss": pki_idp.settings.licence_authority_issuer, "aud": ISSUER, "sid": fresh, "jti": "jti-1", "iat": now, "exp": now + 60, "scope": LICENCE_SCOPE, **L1})
+    same_jti = sign_assertion(
+        pki.licence_private_key.read_bytes(),
+        {
+            "iss": pki_idp.settings.licence_authority_issuer,
+            "aud": ISSUER,
+            "sid": fresh,
+            "jti": "jti-1",
+            "iat": now,
+            "exp": now + 60,
+            "scope": LICENCE_SCOPE,
+            **L1,
+        },
+    )
     assert wallet(pki_idp, same_jti, fresh).status_code == 200
     third_sid = qr_sid(verify_page(browser).text)
-    replayed = sign_assertion(pki.licence_private_key.read_bytes(), {"iss": pki_idp.settings.licence_authority_issuer, "aud": ISSUER, "sid": third_sid, "jti": "jti-1", "iat": now, "exp": now + 60, "scope": LICENCE_SCOPE, **L1})
+    replayed = sign_assertion(
+        pki.licence_private_key.read_bytes(),
+        {
+            "iss": pki_idp.settings.licence_authority_issuer,
+            "aud": ISSUER,
+            "sid": third_sid,
+            "jti": "jti-1",
+            "iat": now,
+            "exp": now + 60,
+            "scope": LICENCE_SCOPE,
+            **L1,
+        },
+    )
     assert wallet(pki_idp, replayed, third_sid).json()["error"] == "replayed"
 
 
@@ -206,7 +241,11 @@ def licence_login(idp: Idp, pki, claims: dict, *, params: dict | None = None):
     sid = qr_sid(page.text)
     assert wallet(idp, assertion(idp, pki, sid, **claims), sid).status_code == 200
     assert poll(browser, page, sid) == "approved"
-    done = browser.post("/login/licence/complete", data={"csrf_token": csrf(page.text), "interaction": form_value(page.text, "interaction"), "s": sid}, follow_redirects=False)
+    done = browser.post(
+        "/login/licence/complete",
+        data={"csrf_token": csrf(page.text), "interaction": form_value(page.text, "interaction"), "s": sid},
+        follow_redirects=False,
+    )
     return browser, done
 
 
@@ -220,11 +259,23 @@ def test_a_unit_without_an_account_logs_in_directly_and_gets_an_l2_account(pki_i
     assert "深圳市南山区示范软件有限公司" in browser.get("/account").text
     # No password was ever set: a password login cannot succeed.
     page = browser.get("/login")
-    assert browser.post("/login", data={"csrf_token": csrf(page.text), "interaction": "", "tab": "legal", "login_name": NEW["uscc"], "password": "!"}).status_code == 400
+    assert (
+        browser.post(
+            "/login", data={"csrf_token": csrf(page.text), "interaction": "", "tab": "legal", "login_name": NEW["uscc"], "password": "!"}
+        ).status_code
+        == 400
+    )
     # The unit may set one (no current password to confirm).
     security = browser.get("/account/security")
     assert "尚未设置登录密码" in security.text
-    assert browser.post("/account/security/password", data={"csrf_token": csrf(security.text), "new_password": "Set@pass2026", "new_password_confirm": "Set@pass2026"}, follow_redirects=False).status_code == 303
+    assert (
+        browser.post(
+            "/account/security/password",
+            data={"csrf_token": csrf(security.text), "new_password": "Set@pass2026", "new_password_confirm": "Set@pass2026"},
+            follow_redirects=False,
+        ).status_code
+        == 303
+    )
     login(pki_idp, NEW["uscc"], password="Set@pass2026")
 
 
@@ -243,7 +294,9 @@ def test_licence_login_completion_needs_an_approved_session(pki_idp: Idp) -> Non
     browser = pki_idp.new_browser()
     page = browser.get("/login?tab=legal&method=wechat")
     sid = qr_sid(page.text)
-    done = browser.post("/login/licence/complete", data={"csrf_token": csrf(page.text), "interaction": "", "s": sid}, follow_redirects=False)
+    done = browser.post(
+        "/login/licence/complete", data={"csrf_token": csrf(page.text), "interaction": "", "s": sid}, follow_redirects=False
+    )
     assert done.status_code == 400 and "二维码已过期" in done.text
 
 
@@ -254,7 +307,9 @@ def test_the_development_wallet_page_signs_and_posts(pki_idp: Idp) -> None:
     phone = pki_idp.new_browser()
     scanned = phone.get("/m/licence", params={"s": sid})
     assert "确认登录" in scanned.text and "深圳市南山区示范软件有限公司" in scanned.text
-    wrong = phone.post("/m/licence", data={"csrf_token": csrf(scanned.text), "s": sid, "uscc": NEW["uscc"], "scope": "电子政务-市场监管-其他事项"})
+    wrong = phone.post(
+        "/m/licence", data={"csrf_token": csrf(scanned.text), "s": sid, "uscc": NEW["uscc"], "scope": "电子政务-市场监管-其他事项"}
+    )
     assert wrong.status_code == 400 and "授权事项" in wrong.text
     ok = phone.post("/m/licence", data={"csrf_token": csrf(scanned.text), "s": sid, "uscc": NEW["uscc"], "scope": LICENCE_SCOPE})
     assert ok.status_code == 200 and "扫码确认成功" in ok.text

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from services.gdzwfw_idp.onetime import OneTimeSessions
+from services.gdzwfw_idp.qr.sessions import OneTimeSessions
 from tests.gdzwfw_idp.conftest import Idp
 from tests.gdzwfw_idp.journeys import challenge_of, csrf, login, sign_with
 
@@ -68,7 +68,9 @@ def test_racing_certificate_submissions_verify_once(pki_idp: Idp, pki) -> None:
     response = sign_with(pki.unit_p12("91440106MA5DL1A170", "bank"), challenge)
 
     def submit(_):
-        return browser.post("/account/verification/bank", data={"csrf_token": csrf(page.text), "nonce": nonce, "response": response}, follow_redirects=False).status_code
+        return browser.post(
+            "/account/verification/bank", data={"csrf_token": csrf(page.text), "nonce": nonce, "response": response}, follow_redirects=False
+        ).status_code
 
     with ThreadPoolExecutor(6) as pool:
         statuses = list(pool.map(submit, range(6)))

@@ -79,7 +79,14 @@ def reset(idp: Idp, *, login_name: str = "demo_l2", mobile: str = "13800138000",
         code = latest_sms_code(idp, mobile)
     return browser.post(
         "/recover/password",
-        data={"csrf_token": csrf(page.text), "login_name": login_name, "mobile": mobile, "sms_code": code, "new_password": new, "new_password_confirm": new},
+        data={
+            "csrf_token": csrf(page.text),
+            "login_name": login_name,
+            "mobile": mobile,
+            "sms_code": code,
+            "new_password": new,
+            "new_password_confirm": new,
+        },
     )
 
 
@@ -89,12 +96,15 @@ def test_a_password_is_reset_with_the_bound_mobile(idp: Idp) -> None:
     login(idp, "demo_l2", password="New@pass2026")
     browser = idp.new_browser()
     page = browser.get("/login")
-    refused = browser.post("/login", data={"csrf_token": csrf(page.text), "interaction": "", "tab": "legal", "login_name": "demo_l2", "password": DEMO_PASSWORD})
+    refused = browser.post(
+        "/login",
+        data={"csrf_token": csrf(page.text), "interaction": "", "tab": "legal", "login_name": "demo_l2", "password": DEMO_PASSWORD},
+    )
     assert refused.status_code == 400
 
 
 def test_reset_clears_a_lockout(idp: Idp) -> None:
-    limiter = idp.app.state.login_service.per_account
+    limiter = idp.app.state.idp.login_service.per_account
     for _ in range(idp.settings.login_max_failures):
         limiter.hit("demo_l2")
     assert limiter.is_blocked("demo_l2")
@@ -117,7 +127,9 @@ def test_accounts_are_found_by_mobile(idp: Idp) -> None:
     browser = idp.new_browser()
     page = browser.get("/recover/account")
     browser.post("/sms/send", data={"csrf_token": csrf(page.text), "mobile": "13800138000", "purpose": "find-account"})
-    response = browser.post("/recover/account", data={"csrf_token": csrf(page.text), "mobile": "13800138000", "sms_code": latest_sms_code(idp, "13800138000")})
+    response = browser.post(
+        "/recover/account", data={"csrf_token": csrf(page.text), "mobile": "13800138000", "sms_code": latest_sms_code(idp, "13800138000")}
+    )
     assert response.status_code == 200
     for name in ("demo_l1", "demo_l2", "demo_l3", "demo_unlinked", "demo_person"):
         assert f"<td>{name}</td>" in response.text

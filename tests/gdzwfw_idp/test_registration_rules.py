@@ -8,8 +8,8 @@ import datetime as dt
 import pytest
 
 from services.gdzwfw_idp import messages as msg
-from services.gdzwfw_idp.divisions import cities_of, divisions, is_valid_region
-from services.gdzwfw_idp.registration import check_email, check_legal_fields, check_name, check_person_fields
+from services.gdzwfw_idp.registration.divisions import cities_of, divisions, is_valid_region
+from services.gdzwfw_idp.registration.rules import check_email, check_legal_fields, check_name, check_person_fields
 from shared.account_rules import GDZWFW_LOGIN_ACCOUNT_MESSAGE, GDZWFW_PASSWORD_MESSAGE
 from shared.sms import MOBILE_MESSAGE
 from tests.gdzwfw_idp.journeys import legal_form
@@ -102,14 +102,23 @@ def test_legal_rep_id_lowercase_x_is_accepted() -> None:
 
 @pytest.mark.parametrize(
     ("province", "city", "district"),
-    [("", "", ""), ("广东省", "", ""), ("广东省", "广州市", ""), ("广东省", "广州市", "南山区"), ("湖南省", "长沙市", "岳麓区"), ("广东省", "深圳市", "海珠区")],
+    [
+        ("", "", ""),
+        ("广东省", "", ""),
+        ("广东省", "广州市", ""),
+        ("广东省", "广州市", "南山区"),
+        ("湖南省", "长沙市", "岳麓区"),
+        ("广东省", "深圳市", "海珠区"),
+    ],
     ids=["nothing", "province-only", "no-district", "district-of-another-city", "other-province", "mismatch"],
 )
 def test_address_region_bad(province: str, city: str, district: str) -> None:
     assert errors_of(province=province, city=city, district=district)["region"] == msg.ADDRESS_REGION_INVALID
 
 
-@pytest.mark.parametrize(("city", "district"), [("深圳市", "南山区"), ("东莞市", "长安镇"), ("中山市", "石岐街道"), ("清远市", "连南瑶族自治县")])
+@pytest.mark.parametrize(
+    ("city", "district"), [("深圳市", "南山区"), ("东莞市", "长安镇"), ("中山市", "石岐街道"), ("清远市", "连南瑶族自治县")]
+)
 def test_address_region_good(city: str, district: str) -> None:
     assert "region" not in errors_of(city=city, district=district)
 
@@ -146,13 +155,23 @@ def test_agreement_must_be_ticked() -> None:
 
 
 def test_personal_fields() -> None:
-    form = {"login_name": "lin_xh01", "password": "Abc@12345", "password_confirm": "Abc@12345", "person_name": "林小红", "id_number": "440106199205120089", "mobile": "13700001111", "agree": "yes"}
+    form = {
+        "login_name": "lin_xh01",
+        "password": "Abc@12345",
+        "password_confirm": "Abc@12345",
+        "person_name": "林小红",
+        "id_number": "440106199205120089",
+        "mobile": "13700001111",
+        "agree": "yes",
+    }
     assert check_person_fields(form, today=TODAY)[1] == {}
     _, errors = check_person_fields({**form, "person_name": "林", "id_number": "440106199205120088", "agree": ""}, today=TODAY)
     assert errors == {"person_name": msg.PERSON_NAME_INVALID, "id_number": "身份证号码校验位不正确", "agree": msg.AGREEMENT_MISSING}
 
 
-@pytest.mark.parametrize(("value", "ok"), [("hr@example.com", True), ("a.b+c@mail.gd.gov.cn", True), ("no-at-sign", False), ("a@b", False), ("a @b.com", False)])
+@pytest.mark.parametrize(
+    ("value", "ok"), [("hr@example.com", True), ("a.b+c@mail.gd.gov.cn", True), ("no-at-sign", False), ("a@b", False), ("a @b.com", False)]
+)
 def test_email(value: str, ok: bool) -> None:
     assert (check_email(value) is not None) is ok
 
@@ -163,12 +182,46 @@ def test_guangdong_has_its_21_prefecture_level_cities() -> None:
     assert province["name"] == "广东省" and province["code"] == "440000"
     names = [c["name"] for c in province["cities"]]
     assert len(names) == 21 == len(set(names))
-    assert {"广州市", "深圳市", "珠海市", "汕头市", "佛山市", "韶关市", "河源市", "梅州市", "惠州市", "汕尾市", "东莞市", "中山市", "江门市", "阳江市", "湛江市", "茂名市", "肇庆市", "清远市", "潮州市", "揭阳市", "云浮市"} == set(names)
+    assert {
+        "广州市",
+        "深圳市",
+        "珠海市",
+        "汕头市",
+        "佛山市",
+        "韶关市",
+        "河源市",
+        "梅州市",
+        "惠州市",
+        "汕尾市",
+        "东莞市",
+        "中山市",
+        "江门市",
+        "阳江市",
+        "湛江市",
+        "茂名市",
+        "肇庆市",
+        "清远市",
+        "潮州市",
+        "揭阳市",
+        "云浮市",
+    } == set(names)
 
 
 def test_city_districts_are_real() -> None:
     guangzhou = next(c for c in cities_of("广东省") if c["name"] == "广州市")
-    assert [d["name"] for d in guangzhou["districts"]] == ["荔湾区", "越秀区", "海珠区", "天河区", "白云区", "黄埔区", "番禺区", "花都区", "南沙区", "从化区", "增城区"]
+    assert [d["name"] for d in guangzhou["districts"]] == [
+        "荔湾区",
+        "越秀区",
+        "海珠区",
+        "天河区",
+        "白云区",
+        "黄埔区",
+        "番禺区",
+        "花都区",
+        "南沙区",
+        "从化区",
+        "增城区",
+    ]
     shenzhen = next(c for c in cities_of("广东省") if c["name"] == "深圳市")
     assert len(shenzhen["districts"]) == 9 and {"福田区", "南山区", "龙华区", "光明区"} <= {d["name"] for d in shenzhen["districts"]}
     # County-level codes sit under their city's code.

@@ -19,7 +19,7 @@ from services.gdzwfw_idp import manage
 from services.gdzwfw_idp.app import create_app
 from services.gdzwfw_idp.demo import DEMO_STAFF, DEMO_STAFF_PASSWORD
 from services.gdzwfw_idp.settings import DEV_STAFF_TOTP_KEY, IdpSettings
-from services.gdzwfw_idp.staff import TotpSecretCipher
+from services.gdzwfw_idp.staff.accounts import TotpSecretCipher
 from shared.passwords import PasswordService
 from shared.totp import totp
 from tests.gdzwfw_idp.conftest import ISSUER, Idp

@@ -15,7 +15,7 @@ from shared.db import Database
 from shared.passwords import PasswordService, rehash_after_login
 from shared.ratelimit import Limiter
 
-__all__ = ["LoginService", "LoginResult"]
+__all__ = ["LoginService", "LoginResult", "password_login"]
 
 
 @dataclass
@@ -62,3 +62,15 @@ class LoginService:
         self.per_account.reset(login_name)
         rehash_after_login(db, self.passwords, Account, account_id=account.id, checked_hash=account.password_hash, password=password)
         return LoginResult(account=account)
+
+
+def password_login(
+    service: LoginService, db: Database, *, tab: str, as_handler: bool, login_name: str, password: str, address: str
+) -> LoginResult:
+    """The login form's 账号密码: 法人登录 takes legal-person accounts, 个人登录
+    and 经办人登录 (a person logging in to act for a unit) natural persons."""
+    account_type = "legal_person" if tab == "legal" and not as_handler else "natural_person"
+    result = service.authenticate(db, login_name=login_name, password=password, account_type=account_type, address=address)
+    if as_handler and result.error and "个人登录" in result.error:
+        return LoginResult(error="经办人登录请使用您的个人账号")
+    return result

@@ -58,7 +58,9 @@ def sign_assertion(private_key_pem: bytes, claims: dict[str, Any]) -> str:
 
 
 class LicenceVerifier:
-    def __init__(self, *, public_key_file: Path | None, issuer: str, audience: str, scope: str, max_age: int, kv: KeyValueStore, clock: Clock) -> None:
+    def __init__(
+        self, *, public_key_file: Path | None, issuer: str, audience: str, scope: str, max_age: int, kv: KeyValueStore, clock: Clock
+    ) -> None:
         self.public_key_file = public_key_file
         self.issuer, self.audience, self.scope, self.max_age = issuer, audience, scope, max_age
         self.kv, self.clock = kv, clock

@@ -252,4 +252,3 @@ class CertificateVerifier:
             except IdentifierError:
                 continue
         raise CertificateError("no_uscc", "证书中没有有效的统一社会信用代码，不能用于法人核验")
-

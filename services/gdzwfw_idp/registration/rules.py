@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from services.gdzwfw_idp import messages as msg
 from services.gdzwfw_idp.accounts import create_account, find_by_id_number, find_by_login_name, find_by_uscc
-from services.gdzwfw_idp.divisions import is_valid_region
 from services.gdzwfw_idp.models import Account
+from services.gdzwfw_idp.registration.divisions import is_valid_region
 from shared.account_rules import RuleError, check_gdzwfw_login_account, check_gdzwfw_password
 from shared.identifiers import IdentifierError, validate_resident_id, validate_uscc
 from shared.sms import MOBILE_MESSAGE, check_mobile

@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.gdzwfw_idp import messages as msg
-from services.gdzwfw_idp.licence import LicenceError
+from services.gdzwfw_idp.parts import IdpParts
+from services.gdzwfw_idp.verification.licence.verifier import LicenceError
 
 __all__ = ["Accepted", "accept_assertion"]
 
@@ -27,7 +28,7 @@ class Accepted:
     message: str
 
 
-def accept_assertion(idp, *, token: str, sid: str) -> Accepted:
+def accept_assertion(idp: IdpParts, *, token: str, sid: str) -> Accepted:
     """What the wallet's callback does (and the development wallet page)."""
     if idp.qr.peek("licence", sid) is None:
         state = idp.qr.approve("licence", sid, {})  # tells used from expired; approves nothing

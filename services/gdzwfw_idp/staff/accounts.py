@@ -27,15 +27,40 @@ from shared.kvstore import KeyValueStore
 from shared.passwords import PasswordService
 from shared.ratelimit import Limiter
 
-__all__ = ["StaffService", "StaffLogin", "TotpSecretCipher", "ROLES", "ROLE_HALL_OFFICER", "ROLE_AUDITOR", "can_raise_level"]
+__all__ = [
+    "StaffService",
+    "StaffLogin",
+    "TotpSecretCipher",
+    "ROLES",
+    "ROLE_DUTIES",
+    "ROLE_HALL_OFFICER",
+    "ROLE_AUDITOR",
+    "SESSION_STAFF",
+    "can_raise_level",
+    "active_staff",
+]
 
 ROLE_HALL_OFFICER = "hall_officer"
 ROLE_AUDITOR = "auditor"
 ROLES = {ROLE_HALL_OFFICER: "办事大厅核验员", ROLE_AUDITOR: "审计员（只读）"}
+# What only that role may do, as the refusal names it.
+ROLE_DUTIES = {ROLE_HALL_OFFICER: "办理现场核验"}
+# The staff member logged in to the console (a session of its own, apart from accounts' logins).
+SESSION_STAFF = "staff_id"
 
 
 def can_raise_level(role: str) -> bool:
     return role == ROLE_HALL_OFFICER
+
+
+def active_staff(db: Database, *, staff_id: int) -> StaffAccount | None:
+    """The staff member, detached, while the account is active."""
+    with db.transaction() as s:
+        staff = s.get(StaffAccount, staff_id)
+        if staff is None or not staff.active:
+            return None
+        s.expunge(staff)
+        return staff
 
 
 def _fernet_for(key: str) -> Fernet:
@@ -87,7 +112,17 @@ class StaffLogin:
 
 
 class StaffService:
-    def __init__(self, *, totp_keys: Sequence[str], passwords: PasswordService, kv: KeyValueStore, clock: Clock, skew: int, max_failures: int, lock_seconds: int) -> None:
+    def __init__(
+        self,
+        *,
+        totp_keys: Sequence[str],
+        passwords: PasswordService,
+        kv: KeyValueStore,
+        clock: Clock,
+        skew: int,
+        max_failures: int,
+        lock_seconds: int,
+    ) -> None:
         self.cipher = TotpSecretCipher(totp_keys)
         self.passwords, self.kv, self.clock, self.skew = passwords, kv, clock, skew
         self.failures = Limiter(kv, "staff-login", max_failures, lock_seconds)
