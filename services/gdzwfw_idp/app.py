@@ -161,7 +161,6 @@ def create_app(
         ),
         staff=staff_service,
     )
-    app.state.provider = provider
     mount_provider(app, provider)
     for router in ROUTERS:
         app.include_router(router)

@@ -80,6 +80,13 @@ def requesting_client_ids(req: StarletteOAuth2Request) -> set[str]:
     return ids
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 class HotPaths:
     def __init__(self, provider: Any) -> None:
         self.provider = provider
@@ -95,7 +102,7 @@ class HotPaths:
         # Connections belong to the loop that opened them; a request served by
         # another loop (an in-process test client outside the lifespan) uses
         # the threaded store.
-        if self._opened is not None and asyncio.get_running_loop() is self._loop:
+        if self._opened is not None and _running_loop() is self._loop:
             return self._opened
         return self._threaded
 

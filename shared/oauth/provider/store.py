@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable, Collection
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, or_, select, update
+from sqlalchemy import ARRAY, Select, String, any_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from shared.clock import Clock, as_utc
@@ -62,6 +62,8 @@ class _Statements:
             token.auth_time, token.acr, token.amr, token.sid, token.context, token.issued_at, token.expires_at,
             token.refresh_expires_at, token.refresh_used_at, token.revoked_at,
         )
+        self.token_columns = token_columns
+        self._token = token
         self.token_by_access = select(*token_columns).where(token.access_token_hash == bindparam("b_hash"))
         self.token_by_refresh = select(*token_columns).where(token.refresh_token_hash == bindparam("b_hash"))
         self.spend_refresh = (
@@ -73,12 +75,19 @@ class _Statements:
             update(tables.token).where(token.id == bindparam("b_id"), token.revoked_at.is_(None)).values(revoked_at=bindparam("b_now"))
         )
 
+    def tokens_by_hashes(self, kind: str) -> Select:
+        """PostgreSQL only (``= ANY`` of an array): the rows of several tokens,
+        each led by its hash, for lookups batched on the asynchronous path."""
+        column = self._token.access_token_hash if kind == "access" else self._token.refresh_token_hash
+        return select(column, *self.token_columns).where(column == any_(bindparam("b_hashes", type_=ARRAY(String))))
+
 
 # The columns a new token row is written with (see token_values).
 TOKEN_INSERT_COLUMNS = (
     "access_token_hash", "refresh_token_hash", "client_id", "subject", "scope", "family_id", "authorization_code_id",
     "auth_time", "acr", "amr", "sid", "context", "issued_at", "expires_at", "refresh_expires_at",
 )
+
 
 
 @functools.cache

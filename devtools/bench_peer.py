@@ -1,0 +1,176 @@
+"""``make bench-peer``: gdzwfw_idp beside node-oidc-provider, in one run.
+
+    python -m devtools.bench_peer [--rounds 2] [--duration 10s] [--warmup 3s]
+                                  [--workers 2] [--database-url URL] [--peer-dir DIR]
+
+A benchmark, not a test: it prints figures and never fails on them.
+
+The reference is ``../shared/bench-peer`` (node-oidc-provider 9.13.3, one
+Node process, in-memory storage, client ``bench`` / ``bench-secret``) and
+its ``load.sh`` (wrk, 2 threads x 32 keep-alive connections, warm-up, then
+the measurement) on three paths: the client_credentials grant,
+introspection of one token, the discovery GET. Both providers are loaded
+with that same script, alternately, ``--rounds`` times (default 2), and the
+table gives each figure and the ratio ours / node of the same round. The
+machines are shared and noisy: compare ratios from one run, never absolute
+figures across runs.
+
+gdzwfw_idp runs as in production (see :mod:`devtools.bench`): ``manage
+serve --workers 2`` (the deployment's default, deploy/Dockerfile), a fresh
+PostgreSQL database (``--database-url``, ``BENCH_DATABASE_URL`` or
+``TEST_DATABASE_URL``; default the local server's ``test``), JSON logs.
+
+Needs ``node``/``npm`` (the peer's packages are installed from the npm
+registry into a copy of the folder under ``var/bench-peer`` the first time)
+and ``wrk`` (``apt-get install -y wrk``; installed when missing and root).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from devtools.bench import CLIENT_ID, Config, Server, bench_database, drop_database, prepare_database
+from devtools.stack import ROOT, free_port
+
+PEER_SOURCE = ROOT.parent / "shared" / "bench-peer"
+PATHS = ("client_credentials grant", "introspection (1 token)", "discovery GET")
+_SUMMARY = re.compile(r"^(?P<name>.+?)\s+(?P<rps>[\d.]+) req/s\s+p50 (?P<p50>\S+)\s+p99 (?P<p99>\S+)\s+non-2xx (?P<bad>\S+)")
+
+
+@dataclass
+class Figure:
+    rps: float
+    p50: str
+    p99: str
+    non_2xx: str
+
+
+def ensure_tools(peer_dir: Path) -> None:
+    if shutil.which("wrk") is None:
+        if os.geteuid() == 0 and shutil.which("apt-get"):
+            subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True, stdout=subprocess.DEVNULL)
+        else:
+            raise SystemExit("wrk not found: apt-get install -y wrk")
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        raise SystemExit("node and npm are needed for the reference provider")
+    if not (peer_dir / "node_modules" / "oidc-provider").exists():
+        if not PEER_SOURCE.exists():
+            raise SystemExit(f"reference provider not found at {PEER_SOURCE}")
+        peer_dir.mkdir(parents=True, exist_ok=True)
+        for item in PEER_SOURCE.iterdir():
+            if item.is_file():
+                shutil.copy2(item, peer_dir / item.name)
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent"], cwd=peer_dir, check=True)
+
+
+class Peer:
+    def __init__(self, peer_dir: Path, port: int, log: Path) -> None:
+        self.dir, self.port, self.log = peer_dir, port, log
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        env = {**os.environ, "PEER_PORT": str(self.port), "PEER_HOST": "127.0.0.1"}
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(["node", "server.mjs"], cwd=self.dir, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/.well-known/openid-configuration", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise SystemExit(f"node-oidc-provider did not start (see {self.log})")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=10)
+
+
+def load(peer_dir: Path, token_url: str, client_id: str, secret: str, args: argparse.Namespace, *, scope: str | None) -> dict[str, Figure]:
+    """One load.sh run: its SUMMARY lines, by path."""
+    env = {**os.environ, "DURATION": args.duration, "WARMUP": args.warmup, "OUT": str(args.out_dir / f"load-{time.time_ns()}.txt")}
+    if scope:
+        env["CC_SCOPE"] = scope
+    done = subprocess.run(["bash", str(peer_dir / "load.sh"), token_url, client_id, secret], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"load.sh failed for {token_url}:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    figures = {}
+    for line in done.stdout.splitlines():
+        if m := _SUMMARY.match(line):
+            figures[m["name"].strip()] = Figure(float(m["rps"]), m["p50"], m["p99"], m["bad"])
+    return figures
+
+
+def print_table(rounds: list[tuple[dict[str, Figure], dict[str, Figure]]]) -> None:
+    print()
+    print(f"{'path':<26} {'round':>5} {'gdzwfw_idp /s':>14} {'p50':>8} {'p99':>9} {'node /s':>10} {'p50':>8} {'p99':>9} {'ratio':>6}")
+    for path in PATHS:
+        for i, (ours, node) in enumerate(rounds, 1):
+            o, n = ours.get(path), node.get(path)
+            if o is None or n is None:
+                continue
+            bad = "" if o.non_2xx == "0" else f"  ({o.non_2xx} non-2xx!)"
+            print(f"{path:<26} {i:>5} {o.rps:>14,.0f} {o.p50:>8} {o.p99:>9} {n.rps:>10,.0f} {n.p50:>8} {n.p99:>9} {o.rps / n.rps:>6.2f}{bad}")
+    print("\nratio = gdzwfw_idp / node-oidc-provider, same round; compare ratios, not absolute figures across runs.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    env_url = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    p = argparse.ArgumentParser(prog="python -m devtools.bench_peer", description=__doc__.split("\n\n")[0])
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--duration", default="10s")
+    p.add_argument("--warmup", default="3s")
+    p.add_argument("--workers", type=int, default=2, help="uvicorn workers (default 2, as deployed)")
+    p.add_argument("--database-url", default=env_url)
+    p.add_argument("--peer-dir", type=Path, default=ROOT / "var" / "bench-peer")
+    args = p.parse_args(argv)
+    ensure_tools(args.peer_dir)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-peer-"))
+    args.out_dir = tmp
+    bench_url = bench_database(args.database_url, tmp)
+    # load.sh passes the secret through node's argv: it must not look like an option.
+    cfg = Config(database_url=bench_url, port=free_port(), client_secret="b" + os.urandom(24).hex())
+    server = Server(cfg, workers=args.workers, log_path=tmp / "server.log")
+    peer = Peer(args.peer_dir, free_port(), tmp / "peer.log")
+    print(f"gdzwfw_idp (production settings, --workers {args.workers}, PostgreSQL) vs node-oidc-provider (one process, in memory); "
+          f"wrk 2 threads x 32 connections, warm-up {args.warmup}, {args.duration} per path; {os.cpu_count()} CPUs", flush=True)
+    rounds = []
+    try:
+        prepare_database(cfg)
+        server.start()
+        peer.start()
+        for i in range(args.rounds):
+            print(f"round {i + 1}: gdzwfw_idp ...", flush=True)
+            ours = load(args.peer_dir, f"{cfg.public_url}/token", CLIENT_ID, cfg.client_secret, args, scope=None)
+            print(f"round {i + 1}: node-oidc-provider ...", flush=True)
+            node = load(args.peer_dir, f"{peer.url}/token", "bench", "bench-secret", args, scope="api:read")
+            rounds.append((ours, node))
+    finally:
+        peer.stop()
+        server.stop()
+        drop_database(args.database_url, bench_url)
+    print_table(rounds)
+    print(f"(wrk output and logs: {tmp})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
