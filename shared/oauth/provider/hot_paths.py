@@ -136,7 +136,7 @@ class HotPaths:
         if req.form.get("grant_type") != "client_credentials":
             return await run_in_threadpool(self.provider.token, req)
         prefetched = PrefetchedStore(self.config.clock, clients=await self._clients(req))
-        response = self.provider.bind(None, store=prefetched).server.create_token_response(req)
+        response = self.provider.bind_on_loop(prefetched).server.create_token_response(req)
         if response.status_code < 400:
             for values in prefetched.pending:
                 await self.store.insert_token(values)
@@ -157,4 +157,4 @@ class HotPaths:
                 if found is not None:
                     break
         prefetched = PrefetchedStore(self.config.clock, clients=await self._clients(req), tokens=tokens)
-        return self.provider.bind(None, store=prefetched).server.create_endpoint_response("introspection", req)
+        return self.provider.bind_on_loop(prefetched).server.create_endpoint_response("introspection", req)

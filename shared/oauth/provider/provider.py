@@ -166,22 +166,33 @@ class BoundProvider:
     """The provider bound to one database session (and one request)."""
 
     def __init__(
-        self, provider: Provider, session: Session | None, request: StarletteOAuth2Request | None, *, store: Any = None
+        self,
+        provider: Provider,
+        session: Session | None,
+        request: StarletteOAuth2Request | None,
+        *,
+        store: Any = None,
+        server: StarletteAuthorizationServer | None = None,
     ) -> None:
         """``store``: what the grants read and write through, if not a
-        :class:`ProviderStore` on ``session`` (the hot paths' prefetched rows)."""
+        :class:`ProviderStore` on ``session`` (the hot paths' prefetched rows).
+        ``server``: an Authlib server to bind to this request instead of
+        building one (the event loop's, see :meth:`Provider.bind_on_loop`)."""
         self.provider = provider
         self.config = provider.config
         self.session = session
         self.store = store or ProviderStore(session, provider.config.tables, provider.config.clock, clients=provider.clients)
         self.logout_notices: list[tuple[str, str]] = []
-        self.server = self._build_server(request)
+        self.server = self._attach(server) if server is not None else self._build_server(request)
 
-    def _build_server(self, request: StarletteOAuth2Request | None) -> StarletteAuthorizationServer:
-        server = StarletteAuthorizationServer(scopes_supported=list(self.config.scopes_supported))
+    def _attach(self, server: StarletteAuthorizationServer) -> StarletteAuthorizationServer:
         server.bound = self
         server.query_client = self.store.get_client
         server.save_token = self.save_token
+        return server
+
+    def _build_server(self, request: StarletteOAuth2Request | None) -> StarletteAuthorizationServer:
+        server = self._attach(StarletteAuthorizationServer(scopes_supported=list(self.config.scopes_supported)))
         server.register_token_generator("default", self.generate_token)
         server.register_grant(CodeGrant, [S256CodeChallenge(required=True), ProviderOpenIDCode(require_nonce=False)])
         server.register_grant(RefreshGrant)
@@ -332,6 +343,7 @@ class Provider:
         # Client rows for a few seconds (see ClientCache for why that is safe).
         self.clients = ClientCache()
         self.async_pool_size = async_pool_size
+        self._loop_server: StarletteAuthorizationServer | None = None
         self.hot = HotPaths(self)
 
     @classmethod
@@ -377,6 +389,19 @@ class Provider:
 
     def bind(self, session: Session | None, request: StarletteOAuth2Request | None = None, *, store: Any = None) -> BoundProvider:
         return BoundProvider(self, session, request, store=store)
+
+    def bind_on_loop(self, store: Any) -> BoundProvider:
+        """Bind the event loop's own Authlib server to ``store`` (the hot paths).
+
+        Building the server (grants, endpoints, extensions) cost more than a
+        client-credentials grant itself. One server serves every hot-path
+        request of this process: they run Authlib synchronously on the event
+        loop, one after another and never across an ``await``, so binding
+        it to the current request's store cannot leak into another's. Never
+        used from worker threads (they bind their own with :meth:`bind`)."""
+        if self._loop_server is None:
+            self._loop_server = BoundProvider(self, None, None, store=store).server
+        return BoundProvider(self, None, None, store=store, server=self._loop_server)
 
     def url(self, path: str) -> str:
         return self.config.issuer + path
