@@ -28,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.clock import Clock, SystemClock
-from shared.db import Database
+from shared.db import Database, startup_lock
 from shared.kvstore import KeyValueStore, make_kv_store
 from shared.randomness import SystemTokenSource, TokenSource
 from shared.settings import ServiceSettings
@@ -86,8 +86,15 @@ def build_app(
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
 ) -> FastAPI:
     """``on_startup`` runs in a worker thread before the first request
-    (signing keys, configured clients, demo data); ``on_shutdown`` after the last."""
+    (signing keys, configured clients, demo data), under the start-up lock;
+    ``on_shutdown`` after the last."""
     settings, db, kv, clock, tokens = runtime.settings, runtime.db, runtime.kv, runtime.clock, runtime.tokens
+
+    def _one_replica_at_a_time(step: Callable[[], None]) -> None:
+        # Replicas starting together on an empty database would each insert
+        # the first signing key and the client rows (UniqueViolation).
+        with startup_lock(db.url, "start-up writes"):
+            step()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -95,7 +102,7 @@ def build_app(
         # pooled connection: as many threads as connections, no more.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
         if on_startup is not None:
-            await run_in_threadpool(on_startup)
+            await run_in_threadpool(_one_replica_at_a_time, on_startup)
         yield
         if on_shutdown is not None:
             await on_shutdown()
