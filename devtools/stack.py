@@ -182,11 +182,13 @@ class Stack:
                 start_new_session=True,
             )
         for name in names:
-            self._wait_healthy(name, timeout)
+            self._wait_ready(name, timeout)
 
-    def _wait_healthy(self, name: str, timeout: float) -> None:
+    def _wait_ready(self, name: str, timeout: float) -> None:
+        # Readiness, not liveness: /readyz answers 200 only once start-up is
+        # done and the database (and Redis) answer.
         deadline = time.monotonic() + timeout
-        url = f"{self.config.url(name)}/healthz"
+        url = f"{self.config.url(name)}/readyz"
         while time.monotonic() < deadline:
             if self.processes[name].poll() is not None:
                 raise RuntimeError(f"{name} exited with {self.processes[name].returncode}")
@@ -196,7 +198,7 @@ class Stack:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError(f"{name} did not become healthy at {url}")
+        raise RuntimeError(f"{name} did not become ready at {url}")
 
     def stop(self, names: tuple[str, ...] | None = None) -> None:
         for name in names or tuple(self.processes):

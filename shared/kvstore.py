@@ -133,6 +133,10 @@ class RedisKeyValueStore:
         self._r = redis.Redis.from_url(url)
         self._ns = namespace
 
+    def ping(self) -> None:
+        """Raises when Redis cannot be reached (``/readyz``)."""
+        self._r.ping()
+
     def _k(self, key: str) -> str:
         return f"{self._ns}:{key}"
 

@@ -74,6 +74,9 @@ class ServiceSettings(BaseSettings):
     trusted_proxies: str = Field(
         default="", description="Comma-separated addresses of the TLS proxies whose X-Forwarded-For is believed."
     )
+    readiness_timeout: float = Field(
+        default=2.0, gt=0, description="Seconds /readyz waits for each of the database and Redis before answering 503."
+    )
     log_level: str = Field(default="INFO")
     log_json: bool = Field(default=True, description="One JSON object per log line.")
 

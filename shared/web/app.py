@@ -23,7 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import Table, text
+from sqlalchemy import Table
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -34,6 +34,7 @@ from shared.randomness import SystemTokenSource, TokenSource
 from shared.settings import ServiceSettings
 from shared.web.csrf import CsrfError, csrf_token
 from shared.web.deps import Redirect, Refused
+from shared.web.health import SKIP_SESSION_PATHS, health_router
 from shared.web.logs import RequestIdMiddleware
 from shared.web.sessions import ServerSessionMiddleware
 
@@ -136,18 +137,12 @@ def build_app(
         cookie_name=cookie_name,
         idle_seconds=settings.session_idle_seconds,
         secure=settings.cookie_secure,
+        skip_prefixes=("/static/", *SKIP_SESSION_PATHS),
     )
     app.add_middleware(RequestIdMiddleware)
     app.mount("/static", StaticFiles(directory=SHARED_STATIC), name="static")
 
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> JSONResponse:
-        def ping() -> None:
-            with db.transaction() as s:
-                s.execute(text("SELECT 1"))
-
-        await run_in_threadpool(ping)
-        return JSONResponse({"status": "ok", "service": service_name})
+    app.include_router(health_router(service_name=service_name, db=db, kv=kv, timeout=settings.readiness_timeout))
 
     @app.exception_handler(CsrfError)
     async def _csrf(request: Request, exc: CsrfError) -> Response:
