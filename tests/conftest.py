@@ -15,6 +15,9 @@ import pytest
 from sqlalchemy import create_engine, delete
 
 from devtools.stack import ROOT, SERVICES, database_urls, drop_databases
+from shared.clock import Clock
+from shared.db import Database, new_metadata
+from shared.kvstore import SqlKeyValueStore, define_kv_table
 from shared.migrations import upgrade_head
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or None
@@ -50,6 +53,23 @@ def fresh_database(service_databases: dict[str, str]) -> Callable[[str], str]:
         return url
 
     return clean
+
+
+@pytest.fixture
+def sqlite_kv(tmp_path: Path) -> Iterator[Callable[[Clock], SqlKeyValueStore]]:
+    """A key-value store of its own on a temporary SQLite file, for library tests."""
+    databases: list[Database] = []
+
+    def make(clock: Clock) -> SqlKeyValueStore:
+        metadata = new_metadata()
+        table = define_kv_table(metadata)
+        databases.append(Database(f"sqlite:///{tmp_path / f'kv{len(databases)}.db'}"))
+        metadata.create_all(databases[-1].engine)
+        return SqlKeyValueStore(databases[-1], table, clock)
+
+    yield make
+    for db in databases:
+        db.dispose()
 
 
 @pytest.fixture
