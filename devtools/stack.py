@@ -84,6 +84,8 @@ class StackConfig:
     refund_secret_at_isso: str = "dev-refund-secret-at-isso"
     extra_env: dict[str, dict[str, str]] = field(default_factory=dict)
     log_json: bool = False
+    redis_url: str | None = None  # key-value state in Redis instead of each database
+    redis_key_prefix: str = ""
     work_dir: Path = ROOT / "var"  # uploads and other files the services keep
 
     def url(self, name: str) -> str:
@@ -92,6 +94,8 @@ class StackConfig:
     def environments(self) -> dict[str, dict[str, str]]:
         idp, isso, refund = (self.url(n) for n in SERVICES)
         common = {"ENVIRONMENT": self.environment, "SECRET_KEY": DEV_SECRET, "COOKIE_SECURE": "false", "LOG_JSON": str(self.log_json).lower()}
+        if self.redis_url:
+            common.update(REDIS_URL=self.redis_url, REDIS_KEY_PREFIX=self.redis_key_prefix)
         envs = {
             "gdzwfw_idp": {
                 **{f"GDZWFW_{k}": v for k, v in common.items()},

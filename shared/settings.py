@@ -64,6 +64,9 @@ class ServiceSettings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="When set, sessions, rate limits and one-time state live in Redis."
     )
+    redis_key_prefix: str = Field(
+        default="", description="Put before every Redis key of this service, so that several deployments (or test runs) share one Redis."
+    )
     secret_key: SecretStr = Field(description="Signs CSRF tokens and encrypts signing keys at rest.")
     public_url: str = Field(description="This service's external base URL, no trailing slash.")
     cookie_secure: bool = Field(default=True, description="Send cookies only over HTTPS.")

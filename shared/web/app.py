@@ -70,7 +70,9 @@ class Runtime:
     ) -> Runtime:
         clock = clock or SystemClock()
         db = Database(settings.database_url, pool_size=settings.db_pool_size)
-        kv = make_kv_store(redis_url=settings.redis_url, namespace=namespace, db=db, table=kv_table, clock=clock)
+        kv = make_kv_store(
+            redis_url=settings.redis_url, redis_prefix=settings.redis_key_prefix, namespace=namespace, db=db, table=kv_table, clock=clock
+        )
         return cls(settings=settings, db=db, kv=kv, clock=clock, tokens=tokens or SystemTokenSource())
 
 
