@@ -40,9 +40,9 @@ asyncio, one connection per task). Login flows run ``--flow-concurrency``
 at a time (default 16): argon2id bounds their rate, more would only add
 latency and need a longer warm-up to reach a steady state.
 
-* ceiling -- ``GET /.well-known/openid-configuration``. The app has no
-  trivial endpoint (``/healthz`` runs a query), so discovery stands in for
-  one: in-memory JSON through the same middleware (request id + JSON access
+* ceiling -- ``GET /.well-known/openid-configuration``. ``/healthz`` is
+  trivial but skips the session middleware, so discovery stands in for a
+  trivial endpoint: in-memory JSON through the same middleware (request id + JSON access
   log, server-side sessions) and routing, no database, no thread hand-off.
 * cc -- client_credentials grants: ``POST /token``, HTTP Basic client auth.
 * introspect -- ``POST /introspect`` of a pre-issued client_credentials

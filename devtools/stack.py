@@ -84,6 +84,8 @@ class StackConfig:
     refund_secret_at_isso: str = "dev-refund-secret-at-isso"
     extra_env: dict[str, dict[str, str]] = field(default_factory=dict)
     log_json: bool = False
+    redis_url: str | None = None  # key-value state in Redis instead of each database
+    redis_key_prefix: str = ""
     work_dir: Path = ROOT / "var"  # uploads and other files the services keep
 
     def url(self, name: str) -> str:
@@ -92,6 +94,8 @@ class StackConfig:
     def environments(self) -> dict[str, dict[str, str]]:
         idp, isso, refund = (self.url(n) for n in SERVICES)
         common = {"ENVIRONMENT": self.environment, "SECRET_KEY": DEV_SECRET, "COOKIE_SECURE": "false", "LOG_JSON": str(self.log_json).lower()}
+        if self.redis_url:
+            common.update(REDIS_URL=self.redis_url, REDIS_KEY_PREFIX=self.redis_key_prefix)
         envs = {
             "gdzwfw_idp": {
                 **{f"GDZWFW_{k}": v for k, v in common.items()},
@@ -182,11 +186,13 @@ class Stack:
                 start_new_session=True,
             )
         for name in names:
-            self._wait_healthy(name, timeout)
+            self._wait_ready(name, timeout)
 
-    def _wait_healthy(self, name: str, timeout: float) -> None:
+    def _wait_ready(self, name: str, timeout: float) -> None:
+        # Readiness, not liveness: /readyz answers 200 only once start-up is
+        # done and the database (and Redis) answer.
         deadline = time.monotonic() + timeout
-        url = f"{self.config.url(name)}/healthz"
+        url = f"{self.config.url(name)}/readyz"
         while time.monotonic() < deadline:
             if self.processes[name].poll() is not None:
                 raise RuntimeError(f"{name} exited with {self.processes[name].returncode}")
@@ -196,7 +202,7 @@ class Stack:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError(f"{name} did not become healthy at {url}")
+        raise RuntimeError(f"{name} did not become ready at {url}")
 
     def stop(self, names: tuple[str, ...] | None = None) -> None:
         for name in names or tuple(self.processes):

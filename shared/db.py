@@ -7,16 +7,17 @@ thread with :func:`starlette.concurrency.run_in_threadpool`.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import MetaData, create_engine, event, exc
+from sqlalchemy import MetaData, NullPool, create_engine, event, exc, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["NAMING_CONVENTION", "new_metadata", "make_engine", "Database"]
+__all__ = ["NAMING_CONVENTION", "new_metadata", "make_engine", "Database", "startup_lock"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -139,3 +140,33 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@contextmanager
+def startup_lock(url: str, name: str) -> Iterator[None]:
+    """Hold a PostgreSQL advisory lock named ``name`` while the block runs.
+
+    DESIGN.md: any number of replicas and workers may start at once on an
+    empty database, so migrations and start-up writes (signing key, client
+    rows, demo data) run one replica at a time; the next one in finds the
+    work done. The lock is session-level on a connection of its own, outside
+    the service's pool (a pool of one would otherwise wait on itself), in
+    autocommit so no transaction idles while the block runs. Advisory locks
+    are scoped to the database, so one constant key per ``name`` serves every
+    service. On SQLite this does nothing: its writers are serialised anyway
+    (BEGIN IMMEDIATE) and its file is never shared between hosts.
+    """
+    if make_url(url).get_backend_name() != "postgresql":
+        yield
+        return
+    key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+    engine = create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+    finally:
+        engine.dispose()

@@ -48,8 +48,6 @@ def define_kv_table(metadata: MetaData) -> Table:
     )
 
 
-
-
 class SqlKeyValueStore:
     def __init__(self, db: Database, table: Table, clock: Clock) -> None:
         self._db, self._t, self._clock = db, table, clock
@@ -127,42 +125,85 @@ class SqlKeyValueStore:
 
 
 class RedisKeyValueStore:
-    def __init__(self, url: str, namespace: str) -> None:
+    """The same operations on Redis, with expiry decided by the injected clock.
+
+    Each entry is a hash: the value (``v``) or counter (``c``) and the clock's
+    expiry time (``exp``). An entry counts as gone once the clock reaches
+    ``exp``, exactly as in the SQL store, so a test that moves its frozen
+    clock sees the same expiries on both stores. Redis's own TTL (the same
+    number of seconds) still removes the entry, as an upper bound for cleanup.
+    Keys are ``<prefix><namespace>:kv:<key>``: ``kv`` names this layout, apart
+    from the plain strings of earlier versions.
+    """
+
+    # Counters are fixed windows: the first increment after expiry restarts
+    # one. Check and increment must be one step, so a script (atomic in Redis).
+    _INCR = """
+    local exp = tonumber(redis.call('HGET', KEYS[1], 'exp'))
+    if exp and tonumber(ARGV[1]) < exp then
+        return redis.call('HINCRBY', KEYS[1], 'c', 1)
+    end
+    redis.call('DEL', KEYS[1])
+    redis.call('HSET', KEYS[1], 'c', 1, 'exp', ARGV[2])
+    redis.call('EXPIRE', KEYS[1], ARGV[3])
+    return 1
+    """
+
+    def __init__(self, url: str, namespace: str, clock: Clock, *, prefix: str = "") -> None:
         import redis
 
         self._r = redis.Redis.from_url(url)
-        self._ns = namespace
+        self._ns = f"{prefix}{namespace}:kv"
+        self._clock = clock
+        self._incr = self._r.register_script(self._INCR)
+
+    def ping(self) -> None:
+        """Raises when Redis cannot be reached (``/readyz``)."""
+        self._r.ping()
 
     def _k(self, key: str) -> str:
         return f"{self._ns}:{key}"
 
+    def _now(self) -> float:
+        return self._clock.now().timestamp()
+
+    def _live(self, field: bytes | None, exp: bytes | None) -> bytes | None:
+        return field if field is not None and exp is not None and self._now() < float(exp) else None
+
     def get(self, key: str) -> Any | None:
-        raw = self._r.get(self._k(key))
+        raw = self._live(*self._r.hmget(self._k(key), "v", "exp"))
         return None if raw is None else json.loads(raw)
 
     def set(self, key: str, value: Any, ttl: int) -> None:
-        self._r.set(self._k(key), json.dumps(value, ensure_ascii=False), ex=ttl)
+        pipe = self._r.pipeline()  # MULTI: no reader sees the entry half-written
+        pipe.delete(self._k(key))
+        pipe.hset(self._k(key), mapping={"v": json.dumps(value, ensure_ascii=False), "exp": self._now() + ttl})
+        pipe.expire(self._k(key), ttl)
+        pipe.execute()
 
     def delete(self, key: str) -> None:
         self._r.delete(self._k(key))
 
     def pop(self, key: str) -> Any | None:
-        raw = self._r.getdel(self._k(key))
+        pipe = self._r.pipeline()  # MULTI: read and delete in one step, so one caller wins
+        pipe.hmget(self._k(key), "v", "exp")
+        pipe.delete(self._k(key))
+        (value, exp), _ = pipe.execute()
+        raw = self._live(value, exp)
         return None if raw is None else json.loads(raw)
 
     def incr(self, key: str, ttl: int) -> int:
-        pipe = self._r.pipeline()
-        pipe.incr(self._k(key))
-        pipe.expire(self._k(key), ttl, nx=True)
-        count, _ = pipe.execute()
-        return int(count)
+        now = self._now()
+        return int(self._incr(keys=[self._k(key)], args=[now, now + ttl, ttl]))
 
     def count(self, key: str) -> int:
-        raw = self._r.get(self._k(key))
-        return int(raw) if raw is not None else 0
+        raw = self._live(*self._r.hmget(self._k(key), "c", "exp"))
+        return 0 if raw is None else int(raw)
 
 
-def make_kv_store(*, redis_url: str | None, namespace: str, db: Database, table: Table, clock: Clock) -> KeyValueStore:
+def make_kv_store(
+    *, redis_url: str | None, namespace: str, db: Database, table: Table, clock: Clock, redis_prefix: str = ""
+) -> KeyValueStore:
     if redis_url:
-        return RedisKeyValueStore(redis_url, namespace)
+        return RedisKeyValueStore(redis_url, namespace, clock, prefix=redis_prefix)
     return SqlKeyValueStore(db, table, clock)

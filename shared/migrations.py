@@ -9,6 +9,8 @@ from alembic.config import Config
 from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 
+from shared.db import startup_lock
+
 __all__ = ["alembic_config", "upgrade_head", "run_env"]
 
 
@@ -20,7 +22,11 @@ def alembic_config(script_location: Path, database_url: str) -> Config:
 
 
 def upgrade_head(script_location: Path, database_url: str) -> None:
-    command.upgrade(alembic_config(script_location, database_url), "head")
+    """Migrate to head, one process at a time: without the lock, replicas
+    starting together on an empty PostgreSQL database all try to create
+    ``alembic_version`` and all but one die (UniqueViolation on pg_type)."""
+    with startup_lock(database_url, "alembic upgrade"):
+        command.upgrade(alembic_config(script_location, database_url), "head")
 
 
 def run_env(context, metadata: MetaData) -> None:  # pragma: no cover - called by alembic

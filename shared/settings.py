@@ -64,6 +64,9 @@ class ServiceSettings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="When set, sessions, rate limits and one-time state live in Redis."
     )
+    redis_key_prefix: str = Field(
+        default="", description="Put before every Redis key of this service, so that several deployments (or test runs) share one Redis."
+    )
     secret_key: SecretStr = Field(description="Signs CSRF tokens and encrypts signing keys at rest.")
     public_url: str = Field(description="This service's external base URL, no trailing slash.")
     cookie_secure: bool = Field(default=True, description="Send cookies only over HTTPS.")
@@ -73,6 +76,9 @@ class ServiceSettings(BaseSettings):
     )
     trusted_proxies: str = Field(
         default="", description="Comma-separated addresses of the TLS proxies whose X-Forwarded-For is believed."
+    )
+    readiness_timeout: float = Field(
+        default=2.0, gt=0, description="Seconds /readyz waits for each of the database and Redis before answering 503."
     )
     log_level: str = Field(default="INFO")
     log_json: bool = Field(default=True, description="One JSON object per log line.")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import concurrent.futures
 import hashlib
 import json
 import secrets
@@ -13,7 +15,7 @@ import httpx
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-__all__ = ["Pkce", "authorize_params", "query_of", "decode_id_token", "DEMO_RP", "DEMO_REDIRECT"]
+__all__ = ["Pkce", "authorize_params", "query_of", "decode_id_token", "run", "DEMO_RP", "DEMO_REDIRECT"]
 
 DEMO_RP = ("demo-rp", "demo-rp-secret")
 DEMO_REDIRECT = "http://127.0.0.1:8099/cb"
@@ -58,3 +60,10 @@ def decode_id_token(id_token: str, jwks: dict) -> dict:
 
 def essential_acr_claims(*levels: str) -> str:
     return json.dumps({"id_token": {"acr": {"essential": True, "values": list(levels)}}})
+
+
+def run(coroutine_factory):
+    """Run a coroutine to completion on a fresh loop in another thread (the
+    browser tests' Playwright keeps an event loop on the main thread)."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(coroutine_factory())).result()

@@ -68,6 +68,7 @@ def create_app(
         redirect_uri=f"{issuer}/federation/gdzwfw/callback",
         timeout=settings.gdzwfw_timeout,
         transport=upstream_transport,
+        clock=runtime.clock,  # paces refetching the provider's JWKS
     )
     provider = Provider.configure(
         settings,

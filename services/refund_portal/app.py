@@ -66,6 +66,7 @@ def create_app(
         redirect_uri=f"{settings.public_url}/auth/callback",
         timeout=settings.isso_timeout,
         transport=upstream_transport,
+        clock=runtime.clock,  # paces refetching the provider's JWKS
     )
     http = httpx.AsyncClient(timeout=settings.isso_timeout, transport=upstream_transport)
 

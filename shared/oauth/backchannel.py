@@ -1,9 +1,10 @@
 """Receiving OIDC Back-Channel Logout 1.0 notices (the relying-party side).
 
 :meth:`LogoutTokenValidator.validate` checks a logout token as §2.6 demands:
-signature against the provider's JWKS, ``iss``, ``aud``, ``iat``, the
-back-channel ``events`` member, ``sid`` or ``sub`` present, no ``nonce``, and
-``jti`` not seen before (kept in the shared store, so any replica refuses a
+signature against the provider's JWKS (fetched again, rate-limited, when a
+``kid`` is unknown: :meth:`RelyingParty.decode_jwt`), ``iss``, ``aud``,
+``iat``, the back-channel ``events`` member, ``sid`` or ``sub`` present, no
+``nonce``, and ``jti`` not seen before (kept in the shared store, so any replica refuses a
 replay).
 """
 
@@ -15,7 +16,6 @@ from typing import Any
 
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -40,8 +40,7 @@ class LogoutTokenValidator:
 
     async def validate(self, token: str) -> dict[str, Any]:
         try:
-            jwks = KeySet.import_key_set(await self.rp.app.fetch_jwk_set())
-            decoded = jwt.decode(token, jwks, algorithms=["RS256"])
+            decoded = await self.rp.decode_jwt(token, algorithms=["RS256"])
         except (JoseError, ValueError, LoginFailed) as exc:
             raise LogoutTokenInvalid(f"undecodable: {type(exc).__name__}") from exc
         claims = dict(decoded.claims)

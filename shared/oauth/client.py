@@ -16,9 +16,13 @@ from typing import Any
 
 import httpx
 from authlib.deprecate import AuthlibDeprecationWarning
-from joserfc.errors import JoseError
+from joserfc import jwt
+from joserfc.errors import InvalidKeyIdError, JoseError
+from joserfc.jwk import KeySet
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
+
+from shared.clock import Clock, SystemClock
 
 with warnings.catch_warnings():
     # Authlib 1.9 prefers the ``httpx2`` package and warns once when it falls
@@ -65,8 +69,13 @@ class RelyingParty:
         scope: str = "openid profile",
         timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock | None = None,
+        jwks_refetch_interval: int = 15,
     ) -> None:
         self.name = name
+        self.clock = clock or SystemClock()
+        self.jwks_refetch_interval = jwks_refetch_interval
+        self._jwks_refetched_at: int | None = None
         self.issuer = issuer.rstrip("/")
         self.redirect_uri = redirect_uri
         client_kwargs: dict[str, Any] = {
@@ -100,6 +109,36 @@ class RelyingParty:
             self.app.server_metadata.clear()
             raise LoginFailed("unreachable", f"discovery document without {', '.join(missing)}")
         return metadata
+
+    async def decode_jwt(self, token: str, *, algorithms: list[str]) -> jwt.Token:
+        """Check the signature of a JWT the provider signed outside a token
+        response (a back-channel logout token) against its JWKS.
+
+        The key set is cached with the discovery document. A ``kid`` it lacks
+        usually means the provider rotated its keys (``manage rotate-keys``):
+        fetch the set again and verify once more. Anyone can post a token with
+        a made-up ``kid``, so the set is fetched again at most once per
+        ``jwks_refetch_interval`` seconds; within that window an unknown
+        ``kid`` is refused from the cache. (Authlib refetches on its own only
+        for ID tokens, which come straight from the token endpoint.)
+        """
+        try:
+            return jwt.decode(token, await self._key_set(force=False), algorithms=algorithms)
+        except InvalidKeyIdError:
+            now = self.clock.timestamp()
+            if self._jwks_refetched_at is not None and now - self._jwks_refetched_at < self.jwks_refetch_interval:
+                raise
+            # Stamped before the fetch: concurrent tokens wait out the window too.
+            self._jwks_refetched_at = now
+            log.info("unknown key id: fetching the provider's JWKS again", extra={"fields": {"provider": self.name}})
+            return jwt.decode(token, await self._key_set(force=True), algorithms=algorithms)
+
+    async def _key_set(self, *, force: bool) -> KeySet:
+        await self.metadata()
+        try:
+            return KeySet.import_key_set(await self.app.fetch_jwk_set(force=force))
+        except httpx.HTTPError as exc:
+            raise LoginFailed("unreachable", f"JWKS: {exc}") from exc
 
     async def start(self, request: Request, **params: str) -> RedirectResponse:
         """Redirect the browser to the provider (state, nonce and PKCE kept

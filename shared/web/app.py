@@ -23,18 +23,19 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import Table, text
+from sqlalchemy import Table
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.clock import Clock, SystemClock
-from shared.db import Database
+from shared.db import Database, startup_lock
 from shared.kvstore import KeyValueStore, make_kv_store
 from shared.randomness import SystemTokenSource, TokenSource
 from shared.settings import ServiceSettings
 from shared.web.csrf import CsrfError, csrf_token
 from shared.web.deps import Redirect, Refused
 from shared.web.fastlane import ServiceApp
+from shared.web.health import SKIP_SESSION_PATHS, health_router
 from shared.web.logs import RequestIdMiddleware
 from shared.web.sessions import ServerSessionMiddleware
 
@@ -70,7 +71,9 @@ class Runtime:
     ) -> Runtime:
         clock = clock or SystemClock()
         db = Database(settings.database_url, pool_size=settings.db_pool_size)
-        kv = make_kv_store(redis_url=settings.redis_url, namespace=namespace, db=db, table=kv_table, clock=clock)
+        kv = make_kv_store(
+            redis_url=settings.redis_url, redis_prefix=settings.redis_key_prefix, namespace=namespace, db=db, table=kv_table, clock=clock
+        )
         return cls(settings=settings, db=db, kv=kv, clock=clock, tokens=tokens or SystemTokenSource())
 
 
@@ -87,8 +90,15 @@ def build_app(
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
 ) -> FastAPI:
     """``on_startup`` runs in a worker thread before the first request
-    (signing keys, configured clients, demo data); ``on_shutdown`` after the last."""
+    (signing keys, configured clients, demo data), under the start-up lock;
+    ``on_shutdown`` after the last."""
     settings, db, kv, clock, tokens = runtime.settings, runtime.db, runtime.kv, runtime.clock, runtime.tokens
+
+    def _one_replica_at_a_time(step: Callable[[], None]) -> None:
+        # Replicas starting together on an empty database would each insert
+        # the first signing key and the client rows (UniqueViolation).
+        with startup_lock(db.url, "start-up writes"):
+            step()
 
     @asynccontextmanager
     async def lifespan(app: ServiceApp) -> AsyncIterator[None]:
@@ -96,7 +106,7 @@ def build_app(
         # pooled connection: as many threads as connections, no more.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
         if on_startup is not None:
-            await run_in_threadpool(on_startup)
+            await run_in_threadpool(_one_replica_at_a_time, on_startup)
         for resource in app.resources:
             await resource.open()
         yield
@@ -134,18 +144,12 @@ def build_app(
         cookie_name=cookie_name,
         idle_seconds=settings.session_idle_seconds,
         secure=settings.cookie_secure,
+        skip_prefixes=("/static/", *SKIP_SESSION_PATHS),
     )
     app.add_middleware(RequestIdMiddleware)
     app.mount("/static", StaticFiles(directory=SHARED_STATIC), name="static")
 
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> JSONResponse:
-        def ping() -> None:
-            with db.transaction() as s:
-                s.execute(text("SELECT 1"))
-
-        await run_in_threadpool(ping)
-        return JSONResponse({"status": "ok", "service": service_name})
+    app.include_router(health_router(service_name=service_name, db=db, kv=kv, timeout=settings.readiness_timeout))
 
     @app.exception_handler(CsrfError)
     async def _csrf(request: Request, exc: CsrfError) -> Response:

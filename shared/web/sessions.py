@@ -22,7 +22,7 @@ from shared.clock import Clock
 from shared.kvstore import KeyValueStore
 from shared.randomness import TokenSource, hash_secret
 
-__all__ = ["ServerSessionMiddleware", "rotate_session", "SessionDict"]
+__all__ = ["ServerSessionMiddleware", "rotate_session", "session_store_key", "SessionDict"]
 
 _SAVED_AT = "_saved_at"
 
@@ -61,6 +61,11 @@ class SessionDict(dict):
         return super().setdefault(key, default)
 
 
+def session_store_key(sid: str) -> str:
+    """Where the session whose cookie carries ``sid`` lives in the store."""
+    return f"session:{hash_secret(sid)}"
+
+
 def rotate_session(conn: HTTPConnection) -> None:
     """Give the session a new id at the end of this request (on login),
     so an id planted before login is worthless afterwards."""
@@ -93,7 +98,7 @@ class ServerSessionMiddleware:
         self.skip_prefixes = skip_prefixes
 
     def _key(self, sid: str) -> str:
-        return f"session:{hash_secret(sid)}"
+        return session_store_key(sid)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Static files and health checks neither read nor slide a session.

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from devtools.stack import ROOT, SERVICES, Stack, StackConfig, database_urls, drop_databases, free_port
+from tests.redis_run import stack_redis
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -59,7 +60,9 @@ def running_chain(work: Path, *, suffix: str, extra_env: dict[str, dict[str, str
     """``services`` migrated and running (the rest migrated only), their logs
     in ``work``; databases dropped afterwards on PostgreSQL."""
     urls = database_urls(base_url=TEST_DATABASE_URL, var_dir=work / "db", suffix=f"_{suffix}{os.getpid()}")
-    config = StackConfig(database_urls=urls, ports={name: free_port() for name in SERVICES}, extra_env=extra_env or {}, work_dir=work)
+    config = StackConfig(
+        database_urls=urls, ports={name: free_port() for name in SERVICES}, extra_env=extra_env or {}, work_dir=work, **stack_redis(suffix)
+    )
     stack = Stack(config, log_dir=work)
     stack.migrate()
     try:

@@ -17,6 +17,7 @@ from shared.clock import FrozenClock
 from shared.passwords import PasswordService
 from tests.chain_helpers import form_value
 from tests.oidc_helpers import DEMO_RP, Pkce, authorize_params, query_of
+from tests.redis_run import redis_settings
 
 ISSUER = "http://127.0.0.1:8001"
 
@@ -80,7 +81,7 @@ def make_idp(fresh_database: Callable[[str], str], tmp_path_factory: pytest.Temp
             public_url=ISSUER,
             cookie_secure=False,
             log_json=False,
-            **overrides,
+            **{**redis_settings("gdzwfw_idp"), **overrides},
         )
         clock = FrozenClock()
         # A cheap argon2 setting keeps demo-data hashing fast; the hash type is still argon2id.

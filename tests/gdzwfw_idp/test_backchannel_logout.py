@@ -3,17 +3,15 @@ login when it ends, and a relying party accepts each notice once."""
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-
 import httpx
 import pytest
+from joserfc import jws
 
 from shared.oauth.backchannel import LogoutTokenInvalid, LogoutTokenValidator
 from shared.oauth.client import RelyingParty
 from shared.settings import ClientConfig
 from tests.gdzwfw_idp.conftest import ISSUER
-from tests.oidc_helpers import Pkce, authorize_params, decode_id_token, query_of
+from tests.oidc_helpers import Pkce, authorize_params, decode_id_token, query_of, run
 
 BC = ("bc-rp", "bc-rp-secret")
 REDIRECT = "http://127.0.0.1:8099/cb"
@@ -37,12 +35,6 @@ def idp_with_backchannel_client(make_idp):
     idp.app.state.provider.config.notify_logout = notices.extend
     return idp, notices
 
-
-def run(coroutine_factory):
-    """Run a coroutine to completion on a fresh loop in another thread (the
-    browser tests' Playwright keeps an event loop on the main thread)."""
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(lambda: asyncio.run(coroutine_factory())).result()
 
 
 def _login(idp) -> dict:
@@ -158,3 +150,22 @@ def test_ending_no_known_session_revokes_and_sends_nothing(idp_with_two_backchan
     assert provider.end_sessions_by_sid([]) == 0
     assert provider.end_sessions_by_sid(["unknown-sid"]) == 0
     assert notices == []
+
+
+def test_a_logout_token_signed_after_a_key_rotation_is_accepted(idp_with_backchannel_client) -> None:
+    """The relying party cached the JWKS before ``manage rotate-keys``; the
+    notice signed by the new key makes it fetch the set again."""
+    idp, notices = idp_with_backchannel_client
+    validator = _validator(idp)
+    first = _login(idp)
+    idp.client.get("/logout", params={"id_token_hint": first["id_token"], "client_id": BC[0]}, follow_redirects=False)
+    run(lambda: validator.validate(notices[0][1]))  # caches the key set of before the rotation
+
+    keys = idp.app.state.provider.config.keys
+    with idp.app.state.db.transaction() as s:
+        new_kid = keys.rotate(s)
+    keys.invalidate()
+    second = _login(idp)
+    idp.client.get("/logout", params={"id_token_hint": second["id_token"], "client_id": BC[0]}, follow_redirects=False)
+    assert jws.extract_compact(notices[1][1].encode()).protected["kid"] == new_kid
+    assert run(lambda: validator.validate(notices[1][1]))["sid"]

@@ -28,6 +28,7 @@ from services.hrss_isso.settings import IssoSettings
 from shared.clock import FrozenClock
 from shared.passwords import PasswordService
 from tests.chain_helpers import form_value
+from tests.redis_run import redis_settings
 
 ISSO = "http://127.0.0.1:8002"
 ISSUER = f"{ISSO}/isso"
@@ -183,7 +184,7 @@ def make_isso(fresh_database: Callable[[str], str], tmp_path: Path) -> Iterator[
             "gdzwfw_client_secret": "isso-secret-at-gdzwfw",
             "upload_dir": upload_dir,
         }
-        settings = IssoSettings(**{**fields, **overrides})
+        settings = IssoSettings(**{**fields, **redis_settings("hrss_isso"), **overrides})
         clock = FrozenClock()
         fake = FakeGdzwfw()
         app = create_app(settings, clock=clock, passwords=PasswordService(time_cost=1, memory_cost=1024), upstream_transport=fake.transport)

@@ -13,6 +13,7 @@ from devtools.stack import SERVICES, Stack, StackConfig, database_urls, drop_dat
 from tests.chain_helpers import login_at_gdzwfw
 from tests.conftest import TEST_DATABASE_URL
 from tests.oidc_helpers import DEMO_RP, Pkce, authorize_params, query_of
+from tests.redis_run import stack_redis
 
 CACHE_SECONDS = 1
 
@@ -25,6 +26,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackConfig]:
         ports={name: free_port() for name in SERVICES},
         extra_env={"refund_portal": {"REFUND_INTROSPECTION_CACHE_SECONDS": str(CACHE_SECONDS)}},
         work_dir=tmp,
+        **stack_redis("it"),
     )
     running = Stack(config, log_dir=tmp)
     running.migrate()

@@ -62,6 +62,7 @@ from shared.randomness import hash_secret
 from tests.chain_helpers import form_value, login_at_gdzwfw
 from tests.conftest import TEST_DATABASE_URL
 from tests.oidc_helpers import DEMO_REDIRECT, Pkce, authorize_params, essential_acr_claims, query_of
+from tests.redis_run import stack_redis
 
 # What the user reads (services/hrss_isso/pages.py FAILURE_TEXT).
 UNREACHABLE = "暂时无法连接广东省统一身份认证平台，请稍后再试。"
@@ -134,6 +135,7 @@ def migrated(tmp: Path, suffix: str, names: tuple[str, ...], **isso_env: str) ->
         extra_env={"hrss_isso": isso_env} if isso_env else {},
         log_json=True,
         work_dir=tmp,
+        **stack_redis(suffix),
     )
     stack = Stack(config, log_dir=tmp)
     stack.migrate(names)

@@ -28,6 +28,7 @@ from services.refund_portal.settings import RefundSettings
 from services.refund_portal.staff import create_staff, find_staff
 from shared.clock import FrozenClock
 from shared.passwords import PasswordService
+from tests.redis_run import redis_settings
 
 ISSO = "https://isso.example/isso"
 PORTAL = "http://127.0.0.1:8003"
@@ -184,6 +185,7 @@ def make_settings(fresh_database: Callable[[str], str]) -> Callable[..., RefundS
             "gdzwfw_verification_url": "http://127.0.0.1:8001/account/verification",
             "introspection_cache_seconds": 30,
             "audit_keys": AUDIT_KEYS,
+            **redis_settings("refund_portal"),
         }
         values.update(overrides)
         return RefundSettings(**values)

@@ -5,10 +5,7 @@ key-value store on a temporary SQLite file, with a frozen clock."""
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from urllib.parse import parse_qs
 
 import httpx
@@ -16,20 +13,14 @@ import pytest
 import respx
 
 from shared.clock import FrozenClock
-from shared.db import Database, new_metadata
-from shared.kvstore import SqlKeyValueStore, define_kv_table
+from shared.kvstore import SqlKeyValueStore
 from shared.oauth.introspection import TokenIntrospector
+from tests.oidc_helpers import run
 
 ISSUER = "https://isso.example/isso"
 ENDPOINT = f"{ISSUER}/introspect"
 CACHE_SECONDS = 30
 
-
-def run(coroutine_factory):
-    """Run a coroutine on a fresh loop in another thread (the browser tests'
-    Playwright keeps an event loop on the main thread)."""
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(lambda: asyncio.run(coroutine_factory())).result()
 
 
 class FakeServer:
@@ -57,13 +48,8 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def kv(tmp_path: Path, clock: FrozenClock) -> Iterator[SqlKeyValueStore]:
-    metadata = new_metadata()
-    table = define_kv_table(metadata)
-    db = Database(f"sqlite:///{tmp_path / 'kv.db'}")
-    metadata.create_all(db.engine)
-    yield SqlKeyValueStore(db, table, clock)
-    db.dispose()
+def kv(sqlite_kv: Callable[[FrozenClock], SqlKeyValueStore], clock: FrozenClock) -> SqlKeyValueStore:
+    return sqlite_kv(clock)
 
 
 @pytest.fixture

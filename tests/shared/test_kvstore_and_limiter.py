@@ -1,9 +1,10 @@
-"""The SQL key-value store (sessions, counters, one-time states) and the
-limiter built on it, with a frozen clock.
+"""The key-value stores (sessions, counters, one-time states) and the
+limiter built on them, with a frozen clock.
 
 Runs on a temporary SQLite file, and also on PostgreSQL when
 ``TEST_DATABASE_URL`` is set (in the gdzwfw_idp test database, whose
-migrations create the same ``kv_entry`` table).
+migrations create the same ``kv_entry`` table) and on Redis when
+``TEST_REDIS_URL`` is set: expiry follows the injected clock on every store.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ import pytest
 
 from shared.clock import FrozenClock
 from shared.db import Database, new_metadata
-from shared.kvstore import SqlKeyValueStore, define_kv_table
+from shared.kvstore import KeyValueStore, RedisKeyValueStore, SqlKeyValueStore, define_kv_table
 from shared.ratelimit import Limiter
+from tests.redis_run import REDIS_KEY_PREFIX, TEST_REDIS_URL
 
-BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else []) + (["redis"] if TEST_REDIS_URL else [])
 
 
 @pytest.fixture
@@ -29,7 +31,10 @@ def clock() -> FrozenClock:
     return FrozenClock()
 
 
-def open_store(backend: str, request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClock) -> tuple[SqlKeyValueStore, Database]:
+def open_store(backend: str, request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClock) -> tuple[KeyValueStore, Callable[[], None]]:
+    """The store and what closes it."""
+    if backend == "redis":  # its keys are emptied before each test (tests/conftest.py)
+        return RedisKeyValueStore(TEST_REDIS_URL, "kvtest", clock, prefix=REDIS_KEY_PREFIX), lambda: None
     metadata = new_metadata()
     table = define_kv_table(metadata)
     if backend == "sqlite":
@@ -38,24 +43,24 @@ def open_store(backend: str, request: pytest.FixtureRequest, tmp_path: Path, clo
     else:
         fresh_database: Callable[[str], str] = request.getfixturevalue("fresh_database")
         db = Database(fresh_database("gdzwfw_idp"))
-    return SqlKeyValueStore(db, table, clock), db
+    return SqlKeyValueStore(db, table, clock), db.dispose
 
 
 @pytest.fixture(params=BACKENDS)
-def kv(request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClock) -> Iterator[SqlKeyValueStore]:
-    store, db = open_store(request.param, request, tmp_path, clock)
+def kv(request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClock) -> Iterator[KeyValueStore]:
+    store, close = open_store(request.param, request, tmp_path, clock)
     yield store
-    db.dispose()
+    close()
 
 
 # -- get / set / delete ------------------------------------------------------------
-def test_set_then_get_returns_the_json_value(kv: SqlKeyValueStore) -> None:
+def test_set_then_get_returns_the_json_value(kv: KeyValueStore) -> None:
     kv.set("k", {"a": [1, 2], "名": "广州"}, ttl=60)
     assert kv.get("k") == {"a": [1, 2], "名": "广州"}
     assert kv.get("other") is None
 
 
-def test_set_overwrites_and_restarts_the_expiry(kv: SqlKeyValueStore, clock: FrozenClock) -> None:
+def test_set_overwrites_and_restarts_the_expiry(kv: KeyValueStore, clock: FrozenClock) -> None:
     kv.set("k", 1, ttl=60)
     clock.advance(50)
     kv.set("k", 2, ttl=60)
@@ -63,7 +68,7 @@ def test_set_overwrites_and_restarts_the_expiry(kv: SqlKeyValueStore, clock: Fro
     assert kv.get("k") == 2
 
 
-def test_a_value_expires_after_its_ttl(kv: SqlKeyValueStore, clock: FrozenClock) -> None:
+def test_a_value_expires_after_its_ttl(kv: KeyValueStore, clock: FrozenClock) -> None:
     kv.set("k", "v", ttl=60)
     clock.advance(59)
     assert kv.get("k") == "v"
@@ -71,14 +76,16 @@ def test_a_value_expires_after_its_ttl(kv: SqlKeyValueStore, clock: FrozenClock)
     assert kv.get("k") is None
 
 
-def test_delete_removes_a_value(kv: SqlKeyValueStore) -> None:
+def test_delete_removes_a_value(kv: KeyValueStore) -> None:
     kv.set("k", "v", ttl=60)
     kv.delete("k")
     assert kv.get("k") is None
     kv.delete("never-set")  # no error
 
 
-def test_purge_expired_removes_only_expired_rows(kv: SqlKeyValueStore, clock: FrozenClock) -> None:
+def test_purge_expired_removes_only_expired_rows(kv: KeyValueStore, clock: FrozenClock) -> None:
+    if not isinstance(kv, SqlKeyValueStore):
+        pytest.skip("Redis removes expired entries itself")
     kv.set("short", 1, ttl=10)
     kv.set("long", 2, ttl=100)
     clock.advance(10)
@@ -87,20 +94,20 @@ def test_purge_expired_removes_only_expired_rows(kv: SqlKeyValueStore, clock: Fr
 
 
 # -- pop: single use ------------------------------------------------------------------
-def test_pop_returns_the_value_once(kv: SqlKeyValueStore) -> None:
+def test_pop_returns_the_value_once(kv: KeyValueStore) -> None:
     kv.set("state", {"nonce": "n"}, ttl=60)
     assert kv.pop("state") == {"nonce": "n"}
     assert kv.pop("state") is None
     assert kv.get("state") is None
 
 
-def test_pop_of_an_expired_value_is_none(kv: SqlKeyValueStore, clock: FrozenClock) -> None:
+def test_pop_of_an_expired_value_is_none(kv: KeyValueStore, clock: FrozenClock) -> None:
     kv.set("state", "v", ttl=5)
     clock.advance(5)
     assert kv.pop("state") is None
 
 
-def test_pop_at_once_from_many_threads_hands_the_value_to_exactly_one(kv: SqlKeyValueStore) -> None:
+def test_pop_at_once_from_many_threads_hands_the_value_to_exactly_one(kv: KeyValueStore) -> None:
     kv.set("one-time", "secret", ttl=60)
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(lambda _: kv.pop("one-time"), range(8)))
@@ -109,13 +116,13 @@ def test_pop_at_once_from_many_threads_hands_the_value_to_exactly_one(kv: SqlKey
 
 
 # -- counters -------------------------------------------------------------------------------
-def test_incr_counts_up_and_count_reads_it(kv: SqlKeyValueStore) -> None:
+def test_incr_counts_up_and_count_reads_it(kv: KeyValueStore) -> None:
     assert kv.count("c") == 0
     assert [kv.incr("c", ttl=60) for _ in range(3)] == [1, 2, 3]
     assert kv.count("c") == 3
 
 
-def test_a_counter_window_starts_at_the_first_increment(kv: SqlKeyValueStore, clock: FrozenClock) -> None:
+def test_a_counter_window_starts_at_the_first_increment(kv: KeyValueStore, clock: FrozenClock) -> None:
     kv.incr("c", ttl=60)
     clock.advance(59)
     assert kv.incr("c", ttl=60) == 2  # same window: later hits do not extend it
@@ -124,7 +131,7 @@ def test_a_counter_window_starts_at_the_first_increment(kv: SqlKeyValueStore, cl
     assert kv.incr("c", ttl=60) == 1  # a new window
 
 
-def test_concurrent_increments_on_a_live_counter_are_all_counted(kv: SqlKeyValueStore) -> None:
+def test_concurrent_increments_on_a_live_counter_are_all_counted(kv: KeyValueStore) -> None:
     kv.incr("c", ttl=60)
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(lambda _: kv.incr("c", ttl=60), range(16)))
@@ -140,11 +147,12 @@ def test_concurrent_increments_on_a_live_counter_are_all_counted(kv: SqlKeyValue
             "postgresql",
             marks=pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="needs TEST_DATABASE_URL"),
         ),
+        pytest.param("redis", marks=pytest.mark.skipif(not TEST_REDIS_URL, reason="needs TEST_REDIS_URL")),
     ],
 )
 def test_concurrent_first_increments_are_all_counted(backend: str, request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClock) -> None:
     """Parallel wrong passwords against a fresh lockout counter must all count."""
-    kv, db = open_store(backend, request, tmp_path, clock)
+    kv, close = open_store(backend, request, tmp_path, clock)
     workers = 8
     try:
         for attempt in range(20):
@@ -158,11 +166,11 @@ def test_concurrent_first_increments_are_all_counted(backend: str, request: pyte
                 results = sorted(pool.map(hit, range(workers)))
             assert results == list(range(1, workers + 1)), (attempt, results)
     finally:
-        db.dispose()
+        close()
 
 
 # -- limiter ----------------------------------------------------------------------------------
-def test_limiter_blocks_after_the_limit_and_reports_what_is_left(kv: SqlKeyValueStore) -> None:
+def test_limiter_blocks_after_the_limit_and_reports_what_is_left(kv: KeyValueStore) -> None:
     limiter = Limiter(kv, "login", limit=3, window_seconds=300)
     assert not limiter.is_blocked("alice")
     assert [limiter.hit("alice") for _ in range(3)] == [2, 1, 0]
@@ -171,7 +179,7 @@ def test_limiter_blocks_after_the_limit_and_reports_what_is_left(kv: SqlKeyValue
     assert not limiter.is_blocked("bob")
 
 
-def test_limiter_unblocks_after_the_window(kv: SqlKeyValueStore, clock: FrozenClock) -> None:
+def test_limiter_unblocks_after_the_window(kv: KeyValueStore, clock: FrozenClock) -> None:
     limiter = Limiter(kv, "login", limit=2, window_seconds=300)
     limiter.hit("alice")
     limiter.hit("alice")
@@ -182,7 +190,7 @@ def test_limiter_unblocks_after_the_window(kv: SqlKeyValueStore, clock: FrozenCl
     assert limiter.hit("alice") == 1
 
 
-def test_limiter_reset_clears_the_count(kv: SqlKeyValueStore) -> None:
+def test_limiter_reset_clears_the_count(kv: KeyValueStore) -> None:
     limiter = Limiter(kv, "login", limit=2, window_seconds=300)
     limiter.hit("alice")
     limiter.hit("alice")
@@ -191,7 +199,7 @@ def test_limiter_reset_clears_the_count(kv: SqlKeyValueStore) -> None:
     assert limiter.hit("alice") == 1
 
 
-def test_limiters_with_different_names_count_separately(kv: SqlKeyValueStore) -> None:
+def test_limiters_with_different_names_count_separately(kv: KeyValueStore) -> None:
     per_account = Limiter(kv, "login-account", limit=1, window_seconds=60)
     per_address = Limiter(kv, "login-address", limit=1, window_seconds=60)
     per_account.hit("127.0.0.1")

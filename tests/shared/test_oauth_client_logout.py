@@ -4,8 +4,6 @@ stands in for the provider)."""
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,16 +12,11 @@ import pytest
 import respx
 
 from shared.oauth.client import RelyingParty
+from tests.oidc_helpers import run
 
 ISSUER = "https://idp.example"
 DISCOVERY = f"{ISSUER}/.well-known/openid-configuration"
 
-
-def run(coroutine_factory):
-    """Run a coroutine on a fresh loop in another thread (the browser tests'
-    Playwright keeps an event loop on the main thread)."""
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(lambda: asyncio.run(coroutine_factory())).result()
 
 
 @pytest.fixture

@@ -1,0 +1,32 @@
+"""This test run's place in Redis (``TEST_REDIS_URL``), see tests/conftest.py.
+
+A module of its own, not conftest.py: pytest imports conftest.py under a
+second name too, and the run's prefix must be one value for the whole run.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+__all__ = ["TEST_REDIS_URL", "REDIS_RUN", "REDIS_KEY_PREFIX", "service_prefix", "redis_settings", "stack_redis"]
+
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL") or None
+REDIS_RUN = f"test-{os.getpid()}-{secrets.token_hex(3)}"
+REDIS_KEY_PREFIX = f"{REDIS_RUN}:"
+
+
+def service_prefix(service: str) -> str:
+    """A service's keys, emptied with its database (``fresh_database``)."""
+    return f"{REDIS_KEY_PREFIX}{service}:"
+
+
+def redis_settings(service: str) -> dict[str, str]:
+    """What the service fixtures add to their settings: Redis in the Redis run."""
+    return {"redis_url": TEST_REDIS_URL, "redis_key_prefix": service_prefix(service)} if TEST_REDIS_URL else {}
+
+
+def stack_redis(tag: str) -> dict[str, str | None]:
+    """The same for a started stack (``StackConfig``): a prefix of its own,
+    never emptied between tests (its services outlive them)."""
+    return {"redis_url": TEST_REDIS_URL, "redis_key_prefix": f"{REDIS_RUN}-{tag}:"}
