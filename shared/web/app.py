@@ -35,7 +35,7 @@ from shared.settings import ServiceSettings
 from shared.web.csrf import CsrfError, csrf_token
 from shared.web.deps import Redirect, Refused
 from shared.web.fastlane import ServiceApp
-from shared.web.health import SKIP_SESSION_PATHS, health_router
+from shared.web.health import SKIP_SESSION_PATHS, add_health_probes
 from shared.web.logs import RequestIdMiddleware
 from shared.web.sessions import ServerSessionMiddleware
 
@@ -149,7 +149,7 @@ def build_app(
     app.add_middleware(RequestIdMiddleware)
     app.mount("/static", StaticFiles(directory=SHARED_STATIC), name="static")
 
-    app.include_router(health_router(service_name=service_name, db=db, kv=kv, timeout=settings.readiness_timeout))
+    add_health_probes(app, service_name=service_name, db=db, kv=kv, timeout=settings.readiness_timeout)
 
     @app.exception_handler(CsrfError)
     async def _csrf(request: Request, exc: CsrfError) -> Response:

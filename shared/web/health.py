@@ -14,23 +14,23 @@ from collections.abc import Callable
 
 import anyio
 import anyio.to_thread
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from shared.db import Database
 from shared.kvstore import KeyValueStore, RedisKeyValueStore
+from shared.web.fastlane import MachineRequest, MachineResponse, ServiceApp, json_response
 
-__all__ = ["health_router", "SKIP_SESSION_PATHS"]
+__all__ = ["add_health_probes", "SKIP_SESSION_PATHS"]
 
 log = logging.getLogger("web.health")
-NO_STORE = {"Cache-Control": "no-store"}
-# Probes neither read nor create a session (they come every few seconds).
+NO_STORE = [("cache-control", "no-store")]
+# Probes neither read nor create a session (they come every few seconds);
+# on the fast lane they never reach the session middleware anyway.
 SKIP_SESSION_PATHS = ("/healthz", "/readyz")
 
 
-def health_router(*, service_name: str, db: Database, kv: KeyValueStore, timeout: float) -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+def add_health_probes(app: ServiceApp, *, service_name: str, db: Database, kv: KeyValueStore, timeout: float) -> None:
+    """``/healthz`` and ``/readyz`` on the fast lane (machine endpoints)."""
 
     def ping_database() -> None:
         with db.transaction() as s:
@@ -53,15 +53,14 @@ def health_router(*, service_name: str, db: Database, kv: KeyValueStore, timeout
             return "unavailable"
         return "ok"
 
-    @router.get("/healthz")
-    async def healthz() -> JSONResponse:
-        return JSONResponse({"status": "ok", "service": service_name}, headers=NO_STORE)
+    async def healthz(_: MachineRequest) -> MachineResponse:
+        return json_response({"status": "ok", "service": service_name}, headers=NO_STORE)
 
-    @router.get("/readyz")
-    async def readyz() -> JSONResponse:
+    async def readyz(_: MachineRequest) -> MachineResponse:
         results = {name: await run(name, check) for name, check in checks.items()}
         ready = all(result == "ok" for result in results.values())
         body = {"status": "ok" if ready else "unavailable", "service": service_name, "checks": results}
-        return JSONResponse(body, status_code=200 if ready else 503, headers=NO_STORE)
+        return json_response(body, 200 if ready else 503, headers=NO_STORE)
 
-    return router
+    app.add_fast_route("/healthz", healthz, methods=("GET", "HEAD"))
+    app.add_fast_route("/readyz", readyz, methods=("GET", "HEAD"))
