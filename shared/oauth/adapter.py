@@ -9,12 +9,14 @@ database session; the result comes back as a Starlette response. Compare
 
 from __future__ import annotations
 
-import json
+import functools
 from collections import defaultdict
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import orjson
 from authlib.oauth2.rfc6749 import AuthorizationServer, OAuth2Payload, OAuth2Request
+from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from starlette.datastructures import FormData, QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
@@ -61,7 +63,23 @@ class StarletteOAuth2Request(OAuth2Request):
         session: dict | None = None,
         client_address: str | None = None,
     ) -> None:
-        super().__init__(method=method, uri=uri, headers=headers)
+        # OAuth2Request.__init__ minus its per-request transport check: the
+        # URI is always the configured public origin plus a path, so the
+        # check is made once per origin (_check_transport). It parsed the
+        # host as an IP address on every request: a fifth of a token grant's
+        # CPU on the fast lane. test_adapter pins these attributes to Authlib's.
+        _check_transport(uri)
+        self.method = method
+        self.uri = uri
+        self.headers = headers
+        self._body = None
+        self.client = None
+        self.auth_method = None
+        self.user = None
+        self.authorization_code = None
+        self.refresh_token = None
+        self.credential = None
+        self._scope = None
         self._args = {k: v for k, v in query}
         self._form = {k: v for k, v in form}
         self.payload = _MultiDictPayload(query + form if method == "GET" else form + query)
@@ -119,8 +137,26 @@ def public_uri(public_url: str, path: str, query: str) -> str:
     """The URI Authlib sees is the one the caller used: the configured public
     origin, not whatever host a reverse proxy forwarded to (Authlib refuses
     non-HTTPS URIs other than loopback, and TLS ends at the proxy)."""
+    scheme, netloc = _origin(public_url)
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+@functools.lru_cache(maxsize=16)
+def _origin(public_url: str) -> tuple[str, str]:
     public = urlsplit(public_url)
-    return urlunsplit((public.scheme, public.netloc, path, query, ""))
+    return public.scheme, public.netloc
+
+
+@functools.lru_cache(maxsize=16)
+def _checked_origin(origin: str) -> bool:
+    InsecureTransportError.check(origin + "/")
+    return True
+
+
+def _check_transport(uri: str) -> None:
+    """Authlib's InsecureTransportError check, once per origin."""
+    scheme, _, rest = uri.partition("://")
+    _checked_origin(f"{scheme}://{rest.split('/', 1)[0].split('?', 1)[0]}")
 
 
 class AuthlibResponse(Response):
@@ -158,7 +194,7 @@ class StarletteAuthorizationServer(AuthorizationServer):
                 # RFC 6750 §3.1: no credentials at all gets a bare challenge, no error code.
                 body = {}
                 headers.setdefault("WWW-Authenticate", "Bearer")
-            content = json.dumps(body, ensure_ascii=False).encode("utf-8")
+            content = orjson.dumps(body)
             headers.setdefault("Content-Type", "application/json")
         else:
             content = body.encode("utf-8") if isinstance(body, str) else (body or b"")

@@ -16,7 +16,6 @@ trace for an unexpected error (the trace goes to the log), a cap on the body.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import parse_qsl
 
+import orjson
 from fastapi import FastAPI
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
@@ -79,7 +79,7 @@ class AsyncResource(Protocol):
 
 
 def json_response(data: object, status: int = 200, headers: Iterable[tuple[str, str]] = ()) -> MachineResponse:
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    body = orjson.dumps(data)
     raw = [(b"content-type", b"application/json")]
     raw.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers)
     return MachineResponse(status=status, body=body, headers=raw)

@@ -8,12 +8,12 @@ are logged without query strings: those carry codes and states.
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import re
+import secrets
 import time
-import uuid
 
+import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["configure_logging", "RequestIdMiddleware", "request_id_var", "get_logger", "incoming_request_id", "access_log"]
@@ -41,7 +41,8 @@ class JsonFormatter(logging.Formatter):
             entry.update(extra)
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        # orjson: a JSON line per request, several times cheaper than json.dumps.
+        return orjson.dumps(entry, default=str).decode()
 
 
 class TextFormatter(logging.Formatter):
@@ -72,7 +73,7 @@ _access = logging.getLogger("access")
 def incoming_request_id(scope: Scope) -> str:
     """The caller's ``X-Request-ID`` when it is well-formed, else a new one."""
     incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
-    return incoming if _REQUEST_ID_OK.match(incoming) else uuid.uuid4().hex[:16]
+    return incoming if _REQUEST_ID_OK.match(incoming) else secrets.token_hex(8)
 
 
 def access_log(method: str, path: str, status: int, started: float) -> None:

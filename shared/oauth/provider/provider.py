@@ -162,6 +162,18 @@ class _Issuer(IssuerParameter):
         return self.issuer
 
 
+class _ProviderServer(StarletteAuthorizationServer):
+    """Authlib's server, reading storage through the request it is bound to."""
+
+    bound: BoundProvider
+
+    def query_client(self, client_id: str) -> Client | None:
+        return self.bound.store.get_client(client_id)
+
+    def save_token(self, token: dict[str, Any], request: Any) -> None:
+        self.bound.save_token(token, request)
+
+
 class BoundProvider:
     """The provider bound to one database session (and one request)."""
 
@@ -186,13 +198,15 @@ class BoundProvider:
         self.server = self._attach(server) if server is not None else self._build_server(request)
 
     def _attach(self, server: StarletteAuthorizationServer) -> StarletteAuthorizationServer:
+        # The server's query_client/save_token read ``server.bound`` at each
+        # call (see _ProviderServer): Authlib keeps the first query_client it
+        # sees inside its ClientAuthentication, so a bound method of one
+        # request must never be handed to a server that serves others.
         server.bound = self
-        server.query_client = self.store.get_client
-        server.save_token = self.save_token
         return server
 
     def _build_server(self, request: StarletteOAuth2Request | None) -> StarletteAuthorizationServer:
-        server = self._attach(StarletteAuthorizationServer(scopes_supported=list(self.config.scopes_supported)))
+        server = self._attach(_ProviderServer(scopes_supported=list(self.config.scopes_supported)))
         server.register_token_generator("default", self.generate_token)
         server.register_grant(CodeGrant, [S256CodeChallenge(required=True), ProviderOpenIDCode(require_nonce=False)])
         server.register_grant(RefreshGrant)
