@@ -6,7 +6,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup run test test-pg bench bench-peer certs browser-deps lint clean
+.PHONY: setup run test test-pg bench bench-peer bench-chain certs browser-deps lint clean
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -41,6 +41,10 @@ bench: setup
 # gdzwfw_idp beside node-oidc-provider (../shared/bench-peer), same load, ratios from one run.
 bench-peer: setup
 	$(PY) -m devtools.bench_peer
+
+# The refund API behind the whole chain (p99), storage per login and per token.
+bench-chain: setup
+	$(PY) -m devtools.bench_chain
 
 # The test CA hierarchy, demo certificates (PIN 123456) and licence-authority key under var/certs.
 certs: setup

@@ -6,15 +6,10 @@ import re
 
 import httpx
 
+from devtools.demo_client import form_value, login_at_gdzwfw
 from services.gdzwfw_idp.demo import DEMO_PASSWORD
 
 __all__ = ["form_value", "login_at_gdzwfw", "portal_login", "sms_outbox"]
-
-
-def form_value(html: str, name: str) -> str:
-    match = re.search(rf'name="{name}" value="([^"]*)"', html)
-    assert match, f"no form field {name!r} on the page"
-    return match.group(1)
 
 
 def sms_outbox(isso_url: str, mobile: str, pattern: str = r"验证码为(\d{6})") -> str:
@@ -26,22 +21,6 @@ def sms_outbox(isso_url: str, mobile: str, pattern: str = r"验证码为(\d{6})"
         if number == mobile and (match := re.search(pattern, body)):
             return match.group(1)
     raise AssertionError(f"no message to {mobile} matching {pattern} in hrss_isso's outbox")
-
-
-def login_at_gdzwfw(browser: httpx.Client, page: httpx.Response, login_name: str, password: str = DEMO_PASSWORD) -> httpx.Response:
-    """Submit gdzwfw_idp's 法人登录 → 账号密码 form shown in ``page``."""
-    assert "法人登录" in page.text, page.text[:500]
-    action = str(page.url.copy_with(path="/login", query=None))
-    return browser.post(
-        action,
-        data={
-            "csrf_token": form_value(page.text, "csrf_token"),
-            "interaction": form_value(page.text, "interaction"),
-            "tab": "legal",
-            "login_name": login_name,
-            "password": password,
-        },
-    )
 
 
 def portal_login(browser: httpx.Client, portal_url: str, login_name: str, password: str = DEMO_PASSWORD) -> httpx.Response:

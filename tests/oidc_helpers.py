@@ -3,54 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import concurrent.futures
-import hashlib
 import json
-import secrets
-from dataclasses import dataclass
-from urllib.parse import parse_qs, urlsplit
 
-import httpx
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+# demo-rp and its requests live in devtools (the benches drive it too).
+from devtools.demo_client import DEMO_REDIRECT, DEMO_RP, Pkce, authorize_params, query_of
+
 __all__ = ["Pkce", "authorize_params", "query_of", "decode_id_token", "run", "DEMO_RP", "DEMO_REDIRECT"]
-
-DEMO_RP = ("demo-rp", "demo-rp-secret")
-DEMO_REDIRECT = "http://127.0.0.1:8099/cb"
-
-
-@dataclass
-class Pkce:
-    verifier: str
-    challenge: str
-
-    @classmethod
-    def new(cls) -> Pkce:
-        verifier = secrets.token_urlsafe(48)
-        digest = hashlib.sha256(verifier.encode()).digest()
-        return cls(verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode())
-
-
-def authorize_params(pkce: Pkce | None, **extra: str) -> dict[str, str]:
-    params = {
-        "response_type": "code",
-        "client_id": DEMO_RP[0],
-        "redirect_uri": DEMO_REDIRECT,
-        "scope": "openid profile",
-        "state": secrets.token_urlsafe(8),
-        "nonce": secrets.token_urlsafe(8),
-    }
-    if pkce is not None:
-        params.update(code_challenge=pkce.challenge, code_challenge_method="S256")
-    params.update(extra)
-    return {k: v for k, v in params.items() if v is not None}
-
-
-def query_of(response: httpx.Response) -> dict[str, str]:
-    location = response.headers["location"]
-    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
 
 
 def decode_id_token(id_token: str, jwks: dict) -> dict:

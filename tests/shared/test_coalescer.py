@@ -8,10 +8,12 @@ import asyncio
 import pytest
 
 from shared.oauth.provider.async_store import Coalescer
+from tests.oidc_helpers import run as run_in_thread
 
 
 def run(coro):
-    return asyncio.run(coro)
+    # A fresh loop on another thread: the browser tests leave one on this thread.
+    return run_in_thread(lambda: coro)
 
 
 def test_concurrent_submissions_share_batches_and_get_their_own_results() -> None:
