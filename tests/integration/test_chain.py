@@ -8,9 +8,10 @@ import httpx
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from devtools.demo_client import isso_tokens
 from devtools.stack import StackConfig
 from tests.chain_helpers import portal_login
-from tests.integration.conftest import CACHE_SECONDS, isso_tokens
+from tests.integration.conftest import CACHE_SECONDS
 from tests.oidc_helpers import DEMO_RP, Pkce, authorize_params, query_of
 
 

@@ -12,9 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
+from devtools.demo_client import isso_tokens
 from devtools.stack import StackConfig
 from services.refund_portal.demo import DEMO_STAFF_PASSWORD, DEMO_YEAR
-from tests.integration.conftest import CACHE_SECONDS, isso_tokens
+from tests.integration.conftest import CACHE_SECONDS
 from tests.oidc_helpers import DEMO_RP
 
 CHALLENGE_ACR = 'acr_values="urn:gdzwfw:loa:L2"'

@@ -9,12 +9,12 @@ import time
 
 import httpx
 
+from devtools.demo_client import isso_tokens
 from devtools.stack import StackConfig
 from services.gdzwfw_idp.accounts import find_by_login_name, record_level_change
 from shared.db import Database
 from shared.trust import TrustLevel
 from tests.chain_helpers import login_at_gdzwfw, portal_login
-from tests.integration.conftest import isso_tokens
 
 
 def _set_level(stack: StackConfig, login_name: str, level: TrustLevel) -> None:
