@@ -42,6 +42,7 @@ from pathlib import Path
 import httpx
 
 from devtools.bench import CLIENT_ID, Config, Server, bench_database, drop_database, prepare_database
+from devtools.bench_chain import token_bytes
 from devtools.stack import ROOT, free_port
 
 PEER_SOURCE = ROOT.parent / "shared" / "bench-peer"
@@ -163,11 +164,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"round {i + 1}: node-oidc-provider ...", flush=True)
             node = load(args.peer_dir, f"{peer.url}/token", "bench", "bench-secret", args, scope="api:read")
             rounds.append((ours, node))
+        count, per_row = token_bytes(bench_url)
     finally:
         peer.stop()
         server.stop()
         drop_database(args.database_url, bench_url)
     print_table(rounds)
+    print(f"storage per issued token at gdzwfw_idp: {per_row:,.0f} bytes (table and indexes over {count:,} rows)")
     print(f"(wrk output and logs: {tmp})")
     return 0
 
