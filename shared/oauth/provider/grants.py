@@ -1,6 +1,6 @@
 """Authlib grants and endpoints bound to one request's database session.
 
-A :class:`BoundProvider` is built per request (polar's habit: Authlib's core
+A ``BoundProvider`` (:class:`~.binding.Binding`) is built per request (polar's habit: Authlib's core
 is synchronous and its grants call back into storage). Its store, clock and
 keys are what the grant hooks below use.
 """
@@ -8,7 +8,7 @@ keys are what the grant hooks below use.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, InvalidScopeError
@@ -24,10 +24,8 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from shared.oauth.provider.binding import Binding
 from shared.oauth.provider.models import AuthorizationCode, Client, Principal, Token
-
-if TYPE_CHECKING:
-    from shared.oauth.provider.provider import BoundProvider
 
 __all__ = [
     "CodeGrant",
@@ -47,7 +45,7 @@ CLIENT_AUTH = ["client_secret_basic", "client_secret_post", "none"]
 SECRET_AUTH = ["client_secret_basic", "client_secret_post"]
 
 
-def _bound(obj: Any) -> BoundProvider:
+def _bound(obj: Any) -> Binding:
     return obj.server.bound
 
 
@@ -302,7 +300,7 @@ class _HintClaims(jwt.JWTClaimsRegistry):
 
 
 class _BoundBearerValidator(BearerTokenValidator):
-    def __init__(self, bound: BoundProvider) -> None:
+    def __init__(self, bound: Binding) -> None:
         super().__init__()
         self.bound = bound
 
@@ -331,7 +329,7 @@ class _RequestBoundProtector(ResourceProtector):
         return self.validate_request(scopes, self._request)
 
 
-def bearer_protector(bound: BoundProvider, request: Any) -> ResourceProtector:
+def bearer_protector(bound: Binding, request: Any) -> ResourceProtector:
     protector = _RequestBoundProtector(request)
     protector.register_token_validator(_BoundBearerValidator(bound))
     return protector
