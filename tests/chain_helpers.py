@@ -44,6 +44,12 @@ def login_at_gdzwfw(browser: httpx.Client, page: httpx.Response, login_name: str
     )
 
 
+def portal_logout(browser: httpx.Client, portal_url: str) -> httpx.Response:
+    """退出登录 at the portal: the header's form (a POST with the page's CSRF token)."""
+    home = browser.get(f"{portal_url}/")
+    return browser.post(f"{portal_url}/logout", data={"csrf_token": form_value(home.text, "csrf_token")})
+
+
 def portal_login(browser: httpx.Client, portal_url: str, login_name: str, password: str = DEMO_PASSWORD) -> httpx.Response:
     """From the refund portal, through hrss_isso's 省统一身份认证, to
     gdzwfw_idp's login page and all the way back."""
