@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ServiceSettings", "ProviderSettings", "ClientConfig", "PLACEHOLDER_SECRETS", "weak_secret"]
+__all__ = ["ServiceSettings", "ProviderSettings", "ClientConfig", "PLACEHOLDER_SECRETS", "weak_secret", "client_destinations"]
 
 # Values that appear in examples and the development env file. Outside
 # development a service refuses to start with them.
@@ -52,6 +52,11 @@ class ClientConfig(BaseModel):
     introspection_allowed: bool = Field(
         default=False, description="May call the introspection endpoint (resource servers)."
     )
+
+
+def client_destinations(clients: list[ClientConfig]) -> list[str]:
+    """Where a provider sends the browser back to: every client's redirect and post-logout URIs."""
+    return [uri for client in clients for uri in [*client.redirect_uris, *client.post_logout_redirect_uris]]
 
 
 class ServiceSettings(BaseSettings):

@@ -9,7 +9,7 @@ import httpx
 from devtools.demo_client import form_value, login_at_gdzwfw
 from services.gdzwfw_idp.demo import DEMO_PASSWORD
 
-__all__ = ["form_value", "login_at_gdzwfw", "portal_login", "sms_outbox"]
+__all__ = ["form_value", "login_at_gdzwfw", "portal_login", "portal_logout", "sms_outbox"]
 
 
 def sms_outbox(isso_url: str, mobile: str, pattern: str = r"验证码为(\d{6})") -> str:
@@ -21,6 +21,12 @@ def sms_outbox(isso_url: str, mobile: str, pattern: str = r"验证码为(\d{6})"
         if number == mobile and (match := re.search(pattern, body)):
             return match.group(1)
     raise AssertionError(f"no message to {mobile} matching {pattern} in hrss_isso's outbox")
+
+
+def portal_logout(browser: httpx.Client, portal_url: str) -> httpx.Response:
+    """退出登录 at the portal: the header's form (a POST with the page's CSRF token)."""
+    home = browser.get(f"{portal_url}/")
+    return browser.post(f"{portal_url}/logout", data={"csrf_token": form_value(home.text, "csrf_token")})
 
 
 def portal_login(browser: httpx.Client, portal_url: str, login_name: str, password: str = DEMO_PASSWORD) -> httpx.Response:

@@ -112,6 +112,12 @@ def create_app(
         template_dirs=[TEMPLATES],
         cookie_name="gdzwfw_sid",
         brand="广东省统一身份认证平台",
+        # The certificate pages' script talks to the local 「CA助手」.
+        connect_sources=[settings.ca_helper] if settings.ca_helper else [],
+        # No form-action: after a login form Chromium checks every redirect of
+        # the chain, which goes on past our client (the ISSO) to the ISSO's own
+        # clients (the refund portal, …): origins this service does not know.
+        form_targets=None,
         on_startup=prepare,
     )
     # The shared mount serves /static; this service's own files are matched first.

@@ -35,6 +35,7 @@ from shared.oauth.provider.provider import Provider
 from shared.oauth.provider.routes import mount_provider
 from shared.passwords import PasswordService
 from shared.randomness import TokenSource
+from shared.settings import client_destinations
 from shared.web.app import Runtime, build_app
 from shared.web.dev_sms import sms_outbox_router
 
@@ -83,8 +84,10 @@ def create_app(
         api_scopes=tuple(settings.api_scopes),
     )
 
+    clients = list(settings.clients) + (demo_clients(settings.api_scopes) if settings.loads_demo_data else [])
+
     def prepare() -> None:
-        provider.prepare(list(settings.clients) + (demo_clients(settings.api_scopes) if settings.loads_demo_data else []))
+        provider.prepare(clients)
         if settings.loads_demo_data:
             load_demo_data(runtime.db, services=services, clock=runtime.clock, gdzwfw_issuer=settings.gdzwfw_issuer)
 
@@ -96,6 +99,8 @@ def create_app(
         cookie_name="isso_sid",
         brand="广东人社统一认证",
         home_path="/isso/",
+        # Logins and logouts go on to gdzwfw_idp and end at the clients.
+        form_targets=[settings.gdzwfw_issuer, *client_destinations(clients)],
         on_startup=prepare,
     )
     # The shared mount serves /static; this service's own files are matched first.

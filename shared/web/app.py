@@ -37,6 +37,7 @@ from shared.web.deps import Redirect, Refused
 from shared.web.fastlane import ServiceApp
 from shared.web.health import SKIP_SESSION_PATHS, add_health_probes
 from shared.web.logs import RequestIdMiddleware
+from shared.web.security_headers import content_security_policy, secure_pages
 from shared.web.sessions import ServerSessionMiddleware
 
 __all__ = ["Runtime", "build_app", "render", "error_page", "wants_json"]
@@ -86,12 +87,16 @@ def build_app(
     cookie_name: str,
     brand: str,
     home_path: str = "/",
+    connect_sources: Sequence[str] = (),
+    form_targets: Sequence[str] | None = (),
     on_startup: Callable[[], None] | None = None,
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
 ) -> FastAPI:
     """``on_startup`` runs in a worker thread before the first request
     (signing keys, configured clients, demo data), under the start-up lock;
-    ``on_shutdown`` after the last."""
+    ``on_shutdown`` after the last. ``connect_sources`` and ``form_targets``
+    widen the pages' Content-Security-Policy (see
+    :func:`shared.web.security_headers.content_security_policy`)."""
     settings, db, kv, clock, tokens = runtime.settings, runtime.db, runtime.kv, runtime.clock, runtime.tokens
 
     def _one_replica_at_a_time(step: Callable[[], None]) -> None:
@@ -118,6 +123,8 @@ def build_app(
 
     app = ServiceApp(
         title=title,
+        # The API description is for developers; production does not publish it.
+        openapi_url="/openapi.json" if settings.is_development else None,
         docs_url="/docs" if settings.is_development else None,
         redoc_url=None,
         lifespan=lifespan,
@@ -147,6 +154,8 @@ def build_app(
         skip_prefixes=("/static/", *SKIP_SESSION_PATHS),
     )
     app.add_middleware(RequestIdMiddleware)
+    policy = content_security_policy(connect_sources=connect_sources, form_targets=form_targets)
+    secure_pages(app, policy=policy, hsts=settings.cookie_secure)
     app.mount("/static", StaticFiles(directory=SHARED_STATIC), name="static")
 
     add_health_probes(app, service_name=service_name, db=db, kv=kv, timeout=settings.readiness_timeout)

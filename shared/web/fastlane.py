@@ -37,6 +37,7 @@ log = logging.getLogger("web")
 # client from making us buffer megabytes before we know who it is.
 MAX_BODY = 64 * 1024
 _FORM = "application/x-www-form-urlencoded"
+NOSNIFF = (b"x-content-type-options", b"nosniff")
 
 
 @dataclass
@@ -145,7 +146,8 @@ class ServiceApp(FastAPI):
                         # The trace goes to the log with the request id, never to the caller.
                         log.exception("unhandled error")
                         response = _SERVER_ERROR
-            headers = [*response.headers, (b"content-length", str(len(response.body)).encode()), (b"x-request-id", rid.encode())]
+            # JSON for programs: nosniff, but no page policy (see shared.web.security_headers).
+            headers = [*response.headers, (b"content-length", str(len(response.body)).encode()), (b"x-request-id", rid.encode()), NOSNIFF]
             await send({"type": "http.response.start", "status": response.status, "headers": headers})
             await send({"type": "http.response.body", "body": response.body})
             access_log(method, scope["path"], response.status, started)

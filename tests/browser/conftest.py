@@ -100,10 +100,19 @@ def chromium() -> Iterator[object]:
 
 
 @pytest.fixture
-def page(chromium, chain: ChainUrls) -> Iterator[object]:
+def csp_violations() -> list[str]:
+    """What Chromium refused under the pages' Content-Security-Policy (its console
+    reports each refusal): a blocked script, fetch or form redirect leaves a page
+    half working without failing any step by itself."""
+    return []
+
+
+@pytest.fixture
+def page(chromium, chain: ChainUrls, csp_violations: list[str]) -> Iterator[object]:
     """A page in a fresh browser context (its own cookies)."""
     context = chromium.new_context(viewport=DESKTOP, locale="zh-CN", timezone_id="Asia/Shanghai")
     context.set_default_timeout(10_000)
+    context.on("console", lambda message: csp_violations.append(message.text) if "Content Security Policy" in message.text else None)
     page = context.new_page()
     try:
         yield page

@@ -10,7 +10,7 @@ from joserfc.jwk import KeySet
 
 from devtools.demo_client import isso_tokens
 from devtools.stack import StackConfig
-from tests.chain_helpers import portal_login
+from tests.chain_helpers import portal_login, portal_logout
 from tests.integration.conftest import CACHE_SECONDS
 from tests.oidc_helpers import DEMO_RP, Pkce, authorize_params, query_of
 
@@ -89,7 +89,7 @@ def test_logout_at_the_portal_ends_the_isso_session(stack: StackConfig) -> None:
     with httpx.Client(follow_redirects=True) as browser:
         portal_login(browser, stack.url("refund_portal"), "demo_l2")
         assert browser.get(f"{stack.url('hrss_isso')}/isso/").url.path == "/isso/"
-        after = browser.get(f"{stack.url('refund_portal')}/logout")
+        after = portal_logout(browser, stack.url("refund_portal"))
         assert after.status_code == 200 and str(after.url) == f"{stack.url('refund_portal')}/"
         assert "单位登录" in after.text
         assert browser.get(f"{stack.url('hrss_isso')}/isso/").url.path == "/isso/login"

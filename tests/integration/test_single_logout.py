@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from devtools.stack import StackConfig
-from tests.chain_helpers import portal_login
+from tests.chain_helpers import portal_login, portal_logout
 
 
 def _gdzwfw_logged_in(browser: httpx.Client, stack: StackConfig) -> bool:
@@ -21,7 +21,7 @@ def test_logout_at_the_portal_ends_the_sessions_at_all_three(stack: StackConfig)
         assert browser.get(f"{isso}/").url.path == "/isso/"
         assert _gdzwfw_logged_in(browser, stack)
 
-        after = browser.get(f"{portal}/logout")
+        after = portal_logout(browser, portal)
         # Through the ISSO, gdzwfw_idp and the ISSO's /logged-out, back home.
         assert after.status_code == 200 and str(after.url) == f"{portal}/", [str(r.url) for r in after.history]
         hops = [str(r.url) for r in after.history]

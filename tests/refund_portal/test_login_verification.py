@@ -17,7 +17,7 @@ from joserfc.jwk import RSAKey
 
 from services.refund_portal.app import create_app
 from services.refund_portal.settings import RefundSettings
-from tests.refund_portal.conftest import AUDIT_KEYS
+from tests.refund_portal.conftest import AUDIT_KEYS, csrf_of
 
 ISSO = "https://isso.example/isso"
 PORTAL = "http://127.0.0.1:8003"
@@ -256,3 +256,42 @@ def test_a_provincial_unit_below_l2_is_sent_to_gdzwfw_to_raise_the_level(portal)
     page = client.get("/").text
     assert 'id="upgrade" href="/login?acr_values=urn:gdzwfw:loa:L2&amp;next=/"' in page
     assert 'href="http://127.0.0.1:8001/account/verification"' in page
+
+
+UNIT_NAME = "广州市越秀区示范贸易有限公司"  # shown only to the logged-in unit
+
+
+def _logged_in(client: TestClient, isso: FakeIsso) -> None:
+    query = start_login(client)
+    isso.answer_with(query["nonce"])
+    assert callback(client, query["state"]).status_code == 303
+    assert UNIT_NAME in client.get("/").text
+
+
+def test_a_get_of_logout_only_asks_so_another_sites_link_cannot_log_the_unit_out(portal) -> None:
+    client, isso = portal
+    _logged_in(client, isso)
+    asked = client.get("/logout", follow_redirects=False)
+    assert asked.status_code == 200 and asked.template.name == "logout_confirm.html"
+    assert UNIT_NAME in client.get("/").text
+
+
+def test_a_logout_post_without_the_csrf_token_is_refused(portal) -> None:
+    client, isso = portal
+    _logged_in(client, isso)
+    assert client.post("/logout", data={}, follow_redirects=False).status_code == 400
+    assert UNIT_NAME in client.get("/").text
+
+
+def test_a_logout_post_from_the_page_ends_the_session_and_logs_out_at_the_isso(portal) -> None:
+    client, isso = portal
+    _logged_in(client, isso)
+    page = client.get("/")
+    assert 'action="/logout"' in page.text  # 退出登录 in the header is the form
+    response = client.post("/logout", data={"csrf_token": csrf_of(page.text)}, follow_redirects=False)
+    assert response.status_code == 303
+    location = urlsplit(response.headers["location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == f"{ISSO}/logout"
+    query = parse_qs(location.query)
+    assert query["post_logout_redirect_uri"] == [f"{PORTAL}/"] and query["id_token_hint"]
+    assert UNIT_NAME not in client.get("/").text

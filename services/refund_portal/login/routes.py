@@ -15,7 +15,7 @@ from shared.oauth.challenge import parse_bearer_challenge
 from shared.oauth.client import LoginFailed
 from shared.trust import TrustLevel, require_level_claims
 from shared.web.app import render
-from shared.web.deps import Refused, SessionDep
+from shared.web.deps import CsrfForm, Refused, SessionDep
 from shared.web.sessions import rotate_session
 
 __all__ = ["router", "local_path"]
@@ -118,7 +118,15 @@ async def callback(request: Request, rp: RelyingPartyDep) -> Response:
 
 
 @router.get("/logout")
-async def logout(session: SessionDep, rp: RelyingPartyDep, settings: RefundSettingsDep) -> Response:
+async def logout_page(request: Request) -> Response:
+    """A link to /logout (an old bookmark) asks first: logging out on a GET would
+    let any site's link or image end the session, and the ISSO's with it."""
+    context = {"action": "/logout", "params": {}, "consequence": "退出后，需要重新通过广东人社统一认证登录。"}
+    return render(request, "logout_confirm.html", context)
+
+
+@router.post("/logout")
+async def logout(form: CsrfForm, session: SessionDep, rp: RelyingPartyDep, settings: RefundSettingsDep) -> Response:
     id_token = session.get("id_token")
     session.clear()
     url = await rp.logout_url(id_token_hint=id_token, post_logout_redirect_uri=f"{settings.public_url}/")
