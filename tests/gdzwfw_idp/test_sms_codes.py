@@ -139,3 +139,21 @@ def test_recovery_sends_only_to_the_bound_number_and_says_the_same_either_way(id
 
     with idp.app.state.db.transaction() as db:
         assert db.execute(select(sms_tables.outbox.c.id).where(sms_tables.outbox.c.mobile == "13911112222")).first() is None
+
+
+def test_recovery_answers_a_real_and_a_made_up_pair_alike_twice(idp: Idp) -> None:
+    """The resend cooldown holds for what was typed, owned or not: a second
+    request answers 「验证码已发送，请60秒后再重新获取」 for both (else the
+    answer tells which login owns which number)."""
+    cases = {
+        "reset-password": ({"mobile": "13800138000", "login_name": "demo_l2"}, {"mobile": "13911112222", "login_name": "demo_l2"}),
+        "find-account": ({"mobile": "13800138000"}, {"mobile": "13911112222"}),
+    }
+    for purpose, (real, made_up) in cases.items():
+        browser = idp.new_browser()
+        page = browser.get("/recover/password")
+        answers = [[send(browser, page, purpose=purpose, **pair) for pair in (real, made_up)] for _ in range(2)]
+        first, second = answers
+        assert first[0] == first[1] and first[0]["sent"], purpose
+        assert second[0] == second[1] == {"sent": False, "error": "验证码已发送，请60秒后再重新获取", "retry_after": 60}, purpose
+        idp.clock.advance(idp.settings.sms_resend_seconds + 1)
