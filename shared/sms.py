@@ -219,11 +219,20 @@ class SmsCodes:
             return "请先获取短信验证码"
         if as_utc(row["expires_at"]) <= now:
             return "短信验证码已过期，请重新获取"
-        if row["attempts"] >= self.max_attempts:
+        # Take the attempt before comparing, in one conditional UPDATE: the
+        # database serialises it (PostgreSQL re-checks the WHERE on the locked
+        # row), so parallel guesses cannot all read "4 attempts" and all be
+        # tried. The right code spends an attempt too, so five wrong then the
+        # right one is still refused.
+        counted = db.execute(
+            update(self.t)
+            .where(self.t.c.id == row["id"], self.t.c.used_at.is_(None), self.t.c.attempts < self.max_attempts)
+            .values(attempts=self.t.c.attempts + 1)
+        ).rowcount
+        if not counted:
             return "短信验证码错误次数过多，请重新获取"
         expected = hash_secret(f"{mobile}:{purpose}:{(code or '').strip()}")
         if not hmac.compare_digest(expected, row["code_hash"]):
-            db.execute(update(self.t).where(self.t.c.id == row["id"]).values(attempts=self.t.c.attempts + 1))
             return "短信验证码不正确"
         spent = db.execute(update(self.t).where(self.t.c.id == row["id"], self.t.c.used_at.is_(None)).values(used_at=now)).rowcount
         return None if spent else "短信验证码已使用，请重新获取"
