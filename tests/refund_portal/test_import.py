@@ -18,6 +18,7 @@ from services.refund_portal.audit import verify_chain
 from services.refund_portal.demo import demo_csv
 from services.refund_portal.models import AuditEntry, ImportBatch, ImportUpload, RefundRecord
 from tests.refund_portal.conftest import ROW_L1, ROW_L2, ROW_L3, Env, csrf_of
+from tests.streamed_body import post_streamed
 
 
 def counts(env: Env) -> tuple[int, int, int]:
@@ -335,3 +336,17 @@ def test_blank_rows_count_toward_the_row_limit() -> None:
         read_table("名单.xlsx", content, max_rows=100)
     assert time.perf_counter() - started < 3
     assert "文件内容超出限制" in refused.value.message
+
+
+def test_an_anonymous_upload_is_refused_before_its_body_is_read(env: Env) -> None:
+    answer = post_streamed(env.client, "/agency/imports", chunks=200)
+    assert answer.status == 303 and answer.location and "/agency/login" in answer.location
+    assert answer.chunks_read == 0
+
+
+def test_a_streamed_upload_over_the_limit_gets_413_unread_past_it(clerk: Env) -> None:
+    # No Content-Length (a chunked upload): the cap counts what arrives.
+    answer = post_streamed(clerk.client, "/agency/imports", chunks=200)
+    assert answer.status == 413 and "文件过大" in answer.body.decode()
+    assert answer.chunks_read < 100  # 5 MB + 64 KB of 64 KB chunks is 82
+    assert counts(clerk) == (0, 0, 0)

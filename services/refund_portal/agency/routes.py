@@ -48,6 +48,7 @@ from services.refund_portal.models import StaffAccount
 from services.refund_portal.staff import may
 from shared.money import format_fen
 from shared.web.app import render
+from shared.web.bodies import BodyTooLarge, capped_request
 from shared.web.csrf import verify_csrf_form
 from shared.web.deps import ClockDep, CsrfForm, DbDep, Refused, SessionDep
 from shared.web.params import YEAR_MAX, YEAR_MIN, DbId, PageNo, QueryId, Year
@@ -198,22 +199,25 @@ class ListUpload:
     content: bytes
 
 
-async def read_list_upload(request: Request, settings: RefundSettingsDep) -> ListUpload:
+async def read_list_upload(request: Request, settings: RefundSettingsDep, staff: StaffImporting) -> ListUpload:
     """The posted list file (at most one byte over the limit is read), after
-    the form's CSRF token matched; a body declared far too large is refused unread."""
+    the form's CSRF token matched. ``staff`` is here to be checked first: an
+    anonymous body is refused before any of it is read (FastAPI reads no body
+    for this route, the form is read below); a body over the cap, declared or
+    as it arrives, is refused with 413 as soon as it passes it."""
     limit = settings.import_max_bytes
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit + 64 * 1024:
-        text = messages.IMPORT["file_too_large"].format(limit=f"{limit // (1024 * 1024)} MB")
-        raise Refused(text, status_code=413, back_url=f"{AGENCY}/imports")
-    form = await request.form(max_files=1, max_fields=10)
+    capped = capped_request(request, limit + 64 * 1024)  # the file and the few other fields
     try:
-        await verify_csrf_form(request)  # the same parsed form
+        form = await capped.form(max_files=1, max_fields=10)
+        await verify_csrf_form(capped)  # the same parsed form
         upload = form.get("file")
         named = isinstance(upload, UploadFile) and bool(upload.filename)
         content = await upload.read(limit + 1) if named else b""
+    except BodyTooLarge:
+        text = messages.IMPORT["file_too_large"].format(limit=f"{limit // (1024 * 1024)} MB")
+        raise Refused(text, status_code=413, back_url=f"{AGENCY}/imports") from None
     finally:
-        await form.close()  # the spooled upload
+        await capped.close()  # the spooled upload
     return ListUpload(year=_year(form.get("year", "")) or 0, filename=upload.filename if named else "", content=content)
 
 
