@@ -120,6 +120,7 @@ class SendResult:
     retry_after: int = 0
 
 
+_TEXT = "您的验证码为{code}，{minutes}分钟内有效。请勿泄露给他人。"
 
 
 class SmsCodes:
@@ -149,12 +150,14 @@ class SmsCodes:
         self.per_number = Limiter(kv, "sms-number", per_number_per_day, 86400)
         self.per_address = Limiter(kv, "sms-address", per_address_per_hour, 3600)
 
-    def send(self, db: Session, *, mobile: str, purpose: str, address: str, text: str = "您的验证码为{code}，{minutes}分钟内有效。请勿泄露给他人。") -> SendResult:
-        """Issue a new code for (mobile, purpose); earlier ones stop working.
+    def admit(self, *, mobile: str, address: str) -> SendResult | None:
+        """Count one request for a code to ``mobile`` from ``address``: None
+        when it may go out, else the refusal.
 
-        Call it before any other statement in ``db``'s transaction: its rate
-        limiters use the key-value store, which on SQLite is the same file and
-        would otherwise wait behind this transaction's write lock."""
+        It keys on the number as typed, not on an account: a recovery form
+        calls it for numbers that belong to nobody too, so the cooldown's
+        answer cannot tell them apart. It uses the key-value store, which on
+        SQLite is the same file: call it outside any open transaction."""
         if check_mobile(mobile) is None:
             return SendResult(False, MOBILE_MESSAGE)
         if self.resend.is_blocked(mobile):
@@ -166,6 +169,11 @@ class SmsCodes:
         self.resend.hit(mobile)
         self.per_number.hit(mobile)
         self.per_address.hit(address)
+        return None
+
+    def issue(self, db: Session, *, mobile: str, purpose: str, text: str = _TEXT) -> None:
+        """A new code for (mobile, purpose), sent; earlier ones stop working.
+        Only after :meth:`admit` let the request through."""
         now = self.clock.now()
         db.execute(update(self.t).where(self.t.c.mobile == mobile, self.t.c.purpose == purpose, self.t.c.used_at.is_(None)).values(used_at=now))
         code = self.tokens.digits(6)
@@ -181,6 +189,17 @@ class SmsCodes:
         )
         self.gateway.send(db, mobile=mobile, body=self.sign + text.format(code=code, minutes=self.code_ttl // 60))
         log.info("sms code sent", extra={"fields": {"mobile": mask_mobile(mobile), "purpose": purpose}})
+
+    def send(self, db: Session, *, mobile: str, purpose: str, address: str, text: str = _TEXT) -> SendResult:
+        """:meth:`admit` then :meth:`issue`.
+
+        Call it before any other statement in ``db``'s transaction: its rate
+        limiters use the key-value store, which on SQLite is the same file and
+        would otherwise wait behind this transaction's write lock."""
+        refused = self.admit(mobile=mobile, address=address)
+        if refused is not None:
+            return refused
+        self.issue(db, mobile=mobile, purpose=purpose, text=text)
         return SendResult(True)
 
     def verify(self, db: Session, *, mobile: str, purpose: str, code: str) -> str | None:
@@ -200,11 +219,20 @@ class SmsCodes:
             return "请先获取短信验证码"
         if as_utc(row["expires_at"]) <= now:
             return "短信验证码已过期，请重新获取"
-        if row["attempts"] >= self.max_attempts:
+        # Take the attempt before comparing, in one conditional UPDATE: the
+        # database serialises it (PostgreSQL re-checks the WHERE on the locked
+        # row), so parallel guesses cannot all read "4 attempts" and all be
+        # tried. The right code spends an attempt too, so five wrong then the
+        # right one is still refused.
+        counted = db.execute(
+            update(self.t)
+            .where(self.t.c.id == row["id"], self.t.c.used_at.is_(None), self.t.c.attempts < self.max_attempts)
+            .values(attempts=self.t.c.attempts + 1)
+        ).rowcount
+        if not counted:
             return "短信验证码错误次数过多，请重新获取"
         expected = hash_secret(f"{mobile}:{purpose}:{(code or '').strip()}")
         if not hmac.compare_digest(expected, row["code_hash"]):
-            db.execute(update(self.t).where(self.t.c.id == row["id"]).values(attempts=self.t.c.attempts + 1))
             return "短信验证码不正确"
         spent = db.execute(update(self.t).where(self.t.c.id == row["id"], self.t.c.used_at.is_(None)).values(used_at=now)).rowcount
         return None if spent else "短信验证码已使用，请重新获取"

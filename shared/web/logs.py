@@ -50,7 +50,13 @@ class TextFormatter(logging.Formatter):
         fields = getattr(record, "fields", None) or {}
         tail = " ".join(f"{k}={v}" for k, v in fields.items())
         base = f"{record.levelname:5} [{request_id_var.get()}] {record.name}: {record.getMessage()}"
-        return f"{base} {tail}".rstrip()
+        line = f"{base} {tail}".rstrip()
+        # The traceback follows on its own lines, as logging.Formatter does.
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        if record.stack_info:
+            line += "\n" + self.formatStack(record.stack_info)
+        return line
 
 
 def configure_logging(service: str, *, level: str = "INFO", json_lines: bool = True) -> None:
@@ -108,6 +114,12 @@ class RequestIdMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
-        finally:
+        except BaseException:
+            # Starlette's error handler (ServerErrorMiddleware, where the 500
+            # page is made and the trace logged) sits outside this middleware:
+            # the id stays bound for it. Each request runs in a task of its
+            # own, with a copy of the context, so it does not reach the next.
             access_log(scope["method"], scope["path"], status, started)
-            request_id_var.reset(token)
+            raise
+        access_log(scope["method"], scope["path"], status, started)
+        request_id_var.reset(token)

@@ -4,6 +4,12 @@ that do not tell who owns a number."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import select
+
+from services.gdzwfw_idp.models import sms_tables
 from tests.gdzwfw_idp.conftest import Idp
 from tests.gdzwfw_idp.journeys import csrf, latest_sms_code
 
@@ -133,9 +139,47 @@ def test_recovery_sends_only_to_the_bound_number_and_says_the_same_either_way(id
     assert right["sent"] and wrong["sent"]
     assert right["message"] == wrong["message"]
     assert latest_sms_code(idp, "13800138000")
-    from sqlalchemy import select
-
-    from services.gdzwfw_idp.models import sms_tables
-
     with idp.app.state.db.transaction() as db:
         assert db.execute(select(sms_tables.outbox.c.id).where(sms_tables.outbox.c.mobile == "13911112222")).first() is None
+
+
+def test_recovery_answers_a_real_and_a_made_up_pair_alike_twice(idp: Idp) -> None:
+    """The resend cooldown holds for what was typed, owned or not: a second
+    request answers 「验证码已发送，请60秒后再重新获取」 for both (else the
+    answer tells which login owns which number)."""
+    cases = {
+        "reset-password": ({"mobile": "13800138000", "login_name": "demo_l2"}, {"mobile": "13911112222", "login_name": "demo_l2"}),
+        "find-account": ({"mobile": "13800138000"}, {"mobile": "13911112222"}),
+    }
+    for purpose, (real, made_up) in cases.items():
+        browser = idp.new_browser()
+        page = browser.get("/recover/password")
+        answers = [[send(browser, page, purpose=purpose, **pair) for pair in (real, made_up)] for _ in range(2)]
+        first, second = answers
+        assert first[0] == first[1] and first[0]["sent"], purpose
+        assert second[0] == second[1] == {"sent": False, "error": "验证码已发送，请60秒后再重新获取", "retry_after": 60}, purpose
+        idp.clock.advance(idp.settings.sms_resend_seconds + 1)
+
+
+def test_twenty_concurrent_wrong_guesses_count_at_most_five(idp: Idp) -> None:
+    """A guess takes its attempt in one conditional UPDATE before the code is
+    compared, so parallel guesses cannot all read "4 attempts" and all be tried."""
+    sms, db = idp.app.state.idp.sms, idp.app.state.db
+    with db.transaction() as s:
+        assert sms.send(s, mobile=MOBILE, purpose="reset-password", address="198.51.100.7").sent
+    code = latest_sms_code(idp, MOBILE)
+    wrong = "000000" if code != "000000" else "111111"
+    start = threading.Barrier(20)
+
+    def guess(_: int) -> str | None:
+        start.wait()
+        with db.transaction() as s:
+            return sms.verify(s, mobile=MOBILE, purpose="reset-password", code=wrong)
+
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(guess, range(20)))
+    assert answers.count("短信验证码不正确") == 5
+    assert answers.count("短信验证码错误次数过多，请重新获取") == 15
+    with db.transaction() as s:
+        assert s.execute(select(sms_tables.code.c.attempts)).scalar_one() == 5
+        assert sms.verify(s, mobile=MOBILE, purpose="reset-password", code=code) == "短信验证码错误次数过多，请重新获取"

@@ -17,6 +17,7 @@ from services.hrss_isso.models import AuditEntry, AuthorizationApplication, Mate
 from shared.web.app import SHARED_STATIC
 from tests.hrss_isso.conftest import Isso, csrf_of
 from tests.hrss_isso.flows import JPEG, PDF, PNG, binding_of, handler_tokens, id_claims, materials, person_id, staff_login, unit_id
+from tests.streamed_body import post_streamed
 
 APPLY = "/isso/realname/apply"
 CODE = "/isso/realname/code"
@@ -355,3 +356,17 @@ def test_a_new_code_for_the_same_pair_replaces_the_unused_one(isso: Isso) -> Non
     sun = _enter(isso, "sunli", "44010300003")
     assert msg.CODE_EXPIRED in _code(isso, sun, DEMO_AUTHORIZATION_CODE).text
     assert _code(isso, sun, new_code).status_code == 303
+
+
+def test_an_anonymous_upload_is_refused_before_its_body_is_read(isso: Isso) -> None:
+    answer = post_streamed(isso.new_browser(), APPLY, chunks=300)
+    assert answer.status == 303 and answer.chunks_read == 0
+
+
+def test_a_streamed_upload_over_the_cap_gets_413_unread_past_it(make_isso) -> None:
+    isso = make_isso(upload_max_bytes=4096)
+    handler = _enter(isso, "chenxiao", "44010600001")
+    # No Content-Length: the cap (3 × 4 KB + 256 KB) counts what arrives.
+    answer = post_streamed(handler, APPLY, chunks=300)
+    assert answer.status == 413 and "上传的材料总大小超出限制" in answer.body.decode()
+    assert answer.chunks_read <= 5

@@ -167,3 +167,10 @@ def test_one_unit_with_several_handlers_and_one_handler_with_several_units(isso:
         assert name in listing
     chooser = _person(isso, "chenxiao").get("/isso/login/units").text
     assert chooser.count('name="unit_id"') == 2
+
+
+def test_a_binding_id_too_large_for_the_database_is_refused(isso: Isso) -> None:
+    handler = _person(isso, "wangfang")
+    for number in (2**31, 10**23):
+        response = _act(isso, handler, PARENT, number, "accept")
+        assert response.status_code in (400, 404) and "无法完成操作" in response.text

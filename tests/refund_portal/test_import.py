@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import re
+import time
+import zipfile
 
 import openpyxl
 import pytest
@@ -16,6 +18,7 @@ from services.refund_portal.audit import verify_chain
 from services.refund_portal.demo import demo_csv
 from services.refund_portal.models import AuditEntry, ImportBatch, ImportUpload, RefundRecord
 from tests.refund_portal.conftest import ROW_L1, ROW_L2, ROW_L3, Env, csrf_of
+from tests.streamed_body import post_streamed
 
 
 def counts(env: Env) -> tuple[int, int, int]:
@@ -257,3 +260,93 @@ def test_read_table_refuses_without_header() -> None:
 def test_the_import_template_has_the_columns(clerk: Env) -> None:
     response = clerk.client.get("/agency/imports/template.csv")
     assert response.status_code == 200 and response.content.decode("utf-8-sig").strip() == ",".join(TEMPLATE_HEADER)
+
+
+_SHARED_STRINGS_TYPE = b"application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+
+
+def _with_member(content: bytes, name: str, build_xml) -> bytes:
+    """The workbook ``content`` with the part ``name`` (replaced or added, and
+    declared in [Content_Types].xml) being what ``build_xml`` writes, streamed."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(content)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "[Content_Types].xml" and f'"/{name}"'.encode() not in data:
+                kind = _SHARED_STRINGS_TYPE if name.endswith("sharedStrings.xml") else b"application/xml"
+                data = data.replace(b"</Types>", b'<Override PartName="/%s" ContentType="%s"/></Types>' % (name.encode(), kind))
+            if item.filename != name:
+                target.writestr(item, data)
+        with target.open(name, "w") as part:
+            build_xml(part)
+    return out.getvalue()
+
+
+_SHEET_HEAD = b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+
+
+def _blank_rows_sheet(part) -> None:
+    part.write(_SHEET_HEAD)
+    part.write(b"<row/>" * 1_000_000)
+    part.write(b"</sheetData></worksheet>")
+
+
+def _many_shared_strings(part) -> None:
+    part.write(b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="2000000" uniqueCount="2000000">')
+    part.write(b"<si><t></t></si>" * 2_000_000)
+    part.write(b"</sst>")
+
+
+@pytest.mark.parametrize(
+    ("part", "build_xml"),
+    [("xl/worksheets/sheet1.xml", _blank_rows_sheet), ("xl/sharedStrings.xml", _many_shared_strings)],
+    ids=["a-million-blank-rows", "two-million-shared-strings"],
+)
+def test_a_decompression_bomb_is_refused_at_once(clerk: Env, part: str, build_xml) -> None:
+    book = openpyxl.Workbook()
+    book.active.append(TEMPLATE_HEADER)
+    book.active.append([str(c) for c in ROW_L2])  # strings, so the workbook has a shared-strings part
+    plain = io.BytesIO()
+    book.save(plain)
+    bomb = _with_member(plain.getvalue(), part, build_xml)
+    assert len(bomb) < 200_000
+    started = time.perf_counter()
+    response = upload(clerk, bomb, filename="名单.xlsx")
+    assert time.perf_counter() - started < 3
+    assert response.status_code == 400 and "文件内容超出限制" in response.text
+    assert counts(clerk) == (0, 0, 0)
+
+
+def test_blank_rows_count_toward_the_row_limit() -> None:
+    """A sheet whose only data row is row 1048576: openpyxl yields every empty
+    row before it, so blank rows count, and reading stops at the limit."""
+
+    def far_row(part) -> None:
+        part.write(_SHEET_HEAD)
+        header = "".join(f'<c r="{chr(65 + i)}1" t="inlineStr"><is><t>{h}</t></is></c>' for i, h in enumerate(TEMPLATE_HEADER))
+        part.write(f'<row r="1">{header}</row><row r="1048576"><c r="A1048576"><v>1</v></c></row>'.encode())
+        part.write(b"</sheetData></worksheet>")
+
+    book = openpyxl.Workbook()
+    plain = io.BytesIO()
+    book.save(plain)
+    content = _with_member(plain.getvalue(), "xl/worksheets/sheet1.xml", far_row)
+    started = time.perf_counter()
+    with pytest.raises(ImportRefused) as refused:
+        read_table("名单.xlsx", content, max_rows=100)
+    assert time.perf_counter() - started < 3
+    assert "文件内容超出限制" in refused.value.message
+
+
+def test_an_anonymous_upload_is_refused_before_its_body_is_read(env: Env) -> None:
+    answer = post_streamed(env.client, "/agency/imports", chunks=200)
+    assert answer.status == 303 and answer.location and "/agency/login" in answer.location
+    assert answer.chunks_read == 0
+
+
+def test_a_streamed_upload_over_the_limit_gets_413_unread_past_it(clerk: Env) -> None:
+    # No Content-Length (a chunked upload): the cap counts what arrives.
+    answer = post_streamed(clerk.client, "/agency/imports", chunks=200)
+    assert answer.status == 413 and "文件过大" in answer.body.decode()
+    assert answer.chunks_read < 100  # 5 MB + 64 KB of 64 KB chunks is 82
+    assert counts(clerk) == (0, 0, 0)

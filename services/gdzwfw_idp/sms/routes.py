@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from services.gdzwfw_idp.deps import AddressDep, FormDep, IdpDep
@@ -21,7 +22,7 @@ async def sms_send(request: Request, form: FormDep, address: AddressDep, idp: Id
     if purpose not in PURPOSES:
         return JSONResponse({"sent": False, "error": "请求无效"}, status_code=400)
     account_id = request.session.get(SESSION_ACCOUNT)
-    result = await run_in_threadpool(
+    reply = await run_in_threadpool(
         lambda: send_code(
             idp,
             purpose=purpose,
@@ -31,4 +32,8 @@ async def sms_send(request: Request, form: FormDep, address: AddressDep, idp: Id
             address=address,
         )
     )
-    return JSONResponse(result, status_code=200 if result.get("sent") or result.get("error") else 400)
+    answer = reply.answer
+    # A recovery code goes out after the answer (a background task), so the
+    # answer takes as long whether or not the login and number belong together.
+    background = BackgroundTask(reply.after) if reply.after is not None else None
+    return JSONResponse(answer, status_code=200 if answer.get("sent") or answer.get("error") else 400, background=background)

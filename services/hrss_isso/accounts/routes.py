@@ -19,6 +19,7 @@ from shared.identifiers import mask_id_number
 from shared.sms import mask_mobile
 from shared.web.app import error_page
 from shared.web.deps import CsrfForm, DbDep, Redirect
+from shared.web.params import DbId
 
 __all__ = ["router"]
 
@@ -92,7 +93,7 @@ async def _parent(request: Request, db: DbDep, person: Person, *, errors: dict |
 
 @router.post("/parent-accounts/{binding_id}/{action}")
 async def parent_action(
-    request: Request, binding_id: int, action: str, form: CsrfForm, person: PersonDep, services: IssoDep, db: DbDep
+    request: Request, binding_id: DbId, action: str, form: CsrfForm, person: PersonDep, services: IssoDep, db: DbDep
 ) -> Response:
     bindings = services.bindings
     operations = {
@@ -158,7 +159,7 @@ async def sub_accounts_add(request: Request, form: CsrfForm, unit: UnitAccountDe
 
 @router.post("/sub-accounts/{binding_id}/{action}")
 async def sub_action(
-    request: Request, binding_id: int, action: str, form: CsrfForm, unit: UnitAccountDep, services: IssoDep, db: DbDep
+    request: Request, binding_id: DbId, action: str, form: CsrfForm, unit: UnitAccountDep, services: IssoDep, db: DbDep
 ) -> Response:
     bindings = services.bindings
     operations = {

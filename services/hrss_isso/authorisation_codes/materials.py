@@ -14,8 +14,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from starlette.requests import Request
-
 from services.hrss_isso import messages as msg
 from shared.randomness import TokenSource
 
@@ -23,12 +21,10 @@ __all__ = [
     "MATERIAL_KINDS",
     "CheckedFile",
     "UploadRejected",
-    "BodyTooLarge",
     "check_material",
     "sniff",
     "size_label",
     "MaterialStore",
-    "limited_request",
 ]
 
 MATERIAL_KINDS = {
@@ -50,10 +46,6 @@ class UploadRejected(ValueError):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-class BodyTooLarge(Exception):
-    """The request body is larger than any acceptable set of materials."""
 
 
 @dataclass(frozen=True)
@@ -132,29 +124,3 @@ class MaterialStore:
     def delete(self, storage_name: str) -> None:
         if storage_name.isalnum():
             (self.directory / storage_name).unlink(missing_ok=True)
-
-
-async def limited_request(request: Request, max_bytes: int) -> Request:
-    """The request with its body read up to ``max_bytes`` (else BodyTooLarge),
-    replayed to a new Request so the multipart parser never sees more."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise BodyTooLarge()
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise BodyTooLarge()
-        chunks.append(chunk)
-    body = b"".join(chunks)
-    sent = False
-
-    async def replay() -> dict:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return Request(request.scope, replay)

@@ -13,16 +13,17 @@ from services.hrss_isso import messages as msg
 from services.hrss_isso.accounts.bindings import active_binding
 from services.hrss_isso.accounts.units import SEARCH_FIELDS
 from services.hrss_isso.authorisation_codes.applications import CHANNEL_LABELS, code_state
-from services.hrss_isso.authorisation_codes.materials import MATERIAL_KINDS, BodyTooLarge, limited_request, size_label
-from services.hrss_isso.deps import PERSON_LOGIN, CurrentPerson, IssoDep, PersonDep, load_unit
+from services.hrss_isso.authorisation_codes.materials import MATERIAL_KINDS, size_label
+from services.hrss_isso.deps import IssoDep, PersonDep, load_unit
 from services.hrss_isso.forms import FormRejected, text_of
 from services.hrss_isso.models import Person
 from services.hrss_isso.runtime import IssoServices
 from services.hrss_isso.web import flash, page, pop_flash
 from shared.db import Database
 from shared.web.app import render
+from shared.web.bodies import BodyTooLarge, capped_request
 from shared.web.csrf import verify_csrf_form
-from shared.web.deps import ClockDep, CsrfForm, DbDep, Redirect
+from shared.web.deps import ClockDep, CsrfForm, DbDep
 
 __all__ = ["router"]
 
@@ -78,29 +79,26 @@ async def apply(request: Request, person: PersonDep, services: IssoDep, db: DbDe
 
 
 @router.post("/apply")
-async def apply_submit(request: Request, person: CurrentPerson, services: IssoDep, db: DbDep) -> Response:
-    # The body is read here, within a limit, so no CSRF-form dependency: it would read it all first.
+async def apply_submit(request: Request, person: PersonDep, services: IssoDep, db: DbDep) -> Response:
+    # PersonDep has refused an anonymous request before any of the body is
+    # read; the form is read here, within a cap, so no CSRF-form dependency
+    # (it would spool the whole body first).
     max_bytes = services.settings.upload_max_bytes
+    capped = capped_request(request, 3 * max_bytes + 256 * 1024)
     try:
-        request = await limited_request(request, 3 * max_bytes + 256 * 1024)
-    except BodyTooLarge:
-        if person is None:
-            raise Redirect(PERSON_LOGIN) from None
-        too_large = msg.UPLOAD_BODY_TOO_LARGE.format(size=size_label(max_bytes))
-        return await _apply_page(request, services, db, person, field="unit_code", q="", ticked=set(), errors={"": too_large}, status=413)
-    try:
-        form = await verify_csrf_form(request)
-        if person is None:
-            raise Redirect(PERSON_LOGIN)
+        form = await verify_csrf_form(capped)
         unit_ids = [v for v in form.getlist("unit_id") if isinstance(v, str)][:50]
         files: dict[str, tuple[str | None, bytes]] = {}
         for kind in MATERIAL_KINDS:
             upload = form.get(kind)
             if upload is not None and not isinstance(upload, str):
                 files[kind] = (upload.filename, await upload.read(max_bytes + 1))
+    except BodyTooLarge:
+        too_large = msg.UPLOAD_BODY_TOO_LARGE.format(size=size_label(max_bytes))
+        return await _apply_page(request, services, db, person, field="unit_code", q="", ticked=set(), errors={"": too_large}, status=413)
     finally:
         # The parser's spooled temporary files go now, not at garbage collection.
-        await request.close()
+        await capped.close()
     try:
         await run_in_threadpool(lambda: services.authorizations.apply(person_id=person.id, unit_ids=unit_ids, files=files))
     except FormRejected as rejected:

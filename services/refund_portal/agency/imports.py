@@ -212,15 +212,46 @@ def _csv_rows(content: bytes) -> Iterable[tuple[int, list[Any]]]:
         raise ImportRefused(IMPORT["file_unreadable"]) from None
 
 
-def _xlsx_rows(content: bytes) -> Iterable[tuple[int, list[Any]]]:
+# An XLSX is a zip of XML: a 100 KB file can hold a million blank rows or two
+# million shared strings (tens of seconds of CPU, hundreds of MB of memory in
+# openpyxl, which loads every shared string on opening). The members' sizes
+# are read from the zip's directory before anything is decompressed; Python's
+# zipfile stops a member at its declared size, so a lie cannot get past them.
+# A row of the list is well under 2 KB of XML (cells and shared strings).
+_XML_PER_ROW = 2 * 1024
+_XML_SLACK = 4 * 1024 * 1024  # styles, theme and the other parts Excel writes
+_MAX_RATIO = 100  # Excel's XML packs about 5-20 to 1; blank filler thousands to 1
+_RATIO_FROM = 1024 * 1024  # small members may pack better, and cannot hurt
+
+
+def _content_limit(max_rows: int) -> ImportRefused:
+    limit = max_rows + 1
+    return ImportRefused(IMPORT["content_too_large"].format(limit=limit, mb=(limit * _XML_PER_ROW + _XML_SLACK) // (1024 * 1024)))
+
+
+def _check_unpacked_size(content: bytes, *, max_rows: int) -> None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            members = archive.infolist()
+    except zipfile.BadZipFile:
+        raise ImportRefused(IMPORT["file_unreadable"]) from None
+    total = sum(m.file_size for m in members)
+    packed_too_well = any(m.file_size > _RATIO_FROM and m.file_size > _MAX_RATIO * max(m.compress_size, 1) for m in members)
+    if total > (max_rows + 1) * _XML_PER_ROW + _XML_SLACK or packed_too_well:
+        raise _content_limit(max_rows)
+
+
+def _xlsx_rows(content: bytes, *, max_rows: int) -> Iterable[tuple[int, list[Any]]]:
     import openpyxl  # defusedxml is installed, so openpyxl parses the XML safely
 
+    _check_unpacked_size(content, max_rows=max_rows)
     try:
         book = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError):
         raise ImportRefused(IMPORT["file_unreadable"]) from None
     try:
         sheet = book.worksheets[0]
+        # Read-only mode streams the sheet; the caller stops at its row limit.
         for number, row in enumerate(sheet.iter_rows(values_only=True, max_col=40), start=1):
             yield number, list(row)
     except Exception:  # a damaged sheet: openpyxl raises many kinds
@@ -230,12 +261,14 @@ def _xlsx_rows(content: bytes) -> Iterable[tuple[int, list[Any]]]:
 
 
 def read_table(filename: str, content: bytes, *, max_rows: int) -> Table:
-    """The file's header and data rows; blank rows are skipped."""
+    """The file's header and data rows; blank rows are skipped, but counted:
+    a sheet can claim a million of them (openpyxl yields every empty row up to
+    the last one), so more lines than ``max_rows`` and the header stop the reading."""
     if not content:
         raise ImportRefused(IMPORT["file_empty"])
     name = filename.lower()
     if content.startswith(b"PK\x03\x04"):
-        lines = _xlsx_rows(content)
+        lines = _xlsx_rows(content, max_rows=max_rows)
     elif content.startswith(b"\xd0\xcf\x11\xe0") or name.endswith((".xls", ".et")):
         raise ImportRefused(IMPORT["file_type"])
     else:
@@ -243,8 +276,10 @@ def read_table(filename: str, content: bytes, *, max_rows: int) -> Table:
     headers: dict[str, str] | None = None
     positions: dict[str, int] = {}
     rows: list[tuple[int, dict[str, Any]]] = []
-    for line, cells in lines:
+    for read, (line, cells) in enumerate(lines, start=1):
         if all(_blank(c) for c in cells):
+            if read > max_rows + 1:
+                raise _content_limit(max_rows)
             continue
         if headers is None:
             keys = [_header_key(c) for c in cells]

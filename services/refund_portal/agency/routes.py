@@ -48,8 +48,10 @@ from services.refund_portal.models import StaffAccount
 from services.refund_portal.staff import may
 from shared.money import format_fen
 from shared.web.app import render
+from shared.web.bodies import BodyTooLarge, capped_request
 from shared.web.csrf import verify_csrf_form
 from shared.web.deps import ClockDep, CsrfForm, DbDep, Refused, SessionDep
+from shared.web.params import YEAR_MAX, YEAR_MIN, DbId, PageNo, QueryId, Year
 from shared.web.sessions import rotate_session
 
 __all__ = ["router", "page", "refused_page"]
@@ -95,9 +97,10 @@ def _attachment(filename: str) -> dict[str, str]:
 
 def _year(form_value: Any) -> int | None:
     try:
-        return int(str(form_value))
+        year = int(str(form_value))
     except ValueError:
         return None
+    return year if YEAR_MIN <= year <= YEAR_MAX else None
 
 
 # ---- login -------------------------------------------------------------------
@@ -137,7 +140,7 @@ async def logout(form: CsrfForm, session: SessionDep) -> Response:
 
 @router.get("/")
 async def overview_page(
-    request: Request, staff: StaffViewing, db: DbDep, policies: PoliciesDep, clock: ClockDep, year: int | None = None
+    request: Request, staff: StaffViewing, db: DbDep, policies: PoliciesDep, clock: ClockDep, year: Year = None
 ) -> Response:
     context = await run_in_threadpool(overview, db, policies=policies, clock=clock, year=year)
     return page(request, staff, "agency/overview.html", {"active": "overview", **context})
@@ -146,7 +149,7 @@ async def overview_page(
 @router.get("/records")
 async def records(
     request: Request, staff: StaffViewing, db: DbDep, policies: PoliciesDep, clock: ClockDep,
-    year: int | None = None, status: str = "", q: str = "", page_no: int = 1,
+    year: Year = None, status: str = "", q: str = "", page_no: PageNo = 1,
 ) -> Response:
     page_no = max(page_no, 1)
     found = await run_in_threadpool(record_list, db, policies=policies, clock=clock, year=year, status=status, query=q, page_no=page_no)
@@ -163,13 +166,13 @@ async def _show_record(request: Request, staff: StaffAccount, db: DbDep, record_
 
 
 @router.get("/records/{record_id}")
-async def record_page(request: Request, record_id: int, staff: StaffViewing, db: DbDep) -> Response:
+async def record_page(request: Request, record_id: DbId, staff: StaffViewing, db: DbDep) -> Response:
     return await _show_record(request, staff, db, record_id)
 
 
 @router.post("/records/{record_id}/bank-account")
 async def correct_account_submit(
-    request: Request, record_id: int, form: CsrfForm, staff: StaffCorrecting, session: SessionDep, address: ClientAddress,
+    request: Request, record_id: DbId, form: CsrfForm, staff: StaffCorrecting, session: SessionDep, address: ClientAddress,
     db: DbDep, clock: ClockDep, audit_keys: AuditKeysDep,
 ) -> Response:
     values = {
@@ -196,22 +199,25 @@ class ListUpload:
     content: bytes
 
 
-async def read_list_upload(request: Request, settings: RefundSettingsDep) -> ListUpload:
+async def read_list_upload(request: Request, settings: RefundSettingsDep, staff: StaffImporting) -> ListUpload:
     """The posted list file (at most one byte over the limit is read), after
-    the form's CSRF token matched; a body declared far too large is refused unread."""
+    the form's CSRF token matched. ``staff`` is here to be checked first: an
+    anonymous body is refused before any of it is read (FastAPI reads no body
+    for this route, the form is read below); a body over the cap, declared or
+    as it arrives, is refused with 413 as soon as it passes it."""
     limit = settings.import_max_bytes
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit + 64 * 1024:
-        text = messages.IMPORT["file_too_large"].format(limit=f"{limit // (1024 * 1024)} MB")
-        raise Refused(text, status_code=413, back_url=f"{AGENCY}/imports")
-    form = await request.form(max_files=1, max_fields=10)
+    capped = capped_request(request, limit + 64 * 1024)  # the file and the few other fields
     try:
-        await verify_csrf_form(request)  # the same parsed form
+        form = await capped.form(max_files=1, max_fields=10)
+        await verify_csrf_form(capped)  # the same parsed form
         upload = form.get("file")
         named = isinstance(upload, UploadFile) and bool(upload.filename)
         content = await upload.read(limit + 1) if named else b""
+    except BodyTooLarge:
+        text = messages.IMPORT["file_too_large"].format(limit=f"{limit // (1024 * 1024)} MB")
+        raise Refused(text, status_code=413, back_url=f"{AGENCY}/imports") from None
     finally:
-        await form.close()  # the spooled upload
+        await capped.close()  # the spooled upload
     return ListUpload(year=_year(form.get("year", "")) or 0, filename=upload.filename if named else "", content=content)
 
 
@@ -271,7 +277,7 @@ async def import_good_rows(
 
 
 @router.get("/imports/{batch_id}")
-async def import_batch(request: Request, batch_id: int, staff: StaffViewing, db: DbDep) -> Response:
+async def import_batch(request: Request, batch_id: DbId, staff: StaffViewing, db: DbDep) -> Response:
     found = await run_in_threadpool(import_batch_rows, db, batch_id=batch_id)
     if found is None:
         raise StaffRefused(staff, "未找到该导入批次。", status_code=404, back_url=f"{AGENCY}/imports")
@@ -285,7 +291,7 @@ async def import_batch(request: Request, batch_id: int, staff: StaffViewing, db:
 
 @router.get("/payments")
 async def payments(
-    request: Request, staff: StaffViewing, session: SessionDep, db: DbDep, policies: PoliciesDep, clock: ClockDep, year: int | None = None
+    request: Request, staff: StaffViewing, session: SessionDep, db: DbDep, policies: PoliciesDep, clock: ClockDep, year: Year = None
 ) -> Response:
     context = await run_in_threadpool(payments_overview, db, policies=policies, clock=clock, year=year)
     return page(
@@ -320,13 +326,13 @@ async def _show_batch(request: Request, staff: StaffAccount, db: DbDep, batch_id
 
 
 @router.get("/payments/{batch_id}")
-async def payment_batch(request: Request, batch_id: int, staff: StaffViewing, db: DbDep) -> Response:
+async def payment_batch(request: Request, batch_id: DbId, staff: StaffViewing, db: DbDep) -> Response:
     return await _show_batch(request, staff, db, batch_id)
 
 
 @router.get("/payments/{batch_id}/export")
 async def payment_export(
-    batch_id: int, staff: StaffExporting, address: ClientAddress, db: DbDep, clock: ClockDep, audit_keys: AuditKeysDep,
+    batch_id: DbId, staff: StaffExporting, address: ClientAddress, db: DbDep, clock: ClockDep, audit_keys: AuditKeysDep,
     format: str = "csv",  # noqa: A002
 ) -> Response:
     if format not in EXPORT_FORMATS:
@@ -341,7 +347,7 @@ async def payment_export(
 
 @router.post("/payments/{batch_id}/paid")
 async def payment_paid(
-    request: Request, batch_id: int, form: CsrfForm, staff: StaffPaying, session: SessionDep, address: ClientAddress,
+    request: Request, batch_id: DbId, form: CsrfForm, staff: StaffPaying, session: SessionDep, address: ClientAddress,
     db: DbDep, clock: ClockDep, audit_keys: AuditKeysDep,
 ) -> Response:
     reference = str(form.get("reference", "")).strip()[:100]
@@ -363,7 +369,7 @@ async def payment_paid(
 
 @router.get("/audit")
 async def audit(
-    request: Request, staff: StaffAuditing, db: DbDep, audit_keys: AuditKeysDep, before: int | None = None, record: int | None = None
+    request: Request, staff: StaffAuditing, db: DbDep, audit_keys: AuditKeysDep, before: QueryId = None, record: QueryId = None
 ) -> Response:
     context = await run_in_threadpool(audit_log, db, keys=audit_keys, before=before, record_id=record)
     return page(request, staff, "agency/audit.html", {"active": "audit", **context, "record": record})

@@ -17,6 +17,7 @@ from services.refund_portal.deps import AuditKeysDep, ClientAddress, ConfirmToke
 from services.refund_portal.records import UnitIdentity
 from shared.trust import TrustLevel
 from shared.web.deps import ClockDep, DbDep
+from shared.web.params import DbId
 
 __all__ = ["router"]
 
@@ -61,7 +62,7 @@ async def my_refunds(claims: ReadToken, db: DbDep) -> JSONResponse:
     },
 )
 async def confirmation(
-    record_id: int, claims: ConfirmToken, address: ClientAddress, db: DbDep, clock: ClockDep, audit_keys: AuditKeysDep,
+    record_id: DbId, claims: ConfirmToken, address: ClientAddress, db: DbDep, clock: ClockDep, audit_keys: AuditKeysDep,
     body: ConfirmationRequest | None = None,
 ) -> JSONResponse:
     """The unit's decision on its pending record: confirm (the default),

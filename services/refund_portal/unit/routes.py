@@ -16,6 +16,7 @@ from services.refund_portal.deps import AdmittedUnit, AdmittedUnitForm, AuditKey
 from services.refund_portal.unit.confirmation import decidable_record, records_with_history, submit_decision
 from shared.web.app import render
 from shared.web.deps import ClockDep, CsrfForm, DbDep, Refused, SessionDep
+from shared.web.params import DbId
 
 __all__ = ["router"]
 
@@ -56,7 +57,7 @@ async def home(request: Request, unit: CurrentUnit, session: SessionDep, db: DbD
 
 
 @router.get("/refunds/{record_id}/decide")
-async def decide_page(request: Request, record_id: int, unit: AdmittedUnit, db: DbDep, decision: str = "confirm") -> Response:
+async def decide_page(request: Request, record_id: DbId, unit: AdmittedUnit, db: DbDep, decision: str = "confirm") -> Response:
     _known(decision)
     record = await run_in_threadpool(decidable_record, db, unit=unit.identity, record_id=record_id)
     if record is None:
@@ -70,7 +71,7 @@ async def decide_page(request: Request, record_id: int, unit: AdmittedUnit, db: 
 @router.post("/refunds/{record_id}/decide")
 async def decide_submit(
     request: Request,
-    record_id: int,
+    record_id: DbId,
     form: CsrfForm,
     unit: AdmittedUnitForm,
     session: SessionDep,
