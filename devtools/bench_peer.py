@@ -28,20 +28,25 @@ and ``wrk`` (``apt-get install -y wrk``; installed when missing and root).
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import os
 import re
+import secrets
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from devtools.bench import CLIENT_ID, Config, Server, bench_database, drop_database, prepare_database
+from devtools.bench import CLIENT_ID, LOGIN_NAME, REDIRECT_URI, Config, Server, bench_database, drop_database, prepare_database
 from devtools.bench_chain import token_bytes
 from devtools.stack import ROOT, free_port
 
@@ -120,6 +125,94 @@ def load(peer_dir: Path, token_url: str, client_id: str, secret: str, args: argp
     return figures
 
 
+# -- the login flow, one at a time --------------------------------------------
+_ACTION = re.compile(r'<form[^>]*action="([^"]+)"', re.I)
+_HIDDEN = re.compile(r'<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"', re.I)
+
+
+def _pkce() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    return verifier, base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+def _code(location: str, redirect_uri: str, state: str) -> str:
+    params = parse_qs(urlsplit(location).query)
+    if not location.startswith(redirect_uri) or params.get("state") != [state] or "code" not in params:
+        raise SystemExit(f"flow did not end with a code: {location}")
+    return params["code"][0]
+
+
+def ours_flow(client: httpx.Client, cfg: Config) -> None:
+    """gdzwfw_idp: authorize → login page → password → resume → token (5 requests)."""
+    verifier, challenge = _pkce()
+    state = secrets.token_urlsafe(8)
+    params = {"response_type": "code", "client_id": CLIENT_ID, "redirect_uri": REDIRECT_URI, "scope": "openid profile", "state": state,
+              "nonce": secrets.token_urlsafe(8), "code_challenge": challenge, "code_challenge_method": "S256"}
+    login = client.get("/authorize", params=params).headers["location"]
+    page = client.get(login).text
+    form = dict(_HIDDEN.findall(page))
+    done = client.post("/login", data={"csrf_token": form["csrf_token"], "interaction": form["interaction"], "tab": "legal",
+                                       "login_name": LOGIN_NAME, "password": cfg.password})
+    code = _code(client.get(done.headers["location"]).headers["location"], REDIRECT_URI, state)
+    token = client.post("/token", data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
+                                        "code_verifier": verifier}, auth=(CLIENT_ID, cfg.client_secret))
+    if "id_token" not in token.json():
+        raise SystemExit(f"gdzwfw_idp flow: {token.text[:200]}")
+
+
+def node_flow(client: httpx.Client) -> None:
+    """node-oidc-provider's dev interactions: auth → login form → consent form → code → token."""
+    verifier, challenge = _pkce()
+    state = secrets.token_urlsafe(8)
+    redirect_uri = "http://127.0.0.1:4199/cb"
+    params = {"response_type": "code", "client_id": "bench", "redirect_uri": redirect_uri, "scope": "openid", "state": state,
+              "nonce": secrets.token_urlsafe(8), "code_challenge": challenge, "code_challenge_method": "S256"}
+    response = client.get("/auth", params=params)
+    while True:
+        if response.status_code in (302, 303):
+            location = response.headers["location"]
+            if location.startswith(redirect_uri):
+                break
+            response = client.get(location)
+        elif response.status_code == 200 and (action := _ACTION.search(response.text)):
+            form = dict(_HIDDEN.findall(response.text))
+            if form.get("prompt") == "login":
+                form.update(login="bench-user", password="any")
+            response = client.post(action.group(1), data=form)
+        else:
+            raise SystemExit(f"node flow: unexpected {response.status_code} {response.text[:200]}")
+    code = _code(location, redirect_uri, state)
+    token = client.post("/token", data={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
+                                        "code_verifier": verifier}, auth=("bench", "bench-secret"))
+    if "id_token" not in token.json():
+        raise SystemExit(f"node flow: {token.text[:200]}")
+
+
+def flow_medians(base_url: str, flow, count: int) -> float:
+    """Median wall time of ``count`` complete flows, each with a new cookie jar, one at a time (ms)."""
+    times = []
+    for _ in range(count):
+        with httpx.Client(base_url=base_url, timeout=30) as client:
+            started = time.perf_counter()
+            flow(client)
+            times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def hash_median(count: int = 15) -> float:
+    """argon2id verify at the production parameters, on this machine (ms)."""
+    from shared.passwords import PasswordService
+
+    service = PasswordService()
+    hashed = service.hash("Bench@password-1")
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        service.verify(hashed, "Bench@password-1")
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
 def print_table(rounds: list[tuple[dict[str, Figure], dict[str, Figure]]]) -> None:
     print()
     print(f"{'path':<26} {'round':>5} {'gdzwfw_idp /s':>14} {'p50':>8} {'p99':>9} {'node /s':>10} {'p50':>8} {'p99':>9} {'ratio':>6}")
@@ -142,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2, help="uvicorn workers (default 2, as deployed)")
     p.add_argument("--database-url", default=env_url)
     p.add_argument("--peer-dir", type=Path, default=ROOT / "var" / "bench-peer")
+    p.add_argument("--flows", type=int, default=100, help="login flows per provider and round (one at a time)")
     args = p.parse_args(argv)
     ensure_tools(args.peer_dir)
     tmp = Path(tempfile.mkdtemp(prefix="bench-peer-"))
@@ -165,11 +259,19 @@ def main(argv: list[str] | None = None) -> int:
             node = load(args.peer_dir, f"{peer.url}/token", "bench", "bench-secret", args, scope="api:read")
             rounds.append((ours, node))
         count, per_row = token_bytes(bench_url)
+        print("login flows, one at a time ...", flush=True)
+        flows = []
+        for _ in range(args.rounds):
+            flows.append((flow_medians(cfg.public_url, lambda c: ours_flow(c, cfg), args.flows), flow_medians(peer.url, node_flow, args.flows)))
+        hashing = hash_median()
     finally:
         peer.stop()
         server.stop()
         drop_database(args.database_url, bench_url)
     print_table(rounds)
+    for i, (ours, node) in enumerate(flows, 1):
+        print(f"login flow median, round {i}: gdzwfw_idp {ours:.1f} ms (argon2id verify {hashing:.1f} ms of it; "
+              f"without the hash {ours - hashing:.1f} ms), node-oidc-provider {node:.1f} ms (no password hash)")
     print(f"storage per issued token at gdzwfw_idp: {per_row:,.0f} bytes (table and indexes over {count:,} rows)")
     print(f"(wrk output and logs: {tmp})")
     return 0
