@@ -16,6 +16,8 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.metrics import observe_request
+
 __all__ = ["configure_logging", "RequestIdMiddleware", "request_id_var", "get_logger", "incoming_request_id", "access_log"]
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -75,13 +77,20 @@ def incoming_request_id(scope: Scope) -> str:
     return incoming if _REQUEST_ID_OK.match(incoming) else uuid.uuid4().hex[:16]
 
 
-def access_log(method: str, path: str, status: int, started: float) -> None:
-    """One line per request: method, path (never the query: it carries codes), status, ms."""
+def access_log(method: str, path: str, status: int, started: float, *, route: str | None = None) -> None:
+    """One line per request: method, path (never the query: it carries codes), status, ms;
+    and the request's metrics, by ``route`` (the template; the fast lane's paths are exact)."""
+    seconds = time.perf_counter() - started
+    observe_request(route or path, method, status, seconds)
     if _access.isEnabledFor(logging.INFO):
-        _access.info(
-            "request",
-            extra={"fields": {"method": method, "path": path, "status": status, "ms": round((time.perf_counter() - started) * 1000, 1)}},
-        )
+        _access.info("request", extra={"fields": {"method": method, "path": path, "status": status, "ms": round(seconds * 1000, 1)}})
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template (Starlette leaves the route in the
+    scope): bounded label values, unlike raw paths with ids in them."""
+    route = scope.get("route")
+    return getattr(route, "path", None) or "<unmatched>"
 
 
 class RequestIdMiddleware:
@@ -108,5 +117,5 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            access_log(scope["method"], scope["path"], status, started)
+            access_log(scope["method"], scope["path"], status, started, route=route_template(scope))
             request_id_var.reset(token)
