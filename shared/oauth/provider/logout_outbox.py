@@ -107,11 +107,6 @@ class LogoutOutbox:
                 delivered += self._send(client, notice)
         return delivered
 
-    def depth(self) -> int:
-        """Notices not yet delivered (the outbox depth gauge)."""
-        with self.db.transaction() as s:
-            return s.execute(select(func.count()).select_from(self.table)).scalar_one()
-
     # -- one attempt ---------------------------------------------------------
     def _claim(self, ids: list[int] | None) -> list[OutboxNotice]:
         t = self.table
@@ -173,14 +168,15 @@ class LogoutOutbox:
 
 
 class OutboxDepth(Collector):
-    """``backchannel_logout_outbox_depth``, counted when scraped."""
+    """``backchannel_logout_outbox_depth``: notices not yet delivered, counted when scraped."""
 
-    def __init__(self, outbox: LogoutOutbox) -> None:
-        self.outbox = outbox
+    def __init__(self, db: Database, table: Table) -> None:
+        self.db, self.table = db, table
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         try:
-            depth = self.outbox.depth()
+            with self.db.transaction() as s:
+                depth = s.execute(select(func.count()).select_from(self.table)).scalar_one()
         except SQLAlchemyError:
             # The other families still matter when the database is down (/readyz reports it).
             log.warning("outbox depth unreadable", exc_info=True)

@@ -349,7 +349,7 @@ class Provider:
             max_age=config.logout_notice_max_age,
             max_delay=config.logout_retry_max_delay,
         )
-        self.outbox_depth = OutboxDepth(self.outbox)
+        self.outbox_depth = OutboxDepth(db, config.tables.logout_outbox)
 
     def _sign_logout(self, notice: OutboxNotice) -> str:
         with self.db.session() as s:
