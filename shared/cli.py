@@ -138,7 +138,7 @@ class ServiceCli:
             outbox=provider.outbox if provider is not None else None,
             purge=lambda: self.purge_expired(db, clock, keep_days=keep_days),
             clock=clock,
-            purge_every=getattr(settings, "worker_purge_interval", 3600),
+            purge_every=settings.worker_purge_interval,
         )
         if metrics_port is not None:
             start_metrics_server(metrics_port, host=settings.metrics_host)

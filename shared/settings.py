@@ -80,6 +80,7 @@ class ServiceSettings(BaseSettings):
     readiness_timeout: float = Field(
         default=2.0, gt=0, description="Seconds /readyz waits for each of the database and Redis before answering 503."
     )
+    worker_purge_interval: int = Field(default=3600, gt=0, description="How often `manage worker` deletes expired rows (s).")
     metrics_port: int | None = Field(
         default=None,
         description="Serve /metrics (Prometheus) on this port, apart from the service's own; "
@@ -125,7 +126,6 @@ class ProviderSettings(ServiceSettings):
     backchannel_logout_retry_max_delay: int = Field(
         default=900, gt=0, description="The longest wait between two delivery attempts of a back-channel logout notice (s)."
     )
-    worker_purge_interval: int = Field(default=3600, gt=0, description="How often `manage worker` deletes expired rows (s).")
 
     @property
     def loads_demo_data(self) -> bool:
