@@ -1,5 +1,6 @@
 """``make run``: migrate, load demo data, start the three services on
-8001–8003 on SQLite under ``var/``, print where to go; Ctrl-C stops all."""
+8001–8003 on SQLite under ``var/`` with a ``manage worker`` beside each
+provider, print where to go; Ctrl-C stops all."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def main() -> None:
 
         generate(certs)
         print(f"generated the test PKI in {certs} (PIN 123456)")
-    config = StackConfig(database_urls=database_urls(base_url=None, var_dir=ROOT / "var"))
+    config = StackConfig(database_urls=database_urls(base_url=None, var_dir=ROOT / "var"), workers=True, metrics_dir=ROOT / "var" / "metrics")
     stack = Stack(config, log_dir=None)
     stack.migrate()
     stack.start()
@@ -55,6 +56,7 @@ def main() -> None:
     at {config.url('refund_portal')}/agency/login
   OIDC client on both providers: demo-rp / demo-rp-secret, redirect http://127.0.0.1:8099/cb
   「CA助手」 for 网银证书 / CA证书 pages: running on loopback (certificate PIN 123456)
+  Workers (back-channel logout outbox, purge) beside both providers; metrics at <service>/metrics
 
   Ctrl-C stops all three.
 """

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -28,6 +29,8 @@ __all__ = ["StackConfig", "Stack", "free_port", "database_urls", "SERVICES"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("gdzwfw_idp", "hrss_isso", "refund_portal")
+# The services that send back-channel logout notices (``manage worker`` delivers their outbox).
+PROVIDERS = ("gdzwfw_idp", "hrss_isso")
 DEV_SECRET = "dev-secret-key-not-for-production"
 # The audit log's HMAC key in development (refused in production like DEV_SECRET).
 DEV_AUDIT_KEYS = {"dev-1": "dev-audit-key-not-for-production"}
@@ -87,6 +90,10 @@ class StackConfig:
     redis_url: str | None = None  # key-value state in Redis instead of each database
     redis_key_prefix: str = ""
     work_dir: Path = ROOT / "var"  # uploads and other files the services keep
+    workers: bool = False  # a ``manage worker`` beside each provider
+    # Set: each service and its worker write their metrics under <dir>/<service>
+    # (prometheus_client's multiprocess mode), so the service's /metrics shows the worker's too.
+    metrics_dir: Path | None = None
 
     def url(self, name: str) -> str:
         return f"http://{self.host}:{self.ports[name]}"
@@ -174,19 +181,32 @@ class Stack:
         envs = self.config.environments()
         for name in names:
             env = {**os.environ, **envs[name], "PYTHONUNBUFFERED": "1"}
-            out = open(self.log_dir / f"{name}.log", "ab") if self.log_dir else None  # noqa: SIM115
-            if out is not None:
-                self._logs.append(out)
-            self.processes[name] = subprocess.Popen(
-                [sys.executable, "-m", f"services.{name}.manage", "serve", "--host", self.config.host, "--port", str(self.config.ports[name])],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT if out else None,
-                start_new_session=True,
-            )
+            if self.config.metrics_dir is not None:
+                # Files of a previous run would be added to this one's values.
+                metrics = self.config.metrics_dir / name
+                shutil.rmtree(metrics, ignore_errors=True)
+                metrics.mkdir(parents=True)
+                env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
+            serve = ["serve", "--host", self.config.host, "--port", str(self.config.ports[name])]
+            self.processes[name] = self._spawn(name, serve, env)
+            if self.config.workers and name in PROVIDERS:
+                self.processes[f"{name}-worker"] = self._spawn(f"{name}-worker", ["worker"], env)
         for name in names:
             self._wait_ready(name, timeout)
+
+    def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen:
+        out = open(self.log_dir / f"{name}.log", "ab") if self.log_dir else None  # noqa: SIM115
+        if out is not None:
+            self._logs.append(out)
+        service = name.removesuffix("-worker")
+        return subprocess.Popen(
+            [sys.executable, "-m", f"services.{service}.manage", *command],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT if out else None,
+            start_new_session=True,
+        )
 
     def _wait_ready(self, name: str, timeout: float) -> None:
         # Readiness, not liveness: /readyz answers 200 only once start-up is

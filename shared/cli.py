@@ -1,4 +1,4 @@
-"""The operator commands every service has: migrate, rotate-keys, serve.
+"""The operator commands every service has: migrate, rotate-keys, serve, worker.
 
 Each service's ``manage.py`` builds one :class:`ServiceCli` and exposes its
 ``app_factory`` for uvicorn (``--factory services.<name>.manage:app_factory``),
@@ -8,7 +8,13 @@ so workers started by uvicorn build the app the same way.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import importlib
+import os
+import shutil
+import signal
+import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +60,9 @@ class ServiceCli:
         serve.add_argument("--host", default="127.0.0.1")
         serve.add_argument("--port", type=int, default=self.default_port)
         serve.add_argument("--workers", type=int, default=1)
+        worker = sub.add_parser("worker", help="deliver back-channel logout notices (providers) and purge expired rows, until stopped")
+        worker.add_argument("--keep-days", type=int, default=1, help="as for purge-expired")
+        worker.add_argument("--metrics-port", type=int, default=None, help="serve this worker's /metrics on this port")
         args = parser.parse_args(argv)
         settings = self.settings_cls()
         if args.command == "migrate":
@@ -75,23 +84,19 @@ class ServiceCli:
             # Running servers pick the new key up within their key-cache window.
             print(f"{self.name}: now signing with key {kid}; retired keys stay in the JWKS until their ID tokens expire")
         elif args.command == "purge-expired":
-            import datetime as dt
-
             from shared.clock import SystemClock
             from shared.db import Database
-            from shared.kvstore import SqlKeyValueStore
-            from shared.oauth.provider.store import ProviderStore
 
-            db, clock = Database(settings.database_url), SystemClock()
-            removed = SqlKeyValueStore(db, _resolve(self.kv_table or f"services.{self.name}.models:kv_table"), clock).purge_expired()
-            if self.provider_tables:
-                with db.transaction() as s:
-                    store = ProviderStore(s, _resolve(self.provider_tables), clock)
-                    removed += store.purge_expired(before=clock.now() - dt.timedelta(days=args.keep_days))
+            removed = self.purge_expired(Database(settings.database_url), SystemClock(), keep_days=args.keep_days)
             print(f"{self.name}: removed {removed} expired rows")
+        elif args.command == "worker":
+            self.worker(settings, keep_days=args.keep_days, metrics_port=args.metrics_port)
         elif args.command == "serve":
             import uvicorn
 
+            own_dir = _multiprocess_metrics(args.workers)
+            if settings.metrics_port is not None:
+                self._serve_metrics(settings)
             uvicorn.run(
                 f"services.{self.name}.manage:app_factory",
                 factory=True,
@@ -104,3 +109,69 @@ class ServiceCli:
                 proxy_headers=bool(settings.trusted_proxies),
                 forwarded_allow_ips=settings.trusted_proxies or None,
             )
+            if own_dir is not None:
+                shutil.rmtree(own_dir, ignore_errors=True)
+
+    def purge_expired(self, db: Any, clock: Any, *, keep_days: int) -> int:
+        """Expired sessions and counters, and (providers) codes and tokens
+        expired more than ``keep_days`` ago. The number of rows deleted."""
+        from shared.kvstore import SqlKeyValueStore
+        from shared.oauth.provider.store import ProviderStore
+
+        removed = SqlKeyValueStore(db, _resolve(self.kv_table or f"services.{self.name}.models:kv_table"), clock).purge_expired()
+        if self.provider_tables:
+            with db.transaction() as s:
+                store = ProviderStore(s, _resolve(self.provider_tables), clock)
+                removed += store.purge_expired(before=clock.now() - dt.timedelta(days=keep_days))
+        return removed
+
+    def worker(self, settings: Any, *, keep_days: int, metrics_port: int | None) -> None:
+        """Runs until SIGTERM or SIGINT; the app is built only for its parts
+        (the provider signs the logout tokens), never served."""
+        from shared.metrics import start_metrics_server
+        from shared.worker import Worker
+
+        app = self.app_factory()
+        provider = getattr(app.state, "provider", None)
+        db, clock = app.state.db, app.state.clock
+        worker = Worker(
+            outbox=provider.outbox if provider is not None else None,
+            purge=lambda: self.purge_expired(db, clock, keep_days=keep_days),
+            clock=clock,
+            purge_every=settings.worker_purge_interval,
+        )
+        if metrics_port is not None:
+            start_metrics_server(metrics_port, host=settings.metrics_host)
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        try:
+            worker.run(stop)
+        finally:
+            db.dispose()
+
+    def _serve_metrics(self, settings: Any) -> None:
+        """The internal metrics port, served by this (the supervising) process:
+        with several workers, it adds up their values (multiprocess mode)."""
+        from shared.db import Database
+        from shared.metrics import start_metrics_server
+
+        extra = []
+        if self.provider_tables:
+            from shared.oauth.provider.logout_outbox import OutboxDepth
+
+            extra.append(OutboxDepth(Database(settings.database_url, pool_size=1), _resolve(self.provider_tables).logout_outbox))
+        start_metrics_server(settings.metrics_port, host=settings.metrics_host, extra=extra)
+
+
+def _multiprocess_metrics(workers: int) -> str | None:
+    """With several uvicorn workers, prometheus_client's multiprocess mode:
+    each worker writes its values under PROMETHEUS_MULTIPROC_DIR and a scrape
+    adds them up. The variable must be set before the workers import
+    prometheus_client. An operator's own directory is used as it is (the
+    operator empties it between runs); otherwise a new one, removed at exit."""
+    if workers <= 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return None
+    path = tempfile.mkdtemp(prefix="prometheus-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    return path

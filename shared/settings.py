@@ -85,6 +85,15 @@ class ServiceSettings(BaseSettings):
     readiness_timeout: float = Field(
         default=2.0, gt=0, description="Seconds /readyz waits for each of the database and Redis before answering 503."
     )
+    worker_purge_interval: int = Field(default=3600, gt=0, description="How often `manage worker` deletes expired rows (s).")
+    metrics_port: int | None = Field(
+        default=None,
+        description="Serve /metrics (Prometheus) on this port, apart from the service's own; "
+        "outside production the service's own port answers /metrics too.",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="Address of the metrics port: an internal interface (0.0.0.0 in a container whose port is not published)."
+    )
     log_level: str = Field(default="INFO")
     log_json: bool = Field(default=True, description="One JSON object per log line.")
 
@@ -116,6 +125,12 @@ class ProviderSettings(ServiceSettings):
     access_token_ttl: int = Field(default=900, description="Access token lifetime (s).")
     refresh_token_ttl: int = Field(default=8 * 3600, description="Refresh token lifetime (s).")
     id_token_ttl: int = Field(default=600, description="ID token lifetime (s); retired signing keys stay published this long.")
+    backchannel_logout_max_age: int = Field(
+        default=24 * 3600, gt=0, description="Back-channel logout notices a client has not accepted by then are dropped, with a log line (s)."
+    )
+    backchannel_logout_retry_max_delay: int = Field(
+        default=900, gt=0, description="The longest wait between two delivery attempts of a back-channel logout notice (s)."
+    )
 
     @property
     def loads_demo_data(self) -> bool:

@@ -29,3 +29,16 @@ def run(coroutine_factory):
     browser tests' Playwright keeps an event loop on the main thread)."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(lambda: asyncio.run(coroutine_factory())).result()
+
+
+def capture_logout_notices(provider) -> list[tuple[str, str]]:
+    """The back-channel logout notices the provider sends, as (uri, logout
+    token), at its outbox's HTTP transport; every client answers 200."""
+    notices: list[tuple[str, str]] = []
+
+    def receive(request: httpx.Request) -> httpx.Response:
+        notices.append((str(request.url), parse_qs(request.content.decode())["logout_token"][0]))
+        return httpx.Response(200)
+
+    provider.outbox.transport = httpx.MockTransport(receive)
+    return notices

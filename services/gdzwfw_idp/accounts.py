@@ -10,6 +10,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from services.gdzwfw_idp.models import Account, CertificateBinding, HandlerRelation, TrustLevelChange
+from shared.metrics import LEVEL_CHANGES, count_on_commit
 from shared.trust import TrustLevel
 
 __all__ = [
@@ -102,6 +103,8 @@ def record_level_change(
     )
     account.trust_level = to_level.name
     account.verification_method = method
+    # Methods are the service's own names (messages module): a bounded label.
+    count_on_commit(db, LEVEL_CHANGES.labels(to_level.name, method).inc)
 
 
 def record_verification(

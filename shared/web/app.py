@@ -30,11 +30,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from shared.clock import Clock, SystemClock
 from shared.db import Database, startup_lock
 from shared.kvstore import KeyValueStore, make_kv_store
+from shared.metrics import CONTENT_TYPE_LATEST, exposition
 from shared.randomness import SystemTokenSource, TokenSource
 from shared.settings import ServiceSettings
 from shared.web.csrf import CsrfError, csrf_token
 from shared.web.deps import Redirect, Refused
-from shared.web.fastlane import ServiceApp
+from shared.web.fastlane import MachineRequest, MachineResponse, ServiceApp
 from shared.web.health import SKIP_SESSION_PATHS, add_health_probes
 from shared.web.logs import RequestIdMiddleware
 from shared.web.security_headers import content_security_policy, secure_pages
@@ -142,6 +143,8 @@ def build_app(
     app.state.tokens = tokens
     app.state.templates = templates
     app.state.service_name = service_name
+    # Collectors read when /metrics is scraped (a provider's outbox depth).
+    app.state.metrics_collectors = []
 
     app.add_middleware(
         ServerSessionMiddleware,
@@ -159,6 +162,9 @@ def build_app(
     app.mount("/static", StaticFiles(directory=SHARED_STATIC), name="static")
 
     add_health_probes(app, service_name=service_name, db=db, kv=kv, timeout=settings.readiness_timeout)
+    if settings.environment != "production":
+        # In production only the internal metrics port answers (manage serve, *_METRICS_PORT).
+        _add_metrics(app)
 
     @app.exception_handler(CsrfError)
     async def _csrf(request: Request, exc: CsrfError) -> Response:
@@ -190,6 +196,15 @@ def build_app(
         return error_page(request, 500, "系统繁忙，请稍后再试。如问题持续，请拨打 12345 咨询并提供下方的请求编号。")
 
     return app
+
+
+def _add_metrics(app: ServiceApp) -> None:
+    async def metrics(request: MachineRequest) -> MachineResponse:
+        # Collectors may query the database: not on the event loop.
+        body = await run_in_threadpool(exposition, app.state.metrics_collectors)
+        return MachineResponse(status=200, body=body, headers=[(b"content-type", CONTENT_TYPE_LATEST.encode())])
+
+    app.add_fast_route("/metrics", metrics, methods=["GET"])
 
 
 BEIJING = dt.timezone(dt.timedelta(hours=8), "北京时间")

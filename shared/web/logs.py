@@ -16,6 +16,8 @@ import time
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.metrics import observe_request
+
 __all__ = ["configure_logging", "RequestIdMiddleware", "request_id_var", "get_logger", "incoming_request_id", "access_log"]
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -82,13 +84,20 @@ def incoming_request_id(scope: Scope) -> str:
     return incoming if _REQUEST_ID_OK.match(incoming) else secrets.token_hex(8)
 
 
-def access_log(method: str, path: str, status: int, started: float) -> None:
-    """One line per request: method, path (never the query: it carries codes), status, ms."""
+def access_log(method: str, path: str, status: int, started: float, *, route: str | None = None) -> None:
+    """One line per request: method, path (never the query: it carries codes), status, ms;
+    and the request's metrics, by ``route`` (the template; the fast lane's paths are exact)."""
+    seconds = time.perf_counter() - started
+    observe_request(route or path, method, status, seconds)
     if _access.isEnabledFor(logging.INFO):
-        _access.info(
-            "request",
-            extra={"fields": {"method": method, "path": path, "status": status, "ms": round((time.perf_counter() - started) * 1000, 1)}},
-        )
+        _access.info("request", extra={"fields": {"method": method, "path": path, "status": status, "ms": round(seconds * 1000, 1)}})
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template (Starlette leaves the route in the
+    scope): bounded label values, unlike raw paths with ids in them."""
+    route = scope.get("route")
+    return getattr(route, "path", None) or "<unmatched>"
 
 
 class RequestIdMiddleware:
@@ -119,7 +128,7 @@ class RequestIdMiddleware:
             # page is made and the trace logged) sits outside this middleware:
             # the id stays bound for it. Each request runs in a task of its
             # own, with a copy of the context, so it does not reach the next.
-            access_log(scope["method"], scope["path"], status, started)
+            access_log(scope["method"], scope["path"], status, started, route=route_template(scope))
             raise
-        access_log(scope["method"], scope["path"], status, started)
+        access_log(scope["method"], scope["path"], status, started, route=route_template(scope))
         request_id_var.reset(token)

@@ -11,7 +11,7 @@ from shared.oauth.backchannel import LogoutTokenInvalid, LogoutTokenValidator
 from shared.oauth.client import RelyingParty
 from shared.settings import ClientConfig
 from tests.gdzwfw_idp.conftest import ISSUER
-from tests.oidc_helpers import Pkce, authorize_params, decode_id_token, query_of, run
+from tests.oidc_helpers import Pkce, authorize_params, capture_logout_notices, decode_id_token, query_of, run
 
 BC = ("bc-rp", "bc-rp-secret")
 REDIRECT = "http://127.0.0.1:8099/cb"
@@ -31,8 +31,7 @@ def idp_with_backchannel_client(make_idp):
             )
         ]
     )
-    notices: list[tuple[str, str]] = []
-    idp.app.state.provider.config.notify_logout = notices.extend
+    notices = capture_logout_notices(idp.app.state.provider)
     return idp, notices
 
 
@@ -92,8 +91,7 @@ def idp_with_two_backchannel_clients(make_idp):
             ClientConfig(client_id=BC2[0], client_secret=BC2[1], redirect_uris=[REDIRECT], backchannel_logout_uri=BACKCHANNEL2),
         ]
     )
-    notices: list[tuple[str, str]] = []
-    idp.app.state.provider.config.notify_logout = notices.extend
+    notices = capture_logout_notices(idp.app.state.provider)
     return idp, notices
 
 

@@ -14,7 +14,7 @@ from services.gdzwfw_idp.demo import DEMO_PASSWORD
 from shared.settings import ClientConfig
 from tests.gdzwfw_idp.conftest import Idp
 from tests.gdzwfw_idp.journeys import csrf, handler_login, latest_sms_code, login
-from tests.oidc_helpers import Pkce, authorize_params, decode_id_token, query_of
+from tests.oidc_helpers import Pkce, authorize_params, capture_logout_notices, decode_id_token, query_of
 
 BC = ("bc-rp", "bc-rp-secret")
 REDIRECT = "http://127.0.0.1:8099/cb"
@@ -25,8 +25,7 @@ NEW = "Chg@pass2026"
 @pytest.fixture
 def idp_and_notices(make_idp) -> tuple[Idp, list[tuple[str, str]]]:
     idp = make_idp(clients=[ClientConfig(client_id=BC[0], client_secret=BC[1], redirect_uris=[REDIRECT], backchannel_logout_uri=BACKCHANNEL)])
-    notices: list[tuple[str, str]] = []
-    idp.app.state.provider.config.notify_logout = notices.extend
+    notices = capture_logout_notices(idp.app.state.provider)
     return idp, notices
 
 

@@ -16,7 +16,7 @@ from shared.oauth.provider.provider import BACKCHANNEL_LOGOUT_EVENT
 from shared.settings import ClientConfig
 from tests.hrss_isso.conftest import GDZWFW, ISSUER, Isso, csrf_of
 from tests.hrss_isso.flows import handler_tokens
-from tests.oidc_helpers import DEMO_RP, Pkce, authorize_params, query_of
+from tests.oidc_helpers import DEMO_RP, Pkce, authorize_params, capture_logout_notices, query_of
 
 UPSTREAM_SID = "gd-sid-1"
 L2_UNIT = {
@@ -119,8 +119,7 @@ def isso_with_backchannel_app(make_isso) -> tuple[Isso, list[tuple[str, str]]]:
         client_id=APP[0], client_secret=APP[1], redirect_uris=["http://127.0.0.1:8099/cb"], backchannel_logout_uri=APP_BACKCHANNEL
     )
     isso = make_isso(clients=[app_client])
-    notices: list[tuple[str, str]] = []
-    isso.app.state.provider.config.notify_logout = notices.extend
+    notices = capture_logout_notices(isso.app.state.provider)
     return isso, notices
 
 

@@ -14,6 +14,7 @@ from services.hrss_isso import messages as msg
 from shared.settings import ClientConfig
 from tests.hrss_isso.conftest import Isso, csrf_of
 from tests.hrss_isso.flows import GOOD_PASSWORD, handler_tokens
+from tests.oidc_helpers import capture_logout_notices
 
 APP = ("bc-app", "bc-app-secret")
 APP_BACKCHANNEL = "http://127.0.0.1:8097/backchannel-logout"
@@ -24,8 +25,7 @@ CHENXIAO = {"login_name": "chenxiao", "id_number": "440106199007150041", "mobile
 def isso_and_notices(make_isso) -> tuple[Isso, list[tuple[str, str]]]:
     app_client = ClientConfig(client_id=APP[0], client_secret=APP[1], redirect_uris=["http://127.0.0.1:8099/cb"], backchannel_logout_uri=APP_BACKCHANNEL)
     isso = make_isso(clients=[app_client])
-    notices: list[tuple[str, str]] = []
-    isso.app.state.provider.config.notify_logout = notices.extend
+    notices = capture_logout_notices(isso.app.state.provider)
     return isso, notices
 
 

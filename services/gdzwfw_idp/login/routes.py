@@ -27,6 +27,7 @@ from services.gdzwfw_idp.verification.certificate import service as certificate
 from services.gdzwfw_idp.verification.certificate.challenge import issue_challenge
 from services.gdzwfw_idp.verification.certificate.verifier import KINDS
 from services.gdzwfw_idp.verification.licence import service as licence
+from shared.metrics import record_login
 from shared.trust import TrustLevel
 from shared.web.app import render
 
@@ -126,11 +127,13 @@ async def login_submit(request: Request, form: FormDep, address: AddressDep, idp
     )
     account = result.account
     if result.error or account is None:
+        record_login("password", "failure")
         return await login_page_again(
             request, idp, method="password", interaction=interaction, tab=tab, error=result.error, login_name=login_name, handler=as_handler
         )
     # The generation read with the password hash that was checked.
     start_login(request, idp, account_id=account.id, amr=["pwd"], generation=account.login_generation)
+    record_login("password", "success")
     if as_handler:
         suffix = f"?interaction={interaction}" if interaction else ""
         return RedirectResponse(f"/login/choose{suffix}", status_code=303)
@@ -168,8 +171,10 @@ async def certificate_login(request: Request, form: FormDep, owner: OwnerDep, id
     nonce, response = form.get("nonce", ""), form.get("response", "")
     found, error = await run_in_threadpool(lambda: certificate.login_account(idp, owner=owner, kind=kind, nonce=nonce, response=response))
     if error or found is None:
+        record_login(kind, "failure")  # bank or ca: one of KINDS, checked above
         return await login_page_again(request, idp, method=kind, interaction=interaction, tab="legal", error=error)
     start_login(request, idp, account_id=found[0], amr=certificate.AMR, generation=found[1])
+    record_login(kind, "success")
     return after_login(request, interaction)
 
 
@@ -179,6 +184,8 @@ async def licence_login(request: Request, form: FormDep, owner: OwnerDep, idp: I
     result = await run_in_threadpool(lambda: licence.login(idp, owner=owner, sid=form.get("s", "")))
     interaction = result.interaction or form.get("interaction", "")
     if result.error or result.account is None:
+        record_login("wechat", "failure")
         return await login_page_again(request, idp, method="wechat", interaction=interaction, tab="legal", error=result.error)
     start_login(request, idp, account_id=result.account[0], amr=licence.AMR, generation=result.account[1])
+    record_login("wechat", "success")
     return after_login(request, interaction)

@@ -40,6 +40,7 @@ from services.hrss_isso.registration.contexts import UNIT_FIELDS, UNIT_STEPS, re
 from services.hrss_isso.runtime import IssoServices
 from services.hrss_isso.web import client_address, flash, page, parked, resume_or, with_interaction
 from shared.clock import Clock
+from shared.metrics import record_login
 from shared.oauth.adapter import read_oauth2_request
 from shared.oauth.backchannel import logout_receiver
 from shared.oauth.client import LoginFailed
@@ -124,6 +125,7 @@ async def federation_callback(
     except LoginFailed as failure:
         fields = {"kind": failure.kind, "upstream_error": failure.upstream_error, "detail": failure.detail[:200]}
         log.warning("federated login failed", extra={"fields": fields})
+        record_login("gdzwfw", "failure")
         found = await run_in_threadpool(parked, provider, interaction)
         if found is not None and failure.upstream_error in FORWARDED_DENIALS:
             req = await read_oauth2_request(request, params=found.params)
@@ -158,6 +160,7 @@ async def _render_outcome(
     match outcome:
         case UnitLogin():
             start_federated_unit_session(request, outcome.session)
+            record_login("gdzwfw", "success")
             return resume_or(provider, interaction, f"{issuer}/")
         case Declined():
             return declined_page(request, provider, outcome, interaction)
@@ -192,6 +195,7 @@ async def _render_outcome(
             return RedirectResponse(with_interaction(f"{issuer}/register/provincial", interaction), status_code=303)
         case PersonLogin():
             start_person_session(request, person=outcome.person, amr=outcome.amr, clock=clock, tokens=tokens)
+            record_login("gdzwfw", "success")
             still_parked = interaction if parked(provider, interaction) else ""
             return RedirectResponse(with_interaction(f"{issuer}/login/units", still_parked), status_code=303)
     raise AssertionError(f"unhandled outcome {outcome!r}")

@@ -22,6 +22,7 @@ from services.hrss_isso.login.sessions import enter_unit_as_handler, start_perso
 from services.hrss_isso.models import Person
 from services.hrss_isso.web import client_address, flash, parked, resume_or, with_interaction
 from shared.db import Database
+from shared.metrics import record_login
 from shared.oauth.provider.provider import Provider
 from shared.trust import TrustLevel
 from shared.web.app import render
@@ -112,10 +113,12 @@ async def login_submit(
         lambda: service.authenticate(db, login_name=login_name, password=password, address=client_address(request))
     )
     if result.error or not result.account_id:
+        record_login("password", "failure")
         ctx = await run_in_threadpool(
             lambda: login_context(provider, interaction, tab, "password", error=result.error, login_name=login_name)
         )
         return render(request, "login.html", ctx, status_code=400)
+    record_login("password", "success")
     found = parked(provider, interaction)
     interaction = interaction if found else ""
 

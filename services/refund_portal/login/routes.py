@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from services.refund_portal.admission import REQUIRED_LEVEL, STEP_UP_URL, admitted
 from services.refund_portal.deps import BackchannelLogoutDep, RefundSettingsDep, RelyingPartyDep
+from shared.metrics import record_login
 from shared.oauth.challenge import parse_bearer_challenge
 from shared.oauth.client import LoginFailed
 from shared.trust import TrustLevel, require_level_claims
@@ -88,6 +89,7 @@ async def callback(request: Request, rp: RelyingPartyDep) -> Response:
     except LoginFailed as failure:
         fields = {"kind": failure.kind, "upstream_error": failure.upstream_error, "detail": failure.detail[:200]}
         log.warning("login failed", extra={"fields": fields})
+        record_login("hrss_isso", "failure")
         message = FAILURE_TEXT.get(failure.kind, FAILURE_TEXT["upstream_error"])
         upgrade = None
         if failure.upstream_error == "access_denied":
@@ -113,6 +115,7 @@ async def callback(request: Request, rp: RelyingPartyDep) -> Response:
     session["id_token"] = login.id_token
     session["isso_sid"] = claims.get("sid")
     log.info("login", extra={"fields": {"acr": session["acr"], "admitted": admitted(session["acr"])}})
+    record_login("hrss_isso", "success")
     # Back to where the login (or the step-up) set out from.
     return RedirectResponse(local_path(session.pop(AFTER_LOGIN, "") or "") or "/", status_code=303)
 

@@ -24,6 +24,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from shared.metrics import INTROSPECTIONS
 from shared.oauth.provider.binding import Binding
 from shared.oauth.provider.models import AuthorizationCode, Client, Principal, Token
 
@@ -220,6 +221,11 @@ class ProviderIntrospection(IntrospectionEndpoint):
         # Resource servers registered for introspection may ask about any
         # token; other clients only about their own.
         return client.introspection_allowed or token.client_id == client.client_id
+
+    def create_introspection_payload(self, token: Token | None) -> dict[str, Any]:
+        payload = super().create_introspection_payload(token)
+        INTROSPECTIONS.labels("true" if payload.get("active") else "false").inc()
+        return payload
 
     def introspect_token(self, token: Token) -> dict[str, Any]:
         bound = _bound(self)

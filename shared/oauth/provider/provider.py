@@ -6,11 +6,10 @@ discovery and JWKS. Framework-free: routes turn the outcomes into pages.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 from authlib.oauth2.rfc6749.errors import AccessDeniedError, OAuth2Error
 from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core.errors import LoginRequiredError
@@ -20,6 +19,7 @@ from sqlalchemy.orm import Session
 from shared.clock import Clock
 from shared.db import Database
 from shared.kvstore import KeyValueStore
+from shared.metrics import TOKENS_ISSUED
 from shared.oauth.adapter import AuthlibResponse, StarletteAuthorizationServer, StarletteOAuth2Request
 from shared.oauth.provider.errors import UnmetAuthenticationRequirementsError
 from shared.oauth.provider.grants import (
@@ -38,6 +38,7 @@ from shared.oauth.provider.hooks import ProviderHooks
 from shared.oauth.provider.hot_paths import HotPaths
 from shared.oauth.provider.interaction import Interaction, Interactions, essential_acr, is_stale
 from shared.oauth.provider.keys import KeyManager, SigningKey
+from shared.oauth.provider.logout_outbox import LogoutOutbox, OutboxDepth, OutboxNotice
 from shared.oauth.provider.models import Client, Principal, Token
 from shared.oauth.provider.store import ClientCache, ProviderStore
 from shared.oauth.provider.tables import ProviderTables
@@ -81,27 +82,14 @@ class ProviderConfig:
     scopes_supported: tuple[str, ...] = ("openid", "profile")
     # claim -> the scope a token needs for it to be released
     scoped_claims: dict[str, str] = field(default_factory=dict)
-    # How back-channel logout notices leave (injected: tests capture them).
-    notify_logout: Callable[[list[tuple[str, str]]], None] = field(default_factory=lambda: post_logout_notices)
+    # Back-channel logout notices: given up when still undelivered after this
+    # long, retried at most this far apart (shared.oauth.provider.logout_outbox).
+    logout_notice_max_age: int = 24 * 3600
+    logout_retry_max_delay: int = 900
     claims_supported: tuple[str, ...] = ("sub", "acr", "amr", "auth_time", "trust_level")
 
 
 BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
-
-
-def post_logout_notices(notices: list[tuple[str, str]], *, timeout: float = 3.0) -> None:
-    """POST each logout token (Back-Channel Logout 1.0 §2.5); a client that
-    is down is logged, not retried: its own session timeout still applies."""
-    if not notices:
-        return
-    with httpx.Client(timeout=timeout) as client:
-        for uri, token in notices:
-            try:
-                response = client.post(uri, data={"logout_token": token})
-                if response.status_code >= 400:
-                    log.warning("back-channel logout refused", extra={"fields": {"uri": uri, "status": response.status_code}})
-            except httpx.HTTPError as exc:
-                log.warning("back-channel logout failed", extra={"fields": {"uri": uri, "error": type(exc).__name__}})
 
 
 def authenticated_by(subject: str, context: dict[str, Any]) -> str:
@@ -194,7 +182,8 @@ class BoundProvider:
         self.config = provider.config
         self.session = session
         self.store = store or ProviderStore(session, provider.config.tables, provider.config.clock, clients=provider.clients)
-        self.logout_notices: list[tuple[str, str]] = []
+        # Outbox rows this request wrote, tried once the caller has committed.
+        self.logout_notices: list[int] = []
         self.server = self._attach(server) if server is not None else self._build_server(request)
 
     def _attach(self, server: StarletteAuthorizationServer) -> StarletteAuthorizationServer:
@@ -236,6 +225,8 @@ class BoundProvider:
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         user: Principal | None = request.user
         old: Token | None = request.refresh_token
+        # Authlib calls save_token only for a token it grants, on both paths (hot and general).
+        TOKENS_ISSUED.labels(request.payload.grant_type or "unknown").inc()
         code = request.authorization_code
         self.store.save_token(
             access_token=token["access_token"],
@@ -315,14 +306,19 @@ class BoundProvider:
         self.end_session_by_sid(str(sid))
 
     def end_session_by_sid(self, sid: str) -> int:
-        """Revoke every token issued under the login ``sid`` and prepare the
-        participating clients' back-channel logout notices; the caller commits,
-        then sends ``logout_notices``. The number of tokens revoked."""
+        """Revoke every token issued under the login ``sid`` and write the
+        participating clients' back-channel logout notices to the outbox, in
+        the same transaction; the caller commits, then tries
+        ``logout_notices`` (:meth:`Provider.send_logout_notices`). The number
+        of tokens revoked."""
         notices = 0
         for client_id, subject in self.store.clients_of_session(sid=sid):
             client = self.store.get_client(client_id)
             if client is not None and client.backchannel_logout_uri:
-                self.logout_notices.append((client.backchannel_logout_uri, self.logout_token(client_id=client_id, subject=subject, sid=sid)))
+                outbox = self.provider.outbox
+                self.logout_notices.append(
+                    outbox.enqueue(self.session, client_id=client_id, uri=client.backchannel_logout_uri, subject=subject, sid=sid)
+                )
                 notices += 1
         revoked = self.store.revoke_session_tokens(sid=sid)
         # A code the login was given moments ago must not buy tokens after it ended.
@@ -359,6 +355,24 @@ class Provider:
         self.async_pool_size = async_pool_size
         self._loop_server: StarletteAuthorizationServer | None = None
         self.hot = HotPaths(self)
+        self.outbox = LogoutOutbox(
+            db=db,
+            table=config.tables.logout_outbox,
+            clock=config.clock,
+            sign=self._sign_logout,
+            max_age=config.logout_notice_max_age,
+            max_delay=config.logout_retry_max_delay,
+        )
+        self.outbox_depth = OutboxDepth(db, config.tables.logout_outbox)
+
+    def _sign_logout(self, notice: OutboxNotice) -> str:
+        with self.db.session() as s:
+            return self.bind(s).logout_token(client_id=notice.client_id, subject=notice.subject, sid=notice.sid)
+
+    def send_logout_notices(self, bound: BoundProvider) -> None:
+        """The attempt right after the logout committed; the outbox keeps
+        what fails for ``manage worker`` to retry."""
+        self.outbox.deliver(bound.logout_notices)
 
     @classmethod
     def configure(
@@ -395,6 +409,8 @@ class Provider:
             access_token_ttl=settings.access_token_ttl,
             refresh_token_ttl=settings.refresh_token_ttl,
             id_token_ttl=settings.id_token_ttl,
+            logout_notice_max_age=settings.backchannel_logout_max_age,
+            logout_retry_max_delay=settings.backchannel_logout_retry_max_delay,
             claims_supported=("sub", "acr", "amr", "auth_time", "trust_level", *claims_supported),
             scoped_claims=dict(scoped_claims or {}),
             scopes_supported=("openid", "profile", *sorted(set((scoped_claims or {}).values()) | set(api_scopes))),
@@ -563,7 +579,7 @@ class Provider:
                     return ConfirmLogout(client_name=None)
                 bound.end_browser_session(req.session)
                 s.commit()
-                self.config.notify_logout(bound.logout_notices)
+                self.send_logout_notices(bound)
                 return None
             current = self.config.hooks.session_principal(s, req.session)
             # RP-Initiated Logout §2: ask when the hint is not the logged-in
@@ -573,7 +589,7 @@ class Provider:
                 return ConfirmLogout(client_name=validated.client.client_name if validated.client else None)
             response = server.create_endpoint_response("end_session", validated)
             s.commit()
-        self.config.notify_logout(bound.logout_notices)
+        self.send_logout_notices(bound)
         return response
 
     def end_sessions_by_sid(self, sids: list[str]) -> int:
@@ -585,7 +601,7 @@ class Provider:
             bound = self.bind(s)
             revoked = sum(bound.end_session_by_sid(sid) for sid in sids)
             s.commit()
-        self.config.notify_logout(bound.logout_notices)
+        self.send_logout_notices(bound)
         return revoked
 
     def end_logins_of(self, person: str, *, subjects: Collection[str], keep_sid: str | None = None) -> int:

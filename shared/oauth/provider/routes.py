@@ -181,6 +181,7 @@ def mount_provider(app: ServiceApp, provider: Provider, *, prefix: str = "") -> 
     """The provider's endpoints below ``prefix`` (its issuer's path)."""
     app.state.provider = provider
     app.add_resource(provider.hot)
+    app.state.metrics_collectors.append(provider.outbox_depth)
     app.include_router(router, prefix=prefix)
     for path, methods, handler in machine_endpoints(provider, public_url=app.state.settings.public_url):
         app.add_fast_route(prefix + path, handler, methods=methods)

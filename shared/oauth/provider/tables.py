@@ -20,6 +20,7 @@ class ProviderTables:
     authorization_code: Table
     token: Table
     signing_key: Table
+    logout_outbox: Table
 
 
 def define_provider_tables(metadata: MetaData) -> ProviderTables:
@@ -93,4 +94,23 @@ def define_provider_tables(metadata: MetaData) -> ProviderTables:
         Column("created_at", DateTime(timezone=True), nullable=False),
         Column("retired_at", DateTime(timezone=True), nullable=True),
     )
-    return ProviderTables(client=client, authorization_code=authorization_code, token=token, signing_key=signing_key)
+    # Back-channel logout notices still to deliver (written in the logout's
+    # transaction; :mod:`.logout_outbox`). The logout token is signed at each
+    # attempt, not stored: it is valid for two minutes, a retry comes later.
+    logout_outbox = Table(
+        "oauth_logout_outbox",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("client_id", String(100), nullable=False),
+        Column("uri", String(500), nullable=False),
+        Column("subject", String(100), nullable=True),
+        Column("sid", String(64), nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("attempts", Integer, nullable=False, default=0),
+        Column("next_attempt_at", DateTime(timezone=True), nullable=False, index=True),
+        # A delivering process's lease: others leave the row alone until it ends.
+        Column("claimed_until", DateTime(timezone=True), nullable=True),
+    )
+    return ProviderTables(
+        client=client, authorization_code=authorization_code, token=token, signing_key=signing_key, logout_outbox=logout_outbox
+    )
