@@ -14,7 +14,7 @@ from services.gdzwfw_idp.demo import DEMO_CLIENTS, load_demo_data
 from services.gdzwfw_idp.handlers import routes as handlers
 from services.gdzwfw_idp.hooks import IdpHooks
 from services.gdzwfw_idp.login import routes as login
-from services.gdzwfw_idp.login.password_login import LoginService
+from services.gdzwfw_idp.login.password_login import login_service as build_login_service
 from services.gdzwfw_idp.models import kv_table, provider_tables, sms_tables
 from services.gdzwfw_idp.parts import IdpParts
 from services.gdzwfw_idp.qr import routes as qr
@@ -130,7 +130,7 @@ def create_app(
         clock=runtime.clock,
         tokens=runtime.tokens,
         provider=provider,
-        login_service=LoginService(
+        login_service=build_login_service(
             passwords=passwords,
             per_account=Limiter(runtime.kv, "login-account", settings.login_max_failures, settings.login_lock_seconds),
             per_address=Limiter(runtime.kv, "login-address", settings.login_max_per_address, settings.login_lock_seconds),

@@ -12,10 +12,10 @@ from services.hrss_isso.accounts.registry import CsvPopulationRegistry, Populati
 from services.hrss_isso.accounts.units import UnitRegistration, unit_credentials
 from services.hrss_isso.authorisation_codes.applications import Authorizations
 from services.hrss_isso.authorisation_codes.materials import MaterialStore
-from services.hrss_isso.login.password_login import LoginService
 from services.hrss_isso.models import Person, Staff, Unit, sms_tables
 from services.hrss_isso.settings import IssoSettings
 from services.hrss_isso.staff.accounts import staff_credentials
+from shared.password_login import PasswordLogin
 from shared.passwords import PasswordService
 from shared.ratelimit import Limiter
 from shared.sms import HttpSmsGateway, OutboxGateway, SmsCodes, SmsGateway
@@ -37,9 +37,9 @@ class IssoServices:
     units: UnitRegistration
     bindings: Bindings
     authorizations: Authorizations
-    person_login: LoginService
-    unit_login: LoginService
-    staff_login: LoginService
+    person_login: PasswordLogin
+    unit_login: PasswordLogin
+    staff_login: PasswordLogin
 
     @classmethod
     def build(
@@ -57,10 +57,9 @@ class IssoServices:
         window = settings.login_lock_seconds
         checks = Limiter(kv, "isso-checks", settings.check_max_failures, window)
 
-        def login(kind: str, find, model) -> LoginService:
-            return LoginService(
-                kind=kind,
-                find=find,
+        def login(kind: str, find, model) -> PasswordLogin:
+            return PasswordLogin(
+                lookup=find,
                 passwords=passwords,
                 per_account=Limiter(kv, f"isso-login-{kind}", settings.login_max_failures, window),
                 per_address=Limiter(kv, "isso-login-address", settings.login_max_per_address, window),

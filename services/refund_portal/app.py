@@ -24,7 +24,7 @@ from services.refund_portal.login.routes import router as login_routes
 from services.refund_portal.models import kv_table
 from services.refund_portal.policy import PolicyBook
 from services.refund_portal.settings import RefundSettings
-from services.refund_portal.staff import StaffLogin
+from services.refund_portal.staff import staff_login
 from services.refund_portal.unit.routes import router as unit_routes
 from shared.clock import Clock
 from shared.money import format_fen
@@ -107,7 +107,7 @@ def create_app(
     app.state.introspector = introspector
     app.state.policies = policies
     app.state.audit_keys = audit_keys
-    app.state.staff_login = StaffLogin(
+    app.state.staff_login = staff_login(
         passwords=passwords,
         per_account=Limiter(runtime.kv, "staff-login-account", settings.staff_login_max_failures, settings.staff_login_lock_seconds),
         per_address=Limiter(runtime.kv, "staff-login-address", settings.staff_login_max_per_address, settings.staff_login_lock_seconds),

@@ -5,26 +5,24 @@ payment batches; 审核员 ``supervisor`` may do all that and also marks batches
 paid and reads the audit log; 审计员 ``auditor`` reads records and the audit
 log and changes nothing.
 
-Login counts wrong passwords per account and failures per client address in
-the shared store (:class:`shared.ratelimit.Limiter`); a locked account is
-refused before its password is checked, and unknown accounts cost one argon2
-verification too, so timing tells nothing.
+Login is :class:`shared.password_login.PasswordLogin` over these accounts:
+lockout per account and per client address, argon2 for unknown accounts too.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.refund_portal import messages
 from services.refund_portal.models import StaffAccount
 from shared.clock import Clock
 from shared.db import Database
-from shared.passwords import PasswordService, rehash_after_login
+from shared.password_login import Credentials, Disabled, Locked, Missing, Outcome, PasswordLogin, Throttled, Wrong
+from shared.passwords import PasswordService
 from shared.ratelimit import Limiter
 
-__all__ = ["ROLES", "PERMISSIONS", "may", "StaffLogin", "LoginResult", "create_staff", "find_staff"]
+__all__ = ["ROLES", "PERMISSIONS", "may", "staff_login", "staff_credentials", "login_error", "create_staff", "find_staff"]
 
 ROLES = ("clerk", "supervisor", "auditor")
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -58,44 +56,30 @@ def create_staff(
     return account
 
 
-@dataclass
-class LoginResult:
-    account: StaffAccount | None = None
-    error: str | None = None  # key of messages.STAFF_ERROR
-    left: int = 0
+def staff_credentials(session: Session, login_name: str) -> Credentials | None:
+    account = find_staff(session, login_name=login_name)
+    if account is None:
+        return None
+    session.expunge(account)  # the login route reads it after the transaction
+    return Credentials(account.id, account.password_hash, account.active, account=account)
 
 
-class StaffLogin:
-    def __init__(self, *, passwords: PasswordService, per_account: Limiter, per_address: Limiter) -> None:
-        self.passwords = passwords
-        self.per_account = per_account
-        self.per_address = per_address
+def staff_login(*, passwords: PasswordService, per_account: Limiter, per_address: Limiter) -> PasswordLogin:
+    """The shared password checks (:mod:`shared.password_login`) over staff accounts."""
+    return PasswordLogin(lookup=staff_credentials, model=StaffAccount, passwords=passwords, per_account=per_account, per_address=per_address)
 
-    @property
-    def lock_minutes(self) -> int:
-        return max(self.per_account.window_seconds // 60, 1)
 
-    def authenticate(self, db: Database, *, login_name: str, password: str, address: str) -> LoginResult:
-        login_name = login_name.strip()
-        if not login_name or not password:
-            return LoginResult(error="empty")
-        if self.per_address.is_blocked(address):
-            return LoginResult(error="address")
-        if self.per_account.is_blocked(login_name):
-            return LoginResult(error="locked")
-        with db.transaction() as s:
-            account = find_staff(s, login_name=login_name)
-            if account is not None:
-                s.expunge(account)
-        if not self.passwords.verify(account.password_hash if account else None, password) or account is None:
-            self.per_address.hit(address)
-            left = self.per_account.hit(login_name)
-            return LoginResult(error="locked" if left == 0 else "wrong", left=left)
-        if not account.active:
-            return LoginResult(error="inactive")
-        self.per_account.reset(login_name)
-        rehash_after_login(db, self.passwords, StaffAccount, account_id=account.id, checked_hash=account.password_hash, password=password)
-        return LoginResult(account=account)
+# The outcome types of the shared login, as keys of messages.STAFF_ERROR.
+_ERROR_KEYS = {Missing: "empty", Throttled: "address", Locked: "locked", Disabled: "inactive"}
+
+
+def login_error(outcome: Outcome) -> str:
+    """The agency's message for a refused staff login."""
+    minutes = max(getattr(outcome, "seconds", 60) // 60, 1)
+    if isinstance(outcome, Wrong):
+        key = "wrong" if outcome.left else "locked"
+        return messages.STAFF_ERROR[key].format(left=outcome.left, minutes=minutes)
+    return messages.STAFF_ERROR[_ERROR_KEYS.get(type(outcome), "wrong")].format(left=0, minutes=minutes)
 
 
 def main(argv: list[str] | None = None) -> int:

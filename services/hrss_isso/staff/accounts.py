@@ -8,15 +8,15 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.hrss_isso.login.password_login import Credentials
 from services.hrss_isso.models import Staff
+from shared.password_login import Credentials
 
 __all__ = ["staff_credentials", "get_staff", "create_staff"]
 
 
 def staff_credentials(db: Session, login_name: str) -> Credentials | None:
     staff = db.execute(select(Staff).where(Staff.login_name == login_name)).scalar_one_or_none()
-    return Credentials(staff.id, staff.password_hash, staff.status) if staff else None
+    return Credentials(staff.id, staff.password_hash, staff.status == "active") if staff else None
 
 
 def get_staff(db: Session, *, staff_id: str) -> Staff | None:

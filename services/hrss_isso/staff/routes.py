@@ -20,6 +20,7 @@ from services.hrss_isso.authorisation_codes.applications import CHANNEL_LABELS, 
 from services.hrss_isso.authorisation_codes.materials import MATERIAL_KINDS
 from services.hrss_isso.deps import STAFF_HOME, STAFF_LOGIN, IssoDep, ReviewingStaff, StaffIdDep, ViewingStaff
 from services.hrss_isso.forms import FormRejected, text_of
+from services.hrss_isso.login.password_login import password_login
 from services.hrss_isso.staff.accounts import get_staff
 from services.hrss_isso.web import client_address, flash, page, pop_flash
 from shared.web.app import error_page, render
@@ -56,7 +57,7 @@ async def login_submit(request: Request, form: CsrfForm, services: IssoDep, db: 
     login_name = text_of(form, "login_name", 40)
     password = str(form.get("password", ""))[:128]
     result = await run_in_threadpool(
-        lambda: services.staff_login.authenticate(db, login_name=login_name, password=password, address=client_address(request))
+        lambda: password_login(services.staff_login, db, login_name=login_name, password=password, address=client_address(request))
     )
     if result.error:
         return render(request, "staff_login.html", {"error": result.error, "login_name": login_name}, status_code=400)
