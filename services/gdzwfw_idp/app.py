@@ -81,7 +81,7 @@ def create_app(
         scoped_claims={"id_number": "id_number"},
     )
     staff_service = StaffService(
-        totp_keys=[key.get_secret_value() for key in settings.staff_totp_keys],
+        totp_keys=settings.staff_totp_key_values,
         passwords=passwords,
         kv=runtime.kv,
         clock=runtime.clock,
