@@ -7,7 +7,8 @@
 
 ``create-staff`` adds a staff account of a social-insurance agency; the
 password is read from ``ISSO_NEW_STAFF_PASSWORD`` or asked for, and must
-follow the ISSO's password rule. Roles: ``authcode_review`` (approve,
+follow the ISSO's password rule. It prints the new member's TOTP secret and
+``otpauth://`` URI once (the console asks for 动态口令). Roles: ``authcode_review`` (approve,
 reject, record window applications) and ``authcode_view`` (look only).
 """
 
@@ -39,6 +40,7 @@ def create_staff(argv: list[str]) -> int:
     from shared.clock import SystemClock
     from shared.db import Database
     from shared.passwords import PasswordService
+    from shared.staff_totp import TotpSecretCipher, enrol
 
     parser = argparse.ArgumentParser(prog="python -m services.hrss_isso.manage create-staff")
     parser.add_argument("--login", required=True)
@@ -54,6 +56,7 @@ def create_staff(argv: list[str]) -> int:
     except RuleError as exc:
         print(exc.message, file=sys.stderr)
         return 2
+    second_factor = enrol(TotpSecretCipher(settings.staff_totp_key_values), account=args.login, issuer="广东人社统一认证")
     db = Database(settings.database_url)
     try:
         with db.transaction() as s:
@@ -64,6 +67,7 @@ def create_staff(argv: list[str]) -> int:
                 s,
                 login_name=args.login,
                 password_hash=PasswordService().hash(password),
+                totp_secret_encrypted=second_factor.encrypted,
                 name=args.name,
                 agency=args.agency,
                 roles=args.role,
@@ -72,6 +76,9 @@ def create_staff(argv: list[str]) -> int:
     finally:
         db.dispose()
     print(f"hrss_isso: staff account {args.login} created with roles {' '.join(args.role)}")
+    # Shown this once only: stored encrypted, never displayed again.
+    print(f"TOTP secret (动态口令密钥), add it to the staff member's authenticator app: {second_factor.secret}")
+    print(second_factor.uri)
     return 0
 
 

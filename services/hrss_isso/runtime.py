@@ -19,6 +19,7 @@ from shared.password_login import PasswordLogin
 from shared.passwords import PasswordService
 from shared.ratelimit import Limiter
 from shared.sms import HttpSmsGateway, OutboxGateway, SmsCodes, SmsGateway
+from shared.staff_totp import StaffTotpLogin, TotpSecretCipher
 from shared.web.app import Runtime
 
 __all__ = ["IssoServices"]
@@ -39,7 +40,7 @@ class IssoServices:
     authorizations: Authorizations
     person_login: PasswordLogin
     unit_login: PasswordLogin
-    staff_login: PasswordLogin
+    staff_login: StaffTotpLogin
 
     @classmethod
     def build(
@@ -96,5 +97,12 @@ class IssoServices:
             ),
             person_login=login("person", person_credentials, Person),
             unit_login=login("unit", unit_credentials, Unit),
-            staff_login=login("staff", staff_credentials, Staff),
+            # The console approves what raises units to L2: password + TOTP.
+            staff_login=StaffTotpLogin(
+                login=login("staff", staff_credentials, Staff),
+                cipher=TotpSecretCipher(settings.staff_totp_key_values),
+                kv=kv,
+                clock=clock,
+                skew=settings.staff_totp_skew,
+            ),
         )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from services.hrss_isso import manage
 from services.hrss_isso.models import Staff
 from tests.hrss_isso.conftest import Isso
+from tests.hrss_isso.flows import staff_code
 
 
 def test_create_staff_adds_a_role_checked_account(isso: Isso, monkeypatch, capsys) -> None:
@@ -19,7 +22,12 @@ def test_create_staff_adds_a_role_checked_account(isso: Isso, monkeypatch, capsy
     assert manage.create_staff(argv) == 2 and "密码应为8-30位" in capsys.readouterr().err
     monkeypatch.setenv("ISSO_NEW_STAFF_PASSWORD", "Shen@zhen2026")
     assert manage.create_staff(argv) == 0
+    printed = capsys.readouterr().out
+    secret = re.search(r"动态口令密钥.*: ([A-Z2-7]{32})$", printed, re.M).group(1)
+    assert f"otpauth://totp/%E5%B9%BF%E4%B8%9C%E4%BA%BA%E7%A4%BE%E7%BB%9F%E4%B8%80%E8%AE%A4%E8%AF%81%3Awindow_clerk?secret={secret}" in printed
     assert isso.count(Staff, Staff.login_name == "window_clerk") == 1
     assert manage.create_staff(argv) == 1
-    login = isso.post_form("/isso/staff/login", {"login_name": "window_clerk", "password": "Shen@zhen2026"})
+    # Password alone is not enough; with the printed secret's code it is.
+    assert isso.post_form("/isso/staff/login", {"login_name": "window_clerk", "password": "Shen@zhen2026"}).status_code == 400
+    login = isso.post_form("/isso/staff/login", {"login_name": "window_clerk", "password": "Shen@zhen2026", "totp": staff_code(isso, secret)})
     assert login.status_code == 303
