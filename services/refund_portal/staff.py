@@ -16,13 +16,16 @@ from sqlalchemy.orm import Session
 
 from services.refund_portal import messages
 from services.refund_portal.models import StaffAccount
+from services.refund_portal.settings import RefundSettings
 from shared.clock import Clock
 from shared.db import Database
-from shared.password_login import Credentials, Disabled, Locked, Missing, Outcome, PasswordLogin, Throttled, Wrong
+from shared.password_login import Credentials, Disabled, Locked, Missing, Outcome, PasswordLogin, Replayed, Throttled, Wrong
 from shared.passwords import PasswordService
 from shared.ratelimit import Limiter
+from shared.staff_totp import StaffTotpLogin, TotpSecretCipher, enrol
+from shared.web.app import Runtime
 
-__all__ = ["ROLES", "PERMISSIONS", "may", "staff_login", "staff_credentials", "login_error", "create_staff", "find_staff"]
+__all__ = ["ROLES", "PERMISSIONS", "may", "build_staff_login", "staff_credentials", "login_error", "create_staff", "find_staff"]
 
 ROLES = ("clerk", "supervisor", "auditor")
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -44,12 +47,18 @@ def find_staff(session: Session, *, login_name: str) -> StaffAccount | None:
 
 
 def create_staff(
-    session: Session, *, login_name: str, display_name: str, role: str, password_hash: str, clock: Clock
+    session: Session, *, login_name: str, display_name: str, role: str, password_hash: str, totp_secret_encrypted: str, clock: Clock
 ) -> StaffAccount:
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}")
     account = StaffAccount(
-        login_name=login_name, display_name=display_name, role=role, password_hash=password_hash, active=True, created_at=clock.now()
+        login_name=login_name,
+        display_name=display_name,
+        role=role,
+        password_hash=password_hash,
+        totp_secret_encrypted=totp_secret_encrypted,
+        active=True,
+        created_at=clock.now(),
     )
     session.add(account)
     session.flush()
@@ -61,16 +70,26 @@ def staff_credentials(session: Session, login_name: str) -> Credentials | None:
     if account is None:
         return None
     session.expunge(account)  # the login route reads it after the transaction
-    return Credentials(account.id, account.password_hash, account.active, account=account)
+    return Credentials(account.id, account.password_hash, account.active, account=account, totp_secret_encrypted=account.totp_secret_encrypted)
 
 
-def staff_login(*, passwords: PasswordService, per_account: Limiter, per_address: Limiter) -> PasswordLogin:
-    """The shared password checks (:mod:`shared.password_login`) over staff accounts."""
-    return PasswordLogin(lookup=staff_credentials, model=StaffAccount, passwords=passwords, per_account=per_account, per_address=per_address)
+def build_staff_login(settings: RefundSettings, runtime: Runtime, *, passwords: PasswordService) -> StaffTotpLogin:
+    """Password (shared lockout per account and per address) + TOTP: the agency
+    console marks payments and corrects bank accounts, a password alone is not enough."""
+    window, kv = settings.staff_login_lock_seconds, runtime.kv
+    password_login = PasswordLogin(
+        lookup=staff_credentials,
+        model=StaffAccount,
+        passwords=passwords,
+        per_account=Limiter(kv, "staff-login-account", settings.staff_login_max_failures, window),
+        per_address=Limiter(kv, "staff-login-address", settings.staff_login_max_per_address, window),
+    )
+    cipher = TotpSecretCipher(settings.staff_totp_key_values)
+    return StaffTotpLogin(login=password_login, cipher=cipher, kv=kv, clock=runtime.clock, skew=settings.staff_totp_skew)
 
 
 # The outcome types of the shared login, as keys of messages.STAFF_ERROR.
-_ERROR_KEYS = {Missing: "empty", Throttled: "address", Locked: "locked", Disabled: "inactive"}
+_ERROR_KEYS = {Missing: "empty", Throttled: "address", Locked: "locked", Disabled: "inactive", Replayed: "code_used"}
 
 
 def login_error(outcome: Outcome) -> str:
@@ -91,7 +110,6 @@ def main(argv: list[str] | None = None) -> int:
     import os
     import sys
 
-    from services.refund_portal.settings import RefundSettings
     from shared.clock import SystemClock
 
     parser = argparse.ArgumentParser(prog="python -m services.refund_portal.staff")
@@ -108,18 +126,29 @@ def main(argv: list[str] | None = None) -> int:
     if len(password) < 10:
         print("a staff password needs at least 10 characters", file=sys.stderr)
         return 2
-    db = Database(RefundSettings().database_url)
+    settings = RefundSettings()
+    second_factor = enrol(TotpSecretCipher(settings.staff_totp_key_values), account=args.login, issuer="失业保险稳岗返还")
+    db = Database(settings.database_url)
     try:
         with db.transaction() as s:
             if find_staff(s, login_name=args.login) is not None:
                 print(f"staff account {args.login} exists", file=sys.stderr)
                 return 1
             create_staff(
-                s, login_name=args.login, display_name=args.name, role=args.role, password_hash=PasswordService().hash(password), clock=SystemClock()
+                s,
+                login_name=args.login,
+                display_name=args.name,
+                role=args.role,
+                password_hash=PasswordService().hash(password),
+                totp_secret_encrypted=second_factor.encrypted,
+                clock=SystemClock(),
             )
     finally:
         db.dispose()
     print(f"staff account {args.login} ({args.role}) created")
+    # Shown this once only: stored encrypted, never displayed again.
+    print(f"TOTP secret (动态口令密钥), add it to the staff member's authenticator app: {second_factor.secret}")
+    print(second_factor.uri)
     return 0
 
 

@@ -117,8 +117,11 @@ async def login_page(request: Request, next: str = "") -> Response:  # noqa: A00
 async def login_submit(request: Request, form: CsrfForm, db: DbDep, staff_login: StaffLoginDep, address: ClientAddress) -> Response:
     login_name = str(form.get("login_name", ""))[:40]
     password = str(form.get("password", ""))[:128]
+    code = str(form.get("totp", ""))[:6]
     target = _safe_next(str(form.get("next", "")))
-    outcome = await run_in_threadpool(staff_login.authenticate, db, login_name=login_name, password=password, address=address)
+    outcome = await run_in_threadpool(
+        lambda: staff_login.authenticate(db, login_name=login_name, password=password, code=code, address=address)
+    )
     if not isinstance(outcome, LoggedIn):
         context = {"next": target, "login_name": login_name, "error": login_error(outcome)}
         return render(request, "agency/login.html", context, status_code=400)
