@@ -44,6 +44,8 @@ __all__ = [
     "enrol",
     "StaffTotpLogin",
     "reencrypt_command",
+    "enrol_again",
+    "show_enrolment",
 ]
 
 # The development default of every service's staff_totp_keys; production refuses it.
@@ -178,6 +180,28 @@ class StaffTotpLogin:
         return self.login.authenticate(
             db, login_name=login_name, password=password, address=address, second_factor=lambda found: self._check_code(found, code)
         )
+
+
+def enrol_again(database_url: str, *, model: Any, login_name: str, settings: StaffTotpSettings, issuer: str) -> Enrolment | None:
+    """A new TOTP secret for an existing staff member (enrolled before the
+    second factor, or a lost phone); the old one stops working. None: no such staff."""
+    second_factor = enrol(TotpSecretCipher(settings.staff_totp_key_values), account=login_name, issuer=issuer)
+    db = Database(database_url)
+    try:
+        with db.transaction() as s:
+            staff = s.execute(select(model).where(model.login_name == login_name)).scalar_one_or_none()
+            if staff is None:
+                return None
+            staff.totp_secret_encrypted = second_factor.encrypted
+    finally:
+        db.dispose()
+    return second_factor
+
+
+def show_enrolment(second_factor: Enrolment) -> None:
+    # Shown this once only: stored encrypted, never displayed again.
+    print(f"TOTP secret (动态口令密钥), add it to the staff member's authenticator app: {second_factor.secret}")
+    print(second_factor.uri)
 
 
 def reencrypt_command(argv: list[str], *, service: str, settings: StaffTotpSettings, database_url: str, model: Any) -> int:

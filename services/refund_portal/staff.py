@@ -22,12 +22,14 @@ from shared.db import Database
 from shared.password_login import Credentials, Disabled, Locked, Missing, Outcome, PasswordLogin, Replayed, Throttled, Wrong
 from shared.passwords import PasswordService
 from shared.ratelimit import Limiter
-from shared.staff_totp import StaffTotpLogin, TotpSecretCipher, enrol
+from shared.staff_totp import StaffTotpLogin, TotpSecretCipher, enrol, enrol_again, show_enrolment
 from shared.web.app import Runtime
 
 __all__ = ["ROLES", "PERMISSIONS", "may", "build_staff_login", "staff_credentials", "login_error", "create_staff", "find_staff"]
 
 ROLES = ("clerk", "supervisor", "auditor")
+# The name authenticator apps show beside the staff member's codes.
+TOTP_ISSUER = "失业保险稳岗返还"
 PERMISSIONS: dict[str, frozenset[str]] = {
     "view": frozenset(ROLES),
     "import": frozenset({"clerk", "supervisor"}),
@@ -104,7 +106,10 @@ def login_error(outcome: Outcome) -> str:
 def main(argv: list[str] | None = None) -> int:
     """``python -m services.refund_portal.staff create --login L --name N --role R``:
     add a staff account (settings from ``REFUND_*``; the password is asked
-    for, or read from ``REFUND_NEW_STAFF_PASSWORD`` when not at a terminal)."""
+    for, or read from ``REFUND_NEW_STAFF_PASSWORD`` when not at a terminal) and
+    print its TOTP secret and ``otpauth://`` URI once. ``… staff enrol-totp
+    --login L`` gives an existing account a new secret (staff from before the
+    second factor, a lost phone)."""
     import argparse
     import getpass
     import os
@@ -118,7 +123,17 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--login", required=True, help="login name (letters, digits, _; 4–40)")
     create.add_argument("--name", required=True, help="display name, e.g. 张敏")
     create.add_argument("--role", required=True, choices=ROLES)
+    again = sub.add_parser("enrol-totp", help="give a staff account a new TOTP secret (the old one stops working)")
+    again.add_argument("--login", required=True)
     args = parser.parse_args(argv)
+    if args.command == "enrol-totp":
+        settings = RefundSettings()
+        second_factor = enrol_again(settings.database_url, model=StaffAccount, login_name=args.login, settings=settings, issuer=TOTP_ISSUER)
+        if second_factor is None:
+            print(f"no staff account {args.login}", file=sys.stderr)
+            return 1
+        show_enrolment(second_factor)
+        return 0
     if not (4 <= len(args.login) <= 40 and args.login.replace("_", "").isalnum() and args.login.isascii()):
         print("login must be 4–40 letters, digits or _", file=sys.stderr)
         return 2
@@ -127,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         print("a staff password needs at least 10 characters", file=sys.stderr)
         return 2
     settings = RefundSettings()
-    second_factor = enrol(TotpSecretCipher(settings.staff_totp_key_values), account=args.login, issuer="失业保险稳岗返还")
+    second_factor = enrol(TotpSecretCipher(settings.staff_totp_key_values), account=args.login, issuer=TOTP_ISSUER)
     db = Database(settings.database_url)
     try:
         with db.transaction() as s:
@@ -146,9 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         db.dispose()
     print(f"staff account {args.login} ({args.role}) created")
-    # Shown this once only: stored encrypted, never displayed again.
-    print(f"TOTP secret (动态口令密钥), add it to the staff member's authenticator app: {second_factor.secret}")
-    print(second_factor.uri)
+    show_enrolment(second_factor)
     return 0
 
 

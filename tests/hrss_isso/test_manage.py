@@ -31,3 +31,10 @@ def test_create_staff_adds_a_role_checked_account(isso: Isso, monkeypatch, capsy
     assert isso.post_form("/isso/staff/login", {"login_name": "window_clerk", "password": "Shen@zhen2026"}).status_code == 400
     login = isso.post_form("/isso/staff/login", {"login_name": "window_clerk", "password": "Shen@zhen2026", "totp": staff_code(isso, secret)})
     assert login.status_code == 303
+    assert manage.enrol_staff_totp(["--login", "nobody"]) == 1
+    assert manage.enrol_staff_totp(["--login", "window_clerk"]) == 0
+    renewed = re.search(r": ([A-Z2-7]{32})$", capsys.readouterr().out, re.M).group(1)
+    stale = isso.post_form("/isso/staff/login", {"login_name": "window_clerk", "password": "Shen@zhen2026", "totp": staff_code(isso, secret)})
+    assert renewed != secret and stale.status_code == 400
+    fresh = isso.post_form("/isso/staff/login", {"login_name": "window_clerk", "password": "Shen@zhen2026", "totp": staff_code(isso, renewed)})
+    assert fresh.status_code == 303

@@ -17,6 +17,7 @@ from services.refund_portal.audit import Actor
 from services.refund_portal.decisions import UnitDecision, decide
 from services.refund_portal.models import AuditEntry, PaymentBatch, RefundRecord
 from services.refund_portal.records import UnitIdentity
+from shared.totp import totp
 from tests.refund_portal.conftest import AUDIT_KEYS, HANDLER, ROW_L1, ROW_L2, ROW_L3, UNIT_L2, UNIT_L3, Env, csrf_of
 
 
@@ -263,5 +264,11 @@ def test_the_staff_command_creates_an_account_that_can_log_in(env: Env, monkeypa
     assert f"secret={env.staff_secrets['gz_finance']}" in printed and "otpauth://totp/" in printed
     assert main(["create", "--login", "gz_finance", "--name", "周婷", "--role", "supervisor"]) == 1
     assert main(["create", "--login", "x!", "--name", "x", "--role", "clerk"]) == 2
+    assert env.login_staff("gz_finance", "Gz@finance2026").status_code == 303
+    # A new secret (a lost phone): the old one's codes stop working.
+    assert main(["enrol-totp", "--login", "nobody"]) == 1
+    assert main(["enrol-totp", "--login", "gz_finance"]) == 0
+    old, env.staff_secrets["gz_finance"] = env.staff_secrets["gz_finance"], re.search(r": ([A-Z2-7]{32})$", capsys.readouterr().out, re.M).group(1)
+    assert env.login_staff("gz_finance", "Gz@finance2026", code=totp(old, env.clock.timestamp() + 30)).status_code == 400
     assert env.login_staff("gz_finance", "Gz@finance2026").status_code == 303
     assert "周婷" in env.client.get("/agency/").text
