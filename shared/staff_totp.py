@@ -182,20 +182,23 @@ class StaffTotpLogin:
         )
 
 
-def enrol_again(database_url: str, *, model: Any, login_name: str, settings: StaffTotpSettings, issuer: str) -> Enrolment | None:
+def enrol_again(database_url: str, *, model: Any, login_name: str, settings: StaffTotpSettings, issuer: str) -> int:
     """A new TOTP secret for an existing staff member (enrolled before the
-    second factor, or a lost phone); the old one stops working. None: no such staff."""
+    second factor, or a lost phone), printed once; the old one stops working.
+    The command's exit status: 1 when there is no such staff member."""
     second_factor = enrol(TotpSecretCipher(settings.staff_totp_key_values), account=login_name, issuer=issuer)
     db = Database(database_url)
     try:
         with db.transaction() as s:
             staff = s.execute(select(model).where(model.login_name == login_name)).scalar_one_or_none()
             if staff is None:
-                return None
+                print(f"no staff account {login_name}", file=sys.stderr)
+                return 1
             staff.totp_secret_encrypted = second_factor.encrypted
     finally:
         db.dispose()
-    return second_factor
+    show_enrolment(second_factor)
+    return 0
 
 
 def show_enrolment(second_factor: Enrolment) -> None:

@@ -23,7 +23,16 @@ from shared.db import Database
 from shared.oauth.provider.demo import DEMO_RP
 from shared.settings import ClientConfig
 
-__all__ = ["DEMO_UNITS", "demo_clients", "DEMO_PERSONS", "DEMO_STAFF", "DEMO_STAFF_TOTP", "DEMO_PASSWORD", "DEMO_AUTHORIZATION_CODE", "load_demo_data"]
+__all__ = [
+    "DEMO_UNITS",
+    "demo_clients",
+    "DEMO_PERSONS",
+    "DEMO_STAFF",
+    "DEMO_STAFF_TOTP",
+    "DEMO_PASSWORD",
+    "DEMO_AUTHORIZATION_CODE",
+    "load_demo_data",
+]
 
 DEMO_PASSWORD = "Hrss@demo2026"
 DEMO_AUTHORIZATION_CODE = "GDHR2345"
@@ -173,7 +182,14 @@ def _load_accounts(db: Database, *, services: IssoServices, clock: Clock, gdzwfw
         for login, name, agency, roles in DEMO_STAFF:
             secret = services.staff_login.cipher.encrypt(DEMO_STAFF_TOTP[login])
             staff = create_staff(
-                s, login_name=login, password_hash=password_hash, totp_secret_encrypted=secret, name=name, agency=agency, roles=roles, now=now
+                s,
+                login_name=login,
+                password_hash=password_hash,
+                totp_secret_encrypted=secret,
+                name=name,
+                agency=agency,
+                roles=roles,
+                now=now,
             )
             reviewer = reviewer or staff
         s.flush()

@@ -88,18 +88,13 @@ def create_staff(argv: list[str]) -> int:
 
 def enrol_staff_totp(argv: list[str]) -> int:
     from services.hrss_isso.models import Staff
-    from shared.staff_totp import enrol_again, show_enrolment
+    from shared.staff_totp import enrol_again
 
     parser = argparse.ArgumentParser(prog="python -m services.hrss_isso.manage enrol-staff-totp")
     parser.add_argument("--login", required=True)
     args = parser.parse_args(argv)
     settings = IssoSettings()
-    second_factor = enrol_again(settings.database_url, model=Staff, login_name=args.login, settings=settings, issuer=TOTP_ISSUER)
-    if second_factor is None:
-        print(f"no staff account {args.login}", file=sys.stderr)
-        return 1
-    show_enrolment(second_factor)
-    return 0
+    return enrol_again(settings.database_url, model=Staff, login_name=args.login, settings=settings, issuer=TOTP_ISSUER)
 
 
 if __name__ == "__main__":

@@ -89,7 +89,14 @@ def create_app(
         ensure_head(runtime.db)
         if settings.loads_demo_data:
             try:
-                load_demo_data(runtime.db, passwords=passwords, staff_cipher=staff_login.cipher, policies=policies, clock=runtime.clock, audit_keys=audit_keys)
+                load_demo_data(
+                    runtime.db,
+                    passwords=passwords,
+                    staff_cipher=staff_login.cipher,
+                    policies=policies,
+                    clock=runtime.clock,
+                    audit_keys=audit_keys,
+                )
             except IntegrityError:
                 log.info("demo data being loaded by another worker")
 

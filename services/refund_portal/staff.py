@@ -72,7 +72,8 @@ def staff_credentials(session: Session, login_name: str) -> Credentials | None:
     if account is None:
         return None
     session.expunge(account)  # the login route reads it after the transaction
-    return Credentials(account.id, account.password_hash, account.active, account=account, totp_secret_encrypted=account.totp_secret_encrypted)
+    secret = account.totp_secret_encrypted
+    return Credentials(account.id, account.password_hash, account.active, account=account, totp_secret_encrypted=secret)
 
 
 def build_staff_login(settings: RefundSettings, runtime: Runtime, *, passwords: PasswordService) -> StaffTotpLogin:
@@ -128,12 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "enrol-totp":
         settings = RefundSettings()
-        second_factor = enrol_again(settings.database_url, model=StaffAccount, login_name=args.login, settings=settings, issuer=TOTP_ISSUER)
-        if second_factor is None:
-            print(f"no staff account {args.login}", file=sys.stderr)
-            return 1
-        show_enrolment(second_factor)
-        return 0
+        return enrol_again(settings.database_url, model=StaffAccount, login_name=args.login, settings=settings, issuer=TOTP_ISSUER)
     if not (4 <= len(args.login) <= 40 and args.login.replace("_", "").isalnum() and args.login.isascii()):
         print("login must be 4–40 letters, digits or _", file=sys.stderr)
         return 2

@@ -212,7 +212,8 @@ def test_staff_login_is_locked_after_wrong_passwords(isso: Isso) -> None:
     secret = DEMO_STAFF_TOTP["staff_review"]
     for _ in range(isso.settings.login_max_failures):
         isso.post_form("/isso/staff/login", {"login_name": "staff_review", "password": "Wrong@pass26", "totp": staff_code(isso, secret)})
-    locked = isso.post_form("/isso/staff/login", {"login_name": "staff_review", "password": "Hrss@demo2026", "totp": staff_code(isso, secret)})
+    right = {"login_name": "staff_review", "password": "Hrss@demo2026", "totp": staff_code(isso, secret)}
+    locked = isso.post_form("/isso/staff/login", right)
     assert locked.status_code == 400 and "账号已被锁定" in locked.text
 
 

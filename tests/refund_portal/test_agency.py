@@ -250,7 +250,9 @@ def test_records_can_be_searched(env: Env) -> None:
     assert "广州市荔湾区示范制造有限公司" in page and "广州市越秀区示范贸易有限公司" not in page
 
 
-def test_the_staff_command_creates_an_account_that_can_log_in(env: Env, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+def test_the_staff_command_creates_an_account_that_can_log_in(
+    env: Env, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     from services.refund_portal.staff import main
 
     monkeypatch.setenv("REFUND_DATABASE_URL", env.settings.database_url)
@@ -268,7 +270,8 @@ def test_the_staff_command_creates_an_account_that_can_log_in(env: Env, monkeypa
     # A new secret (a lost phone): the old one's codes stop working.
     assert main(["enrol-totp", "--login", "nobody"]) == 1
     assert main(["enrol-totp", "--login", "gz_finance"]) == 0
-    old, env.staff_secrets["gz_finance"] = env.staff_secrets["gz_finance"], re.search(r": ([A-Z2-7]{32})$", capsys.readouterr().out, re.M).group(1)
+    old = env.staff_secrets["gz_finance"]
+    env.staff_secrets["gz_finance"] = re.search(r": ([A-Z2-7]{32})$", capsys.readouterr().out, re.M).group(1)
     assert env.login_staff("gz_finance", "Gz@finance2026", code=totp(old, env.clock.timestamp() + 30)).status_code == 400
     assert env.login_staff("gz_finance", "Gz@finance2026").status_code == 303
     assert "周婷" in env.client.get("/agency/").text

@@ -104,9 +104,8 @@ class StaffService:
         self.passwords, self.clock = passwords, clock
         # One counter per staff login name for wrong passwords and codes alike;
         # no per-address counter (the halls' staff share few addresses).
-        password_login = PasswordLogin(
-            lookup=staff_credentials, model=StaffAccount, passwords=passwords, per_account=Limiter(kv, "staff-login", max_failures, lock_seconds)
-        )
+        failures = Limiter(kv, "staff-login", max_failures, lock_seconds)
+        password_login = PasswordLogin(lookup=staff_credentials, model=StaffAccount, passwords=passwords, per_account=failures)
         self.login = StaffTotpLogin(login=password_login, cipher=self.cipher, kv=kv, clock=clock, skew=skew)
 
     def create(self, db: Session, *, login_name: str, name: str, hall: str, role: str, password: str, secret: str) -> StaffAccount:

@@ -26,7 +26,15 @@ def get_staff(db: Session, *, staff_id: str) -> Staff | None:
 
 
 def create_staff(
-    db: Session, *, login_name: str, password_hash: str, totp_secret_encrypted: str, name: str, agency: str, roles: list[str], now: dt.datetime
+    db: Session,
+    *,
+    login_name: str,
+    password_hash: str,
+    totp_secret_encrypted: str,
+    name: str,
+    agency: str,
+    roles: list[str],
+    now: dt.datetime,
 ) -> Staff:
     staff = Staff(
         id=uuid.uuid4().hex,
