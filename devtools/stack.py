@@ -22,8 +22,8 @@ import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from services.gdzwfw_idp.settings import DEV_STAFF_TOTP_KEY
 from shared.migrations import upgrade_head
+from shared.staff_totp import DEV_STAFF_TOTP_KEY
 
 __all__ = ["StackConfig", "Stack", "free_port", "database_urls", "SERVICES"]
 
@@ -129,6 +129,7 @@ class StackConfig:
             "hrss_isso": {
                 **{f"ISSO_{k}": v for k, v in common.items()},
                 "ISSO_DATABASE_URL": self.database_urls["hrss_isso"],
+                "ISSO_STAFF_TOTP_KEYS": DEV_STAFF_TOTP_KEY,
                 "ISSO_PUBLIC_URL": isso,
                 "ISSO_GDZWFW_ISSUER": idp,
                 "ISSO_GDZWFW_CLIENT_SECRET": self.isso_secret_at_gdzwfw,
@@ -154,6 +155,7 @@ class StackConfig:
             "refund_portal": {
                 **{f"REFUND_{k}": v for k, v in common.items()},
                 "REFUND_DATABASE_URL": self.database_urls["refund_portal"],
+                "REFUND_STAFF_TOTP_KEYS": DEV_STAFF_TOTP_KEY,
                 "REFUND_PUBLIC_URL": refund,
                 "REFUND_ISSO_ISSUER": f"{isso}/isso",
                 "REFUND_ISSO_CLIENT_SECRET": self.refund_secret_at_isso,

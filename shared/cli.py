@@ -36,6 +36,7 @@ class ServiceCli:
     default_port: int
     provider_tables: str | None = None  # "module:attr" for services that sign tokens
     kv_table: str | None = None  # "module:attr"; defaults to services.<name>.models:kv_table
+    staff_totp_model: str | None = None  # "module:attr" of a staff model with TOTP secrets (shared.staff_totp)
 
     @property
     def migrations(self) -> Path:
@@ -56,6 +57,8 @@ class ServiceCli:
             sub.add_parser("rotate-keys", help="retire the signing key and start signing with a new one")
         purge = sub.add_parser("purge-expired", help="delete expired sessions, counters and (providers) codes and tokens")
         purge.add_argument("--keep-days", type=int, default=1, help="keep expired codes/tokens this long to recognise replays")
+        if self.staff_totp_model:
+            sub.add_parser("reencrypt-staff-totp", help="encrypt every staff TOTP secret again under the first staff_totp_keys key")
         serve = sub.add_parser("serve", help="run the service with uvicorn")
         serve.add_argument("--host", default="127.0.0.1")
         serve.add_argument("--port", type=int, default=self.default_port)
@@ -65,6 +68,11 @@ class ServiceCli:
         worker.add_argument("--metrics-port", type=int, default=None, help="serve this worker's /metrics on this port")
         args = parser.parse_args(argv)
         settings = self.settings_cls()
+        if args.command == "reencrypt-staff-totp":
+            from shared.staff_totp import reencrypt_command
+
+            model = _resolve(self.staff_totp_model)
+            raise SystemExit(reencrypt_command([], service=self.name, settings=settings, database_url=settings.database_url, model=model))
         if args.command == "migrate":
             upgrade_head(self.migrations, settings.database_url)
             print(f"{self.name}: database at head")

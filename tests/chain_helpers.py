@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 import re
+import time
 
 import httpx
 
 from devtools.demo_client import form_value, login_at_gdzwfw
 from services.gdzwfw_idp.demo import DEMO_PASSWORD
+from shared.totp import totp
 
-__all__ = ["form_value", "login_at_gdzwfw", "portal_login", "portal_logout", "sms_outbox"]
+__all__ = ["form_value", "login_at_gdzwfw", "portal_login", "portal_logout", "sms_outbox", "staff_totp"]
+
+# The last TOTP time step each staff secret logged in with in this session.
+_USED_STEPS: dict[str, int] = {}
+
+
+def staff_totp(secret: str) -> str:
+    """A staff member's 动态口令 from the real clock, as their authenticator
+    shows it. A code is accepted once, so when this session already logged
+    the secret in during this 30-second step, wait for the next one."""
+    step = int(time.time() // 30)
+    if _USED_STEPS.get(secret, -1) >= step:
+        time.sleep((_USED_STEPS[secret] + 1) * 30 - time.time() + 0.2)
+        step = int(time.time() // 30)
+    _USED_STEPS[secret] = step
+    return totp(secret, step * 30)
 
 
 def sms_outbox(isso_url: str, mobile: str, pattern: str = r"验证码为(\d{6})") -> str:

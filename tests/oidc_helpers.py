@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+from urllib.parse import parse_qs
 
+import httpx
 from joserfc import jwt
 from joserfc.jwk import KeySet
 

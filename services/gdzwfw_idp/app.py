@@ -14,7 +14,7 @@ from services.gdzwfw_idp.demo import DEMO_CLIENTS, load_demo_data
 from services.gdzwfw_idp.handlers import routes as handlers
 from services.gdzwfw_idp.hooks import IdpHooks
 from services.gdzwfw_idp.login import routes as login
-from services.gdzwfw_idp.login.password_login import LoginService
+from services.gdzwfw_idp.login.password_login import login_service as build_login_service
 from services.gdzwfw_idp.models import kv_table, provider_tables, sms_tables
 from services.gdzwfw_idp.parts import IdpParts
 from services.gdzwfw_idp.qr import routes as qr
@@ -81,7 +81,7 @@ def create_app(
         scoped_claims={"id_number": "id_number"},
     )
     staff_service = StaffService(
-        totp_keys=[key.get_secret_value() for key in settings.staff_totp_keys],
+        totp_keys=settings.staff_totp_key_values,
         passwords=passwords,
         kv=runtime.kv,
         clock=runtime.clock,
@@ -136,7 +136,7 @@ def create_app(
         clock=runtime.clock,
         tokens=runtime.tokens,
         provider=provider,
-        login_service=LoginService(
+        login_service=build_login_service(
             passwords=passwords,
             per_account=Limiter(runtime.kv, "login-account", settings.login_max_failures, settings.login_lock_seconds),
             per_address=Limiter(runtime.kv, "login-address", settings.login_max_per_address, settings.login_lock_seconds),

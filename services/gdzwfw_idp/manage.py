@@ -13,7 +13,6 @@ secret is readable under none of the keys (it is left as it was).
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from services.gdzwfw_idp.settings import IdpSettings
@@ -29,23 +28,11 @@ app_factory = cli.app_factory
 
 
 def reencrypt_staff_totp(argv: list[str]) -> int:
-    from services.gdzwfw_idp.staff.accounts import TotpSecretCipher
-    from shared.db import Database
+    from services.gdzwfw_idp.models import StaffAccount
+    from shared.staff_totp import reencrypt_command
 
-    argparse.ArgumentParser(prog="python -m services.gdzwfw_idp.manage reencrypt-staff-totp").parse_args(argv)
     settings = IdpSettings()
-    cipher = TotpSecretCipher([key.get_secret_value() for key in settings.staff_totp_keys])
-    db = Database(settings.database_url)
-    try:
-        with db.transaction() as s:
-            done, unreadable = cipher.reencrypt_all(s)
-    finally:
-        db.dispose()
-    print(f"gdzwfw_idp: {done} staff TOTP secrets now under the first key")
-    if unreadable:
-        print(f"no configured key decrypts the TOTP secret of: {', '.join(unreadable)}", file=sys.stderr)
-        return 1
-    return 0
+    return reencrypt_command(argv, service="gdzwfw_idp", settings=settings, database_url=settings.database_url, model=StaffAccount)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.gdzwfw_idp.login.password_login import LoginService
 from services.gdzwfw_idp.qr.sessions import OneTimeSessions
 from services.gdzwfw_idp.settings import IdpSettings
 from services.gdzwfw_idp.staff.accounts import StaffService
@@ -15,6 +14,7 @@ from shared.clock import Clock
 from shared.db import Database
 from shared.kvstore import KeyValueStore
 from shared.oauth.provider.provider import Provider
+from shared.password_login import PasswordLogin
 from shared.passwords import PasswordService
 from shared.randomness import TokenSource
 from shared.sms import OutboxGateway, SmsCodes
@@ -30,7 +30,7 @@ class IdpParts:
     clock: Clock
     tokens: TokenSource
     provider: Provider
-    login_service: LoginService
+    login_service: PasswordLogin
     passwords: PasswordService
     sms: SmsCodes
     outbox: OutboxGateway | None

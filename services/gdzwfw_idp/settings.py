@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import NoDecode, SettingsConfigDict
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
-from shared.settings import PLACEHOLDER_SECRETS, ProviderSettings
+from shared.settings import ProviderSettings
+from shared.staff_totp import DEV_STAFF_TOTP_KEY, StaffTotpSettings
 
 __all__ = ["IdpSettings", "DATA_DIR", "LICENCE_SCOPE", "DEV_STAFF_TOTP_KEY"]
 
@@ -18,11 +17,11 @@ DATA_DIR = Path(__file__).parent / "data"
 LICENCE_SCOPE = "电子政务-市场监管-政务服务网"
 # devtools/ca_helper.py's loopback port: the 「CA助手」 stand-in in development.
 DEV_CA_HELPER_URL = "http://127.0.0.1:18880"
-# The development default of staff_totp_keys; production refuses it.
-DEV_STAFF_TOTP_KEY = "dev-staff-totp-key-not-for-production"
 
 
-class IdpSettings(ProviderSettings):
+class IdpSettings(ProviderSettings, StaffTotpSettings):
+    """The staff console's TOTP settings (``GDZWFW_STAFF_TOTP_KEYS``, …) come from :class:`StaffTotpSettings`."""
+
     model_config = SettingsConfigDict(env_prefix="GDZWFW_", extra="ignore")
 
     login_max_failures: int = Field(default=5, description="Wrong passwords before an account is locked.")
@@ -83,35 +82,6 @@ class IdpSettings(ProviderSettings):
     licence_authority_issuer: str = Field(default="urn:gd:samr:licence-authority", description="The `iss` of licence assertions.")
     licence_scope: str = Field(default=LICENCE_SCOPE, description="Required authorisation scope of a licence assertion.")
     licence_assertion_max_age: int = Field(default=300, description="Longest accepted lifetime of a licence assertion (s).")
-
-    # -- staff console ------------------------------------------------------------
-    staff_totp_skew: int = Field(default=1, description="TOTP time steps accepted either side of now (RFC 6238 §5.2).")
-    staff_totp_keys: Annotated[list[SecretStr], NoDecode] = Field(
-        default_factory=lambda: [SecretStr(DEV_STAFF_TOTP_KEY)],
-        min_length=1,
-        description="Keys that encrypt the staff console's TOTP secrets at rest, comma-separated (or a JSON list), "
-        "newest first: the first encrypts, every one decrypts. Apart from secret_key, so rotating that never locks staff out. "
-        "To rotate: put a new key first, run `python -m services.gdzwfw_idp.manage reencrypt-staff-totp`, then drop the old "
-        "key. A database from before this setting has its secrets under secret_key: list that value last until re-encrypted. "
-        "Each at least 32 characters in production; the default is a development placeholder, refused there.",
-    )
-
-    @field_validator("staff_totp_keys", mode="before")
-    @classmethod
-    def _split_keys(cls, value: Any) -> Any:
-        # One environment variable: "newest,older" or a JSON list.
-        if isinstance(value, str):
-            text = value.strip()
-            return json.loads(text) if text.startswith("[") else [key.strip() for key in text.split(",") if key.strip()]
-        return value
-
-    @model_validator(mode="after")
-    def _refuse_placeholder_totp_keys(self) -> IdpSettings:
-        if self.environment == "production":
-            keys = [key.get_secret_value() for key in self.staff_totp_keys]
-            if any(key in PLACEHOLDER_SECRETS or len(key) < 32 for key in keys):
-                raise ValueError("staff_totp_keys must be real secrets of at least 32 characters in production")
-        return self
 
     @property
     def stand_ins_enabled(self) -> bool:

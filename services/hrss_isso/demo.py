@@ -17,12 +17,22 @@ from sqlalchemy import select
 from services.hrss_isso.accounts.units import new_unit_id, org_code_of
 from services.hrss_isso.models import AuthorizationApplication, Material, Person, ProvincialLink, RealnameChange, Staff, Unit, UnitBinding
 from services.hrss_isso.runtime import IssoServices
+from services.hrss_isso.staff.accounts import create_staff
 from shared.clock import Clock
 from shared.db import Database
 from shared.oauth.provider.demo import DEMO_RP
 from shared.settings import ClientConfig
 
-__all__ = ["DEMO_UNITS", "demo_clients", "DEMO_PERSONS", "DEMO_STAFF", "DEMO_PASSWORD", "DEMO_AUTHORIZATION_CODE", "load_demo_data"]
+__all__ = [
+    "DEMO_UNITS",
+    "demo_clients",
+    "DEMO_PERSONS",
+    "DEMO_STAFF",
+    "DEMO_STAFF_TOTP",
+    "DEMO_PASSWORD",
+    "DEMO_AUTHORIZATION_CODE",
+    "load_demo_data",
+]
 
 DEMO_PASSWORD = "Hrss@demo2026"
 DEMO_AUTHORIZATION_CODE = "GDHR2345"
@@ -89,6 +99,9 @@ DEMO_STAFF = [
     ("staff_review", "张审核", "广州市社会保险基金管理中心", ["authcode_review"]),
     ("staff_viewer", "李查看", "广州市社会保险基金管理中心", ["authcode_view"]),
 ]
+# Their TOTP secrets (/isso/staff/login asks for 动态口令), published on purpose:
+# in development anyone may compute the code (`python -m devtools.totp <secret>`).
+DEMO_STAFF_TOTP = {"staff_review": "NFZXG3ZNON2GCZTGFVZGK5TJMV3S2MBR", "staff_viewer": "NFZXG3ZNON2GCZTGFV3GSZLXMVZC2MBS"}
 
 # The smallest well-formed files of each kind, standing in for scans.
 _DEMO_PDF = (
@@ -100,6 +113,14 @@ _DEMO_PNG = bytes.fromhex(
 
 
 def load_demo_data(db: Database, *, services: IssoServices, clock: Clock, gdzwfw_issuer: str) -> None:
+    _load_accounts(db, services=services, clock=clock, gdzwfw_issuer=gdzwfw_issuer)
+    # Also for a demo database from before the second factor: its staff get their secrets now.
+    with db.transaction() as s:
+        for staff in s.execute(select(Staff).where(Staff.login_name.in_(DEMO_STAFF_TOTP), Staff.totp_secret_encrypted.is_(None))).scalars():
+            staff.totp_secret_encrypted = services.staff_login.cipher.encrypt(DEMO_STAFF_TOTP[staff.login_name])
+
+
+def _load_accounts(db: Database, *, services: IssoServices, clock: Clock, gdzwfw_issuer: str) -> None:
     now = clock.now()
     password_hash = services.passwords.hash(DEMO_PASSWORD)
     with db.transaction() as s:
@@ -159,17 +180,17 @@ def load_demo_data(db: Database, *, services: IssoServices, clock: Clock, gdzwfw
             persons[login] = person
         reviewer = None
         for login, name, agency, roles in DEMO_STAFF:
-            staff = Staff(
-                id=uuid.uuid4().hex,
+            secret = services.staff_login.cipher.encrypt(DEMO_STAFF_TOTP[login])
+            staff = create_staff(
+                s,
                 login_name=login,
                 password_hash=password_hash,
+                totp_secret_encrypted=secret,
                 name=name,
                 agency=agency,
-                roles=" ".join(roles),
-                status="active",
-                created_at=now,
+                roles=roles,
+                now=now,
             )
-            s.add(staff)
             reviewer = reviewer or staff
         s.flush()
 

@@ -52,6 +52,11 @@ WRONG_PASSWORD = "账号或密码错误，您还可以尝试{left}次"
 LOCKED = "密码错误次数过多，账号已被锁定，请{minutes}分钟后再试，或通过“忘记密码”重置密码"
 ADDRESS_THROTTLED = "登录尝试过于频繁，请{minutes}分钟后再试"
 ACCOUNT_DISABLED = "该账号已停用，如有疑问请拨打 12333 咨询"
+# The agency console (password + 动态口令, shared.staff_totp).
+STAFF_ENTER_ALL = "请输入账号、密码和动态口令"
+STAFF_WRONG = "账号、密码或动态口令错误，您还可以尝试{left}次"
+STAFF_LOCKED = "验证失败次数过多，账号已被锁定，请{minutes}分钟后再试"
+STAFF_CODE_USED = "该动态口令已使用，请等待口令刷新后再登录"
 NO_BOUND_UNITS = "您的个人账号尚未与任何单位完成绑定。请由单位账号在【账户管理】-【子账号信息】中发起绑定申请，并在【父账号信息】中确认。"
 NOT_BOUND = "您与该单位的绑定关系不存在或已解除，请重新选择"
 

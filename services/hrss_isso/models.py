@@ -243,6 +243,9 @@ class Staff(Base):
     roles: Mapped[str] = mapped_column(String(200), default="")
     status: Mapped[str] = mapped_column(String(20), default="active")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # The console's second factor (shared.staff_totp), encrypted under
+    # ISSO_STAFF_TOTP_KEYS; None until enrolled, and no login without it.
+    totp_secret_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     def has_role(self, role: str) -> bool:
         return self.status == "active" and role in self.roles.split()

@@ -12,13 +12,14 @@ from services.hrss_isso.accounts.registry import CsvPopulationRegistry, Populati
 from services.hrss_isso.accounts.units import UnitRegistration, unit_credentials
 from services.hrss_isso.authorisation_codes.applications import Authorizations
 from services.hrss_isso.authorisation_codes.materials import MaterialStore
-from services.hrss_isso.login.password_login import LoginService
 from services.hrss_isso.models import Person, Staff, Unit, sms_tables
 from services.hrss_isso.settings import IssoSettings
 from services.hrss_isso.staff.accounts import staff_credentials
+from shared.password_login import PasswordLogin
 from shared.passwords import PasswordService
 from shared.ratelimit import Limiter
 from shared.sms import HttpSmsGateway, OutboxGateway, SmsCodes, SmsGateway
+from shared.staff_totp import StaffTotpLogin, TotpSecretCipher
 from shared.web.app import Runtime
 
 __all__ = ["IssoServices"]
@@ -37,9 +38,9 @@ class IssoServices:
     units: UnitRegistration
     bindings: Bindings
     authorizations: Authorizations
-    person_login: LoginService
-    unit_login: LoginService
-    staff_login: LoginService
+    person_login: PasswordLogin
+    unit_login: PasswordLogin
+    staff_login: StaffTotpLogin
 
     @classmethod
     def build(
@@ -57,10 +58,9 @@ class IssoServices:
         window = settings.login_lock_seconds
         checks = Limiter(kv, "isso-checks", settings.check_max_failures, window)
 
-        def login(kind: str, find, model) -> LoginService:
-            return LoginService(
-                kind=kind,
-                find=find,
+        def login(kind: str, find, model) -> PasswordLogin:
+            return PasswordLogin(
+                lookup=find,
                 passwords=passwords,
                 per_account=Limiter(kv, f"isso-login-{kind}", settings.login_max_failures, window),
                 per_address=Limiter(kv, "isso-login-address", settings.login_max_per_address, window),
@@ -97,5 +97,12 @@ class IssoServices:
             ),
             person_login=login("person", person_credentials, Person),
             unit_login=login("unit", unit_credentials, Unit),
-            staff_login=login("staff", staff_credentials, Staff),
+            # The console approves what raises units to L2: password + TOTP.
+            staff_login=StaffTotpLogin(
+                login=login("staff", staff_credentials, Staff),
+                cipher=TotpSecretCipher(settings.staff_totp_key_values),
+                kv=kv,
+                clock=clock,
+                skew=settings.staff_totp_skew,
+            ),
         )

@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ProviderSettings
+from shared.staff_totp import StaffTotpSettings
 
 __all__ = ["IssoSettings", "DEFAULT_POPULATION_REGISTRY", "API_SCOPES"]
 
@@ -19,7 +20,9 @@ API_SCOPES = ("refund.read", "refund.confirm")
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]+")  # RFC 6749 §3.3 scope-token
 
 
-class IssoSettings(ProviderSettings):
+class IssoSettings(ProviderSettings, StaffTotpSettings):
+    """The agency console's TOTP settings (``ISSO_STAFF_TOTP_KEYS``, …) come from :class:`StaffTotpSettings`."""
+
     model_config = SettingsConfigDict(env_prefix="ISSO_", extra="ignore")
 
     gdzwfw_issuer: str = Field(description="Issuer URL of 广东省统一身份认证平台.")

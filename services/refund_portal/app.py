@@ -24,7 +24,7 @@ from services.refund_portal.login.routes import router as login_routes
 from services.refund_portal.models import kv_table
 from services.refund_portal.policy import PolicyBook
 from services.refund_portal.settings import RefundSettings
-from services.refund_portal.staff import StaffLogin
+from services.refund_portal.staff import build_staff_login
 from services.refund_portal.unit.routes import router as unit_routes
 from shared.clock import Clock
 from shared.money import format_fen
@@ -32,7 +32,6 @@ from shared.oauth.client import RelyingParty
 from shared.oauth.introspection import TokenIntrospector
 from shared.passwords import PasswordService
 from shared.randomness import TokenSource
-from shared.ratelimit import Limiter
 from shared.web.app import Runtime, build_app
 
 __all__ = ["create_app"]
@@ -84,11 +83,20 @@ def create_app(
         http=http,
     )
 
+    staff_login = build_staff_login(settings, runtime, passwords=passwords)
+
     def prepare() -> None:
         ensure_head(runtime.db)
         if settings.loads_demo_data:
             try:
-                load_demo_data(runtime.db, passwords=passwords, policies=policies, clock=runtime.clock, audit_keys=audit_keys)
+                load_demo_data(
+                    runtime.db,
+                    passwords=passwords,
+                    staff_cipher=staff_login.cipher,
+                    policies=policies,
+                    clock=runtime.clock,
+                    audit_keys=audit_keys,
+                )
             except IntegrityError:
                 log.info("demo data being loaded by another worker")
 
@@ -109,11 +117,7 @@ def create_app(
     app.state.introspector = introspector
     app.state.policies = policies
     app.state.audit_keys = audit_keys
-    app.state.staff_login = StaffLogin(
-        passwords=passwords,
-        per_account=Limiter(runtime.kv, "staff-login-account", settings.staff_login_max_failures, settings.staff_login_lock_seconds),
-        per_address=Limiter(runtime.kv, "staff-login-address", settings.staff_login_max_per_address, settings.staff_login_lock_seconds),
-    )
+    app.state.staff_login = staff_login
     app.state.backchannel_logout = backchannel_receiver(
         rp=rp, kv=runtime.kv, introspector=introspector, clock=runtime.clock, ttl=settings.session_idle_seconds + 3600
     )

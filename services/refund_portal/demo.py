@@ -21,9 +21,10 @@ from services.refund_portal.staff import create_staff, find_staff
 from shared.clock import Clock, FrozenClock
 from shared.db import Database
 from shared.passwords import PasswordService
+from shared.staff_totp import TotpSecretCipher
 from shared.trust import TrustLevel
 
-__all__ = ["DEMO_STAFF", "DEMO_STAFF_PASSWORD", "DEMO_RECORDS", "DEMO_YEAR", "load_demo_data", "demo_csv"]
+__all__ = ["DEMO_STAFF", "DEMO_STAFF_PASSWORD", "DEMO_STAFF_TOTP", "DEMO_RECORDS", "DEMO_YEAR", "load_demo_data", "demo_csv"]
 
 DEMO_STAFF_PASSWORD = "Wg@staff2026"
 DEMO_STAFF = [
@@ -31,6 +32,13 @@ DEMO_STAFF = [
     {"login_name": "wg_supervisor", "display_name": "李娜", "role": "supervisor"},
     {"login_name": "wg_auditor", "display_name": "王强", "role": "auditor"},
 ]
+# Their TOTP secrets (/agency/login asks for 动态口令), published on purpose:
+# in development anyone may compute the code (`python -m devtools.totp <secret>`).
+DEMO_STAFF_TOTP = {
+    "wg_clerk": "OJSWM5LOMQWXOZZNMNWGK4TLFUYDAMBT",
+    "wg_supervisor": "OJSWM5LOMQWXOZZNON2XAZLSOYWTAMBU",
+    "wg_auditor": "OJSWM5LOMQWXOZZNMF2WI2LUN5ZC2MBV",
+}
 DEMO_YEAR = 2026
 # One row per demo unit (the hrss_isso demo units), in the import's columns.
 DEMO_RECORDS = [
@@ -74,11 +82,17 @@ def _import(db: Database, *, policies: PolicyBook, year: int, rows: list[list[st
         apply_plan(s, plan, mode="demo", actor=SYSTEM, staff_id=None, clock=clock, audit_keys=audit_keys)
 
 
-def load_demo_data(db: Database, *, passwords: PasswordService, policies: PolicyBook, clock: Clock, audit_keys: AuditKeys) -> None:
+def load_demo_data(
+    db: Database, *, passwords: PasswordService, staff_cipher: TotpSecretCipher, policies: PolicyBook, clock: Clock, audit_keys: AuditKeys
+) -> None:
     with db.transaction() as s:
         for spec in DEMO_STAFF:
-            if find_staff(s, login_name=spec["login_name"]) is None:
-                create_staff(s, password_hash=passwords.hash(DEMO_STAFF_PASSWORD), clock=clock, **spec)
+            secret = staff_cipher.encrypt(DEMO_STAFF_TOTP[spec["login_name"]])
+            staff = find_staff(s, login_name=spec["login_name"])
+            if staff is None:
+                create_staff(s, password_hash=passwords.hash(DEMO_STAFF_PASSWORD), totp_secret_encrypted=secret, clock=clock, **spec)
+            elif staff.totp_secret_encrypted is None:  # a demo database from before the second factor
+                staff.totp_secret_encrypted = secret
         if s.execute(select(ImportBatch.id).where(ImportBatch.mode == "demo")).first() is not None:
             return
     past = DEMO_YEAR - 1

@@ -42,9 +42,10 @@ from services.refund_portal.models import StaffAccount
 from services.refund_portal.policy import PolicyBook
 from services.refund_portal.records import UnitIdentity
 from services.refund_portal.settings import RefundSettings
-from services.refund_portal.staff import StaffLogin, may
+from services.refund_portal.staff import may
 from shared.oauth.client import RelyingParty
 from shared.oauth.introspection import IntrospectionUnavailable, TokenIntrospector
+from shared.staff_totp import StaffTotpLogin
 from shared.trust import TrustLevel
 from shared.web.deps import DbDep, KvDep, Redirect, Refused, SessionDep, get_settings, state
 
@@ -101,7 +102,7 @@ def get_audit_keys(request: Request) -> AuditKeys:
     return state(request, "audit_keys")
 
 
-def get_staff_login(request: Request) -> StaffLogin:
+def get_staff_login(request: Request) -> StaffTotpLogin:
     return state(request, "staff_login")
 
 
@@ -123,7 +124,7 @@ RelyingPartyDep = Annotated[RelyingParty, Depends(get_rp)]
 IntrospectorDep = Annotated[TokenIntrospector, Depends(get_introspector)]
 PoliciesDep = Annotated[PolicyBook, Depends(get_policies)]
 AuditKeysDep = Annotated[AuditKeys, Depends(get_audit_keys)]
-StaffLoginDep = Annotated[StaffLogin, Depends(get_staff_login)]
+StaffLoginDep = Annotated[StaffTotpLogin, Depends(get_staff_login)]
 ListImporterDep = Annotated[ListImporter, Depends(get_list_importer)]
 BackchannelLogoutDep = Annotated[Callable[[Request], Awaitable[Response]], Depends(get_backchannel_logout)]
 ClientAddress = Annotated[str, Depends(client_address)]

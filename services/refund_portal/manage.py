@@ -1,6 +1,7 @@
 """Operator commands for refund_portal (settings from ``REFUND_*`` variables).
 
     python -m services.refund_portal.manage migrate
+    python -m services.refund_portal.manage reencrypt-staff-totp
     python -m services.refund_portal.manage serve [--host H] [--port P] [--workers N]
 """
 
@@ -11,6 +12,7 @@ cli = ServiceCli(
     name="refund_portal",
     settings_cls=RefundSettings,
     default_port=8003,
+    staff_totp_model="services.refund_portal.models:StaffAccount",
 )
 app_factory = cli.app_factory
 

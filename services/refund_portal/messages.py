@@ -116,9 +116,10 @@ DECISION_ERROR = {
 }
 
 STAFF_ERROR = {
-    "empty": "请输入账号和密码",
-    "wrong": "账号或密码错误，您还可以尝试{left}次",
-    "locked": "密码错误次数过多，账号已被锁定，请{minutes}分钟后再试",
+    "empty": "请输入账号、密码和动态口令",
+    "wrong": "账号、密码或动态口令错误，您还可以尝试{left}次",
+    "locked": "密码或动态口令错误次数过多，账号已被锁定，请{minutes}分钟后再试",
+    "code_used": "该动态口令已使用，请等待口令刷新后再登录",
     "address": "登录尝试过于频繁，请{minutes}分钟后再试",
     "inactive": "该账号已停用",
     "forbidden": "您的岗位（{role}）无权办理此项业务。",

@@ -65,6 +65,9 @@ class StaffAccount(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # The console's second factor (shared.staff_totp), encrypted under
+    # REFUND_STAFF_TOTP_KEYS; None until enrolled, and no login without it.
+    totp_secret_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class ImportBatch(Base):

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings, weak_secret
+from shared.staff_totp import StaffTotpSettings
 
 __all__ = ["RefundSettings", "PolicyRule", "DEFAULT_POLICY_RULES", "AUDIT_KEY_ID"]
 
@@ -46,7 +47,9 @@ class PolicyRule(BaseModel):
 DEFAULT_POLICY_RULES = [PolicyRule(year=2025), PolicyRule(year=2026)]
 
 
-class RefundSettings(ServiceSettings):
+class RefundSettings(ServiceSettings, StaffTotpSettings):
+    """The agency console's TOTP settings (``REFUND_STAFF_TOTP_KEYS``, …) come from :class:`StaffTotpSettings`."""
+
     model_config = SettingsConfigDict(env_prefix="REFUND_", extra="ignore")
 
     isso_issuer: str = Field(description="Issuer URL of 广东人社统一认证 (hrss_isso), e.g. http://127.0.0.1:8002/isso.")

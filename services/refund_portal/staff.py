@@ -5,28 +5,31 @@ payment batches; 审核员 ``supervisor`` may do all that and also marks batches
 paid and reads the audit log; 审计员 ``auditor`` reads records and the audit
 log and changes nothing.
 
-Login counts wrong passwords per account and failures per client address in
-the shared store (:class:`shared.ratelimit.Limiter`); a locked account is
-refused before its password is checked, and unknown accounts cost one argon2
-verification too, so timing tells nothing.
+Login is :class:`shared.password_login.PasswordLogin` over these accounts:
+lockout per account and per client address, argon2 for unknown accounts too.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.refund_portal import messages
 from services.refund_portal.models import StaffAccount
+from services.refund_portal.settings import RefundSettings
 from shared.clock import Clock
 from shared.db import Database
-from shared.passwords import PasswordService, rehash_after_login
+from shared.password_login import Credentials, Disabled, Locked, Missing, Outcome, PasswordLogin, Replayed, Throttled, Wrong
+from shared.passwords import PasswordService
 from shared.ratelimit import Limiter
+from shared.staff_totp import StaffTotpLogin, TotpSecretCipher, enrol, enrol_again, show_enrolment
+from shared.web.app import Runtime
 
-__all__ = ["ROLES", "PERMISSIONS", "may", "StaffLogin", "LoginResult", "create_staff", "find_staff"]
+__all__ = ["ROLES", "PERMISSIONS", "may", "build_staff_login", "staff_credentials", "login_error", "create_staff", "find_staff"]
 
 ROLES = ("clerk", "supervisor", "auditor")
+# The name authenticator apps show beside the staff member's codes.
+TOTP_ISSUER = "失业保险稳岗返还"
 PERMISSIONS: dict[str, frozenset[str]] = {
     "view": frozenset(ROLES),
     "import": frozenset({"clerk", "supervisor"}),
@@ -46,68 +49,73 @@ def find_staff(session: Session, *, login_name: str) -> StaffAccount | None:
 
 
 def create_staff(
-    session: Session, *, login_name: str, display_name: str, role: str, password_hash: str, clock: Clock
+    session: Session, *, login_name: str, display_name: str, role: str, password_hash: str, totp_secret_encrypted: str, clock: Clock
 ) -> StaffAccount:
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}")
     account = StaffAccount(
-        login_name=login_name, display_name=display_name, role=role, password_hash=password_hash, active=True, created_at=clock.now()
+        login_name=login_name,
+        display_name=display_name,
+        role=role,
+        password_hash=password_hash,
+        totp_secret_encrypted=totp_secret_encrypted,
+        active=True,
+        created_at=clock.now(),
     )
     session.add(account)
     session.flush()
     return account
 
 
-@dataclass
-class LoginResult:
-    account: StaffAccount | None = None
-    error: str | None = None  # key of messages.STAFF_ERROR
-    left: int = 0
+def staff_credentials(session: Session, login_name: str) -> Credentials | None:
+    account = find_staff(session, login_name=login_name)
+    if account is None:
+        return None
+    session.expunge(account)  # the login route reads it after the transaction
+    secret = account.totp_secret_encrypted
+    return Credentials(account.id, account.password_hash, account.active, account=account, totp_secret_encrypted=secret)
 
 
-class StaffLogin:
-    def __init__(self, *, passwords: PasswordService, per_account: Limiter, per_address: Limiter) -> None:
-        self.passwords = passwords
-        self.per_account = per_account
-        self.per_address = per_address
+def build_staff_login(settings: RefundSettings, runtime: Runtime, *, passwords: PasswordService) -> StaffTotpLogin:
+    """Password (shared lockout per account and per address) + TOTP: the agency
+    console marks payments and corrects bank accounts, a password alone is not enough."""
+    window, kv = settings.staff_login_lock_seconds, runtime.kv
+    password_login = PasswordLogin(
+        lookup=staff_credentials,
+        model=StaffAccount,
+        passwords=passwords,
+        per_account=Limiter(kv, "staff-login-account", settings.staff_login_max_failures, window),
+        per_address=Limiter(kv, "staff-login-address", settings.staff_login_max_per_address, window),
+    )
+    cipher = TotpSecretCipher(settings.staff_totp_key_values)
+    return StaffTotpLogin(login=password_login, cipher=cipher, kv=kv, clock=runtime.clock, skew=settings.staff_totp_skew)
 
-    @property
-    def lock_minutes(self) -> int:
-        return max(self.per_account.window_seconds // 60, 1)
 
-    def authenticate(self, db: Database, *, login_name: str, password: str, address: str) -> LoginResult:
-        login_name = login_name.strip()
-        if not login_name or not password:
-            return LoginResult(error="empty")
-        if self.per_address.is_blocked(address):
-            return LoginResult(error="address")
-        if self.per_account.is_blocked(login_name):
-            return LoginResult(error="locked")
-        with db.transaction() as s:
-            account = find_staff(s, login_name=login_name)
-            if account is not None:
-                s.expunge(account)
-        if not self.passwords.verify(account.password_hash if account else None, password) or account is None:
-            self.per_address.hit(address)
-            left = self.per_account.hit(login_name)
-            return LoginResult(error="locked" if left == 0 else "wrong", left=left)
-        if not account.active:
-            return LoginResult(error="inactive")
-        self.per_account.reset(login_name)
-        rehash_after_login(db, self.passwords, StaffAccount, account_id=account.id, checked_hash=account.password_hash, password=password)
-        return LoginResult(account=account)
+# The outcome types of the shared login, as keys of messages.STAFF_ERROR.
+_ERROR_KEYS = {Missing: "empty", Throttled: "address", Locked: "locked", Disabled: "inactive", Replayed: "code_used"}
+
+
+def login_error(outcome: Outcome) -> str:
+    """The agency's message for a refused staff login."""
+    minutes = max(getattr(outcome, "seconds", 60) // 60, 1)
+    if isinstance(outcome, Wrong):
+        key = "wrong" if outcome.left else "locked"
+        return messages.STAFF_ERROR[key].format(left=outcome.left, minutes=minutes)
+    return messages.STAFF_ERROR[_ERROR_KEYS.get(type(outcome), "wrong")].format(left=0, minutes=minutes)
 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m services.refund_portal.staff create --login L --name N --role R``:
     add a staff account (settings from ``REFUND_*``; the password is asked
-    for, or read from ``REFUND_NEW_STAFF_PASSWORD`` when not at a terminal)."""
+    for, or read from ``REFUND_NEW_STAFF_PASSWORD`` when not at a terminal) and
+    print its TOTP secret and ``otpauth://`` URI once. ``… staff enrol-totp
+    --login L`` gives an existing account a new secret (staff from before the
+    second factor, a lost phone)."""
     import argparse
     import getpass
     import os
     import sys
 
-    from services.refund_portal.settings import RefundSettings
     from shared.clock import SystemClock
 
     parser = argparse.ArgumentParser(prog="python -m services.refund_portal.staff")
@@ -116,7 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--login", required=True, help="login name (letters, digits, _; 4–40)")
     create.add_argument("--name", required=True, help="display name, e.g. 张敏")
     create.add_argument("--role", required=True, choices=ROLES)
+    again = sub.add_parser("enrol-totp", help="give a staff account a new TOTP secret (the old one stops working)")
+    again.add_argument("--login", required=True)
     args = parser.parse_args(argv)
+    if args.command == "enrol-totp":
+        settings = RefundSettings()
+        return enrol_again(settings.database_url, model=StaffAccount, login_name=args.login, settings=settings, issuer=TOTP_ISSUER)
     if not (4 <= len(args.login) <= 40 and args.login.replace("_", "").isalnum() and args.login.isascii()):
         print("login must be 4–40 letters, digits or _", file=sys.stderr)
         return 2
@@ -124,18 +137,27 @@ def main(argv: list[str] | None = None) -> int:
     if len(password) < 10:
         print("a staff password needs at least 10 characters", file=sys.stderr)
         return 2
-    db = Database(RefundSettings().database_url)
+    settings = RefundSettings()
+    second_factor = enrol(TotpSecretCipher(settings.staff_totp_key_values), account=args.login, issuer=TOTP_ISSUER)
+    db = Database(settings.database_url)
     try:
         with db.transaction() as s:
             if find_staff(s, login_name=args.login) is not None:
                 print(f"staff account {args.login} exists", file=sys.stderr)
                 return 1
             create_staff(
-                s, login_name=args.login, display_name=args.name, role=args.role, password_hash=PasswordService().hash(password), clock=SystemClock()
+                s,
+                login_name=args.login,
+                display_name=args.name,
+                role=args.role,
+                password_hash=PasswordService().hash(password),
+                totp_secret_encrypted=second_factor.encrypted,
+                clock=SystemClock(),
             )
     finally:
         db.dispose()
     print(f"staff account {args.login} ({args.role}) created")
+    show_enrolment(second_factor)
     return 0
 
 

@@ -15,7 +15,8 @@ import re
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.chain_helpers import sms_outbox
+from services.hrss_isso.demo import DEMO_STAFF_TOTP
+from tests.chain_helpers import sms_outbox, staff_totp
 
 pytestmark = pytest.mark.browser
 
@@ -164,6 +165,7 @@ def test_part_two_from_personal_registration_to_the_portal_at_l2(page: Page, cha
     staff.goto(f"{isso}/staff/login")
     staff.fill("#login_name", "staff_review")
     staff.fill("#password", "Hrss@demo2026")
+    staff.fill("#totp", staff_totp(DEMO_STAFF_TOTP["staff_review"]))
     staff.get_by_role("button", name="登录", exact=True).click()
     row = staff.locator("#staff-applications tr", has_text=UNIT["org_name"])
     row.get_by_role("link", name="审核").click()

@@ -12,9 +12,10 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from services.gdzwfw_idp.demo import DEMO_PASSWORD
-from services.refund_portal.demo import DEMO_STAFF_PASSWORD, DEMO_YEAR
+from services.refund_portal.demo import DEMO_STAFF_PASSWORD, DEMO_STAFF_TOTP, DEMO_YEAR
 from tests.browser.conftest import DESKTOP
 from tests.browser.test_login_chain import open_gdzwfw_login, submit_password
+from tests.chain_helpers import staff_totp
 
 pytestmark = pytest.mark.browser
 
@@ -26,6 +27,7 @@ def staff_login(page: Page, chain, login_name: str) -> None:
     expect(page.get_by_role("heading", name="经办人员登录")).to_be_visible()
     page.get_by_label("工作人员账号").fill(login_name)
     page.get_by_label("登录密码").fill(DEMO_STAFF_PASSWORD)
+    page.get_by_label("动态口令").fill(staff_totp(DEMO_STAFF_TOTP[login_name]))
     page.get_by_role("button", name="登录", exact=True).click()
     expect(page.locator("#staff-name")).to_be_visible()
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from services.hrss_isso.demo import DEMO_STAFF_TOTP
 from services.hrss_isso.models import Person, Unit, UnitBinding
+from shared.totp import totp
 from tests.hrss_isso.conftest import DEMO_PASSWORD, Isso, csrf_of
 from tests.oidc_helpers import DEMO_RP, Pkce, authorize_params, decode_id_token, query_of
 
@@ -26,6 +28,7 @@ __all__ = [
     "unit_tokens",
     "id_claims",
     "staff_login",
+    "staff_code",
 ]
 
 GOOD_PASSWORD = "Gzhr@2026x"
@@ -106,9 +109,17 @@ def materials(licence=("营业执照.pdf", PDF), id_document=("身份证.png", P
     return files
 
 
+def staff_code(isso: Isso, secret: str) -> str:
+    """The staff member's current 动态口令, in a time step of its own: each
+    code is accepted once, so every login moves the clock on one step."""
+    isso.clock.advance(30)
+    return totp(secret, isso.clock.timestamp())
+
+
 def staff_login(isso: Isso, login_name: str = "staff_review", browser: TestClient | None = None) -> TestClient:
     browser = browser or isso.new_browser()
-    response = isso.post_form("/isso/staff/login", {"login_name": login_name, "password": DEMO_PASSWORD}, browser=browser)
+    form = {"login_name": login_name, "password": DEMO_PASSWORD, "totp": staff_code(isso, DEMO_STAFF_TOTP[login_name])}
+    response = isso.post_form("/isso/staff/login", form, browser=browser)
     assert response.status_code == 303, response.text[:500]
     return browser
 

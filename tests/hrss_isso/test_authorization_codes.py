@@ -11,12 +11,24 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from services.hrss_isso import messages as msg
-from services.hrss_isso.demo import DEMO_AUTHORIZATION_CODE
+from services.hrss_isso.demo import DEMO_AUTHORIZATION_CODE, DEMO_STAFF_TOTP
 from services.hrss_isso.forms import FormRejected
 from services.hrss_isso.models import AuditEntry, AuthorizationApplication, Material, UnitBinding
 from shared.web.app import SHARED_STATIC
 from tests.hrss_isso.conftest import Isso, csrf_of
-from tests.hrss_isso.flows import JPEG, PDF, PNG, binding_of, handler_tokens, id_claims, materials, person_id, staff_login, unit_id
+from tests.hrss_isso.flows import (
+    JPEG,
+    PDF,
+    PNG,
+    binding_of,
+    handler_tokens,
+    id_claims,
+    materials,
+    person_id,
+    staff_code,
+    staff_login,
+    unit_id,
+)
 from tests.streamed_body import post_streamed
 
 APPLY = "/isso/realname/apply"
@@ -198,9 +210,11 @@ def test_a_staff_action_by_a_user_without_the_role_is_refused(isso: Isso) -> Non
 
 
 def test_staff_login_is_locked_after_wrong_passwords(isso: Isso) -> None:
+    secret = DEMO_STAFF_TOTP["staff_review"]
     for _ in range(isso.settings.login_max_failures):
-        isso.post_form("/isso/staff/login", {"login_name": "staff_review", "password": "Wrong@pass26"})
-    locked = isso.post_form("/isso/staff/login", {"login_name": "staff_review", "password": "Hrss@demo2026"})
+        isso.post_form("/isso/staff/login", {"login_name": "staff_review", "password": "Wrong@pass26", "totp": staff_code(isso, secret)})
+    right = {"login_name": "staff_review", "password": "Hrss@demo2026", "totp": staff_code(isso, secret)}
+    locked = isso.post_form("/isso/staff/login", right)
     assert locked.status_code == 400 and "账号已被锁定" in locked.text
 
 

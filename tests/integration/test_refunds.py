@@ -14,7 +14,8 @@ import httpx
 
 from devtools.demo_client import isso_tokens
 from devtools.stack import StackConfig
-from services.refund_portal.demo import DEMO_STAFF_PASSWORD, DEMO_YEAR
+from services.refund_portal.demo import DEMO_STAFF_PASSWORD, DEMO_STAFF_TOTP, DEMO_YEAR
+from tests.chain_helpers import staff_totp
 from tests.integration.conftest import CACHE_SECONDS
 from tests.oidc_helpers import DEMO_RP
 
@@ -123,7 +124,8 @@ def test_the_agency_exports_a_record_the_unit_confirmed(stack: StackConfig) -> N
     with httpx.Client(base_url=portal) as staff:
         page = staff.get("/agency/login")
         logged_in = staff.post(
-            "/agency/login", data={"csrf_token": _csrf(page.text), "login_name": "wg_clerk", "password": DEMO_STAFF_PASSWORD, "next": "/agency/payments"}
+            "/agency/login", data={"csrf_token": _csrf(page.text), "login_name": "wg_clerk", "password": DEMO_STAFF_PASSWORD,
+                  "totp": staff_totp(DEMO_STAFF_TOTP["wg_clerk"]), "next": "/agency/payments"}
         )
         assert logged_in.status_code == 303
         payments = staff.get(f"/agency/payments?year={DEMO_YEAR}")
@@ -138,5 +140,6 @@ def test_the_agency_exports_a_record_the_unit_confirmed(stack: StackConfig) -> N
         # The audit log verifies after all this traffic.
         staff.post("/agency/logout", data={"csrf_token": _csrf(payments.text)})
         page = staff.get("/agency/login")
-        staff.post("/agency/login", data={"csrf_token": _csrf(page.text), "login_name": "wg_auditor", "password": DEMO_STAFF_PASSWORD})
+        staff.post("/agency/login", data={"csrf_token": _csrf(page.text), "login_name": "wg_auditor", "password": DEMO_STAFF_PASSWORD,
+                                            "totp": staff_totp(DEMO_STAFF_TOTP["wg_auditor"])})
         assert "哈希链校验通过" in staff.get("/agency/audit").text

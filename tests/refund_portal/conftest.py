@@ -28,12 +28,14 @@ from services.refund_portal.settings import RefundSettings
 from services.refund_portal.staff import create_staff, find_staff
 from shared.clock import FrozenClock
 from shared.passwords import PasswordService
+from shared.totp import totp
 from tests.redis_run import redis_settings
 
 ISSO = "https://isso.example/isso"
 PORTAL = "http://127.0.0.1:8003"
 KEY = RSAKey.generate_key(2048, parameters={"kid": "isso-1", "alg": "RS256", "use": "sig"})
 STAFF_PASSWORD = "Wg@staff2026"
+STAFF_TOTP = "KRSXG5CUIFTGMVDPORYA"  # every fixture staff member's TOTP secret
 FAST_PASSWORDS = PasswordService(time_cost=1, memory_cost=1024)
 
 # The hrss_isso demo units (README): the portal sees them through these claims.
@@ -126,6 +128,8 @@ class Env:
     app: FastAPI
     settings: RefundSettings
     staff_ids: dict[str, int] = field(default_factory=dict)
+    # TOTP secrets of staff that do not have STAFF_TOTP (made by a test).
+    staff_secrets: dict[str, str] = field(default_factory=dict)
 
     @property
     def db(self):
@@ -143,11 +147,18 @@ class Env:
         done = self.client.get("/auth/callback", params={"code": "c0de", "state": query["state"], "iss": ISSO}, follow_redirects=False)
         assert done.status_code == 303, done.text[:300]
 
-    def login_staff(self, login_name: str, password: str = STAFF_PASSWORD) -> httpx.Response:
+    def staff_code(self, login_name: str) -> str:
+        """The staff member's current 动态口令, in a time step of its own: each
+        code is accepted once, so every login moves the clock on one step."""
+        self.clock.advance(30)
+        return totp(self.staff_secrets.get(login_name, STAFF_TOTP), self.clock.timestamp())
+
+    def login_staff(self, login_name: str, password: str = STAFF_PASSWORD, *, code: str | None = None) -> httpx.Response:
         page = self.client.get("/agency/login")
+        code = self.staff_code(login_name) if code is None else code
         return self.client.post(
             "/agency/login",
-            data={"csrf_token": csrf_of(page.text), "login_name": login_name, "password": password, "next": "/agency/"},
+            data={"csrf_token": csrf_of(page.text), "login_name": login_name, "password": password, "totp": code, "next": "/agency/"},
             follow_redirects=False,
         )
 
@@ -210,7 +221,13 @@ def _env(settings: RefundSettings) -> Iterator[Env]:
                 staff = (("wg_clerk", "张敏", "clerk"), ("wg_supervisor", "李娜", "supervisor"), ("wg_auditor", "王强", "auditor"))
                 for login, name, role in staff:
                     account = find_staff(s, login_name=login) or create_staff(
-                        s, login_name=login, display_name=name, role=role, password_hash=FAST_PASSWORDS.hash(STAFF_PASSWORD), clock=clock
+                        s,
+                        login_name=login,
+                        display_name=name,
+                        role=role,
+                        password_hash=FAST_PASSWORDS.hash(STAFF_PASSWORD),
+                        totp_secret_encrypted=app.state.staff_login.cipher.encrypt(STAFF_TOTP),
+                        clock=clock,
                     )
                     environment.staff_ids[login] = account.id
             yield environment

@@ -17,6 +17,7 @@ from services.refund_portal.audit import Actor
 from services.refund_portal.decisions import UnitDecision, decide
 from services.refund_portal.models import AuditEntry, PaymentBatch, RefundRecord
 from services.refund_portal.records import UnitIdentity
+from shared.totp import totp
 from tests.refund_portal.conftest import AUDIT_KEYS, HANDLER, ROW_L1, ROW_L2, ROW_L3, UNIT_L2, UNIT_L3, Env, csrf_of
 
 
@@ -55,7 +56,13 @@ def test_staff_login_goes_where_it_was_asked_and_only_inside_the_agency(env: Env
     page = env.client.get("/agency/login", params={"next": "/agency/payments"})
     response = env.client.post(
         "/agency/login",
-        data={"csrf_token": csrf_of(page.text), "login_name": "wg_clerk", "password": "Wg@staff2026", "next": "/agency/payments"},
+        data={
+            "csrf_token": csrf_of(page.text),
+            "login_name": "wg_clerk",
+            "password": "Wg@staff2026",
+            "totp": env.staff_code("wg_clerk"),
+            "next": "/agency/payments",
+        },
         follow_redirects=False,
     )
     assert response.status_code == 303 and response.headers["location"] == "/agency/payments"
@@ -86,7 +93,7 @@ def test_wrong_passwords_lock_the_account(env: Env) -> None:
 
 def test_an_unknown_account_reads_like_a_wrong_password(env: Env) -> None:
     response = env.login_staff("nobody", "Wrong@pass1")
-    assert response.status_code == 400 and "账号或密码错误" in response.text
+    assert response.status_code == 400 and "账号、密码或动态口令错误" in response.text
 
 
 def test_a_deactivated_account_is_logged_out(env: Env) -> None:
@@ -243,7 +250,9 @@ def test_records_can_be_searched(env: Env) -> None:
     assert "广州市荔湾区示范制造有限公司" in page and "广州市越秀区示范贸易有限公司" not in page
 
 
-def test_the_staff_command_creates_an_account_that_can_log_in(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_staff_command_creates_an_account_that_can_log_in(
+    env: Env, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     from services.refund_portal.staff import main
 
     monkeypatch.setenv("REFUND_DATABASE_URL", env.settings.database_url)
@@ -252,7 +261,17 @@ def test_the_staff_command_creates_an_account_that_can_log_in(env: Env, monkeypa
                        "AUDIT_KEYS": json.dumps(AUDIT_KEYS)}.items():
         monkeypatch.setenv(f"REFUND_{key}", value)
     assert main(["create", "--login", "gz_finance", "--name", "周婷", "--role", "supervisor"]) == 0
+    printed = capsys.readouterr().out
+    env.staff_secrets["gz_finance"] = re.search(r"动态口令密钥.*: ([A-Z2-7]{32})$", printed, re.M).group(1)
+    assert f"secret={env.staff_secrets['gz_finance']}" in printed and "otpauth://totp/" in printed
     assert main(["create", "--login", "gz_finance", "--name", "周婷", "--role", "supervisor"]) == 1
     assert main(["create", "--login", "x!", "--name", "x", "--role", "clerk"]) == 2
+    assert env.login_staff("gz_finance", "Gz@finance2026").status_code == 303
+    # A new secret (a lost phone): the old one's codes stop working.
+    assert main(["enrol-totp", "--login", "nobody"]) == 1
+    assert main(["enrol-totp", "--login", "gz_finance"]) == 0
+    old = env.staff_secrets["gz_finance"]
+    env.staff_secrets["gz_finance"] = re.search(r": ([A-Z2-7]{32})$", capsys.readouterr().out, re.M).group(1)
+    assert env.login_staff("gz_finance", "Gz@finance2026", code=totp(old, env.clock.timestamp() + 30)).status_code == 400
     assert env.login_staff("gz_finance", "Gz@finance2026").status_code == 303
     assert "周婷" in env.client.get("/agency/").text

@@ -299,7 +299,7 @@ def test_the_migration_leaves_entries_from_before_the_keys_unkeyed_and_verifiabl
 def test_production_refuses_missing_placeholder_or_short_audit_keys(keys: dict, message: str) -> None:
     common = {
         "database_url": "sqlite://", "secret_key": "p" * 40, "public_url": "https://p", "isso_issuer": "https://i",
-        "isso_client_secret": "s", "gdzwfw_verification_url": "https://v",
+        "isso_client_secret": "s", "gdzwfw_verification_url": "https://v", "staff_totp_keys": "t" * 40,
     }
     with pytest.raises(ValidationError, match=re.escape(message)):
         RefundSettings(environment="production", audit_keys=keys, **common)
@@ -324,11 +324,21 @@ def test_demo_data_loads_once_and_verifies(env_factory) -> None:
         ]
         assert verify_chain(s, env.audit_keys).ok
     # A second start (another worker, a restart) adds nothing.
-    from services.refund_portal.demo import load_demo_data
+    from services.refund_portal.demo import DEMO_STAFF_TOTP, load_demo_data
 
-    load_demo_data(env.db, passwords=env.app.state.staff_login.passwords, policies=env.app.state.policies, clock=env.clock, audit_keys=env.audit_keys)
+    staff_login = env.app.state.staff_login
+    load_demo_data(
+        env.db,
+        passwords=staff_login.login.passwords,
+        staff_cipher=staff_login.cipher,
+        policies=env.app.state.policies,
+        clock=env.clock,
+        audit_keys=env.audit_keys,
+    )
     with env.db.transaction() as s:
         assert len(s.execute(select(RefundRecord.id)).all()) == 4
+    # The demo staff, with the TOTP secrets the README lists.
+    env.staff_secrets.update(DEMO_STAFF_TOTP)
     assert env.login_staff("wg_supervisor", "Wg@staff2026").status_code == 303
     env.login_unit(UNIT_L2)
     page = env.client.get("/").text

@@ -95,7 +95,7 @@ def test_the_rules_come_from_settings_as_json(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("REFUND_POLICY_RULES", '[{"year": 2027, "ratio_sme": "0.75", "layoff_rate_cap": "0.05"}]')
     settings = RefundSettings(
         database_url="sqlite://", secret_key="x" * 40, public_url="http://p", isso_issuer="http://i", isso_client_secret="s",
-        gdzwfw_verification_url="http://v", audit_keys=AUDIT_KEYS,
+        gdzwfw_verification_url="http://v", audit_keys=AUDIT_KEYS, staff_totp_keys="t" * 40,
     )
     assert [r.year for r in settings.policy_rules] == [2027]
     assert settings.policy_rules[0].ratio_sme == Decimal("0.75")
@@ -103,5 +103,5 @@ def test_the_rules_come_from_settings_as_json(monkeypatch: pytest.MonkeyPatch) -
     with pytest.raises(ValidationError):
         RefundSettings(
             database_url="sqlite://", secret_key="x" * 40, public_url="http://p", isso_issuer="http://i", isso_client_secret="s",
-            gdzwfw_verification_url="http://v", audit_keys=AUDIT_KEYS,
+            gdzwfw_verification_url="http://v", audit_keys=AUDIT_KEYS, staff_totp_keys="t" * 40,
         )

@@ -20,11 +20,11 @@ from services.hrss_isso import audit
 from services.hrss_isso import messages as msg
 from services.hrss_isso.accounts.registry import PopulationRegistry
 from services.hrss_isso.forms import Errors, FormRejected
-from services.hrss_isso.login.password_login import Credentials
 from services.hrss_isso.models import Person, PersonProvincialLink, RealnameChange, Unit
 from shared.clock import Clock
 from shared.db import Database
 from shared.identifiers import mask_id_number
+from shared.password_login import Credentials
 from shared.passwords import PasswordService
 from shared.ratelimit import Limiter
 from shared.sms import SendResult, SmsCodes, mask_mobile
@@ -91,7 +91,11 @@ def login_name_taken(db: Session, *, login_name: str) -> bool:
 
 def person_credentials(db: Session, login_name: str) -> Credentials | None:
     person = find_by_login_name(db, login_name=login_name)
-    return Credentials(person.id, person.password_hash, person.status, person.login_generation) if person else None
+    if person is None:
+        return None
+    # The generation read with the hash that is checked: a login that races a
+    # password change carries the old one and is ended with the others.
+    return Credentials(person.id, person.password_hash, person.status == "active", account=person.login_generation)
 
 
 def raise_level(db: Session, *, person: Person, to_level: int, method: str, evidence: str, at: dt.datetime) -> bool:

@@ -15,11 +15,11 @@ from services.hrss_isso import audit
 from services.hrss_isso import messages as msg
 from services.hrss_isso.accounts.persons import beijing_today, find_by_login_name, login_name_taken
 from services.hrss_isso.forms import Errors, FormRejected
-from services.hrss_isso.login.password_login import Credentials
 from services.hrss_isso.models import FederatedLogin, Person, ProvincialLink, Unit, UnitBinding
 from services.hrss_isso.registration.regions import GUANGDONG_CITIES
 from shared.clock import Clock
 from shared.db import Database
+from shared.password_login import Credentials
 from shared.passwords import PasswordService
 from shared.randomness import TokenSource
 from shared.ratelimit import Limiter
@@ -112,7 +112,7 @@ def unit_credentials(db: Session, login_name: str) -> Credentials | None:
     unit = db.execute(select(Unit).where(Unit.login_name == login_name)).scalar_one_or_none()
     if unit is None or unit.password_hash is None:
         return None
-    return Credentials(unit.id, unit.password_hash, unit.status)
+    return Credentials(unit.id, unit.password_hash, unit.status == "active")
 
 
 def find_units(db: Session, *, field: str, value: str) -> list[Unit]:

@@ -18,6 +18,7 @@ from services.hrss_isso.accounts.units import get_unit
 from services.hrss_isso.deps import CurrentPerson, CurrentUnit, IssoDep, ProviderDep
 from services.hrss_isso.federation.callback import LINK_PENDING_KEY
 from services.hrss_isso.hooks import handler_acr
+from services.hrss_isso.login.password_login import password_login
 from services.hrss_isso.login.sessions import enter_unit_as_handler, start_person_session, start_unit_session
 from services.hrss_isso.models import Person
 from services.hrss_isso.web import client_address, flash, parked, resume_or, with_interaction
@@ -110,7 +111,7 @@ async def login_submit(
     password = str(form.get("password", ""))[:128]
     service = services.person_login if tab == "personal" else services.unit_login
     result = await run_in_threadpool(
-        lambda: service.authenticate(db, login_name=login_name, password=password, address=client_address(request))
+        lambda: password_login(service, db, login_name=login_name, password=password, address=client_address(request))
     )
     if result.error or not result.account_id:
         record_login("password", "failure")

@@ -8,22 +8,34 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.hrss_isso.login.password_login import Credentials
 from services.hrss_isso.models import Staff
+from shared.password_login import Credentials
 
 __all__ = ["staff_credentials", "get_staff", "create_staff"]
 
 
 def staff_credentials(db: Session, login_name: str) -> Credentials | None:
     staff = db.execute(select(Staff).where(Staff.login_name == login_name)).scalar_one_or_none()
-    return Credentials(staff.id, staff.password_hash, staff.status) if staff else None
+    if staff is None:
+        return None
+    return Credentials(staff.id, staff.password_hash, staff.status == "active", totp_secret_encrypted=staff.totp_secret_encrypted)
 
 
 def get_staff(db: Session, *, staff_id: str) -> Staff | None:
     return db.get(Staff, staff_id)
 
 
-def create_staff(db: Session, *, login_name: str, password_hash: str, name: str, agency: str, roles: list[str], now: dt.datetime) -> Staff:
+def create_staff(
+    db: Session,
+    *,
+    login_name: str,
+    password_hash: str,
+    totp_secret_encrypted: str,
+    name: str,
+    agency: str,
+    roles: list[str],
+    now: dt.datetime,
+) -> Staff:
     staff = Staff(
         id=uuid.uuid4().hex,
         login_name=login_name,
@@ -33,6 +45,7 @@ def create_staff(db: Session, *, login_name: str, password_hash: str, name: str,
         roles=" ".join(roles),
         status="active",
         created_at=now,
+        totp_secret_encrypted=totp_secret_encrypted,
     )
     db.add(staff)
     return staff

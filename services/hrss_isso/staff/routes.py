@@ -22,6 +22,7 @@ from services.hrss_isso.deps import STAFF_HOME, STAFF_LOGIN, IssoDep, ReviewingS
 from services.hrss_isso.forms import FormRejected, text_of
 from services.hrss_isso.staff.accounts import get_staff
 from services.hrss_isso.web import client_address, flash, page, pop_flash
+from shared.password_login import Disabled, LoggedIn, Missing, Outcome, Replayed, Throttled, Wrong
 from shared.web.app import error_page, render
 from shared.web.deps import ClockDep, CsrfForm, DbDep, Refused
 from shared.web.sessions import rotate_session
@@ -40,6 +41,22 @@ def refused_page(refused: forms.Refused) -> Refused:
     return Refused(refused.message, status_code=refused.status, back_url=STAFF_HOME)
 
 
+def login_error(outcome: Outcome, minutes: int) -> str:
+    """The console's message for a refused login (password + 动态口令)."""
+    match outcome:
+        case Missing():
+            return msg.STAFF_ENTER_ALL
+        case Throttled():
+            return msg.ADDRESS_THROTTLED.format(minutes=minutes)
+        case Replayed():
+            return msg.STAFF_CODE_USED
+        case Disabled():
+            return msg.ACCOUNT_DISABLED
+        case Wrong(left=left) if left:
+            return msg.STAFF_WRONG.format(left=left)
+    return msg.STAFF_LOCKED.format(minutes=minutes)
+
+
 @router.get("")
 @router.get("/")
 async def staff_home(request: Request) -> Response:
@@ -55,20 +72,22 @@ async def login(request: Request) -> Response:
 async def login_submit(request: Request, form: CsrfForm, services: IssoDep, db: DbDep, clock: ClockDep) -> Response:
     login_name = text_of(form, "login_name", 40)
     password = str(form.get("password", ""))[:128]
-    result = await run_in_threadpool(
-        lambda: services.staff_login.authenticate(db, login_name=login_name, password=password, address=client_address(request))
+    code = str(form.get("totp", ""))[:6]
+    outcome = await run_in_threadpool(
+        lambda: services.staff_login.authenticate(db, login_name=login_name, password=password, code=code, address=client_address(request))
     )
-    if result.error:
-        return render(request, "staff_login.html", {"error": result.error, "login_name": login_name}, status_code=400)
+    if not isinstance(outcome, LoggedIn):
+        error = login_error(outcome, services.staff_login.window_seconds // 60)
+        return render(request, "staff_login.html", {"error": error, "login_name": login_name}, status_code=400)
 
     def load():
         with db.transaction() as s:
-            return get_staff(s, staff_id=result.account_id).name
+            return get_staff(s, staff_id=outcome.id).name
 
     name = await run_in_threadpool(load)
     rotate_session(request)
-    request.session.update(staff_id=result.account_id, staff_name=name, staff_auth_time=clock.timestamp())
-    log.info("staff login", extra={"fields": {"staff": result.account_id}})
+    request.session.update(staff_id=outcome.id, staff_name=name, staff_auth_time=clock.timestamp())
+    log.info("staff login", extra={"fields": {"staff": outcome.id}})
     return RedirectResponse(STAFF_HOME, status_code=303)
 
 

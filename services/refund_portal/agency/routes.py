@@ -45,8 +45,9 @@ from services.refund_portal.deps import (
     staff_actor,
 )
 from services.refund_portal.models import StaffAccount
-from services.refund_portal.staff import may
+from services.refund_portal.staff import login_error, may
 from shared.money import format_fen
+from shared.password_login import LoggedIn
 from shared.web.app import render
 from shared.web.bodies import BodyTooLarge, capped_request
 from shared.web.csrf import verify_csrf_form
@@ -119,13 +120,16 @@ async def login_page(request: Request, next: str = "") -> Response:  # noqa: A00
 async def login_submit(request: Request, form: CsrfForm, db: DbDep, staff_login: StaffLoginDep, address: ClientAddress) -> Response:
     login_name = str(form.get("login_name", ""))[:40]
     password = str(form.get("password", ""))[:128]
+    code = str(form.get("totp", ""))[:6]
     target = _safe_next(str(form.get("next", "")))
-    result = await run_in_threadpool(staff_login.authenticate, db, login_name=login_name, password=password, address=address)
-    if result.account is None:
-        text = messages.STAFF_ERROR[result.error or "wrong"].format(left=result.left, minutes=staff_login.lock_minutes)
-        return render(request, "agency/login.html", {"next": target, "login_name": login_name, "error": text}, status_code=400)
+    outcome = await run_in_threadpool(
+        lambda: staff_login.authenticate(db, login_name=login_name, password=password, code=code, address=address)
+    )
+    if not isinstance(outcome, LoggedIn):
+        context = {"next": target, "login_name": login_name, "error": login_error(outcome)}
+        return render(request, "agency/login.html", context, status_code=400)
     rotate_session(request)
-    request.session["staff"] = {"id": result.account.id, "login_name": result.account.login_name}
+    request.session["staff"] = {"id": outcome.id, "login_name": outcome.account.login_name}
     return RedirectResponse(target, status_code=303)
 
 
