@@ -148,12 +148,23 @@ def ours_flow(client: httpx.Client, cfg: Config) -> None:
     state = secrets.token_urlsafe(8)
     params = {"response_type": "code", "client_id": CLIENT_ID, "redirect_uri": REDIRECT_URI, "scope": "openid profile", "state": state,
               "nonce": secrets.token_urlsafe(8), "code_challenge": challenge, "code_challenge_method": "S256"}
-    login = client.get("/authorize", params=params).headers["location"]
-    page = client.get(login).text
-    form = dict(_HIDDEN.findall(page))
-    done = client.post("/login", data={"csrf_token": form["csrf_token"], "interaction": form["interaction"], "tab": "legal",
-                                       "login_name": LOGIN_NAME, "password": cfg.password})
-    code = _code(client.get(done.headers["location"]).headers["location"], REDIRECT_URI, state)
+    # Production cookies are Secure, which httpx keeps from plain-HTTP loopback:
+    # the session cookie is carried by hand, as the browser would over HTTPS.
+    jar: dict[str, str] = {}
+
+    def call(method: str, url: str, **kwargs) -> httpx.Response:
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in jar.items())} if jar else {}
+        response = client.request(method, url, headers=headers, **kwargs)
+        for value in response.headers.get_list("set-cookie"):
+            name, _, rest = value.partition("=")
+            jar[name] = rest.split(";", 1)[0]
+        return response
+
+    login = call("GET", "/authorize", params=params).headers["location"]
+    form = dict(_HIDDEN.findall(call("GET", login).text))
+    done = call("POST", "/login", data={"csrf_token": form["csrf_token"], "interaction": form["interaction"], "tab": "legal",
+                                        "login_name": LOGIN_NAME, "password": cfg.password})
+    code = _code(call("GET", done.headers["location"]).headers["location"], REDIRECT_URI, state)
     token = client.post("/token", data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
                                         "code_verifier": verifier}, auth=(CLIENT_ID, cfg.client_secret))
     if "id_token" not in token.json():
