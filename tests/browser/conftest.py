@@ -19,9 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from devtools.stack import ROOT, SERVICES, Stack, StackConfig, database_urls, drop_databases, free_port
 from tests.redis_run import stack_redis
+
+# Pages that poll (the QR and face-check pages every 1.5 s) can take longer
+# than Playwright's 5 s default on a loaded 2-CPU CI machine.
+expect.set_options(timeout=15_000)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
