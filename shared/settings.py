@@ -131,6 +131,11 @@ class ProviderSettings(ServiceSettings):
     backchannel_logout_retry_max_delay: int = Field(
         default=900, gt=0, description="The longest wait between two delivery attempts of a back-channel logout notice (s)."
     )
+    db_async_pool_size: int = Field(
+        default=4,
+        ge=1,
+        description="PostgreSQL connections per process for the token and introspection hot paths (asyncpg; batched, so few suffice).",
+    )
 
     @property
     def loads_demo_data(self) -> bool:

@@ -415,7 +415,7 @@ class Provider:
             scoped_claims=dict(scoped_claims or {}),
             scopes_supported=("openid", "profile", *sorted(set((scoped_claims or {}).values()) | set(api_scopes))),
         )
-        return cls(config, db)
+        return cls(config, db, async_pool_size=settings.db_async_pool_size)
 
     def bind(self, session: Session | None, request: StarletteOAuth2Request | None = None, *, store: Any = None) -> BoundProvider:
         return BoundProvider(self, session, request, store=store)
