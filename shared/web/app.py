@@ -129,6 +129,7 @@ def build_app(
         docs_url="/docs" if settings.is_development else None,
         redoc_url=None,
         lifespan=lifespan,
+        trusted_proxies=settings.trusted_proxies,
     )
     loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader([*map(str, template_dirs), str(SHARED_TEMPLATES)])])
     env = jinja2.Environment(loader=loader, autoescape=jinja2.select_autoescape(["html"]))
