@@ -105,6 +105,23 @@ class ServiceApp(FastAPI):
         self.resources: list[AsyncResource] = []
         # None without proxies: the hot path then pays nothing for them.
         self._proxy_headers = ProxyHeadersMiddleware(self._dispatch, trusted_hosts=trusted_proxies) if trusted_proxies.strip() else None
+        # The fast lane's server spans (shared.tracing); None while tracing is off.
+        self._traced_fast: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None
+
+    def trace_fast_lane(self, tracer_provider: object | None, **options: object) -> None:
+        """Give fast-lane requests a server span each (FastAPI's instrumentation never sees them); None stops it."""
+        if tracer_provider is None:
+            self._traced_fast = None
+            return
+        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+        async def fast(scope: Scope, receive: Receive, send: Send) -> None:
+            await self._fast(self.fast_routes[scope["path"]], scope, receive, send)
+
+        # Exact paths: "POST /token" is a bounded span name, as a route template would be.
+        self._traced_fast = OpenTelemetryMiddleware(
+            fast, tracer_provider=tracer_provider, default_span_details=lambda scope: (f"{scope['method']} {scope['path']}", {}), **options
+        )
 
     def add_resource(self, resource: AsyncResource) -> None:
         """Opened in the serving event loop at start-up, closed at shutdown (build_app's lifespan)."""
@@ -129,7 +146,10 @@ class ServiceApp(FastAPI):
         if scope["type"] == "http":
             routes = self.fast_routes.get(scope["path"])
             if routes is not None:
-                await self._fast(routes, scope, receive, send)
+                if self._traced_fast is None:
+                    await self._fast(routes, scope, receive, send)
+                else:
+                    await self._traced_fast(scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
 

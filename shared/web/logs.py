@@ -13,6 +13,7 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Callable
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,6 +24,9 @@ __all__ = ["configure_logging", "RequestIdMiddleware", "request_id_var", "get_lo
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Set by shared.tracing while tracing is on: the current trace id (or None
+# outside a span), for the JSON lines. None when off: nothing is looked up.
+trace_id_source: Callable[[], str | None] | None = None
 
 
 class JsonFormatter(logging.Formatter):
@@ -39,6 +43,8 @@ class JsonFormatter(logging.Formatter):
             "request_id": request_id_var.get(),
             "msg": record.getMessage(),
         }
+        if trace_id_source is not None and (trace_id := trace_id_source()):
+            entry["trace_id"] = trace_id
         extra = getattr(record, "fields", None)
         if extra:
             entry.update(extra)
