@@ -52,7 +52,7 @@ LB = "lb"
 NETWORK = "cluster"
 REQUIRED_SERVICES = ("postgres", "redis", LB, *APPS, *(f"{p}_worker" for p in PROVIDERS))
 # Read by the Dockerfile's CMD or by OpenTelemetry's exporter, not by the settings classes.
-RUNTIME_VARS = {"SERVICE", "PORT", "OTEL_EXPORTER_OTLP_ENDPOINT"}
+RUNTIME_VARS = {"SERVICE", "PORT", "WORKERS", "OTEL_EXPORTER_OTLP_ENDPOINT"}
 MIN_REPLICAS = 2
 
 ISSO_CALLBACK_PATH = "/isso/federation/gdzwfw/callback"
