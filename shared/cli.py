@@ -113,9 +113,11 @@ class ServiceCli:
                 workers=args.workers,
                 log_config=None,
                 # Client addresses (login throttling) come from X-Forwarded-For
-                # only when the peer is one of the configured proxies.
-                proxy_headers=bool(settings.trusted_proxies),
-                forwarded_allow_ips=settings.trusted_proxies or None,
+                # only when the peer is one of *_TRUSTED_PROXIES: the app does
+                # that itself (ServiceApp), where it also decides whether to
+                # believe X-Request-ID. Off here, or uvicorn would trust
+                # 127.0.0.1 by default and hide the real peer from the app.
+                proxy_headers=False,
             )
             if own_dir is not None:
                 shutil.rmtree(own_dir, ignore_errors=True)

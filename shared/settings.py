@@ -94,6 +94,11 @@ class ServiceSettings(BaseSettings):
     metrics_host: str = Field(
         default="127.0.0.1", description="Address of the metrics port: an internal interface (0.0.0.0 in a container whose port is not published)."
     )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        description="Export OpenTelemetry traces by OTLP/HTTP to this collector base URL (e.g. http://otel-collector:4318); "
+        "the standard OTEL_EXPORTER_OTLP_ENDPOINT works too. Unset (and that unset): tracing is off.",
+    )
     log_level: str = Field(default="INFO")
     log_json: bool = Field(default=True, description="One JSON object per log line.")
 

@@ -33,6 +33,7 @@ from shared.kvstore import KeyValueStore, make_kv_store
 from shared.metrics import CONTENT_TYPE_LATEST, exposition
 from shared.randomness import SystemTokenSource, TokenSource
 from shared.settings import ServiceSettings
+from shared.tracing import instrument, make_tracer_provider, tracing_configured
 from shared.web.csrf import CsrfError, csrf_token
 from shared.web.deps import Redirect, Refused
 from shared.web.fastlane import MachineRequest, MachineResponse, ServiceApp
@@ -66,6 +67,9 @@ class Runtime:
     kv: KeyValueStore
     clock: Clock
     tokens: TokenSource
+    # Tests hand one in (an in-memory exporter); otherwise shared.tracing makes
+    # one when an OTLP endpoint is configured, and tracing is off without.
+    tracer_provider: Any = None
 
     @classmethod
     def create(
@@ -99,6 +103,9 @@ def build_app(
     widen the pages' Content-Security-Policy (see
     :func:`shared.web.security_headers.content_security_policy`)."""
     settings, db, kv, clock, tokens = runtime.settings, runtime.db, runtime.kv, runtime.clock, runtime.tokens
+    tracer_provider = runtime.tracer_provider
+    if tracer_provider is None and tracing_configured(settings.otel_exporter_otlp_endpoint):
+        tracer_provider = make_tracer_provider(service_name, settings.otel_exporter_otlp_endpoint)
 
     def _one_replica_at_a_time(step: Callable[[], None]) -> None:
         # Replicas starting together on an empty database would each insert
@@ -121,6 +128,9 @@ def build_app(
         if on_shutdown is not None:
             await on_shutdown()
         db.dispose()
+        if tracer_provider is not None:
+            # Send what the batch processor still holds.
+            tracer_provider.force_flush()
 
     app = ServiceApp(
         title=title,
@@ -129,6 +139,7 @@ def build_app(
         docs_url="/docs" if settings.is_development else None,
         redoc_url=None,
         lifespan=lifespan,
+        trusted_proxies=settings.trusted_proxies,
     )
     loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader([*map(str, template_dirs), str(SHARED_TEMPLATES)])])
     env = jinja2.Environment(loader=loader, autoescape=jinja2.select_autoescape(["html"]))
@@ -157,6 +168,11 @@ def build_app(
         skip_prefixes=("/static/", *SKIP_SESSION_PATHS),
     )
     app.add_middleware(RequestIdMiddleware)
+    if tracer_provider is not None:
+        # Before secure_pages: FastAPI's instrumentation wraps the stack only
+        # when it still begins with ServerErrorMiddleware.
+        instrument(app, db.engine, tracer_provider)
+    app.state.tracer_provider = tracer_provider
     policy = content_security_policy(connect_sources=connect_sources, form_targets=form_targets)
     secure_pages(app, policy=policy, hsts=settings.cookie_secure)
     app.mount("/static", StaticFiles(directory=SHARED_STATIC), name="static")

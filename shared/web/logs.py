@@ -1,7 +1,8 @@
 """Structured logs with a request id on every line.
 
-The id comes from ``X-Request-ID`` when a trusted proxy set one, otherwise it
-is generated, and it is echoed back so a user can quote it to support. Paths
+The id comes from ``X-Request-ID`` when the peer is a trusted proxy (the load
+balancer sets one), otherwise it is generated: a client's own header is never
+believed, or anyone could make their lines look like someone else's. It and it is echoed back so a user can quote it to support. Paths
 are logged without query strings: those carry codes and states.
 """
 
@@ -12,16 +13,20 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Callable
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.metrics import observe_request
 
-__all__ = ["configure_logging", "RequestIdMiddleware", "request_id_var", "get_logger", "incoming_request_id", "access_log"]
+__all__ = ["configure_logging", "RequestIdMiddleware", "request_id_var", "get_logger", "incoming_request_id", "access_log", "TRUSTED_PEER"]
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Set by shared.tracing while tracing is on: the current trace id (or None
+# outside a span), for the JSON lines. None when off: nothing is looked up.
+trace_id_source: Callable[[], str | None] | None = None
 
 
 class JsonFormatter(logging.Formatter):
@@ -38,6 +43,8 @@ class JsonFormatter(logging.Formatter):
             "request_id": request_id_var.get(),
             "msg": record.getMessage(),
         }
+        if trace_id_source is not None and (trace_id := trace_id_source()):
+            entry["trace_id"] = trace_id
         extra = getattr(record, "fields", None)
         if extra:
             entry.update(extra)
@@ -78,10 +85,19 @@ def get_logger(name: str) -> logging.Logger:
 _access = logging.getLogger("access")
 
 
+# Set in the scope by ServiceApp (shared.web.fastlane) when the connection comes
+# from one of *_TRUSTED_PROXIES; checked before uvicorn's proxy middleware
+# replaces the peer with the X-Forwarded-For client.
+TRUSTED_PEER = "gd.trusted_peer"
+
+
 def incoming_request_id(scope: Scope) -> str:
-    """The caller's ``X-Request-ID`` when it is well-formed, else a new one."""
-    incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
-    return incoming if _REQUEST_ID_OK.match(incoming) else secrets.token_hex(8)
+    """A trusted proxy's ``X-Request-ID`` when it is well-formed, else a new one."""
+    if scope.get(TRUSTED_PEER):
+        incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
+        if _REQUEST_ID_OK.match(incoming):
+            return incoming
+    return secrets.token_hex(8)
 
 
 def access_log(method: str, path: str, status: int, started: float, *, route: str | None = None) -> None:

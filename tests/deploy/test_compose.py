@@ -5,6 +5,9 @@ configures: every ``PREFIX_*`` variable must be a field of that service's
 settings class, required fields must be set, the settings must load with the
 compose values (placeholders replaced by dummies), and the registered clients
 must match the public URLs and callback paths of the services that use them.
+The cluster layout is checked too: replicas behind the nginx load balancer
+(deploy/nginx.conf), the services trusting only that proxy, a worker per
+provider, readiness healthchecks.
 
 Each check returns a list of problems; the tests at the bottom feed broken
 copies of the files to the checks to show that they do catch mistakes.
@@ -13,6 +16,7 @@ copies of the files to the checks to show that they do catch mistakes.
 from __future__ import annotations
 
 import copy
+import ipaddress
 import json
 import os
 import re
@@ -35,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 COMPOSE_FILE = DEPLOY / "docker-compose.yml"
 DOCKERFILE = DEPLOY / "Dockerfile"
+NGINX_CONF = DEPLOY / "nginx.conf"
 
 # service name -> (settings class, port)
 APPS: dict[str, tuple[type[ServiceSettings], int]] = {
@@ -42,10 +47,13 @@ APPS: dict[str, tuple[type[ServiceSettings], int]] = {
     "hrss_isso": (IssoSettings, 8002),
     "refund_portal": (RefundSettings, 8003),
 }
-REQUIRED_SERVICES = ("postgres", "redis", *APPS)
-# Read by the Dockerfile's CMD, not by the settings classes.
-RUNTIME_VARS = {"SERVICE", "PORT"}
-LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+PROVIDERS = ("gdzwfw_idp", "hrss_isso")
+LB = "lb"
+NETWORK = "cluster"
+REQUIRED_SERVICES = ("postgres", "redis", LB, *APPS, *(f"{p}_worker" for p in PROVIDERS))
+# Read by the Dockerfile's CMD or by OpenTelemetry's exporter, not by the settings classes.
+RUNTIME_VARS = {"SERVICE", "PORT", "WORKERS", "OTEL_EXPORTER_OTLP_ENDPOINT"}
+MIN_REPLICAS = 2
 
 ISSO_CALLBACK_PATH = "/isso/federation/gdzwfw/callback"
 PORTAL_CALLBACK_PATH = "/auth/callback"
@@ -65,11 +73,7 @@ _INTERPOLATION = re.compile(
 
 def references(value: str) -> list[tuple[str, str | None]]:
     """(variable, operator) for every interpolation in ``value``."""
-    return [
-        (m["name"] or m["bare"], m["op"])
-        for m in _INTERPOLATION.finditer(value)
-        if not m["escaped"]
-    ]
+    return [(m["name"] or m["bare"], m["op"]) for m in _INTERPOLATION.finditer(value) if not m["escaped"]]
 
 
 def interpolate(value: str, env: dict[str, str]) -> str:
@@ -125,9 +129,7 @@ def render(node: Any, env: dict[str, str]) -> Any:
 def load_compose() -> Compose:
     assert COMPOSE_FILE.is_file(), f"{COMPOSE_FILE.relative_to(ROOT)} is missing"
     data = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
-    assert isinstance(data, dict) and isinstance(data.get("services"), dict), (
-        f"{COMPOSE_FILE.relative_to(ROOT)} has no 'services' mapping"
-    )
+    assert isinstance(data, dict) and isinstance(data.get("services"), dict), f"{COMPOSE_FILE.relative_to(ROOT)} has no 'services' mapping"
     return data
 
 
@@ -139,10 +141,17 @@ def environment(service: dict[str, Any]) -> dict[str, str]:
     return {str(k): "" if v is None else str(v).lower() if isinstance(v, bool) else str(v) for k, v in env.items()}
 
 
-def netns_owner(compose: Compose, name: str) -> str:
-    """The service whose network namespace ``name`` runs in."""
-    mode = str(compose["services"][name].get("network_mode") or "")
-    return mode.removeprefix("service:") if mode.startswith("service:") else name
+def networks(service: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Network -> its settings (aliases, ipv4_address), from the list or mapping syntax."""
+    nets = service.get("networks") or {}
+    if isinstance(nets, list):
+        return {str(n): {} for n in nets}
+    return {str(k): v or {} for k, v in nets.items()}
+
+
+def lb_address(compose: Compose) -> ipaddress.IPv4Address | None:
+    address = networks(compose["services"].get(LB, {})).get(NETWORK, {}).get("ipv4_address")
+    return ipaddress.ip_address(address) if address else None
 
 
 def published(service: dict[str, Any]) -> set[tuple[int, int]]:
@@ -228,15 +237,16 @@ def check_build_and_ports(compose: Compose) -> list[str]:
             problems.append(f"{app}: services/{app}/manage.py does not exist")
         if env.get("PORT") != str(port):
             problems.append(f"{app}: PORT should be {port}, got {env.get('PORT')!r}")
-        owner = netns_owner(compose, app)
-        if owner not in services:
-            problems.append(f"{app}: network_mode names service {owner!r}, which does not exist")
-        elif (port, port) not in published(services[owner]):
-            where = app if owner == app else f"{owner} (whose network namespace {app} shares)"
-            problems.append(f"{app}: port {port} is not published as {port}:{port} on {where}; ports: {services[owner].get('ports')}")
+        if (port, port) not in published(services.get(LB, {})):
+            problems.append(
+                f"{app}: port {port} is not published as {port}:{port} on the load balancer; ports: {services.get(LB, {}).get('ports')}"
+            )
+        if svc.get("ports"):
+            problems.append(f"{app}: publishes {svc['ports']}; replicas cannot share a host port, the load balancer publishes it")
         public = urlsplit(_public_url(compose, app))
-        if public.port != port or public.hostname not in LOOPBACK:
-            problems.append(f"{app}: public URL {public.geturl()!r} should be http://localhost:{port} (the published port)")
+        # Browsers resolve every *.localhost name to the loopback address, where lb publishes the port.
+        if public.port != port or not (public.hostname or "").endswith(".localhost"):
+            problems.append(f"{app}: public URL {public.geturl()!r} should be http://<name>.localhost:{port} (the published port)")
     return problems
 
 
@@ -259,8 +269,9 @@ def check_dependencies_and_health(compose: Compose) -> list[str]:
                 problems.append(f"{app}: waits for {dep} to be healthy, but {dep} has no healthcheck")
         test = (svc.get("healthcheck") or {}).get("test")
         text = " ".join(test) if isinstance(test, list) else str(test or "")
-        if "/healthz" not in text or str(port) not in text:
-            problems.append(f"{app}: healthcheck should request /healthz on port {port}, got {test!r}")
+        # Readiness, not liveness: the balancer's dependants wait for a replica that reaches its database.
+        if "/readyz" not in text or str(port) not in text:
+            problems.append(f"{app}: healthcheck should request /readyz on port {port}, got {test!r}")
     return problems
 
 
@@ -329,7 +340,9 @@ def check_secrets(compose: Compose) -> list[str]:
                     continue
                 for key, secret in secrets.items():
                     if not _required_reference(str(secret)):
-                        problems.append(f"{app}: {var} key {key!r} must be a required interpolation like ${{VAR:?...}}, not a value in the file")
+                        problems.append(
+                            f"{app}: {var} key {key!r} must be a required interpolation like ${{VAR:?...}}, not a value in the file"
+                        )
             elif not _required_reference(env[var]):
                 problems.append(f"{app}: {var} must be a required interpolation like ${{{var}:?...}}, not a value in the file")
         try:
@@ -403,7 +416,9 @@ def check_clients(compose: Compose) -> list[str]:
         public = _public_url(compose, app)
         expected = public + callback
         if client.redirect_uris != [expected]:
-            problems.append(f"{provider}: client {client_id!r} has redirect_uris {client.redirect_uris}, expected [{expected!r}] ({app}'s public URL + {callback})")
+            problems.append(
+                f"{provider}: client {client_id!r} has redirect_uris {client.redirect_uris}, expected [{expected!r}] ({app}'s public URL + {callback})"
+            )
         for uri in client.post_logout_redirect_uris:
             if not (uri == public + "/" or uri.startswith(public + "/")):
                 problems.append(f"{provider}: client {client_id!r} post-logout URI {uri!r} is not under {app}'s public URL {public!r}")
@@ -438,13 +453,16 @@ def check_issuers(compose: Compose) -> list[str]:
         # Discovery, token, JWKS and introspection are fetched from the issuer
         # URL from inside the caller's container.
         host = urlsplit(expected).hostname
-        if host in LOOPBACK and netns_owner(compose, app) != netns_owner(compose, provider):
+        aliases = networks(services.get(LB, {})).get(NETWORK, {}).get("aliases") or []
+        if host not in aliases or NETWORK not in networks(services[app]):
             problems.append(
-                f"{app}: calls {expected} on the back channel, but inside its container {host} is not {provider}; "
-                f"they must share a network namespace (network_mode: service:...) or use a name both the browser and the container resolve"
+                f"{app}: calls {expected} on the back channel, but inside its container {host} is not the load balancer; "
+                f"{host} must be an alias of {LB} on the {NETWORK!r} network, which {app} joins"
             )
     if refund_env.get("REFUND_GDZWFW_VERIFICATION_URL") != verification:
-        problems.append(f"refund_portal: REFUND_GDZWFW_VERIFICATION_URL is {refund_env.get('REFUND_GDZWFW_VERIFICATION_URL')!r}, expected {verification!r}")
+        problems.append(
+            f"refund_portal: REFUND_GDZWFW_VERIFICATION_URL is {refund_env.get('REFUND_GDZWFW_VERIFICATION_URL')!r}, expected {verification!r}"
+        )
     return problems
 
 
@@ -541,6 +559,89 @@ def check_dockerfile(text: str) -> list[str]:
     return problems
 
 
+def check_cluster(compose: Compose) -> list[str]:
+    """Replicas behind the load balancer, which is the only proxy they trust."""
+    problems = []
+    services = compose["services"]
+    lb = services.get(LB, {})
+    if not str(lb.get("image", "")).startswith("nginx:"):
+        problems.append(f"{LB}: should run an nginx image, not {lb.get('image')!r}")
+    mounts = [str(v).split(":") for v in lb.get("volumes") or []]
+    if not any((DEPLOY / m[0]).resolve() == NGINX_CONF.resolve() and m[1] == "/etc/nginx/nginx.conf" for m in mounts if len(m) >= 2):
+        problems.append(f"{LB}: does not mount deploy/nginx.conf at /etc/nginx/nginx.conf; volumes: {lb.get('volumes')}")
+    address = lb_address(compose)
+    subnets = [
+        ipaddress.ip_network(c["subnet"])
+        for c in ((compose.get("networks") or {}).get(NETWORK) or {}).get("ipam", {}).get("config", [])
+        if "subnet" in c
+    ]
+    if address is None or not any(address in net for net in subnets):
+        problems.append(
+            f"{LB}: needs a fixed ipv4_address inside the {NETWORK!r} network's subnet {subnets} (the services trust it by address)"
+        )
+    for app, (cls, _) in APPS.items():
+        svc = services.get(app, {})
+        replicas = (svc.get("deploy") or {}).get("replicas", 1)
+        if int(replicas) < MIN_REPLICAS:
+            problems.append(f"{app}: runs {replicas} replica(s); the cluster runs at least {MIN_REPLICAS}")
+        if "container_name" in svc:
+            problems.append(f"{app}: container_name allows one container only; replicas need generated names")
+        prefix = cls.model_config["env_prefix"]
+        trusted = [t.strip() for t in environment(svc).get(prefix + "TRUSTED_PROXIES", "").split(",") if t.strip()]
+        if address is not None and not any(address in ipaddress.ip_network(t, strict=False) for t in trusted):
+            problems.append(
+                f"{app}: {prefix}TRUSTED_PROXIES {trusted} does not include the load balancer ({address}): "
+                "every user would share its address in the per-address login limit"
+            )
+        if address is not None and any(
+            n.num_addresses > 1 for t in trusted for n in [ipaddress.ip_network(t, strict=False)] if address in n
+        ):
+            problems.append(f"{app}: {prefix}TRUSTED_PROXIES trusts a whole network; any container in it could forge X-Forwarded-For")
+    return problems
+
+
+def check_workers(compose: Compose) -> list[str]:
+    """A back-channel logout worker per provider, configured as the provider is."""
+    problems = []
+    services = compose["services"]
+    for app in PROVIDERS:
+        name = f"{app}_worker"
+        worker = services.get(name, {})
+        command = worker.get("command")
+        text = " ".join(command) if isinstance(command, list) else str(command or "")
+        if not re.search(rf"python -m services\.{app}\.manage worker\b", text):
+            problems.append(f"{name}: command should be 'python -m services.{app}.manage worker', got {command!r}")
+        if worker.get("build") != services.get(app, {}).get("build"):
+            problems.append(f"{name}: should be built like {app} (the same image)")
+        theirs = {k: v for k, v in environment(services.get(app, {})).items() if k not in RUNTIME_VARS}
+        ours = {k: v for k, v in environment(worker).items() if k not in RUNTIME_VARS}
+        if ours != theirs:
+            differ = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
+            problems.append(f"{name}: environment differs from {app}'s in {differ}; it signs with the same keys in the same database")
+        if ((worker.get("depends_on") or {}).get(app) or {}).get("condition") != "service_healthy":
+            problems.append(f"{name}: should wait for {app} to be healthy (its replicas migrate the database; the worker does not)")
+    return problems
+
+
+def check_nginx(text: str) -> list[str]:
+    """deploy/nginx.conf: a round-robin upstream and a listener per service, forwarding the client and a request id."""
+    problems = []
+    code = "\n".join(line.split("#", 1)[0] for line in text.splitlines())
+    for app, (_, port) in APPS.items():
+        upstream = re.search(rf"upstream\s+(\w+)\s*\{{[^}}]*server\s+{app}:{port}\b[^}}]*\}}", code)
+        if upstream is None:
+            problems.append(f"nginx.conf: no upstream with 'server {app}:{port}'")
+            continue
+        if re.search(r"\b(least_conn|ip_hash|hash|random|least_time)\b", upstream.group(0)):
+            problems.append(f"nginx.conf: upstream {upstream.group(1)} is not round-robin: {upstream.group(0)!r}")
+        if not re.search(rf"listen\s+{port}\s*;[^}}]*proxy_pass\s+http://{upstream.group(1)}\s*;", code):
+            problems.append(f"nginx.conf: no server listening on {port} with proxy_pass http://{upstream.group(1)}")
+    for header, value in (("X-Forwarded-For", "$proxy_add_x_forwarded_for"), ("X-Request-ID", "$request_id")):
+        if not re.search(rf"proxy_set_header\s+{header}\s+{re.escape(value)}\s*;", code):
+            problems.append(f"nginx.conf: does not set {header} to {value}")
+    return problems
+
+
 CHECKS: dict[str, Callable[[Compose], list[str]]] = {
     "services": check_services,
     "build_and_ports": check_build_and_ports,
@@ -551,6 +652,8 @@ CHECKS: dict[str, Callable[[Compose], list[str]]] = {
     "clients": check_clients,
     "issuers": check_issuers,
     "datastores": check_datastores,
+    "cluster": check_cluster,
+    "workers": check_workers,
 }
 
 
@@ -575,6 +678,12 @@ def test_compose(compose: Compose, check: str) -> None:
 def test_dockerfile() -> None:
     assert DOCKERFILE.is_file(), "deploy/Dockerfile is missing"
     problems = check_dockerfile(DOCKERFILE.read_text(encoding="utf-8"))
+    assert not problems, "\n".join(problems)
+
+
+def test_nginx_conf() -> None:
+    assert NGINX_CONF.is_file(), "deploy/nginx.conf is missing"
+    problems = check_nginx(NGINX_CONF.read_text(encoding="utf-8"))
     assert not problems, "\n".join(problems)
 
 
@@ -605,31 +714,233 @@ def _replace_in(c: Compose, app: str, key: str, old: str, new: str) -> None:
 
 
 MUTATIONS: list[tuple[str, Callable[[Compose], None], str, str]] = [
-    ("typo in a variable", lambda c: _env(c, "gdzwfw_idp").__setitem__("GDZWFW_PUBLIC_URI", "x"), "environment_fields", "GDZWFW_PUBLIC_URI is not a setting"),
-    ("other service's variable", lambda c: _env(c, "refund_portal").__setitem__("ISSO_CLIENTS", "[]"), "environment_fields", "ISSO_CLIENTS is not a setting"),
-    ("required field missing", lambda c: _env(c, "hrss_isso").pop("ISSO_GDZWFW_CLIENT_SECRET"), "environment_fields", "required setting ISSO_GDZWFW_CLIENT_SECRET"),
-    ("insecure cookies", lambda c: _env(c, "refund_portal").__setitem__("REFUND_COOKIE_SECURE", "false"), "settings_load", "cookie_secure must be true"),
-    ("literal secret key", lambda c: _env(c, "gdzwfw_idp").__setitem__("GDZWFW_SECRET_KEY", "x" * 40), "secrets", "GDZWFW_SECRET_KEY must be a required interpolation"),
-    ("literal audit key", lambda c: _replace_in(c, "refund_portal", "REFUND_AUDIT_KEYS", "${REFUND_AUDIT_KEY_K1:?set REFUND_AUDIT_KEY_K1 (at least 32 characters)}", "x" * 40), "secrets", "REFUND_AUDIT_KEYS key 'k1' must be a required interpolation"),
-    ("audit keys from one literal", lambda c: _env(c, "refund_portal").__setitem__("REFUND_AUDIT_KEYS", "secret"), "secrets", "REFUND_AUDIT_KEYS should be a JSON object"),
-    ("placeholder audit key", lambda c: _replace_in(c, "refund_portal", "REFUND_AUDIT_KEYS", "${REFUND_AUDIT_KEY_K1:?set REFUND_AUDIT_KEY_K1 (at least 32 characters)}", "dev-audit-key-not-for-production"), "settings_load", "each must be a real secret"),
-    ("no audit key", lambda c: _env(c, "refund_portal").pop("REFUND_AUDIT_KEYS"), "environment_fields", "required setting REFUND_AUDIT_KEYS"),
-    ("literal staff TOTP key", lambda c: _env(c, "gdzwfw_idp").__setitem__("GDZWFW_STAFF_TOTP_KEYS", "x" * 40), "secrets", "GDZWFW_STAFF_TOTP_KEYS must be a required interpolation"),
-    ("staff TOTP keys left at the placeholder", lambda c: _env(c, "gdzwfw_idp").pop("GDZWFW_STAFF_TOTP_KEYS"), "settings_load", "staff_totp_keys must be real secrets"),
-    ("literal client secret", lambda c: _replace_in(c, "hrss_isso", "ISSO_CLIENTS", "${REFUND_CLIENT_SECRET_AT_ISSO:?set REFUND_CLIENT_SECRET_AT_ISSO}", "s3cret"), "secrets", "literal client_secret"),
-    ("secrets differ at both ends", lambda c: _env(c, "hrss_isso").__setitem__("ISSO_GDZWFW_CLIENT_SECRET", "${OTHER:?}"), "secrets", "must be the same variable"),
-    ("wrong redirect path", lambda c: _replace_in(c, "gdzwfw_idp", "GDZWFW_CLIENTS", "/isso/federation/gdzwfw/callback", "/callback"), "clients", "expected ['http://localhost:8002/isso/federation/gdzwfw/callback']"),
-    ("wrong redirect port", lambda c: _replace_in(c, "hrss_isso", "ISSO_CLIENTS", "localhost:8003/auth", "localhost:9003/auth"), "clients", "expected ['http://localhost:8003/auth/callback']"),
-    ("no introspection", lambda c: _replace_in(c, "hrss_isso", "ISSO_CLIENTS", '"introspection_allowed": true', '"introspection_allowed": false'), "clients", "introspection_allowed=True"),
+    (
+        "typo in a variable",
+        lambda c: _env(c, "gdzwfw_idp").__setitem__("GDZWFW_PUBLIC_URI", "x"),
+        "environment_fields",
+        "GDZWFW_PUBLIC_URI is not a setting",
+    ),
+    (
+        "other service's variable",
+        lambda c: _env(c, "refund_portal").__setitem__("ISSO_CLIENTS", "[]"),
+        "environment_fields",
+        "ISSO_CLIENTS is not a setting",
+    ),
+    (
+        "required field missing",
+        lambda c: _env(c, "hrss_isso").pop("ISSO_GDZWFW_CLIENT_SECRET"),
+        "environment_fields",
+        "required setting ISSO_GDZWFW_CLIENT_SECRET",
+    ),
+    (
+        "insecure cookies",
+        lambda c: _env(c, "refund_portal").__setitem__("REFUND_COOKIE_SECURE", "false"),
+        "settings_load",
+        "cookie_secure must be true",
+    ),
+    (
+        "literal secret key",
+        lambda c: _env(c, "gdzwfw_idp").__setitem__("GDZWFW_SECRET_KEY", "x" * 40),
+        "secrets",
+        "GDZWFW_SECRET_KEY must be a required interpolation",
+    ),
+    (
+        "literal audit key",
+        lambda c: _replace_in(
+            c, "refund_portal", "REFUND_AUDIT_KEYS", "${REFUND_AUDIT_KEY_K1:?set REFUND_AUDIT_KEY_K1 (at least 32 characters)}", "x" * 40
+        ),
+        "secrets",
+        "REFUND_AUDIT_KEYS key 'k1' must be a required interpolation",
+    ),
+    (
+        "audit keys from one literal",
+        lambda c: _env(c, "refund_portal").__setitem__("REFUND_AUDIT_KEYS", "secret"),
+        "secrets",
+        "REFUND_AUDIT_KEYS should be a JSON object",
+    ),
+    (
+        "placeholder audit key",
+        lambda c: _replace_in(
+            c,
+            "refund_portal",
+            "REFUND_AUDIT_KEYS",
+            "${REFUND_AUDIT_KEY_K1:?set REFUND_AUDIT_KEY_K1 (at least 32 characters)}",
+            "dev-audit-key-not-for-production",
+        ),
+        "settings_load",
+        "each must be a real secret",
+    ),
+    (
+        "no audit key",
+        lambda c: _env(c, "refund_portal").pop("REFUND_AUDIT_KEYS"),
+        "environment_fields",
+        "required setting REFUND_AUDIT_KEYS",
+    ),
+    (
+        "literal staff TOTP key",
+        lambda c: _env(c, "gdzwfw_idp").__setitem__("GDZWFW_STAFF_TOTP_KEYS", "x" * 40),
+        "secrets",
+        "GDZWFW_STAFF_TOTP_KEYS must be a required interpolation",
+    ),
+    (
+        "staff TOTP keys left at the placeholder",
+        lambda c: _env(c, "gdzwfw_idp").pop("GDZWFW_STAFF_TOTP_KEYS"),
+        "settings_load",
+        "staff_totp_keys must be real secrets",
+    ),
+    (
+        "literal client secret",
+        lambda c: _replace_in(
+            c, "hrss_isso", "ISSO_CLIENTS", "${REFUND_CLIENT_SECRET_AT_ISSO:?set REFUND_CLIENT_SECRET_AT_ISSO}", "s3cret"
+        ),
+        "secrets",
+        "literal client_secret",
+    ),
+    (
+        "secrets differ at both ends",
+        lambda c: _env(c, "hrss_isso").__setitem__("ISSO_GDZWFW_CLIENT_SECRET", "${OTHER:?}"),
+        "secrets",
+        "must be the same variable",
+    ),
+    (
+        "wrong redirect path",
+        lambda c: _replace_in(c, "gdzwfw_idp", "GDZWFW_CLIENTS", "/isso/federation/gdzwfw/callback", "/callback"),
+        "clients",
+        "expected ['http://isso.localhost:8002/isso/federation/gdzwfw/callback']",
+    ),
+    (
+        "wrong redirect port",
+        lambda c: _replace_in(c, "hrss_isso", "ISSO_CLIENTS", "localhost:8003/auth", "localhost:9003/auth"),
+        "clients",
+        "expected ['http://portal.localhost:8003/auth/callback']",
+    ),
+    (
+        "no introspection",
+        lambda c: _replace_in(c, "hrss_isso", "ISSO_CLIENTS", '"introspection_allowed": true', '"introspection_allowed": false'),
+        "clients",
+        "introspection_allowed=True",
+    ),
     ("broken JSON", lambda c: _replace_in(c, "gdzwfw_idp", "GDZWFW_CLIENTS", "]", ""), "clients", "not a JSON list of ClientConfig"),
-    ("wrong issuer", lambda c: _env(c, "refund_portal").__setitem__("REFUND_ISSO_ISSUER", "http://localhost:8002"), "issuers", "hrss_isso's issuer is 'http://localhost:8002/isso'"),
-    ("back channel unreachable", lambda c: c["services"]["refund_portal"].pop("network_mode"), "issuers", "inside its container localhost is not hrss_isso"),
-    ("port not published", lambda c: c["services"][netns_owner(c, "hrss_isso")].__setitem__("ports", ["127.0.0.1:8001:8001"]), "build_and_ports", "port 8002 is not published"),
-    ("wrong Dockerfile", lambda c: c["services"]["refund_portal"]["build"].__setitem__("dockerfile", "Dockerfile"), "build_and_ports", "not from deploy/Dockerfile"),
-    ("unconditional dependency", lambda c: c["services"]["gdzwfw_idp"].__setitem__("depends_on", ["postgres", "redis"]), "dependencies_and_health", "use conditions"),
-    ("no redis dependency", lambda c: c["services"]["hrss_isso"]["depends_on"].pop("redis"), "dependencies_and_health", "hrss_isso: does not depend on redis"),
-    ("shared redis database", lambda c: _env(c, "refund_portal").__setitem__("REFUND_REDIS_URL", "redis://redis:6379/0"), "datastores", "keys would collide"),
-    ("database never created", lambda c: _replace_in(c, "refund_portal", "REFUND_DATABASE_URL", "/refund", "/refunds"), "datastores", "database 'refunds' is never created"),
+    (
+        "wrong issuer",
+        lambda c: _env(c, "refund_portal").__setitem__("REFUND_ISSO_ISSUER", "http://isso.localhost:8002"),
+        "issuers",
+        "hrss_isso's issuer is 'http://isso.localhost:8002/isso'",
+    ),
+    (
+        "back channel unreachable",
+        lambda c: c["services"][LB]["networks"][NETWORK]["aliases"].remove("isso.localhost"),
+        "issuers",
+        "isso.localhost is not the load balancer",
+    ),
+    (
+        "service off the network",
+        lambda c: c["services"]["refund_portal"].__setitem__("networks", ["other"]),
+        "issuers",
+        "which refund_portal joins",
+    ),
+    (
+        "port not published",
+        lambda c: c["services"][LB].__setitem__("ports", ["127.0.0.1:8001:8001"]),
+        "build_and_ports",
+        "port 8002 is not published",
+    ),
+    (
+        "replica publishes a port",
+        lambda c: c["services"]["hrss_isso"].__setitem__("ports", ["8002:8002"]),
+        "build_and_ports",
+        "replicas cannot share a host port",
+    ),
+    (
+        "plain localhost",
+        lambda c: _env(c, "refund_portal").__setitem__("REFUND_PUBLIC_URL", "http://localhost:8003"),
+        "build_and_ports",
+        "http://<name>.localhost:8003",
+    ),
+    (
+        "liveness healthcheck",
+        lambda c: c["services"]["gdzwfw_idp"]["healthcheck"].__setitem__("test", ["CMD", "curl", "http://127.0.0.1:8001/healthz"]),
+        "dependencies_and_health",
+        "should request /readyz",
+    ),
+    ("one replica", lambda c: c["services"]["hrss_isso"].pop("deploy"), "cluster", "hrss_isso: runs 1 replica(s)"),
+    (
+        "fixed container name",
+        lambda c: c["services"]["refund_portal"].__setitem__("container_name", "portal"),
+        "cluster",
+        "container_name allows one container",
+    ),
+    (
+        "proxy not trusted",
+        lambda c: _env(c, "refund_portal").pop("REFUND_TRUSTED_PROXIES"),
+        "cluster",
+        "does not include the load balancer",
+    ),
+    (
+        "another proxy trusted",
+        lambda c: _env(c, "gdzwfw_idp").__setitem__("GDZWFW_TRUSTED_PROXIES", "172.30.0.11"),
+        "cluster",
+        "does not include the load balancer",
+    ),
+    (
+        "whole network trusted",
+        lambda c: _env(c, "hrss_isso").__setitem__("ISSO_TRUSTED_PROXIES", "172.30.0.0/24"),
+        "cluster",
+        "trusts a whole network",
+    ),
+    (
+        "balancer address floats",
+        lambda c: c["services"][LB]["networks"][NETWORK].pop("ipv4_address"),
+        "cluster",
+        "needs a fixed ipv4_address",
+    ),
+    ("balancer without its config", lambda c: c["services"][LB].__setitem__("volumes", []), "cluster", "does not mount deploy/nginx.conf"),
+    ("balancer is not nginx", lambda c: c["services"][LB].__setitem__("image", "haproxy:3"), "cluster", "should run an nginx image"),
+    ("no worker", lambda c: c["services"]["hrss_isso_worker"].__setitem__("command", ["sleep", "infinity"]), "workers", "manage worker"),
+    (
+        "worker on another database",
+        lambda c: c["services"]["gdzwfw_idp_worker"].__setitem__(
+            "environment", {**environment(c["services"]["gdzwfw_idp_worker"]), "GDZWFW_DATABASE_URL": "sqlite:///x.db"}
+        ),
+        "workers",
+        "GDZWFW_DATABASE_URL",
+    ),
+    (
+        "worker starts before migrations",
+        lambda c: c["services"]["gdzwfw_idp_worker"].pop("depends_on"),
+        "workers",
+        "should wait for gdzwfw_idp",
+    ),
+    (
+        "wrong Dockerfile",
+        lambda c: c["services"]["refund_portal"]["build"].__setitem__("dockerfile", "Dockerfile"),
+        "build_and_ports",
+        "not from deploy/Dockerfile",
+    ),
+    (
+        "unconditional dependency",
+        lambda c: c["services"]["gdzwfw_idp"].__setitem__("depends_on", ["postgres", "redis"]),
+        "dependencies_and_health",
+        "use conditions",
+    ),
+    (
+        "no redis dependency",
+        lambda c: c["services"]["hrss_isso"]["depends_on"].pop("redis"),
+        "dependencies_and_health",
+        "hrss_isso: does not depend on redis",
+    ),
+    (
+        "shared redis database",
+        lambda c: _env(c, "refund_portal").__setitem__("REFUND_REDIS_URL", "redis://redis:6379/0"),
+        "datastores",
+        "keys would collide",
+    ),
+    (
+        "database never created",
+        lambda c: _replace_in(c, "refund_portal", "REFUND_DATABASE_URL", "/refund", "/refunds"),
+        "datastores",
+        "database 'refunds' is never created",
+    ),
     ("missing service", lambda c: c["services"].pop("redis"), "services", "service 'redis' is missing"),
 ]
 
@@ -649,6 +960,49 @@ DOCKERFILE_MUTATIONS = [
     ("test group installed", lambda t: t.replace("--no-group test", "--group test"), "installs the test group"),
     ("no lockfile", lambda t: t.replace("uv.lock", ""), "uv.lock is never copied"),
 ]
+
+
+NGINX_MUTATIONS = [
+    (
+        "sticky by address",
+        lambda t: t.replace("zone hrss_isso 64k;", "zone hrss_isso 64k; ip_hash;"),
+        "upstream hrss_isso is not round-robin",
+    ),
+    (
+        "least connections",
+        lambda t: t.replace("zone gdzwfw_idp 64k;", "zone gdzwfw_idp 64k; least_conn;"),
+        "upstream gdzwfw_idp is not round-robin",
+    ),
+    (
+        "client's request id passed on",
+        lambda t: t.replace("X-Request-ID $request_id", "X-Request-ID $http_x_request_id"),
+        "does not set X-Request-ID",
+    ),
+    (
+        "client address dropped",
+        lambda t: t.replace("proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;", ""),
+        "does not set X-Forwarded-For",
+    ),
+    (
+        "wrong upstream port",
+        lambda t: t.replace("refund_portal:8003", "refund_portal:8000"),
+        "no upstream with 'server refund_portal:8003'",
+    ),
+    ("listener missing", lambda t: t.replace("listen 8002;", "listen 9002;"), "no server listening on 8002"),
+    (
+        "commented out",
+        lambda t: t.replace("    proxy_set_header X-Request-ID", "    # proxy_set_header X-Request-ID"),
+        "does not set X-Request-ID",
+    ),
+]
+
+
+@pytest.mark.parametrize(("mutate", "expected"), [m[1:] for m in NGINX_MUTATIONS], ids=[m[0] for m in NGINX_MUTATIONS])
+def test_nginx_check_catches_mistakes(mutate: Callable[[str], str], expected: str) -> None:
+    text = NGINX_CONF.read_text(encoding="utf-8")
+    assert mutate(text) != text, "mutation target not found"
+    problems = check_nginx(mutate(text))
+    assert any(expected in p for p in problems), f"check_nginx missed the mistake; it reported {problems}"
 
 
 @pytest.mark.parametrize(("mutate", "expected"), [m[1:] for m in DOCKERFILE_MUTATIONS], ids=[m[0] for m in DOCKERFILE_MUTATIONS])

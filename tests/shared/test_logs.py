@@ -26,6 +26,8 @@ def failing_client(tmp_path: Path) -> Iterator[TestClient]:
         secret_key="test-secret-key-test-secret-key-0123456789",
         public_url="http://127.0.0.1:8009",
         log_json=False,
+        # The test client's peer, so that its X-Request-ID is believed as a load balancer's would be.
+        trusted_proxies="testclient",
     )
     runtime = Runtime.create(settings, namespace="logs", kv_table=define_kv_table(MetaData()))
     app = build_app(runtime=runtime, service_name="logs", title="logs", template_dirs=[], cookie_name="logs_sid", brand="logs")
