@@ -205,6 +205,7 @@ class Config:
     staff_totp_key: str = field(default_factory=lambda: secrets.token_urlsafe(48))
     client_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     password: str = field(default_factory=lambda: "Bench@" + secrets.token_urlsafe(12))
+    redis_url: str | None = None
 
     @property
     def public_url(self) -> str:
@@ -227,7 +228,11 @@ class Config:
         ]
 
     def env(self) -> dict[str, str]:
+        # Sessions, interactions and login counters in Redis, as deployed
+        # (deploy/docker-compose.yml), when a Redis URL is given.
+        redis = {"GDZWFW_REDIS_URL": self.redis_url, "GDZWFW_REDIS_KEY_PREFIX": f"bench{self.port}:"} if self.redis_url else {}
         return {
+            **redis,
             "GDZWFW_ENVIRONMENT": "production",
             "GDZWFW_SECRET_KEY": self.secret_key,
             "GDZWFW_STAFF_TOTP_KEYS": self.staff_totp_key,

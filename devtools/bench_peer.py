@@ -247,13 +247,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--database-url", default=env_url)
     p.add_argument("--peer-dir", type=Path, default=ROOT / "var" / "bench-peer")
     p.add_argument("--flows", type=int, default=100, help="login flows per provider and round (one at a time)")
+    p.add_argument("--redis-url", default=None, help="keep sessions and login state in this Redis, as deployed (default: the database)")
     args = p.parse_args(argv)
     ensure_tools(args.peer_dir)
     tmp = Path(tempfile.mkdtemp(prefix="bench-peer-"))
     args.out_dir = tmp
     bench_url = bench_database(args.database_url, tmp)
     # load.sh passes the secret through node's argv: it must not look like an option.
-    cfg = Config(database_url=bench_url, port=free_port(), client_secret="b" + os.urandom(24).hex())
+    cfg = Config(database_url=bench_url, port=free_port(), client_secret="b" + os.urandom(24).hex(), redis_url=args.redis_url)
     server = Server(cfg, workers=args.workers, log_path=tmp / "server.log")
     peer = Peer(args.peer_dir, free_port(), tmp / "peer.log")
     print(f"gdzwfw_idp (production settings, --workers {args.workers}, PostgreSQL) vs node-oidc-provider (one process, in memory); "
