@@ -7,6 +7,7 @@ Reports also go to ``test-artifacts/axe/<test>.json``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -136,3 +137,37 @@ def test_agency_console(page: Page, chain, audit: AxeAudit) -> None:
     for path in ("imports", "payments", "audit"):
         page.goto(f"{chain.portal}/agency/{path}")
         audit(page, f"agency_{path}")
+
+
+def test_skip_link_is_the_first_stop_and_lands_in_main(page: Page, chain) -> None:
+    """axe does not press keys: the first Tab reaches 跳到主要内容, shown on
+    screen, and following it puts keyboard focus in ``<main id="main">``."""
+    page.goto(f"{chain.idp}/register/legal")
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="跳到主要内容")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()
+    page.keyboard.press("Enter")
+    expect(page.locator("main#main")).to_be_focused()
+    # The next Tab goes on inside the page's content, past the header.
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.querySelector('main').contains(document.activeElement)")
+
+
+def test_navigation_marks_the_current_page_and_errors_are_tied_to_their_inputs(page: Page, chain) -> None:
+    page.goto(f"{chain.idp}/login?tab=legal")
+    expect(page.locator("nav.tabs a[aria-current='page']")).to_have_text("法人登录")
+    page.goto(f"{chain.idp}/register/legal")
+    expect(page.locator("nav a[aria-current='page']")).to_have_text("法人注册")
+    page.evaluate("() => document.querySelectorAll('form').forEach(f => f.noValidate = true)")
+    page.get_by_label("法人登录账号").fill("ab")
+    page.locator("form button[type=submit]").last.click()
+    login_name = page.get_by_label("法人登录账号")
+    expect(login_name).to_have_attribute("aria-invalid", "true")
+    expect(login_name).to_have_accessible_description(re.compile("请输入6-20位字符"))
+    expect(page.locator("#login_name-error")).to_have_attribute("role", "alert")
+
+    staff_login(page, chain, "wg_clerk")
+    page.get_by_role("navigation", name="管理功能").get_by_role("link", name="返还记录").click()
+    expect(page.locator(".agency-nav a[aria-current='page']")).to_have_text("返还记录")
+    expect(page.locator(".agency-nav a[aria-current]")).to_have_count(1)
