@@ -11,10 +11,11 @@ import re
 from collections.abc import Iterator
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
 from services.gdzwfw_idp.demo import DEMO_PASSWORD
-from tests.browser.axe import AxeAudit, run_axe
+from tests.browser.axe import AXE_JS, AxeAudit, run_axe
 from tests.browser.test_login_chain import open_gdzwfw_login, submit_password
 from tests.browser.test_refund_confirmation import staff_login
 
@@ -38,6 +39,10 @@ def test_axe_runs_under_the_pages_csp_and_reports_a_broken_page(page: Page, chai
     """The checker itself: injected despite ``script-src 'self'``, and it does
     see a violation when one is there (an image without a text alternative)."""
     page.goto(f"{chain.idp}/login")
+    # Why axe.py evaluates the file: the inline <script> add_script_tag writes is refused by the CSP.
+    with pytest.raises(PlaywrightError, match="Content Security Policy"):
+        page.add_script_tag(path=AXE_JS)
+    assert page.evaluate("() => typeof window.axe") == "undefined"
     assert run_axe(page) is not None
     page.evaluate("() => document.querySelector('main').append(document.createElement('img'))")
     assert "image-alt" in {v["id"] for v in run_axe(page)}
