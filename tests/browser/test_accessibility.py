@@ -171,6 +171,9 @@ def test_navigation_marks_the_current_page_and_errors_are_tied_to_their_inputs(p
     expect(login_name).to_have_attribute("aria-invalid", "true")
     expect(login_name).to_have_accessible_description(re.compile("请输入6-20位字符"))
     expect(page.locator("#login_name-error")).to_have_attribute("role", "alert")
+    # Controls outside the field() macro: the region selects and the agreement box.
+    expect(page.get_by_label("市", exact=True)).to_have_accessible_description(re.compile("请选择证件地址"))
+    expect(page.locator("input[name=agree]")).to_have_accessible_description(re.compile("请阅读并同意"))
 
     staff_login(page, chain, "wg_clerk")
     page.get_by_role("navigation", name="管理功能").get_by_role("link", name="返还记录").click()
