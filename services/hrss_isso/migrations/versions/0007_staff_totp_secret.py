@@ -3,16 +3,16 @@
 Nullable: staff created before it have none and cannot log in until an
 operator enrols them (`python -m services.hrss_isso.manage enrol-staff-totp`).
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-12 10:00:00
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0006'
-down_revision = '0005'
+revision = '0007'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
