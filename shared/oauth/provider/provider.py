@@ -25,6 +25,7 @@ from shared.oauth.provider.errors import UnmetAuthenticationRequirementsError
 from shared.oauth.provider.grants import (
     ClientCredentialsGrant,
     CodeGrant,
+    NoRequestObjects,
     ProviderEndSession,
     ProviderIntrospection,
     ProviderOpenIDCode,
@@ -197,7 +198,7 @@ class BoundProvider:
     def _build_server(self, request: StarletteOAuth2Request | None) -> StarletteAuthorizationServer:
         server = self._attach(_ProviderServer(scopes_supported=list(self.config.scopes_supported)))
         server.register_token_generator("default", self.generate_token)
-        server.register_grant(CodeGrant, [S256CodeChallenge(required=True), ProviderOpenIDCode(require_nonce=False)])
+        server.register_grant(CodeGrant, [NoRequestObjects(), S256CodeChallenge(required=True), ProviderOpenIDCode(require_nonce=False)])
         server.register_grant(RefreshGrant)
         server.register_grant(ClientCredentialsGrant)
         server.register_extension(self.provider.issuer_param)
