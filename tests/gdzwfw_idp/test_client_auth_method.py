@@ -8,10 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from pydantic import SecretStr
 
-from shared.settings import ClientConfig
 from tests.gdzwfw_idp.conftest import Idp
+from tests.gdzwfw_idp.flows import post_client_config
 
 ENDPOINTS = {
     "/token": {"grant_type": "client_credentials"},
@@ -30,14 +29,7 @@ def test_a_basic_client_using_post_is_told_to_use_basic(idp: Idp, path: str) -> 
 
 @pytest.mark.parametrize("path", list(ENDPOINTS))
 def test_a_post_client_using_basic_is_told_to_use_post(make_idp: Callable[..., Idp], path: str) -> None:
-    post_client = ClientConfig(
-        client_id="post-rp",
-        client_secret=SecretStr("post-rp-secret"),
-        redirect_uris=["http://127.0.0.1:8097/cb"],
-        grant_types=["client_credentials"],
-        token_endpoint_auth_method="client_secret_post",
-        introspection_allowed=True,
-    )
+    post_client = post_client_config(introspection_allowed=True)
     idp = make_idp(clients=[post_client])
     response = idp.client.post(path, data=ENDPOINTS[path], auth=("post-rp", "post-rp-secret"))
     assert response.status_code == 401 and response.json()["error"] == "invalid_client"
