@@ -94,6 +94,9 @@ class ServiceSettings(BaseSettings):
     metrics_host: str = Field(
         default="127.0.0.1", description="Address of the metrics port: an internal interface (0.0.0.0 in a container whose port is not published)."
     )
+    hotline: str = Field(
+        default="12345", description="咨询电话: the one number this service's pages give (footer, help, error pages)."
+    )
     log_level: str = Field(default="INFO")
     log_json: bool = Field(default=True, description="One JSON object per log line.")
 
