@@ -6,6 +6,8 @@ the platform for one. Tokens carry the unit as ``sub``, the handler as
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import update
 
 from services.hrss_isso import messages as msg
@@ -111,3 +113,30 @@ def test_logout_ends_the_handlers_login_and_tokens(isso: Isso) -> None:
     assert done.status_code == 200
     assert browser.get("/isso/", follow_redirects=False).headers["location"].endswith("/isso/login")
     assert isso.client.post("/isso/introspect", data={"token": tokens["access_token"]}, auth=DEMO_RP).json() == {"active": False}
+
+
+def _preselected(page: str) -> list[str]:
+    return re.findall(r'<input type="radio" name="unit_id" value="([^"]+)" checked>', page)
+
+
+def _chooser_for_a_client(isso: Isso, login_name: str) -> str:
+    browser = isso.new_browser()
+    first = browser.get("/isso/authorize", params=authorize_params(Pkce.new()), follow_redirects=False)
+    interaction = query_of(first)["interaction"]
+    login = isso.login(login_name, browser=browser, interaction=interaction)
+    return browser.get(login.headers["location"]).text
+
+
+def test_the_dialog_preselects_only_a_unit_that_will_be_admitted(isso: Isso) -> None:
+    # 陈晓: 越秀 at L2, 天河 at L1. Whatever the order, 越秀 is the one preselected; 天河 says why not.
+    page = _chooser_for_a_client(isso, "chenxiao")
+    assert _preselected(page) == [unit_id(isso, "44010400002")]
+    assert page.count('class="below-floor"') == 1 and "低于四级（原L2），无法办理本次业务" in page
+    # 赵磊: only 荔湾, at L1 (authorisation code not yet approved): nothing preselected.
+    only_l1 = _chooser_for_a_client(isso, "zhaolei")
+    assert 'name="unit_id"' in only_l1 and _preselected(only_l1) == []
+    # The ISSO's own pages (no client waiting) take a unit at any level.
+    browser = isso.new_browser()
+    isso.login("zhaolei", browser=browser)
+    own = browser.get("/isso/login/units").text
+    assert _preselected(own) == [unit_id(isso, "44010300003")] and 'class="below-floor"' not in own
