@@ -73,7 +73,29 @@ def test_an_essential_l2_request_shows_the_handler_where_to_upgrade(isso: Isso) 
     chosen = isso.choose_unit(unit_id(isso, "44010600001"), browser=browser, interaction=interaction)
     unmet = browser.get(chosen.headers["location"])
     assert unmet.status_code == 403
-    assert 'href="http://127.0.0.1:8002/isso/realname"' in unmet.text
+    # The handler's route (授权码实名), and the detour keeps the waiting request.
+    realname = f"http://127.0.0.1:8002/isso/realname?interaction={interaction}"
+    assert f'href="{realname}"' in unmet.text and 'id="advice-handler"' in unmet.text
+    assert "网银证书" not in unmet.text
+    login = isso.new_browser().get(realname, follow_redirects=True)
+    assert "tab=personal" in str(login.url) and f"interaction={interaction}" in str(login.url)
+    assert "您正在登录" in login.text
+
+
+def test_an_essential_l2_request_tells_a_unit_account_to_use_the_provincial_legal_login(isso: Isso) -> None:
+    browser = isso.new_browser()
+    first = browser.get("/isso/authorize", params=authorize_params(Pkce.new(), claims=essential_acr_claims("urn:gdzwfw:loa:L2")), follow_redirects=False)
+    interaction = query_of(first)["interaction"]
+    done = isso.login("tianhe_keji", tab="unit", browser=browser, interaction=interaction)
+    unmet = browser.get(done.headers["location"])
+    assert unmet.status_code == 403 and 'id="advice-unit"' in unmet.text
+    # The seed's simplest route, not the handler's or the certificate checks.
+    assert "法人账号" in unmet.text and "四级（原L2）或以上" in unmet.text
+    assert "授权码实名”的经办人" in unmet.text and "申请单位授权码" not in unmet.text
+    provincial = f"http://127.0.0.1:8002/isso/login?tab=unit&amp;method=gdzwfw&amp;interaction={interaction}"
+    assert f'href="{provincial}"' in unmet.text and "使用省统一身份认证登录" in unmet.text
+    page = browser.get(provincial.replace("&amp;", "&"))
+    assert "您正在登录" in page.text and f"/isso/federation/gdzwfw/start?interaction={interaction}" in page.text
 
 
 def test_the_dialog_refuses_a_unit_the_handler_is_not_bound_to(isso: Isso) -> None:
