@@ -19,7 +19,7 @@ def test_the_home_page_carries_the_policy_with_the_login_chain_as_form_targets(e
 
 
 def test_with_secure_cookies_the_pages_ask_for_https_and_the_api_description_is_gone(env_factory: Callable[..., Env]) -> None:
-    production = env_factory(environment="production", cookie_secure=True, secret_key="x" * 40)
+    production = env_factory(environment="production", cookie_secure=True, secret_key="x" * 40, staff_totp_keys="t" * 40)
     response = production.client.get("/agency/login")
     assert response.headers["strict-transport-security"] == "max-age=31536000"
     assert "content-security-policy" in response.headers
