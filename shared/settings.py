@@ -37,21 +37,15 @@ class ClientConfig(BaseModel):
     """A registered OAuth client, as configured (never hard-coded)."""
 
     client_id: str = Field(description="The client identifier.")
-    client_secret: SecretStr | None = Field(
-        default=None, description="Plain secret; stored hashed. None for public clients."
-    )
+    client_secret: SecretStr | None = Field(default=None, description="Plain secret; stored hashed. None for public clients.")
     client_name: str = Field(default="", description="Name shown on consent and logout pages.")
     redirect_uris: list[str] = Field(description="Exact redirect URIs (no wildcards).")
     post_logout_redirect_uris: list[str] = Field(default_factory=list)
     backchannel_logout_uri: str | None = Field(default=None)
     grant_types: list[str] = Field(default_factory=lambda: ["authorization_code", "refresh_token"])
     scope: str = Field(default="openid profile")
-    token_endpoint_auth_method: Literal["client_secret_basic", "client_secret_post", "none"] = (
-        "client_secret_basic"
-    )
-    introspection_allowed: bool = Field(
-        default=False, description="May call the introspection endpoint (resource servers)."
-    )
+    token_endpoint_auth_method: Literal["client_secret_basic", "client_secret_post", "none"] = "client_secret_basic"
+    introspection_allowed: bool = Field(default=False, description="May call the introspection endpoint (resource servers).")
 
 
 def client_destinations(clients: list[ClientConfig]) -> list[str]:
@@ -66,9 +60,7 @@ class ServiceSettings(BaseSettings):
         default="production", description="development enables demo data and the SMS outbox page."
     )
     database_url: str = Field(description="SQLAlchemy URL, e.g. sqlite:///var/idp.db or postgresql+psycopg://…")
-    redis_url: str | None = Field(
-        default=None, description="When set, sessions, rate limits and one-time state live in Redis."
-    )
+    redis_url: str | None = Field(default=None, description="When set, sessions, rate limits and one-time state live in Redis.")
     redis_key_prefix: str = Field(
         default="", description="Put before every Redis key of this service, so that several deployments (or test runs) share one Redis."
     )
@@ -76,12 +68,8 @@ class ServiceSettings(BaseSettings):
     public_url: str = Field(description="This service's external base URL, no trailing slash.")
     cookie_secure: bool = Field(default=True, description="Send cookies only over HTTPS.")
     session_idle_seconds: int = Field(default=1800, description="Server-side session idle timeout.")
-    db_pool_size: int = Field(
-        default=16, description="Database connections per process; request threads are capped to the same number."
-    )
-    trusted_proxies: str = Field(
-        default="", description="Comma-separated addresses of the TLS proxies whose X-Forwarded-For is believed."
-    )
+    db_pool_size: int = Field(default=16, description="Database connections per process; request threads are capped to the same number.")
+    trusted_proxies: str = Field(default="", description="Comma-separated addresses of the TLS proxies whose X-Forwarded-For is believed.")
     readiness_timeout: float = Field(
         default=2.0, gt=0, description="Seconds /readyz waits for each of the database and Redis before answering 503."
     )
@@ -92,13 +80,15 @@ class ServiceSettings(BaseSettings):
         "outside production the service's own port answers /metrics too.",
     )
     metrics_host: str = Field(
-        default="127.0.0.1", description="Address of the metrics port: an internal interface (0.0.0.0 in a container whose port is not published)."
+        default="127.0.0.1",
+        description="Address of the metrics port: an internal interface (0.0.0.0 in a container whose port is not published).",
     )
     otel_exporter_otlp_endpoint: str | None = Field(
         default=None,
         description="Export OpenTelemetry traces by OTLP/HTTP to this collector base URL (e.g. http://otel-collector:4318); "
         "the standard OTEL_EXPORTER_OTLP_ENDPOINT works too. Unset (and that unset): tracing is off.",
     )
+    hotline: str = Field(default="12345", description="咨询电话: the one number this service's pages give (footer, help, error pages).")
     log_level: str = Field(default="INFO")
     log_json: bool = Field(default=True, description="One JSON object per log line.")
 
@@ -131,7 +121,9 @@ class ProviderSettings(ServiceSettings):
     refresh_token_ttl: int = Field(default=8 * 3600, description="Refresh token lifetime (s).")
     id_token_ttl: int = Field(default=600, description="ID token lifetime (s); retired signing keys stay published this long.")
     backchannel_logout_max_age: int = Field(
-        default=24 * 3600, gt=0, description="Back-channel logout notices a client has not accepted by then are dropped, with a log line (s)."
+        default=24 * 3600,
+        gt=0,
+        description="Back-channel logout notices a client has not accepted by then are dropped, with a log line (s).",
     )
     backchannel_logout_retry_max_delay: int = Field(
         default=900, gt=0, description="The longest wait between two delivery attempts of a back-channel logout notice (s)."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import concurrent.futures
 import json
 from urllib.parse import parse_qs
@@ -24,6 +25,16 @@ def decode_id_token(id_token: str, jwks: dict) -> dict:
 
 def essential_acr_claims(*levels: str) -> str:
     return json.dumps({"id_token": {"acr": {"essential": True, "values": list(levels)}}})
+
+
+def unsigned_request_object(claims: dict) -> str:
+    """An OIDC Core §6.1 request object with ``alg: none`` (what it says
+    matters to the tests, not who signed it)."""
+
+    def part(value: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none'})}.{part(claims)}."
 
 
 def run(coroutine_factory):

@@ -112,9 +112,13 @@ class IssoHooks:
     def upgrade_url(self, principal: Principal, required_acr: str, interaction_id: str) -> str | None:
         if principal.context.get("idp") == "gdzwfw":
             return self.step_up_url(principal, interaction_id)
+        # Every page of the detour keeps the waiting request (the interaction):
+        # it shows 「您正在登录…」 and comes back to the client at the end.
         if principal.context.get("act"):
-            return f"{self.issuer}/realname"
-        return None
+            return f"{self.issuer}/realname?interaction={interaction_id}"
+        # A unit account (单位登录 → 账号密码) is L1 by nature; the simplest
+        # route is the seed's: 省统一身份认证 with a 法人 account at 四级 or above.
+        return f"{self.issuer}/login?tab=unit&method=gdzwfw&interaction={interaction_id}"
 
     def step_up_url(self, principal: Principal, interaction_id: str) -> str | None:
         """A provincial legal person's level lives at gdzwfw_idp: the parked

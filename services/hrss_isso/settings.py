@@ -25,6 +25,7 @@ class IssoSettings(ProviderSettings, StaffTotpSettings):
 
     model_config = SettingsConfigDict(env_prefix="ISSO_", extra="ignore")
 
+    hotline: str = Field(default="12333", description="咨询电话 of 广东人社 (12333) shown on the ISSO's pages.")
     gdzwfw_issuer: str = Field(description="Issuer URL of 广东省统一身份认证平台.")
     gdzwfw_client_id: str = Field(default="hrss-isso", description="This service's client id at gdzwfw_idp.")
     gdzwfw_client_secret: SecretStr = Field(description="This service's client secret at gdzwfw_idp.")

@@ -56,12 +56,11 @@ def admitted(acr: str | None) -> bool:
 
 
 def upgrade_url(settings: RefundSettings, unit: dict[str, Any]) -> str:
-    """Where this login can raise its level: a handler logged in with an HRSS
-    personal account (idp=hrss) upgrades at the ISSO's 实名认证 page; a
-    provincial legal person through a new authorization request requiring
-    L2, which the ISSO takes to gdzwfw_idp's 实名核验 and brings back."""
-    if unit.get("idp") == "hrss":
-        return f"{settings.isso_issuer.rstrip('/')}/realname"
+    """Where this login can raise its level: always through a new
+    authorization request requiring L2. The ISSO keeps it waiting (its
+    interaction) through the detour that applies: a provincial legal person
+    to gdzwfw_idp's 实名核验, a handler to 授权码实名, a unit account to
+    省统一身份认证 with a 法人 account; each comes back here at the end."""
     return STEP_UP_URL
 
 

@@ -211,7 +211,8 @@ def require_token(need: ScopeNeed) -> Callable[..., Awaitable[dict[str, Any]]]:
         invalid = BearerRefused(401, {"error": "invalid_token"}, {"WWW-Authenticate": invalid_token_challenge()})
         token = _bearer(request)
         if token is None:
-            raise invalid
+            # RFC 6750 §3.1: no credentials, so a bare challenge without an error code.
+            raise BearerRefused(401, {}, {"WWW-Authenticate": "Bearer"})
         try:
             claims = await introspector.active_claims(token)
         except IntrospectionUnavailable:

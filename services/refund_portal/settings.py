@@ -52,6 +52,7 @@ class RefundSettings(ServiceSettings, StaffTotpSettings):
 
     model_config = SettingsConfigDict(env_prefix="REFUND_", extra="ignore")
 
+    hotline: str = Field(default="12333", description="咨询电话 of 广东人社 (12333) shown on the portal's pages.")
     isso_issuer: str = Field(description="Issuer URL of 广东人社统一认证 (hrss_isso), e.g. http://127.0.0.1:8002/isso.")
     isso_client_id: str = Field(default="refund-portal", description="This service's client id at hrss_isso.")
     isso_client_secret: SecretStr = Field(description="This service's client secret at hrss_isso.")

@@ -172,6 +172,10 @@ class AuthlibResponse(Response):
         self.headers["location"] = value
 
 
+# Authlib's errors for "no Authorization header" and "not a Bearer one".
+_NO_BEARER_CREDENTIALS = frozenset({"missing_authorization", "unsupported_token_type"})
+
+
 class StarletteAuthorizationServer(AuthorizationServer):
     def create_oauth2_request(self, request: Any) -> OAuth2Request:
         if isinstance(request, OAuth2Request):
@@ -190,10 +194,16 @@ class StarletteAuthorizationServer(AuthorizationServer):
                 headers.setdefault("WWW-Authenticate", 'Basic realm="token"')
             elif body.get("error") == "insufficient_scope" and "WWW-Authenticate" not in headers:
                 headers["WWW-Authenticate"] = 'Bearer error="insufficient_scope", scope="openid"'
-            elif body.get("error") == "missing_authorization":
-                # RFC 6750 §3.1: no credentials at all gets a bare challenge, no error code.
+            elif body.get("error") in _NO_BEARER_CREDENTIALS:
+                # RFC 6750 §3.1: a request without bearer credentials gets a
+                # bare challenge, no error code (Authlib's codes are not registered).
                 body = {}
-                headers.setdefault("WWW-Authenticate", "Bearer")
+                headers["WWW-Authenticate"] = "Bearer"
+            challenge = headers.get("WWW-Authenticate", "")
+            if challenge[:7].lower() == "bearer " and not challenge.startswith("Bearer "):
+                # Authlib writes the scheme as the token type came ("bearer");
+                # clients matching "Bearer" literally would miss the challenge.
+                headers["WWW-Authenticate"] = "Bearer " + challenge[7:]
             content = orjson.dumps(body)
             headers.setdefault("Content-Type", "application/json")
         else:

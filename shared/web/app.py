@@ -144,7 +144,7 @@ def build_app(
     loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader([*map(str, template_dirs), str(SHARED_TEMPLATES)])])
     env = jinja2.Environment(loader=loader, autoescape=jinja2.select_autoescape(["html"]))
     templates = Jinja2Templates(env=env)
-    env.globals.update(csrf_token=csrf_token, brand=brand, service_name=service_name, home_path=home_path)
+    env.globals.update(csrf_token=csrf_token, brand=brand, service_name=service_name, home_path=home_path, hotline=settings.hotline)
     env.filters["beijing_time"] = beijing_time
 
     app.state.settings = settings
@@ -209,7 +209,7 @@ def build_app(
     async def _unexpected(request: Request, exc: Exception) -> Response:
         # The trace goes to the log with the request id, never to the user.
         log.exception("unhandled error")
-        return error_page(request, 500, "系统繁忙，请稍后再试。如问题持续，请拨打 12345 咨询并提供下方的请求编号。")
+        return error_page(request, 500, f"系统繁忙，请稍后再试。如问题持续，请拨打 {settings.hotline} 咨询并提供下方的请求编号。")
 
     return app
 

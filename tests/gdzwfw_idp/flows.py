@@ -28,6 +28,18 @@ def other_rp_config() -> ClientConfig:
     )
 
 
+def post_client_config(**overrides: object) -> ClientConfig:
+    """A client registered for client_secret_post (client credentials only)."""
+    values: dict = {
+        "client_id": "post-rp",
+        "client_secret": SecretStr("post-rp-secret"),
+        "redirect_uris": ["http://127.0.0.1:8097/cb"],
+        "grant_types": ["client_credentials"],
+        "token_endpoint_auth_method": "client_secret_post",
+    }
+    return ClientConfig(**{**values, **overrides})
+
+
 def resource_server_config() -> ClientConfig:
     """A resource server registered to introspect any client's tokens."""
     return ClientConfig(

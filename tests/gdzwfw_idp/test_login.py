@@ -296,3 +296,29 @@ def test_healthz_is_ok(idp: Idp) -> None:
     response = idp.client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "service": "gdzwfw_idp"}
+
+
+def _active_subtab(html: str) -> str:
+    return html.split('aria-selected="true"', 1)[1].split(">", 1)[1].split("<", 1)[0]
+
+
+def test_the_legal_login_opens_on_wechat_scan_as_the_guide_shows(idp: Idp) -> None:
+    first = idp.client.get("/authorize", params=authorize_params(Pkce.new()), follow_redirects=False)
+    page = idp.client.get(first.headers["location"])
+    assert _active_subtab(page.text) == "微信扫码" and "请您使用 <strong>【微信】</strong> 扫码登录" in page.text
+    assert 'name="login_name"' not in page.text
+    # The page still carries the request it belongs to, and the 账号密码 form is one tab away.
+    interaction = form_value(page.text, "interaction")
+    password_tab = idp.client.get(f"/login?tab=legal&method=password&interaction={interaction}")
+    assert _active_subtab(password_tab.text) == "账号密码" and 'name="login_name"' in password_tab.text
+    # 个人登录 and 经办人登录 have only a password form.
+    for path in ("/login?tab=personal", "/login?tab=legal&handler=1"):
+        assert 'name="login_name"' in idp.client.get(path).text, path
+    # The form post needs no tab switch: it logs in from the page it was shown on.
+    done = idp.client.post(
+        "/login",
+        data={"csrf_token": form_value(page.text, "csrf_token"), "interaction": interaction, "tab": "legal", "login_name": "demo_l2",
+              "password": DEMO_PASSWORD},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and "/authorize/resume" in done.headers["location"]

@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from shared.settings import ClientConfig
 from tests.gdzwfw_idp.conftest import ISSUER, Idp
-from tests.gdzwfw_idp.flows import OTHER_RP, introspect, is_active, other_rp_config, refresh, tokens_for
+from tests.gdzwfw_idp.flows import OTHER_RP, introspect, is_active, other_rp_config, post_client_config, refresh, tokens_for
 from tests.oidc_helpers import DEMO_RP
 
 
@@ -133,13 +133,7 @@ def test_client_credentials_with_basic_auth_gives_an_access_token_without_refres
 
 
 def test_client_credentials_with_post_auth(make_idp: Callable[..., Idp]) -> None:
-    post_client = ClientConfig(
-        client_id="post-rp",
-        client_secret=SecretStr("post-rp-secret"),
-        redirect_uris=["http://127.0.0.1:8097/cb"],
-        grant_types=["client_credentials"],
-        token_endpoint_auth_method="client_secret_post",
-    )
+    post_client = post_client_config()
     idp = make_idp(clients=[post_client])
     response = idp.client.post(
         "/token", data={"grant_type": "client_credentials", "client_id": "post-rp", "client_secret": "post-rp-secret"}

@@ -191,13 +191,22 @@ def test_a_staff_action_by_a_user_without_the_role_is_refused(isso: Isso) -> Non
     app = _pending_demo_application(isso)
     viewer = staff_login(isso, "staff_viewer")
     assert "赵磊" in viewer.get("/isso/staff/applications").text  # may look
+    # ...and is offered no action the server would refuse.
+    detail = viewer.get(f"/isso/staff/applications/{app.id}")
+    assert detail.status_code == 200 and 'id="view-only"' in detail.text
+    for control in ('id="approve"', 'id="reject"', "/approve", "/reject"):
+        assert control not in detail.text, control
+    window_page = viewer.get("/isso/staff/window")
+    assert 'id="view-only"' in window_page.text and 'id="window-submit"' not in window_page.text
+    reviewer = staff_login(isso, "staff_review")
+    assert 'id="approve"' in reviewer.get(f"/isso/staff/applications/{app.id}").text
+    assert 'id="window-submit"' in reviewer.get("/isso/staff/window").text
     for action, data in (("approve", {}), ("reject", {"reason": "材料不清晰"})):
         response = _review(isso, viewer, app.id, action, **data)
         assert response.status_code == 403 and msg.NO_REVIEW_ROLE in response.text
-    page = viewer.get("/isso/staff/window")
     window = viewer.post(
         "/isso/staff/window",
-        data={"csrf_token": csrf_of(page.text), "id_number": "440106199007150041", "unit_field": "unit_code", "unit_value": "44010600001", "checked": ["licence", "id_document", "mandate"]},
+        data={"csrf_token": csrf_of(window_page.text), "id_number": "440106199007150041", "unit_field": "unit_code", "unit_value": "44010600001", "checked": ["licence", "id_document", "mandate"]},
     )
     assert window.status_code == 403
     assert _pending_demo_application(isso).status == "submitted"

@@ -6,6 +6,8 @@ the platform for one. Tokens carry the unit as ``sub``, the handler as
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import update
 
 from services.hrss_isso import messages as msg
@@ -71,7 +73,29 @@ def test_an_essential_l2_request_shows_the_handler_where_to_upgrade(isso: Isso) 
     chosen = isso.choose_unit(unit_id(isso, "44010600001"), browser=browser, interaction=interaction)
     unmet = browser.get(chosen.headers["location"])
     assert unmet.status_code == 403
-    assert 'href="http://127.0.0.1:8002/isso/realname"' in unmet.text
+    # The handler's route (授权码实名), and the detour keeps the waiting request.
+    realname = f"http://127.0.0.1:8002/isso/realname?interaction={interaction}"
+    assert f'href="{realname}"' in unmet.text and 'id="advice-handler"' in unmet.text
+    assert "网银证书" not in unmet.text
+    login = isso.new_browser().get(realname, follow_redirects=True)
+    assert "tab=personal" in str(login.url) and f"interaction={interaction}" in str(login.url)
+    assert "您正在登录" in login.text
+
+
+def test_an_essential_l2_request_tells_a_unit_account_to_use_the_provincial_legal_login(isso: Isso) -> None:
+    browser = isso.new_browser()
+    first = browser.get("/isso/authorize", params=authorize_params(Pkce.new(), claims=essential_acr_claims("urn:gdzwfw:loa:L2")), follow_redirects=False)
+    interaction = query_of(first)["interaction"]
+    done = isso.login("tianhe_keji", tab="unit", browser=browser, interaction=interaction)
+    unmet = browser.get(done.headers["location"])
+    assert unmet.status_code == 403 and 'id="advice-unit"' in unmet.text
+    # The seed's simplest route, not the handler's or the certificate checks.
+    assert "法人账号" in unmet.text and "四级（原L2）或以上" in unmet.text
+    assert "授权码实名”的经办人" in unmet.text and "申请单位授权码" not in unmet.text
+    provincial = f"http://127.0.0.1:8002/isso/login?tab=unit&amp;method=gdzwfw&amp;interaction={interaction}"
+    assert f'href="{provincial}"' in unmet.text and "使用省统一身份认证登录" in unmet.text
+    page = browser.get(provincial.replace("&amp;", "&"))
+    assert "您正在登录" in page.text and f"/isso/federation/gdzwfw/start?interaction={interaction}" in page.text
 
 
 def test_the_dialog_refuses_a_unit_the_handler_is_not_bound_to(isso: Isso) -> None:
@@ -111,3 +135,30 @@ def test_logout_ends_the_handlers_login_and_tokens(isso: Isso) -> None:
     assert done.status_code == 200
     assert browser.get("/isso/", follow_redirects=False).headers["location"].endswith("/isso/login")
     assert isso.client.post("/isso/introspect", data={"token": tokens["access_token"]}, auth=DEMO_RP).json() == {"active": False}
+
+
+def _preselected(page: str) -> list[str]:
+    return re.findall(r'<input type="radio" name="unit_id" value="([^"]+)" checked>', page)
+
+
+def _chooser_for_a_client(isso: Isso, login_name: str) -> str:
+    browser = isso.new_browser()
+    first = browser.get("/isso/authorize", params=authorize_params(Pkce.new()), follow_redirects=False)
+    interaction = query_of(first)["interaction"]
+    login = isso.login(login_name, browser=browser, interaction=interaction)
+    return browser.get(login.headers["location"]).text
+
+
+def test_the_dialog_preselects_only_a_unit_that_will_be_admitted(isso: Isso) -> None:
+    # 陈晓: 越秀 at L2, 天河 at L1. Whatever the order, 越秀 is the one preselected; 天河 says why not.
+    page = _chooser_for_a_client(isso, "chenxiao")
+    assert _preselected(page) == [unit_id(isso, "44010400002")]
+    assert page.count('class="below-floor"') == 1 and "低于四级（原L2），无法办理本次业务" in page
+    # 赵磊: only 荔湾, at L1 (authorisation code not yet approved): nothing preselected.
+    only_l1 = _chooser_for_a_client(isso, "zhaolei")
+    assert 'name="unit_id"' in only_l1 and _preselected(only_l1) == []
+    # The ISSO's own pages (no client waiting) take a unit at any level.
+    browser = isso.new_browser()
+    isso.login("zhaolei", browser=browser)
+    own = browser.get("/isso/login/units").text
+    assert _preselected(own) == [unit_id(isso, "44010300003")] and 'class="below-floor"' not in own

@@ -4,6 +4,8 @@ and nothing half-created; then the unit account's own login (L1)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -199,3 +201,15 @@ def test_step_one_is_judged_again_when_the_unit_is_created(isso: Isso) -> None:
     response = _register(isso, browser)
     assert response.status_code == 400 and msg.LEVEL_TOO_LOW in response.text
     assert isso.count(Unit) == 3
+
+
+def test_the_guides_links_show_chinese_only(isso: Isso) -> None:
+    # The seed names its pages by route (「twoWaysToRegister」, 「findLoginId」); users read only the Chinese.
+    init = isso.new_browser()
+    start = init.get("/isso/federation/gdzwfw/start?kind=unit", follow_redirects=False)
+    claims = {"sub": "gd-legal-new", "account_type": "legal_person", "uscc": "91440106MA5DLUN43N", "org_name": "广州市天河区示范新创有限公司",
+              "acr": "urn:gdzwfw:loa:L2", "amr": ["pwd"]}
+    assert isso.fake_gdzwfw.login(init, start, **claims).headers["location"].endswith("/isso/init")
+    for page in (isso.client.get(STEP1), init.get("/isso/init")):
+        assert page.status_code == 200 and 'href="/isso/register"' in page.text
+        assert not re.search(r"（[A-Za-z]+）", page.text), re.search(r"（[A-Za-z]+）", page.text)

@@ -145,6 +145,12 @@ def test_an_auditor_cannot_import_export_or_correct(env: Env) -> None:
     assert env.client.post(f"/agency/records/{rid}/bank-account", data=correction).status_code == 403
     with env.db.transaction() as s:
         assert s.execute(select(PaymentBatch)).first() is None
+    # Nor is the auditor offered those actions on any page it reads: the only form that posts is the logout.
+    for path in ("/agency/", "/agency/records", f"/agency/records/{rid}", "/agency/payments", "/agency/audit"):
+        page = env.client.get(path)
+        assert page.status_code == 200, path
+        assert re.findall(r'<form method="post" action="([^"]+)"', page.text) == ["/agency/logout"], path
+        assert 'href="/agency/imports"' not in page.text, path
 
 
 def test_a_clerk_prepares_a_batch_but_only_a_supervisor_marks_it_paid(env: Env) -> None:

@@ -105,13 +105,25 @@ def test_an_l1_token_gets_the_rfc9470_challenge(records: Env) -> None:
     assert records.client.get("/api/v1/me", headers=bearer(token)).headers["www-authenticate"] == CHALLENGE
 
 
-@pytest.mark.parametrize("header", [None, "Bearer unknown", "Basic dXNlcjpwYXNz", "Bearer "])
-def test_missing_or_unknown_tokens_are_invalid(records: Env, header: str | None) -> None:
+@pytest.mark.parametrize("header", [None, "Basic dXNlcjpwYXNz", "Bearer "])
+def test_a_request_without_a_token_gets_a_bare_challenge(records: Env, header: str | None) -> None:
+    # RFC 6750 §3.1: no bearer credentials at all, so no error code.
     rid = rid_of(records, ROW_L2[0])
     headers = {"Authorization": header} if header else {}
     for response in (
         records.client.get("/api/v1/refunds/me", headers=headers),
         records.client.post(f"/api/v1/refunds/{rid}/confirmation", json={}, headers=headers),
+    ):
+        assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
+        assert "error" not in response.json()
+    assert status_of(records, rid) == "pending"
+
+
+def test_an_unknown_token_is_invalid(records: Env) -> None:
+    rid = rid_of(records, ROW_L2[0])
+    for response in (
+        records.client.get("/api/v1/refunds/me", headers={"Authorization": "Bearer unknown"}),
+        records.client.post(f"/api/v1/refunds/{rid}/confirmation", json={}, headers={"Authorization": "bearer unknown"}),
     ):
         assert response.status_code == 401 and response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
     assert status_of(records, rid) == "pending"

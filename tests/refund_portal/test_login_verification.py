@@ -245,7 +245,20 @@ def test_a_handler_below_l2_is_sent_to_the_isso_to_raise_the_level(portal) -> No
     assert callback(client, query["state"]).status_code == 303
     page = client.get("/")
     assert page.status_code == 403
-    assert f'href="{ISSO}/realname"' in page.text
+    # A new request requiring L2: the ISSO keeps it waiting through 授权码实名 and comes back.
+    assert 'id="upgrade" href="/login?acr_values=urn:gdzwfw:loa:L2&amp;next=/"' in page.text
+    assert "授权码实名" in page.text and 'id="advice-unit"' not in page.text
+
+
+def test_a_unit_account_below_l2_is_told_the_provincial_legal_login(portal) -> None:
+    client, isso = portal
+    query = start_login(client)
+    isso.answer_with(query["nonce"], acr="urn:gdzwfw:loa:L1", idp="hrss")
+    assert callback(client, query["state"]).status_code == 303
+    page = client.get("/")
+    assert page.status_code == 403 and 'id="advice-unit"' in page.text
+    assert "法人账号" in page.text and "网银证书核验" not in page.text and "完成经办人实名认证" not in page.text
+    assert 'id="upgrade" href="/login?acr_values=urn:gdzwfw:loa:L2&amp;next=/">使用省统一身份认证登录<' in page.text
 
 
 def test_a_provincial_unit_below_l2_is_sent_to_gdzwfw_to_raise_the_level(portal) -> None:

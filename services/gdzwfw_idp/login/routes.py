@@ -99,13 +99,15 @@ async def login_page(
     idp: IdpDep,
     interaction: str = "",
     tab: str = "legal",
-    method: str = "password",
+    method: str = "",
     login_name: str = "",
     handler: str = "",
 ) -> Response:
     tab = tab if tab in TABS else "legal"
     methods = LEGAL_METHODS if tab == "legal" else PERSONAL_METHODS
-    method = method if method in methods else "password"
+    # The seed's 法人登录 opens on 微信扫码 (「请您使用【微信】扫码登录」); 经办人登录 and 个人登录 are password forms.
+    opening = "password" if tab != "legal" or handler == "1" else "wechat"
+    method = method if method in methods else opening
     as_handler = handler == "1" and method == "password"
     return await login_page_again(
         request, idp, status_code=200, method=method, interaction=interaction, tab=tab, login_name=login_name[:40], handler=as_handler

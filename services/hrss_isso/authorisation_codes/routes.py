@@ -14,11 +14,11 @@ from services.hrss_isso.accounts.bindings import active_binding
 from services.hrss_isso.accounts.units import SEARCH_FIELDS
 from services.hrss_isso.authorisation_codes.applications import CHANNEL_LABELS, code_state
 from services.hrss_isso.authorisation_codes.materials import MATERIAL_KINDS, size_label
-from services.hrss_isso.deps import IssoDep, PersonDep, load_unit
+from services.hrss_isso.deps import PERSON_LOGIN, CurrentPerson, IssoDep, PersonDep, load_unit
 from services.hrss_isso.forms import FormRejected, text_of
 from services.hrss_isso.models import Person
 from services.hrss_isso.runtime import IssoServices
-from services.hrss_isso.web import flash, page, pop_flash
+from services.hrss_isso.web import flash, page, pop_flash, with_interaction
 from shared.db import Database
 from shared.web.app import render
 from shared.web.bodies import BodyTooLarge, capped_request
@@ -32,7 +32,11 @@ router = APIRouter(prefix="/isso/realname", include_in_schema=False)
 
 # -- 申请单位授权码 -------------------------------------------------------------
 @router.get("")
-async def realname(request: Request) -> Response:
+async def realname(request: Request, person: CurrentPerson, interaction: str = "") -> Response:
+    # Reached from the 账号可信等级不足 page with the waiting request: the
+    # personal login it may need keeps it, so that page still says 「您正在登录…」.
+    if person is None:
+        return RedirectResponse(with_interaction(PERSON_LOGIN, interaction), status_code=303)
     return RedirectResponse("/isso/realname/apply", status_code=303)
 
 

@@ -24,6 +24,7 @@ from services.hrss_isso.models import Person
 from services.hrss_isso.web import client_address, flash, parked, resume_or, with_interaction
 from shared.db import Database
 from shared.metrics import record_login
+from shared.oauth.provider.interaction import essential_acr
 from shared.oauth.provider.provider import Provider
 from shared.trust import TrustLevel
 from shared.web.app import render
@@ -157,6 +158,14 @@ async def chooser(
     """The units this handler may act for."""
     person, rows = await run_in_threadpool(choices, db, person.id)
     found = parked(provider, interaction)
+    # The level a login for a client must reach: its essential acr, else the
+    # chain's floor (DESIGN.md: units are admitted from 四级（原L2）). The
+    # ISSO's own pages (no client waiting) take a unit at any level.
+    floor = ((essential_acr(found.params.get("claims")) or TrustLevel.L2) if found else TrustLevel.L1)
+    admitted = [row["unit"].id for row in rows if row["level"] >= floor]
+    current = extra.pop("current", None)
+    # Never preselect a unit the login would be refused for: the first admitted one, or none.
+    preselected = current if current in admitted else (admitted[0] if admitted else None)
     context = {
         "person": person,
         "rows": rows,
@@ -164,6 +173,8 @@ async def chooser(
         "client_name": found.client_name if found else None,
         "level_label": level_label(person.realname_level),
         "button": msg.CHOOSE_UNIT_BUTTON,
+        "preselected": preselected,
+        "floor": floor,
         # Left by a 省统一身份认证 login of a unit registered the other
         # way: this handler may be the one to confirm the link.
         "link_pending": pending_link(request),

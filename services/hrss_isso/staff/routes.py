@@ -16,9 +16,9 @@ from services.hrss_isso import forms
 from services.hrss_isso import messages as msg
 from services.hrss_isso.accounts.persons import LEVEL_LABELS
 from services.hrss_isso.accounts.units import SEARCH_FIELDS
-from services.hrss_isso.authorisation_codes.applications import CHANNEL_LABELS, STATUS_LABELS
+from services.hrss_isso.authorisation_codes.applications import CHANNEL_LABELS, REVIEW_ROLE, STATUS_LABELS
 from services.hrss_isso.authorisation_codes.materials import MATERIAL_KINDS
-from services.hrss_isso.deps import STAFF_HOME, STAFF_LOGIN, IssoDep, ReviewingStaff, StaffIdDep, ViewingStaff
+from services.hrss_isso.deps import STAFF_HOME, STAFF_LOGIN, IssoDep, ReviewingStaff, ViewingStaff
 from services.hrss_isso.forms import FormRejected, text_of
 from services.hrss_isso.staff.accounts import get_staff
 from services.hrss_isso.web import client_address, flash, page, pop_flash
@@ -133,6 +133,7 @@ async def _detail(
     staff_id: str,
     application_id: str,
     *,
+    may_review: bool,
     errors: dict | None = None,
     reason: str = "",
     status: int | None = None,
@@ -162,6 +163,8 @@ async def _detail(
             "level_names": LEVEL_LABELS,
             "reason": reason,
             "flash": pop_flash(request),
+            # Only the actions the role may take: a viewer is never offered a button the server refuses.
+            "may_review": may_review,
         },
         errors=errors,
         status=status,
@@ -170,7 +173,7 @@ async def _detail(
 
 @router.get("/applications/{application_id}")
 async def detail(request: Request, application_id: str, staff: ViewingStaff, services: IssoDep, db: DbDep) -> Response:
-    return await _detail(request, services, db, staff.id, application_id)
+    return await _detail(request, services, db, staff.id, application_id, may_review=staff.has_role(REVIEW_ROLE))
 
 
 @router.post("/applications/{application_id}/{action}")
@@ -192,10 +195,10 @@ async def review(
         await run_in_threadpool(operation)
     except forms.Refused as refused:
         if refused.status == 409:
-            return await _detail(request, services, db, staff.id, application_id, errors={"": refused.message}, status=409)
+            return await _detail(request, services, db, staff.id, application_id, may_review=True, errors={"": refused.message}, status=409)
         raise refused_page(refused) from None
     except FormRejected as rejected:
-        return await _detail(request, services, db, staff.id, application_id, errors=rejected.errors, reason=reason)
+        return await _detail(request, services, db, staff.id, application_id, may_review=True, errors=rejected.errors, reason=reason)
     log.info("authorisation application reviewed", extra={"fields": {"action": action}})
     flash(request, done)
     return RedirectResponse(f"/isso/staff/applications/{application_id}", status_code=303)
@@ -227,9 +230,10 @@ def window_ctx(values: dict) -> dict:
 
 
 @router.get("/window")
-async def window(request: Request, staff_id: StaffIdDep) -> Response:
-    # Any staff member sees the form; recording needs the review role.
-    return page(request, "staff_window.html", {**window_ctx({"unit_field": "unit_code", "checked": []}), "flash": pop_flash(request)})
+async def window(request: Request, staff: ViewingStaff) -> Response:
+    # Recording needs the review role: a viewer is told so instead of being given a form the server refuses.
+    context = {**window_ctx({"unit_field": "unit_code", "checked": []}), "flash": pop_flash(request), "may_review": staff.has_role(REVIEW_ROLE)}
+    return page(request, "staff_window.html", context)
 
 
 @router.post("/window")
@@ -253,6 +257,6 @@ async def window_submit(request: Request, form: CsrfForm, staff: ReviewingStaff,
     except forms.Refused as refused:
         raise refused_page(refused) from None
     except FormRejected as rejected:
-        return page(request, "staff_window.html", window_ctx(values), errors=rejected.errors)
+        return page(request, "staff_window.html", {**window_ctx(values), "may_review": True}, errors=rejected.errors)
     flash(request, "已登记线下申请，授权码已通过短信发送给经办人")
     return RedirectResponse(f"/isso/staff/applications/{application_id}", status_code=303)

@@ -14,7 +14,8 @@ __all__ = ["UNAUTHORIZED", "refused", "Me", "Basis", "Refund", "MyRefunds", "Con
 
 UNAUTHORIZED = {
     401: {
-        "description": 'invalid_token (`WWW-Authenticate: Bearer error="invalid_token"`), or below L2 the RFC 9470 challenge '
+        "description": 'no bearer token (`WWW-Authenticate: Bearer`, no error code), '
+        'invalid_token (`WWW-Authenticate: Bearer error="invalid_token"`), or below L2 the RFC 9470 challenge '
         '`Bearer error="insufficient_user_authentication", acr_values="urn:gdzwfw:loa:L2"`'
     },
     503: {"description": "hrss_isso could not be asked (introspection unavailable); retry later"},

@@ -19,6 +19,7 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.core import OpenIDCode, UserInfoEndpoint
+from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -34,6 +35,7 @@ __all__ = [
     "ClientCredentialsGrant",
     "S256CodeChallenge",
     "ProviderOpenIDCode",
+    "NoRequestObjects",
     "ProviderIntrospection",
     "ProviderRevocation",
     "ProviderUserInfo",
@@ -179,6 +181,25 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
         requested = scope_to_list(self.request.payload.scope) or []
         if set(requested) - set(scope_to_list(self.request.client.scope) or []):
             raise InvalidScopeError("The client is not registered for the requested scope.")
+
+
+class NoRequestObjects:
+    """OpenID Connect Core §6: discovery says neither ``request`` nor
+    ``request_uri`` is supported, so a request carrying one is refused
+    rather than served without it (an essential ``acr`` inside the object
+    would be lost). Runs once the redirect URI is validated, so the error
+    goes back to the client; an unregistered one never gets a redirect."""
+
+    def __call__(self, grant: Any) -> None:
+        grant.register_hook("before_validate_authorization_request_payload", self.refuse)
+
+    @staticmethod
+    def refuse(grant: Any, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        if "request" in data:
+            raise RequestNotSupportedError()
+        if "request_uri" in data:
+            raise RequestURINotSupportedError()
 
 
 class ProviderOpenIDCode(OpenIDCode):

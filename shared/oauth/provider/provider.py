@@ -10,7 +10,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from authlib.oauth2.rfc6749.errors import AccessDeniedError, OAuth2Error
+from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidClientError, OAuth2Error
 from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core.errors import LoginRequiredError
 from joserfc import jwt
@@ -25,6 +25,7 @@ from shared.oauth.provider.errors import UnmetAuthenticationRequirementsError
 from shared.oauth.provider.grants import (
     ClientCredentialsGrant,
     CodeGrant,
+    NoRequestObjects,
     ProviderEndSession,
     ProviderIntrospection,
     ProviderOpenIDCode,
@@ -161,6 +162,29 @@ class _ProviderServer(StarletteAuthorizationServer):
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         self.bound.save_token(token, request)
 
+    def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> Client:
+        try:
+            return super().authenticate_client(request, methods, endpoint)
+        except InvalidClientError as error:
+            # Authlib lists every method the endpoint accepts, which reads as
+            # if the client might use any of them: name the one it is
+            # registered for, once its credentials proved it is that client.
+            registered = self._registered_method(request, methods)
+            error.description = f"client must authenticate with {registered}" if registered else "client authentication failed"
+            raise
+
+    def _registered_method(self, request: Any, methods: list[str]) -> str | None:
+        """The client's registered method, when valid credentials came by another of ``methods``."""
+        # "none" proves nothing (a client id alone), so it never reveals the method.
+        for method in (m for m in methods if m != "none"):
+            try:
+                client = self._client_auth._methods[method](self.query_client, request)
+            except InvalidClientError:
+                continue
+            if client is not None and client.token_endpoint_auth_method in methods:
+                return client.token_endpoint_auth_method
+        return None
+
 
 class BoundProvider:
     """The provider bound to one database session (and one request)."""
@@ -197,7 +221,7 @@ class BoundProvider:
     def _build_server(self, request: StarletteOAuth2Request | None) -> StarletteAuthorizationServer:
         server = self._attach(_ProviderServer(scopes_supported=list(self.config.scopes_supported)))
         server.register_token_generator("default", self.generate_token)
-        server.register_grant(CodeGrant, [S256CodeChallenge(required=True), ProviderOpenIDCode(require_nonce=False)])
+        server.register_grant(CodeGrant, [NoRequestObjects(), S256CodeChallenge(required=True), ProviderOpenIDCode(require_nonce=False)])
         server.register_grant(RefreshGrant)
         server.register_grant(ClientCredentialsGrant)
         server.register_extension(self.provider.issuer_param)
