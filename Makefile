@@ -55,3 +55,4 @@ clean:
 
 lint: setup
 	$(VENV)/bin/ruff check shared services devtools tests
+	$(VENV)/bin/ruff format --check shared services devtools tests

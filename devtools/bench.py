@@ -323,8 +323,16 @@ class Server:
         with open(self.log_path, "ab") as out:
             self.proc = subprocess.Popen(
                 [
-                    sys.executable, "-m", f"services.{SERVICE}.manage", "serve",
-                    "--host", HOST, "--port", str(self.cfg.port), "--workers", str(self.workers),
+                    sys.executable,
+                    "-m",
+                    f"services.{SERVICE}.manage",
+                    "serve",
+                    "--host",
+                    HOST,
+                    "--port",
+                    str(self.cfg.port),
+                    "--workers",
+                    str(self.workers),
                 ],
                 cwd=ROOT,
                 env=env,
@@ -861,7 +869,9 @@ class Connections:
             await self.client.aclose()
 
 
-async def run_measurements(args: argparse.Namespace, cfg: Config, server: Server | None, ncpu: int, only: tuple[str, ...]) -> dict[str, Result]:
+async def run_measurements(
+    args: argparse.Namespace, cfg: Config, server: Server | None, ncpu: int, only: tuple[str, ...]
+) -> dict[str, Result]:
     conns = Connections(args.client, cfg.port, args.concurrency)
     results: dict[str, Result] = {}
     fixed = fixed_requests(cfg)
@@ -898,7 +908,18 @@ async def run_measurements(args: argparse.Namespace, cfg: Config, server: Server
 def print_results(results: dict[str, Result], *, ncpu: int, postgres: bool) -> None:
     ceiling = results.get("ceiling")
     est_label = f"est. {ncpu}-core"
-    cols = ["req/s", "vs ceiling", "p50 ms", "p99 ms", "errors", "server", "postgres" if postgres else None, "loadgen", "other %", est_label]
+    cols = [
+        "req/s",
+        "vs ceiling",
+        "p50 ms",
+        "p99 ms",
+        "errors",
+        "server",
+        "postgres" if postgres else None,
+        "loadgen",
+        "other %",
+        est_label,
+    ]
     cols = [c for c in cols if c]
     print()
     print(f"{'':46} {'':>8} {'':>10} {'':>8} {'':>8} {'':>8}  {'CPU ms per request':^{9 * (3 if postgres else 2) - 1}}")
@@ -934,7 +955,9 @@ def print_results(results: dict[str, Result], *, ncpu: int, postgres: bool) -> N
     for name, r in results.items():
         used = {k: r.cpu[k] / (r.cpu["elapsed"] * ncpu) * 100 for k in ("server", "postgres", "loadgen", "other")}
         used["idle"] = max(0.0, 100 - sum(used.values()))
-        line = f"  {name:16} CPU use of {ncpu} CPUs over {r.seconds:.1f} s: " + ", ".join(f"{k} {v:.0f}%" for k, v in used.items() if k != "postgres" or postgres)
+        line = f"  {name:16} CPU use of {ncpu} CPUs over {r.seconds:.1f} s: " + ", ".join(
+            f"{k} {v:.0f}%" for k, v in used.items() if k != "postgres" or postgres
+        )
         if postgres:
             line += f"; new PostgreSQL sessions {r.cpu['pg_sessions'] / r.seconds:,.0f}/s"
         print(line)
@@ -966,7 +989,10 @@ CATEGORIES: list[tuple[str, Callable[[str], bool]]] = [
     ("RS256 ID-token signing (joserfc, cryptography)", _has("/joserfc/", "/cryptography/")),
     ("pool ping (SELECT 1 at a check-out after an idle spell)", _has("do_ping")),
     ("logging: access log line (JSON format + write)", _has("Logger._log", "Logger.handle", "Handler.handle")),
-    ("DB driver (psycopg / sqlite3)", _has("/psycopg/", "/sqlite3/", "DefaultDialect.do_execute ", "DefaultDialect.do_commit ", "DefaultDialect.do_rollback ")),
+    (
+        "DB driver (psycopg / sqlite3)",
+        _has("/psycopg/", "/sqlite3/", "DefaultDialect.do_execute ", "DefaultDialect.do_commit ", "DefaultDialect.do_rollback "),
+    ),
     ("SQLAlchemy: statement compilation, cache keys", _has("/sqlalchemy/sql/")),
     ("SQLAlchemy: pool check-out / return", _has("/sqlalchemy/pool/")),
     ("SQLAlchemy: execution, results, Session", _has("/sqlalchemy/")),
@@ -1058,6 +1084,7 @@ async def count_sql(cfg: Config, *, repeat: int = 50) -> str:
     async with httpx.AsyncClient(transport=transport, base_url=cfg.public_url) as client:
         conn = HttpxConnection(client)
         fixed = fixed_requests(cfg)
+
         async def repeated(label: str, req: Fixed, check: Callable[[Reply], bool]) -> None:
             for _ in range(5):  # warm caches (statement cache, signing key)
                 assert check(await conn.fixed(req)), label
@@ -1116,13 +1143,36 @@ async def profile(args: argparse.Namespace, cfg: Config, tmp: Path, ncpu: int) -
             raw = out_dir / f"{name}.collapsed.txt"
             # Sample during the measured window only (after the warm-up).
             load = asyncio.create_task(
-                measure(name, connect=conns, op=op, concurrency=args.concurrency, warmup=args.warmup, seconds=args.seconds, server=server, ncpu=ncpu)
+                measure(
+                    name,
+                    connect=conns,
+                    op=op,
+                    concurrency=args.concurrency,
+                    warmup=args.warmup,
+                    seconds=args.seconds,
+                    server=server,
+                    ncpu=ncpu,
+                )
             )
             await asyncio.sleep(args.warmup)
             spy_proc = await asyncio.create_subprocess_exec(
-                spy, "record", "--pid", str(server.proc.pid), "--duration", str(max(1, int(args.seconds))),
-                "--rate", "250", "--gil", "--nonblocking", "--format", "raw", "--full-filenames", "--output", str(raw),
-                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+                spy,
+                "record",
+                "--pid",
+                str(server.proc.pid),
+                "--duration",
+                str(max(1, int(args.seconds))),
+                "--rate",
+                "250",
+                "--gil",
+                "--nonblocking",
+                "--format",
+                "raw",
+                "--full-filenames",
+                "--output",
+                str(raw),
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
             )
             try:
                 result = await load
@@ -1131,8 +1181,10 @@ async def profile(args: argparse.Namespace, cfg: Config, tmp: Path, ncpu: int) -
                 if spy_proc.returncode is None:
                     spy_proc.kill()
                     await spy_proc.wait()
-            print(f"\nprofile: {LABELS[name]} with 1 worker under py-spy (sampling slows it): {result.rate:,.0f} req/s, "
-                  f"server CPU {result.per_request_ms('server'):.2f} ms/request")
+            print(
+                f"\nprofile: {LABELS[name]} with 1 worker under py-spy (sampling slows it): {result.rate:,.0f} req/s, "
+                f"server CPU {result.per_request_ms('server'):.2f} ms/request"
+            )
             if not raw.exists():
                 print("  py-spy wrote nothing: " + err.decode(errors="replace")[-500:])
                 continue
@@ -1150,7 +1202,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seconds", type=float, default=8.0, help="length of each measurement (default 8)")
     p.add_argument("--warmup", type=float, default=None, help="warm-up before each measurement (default: seconds/3, 1-3 s)")
     p.add_argument("--concurrency", type=int, default=48, help="keep-alive connections (default 48)")
-    p.add_argument("--flow-concurrency", type=int, default=16, help="concurrent login flows (default 16: argon2 bounds the rate, more only adds latency)")
+    p.add_argument(
+        "--flow-concurrency",
+        type=int,
+        default=16,
+        help="concurrent login flows (default 16: argon2 bounds the rate, more only adds latency)",
+    )
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="uvicorn workers (default: number of CPUs)")
     p.add_argument("--database-url", default=env_url, help="PostgreSQL server URL (default BENCH_DATABASE_URL or TEST_DATABASE_URL)")
     p.add_argument("--sqlite", action="store_true", help="use SQLite even when a PostgreSQL URL is set")
@@ -1205,16 +1262,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         bench_url = bench_database(args.database_url, tmp)
         cfg = Config(database_url=bench_url, port=args.port or free_port())
-        kind = f"PostgreSQL {make_url(bench_url).render_as_string(hide_password=True)}" if cfg.is_postgres else "SQLite (WAL) in " + str(tmp)
+        kind = (
+            f"PostgreSQL {make_url(bench_url).render_as_string(hide_password=True)}" if cfg.is_postgres else "SQLite (WAL) in " + str(tmp)
+        )
         try:
             import uvloop
         except ImportError:
             uvloop = None
         loadgen = ("raw HTTP/1.1 on asyncio" + (" (uvloop)" if uvloop else "")) if args.client == "raw" else "httpx.AsyncClient pool"
-        print(f"gdzwfw_idp bench: production settings (ENVIRONMENT=production, COOKIE_SECURE=true, JSON logs), "
-              f"--workers {args.workers} on {ncpu} CPUs, {kind}")
-        print(f"load generator: {loadgen}, {args.concurrency} keep-alive connections ({args.flow_concurrency} for flows), "
-              f"in this process on the same {ncpu} CPUs; warm-up {args.warmup:g} s, {args.seconds:g} s per measurement")
+        print(
+            f"gdzwfw_idp bench: production settings (ENVIRONMENT=production, COOKIE_SECURE=true, JSON logs), "
+            f"--workers {args.workers} on {ncpu} CPUs, {kind}"
+        )
+        print(
+            f"load generator: {loadgen}, {args.concurrency} keep-alive connections ({args.flow_concurrency} for flows), "
+            f"in this process on the same {ncpu} CPUs; warm-up {args.warmup:g} s, {args.seconds:g} s per measurement"
+        )
         note("preparing the database (migrate, signing key, client, L2 account) ...")
         prepare_database(cfg)
         note("starting the server ...")
@@ -1234,7 +1297,10 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if args.keep:
-            print(f"kept: {tmp}" + (f" and database {make_url(bench_url).database}" if bench_url and args.database_url else ""), file=sys.stderr)
+            print(
+                f"kept: {tmp}" + (f" and database {make_url(bench_url).database}" if bench_url and args.database_url else ""),
+                file=sys.stderr,
+            )
         else:
             if bench_url and args.database_url:
                 with contextlib.suppress(Exception):

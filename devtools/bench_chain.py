@@ -44,8 +44,9 @@ _LATENCY = re.compile(r"^\s+(50|99)%\s+(\S+)", re.M)
 def wrk_get(url: str, token: str, args: argparse.Namespace) -> tuple[str, str, str]:
     header = ["-H", f"Authorization: Bearer {token}"]
     subprocess.run(["wrk", "-t2", f"-c{args.connections}", f"-d{args.warmup}", *header, url], check=True, capture_output=True)
-    out = subprocess.run(["wrk", "-t2", f"-c{args.connections}", f"-d{args.duration}", "--latency", *header, url],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{args.connections}", f"-d{args.duration}", "--latency", *header, url], check=True, capture_output=True, text=True
+    ).stdout
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)
     latencies = dict(_LATENCY.findall(out))
     if "Non-2xx" in out:
@@ -76,7 +77,9 @@ def token_bytes(url: str) -> tuple[int, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    env_url = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    env_url = (
+        os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    )
     p = argparse.ArgumentParser(prog="python -m devtools.bench_chain", description=__doc__.split("\n\n")[0])
     p.add_argument("--duration", default="10s")
     p.add_argument("--warmup", default="3s")
@@ -103,8 +106,11 @@ def main(argv: list[str] | None = None) -> int:
             isso_refresh = tokens.get("refresh_token")
             if not isso_refresh:
                 break
-            tokens = httpx.post(f"{config.url('hrss_isso')}/isso/token", data={"grant_type": "refresh_token", "refresh_token": isso_refresh},
-                                auth=("demo-rp", "demo-rp-secret")).json()
+            tokens = httpx.post(
+                f"{config.url('hrss_isso')}/isso/token",
+                data={"grant_type": "refresh_token", "refresh_token": isso_refresh},
+                auth=("demo-rp", "demo-rp-secret"),
+            ).json()
         api = f"{config.url('refund_portal')}/api/v1/refunds/me"
         first = httpx.get(api, headers={"Authorization": f"Bearer {tokens['access_token']}"})
         if first.status_code != 200:
@@ -112,14 +118,34 @@ def main(argv: list[str] | None = None) -> int:
         spy = None
         if args.profile:
             pid = stack.processes["refund_portal"].pid
-            spy = subprocess.Popen([args.profile, "record", "-p", str(pid), "-d", "8", "-r", "250", "--gil", "-f", "raw", "-o",
-                                    str(tmp / "refund-api.txt"), "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            spy = subprocess.Popen(
+                [
+                    args.profile,
+                    "record",
+                    "-p",
+                    str(pid),
+                    "-d",
+                    "8",
+                    "-r",
+                    "250",
+                    "--gil",
+                    "-f",
+                    "raw",
+                    "-o",
+                    str(tmp / "refund-api.txt"),
+                    "--nonblocking",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         rps, p50, p99 = wrk_get(api, tokens["access_token"], args)
         if spy is not None:
             spy.wait()
             print(f"py-spy stacks of refund_portal: {tmp / 'refund-api.txt'}")
-        print(f"\nrefund API GET /api/v1/refunds/me, L2 bearer token, {args.connections} connections: "
-              f"{float(rps):,.0f} req/s, p50 {p50}, p99 {p99} (target p99 < 10 ms)")
+        print(
+            f"\nrefund API GET /api/v1/refunds/me, L2 bearer token, {args.connections} connections: "
+            f"{float(rps):,.0f} req/s, p50 {p50}, p99 {p99} (target p99 < 10 ms)"
+        )
         for name in ("gdzwfw_idp", "hrss_isso"):
             sizes = session_bytes(config.database_urls[name])
             if sizes:

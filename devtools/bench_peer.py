@@ -93,8 +93,9 @@ class Peer:
     def start(self) -> None:
         env = {**os.environ, "PEER_PORT": str(self.port), "PEER_HOST": "127.0.0.1"}
         with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(["node", "server.mjs"], cwd=self.dir, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                ["node", "server.mjs"], cwd=self.dir, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -146,8 +147,16 @@ def ours_flow(client: httpx.Client, cfg: Config) -> None:
     """gdzwfw_idp: authorize → login page → password → resume → token (5 requests)."""
     verifier, challenge = _pkce()
     state = secrets.token_urlsafe(8)
-    params = {"response_type": "code", "client_id": CLIENT_ID, "redirect_uri": REDIRECT_URI, "scope": "openid profile", "state": state,
-              "nonce": secrets.token_urlsafe(8), "code_challenge": challenge, "code_challenge_method": "S256"}
+    params = {
+        "response_type": "code",
+        "client_id": CLIENT_ID,
+        "redirect_uri": REDIRECT_URI,
+        "scope": "openid profile",
+        "state": state,
+        "nonce": secrets.token_urlsafe(8),
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
     # Production cookies are Secure, which httpx keeps from plain-HTTP loopback:
     # the session cookie is carried by hand, as the browser would over HTTPS.
     jar: dict[str, str] = {}
@@ -162,11 +171,23 @@ def ours_flow(client: httpx.Client, cfg: Config) -> None:
 
     login = call("GET", "/authorize", params=params).headers["location"]
     form = dict(_HIDDEN.findall(call("GET", login).text))
-    done = call("POST", "/login", data={"csrf_token": form["csrf_token"], "interaction": form["interaction"], "tab": "legal",
-                                        "login_name": LOGIN_NAME, "password": cfg.password})
+    done = call(
+        "POST",
+        "/login",
+        data={
+            "csrf_token": form["csrf_token"],
+            "interaction": form["interaction"],
+            "tab": "legal",
+            "login_name": LOGIN_NAME,
+            "password": cfg.password,
+        },
+    )
     code = _code(call("GET", done.headers["location"]).headers["location"], REDIRECT_URI, state)
-    token = client.post("/token", data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
-                                        "code_verifier": verifier}, auth=(CLIENT_ID, cfg.client_secret))
+    token = client.post(
+        "/token",
+        data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI, "code_verifier": verifier},
+        auth=(CLIENT_ID, cfg.client_secret),
+    )
     if "id_token" not in token.json():
         raise SystemExit(f"gdzwfw_idp flow: {token.text[:200]}")
 
@@ -176,8 +197,16 @@ def node_flow(client: httpx.Client) -> None:
     verifier, challenge = _pkce()
     state = secrets.token_urlsafe(8)
     redirect_uri = "http://127.0.0.1:4199/cb"
-    params = {"response_type": "code", "client_id": "bench", "redirect_uri": redirect_uri, "scope": "openid", "state": state,
-              "nonce": secrets.token_urlsafe(8), "code_challenge": challenge, "code_challenge_method": "S256"}
+    params = {
+        "response_type": "code",
+        "client_id": "bench",
+        "redirect_uri": redirect_uri,
+        "scope": "openid",
+        "state": state,
+        "nonce": secrets.token_urlsafe(8),
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
     response = client.get("/auth", params=params)
     while True:
         if response.status_code in (302, 303):
@@ -193,8 +222,11 @@ def node_flow(client: httpx.Client) -> None:
         else:
             raise SystemExit(f"node flow: unexpected {response.status_code} {response.text[:200]}")
     code = _code(location, redirect_uri, state)
-    token = client.post("/token", data={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
-                                        "code_verifier": verifier}, auth=("bench", "bench-secret"))
+    token = client.post(
+        "/token",
+        data={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri, "code_verifier": verifier},
+        auth=("bench", "bench-secret"),
+    )
     if "id_token" not in token.json():
         raise SystemExit(f"node flow: {token.text[:200]}")
 
@@ -233,12 +265,16 @@ def print_table(rounds: list[tuple[dict[str, Figure], dict[str, Figure]]]) -> No
             if o is None or n is None:
                 continue
             bad = "" if o.non_2xx == "0" else f"  ({o.non_2xx} non-2xx!)"
-            print(f"{path:<26} {i:>5} {o.rps:>14,.0f} {o.p50:>8} {o.p99:>9} {n.rps:>10,.0f} {n.p50:>8} {n.p99:>9} {o.rps / n.rps:>6.2f}{bad}")
+            print(
+                f"{path:<26} {i:>5} {o.rps:>14,.0f} {o.p50:>8} {o.p99:>9} {n.rps:>10,.0f} {n.p50:>8} {n.p99:>9} {o.rps / n.rps:>6.2f}{bad}"
+            )
     print("\nratio = gdzwfw_idp / node-oidc-provider, same round; compare ratios, not absolute figures across runs.")
 
 
 def main(argv: list[str] | None = None) -> int:
-    env_url = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    env_url = (
+        os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    )
     p = argparse.ArgumentParser(prog="python -m devtools.bench_peer", description=__doc__.split("\n\n")[0])
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--duration", default="10s")
@@ -257,8 +293,11 @@ def main(argv: list[str] | None = None) -> int:
     cfg = Config(database_url=bench_url, port=free_port(), client_secret="b" + os.urandom(24).hex(), redis_url=args.redis_url)
     server = Server(cfg, workers=args.workers, log_path=tmp / "server.log")
     peer = Peer(args.peer_dir, free_port(), tmp / "peer.log")
-    print(f"gdzwfw_idp (production settings, --workers {args.workers}, PostgreSQL) vs node-oidc-provider (one process, in memory); "
-          f"wrk 2 threads x 32 connections, warm-up {args.warmup}, {args.duration} per path; {os.cpu_count()} CPUs", flush=True)
+    print(
+        f"gdzwfw_idp (production settings, --workers {args.workers}, PostgreSQL) vs node-oidc-provider (one process, in memory); "
+        f"wrk 2 threads x 32 connections, warm-up {args.warmup}, {args.duration} per path; {os.cpu_count()} CPUs",
+        flush=True,
+    )
     rounds = []
     try:
         prepare_database(cfg)
@@ -274,7 +313,9 @@ def main(argv: list[str] | None = None) -> int:
         print("login flows, one at a time ...", flush=True)
         flows = []
         for _ in range(args.rounds):
-            flows.append((flow_medians(cfg.public_url, lambda c: ours_flow(c, cfg), args.flows), flow_medians(peer.url, node_flow, args.flows)))
+            flows.append(
+                (flow_medians(cfg.public_url, lambda c: ours_flow(c, cfg), args.flows), flow_medians(peer.url, node_flow, args.flows))
+            )
         hashing = hash_median()
     finally:
         peer.stop()
@@ -282,8 +323,10 @@ def main(argv: list[str] | None = None) -> int:
         drop_database(args.database_url, bench_url)
     print_table(rounds)
     for i, (ours, node) in enumerate(flows, 1):
-        print(f"login flow median, round {i}: gdzwfw_idp {ours:.1f} ms (argon2id verify {hashing:.1f} ms of it; "
-              f"without the hash {ours - hashing:.1f} ms), node-oidc-provider {node:.1f} ms (no password hash)")
+        print(
+            f"login flow median, round {i}: gdzwfw_idp {ours:.1f} ms (argon2id verify {hashing:.1f} ms of it; "
+            f"without the hash {ours - hashing:.1f} ms), node-oidc-provider {node:.1f} ms (no password hash)"
+        )
     print(f"storage per issued token at gdzwfw_idp: {per_row:,.0f} bytes (table and indexes over {count:,} rows)")
     print(f"(wrk output and logs: {tmp})")
     return 0

@@ -132,8 +132,15 @@ def _ca(name: x509.Name, *, issuer: _Ca | None, now: dt.datetime, years: int, pa
         .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=False, content_commitment=False, key_encipherment=False, data_encipherment=False,
-                key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False,
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -149,8 +156,15 @@ def _leaf(
 ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     key = _key()
     usage = x509.KeyUsage(
-        digital_signature=signing, content_commitment=signing, key_encipherment=False, data_encipherment=False,
-        key_agreement=not signing, key_cert_sign=False, crl_sign=False, encipher_only=False, decipher_only=False,
+        digital_signature=signing,
+        content_commitment=signing,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=not signing,
+        key_cert_sign=False,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
     )
     cert = (
         x509.CertificateBuilder()

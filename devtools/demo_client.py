@@ -17,7 +17,15 @@ from devtools.stack import StackConfig
 from services.gdzwfw_idp.demo import DEMO_PASSWORD
 
 __all__ = [
-    "DEMO_RP", "DEMO_REDIRECT", "REFUND_SCOPE", "Pkce", "authorize_params", "query_of", "form_value", "login_at_gdzwfw", "isso_tokens",
+    "DEMO_RP",
+    "DEMO_REDIRECT",
+    "REFUND_SCOPE",
+    "Pkce",
+    "authorize_params",
+    "query_of",
+    "form_value",
+    "login_at_gdzwfw",
+    "isso_tokens",
 ]
 
 DEMO_RP = ("demo-rp", "demo-rp-secret")
@@ -100,7 +108,12 @@ def isso_tokens(stack: StackConfig, login_name: str, **params: str) -> dict:
         assert query["iss"] == isso
     token = httpx.post(
         f"{isso}/token",
-        data={"grant_type": "authorization_code", "code": query["code"], "redirect_uri": "http://127.0.0.1:8099/cb", "code_verifier": pkce.verifier},
+        data={
+            "grant_type": "authorization_code",
+            "code": query["code"],
+            "redirect_uri": "http://127.0.0.1:8099/cb",
+            "code_verifier": pkce.verifier,
+        },
         auth=DEMO_RP,
     )
     assert token.status_code == 200, token.text

@@ -29,7 +29,9 @@ def main() -> None:
 
         generate(certs)
         print(f"generated the test PKI in {certs} (PIN 123456)")
-    config = StackConfig(database_urls=database_urls(base_url=None, var_dir=ROOT / "var"), workers=True, metrics_dir=ROOT / "var" / "metrics")
+    config = StackConfig(
+        database_urls=database_urls(base_url=None, var_dir=ROOT / "var"), workers=True, metrics_dir=ROOT / "var" / "metrics"
+    )
     stack = Stack(config, log_dir=None)
     stack.migrate()
     stack.start()
@@ -40,9 +42,9 @@ def main() -> None:
     )
     print(
         f"""
-  广东省统一身份认证平台 (gdzwfw_idp)   {config.url('gdzwfw_idp')}/login
-  广东人社统一认证 (hrss_isso)          {config.url('hrss_isso')}/isso/login
-  失业保险稳岗返还 (refund_portal)      {config.url('refund_portal')}/
+  广东省统一身份认证平台 (gdzwfw_idp)   {config.url("gdzwfw_idp")}/login
+  广东人社统一认证 (hrss_isso)          {config.url("hrss_isso")}/isso/login
+  失业保险稳岗返还 (refund_portal)      {config.url("refund_portal")}/
 
   Demo legal persons at gdzwfw_idp (法人登录 → 账号密码), password {DEMO_PASSWORD}:
     demo_l1  三级（原L1）  → the refund portal explains how to upgrade
@@ -51,9 +53,9 @@ def main() -> None:
   Demo natural person: demo_person (个人登录), same password.
   hrss_isso (password Hrss@demo2026): handler chenxiao (个人登录, acts for 越秀 at L2),
     unit accounts tianhe_keji / yuexiu_maoyi / liwan_zhizao, staff staff_review;
-    SMS outbox {config.url('hrss_isso')}/dev/sms
+    SMS outbox {config.url("hrss_isso")}/dev/sms
   refund agency staff (password Wg@staff2026): wg_clerk, wg_supervisor, wg_auditor
-    at {config.url('refund_portal')}/agency/login
+    at {config.url("refund_portal")}/agency/login
   OIDC client on both providers: demo-rp / demo-rp-secret, redirect http://127.0.0.1:8099/cb
   「CA助手」 for 网银证书 / CA证书 pages: running on loopback (certificate PIN 123456)
   Workers (back-channel logout outbox, purge) beside both providers; metrics at <service>/metrics

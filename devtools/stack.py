@@ -100,7 +100,12 @@ class StackConfig:
 
     def environments(self) -> dict[str, dict[str, str]]:
         idp, isso, refund = (self.url(n) for n in SERVICES)
-        common = {"ENVIRONMENT": self.environment, "SECRET_KEY": DEV_SECRET, "COOKIE_SECURE": "false", "LOG_JSON": str(self.log_json).lower()}
+        common = {
+            "ENVIRONMENT": self.environment,
+            "SECRET_KEY": DEV_SECRET,
+            "COOKIE_SECURE": "false",
+            "LOG_JSON": str(self.log_json).lower(),
+        }
         if self.redis_url:
             common.update(REDIS_URL=self.redis_url, REDIS_KEY_PREFIX=self.redis_key_prefix)
         envs = {
@@ -112,19 +117,21 @@ class StackConfig:
                 # staff of a var/ database from before the setting, whose secrets
                 # were encrypted under the secret key.
                 "GDZWFW_STAFF_TOTP_KEYS": f"{DEV_STAFF_TOTP_KEY},{DEV_SECRET}",
-                "GDZWFW_CLIENTS": json.dumps([
-                    {
-                        "client_id": "hrss-isso",
-                        "client_secret": self.isso_secret_at_gdzwfw,
-                        "client_name": "广东人社统一认证",
-                        "redirect_uris": [f"{isso}/isso/federation/gdzwfw/callback"],
-                        "post_logout_redirect_uris": [f"{isso}/isso/logged-out"],
-                        "backchannel_logout_uri": f"{isso}/isso/backchannel-logout",
-                        "grant_types": ["authorization_code", "refresh_token"],
-                        # id_number: 个人注册 through the province needs the person's ID number.
-                        "scope": "openid profile id_number",
-                    }
-                ]),
+                "GDZWFW_CLIENTS": json.dumps(
+                    [
+                        {
+                            "client_id": "hrss-isso",
+                            "client_secret": self.isso_secret_at_gdzwfw,
+                            "client_name": "广东人社统一认证",
+                            "redirect_uris": [f"{isso}/isso/federation/gdzwfw/callback"],
+                            "post_logout_redirect_uris": [f"{isso}/isso/logged-out"],
+                            "backchannel_logout_uri": f"{isso}/isso/backchannel-logout",
+                            "grant_types": ["authorization_code", "refresh_token"],
+                            # id_number: 个人注册 through the province needs the person's ID number.
+                            "scope": "openid profile id_number",
+                        }
+                    ]
+                ),
             },
             "hrss_isso": {
                 **{f"ISSO_{k}": v for k, v in common.items()},
@@ -134,23 +141,25 @@ class StackConfig:
                 "ISSO_GDZWFW_ISSUER": idp,
                 "ISSO_GDZWFW_CLIENT_SECRET": self.isso_secret_at_gdzwfw,
                 "ISSO_UPLOAD_DIR": str(self.work_dir / "uploads" / "hrss_isso"),
-                "ISSO_CLIENTS": json.dumps([
-                    {
-                        "client_id": "refund-portal",
-                        "client_secret": self.refund_secret_at_isso,
-                        "client_name": "失业保险稳岗返还",
-                        "redirect_uris": [f"{refund}/auth/callback"],
-                        "post_logout_redirect_uris": [f"{refund}/"],
-                        "backchannel_logout_uri": f"{refund}/auth/backchannel-logout",
-                        "grant_types": ["authorization_code", "refresh_token"],
-                        # Allowed, not asked for: the portal's pages work from
-                        # its own session and never call its API, so its login
-                        # requests openid profile only. A front end of the
-                        # portal that calls /api/v1 would ask for these.
-                        "scope": "openid profile refund.read refund.confirm",
-                        "introspection_allowed": True,
-                    }
-                ]),
+                "ISSO_CLIENTS": json.dumps(
+                    [
+                        {
+                            "client_id": "refund-portal",
+                            "client_secret": self.refund_secret_at_isso,
+                            "client_name": "失业保险稳岗返还",
+                            "redirect_uris": [f"{refund}/auth/callback"],
+                            "post_logout_redirect_uris": [f"{refund}/"],
+                            "backchannel_logout_uri": f"{refund}/auth/backchannel-logout",
+                            "grant_types": ["authorization_code", "refresh_token"],
+                            # Allowed, not asked for: the portal's pages work from
+                            # its own session and never call its API, so its login
+                            # requests openid profile only. A front end of the
+                            # portal that calls /api/v1 would ask for these.
+                            "scope": "openid profile refund.read refund.confirm",
+                            "introspection_allowed": True,
+                        }
+                    ]
+                ),
             },
             "refund_portal": {
                 **{f"REFUND_{k}": v for k, v in common.items()},

@@ -1,6 +1,6 @@
 """Print the current TOTP code for a base32 secret (the demo staff's authenticator):
 
-    python -m devtools.totp JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP
+python -m devtools.totp JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP
 """
 
 from __future__ import annotations

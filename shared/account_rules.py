@@ -31,10 +31,7 @@ GDZWFW_LOGIN_ACCOUNT_MESSAGE = "请输入6-20位字符，仅包含数字、字�
 GDZWFW_PASSWORD_MESSAGE = "请输入8-20位字符，仅含数字、大写字母、小写字母、特殊字符中的三种及以上"
 HRSS_LOGIN_ACCOUNT_MESSAGE = "登录账号应为5-20位，可以使用大小写字母、数字和下划线，且应该以字母开始"
 # ``{n}`` is the ``max_keyboard_run`` in force.
-HRSS_PASSWORD_MESSAGE = (
-    "密码应为8-30位，且必须包含大写字母、小写字母、数字中至少3种，"
-    "同时不能在键盘上连续超过{n}个字符"
-)
+HRSS_PASSWORD_MESSAGE = "密码应为8-30位，且必须包含大写字母、小写字母、数字中至少3种，同时不能在键盘上连续超过{n}个字符"
 
 
 class RuleError(ValueError):
@@ -86,12 +83,7 @@ def check_gdzwfw_password(value: str) -> None:
 
 def check_hrss_login_account(value: str) -> None:
     """5–20 of letters, digits and ``_``, starting with a letter."""
-    if (
-        not isinstance(value, str)
-        or not 5 <= len(value) <= 20
-        or value[0] not in _LETTERS
-        or any(ch not in _ACCOUNT_CHARS for ch in value)
-    ):
+    if not isinstance(value, str) or not 5 <= len(value) <= 20 or value[0] not in _LETTERS or any(ch not in _ACCOUNT_CHARS for ch in value):
         raise RuleError(HRSS_LOGIN_ACCOUNT_MESSAGE)
 
 
@@ -108,9 +100,7 @@ _KEYBOARD_SEQUENCES = (
 )
 # For each sequence and direction, map a character to the one that follows it.
 _NEXT_KEY: tuple[dict[str, str], ...] = tuple(
-    {a: b for a, b in zip(seq, seq[1:], strict=False)}
-    for base in _KEYBOARD_SEQUENCES
-    for seq in (base, base[::-1])
+    {a: b for a, b in zip(seq, seq[1:], strict=False)} for base in _KEYBOARD_SEQUENCES for seq in (base, base[::-1])
 )
 
 

@@ -87,28 +87,18 @@ def validate_org_code(value: str) -> str:
         raise IdentifierError("请输入组织机构代码", code="org.empty")
     if any(ch in _DASHES for ch in code):
         if len(code) == 10 and code[8] in _DASHES:
-            raise IdentifierError(
-                "组织机构代码第九位“-”请省略", code="org.hyphen"
-            )
-        raise IdentifierError(
-            "组织机构代码只能包含数字和大写英文字母，“-”请省略", code="org.charset"
-        )
+            raise IdentifierError("组织机构代码第九位“-”请省略", code="org.hyphen")
+        raise IdentifierError("组织机构代码只能包含数字和大写英文字母，“-”请省略", code="org.charset")
     if len(code) != 9:
-        raise IdentifierError(
-            "组织机构代码应为9位，第九位“-”请省略", code="org.length"
-        )
+        raise IdentifierError("组织机构代码应为9位，第九位“-”请省略", code="org.length")
     body, check = code[:8], code[8]
-    if any(ch not in _ORG_BODY_CHARS for ch in body) or not (
-        check.isdigit() or check == "X"
-    ):
+    if any(ch not in _ORG_BODY_CHARS for ch in body) or not (check.isdigit() or check == "X"):
         raise IdentifierError(
             "组织机构代码只能包含数字和大写英文字母，最后一位为数字或X",
             code="org.charset",
         )
     if _org_check_char(body) != check:
-        raise IdentifierError(
-            "组织机构代码校验位不正确，请核对后重新输入", code="org.checksum"
-        )
+        raise IdentifierError("组织机构代码校验位不正确，请核对后重新输入", code="org.checksum")
     return code
 
 
@@ -154,17 +144,11 @@ def validate_uscc(value: str) -> str:
             code="uscc.charset",
         )
     if code[0] not in _USCC_AUTHORITIES:
-        raise IdentifierError(
-            "统一社会信用代码第1位（登记管理部门代码）不正确", code="uscc.authority"
-        )
+        raise IdentifierError("统一社会信用代码第1位（登记管理部门代码）不正确", code="uscc.authority")
     if code[1] not in _USCC_CATEGORIES:
-        raise IdentifierError(
-            "统一社会信用代码第2位（机构类别代码）不正确", code="uscc.category"
-        )
+        raise IdentifierError("统一社会信用代码第2位（机构类别代码）不正确", code="uscc.category")
     if not code[2:8].isdigit():
-        raise IdentifierError(
-            "统一社会信用代码第3-8位（行政区划码）应为数字", code="uscc.region"
-        )
+        raise IdentifierError("统一社会信用代码第3-8位（行政区划码）应为数字", code="uscc.region")
     org = code[8:17]
     if _org_check_char(org[:8]) != org[8]:
         raise IdentifierError(
@@ -172,9 +156,7 @@ def validate_uscc(value: str) -> str:
             code="uscc.org_code",
         )
     if _uscc_check_char(code[:17]) != code[17]:
-        raise IdentifierError(
-            "统一社会信用代码校验位不正确，请核对后重新输入", code="uscc.checksum"
-        )
+        raise IdentifierError("统一社会信用代码校验位不正确，请核对后重新输入", code="uscc.checksum")
     return code
 
 
@@ -204,11 +186,7 @@ def validate_resident_id(value: str, *, today: dt.date | None = None) -> str:
         raise IdentifierError("请输入身份证号码", code="rid.empty")
     if len(number) != 18:
         raise IdentifierError("身份证号码应为18位", code="rid.length")
-    if not (
-        number[:17].isascii()
-        and number[:17].isdigit()
-        and (number[17].isdigit() or number[17] == "X")
-    ):
+    if not (number[:17].isascii() and number[:17].isdigit() and (number[17].isdigit() or number[17] == "X")):
         raise IdentifierError(
             "身份证号码格式不正确：前17位应为数字，最后一位为数字或X",
             code="rid.charset",
@@ -216,17 +194,11 @@ def validate_resident_id(value: str, *, today: dt.date | None = None) -> str:
     try:
         birth = dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
-        raise IdentifierError(
-            "身份证号码的出生日期不存在", code="rid.birth_date"
-        ) from None
+        raise IdentifierError("身份证号码的出生日期不存在", code="rid.birth_date") from None
     if birth < _ID_EARLIEST_BIRTH:
-        raise IdentifierError(
-            "身份证号码的出生日期不能早于1900年", code="rid.birth_too_early"
-        )
+        raise IdentifierError("身份证号码的出生日期不能早于1900年", code="rid.birth_too_early")
     if birth > (today if today is not None else dt.date.today()):
-        raise IdentifierError(
-            "身份证号码的出生日期不能晚于今天", code="rid.birth_in_future"
-        )
+        raise IdentifierError("身份证号码的出生日期不能晚于今天", code="rid.birth_in_future")
     if _resident_id_check_char(number[:17]) != number[17]:
         raise IdentifierError("身份证号码校验位不正确", code="rid.checksum")
     return number

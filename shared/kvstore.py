@@ -65,9 +65,7 @@ class SqlKeyValueStore:
     def set(self, key: str, value: Any, ttl: int) -> None:
         data = json.dumps(value, ensure_ascii=False)
         with self._db.transaction() as s:
-            done = s.execute(
-                update(self._t).where(self._t.c.key == key).values(value=data, expires_at=self._expiry(ttl))
-            ).rowcount
+            done = s.execute(update(self._t).where(self._t.c.key == key).values(value=data, expires_at=self._expiry(ttl))).rowcount
             if not done:
                 s.execute(insert(self._t).values(key=key, value=data, counter=0, expires_at=self._expiry(ttl)))
 
@@ -77,9 +75,7 @@ class SqlKeyValueStore:
 
     def pop(self, key: str) -> Any | None:
         with self._db.transaction() as s:
-            row = s.execute(
-                delete(self._t).where(self._t.c.key == key).returning(self._t.c.value, self._t.c.expires_at)
-            ).first()
+            row = s.execute(delete(self._t).where(self._t.c.key == key).returning(self._t.c.value, self._t.c.expires_at)).first()
         if row is None or as_utc(row.expires_at) <= self._clock.now():
             return None
         return json.loads(row.value)

@@ -47,8 +47,12 @@ __all__ = [
     "start_metrics_server",
 ]
 
-HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests answered, by route template, method and status.", ["route", "method", "status"])
-HTTP_LATENCY = Histogram("http_request_duration_seconds", "Time to answer an HTTP request, by route template and method.", ["route", "method"])
+HTTP_REQUESTS = Counter(
+    "http_requests_total", "HTTP requests answered, by route template, method and status.", ["route", "method", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "http_request_duration_seconds", "Time to answer an HTTP request, by route template and method.", ["route", "method"]
+)
 LOGINS = Counter("logins_total", "Login attempts, by method and outcome (success, failure).", ["method", "outcome"])
 TOKENS_ISSUED = Counter("oauth_tokens_issued_total", "Tokens issued by the token endpoint, by grant type.", ["grant_type"])
 INTROSPECTIONS = Counter("oauth_introspections_total", "Introspection answers (RFC 7662), by whether the token was active.", ["active"])
@@ -57,8 +61,12 @@ LOGOUT_DELIVERIES = Counter(
     "Back-channel logout delivery attempts, by attempt (first: right after the logout; retry: from the outbox) and outcome.",
     ["attempt", "outcome"],
 )
-LOGOUT_GIVEN_UP = Counter("backchannel_logout_given_up_total", "Back-channel logout notices dropped (too old, or refused by the client).", ["reason"])
-LEVEL_CHANGES = Counter("trust_level_changes_total", "Trust-level changes written to the audit log, by new level and method.", ["to_level", "method"])
+LOGOUT_GIVEN_UP = Counter(
+    "backchannel_logout_given_up_total", "Back-channel logout notices dropped (too old, or refused by the client).", ["reason"]
+)
+LEVEL_CHANGES = Counter(
+    "trust_level_changes_total", "Trust-level changes written to the audit log, by new level and method.", ["to_level", "method"]
+)
 
 # A client may send any token as the method; an unknown one is counted as OTHER.
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

@@ -21,9 +21,7 @@ __all__ = ["PasswordService", "rehash_after_login"]
 class PasswordService:
     def __init__(self, *, time_cost: int = 2, memory_cost: int = 19456, parallelism: int = 1) -> None:
         # OWASP's argon2id minimum (19 MiB, t=2, p=1).
-        self._hasher = PasswordHasher(
-            time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism, type=Type.ID
-        )
+        self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism, type=Type.ID)
         self._dummy = self._hasher.hash("dummy-password-for-timing")
 
     def hash(self, password: str) -> str:

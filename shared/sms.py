@@ -175,7 +175,9 @@ class SmsCodes:
         """A new code for (mobile, purpose), sent; earlier ones stop working.
         Only after :meth:`admit` let the request through."""
         now = self.clock.now()
-        db.execute(update(self.t).where(self.t.c.mobile == mobile, self.t.c.purpose == purpose, self.t.c.used_at.is_(None)).values(used_at=now))
+        db.execute(
+            update(self.t).where(self.t.c.mobile == mobile, self.t.c.purpose == purpose, self.t.c.used_at.is_(None)).values(used_at=now)
+        )
         code = self.tokens.digits(6)
         db.execute(
             insert(self.t).values(

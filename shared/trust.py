@@ -75,4 +75,3 @@ def require_level_claims(level: TrustLevel, claims_param: str = "") -> str:
     id_token = dict(claims.get("id_token") or {})
     id_token["acr"] = {"essential": True, "values": [lvl.acr for lvl in TrustLevel if lvl >= level]}
     return json.dumps({**claims, "id_token": id_token}, separators=(",", ":"))
-

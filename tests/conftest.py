@@ -29,6 +29,8 @@ from shared.migrations import upgrade_head
 from tests.redis_run import REDIS_KEY_PREFIX, REDIS_RUN, TEST_REDIS_URL, service_prefix
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or None
+
+
 def _delete_redis_keys(prefix: str) -> None:
     import redis
 

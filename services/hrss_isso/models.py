@@ -181,9 +181,7 @@ class UnitBinding(Base):
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     authorized_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    authorization_id: Mapped[str | None] = mapped_column(
-        ForeignKey("authorization_application.id", ondelete="SET NULL"), nullable=True
-    )
+    authorization_id: Mapped[str | None] = mapped_column(ForeignKey("authorization_application.id", ondelete="SET NULL"), nullable=True)
 
 
 class AuthorizationApplication(Base):

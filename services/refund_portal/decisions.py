@@ -162,4 +162,3 @@ def correct_bank_account(
         detail={"from": before, "to": RecordStatus.PENDING, "reason": reason, "year": record.year},
     )
     return record
-

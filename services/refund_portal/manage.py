@@ -1,8 +1,8 @@
 """Operator commands for refund_portal (settings from ``REFUND_*`` variables).
 
-    python -m services.refund_portal.manage migrate
-    python -m services.refund_portal.manage reencrypt-staff-totp
-    python -m services.refund_portal.manage serve [--host H] [--port P] [--workers N]
+python -m services.refund_portal.manage migrate
+python -m services.refund_portal.manage reencrypt-staff-totp
+python -m services.refund_portal.manage serve [--host H] [--port P] [--workers N]
 """
 
 from services.refund_portal.settings import RefundSettings

@@ -82,7 +82,9 @@ IMPORT = {
     "duplicate_columns": "表头列重复：{columns}",
     "no_rows": "文件中没有数据行",
     "too_many_rows": "数据行过多（不超过 {limit} 行），请分批导入",
-    "content_too_large": "文件内容超出限制（含空行不超过 {limit} 行，解压后不超过 {mb} MB），请删除多余的空行、空白单元格后重新导入或分批导入",
+    "content_too_large": (
+        "文件内容超出限制（含空行不超过 {limit} 行，解压后不超过 {mb} MB），请删除多余的空行、空白单元格后重新导入或分批导入"
+    ),
     "no_policy": "未配置 {year} 年度稳岗返还政策，无法导入",
     "year": "请选择返还年度",
     # one row

@@ -40,7 +40,7 @@ class PolicyRule(BaseModel):
     def _no_floats(cls, v: object) -> object:
         # 0.6 as a float is not 0.6: ratios come as strings or Decimals.
         if isinstance(v, float):
-            raise ValueError("give ratios as strings, e.g. \"0.60\", never as floating-point numbers")
+            raise ValueError('give ratios as strings, e.g. "0.60", never as floating-point numbers')
         return v
 
 
@@ -60,7 +60,9 @@ class RefundSettings(ServiceSettings, StaffTotpSettings):
     introspection_cache_seconds: int = Field(
         default=30, description="Upper bound on how long an introspection result is reused (a revoked token is refused after this)."
     )
-    gdzwfw_verification_url: str = Field(description="gdzwfw_idp's 实名核验 page, linked (besides the step-up login) when a provincial unit is below L2.")
+    gdzwfw_verification_url: str = Field(
+        description="gdzwfw_idp's 实名核验 page, linked (besides the step-up login) when a provincial unit is below L2."
+    )
     demo_data: bool = Field(default=True, description="Load demo refund records and staff accounts (development only).")
     policy_rules: list[PolicyRule] = Field(
         default_factory=lambda: list(DEFAULT_POLICY_RULES),

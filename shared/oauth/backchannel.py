@@ -70,7 +70,9 @@ class LogoutTokenValidator:
         return claims
 
 
-def logout_receiver(validator: LogoutTokenValidator, end_session: Callable[[str], Any], *, source: str) -> Callable[[Request], Awaitable[Response]]:
+def logout_receiver(
+    validator: LogoutTokenValidator, end_session: Callable[[str], Any], *, source: str
+) -> Callable[[Request], Awaitable[Response]]:
     """The POST endpoint of §2.5: validate the notice, then end this
     relying party's sessions for the provider's ``sid`` (run in a thread).
     A notice naming only ``sub`` ends nothing rather than every login of
@@ -91,7 +93,9 @@ def logout_receiver(validator: LogoutTokenValidator, end_session: Callable[[str]
             log.info("back-channel logout without sid ignored", extra={"fields": {"source": source}})
             return Response(status_code=200, headers=headers)
         result = await run_in_threadpool(end_session, str(sid))
-        log.info("back-channel logout", extra={"fields": {"source": source, "ended": result if isinstance(result, int) else len(result or [])}})
+        log.info(
+            "back-channel logout", extra={"fields": {"source": source, "ended": result if isinstance(result, int) else len(result or [])}}
+        )
         return Response(status_code=200, headers=headers)
 
     return receive

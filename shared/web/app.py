@@ -240,12 +240,16 @@ def wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or ("application/json" in accept and "text/html" not in accept)
 
 
-def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200, headers: dict | None = None) -> HTMLResponse:
+def render(
+    request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200, headers: dict | None = None
+) -> HTMLResponse:
     templates: Jinja2Templates = request.app.state.templates
     return templates.TemplateResponse(request, name, context or {}, status_code=status_code, headers=headers)
 
 
-def error_page(request: Request, status: int, message: str, *, headers: Any = None, back_url: str | None = None, title: str | None = None) -> Response:
+def error_page(
+    request: Request, status: int, message: str, *, headers: Any = None, back_url: str | None = None, title: str | None = None
+) -> Response:
     if wants_json(request):
         return JSONResponse({"error": "error", "status": status}, status_code=status, headers=headers)
     return render(

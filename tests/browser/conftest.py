@@ -61,7 +61,9 @@ class ChainUrls:
 
 
 @contextmanager
-def running_chain(work: Path, *, suffix: str, extra_env: dict[str, dict[str, str]] | None = None, services: tuple[str, ...] = SERVICES) -> Iterator[ChainUrls]:
+def running_chain(
+    work: Path, *, suffix: str, extra_env: dict[str, dict[str, str]] | None = None, services: tuple[str, ...] = SERVICES
+) -> Iterator[ChainUrls]:
     """``services`` migrated and running (the rest migrated only), their logs
     in ``work``; databases dropped afterwards on PostgreSQL."""
     urls = database_urls(base_url=TEST_DATABASE_URL, var_dir=work / "db", suffix=f"_{suffix}{os.getpid()}")

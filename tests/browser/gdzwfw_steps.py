@@ -27,7 +27,9 @@ def url_re(base: str, path: str) -> re.Pattern[str]:
     return re.compile(rf"^{re.escape(base + path)}(?:[?#].*)?$")
 
 
-def pki_chain(work: Path, pki, *, suffix: str, services: tuple[str, ...] = SERVICES, ca_helper: str = "") -> AbstractContextManager[ChainUrls]:
+def pki_chain(
+    work: Path, pki, *, suffix: str, services: tuple[str, ...] = SERVICES, ca_helper: str = ""
+) -> AbstractContextManager[ChainUrls]:
     """The services in ``services`` running, gdzwfw_idp trusting ``pki`` and
     its pages looking for a 「CA助手」 at ``ca_helper`` (none: paste only)."""
     settings = pki.settings()
@@ -113,7 +115,18 @@ def register_legal_person(page: Page, idp: str, *, unit: dict[str, str], login_n
 def running_ca_helper(pki, *, allow_origin: str, port: int) -> Iterator[str]:
     """``python -m devtools.ca_helper serve`` on loopback, as an employer runs it."""
     helper = subprocess.Popen(
-        [sys.executable, "-m", "devtools.ca_helper", "serve", "--certs", str(pki.root), "--port", str(port), "--allow-origin", allow_origin],
+        [
+            sys.executable,
+            "-m",
+            "devtools.ca_helper",
+            "serve",
+            "--certs",
+            str(pki.root),
+            "--port",
+            str(port),
+            "--allow-origin",
+            allow_origin,
+        ],
         cwd=ROOT,
     )
     url = f"http://127.0.0.1:{port}"

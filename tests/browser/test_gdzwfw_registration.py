@@ -54,7 +54,9 @@ def chain(tmp_path_factory: pytest.TempPathFactory, pki) -> Iterator[ChainUrls]:
     # The pages look for a 「CA助手」 where none runs: the employer is told so
     # and signs on the command line instead.
     no_helper = f"http://127.0.0.1:{free_port()}"
-    with pki_chain(tmp_path_factory.mktemp("browser-registration-stack"), pki, suffix="reg", services=("gdzwfw_idp",), ca_helper=no_helper) as urls:
+    with pki_chain(
+        tmp_path_factory.mktemp("browser-registration-stack"), pki, suffix="reg", services=("gdzwfw_idp",), ca_helper=no_helper
+    ) as urls:
         yield urls
 
 

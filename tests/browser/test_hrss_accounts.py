@@ -21,7 +21,13 @@ from tests.chain_helpers import sms_outbox, staff_totp
 pytestmark = pytest.mark.browser
 
 PASSWORD = "Gzhr@2026x"
-HANDLER = {"name": "周婷", "id_number": "44010619950214006X", "mobile": "13700137001", "login_name": "zhouting", "valid_until": "2036-02-14"}
+HANDLER = {
+    "name": "周婷",
+    "id_number": "44010619950214006X",
+    "mobile": "13700137001",
+    "login_name": "zhouting",
+    "valid_until": "2036-02-14",
+}
 UNIT = {
     "cert_number": "91440101MA9XY7008U",
     "org_name": "广州市海珠区示范服务有限公司",
@@ -32,7 +38,9 @@ UNIT = {
     "login_name": "haizhu_fuwu",
 }
 PDF = b"%PDF-1.7\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
-PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360000002000185d114090000000049454e44ae426082")
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360000002000185d114090000000049454e44ae426082"
+)
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"
 
 

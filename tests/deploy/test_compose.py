@@ -376,7 +376,8 @@ def check_secrets(compose: Compose) -> list[str]:
         ours = _required_reference(env.get(secret_var, ""))
         if theirs != ours:
             problems.append(
-                f"{app}: {secret_var} reads ${{{ours}}} but {provider} registers {client_id!r} with ${{{theirs}}}; they must be the same variable"
+                f"{app}: {secret_var} reads ${{{ours}}} but {provider} registers {client_id!r} with ${{{theirs}}}; "
+                "they must be the same variable"
             )
     return problems
 
@@ -417,7 +418,8 @@ def check_clients(compose: Compose) -> list[str]:
         expected = public + callback
         if client.redirect_uris != [expected]:
             problems.append(
-                f"{provider}: client {client_id!r} has redirect_uris {client.redirect_uris}, expected [{expected!r}] ({app}'s public URL + {callback})"
+                f"{provider}: client {client_id!r} has redirect_uris {client.redirect_uris}, "
+                f"expected [{expected!r}] ({app}'s public URL + {callback})"
             )
         for uri in client.post_logout_redirect_uris:
             if not (uri == public + "/" or uri.startswith(public + "/")):
@@ -461,7 +463,8 @@ def check_issuers(compose: Compose) -> list[str]:
             )
     if refund_env.get("REFUND_GDZWFW_VERIFICATION_URL") != verification:
         problems.append(
-            f"refund_portal: REFUND_GDZWFW_VERIFICATION_URL is {refund_env.get('REFUND_GDZWFW_VERIFICATION_URL')!r}, expected {verification!r}"
+            f"refund_portal: REFUND_GDZWFW_VERIFICATION_URL is {refund_env.get('REFUND_GDZWFW_VERIFICATION_URL')!r}, "
+            f"expected {verification!r}"
         )
     return problems
 

@@ -33,7 +33,15 @@ class Idp:
         """Another user agent (its own cookies) on the same app."""
         return TestClient(self.app, base_url=ISSUER)
 
-    def login(self, login_name: str, *, params: dict[str, str], browser: TestClient | None = None, password: str = DEMO_PASSWORD, tab: str = "legal") -> httpx.Response:
+    def login(
+        self,
+        login_name: str,
+        *,
+        params: dict[str, str],
+        browser: TestClient | None = None,
+        password: str = DEMO_PASSWORD,
+        tab: str = "legal",
+    ) -> httpx.Response:
         """Start at /authorize, log in on the page, return the final redirect."""
         browser = browser or self.client
         first = browser.get("/authorize", params=params, follow_redirects=False)

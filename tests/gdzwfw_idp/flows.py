@@ -11,7 +11,17 @@ from shared.settings import ClientConfig
 from tests.gdzwfw_idp.conftest import Idp
 from tests.oidc_helpers import DEMO_RP, Pkce, authorize_params, query_of
 
-__all__ = ["OTHER_RP", "RESOURCE_SERVER", "other_rp_config", "resource_server_config", "tokens_for", "refresh", "introspect", "revoke", "is_active"]
+__all__ = [
+    "OTHER_RP",
+    "RESOURCE_SERVER",
+    "other_rp_config",
+    "resource_server_config",
+    "tokens_for",
+    "refresh",
+    "introspect",
+    "revoke",
+    "is_active",
+]
 
 OTHER_RP = ("other-rp", "other-rp-secret")
 RESOURCE_SERVER = ("refund-api", "refund-api-secret")
@@ -81,4 +91,3 @@ def is_active(idp: Idp, token: str) -> bool:
     response = introspect(idp, token)
     assert response.status_code == 200, response.text
     return response.json()["active"]
-

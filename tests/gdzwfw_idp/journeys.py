@@ -73,7 +73,9 @@ def legal_form(**overrides: str) -> dict[str, str]:
 def latest_sms_code(idp: Idp, mobile: str) -> str:
     tables = define_sms_tables(__import__("sqlalchemy").MetaData())
     with idp.app.state.db.transaction() as db:
-        body = db.execute(select(tables.outbox.c.body).where(tables.outbox.c.mobile == mobile).order_by(tables.outbox.c.id.desc()).limit(1)).scalar_one()
+        body = db.execute(
+            select(tables.outbox.c.body).where(tables.outbox.c.mobile == mobile).order_by(tables.outbox.c.id.desc()).limit(1)
+        ).scalar_one()
     return re.search(r"\d{6}", body).group(0)
 
 
@@ -139,7 +141,14 @@ def handler_login(idp: Idp, browser: TestClient, *, unit_login: str, **extra: st
     assert "经办人登录" in page.text
     chosen = browser.post(
         "/login",
-        data={"csrf_token": csrf(page.text), "interaction": form_value(page.text, "interaction"), "tab": "legal", "handler": "1", "login_name": "demo_person", "password": DEMO_PASSWORD},
+        data={
+            "csrf_token": csrf(page.text),
+            "interaction": form_value(page.text, "interaction"),
+            "tab": "legal",
+            "handler": "1",
+            "login_name": "demo_person",
+            "password": DEMO_PASSWORD,
+        },
         follow_redirects=False,
     )
     assert chosen.headers["location"].startswith("/login/choose?interaction=")
@@ -167,7 +176,9 @@ def account_row(idp: Idp, **where: str) -> Account | None:
 
 def audit_rows(idp: Idp, account_id: str) -> list[TrustLevelChange]:
     with idp.app.state.db.transaction() as db:
-        rows = list(db.execute(select(TrustLevelChange).where(TrustLevelChange.account_id == account_id).order_by(TrustLevelChange.id)).scalars())
+        rows = list(
+            db.execute(select(TrustLevelChange).where(TrustLevelChange.account_id == account_id).order_by(TrustLevelChange.id)).scalars()
+        )
         db.expunge_all()
         return rows
 

@@ -23,7 +23,13 @@ def test_change_password_with_the_current_password(idp: Idp) -> None:
     page = browser.get("/account/security")
     response = browser.post(
         "/account/security/password",
-        data={"csrf_token": csrf(page.text), "verify_by": "password", "current_password": DEMO_PASSWORD, "new_password": NEW, "new_password_confirm": NEW},
+        data={
+            "csrf_token": csrf(page.text),
+            "verify_by": "password",
+            "current_password": DEMO_PASSWORD,
+            "new_password": NEW,
+            "new_password_confirm": NEW,
+        },
         follow_redirects=False,
     )
     assert response.status_code == 303
@@ -36,7 +42,13 @@ def test_a_wrong_current_password_is_refused_and_counts_towards_the_lockout(idp:
     page = browser.get("/account/security")
     response = browser.post(
         "/account/security/password",
-        data={"csrf_token": csrf(page.text), "verify_by": "password", "current_password": "Wrong@2026", "new_password": NEW, "new_password_confirm": NEW},
+        data={
+            "csrf_token": csrf(page.text),
+            "verify_by": "password",
+            "current_password": "Wrong@2026",
+            "new_password": NEW,
+            "new_password_confirm": NEW,
+        },
     )
     assert response.status_code == 400 and msg.CURRENT_PASSWORD_WRONG + "，您还可以尝试4次" in response.text
     assert idp.app.state.idp.passwords.verify(account_row(idp, login_name="demo_l2").password_hash, DEMO_PASSWORD)
@@ -72,7 +84,13 @@ def test_a_new_password_must_follow_the_rules(idp: Idp) -> None:
     page = browser.get("/account/security")
     response = browser.post(
         "/account/security/password",
-        data={"csrf_token": csrf(page.text), "verify_by": "password", "current_password": DEMO_PASSWORD, "new_password": "short", "new_password_confirm": "short"},
+        data={
+            "csrf_token": csrf(page.text),
+            "verify_by": "password",
+            "current_password": DEMO_PASSWORD,
+            "new_password": "short",
+            "new_password_confirm": "short",
+        },
     )
     assert response.status_code == 400 and "请输入8-20位字符" in response.text
 
@@ -96,9 +114,15 @@ def test_change_mobile_needs_the_code_sent_to_the_new_number(idp: Idp) -> None:
     page = browser.get("/account/security")
     browser.post("/sms/send", data={"csrf_token": csrf(page.text), "purpose": "change-mobile", "mobile": "13600006666"})
     code = latest_sms_code(idp, "13600006666")
-    response = browser.post("/account/security/mobile", data={"csrf_token": csrf(page.text), "current_password": DEMO_PASSWORD, "mobile": "13600007777", "sms_code": code})
+    response = browser.post(
+        "/account/security/mobile",
+        data={"csrf_token": csrf(page.text), "current_password": DEMO_PASSWORD, "mobile": "13600007777", "sms_code": code},
+    )
     assert response.status_code == 400
-    wrong_password = browser.post("/account/security/mobile", data={"csrf_token": csrf(page.text), "current_password": "Wrong@2026", "mobile": "13600006666", "sms_code": code})
+    wrong_password = browser.post(
+        "/account/security/mobile",
+        data={"csrf_token": csrf(page.text), "current_password": "Wrong@2026", "mobile": "13600006666", "sms_code": code},
+    )
     assert wrong_password.status_code == 400 and msg.CURRENT_PASSWORD_WRONG in wrong_password.text
     assert account_row(idp, login_name="demo_l2").mobile == "13800138000"
 
@@ -106,9 +130,15 @@ def test_change_mobile_needs_the_code_sent_to_the_new_number(idp: Idp) -> None:
 def test_change_email(idp: Idp) -> None:
     browser = login(idp, "demo_l2")
     page = browser.get("/account/security")
-    bad = browser.post("/account/security/email", data={"csrf_token": csrf(page.text), "current_password": DEMO_PASSWORD, "email": "not-an-email"})
+    bad = browser.post(
+        "/account/security/email", data={"csrf_token": csrf(page.text), "current_password": DEMO_PASSWORD, "email": "not-an-email"}
+    )
     assert bad.status_code == 400 and msg.EMAIL_INVALID in bad.text
-    ok = browser.post("/account/security/email", data={"csrf_token": csrf(page.text), "current_password": DEMO_PASSWORD, "email": "hr@example.com"}, follow_redirects=False)
+    ok = browser.post(
+        "/account/security/email",
+        data={"csrf_token": csrf(page.text), "current_password": DEMO_PASSWORD, "email": "hr@example.com"},
+        follow_redirects=False,
+    )
     assert ok.status_code == 303 and account_row(idp, login_name="demo_l2").email == "hr@example.com"
     assert "hr@example.com" in browser.get("/account").text
 

@@ -35,7 +35,6 @@ def idp_with_backchannel_client(make_idp):
     return idp, notices
 
 
-
 def _login(idp) -> dict:
     pkce = Pkce.new()
     redirect = idp.login("demo_l2", params=authorize_params(pkce, client_id=BC[0]))
@@ -43,7 +42,14 @@ def _login(idp) -> dict:
 
 
 def _validator(idp, client: tuple[str, str] = BC) -> LogoutTokenValidator:
-    rp = RelyingParty(name="bc", issuer=ISSUER, client_id=client[0], client_secret=client[1], redirect_uri=REDIRECT, transport=httpx.ASGITransport(app=idp.app))
+    rp = RelyingParty(
+        name="bc",
+        issuer=ISSUER,
+        client_id=client[0],
+        client_secret=client[1],
+        redirect_uri=REDIRECT,
+        transport=httpx.ASGITransport(app=idp.app),
+    )
     return LogoutTokenValidator(rp=rp, kv=idp.app.state.kv, clock=idp.clock)
 
 

@@ -31,7 +31,10 @@ def test_a_handler_login_is_no_stronger_than_the_handler(idp: Idp) -> None:
     # demo_person (L2) added as handler of demo_l3 (L3): the login says L2.
     unit_browser = login(idp, "demo_l3")
     page = unit_browser.get("/account/handlers")
-    unit_browser.post("/account/handlers/add", data={"csrf_token": csrf(page.text), "login_name": "demo_person", "person_name": "陈晓", "id_number": "440106199007150041"})
+    unit_browser.post(
+        "/account/handlers/add",
+        data={"csrf_token": csrf(page.text), "login_name": "demo_person", "person_name": "陈晓", "id_number": "440106199007150041"},
+    )
     pkce, redirect = handler_login(idp, idp.new_browser(), unit_login="demo_l3")
     claims = decode_id_token(idp.redeem(query_of(redirect)["code"], pkce).json()["id_token"], idp.client.get("/jwks.json").json())
     assert claims["acr"] == "urn:gdzwfw:loa:L2"
@@ -54,7 +57,9 @@ def test_a_unit_adds_and_removes_a_handler(idp: Idp) -> None:
     assert "广州市天河区示范科技有限公司" in person.get("/account/handled").text
 
     handler_id = account_row(idp, login_name="demo_person").id
-    removed = browser.post("/account/handlers/remove", data={"csrf_token": csrf(listing.text), "handler_id": handler_id}, follow_redirects=False)
+    removed = browser.post(
+        "/account/handlers/remove", data={"csrf_token": csrf(listing.text), "handler_id": handler_id}, follow_redirects=False
+    )
     assert removed.status_code == 303
     assert "广州市天河区示范科技有限公司" not in person.get("/account/handled").text
 
@@ -70,14 +75,20 @@ def test_adding_a_handler_checks_name_and_id_number(idp: Idp) -> None:
     ):
         response = browser.post("/account/handlers/add", data={"csrf_token": csrf(page.text), **data})
         assert response.status_code == 400 and msg.HANDLER_NOT_FOUND in response.text, data
-    bad_id = browser.post("/account/handlers/add", data={"csrf_token": csrf(page.text), "login_name": "demo_person", "person_name": "陈晓", "id_number": "123"})
+    bad_id = browser.post(
+        "/account/handlers/add",
+        data={"csrf_token": csrf(page.text), "login_name": "demo_person", "person_name": "陈晓", "id_number": "123"},
+    )
     assert "身份证号码应为18位" in bad_id.text
 
 
 def test_a_handler_cannot_be_added_twice(idp: Idp) -> None:
     browser = login(idp, "demo_l2")
     page = browser.get("/account/handlers")
-    response = browser.post("/account/handlers/add", data={"csrf_token": csrf(page.text), "login_name": "demo_person", "person_name": "陈晓", "id_number": "440106199007150041"})
+    response = browser.post(
+        "/account/handlers/add",
+        data={"csrf_token": csrf(page.text), "login_name": "demo_person", "person_name": "陈晓", "id_number": "440106199007150041"},
+    )
     assert response.status_code == 400 and msg.HANDLER_EXISTS in response.text
 
 
@@ -93,7 +104,18 @@ def test_acting_from_the_account_pages_and_back(idp: Idp) -> None:
     assert browser.get("/account/security").status_code == 403
     assert browser.get("/account/verification/bank").status_code == 403
     handlers_page = browser.get("/account/handlers")
-    assert browser.post("/account/handlers/add", data={"csrf_token": csrf(handlers_page.text), "login_name": "demo_person", "person_name": "陈晓", "id_number": "440106199007150041"}).status_code == 403
+    assert (
+        browser.post(
+            "/account/handlers/add",
+            data={
+                "csrf_token": csrf(handlers_page.text),
+                "login_name": "demo_person",
+                "person_name": "陈晓",
+                "id_number": "440106199007150041",
+            },
+        ).status_code
+        == 403
+    )
     back = browser.post("/account/act-as/stop", data={"csrf_token": csrf(home.text)}, follow_redirects=False)
     assert back.headers["location"] == "/account/handled"
     assert "陈晓" in browser.get("/account").text and "办理业务" not in browser.get("/account").text.split("账号基本信息")[0]
@@ -112,12 +134,16 @@ def test_removing_a_handler_ends_its_login_for_the_unit(idp: Idp) -> None:
     tokens = idp.redeem(query_of(redirect)["code"], pkce).json()
     unit_browser = login(idp, "demo_l2")
     page = unit_browser.get("/account/handlers")
-    unit_browser.post("/account/handlers/remove", data={"csrf_token": csrf(page.text), "handler_id": account_row(idp, login_name="demo_person").id})
+    unit_browser.post(
+        "/account/handlers/remove", data={"csrf_token": csrf(page.text), "handler_id": account_row(idp, login_name="demo_person").id}
+    )
     # The browser's acting session is gone, and so are the tokens' claims.
     assert browser.get("/account", follow_redirects=False).status_code == 303
     userinfo = idp.client.get("/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"})
     assert userinfo.status_code == 401
-    refreshed = idp.client.post("/token", data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}, auth=("demo-rp", "demo-rp-secret"))
+    refreshed = idp.client.post(
+        "/token", data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}, auth=("demo-rp", "demo-rp-secret")
+    )
     assert refreshed.status_code == 400
 
 

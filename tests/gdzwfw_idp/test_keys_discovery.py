@@ -143,7 +143,9 @@ def test_after_the_secret_key_changes_a_new_key_signs_and_the_old_one_stays_publ
     verify) and a new key signs, instead of every login failing."""
     config = idp.app.state.provider.config
     old_kid = kid_of(tokens_for(idp, "demo_l2")["id_token"])
-    rotated = KeyManager(tables=config.tables, clock=config.clock, secret_key="another-secret-key-after-rotation-0123456789", publish_grace=600)
+    rotated = KeyManager(
+        tables=config.tables, clock=config.clock, secret_key="another-secret-key-after-rotation-0123456789", publish_grace=600
+    )
     with idp.app.state.db.transaction() as s:
         rotated.ensure_key(s)
     with idp.app.state.db.transaction() as s:

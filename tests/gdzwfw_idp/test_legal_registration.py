@@ -47,14 +47,27 @@ def field_error(html: str, field: str) -> str | None:
 def test_step_one_shows_the_seed_fields_the_progress_and_the_notice(idp: Idp) -> None:
     page = idp.client.get("/register/legal")
     assert page.status_code == 200
-    for label in ("法人登录账号", "登录密码", "确认密码", "单位/企业名称", "单位/企业证件号码", "统一社会信用代码", "证件地址", "法定代表人姓名", "法定代表人证件", "申请人信息", "手机号码", "短信验证码"):
+    for label in (
+        "法人登录账号",
+        "登录密码",
+        "确认密码",
+        "单位/企业名称",
+        "单位/企业证件号码",
+        "统一社会信用代码",
+        "证件地址",
+        "法定代表人姓名",
+        "法定代表人证件",
+        "申请人信息",
+        "手机号码",
+        "短信验证码",
+    ):
         assert label in page.text, label
     assert "请输入6-20位字符，仅包含数字、字母、下划线中的两种或以上的组合" in page.text
     assert "请账号申请人使用微信扫描以下小程序码，通过人脸识别添加实名信息" in page.text
     assert "刷新小程序码" in page.text and "<svg" in page.text  # a real QR code, inline
     assert '<li class="current" aria-current="step"><span class="num">1</span>输入基础信息</li>' in page.text
     assert "2</span>实名核验" in page.text and "3</span>注册完成" in page.text
-    assert "《<a href=\"/agreement/service\"" in page.text and "隐私政策" in page.text
+    assert '《<a href="/agreement/service"' in page.text and "隐私政策" in page.text
     assert "注意说明" in page.text and "若无法完成线上注册，也可选择前往就近的办事大厅现场核验注册账号" in page.text
     assert "无需注册，微信扫码<br>使用电子营业执照直接登录" in page.text
     # The 证件地址 selects start at 广东省 and offer its 21 cities.
@@ -79,7 +92,12 @@ def test_a_legal_person_registers_to_l1_by_the_registry(idp: Idp) -> None:
     account = account_row(idp, login_name="haizhu_wl01")
     assert account.account_type == "legal_person" and account.trust_level == "L1" and account.verification_method == "法人基础库"
     assert (account.uscc, account.org_name, account.legal_rep_name) == (NEW_UNIT["uscc"], NEW_UNIT["org_name"], NEW_UNIT["legal_rep_name"])
-    assert (account.address_province, account.address_city, account.address_district, account.address_detail) == ("广东省", "广州市", "海珠区", "新港中路500号")
+    assert (account.address_province, account.address_city, account.address_district, account.address_detail) == (
+        "广东省",
+        "广州市",
+        "海珠区",
+        "新港中路500号",
+    )
     assert (account.applicant_name, account.applicant_id_number, account.mobile) == ("林小红", "440106199205120089", "13912345678")
     assert account.password_hash.startswith("$argon2id$")
     (entry,) = audit_rows(idp, account.id)
@@ -117,7 +135,10 @@ def test_abandoning_at_step_two_leaves_no_account(idp: Idp) -> None:
 def test_step_two_without_step_one_goes_back_to_step_one(idp: Idp) -> None:
     assert idp.client.get("/register/legal/verify", follow_redirects=False).headers["location"] == "/register/legal"
     page = idp.client.get("/register/legal")
-    assert idp.client.post("/register/legal/verify", data={"csrf_token": csrf(page.text)}, follow_redirects=False).headers["location"] == "/register/legal"
+    assert (
+        idp.client.post("/register/legal/verify", data={"csrf_token": csrf(page.text)}, follow_redirects=False).headers["location"]
+        == "/register/legal"
+    )
 
 
 def test_an_unfinished_registration_expires(idp: Idp) -> None:
@@ -163,7 +184,13 @@ def test_registry_refuses_an_unknown_uscc(idp: Idp) -> None:
 
 
 def test_registry_refuses_a_deregistered_unit(idp: Idp) -> None:
-    text = registry_refusal(idp, uscc="91440113MA5DLF0033", org_name="广州市番禺区示范旧厂有限公司", legal_rep_name="冯军", legal_rep_id_number="440113197007070062")
+    text = registry_refusal(
+        idp,
+        uscc="91440113MA5DLF0033",
+        org_name="广州市番禺区示范旧厂有限公司",
+        legal_rep_name="冯军",
+        legal_rep_id_number="440113197007070062",
+    )
     assert "该单位在法人基础库中的登记状态为“注销”，不能注册法人账号" in text
 
 
@@ -199,7 +226,17 @@ def test_a_unit_registered_meanwhile_is_refused_at_step_three(idp: Idp) -> None:
 def test_every_error_is_shown_next_to_its_field(idp: Idp) -> None:
     browser = idp.new_browser()
     page = browser.get("/register/legal")
-    form = legal_form(login_name="ab", password="weak", password_confirm="other", uscc="123", city="", district="", legal_rep_id_number="1", mobile="12", agree=None)
+    form = legal_form(
+        login_name="ab",
+        password="weak",
+        password_confirm="other",
+        uscc="123",
+        city="",
+        district="",
+        legal_rep_id_number="1",
+        mobile="12",
+        agree=None,
+    )
     response = browser.post("/register/legal", data={"csrf_token": csrf(page.text), **form})
     assert response.status_code == 400
     assert field_error(response.text, "login_name") == "请输入6-20位字符，仅包含数字、字母、下划线中的两种或以上的组合"
@@ -232,7 +269,9 @@ def test_a_verified_mobile_is_not_asked_again_after_another_mistake(idp: Idp) ->
     approve_face(browser, page.text)
     browser.post("/sms/send", data={"csrf_token": csrf(page.text), "mobile": "13912345678", "purpose": "register-legal"})
     code = latest_sms_code(idp, "13912345678")
-    first = browser.post("/register/legal", data={"csrf_token": csrf(page.text), **legal_form(sms_code=code, password="weak", password_confirm="weak")})
+    first = browser.post(
+        "/register/legal", data={"csrf_token": csrf(page.text), **legal_form(sms_code=code, password="weak", password_confirm="weak")}
+    )
     assert first.status_code == 400 and field_error(first.text, "sms_code") is None
     assert "该手机号码已通过短信验证" in first.text
     again = browser.post("/register/legal", data={"csrf_token": csrf(page.text), **legal_form()}, follow_redirects=False)
@@ -302,7 +341,9 @@ def test_a_new_qr_can_be_fetched_for_the_page(idp: Idp) -> None:
     page = browser.get("/register/legal")
     fresh = browser.post("/qr/new", data={"csrf_token": csrf(page.text), "kind": "face"}).json()
     assert fresh["sid"] != qr_sid(page.text) and fresh["svg"].startswith("<svg")
-    assert browser.post("/qr/new", data={"csrf_token": csrf(page.text), "kind": "licence", "purpose": "verify"}).status_code == 400  # not logged in
+    assert (
+        browser.post("/qr/new", data={"csrf_token": csrf(page.text), "kind": "licence", "purpose": "verify"}).status_code == 400
+    )  # not logged in
 
 
 def test_changing_a_verified_mobile_asks_for_a_new_code(idp: Idp) -> None:

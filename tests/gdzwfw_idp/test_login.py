@@ -25,7 +25,13 @@ def submit_login(browser: TestClient, login_name: str, password: str, *, tab: st
     assert page.status_code == 200
     return browser.post(
         "/login",
-        data={"csrf_token": form_value(page.text, "csrf_token"), "interaction": "", "tab": tab, "login_name": login_name, "password": password},
+        data={
+            "csrf_token": form_value(page.text, "csrf_token"),
+            "interaction": "",
+            "tab": tab,
+            "login_name": login_name,
+            "password": password,
+        },
         follow_redirects=False,
     )
 
@@ -70,14 +76,26 @@ def test_after_a_wrong_password_the_login_still_returns_to_the_client(idp: Idp) 
     interaction = form_value(page.text, "interaction")
     wrong = browser.post(
         "/login",
-        data={"csrf_token": form_value(page.text, "csrf_token"), "interaction": interaction, "tab": "legal", "login_name": "demo_l2", "password": "Wrong@pass123"},
+        data={
+            "csrf_token": form_value(page.text, "csrf_token"),
+            "interaction": interaction,
+            "tab": "legal",
+            "login_name": "demo_l2",
+            "password": "Wrong@pass123",
+        },
         follow_redirects=False,
     )
     assert wrong.status_code == 400
     assert form_value(wrong.text, "interaction") == interaction
     right = browser.post(
         "/login",
-        data={"csrf_token": form_value(wrong.text, "csrf_token"), "interaction": interaction, "tab": "legal", "login_name": "demo_l2", "password": DEMO_PASSWORD},
+        data={
+            "csrf_token": form_value(wrong.text, "csrf_token"),
+            "interaction": interaction,
+            "tab": "legal",
+            "login_name": "demo_l2",
+            "password": DEMO_PASSWORD,
+        },
         follow_redirects=False,
     )
     assert right.status_code == 303
@@ -191,9 +209,7 @@ def test_cancelling_at_the_login_page_sends_access_denied_back_to_the_client(idp
 def test_login_without_csrf_token_is_refused_with_a_chinese_page(idp: Idp) -> None:
     browser = idp.new_browser()
     browser.get("/login")
-    response = browser.post(
-        "/login", data={"tab": "legal", "login_name": "demo_l2", "password": DEMO_PASSWORD}, follow_redirects=False
-    )
+    response = browser.post("/login", data={"tab": "legal", "login_name": "demo_l2", "password": DEMO_PASSWORD}, follow_redirects=False)
     assert response.status_code == 400
     assert "页面已过期" in response.text
     assert not logged_in(browser)
@@ -245,7 +261,13 @@ def test_login_gives_the_session_a_new_id(idp: Idp) -> None:
     before = cookie_value(set_cookies(page)["gdzwfw_sid"])
     done = browser.post(
         "/login",
-        data={"csrf_token": form_value(page.text, "csrf_token"), "interaction": "", "tab": "legal", "login_name": "demo_l2", "password": DEMO_PASSWORD},
+        data={
+            "csrf_token": form_value(page.text, "csrf_token"),
+            "interaction": "",
+            "tab": "legal",
+            "login_name": "demo_l2",
+            "password": DEMO_PASSWORD,
+        },
         follow_redirects=False,
     )
     assert done.status_code == 303
@@ -317,8 +339,13 @@ def test_the_legal_login_opens_on_wechat_scan_as_the_guide_shows(idp: Idp) -> No
     # The form post needs no tab switch: it logs in from the page it was shown on.
     done = idp.client.post(
         "/login",
-        data={"csrf_token": form_value(page.text, "csrf_token"), "interaction": interaction, "tab": "legal", "login_name": "demo_l2",
-              "password": DEMO_PASSWORD},
+        data={
+            "csrf_token": form_value(page.text, "csrf_token"),
+            "interaction": interaction,
+            "tab": "legal",
+            "login_name": "demo_l2",
+            "password": DEMO_PASSWORD,
+        },
         follow_redirects=False,
     )
     assert done.status_code == 303 and "/authorize/resume" in done.headers["location"]

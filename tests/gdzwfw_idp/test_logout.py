@@ -81,7 +81,9 @@ def test_a_forged_id_token_hint_is_not_trusted(idp: Idp) -> None:
     browser, tokens = logged_in_browser(idp)
     header, payload, _ = tokens["id_token"].split(".")
     forged = f"{header}.{payload}.AAAA"
-    response = browser.get("/logout", params={"id_token_hint": forged, "client_id": "demo-rp", "post_logout_redirect_uri": POST_LOGOUT}, follow_redirects=False)
+    response = browser.get(
+        "/logout", params={"id_token_hint": forged, "client_id": "demo-rp", "post_logout_redirect_uri": POST_LOGOUT}, follow_redirects=False
+    )
     assert is_confirmation_page(response)
     assert has_session(browser)
 
@@ -132,7 +134,12 @@ def test_an_unregistered_post_logout_redirect_uri_is_not_followed(idp: Idp) -> N
     browser, tokens = logged_in_browser(idp)
     response = browser.get(
         "/logout",
-        params={"id_token_hint": tokens["id_token"], "client_id": "demo-rp", "post_logout_redirect_uri": "https://evil.example/", "state": "x"},
+        params={
+            "id_token_hint": tokens["id_token"],
+            "client_id": "demo-rp",
+            "post_logout_redirect_uri": "https://evil.example/",
+            "state": "x",
+        },
         follow_redirects=False,
     )
     assert "location" not in response.headers

@@ -47,7 +47,9 @@ class RelyingPartyEndpoint:
 
 @pytest.fixture
 def idp(make_idp):
-    idp = make_idp(clients=[ClientConfig(client_id=BC[0], client_secret=BC[1], redirect_uris=[REDIRECT], backchannel_logout_uri=BACKCHANNEL)])
+    idp = make_idp(
+        clients=[ClientConfig(client_id=BC[0], client_secret=BC[1], redirect_uris=[REDIRECT], backchannel_logout_uri=BACKCHANNEL)]
+    )
     return idp
 
 

@@ -35,7 +35,13 @@ def test_password_login_takes_the_account_type_from_the_tab(idp: Idp) -> None:
 
     def attempt(login_name: str, *, tab: str, as_handler: bool = False):
         return password_login(
-            parts.login_service, parts.db, tab=tab, as_handler=as_handler, login_name=login_name, password=DEMO_PASSWORD, address="198.51.100.7"
+            parts.login_service,
+            parts.db,
+            tab=tab,
+            as_handler=as_handler,
+            login_name=login_name,
+            password=DEMO_PASSWORD,
+            address="198.51.100.7",
         )
 
     assert attempt("demo_l2", tab="legal").account is not None

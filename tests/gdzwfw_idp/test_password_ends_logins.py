@@ -24,7 +24,9 @@ NEW = "Chg@pass2026"
 
 @pytest.fixture
 def idp_and_notices(make_idp) -> tuple[Idp, list[tuple[str, str]]]:
-    idp = make_idp(clients=[ClientConfig(client_id=BC[0], client_secret=BC[1], redirect_uris=[REDIRECT], backchannel_logout_uri=BACKCHANNEL)])
+    idp = make_idp(
+        clients=[ClientConfig(client_id=BC[0], client_secret=BC[1], redirect_uris=[REDIRECT], backchannel_logout_uri=BACKCHANNEL)]
+    )
     notices = capture_logout_notices(idp.app.state.provider)
     return idp, notices
 
@@ -70,7 +72,13 @@ def change_password(browser: TestClient) -> httpx.Response:
     page = browser.get("/account/security")
     return browser.post(
         "/account/security/password",
-        data={"csrf_token": csrf(page.text), "verify_by": "password", "current_password": DEMO_PASSWORD, "new_password": NEW, "new_password_confirm": NEW},
+        data={
+            "csrf_token": csrf(page.text),
+            "verify_by": "password",
+            "current_password": DEMO_PASSWORD,
+            "new_password": NEW,
+            "new_password_confirm": NEW,
+        },
         follow_redirects=False,
     )
 
@@ -78,7 +86,9 @@ def change_password(browser: TestClient) -> httpx.Response:
 def reset_password(idp: Idp, login_name: str = "demo_l2") -> httpx.Response:
     browser = idp.new_browser()
     page = browser.get("/recover/password")
-    browser.post("/sms/send", data={"csrf_token": csrf(page.text), "mobile": "13800138000", "purpose": "reset-password", "login_name": login_name})
+    browser.post(
+        "/sms/send", data={"csrf_token": csrf(page.text), "mobile": "13800138000", "purpose": "reset-password", "login_name": login_name}
+    )
     return browser.post(
         "/recover/password",
         data={
@@ -187,7 +197,13 @@ def test_a_refused_change_ends_nothing(idp_and_notices) -> None:
     page = here.get("/account/security")
     refused = here.post(
         "/account/security/password",
-        data={"csrf_token": csrf(page.text), "verify_by": "password", "current_password": "Wrong@2026", "new_password": NEW, "new_password_confirm": NEW},
+        data={
+            "csrf_token": csrf(page.text),
+            "verify_by": "password",
+            "current_password": "Wrong@2026",
+            "new_password": NEW,
+            "new_password_confirm": NEW,
+        },
     )
     assert refused.status_code == 400
     assert logged_in(elsewhere) and active(idp, tokens["access_token"]) and notices == []

@@ -18,7 +18,11 @@ def _id_token(idp: Idp, client: tuple[str, str], scope: str) -> dict:
 
 def test_only_a_client_registered_for_the_scope_receives_the_id_number(make_idp) -> None:
     idp = make_idp(
-        clients=[ClientConfig(client_id=ISSO[0], client_secret=ISSO[1], redirect_uris=["http://127.0.0.1:8099/cb"], scope="openid profile id_number")]
+        clients=[
+            ClientConfig(
+                client_id=ISSO[0], client_secret=ISSO[1], redirect_uris=["http://127.0.0.1:8099/cb"], scope="openid profile id_number"
+            )
+        ]
     )
     granted = _id_token(idp, ISSO, "openid profile id_number")
     assert granted["id_number"] == "440106199007150041" and granted["name"] == "陈晓"

@@ -36,7 +36,9 @@ def person_form(code: str, **overrides: str) -> dict[str, str]:
 
 
 def register(browser, page, code: str, **overrides: str):
-    return browser.post("/register/personal", data={"csrf_token": csrf(page.text), **person_form(code, **overrides)}, follow_redirects=False)
+    return browser.post(
+        "/register/personal", data={"csrf_token": csrf(page.text), **person_form(code, **overrides)}, follow_redirects=False
+    )
 
 
 def test_a_code_is_sent_to_the_outbox_and_works_once(idp: Idp) -> None:

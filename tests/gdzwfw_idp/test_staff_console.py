@@ -15,7 +15,11 @@ def staff_login(idp: Idp, staff: dict, *, password: str = DEMO_STAFF_PASSWORD, c
     browser = idp.new_browser()
     page = browser.get("/staff/login")
     code = code if code is not None else totp(staff["secret"], idp.clock.timestamp())
-    response = browser.post("/staff/login", data={"csrf_token": csrf(page.text), "login_name": staff["login_name"], "password": password, "totp": code}, follow_redirects=False)
+    response = browser.post(
+        "/staff/login",
+        data={"csrf_token": csrf(page.text), "login_name": staff["login_name"], "password": password, "totp": code},
+        follow_redirects=False,
+    )
     return browser, response
 
 
@@ -37,7 +41,11 @@ def test_an_officer_raises_a_unit_to_l3_with_the_documents_recorded(idp: Idp) ->
     assert account.trust_level == "L3" and account.verification_method == "办事大厅现场核验"
     last = audit_rows(idp, account.id)[-1]
     assert (last.from_level, last.to_level, last.method) == ("L1", "L3", "办事大厅现场核验")
-    assert "营业执照（登记证书）原件" in last.evidence and "法定代表人（负责人）身份证件原件" in last.evidence and "法定代表人本人到场" in last.evidence
+    assert (
+        "营业执照（登记证书）原件" in last.evidence
+        and "法定代表人（负责人）身份证件原件" in last.evidence
+        and "法定代表人本人到场" in last.evidence
+    )
     assert last.actor == "办事大厅工作人员 林办事（工号 hall_officer）" and OFFICER["hall"] in last.evidence
 
 
@@ -48,7 +56,14 @@ def test_the_documents_are_required(idp: Idp) -> None:
     for documents in ([], ["rep_id"], ["licence"], ["licence", "handler_id"]):
         refused = browser.post(f"/staff/units/{unit.id}/hall-check", data={"csrf_token": csrf(page.text), "documents": documents})
         assert refused.status_code == 400, documents
-    assert browser.post(f"/staff/units/{unit.id}/hall-check", data={"csrf_token": csrf(page.text), "documents": ["licence", "handler_id", "authorisation"]}, follow_redirects=False).status_code == 303
+    assert (
+        browser.post(
+            f"/staff/units/{unit.id}/hall-check",
+            data={"csrf_token": csrf(page.text), "documents": ["licence", "handler_id", "authorisation"]},
+            follow_redirects=False,
+        ).status_code
+        == 303
+    )
     assert account_row(idp, login_name="demo_l1").trust_level == "L3"
 
 

@@ -23,7 +23,14 @@ def test_an_l1_unit_sees_its_level_method_and_the_upgrades(idp: Idp) -> None:
     assert "您可通过任意一种 <strong>四级（原L2）</strong> 或 <strong>五级（原L3）</strong> 的核验方式进行升级。" in page.text
     for heading in ("三级（原L1）核验", "四级（原L2）核验", "五级（原L3）核验"):
         assert f"<h3>{heading}</h3>" in page.text
-    for text in ("可进行对身份信息要求较低的业务办理", "可进行大部分需实名办理的业务（完成一种核验即可）", "可办理安全性要求更高的实名业务（完成一种核验即可）", "查看办事大厅地址 >", "查看办理条件", "通过网银证书或电子营业执照核验的账号，可信等级为四级（L2）。"):
+    for text in (
+        "可进行对身份信息要求较低的业务办理",
+        "可进行大部分需实名办理的业务（完成一种核验即可）",
+        "可办理安全性要求更高的实名业务（完成一种核验即可）",
+        "查看办事大厅地址 >",
+        "查看办理条件",
+        "通过网银证书或电子营业执照核验的账号，可信等级为四级（L2）。",
+    ):
         assert text in page.text
     assert buttons(page.text) == [
         ("/account/verification/registry", "修改信息"),
@@ -65,7 +72,9 @@ def test_a_logged_in_l1_unit_upgrades_and_continues_without_logging_in_again(pki
     browser = login(pki_idp, "demo_l1")
     pki_idp.clock.advance(60)
     pkce = Pkce.new()
-    unmet = browser.get("/authorize", params=authorize_params(pkce, claims=essential_acr_claims("urn:gdzwfw:loa:L2")), follow_redirects=False)
+    unmet = browser.get(
+        "/authorize", params=authorize_params(pkce, claims=essential_acr_claims("urn:gdzwfw:loa:L2")), follow_redirects=False
+    )
     assert unmet.status_code == 403
     upgrade = re.search(r'href="http://127.0.0.1:8001(/account/verification\?interaction=[^"]+)"', unmet.text).group(1)
     interaction = upgrade.split("interaction=", 1)[1]
@@ -76,7 +85,14 @@ def test_a_logged_in_l1_unit_upgrades_and_continues_without_logging_in_again(pki
     assert "您正在登录“演示应用（demo-rp）”" in verification.text and 'id="continue-login"' not in verification.text
     cert_page = browser.get("/account/verification/bank")
     _, challenge = challenge_of(cert_page.text)
-    browser.post("/account/verification/bank", data={"csrf_token": csrf(cert_page.text), "nonce": form_value(cert_page.text, "nonce"), "response": sign_with(pki.unit_p12("91440106MA5DL1A170", "bank"), challenge)})
+    browser.post(
+        "/account/verification/bank",
+        data={
+            "csrf_token": csrf(cert_page.text),
+            "nonce": form_value(cert_page.text, "nonce"),
+            "response": sign_with(pki.unit_p12("91440106MA5DL1A170", "bank"), challenge),
+        },
+    )
     resume = re.search(r'id="continue-login" href="([^"]+)"', browser.get("/account/verification").text).group(1)
     redirect = browser.get(resume, follow_redirects=False)
     assert redirect.status_code == 302 and "code" in query_of(redirect)
@@ -106,11 +122,19 @@ def test_after_an_upgrade_the_waiting_client_is_one_click_away(pki_idp: Idp, pki
     to the client with L2."""
     browser = pki_idp.new_browser()
     pkce = Pkce.new()
-    first = browser.get("/authorize", params=authorize_params(pkce, claims=essential_acr_claims("urn:gdzwfw:loa:L2")), follow_redirects=False)
+    first = browser.get(
+        "/authorize", params=authorize_params(pkce, claims=essential_acr_claims("urn:gdzwfw:loa:L2")), follow_redirects=False
+    )
     page = browser.get(first.headers["location"])
     submitted = browser.post(
         "/login",
-        data={"csrf_token": csrf(page.text), "interaction": form_value(page.text, "interaction"), "tab": "legal", "login_name": "demo_l1", "password": "Gd@demo2026"},
+        data={
+            "csrf_token": csrf(page.text),
+            "interaction": form_value(page.text, "interaction"),
+            "tab": "legal",
+            "login_name": "demo_l1",
+            "password": "Gd@demo2026",
+        },
         follow_redirects=False,
     )
     unmet = browser.get(submitted.headers["location"], follow_redirects=False)
@@ -119,7 +143,14 @@ def test_after_an_upgrade_the_waiting_client_is_one_click_away(pki_idp: Idp, pki
     assert "您正在登录“演示应用（demo-rp）”" in verification.text and 'id="continue-login"' not in verification.text
     cert_page = browser.get("/account/verification/bank")
     _, challenge = challenge_of(cert_page.text)
-    browser.post("/account/verification/bank", data={"csrf_token": csrf(cert_page.text), "nonce": form_value(cert_page.text, "nonce"), "response": sign_with(pki.unit_p12("91440106MA5DL1A170", "bank"), challenge)})
+    browser.post(
+        "/account/verification/bank",
+        data={
+            "csrf_token": csrf(cert_page.text),
+            "nonce": form_value(cert_page.text, "nonce"),
+            "response": sign_with(pki.unit_p12("91440106MA5DL1A170", "bank"), challenge),
+        },
+    )
     verification = browser.get("/account/verification")
     resume = re.search(r'id="continue-login" href="([^"]+)"', verification.text).group(1)
     redirect = browser.get(resume, follow_redirects=False)

@@ -96,7 +96,9 @@ class FakeGdzwfw:
             "nonce": query["nonce"],
             **claims,
         }
-        return browser.get("/isso/federation/gdzwfw/callback", params={"code": code, "state": query["state"], "iss": GDZWFW}, follow_redirects=False)
+        return browser.get(
+            "/isso/federation/gdzwfw/callback", params={"code": code, "state": query["state"], "iss": GDZWFW}, follow_redirects=False
+        )
 
 
 @dataclass
@@ -143,7 +145,9 @@ class Isso:
         raise AssertionError(f"no authorisation code sent to {mobile}")
 
     # -- forms ------------------------------------------------------------------
-    def post_form(self, path: str, data: dict, *, browser: TestClient | None = None, page: str | None = None, files=None, **kwargs) -> httpx.Response:
+    def post_form(
+        self, path: str, data: dict, *, browser: TestClient | None = None, page: str | None = None, files=None, **kwargs
+    ) -> httpx.Response:
         """GET ``page`` (default: ``path``) for its CSRF token, then POST."""
         browser = browser or self.client
         form_page = browser.get(page or path)
@@ -151,10 +155,20 @@ class Isso:
         return browser.post(path, data={"csrf_token": csrf_of(form_page.text), **data}, files=files, follow_redirects=False, **kwargs)
 
     def send_sms(self, path: str, mobile_field: str, mobile: str, *, browser: TestClient | None = None) -> httpx.Response:
-        response = self.post_form(path, {"action": "send_sms", mobile_field: mobile}, browser=browser, headers={"Accept": "application/json"})
+        response = self.post_form(
+            path, {"action": "send_sms", mobile_field: mobile}, browser=browser, headers={"Accept": "application/json"}
+        )
         return response
 
-    def login(self, login_name: str, password: str = DEMO_PASSWORD, *, tab: str = "personal", browser: TestClient | None = None, interaction: str = "") -> httpx.Response:
+    def login(
+        self,
+        login_name: str,
+        password: str = DEMO_PASSWORD,
+        *,
+        tab: str = "personal",
+        browser: TestClient | None = None,
+        interaction: str = "",
+    ) -> httpx.Response:
         return self.post_form(
             "/isso/login",
             {"tab": tab, "login_name": login_name, "password": password, "interaction": interaction},
@@ -164,7 +178,12 @@ class Isso:
 
     def choose_unit(self, unit_id: str, *, browser: TestClient | None = None, interaction: str = "") -> httpx.Response:
         # The login page always has a form, so it always carries the CSRF token.
-        return self.post_form("/isso/login/units", {"unit_id": unit_id, "interaction": interaction}, browser=browser, page="/isso/login?tab=personal&method=password")
+        return self.post_form(
+            "/isso/login/units",
+            {"unit_id": unit_id, "interaction": interaction},
+            browser=browser,
+            page="/isso/login?tab=personal&method=password",
+        )
 
 
 @pytest.fixture

@@ -33,7 +33,9 @@ __all__ = [
 
 GOOD_PASSWORD = "Gzhr@2026x"
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
-PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360000002000185d114090000000049454e44ae426082")
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360000002000185d114090000000049454e44ae426082"
+)
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"
 
 
@@ -125,7 +127,14 @@ def staff_login(isso: Isso, login_name: str = "staff_review", browser: TestClien
 
 
 def handler_tokens(
-    isso: Isso, login_name: str, unit_code: str, *, browser: TestClient | None = None, password: str = DEMO_PASSWORD, client: tuple[str, str] = DEMO_RP, **extra: str
+    isso: Isso,
+    login_name: str,
+    unit_code: str,
+    *,
+    browser: TestClient | None = None,
+    password: str = DEMO_PASSWORD,
+    client: tuple[str, str] = DEMO_RP,
+    **extra: str,
 ) -> dict:
     """demo-rp (or ``client``) → /authorize → 个人登录 (账号密码) → 选择单位 → code → tokens."""
     browser = browser or isso.new_browser()
@@ -156,7 +165,13 @@ def handler_tokens(
 
 
 def unit_tokens(
-    isso: Isso, login_name: str, password: str = DEMO_PASSWORD, *, browser: TestClient | None = None, auth: tuple[str, str] = DEMO_RP, **extra: str
+    isso: Isso,
+    login_name: str,
+    password: str = DEMO_PASSWORD,
+    *,
+    browser: TestClient | None = None,
+    auth: tuple[str, str] = DEMO_RP,
+    **extra: str,
 ) -> dict:
     """demo-rp (or the client ``auth`` names) → /authorize → 单位登录 (账号密码) → code → tokens."""
     browser = browser or isso.new_browser()
@@ -168,7 +183,12 @@ def unit_tokens(
     done = browser.get(login.headers["location"], follow_redirects=False)
     token = browser.post(
         "/isso/token",
-        data={"grant_type": "authorization_code", "code": query_of(done)["code"], "redirect_uri": "http://127.0.0.1:8099/cb", "code_verifier": pkce.verifier},
+        data={
+            "grant_type": "authorization_code",
+            "code": query_of(done)["code"],
+            "redirect_uri": "http://127.0.0.1:8099/cb",
+            "code_verifier": pkce.verifier,
+        },
         auth=auth,
     )
     assert token.status_code == 200, token.text

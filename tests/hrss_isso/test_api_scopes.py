@@ -75,4 +75,11 @@ def test_a_client_registered_for_an_unsupported_scope_stops_the_start(make_isso:
 @pytest.mark.parametrize("bad", ["refund read", 'refund"read', "refund\\read", ""])
 def test_api_scopes_must_be_scope_tokens(bad: str) -> None:
     with pytest.raises(ValidationError, match="not scope tokens"):
-        IssoSettings(database_url="sqlite://", secret_key="x" * 40, public_url="http://i", gdzwfw_issuer="http://g", gdzwfw_client_secret="s", api_scopes=[bad])
+        IssoSettings(
+            database_url="sqlite://",
+            secret_key="x" * 40,
+            public_url="http://i",
+            gdzwfw_issuer="http://g",
+            gdzwfw_client_secret="s",
+            api_scopes=[bad],
+        )

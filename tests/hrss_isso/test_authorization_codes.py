@@ -51,7 +51,9 @@ def _apply(isso: Isso, browser: TestClient, unit_codes: list[str], files=None):
 
 def _applications(isso: Isso, login_name: str) -> list[AuthorizationApplication]:
     with isso.db() as s:
-        rows = list(s.execute(select(AuthorizationApplication).where(AuthorizationApplication.person_id == person_id(isso, login_name))).scalars())
+        rows = list(
+            s.execute(select(AuthorizationApplication).where(AuthorizationApplication.person_id == person_id(isso, login_name))).scalars()
+        )
         s.expunge_all()
         return rows
 
@@ -67,7 +69,9 @@ def _code(isso: Isso, browser: TestClient, code: str):
 
 def _review(isso: Isso, staff: TestClient, application_id: str, action: str, **data):
     page = staff.get("/isso/staff/login")
-    return staff.post(f"/isso/staff/applications/{application_id}/{action}", data={"csrf_token": csrf_of(page.text), **data}, follow_redirects=False)
+    return staff.post(
+        f"/isso/staff/applications/{application_id}/{action}", data={"csrf_token": csrf_of(page.text), **data}, follow_redirects=False
+    )
 
 
 # -- the whole path -------------------------------------------------------------------
@@ -92,7 +96,11 @@ def test_apply_review_sms_and_code_make_the_handler_act_at_l2(isso: Isso) -> Non
     with isso.db() as s:
         kinds = {m.kind: m for m in s.execute(select(Material).where(Material.batch_id == app.batch_id)).scalars()}
     assert set(kinds) == {"licence", "id_document", "mandate"}
-    assert (kinds["licence"].content_type, kinds["id_document"].content_type, kinds["mandate"].content_type) == ("application/pdf", "image/png", "image/jpeg")
+    assert (kinds["licence"].content_type, kinds["id_document"].content_type, kinds["mandate"].content_type) == (
+        "application/pdf",
+        "image/png",
+        "image/jpeg",
+    )
     assert (isso.upload_dir / kinds["licence"].storage_name).read_bytes() == PDF
 
     staff = staff_login(isso)
@@ -109,7 +117,10 @@ def test_apply_review_sms_and_code_make_the_handler_act_at_l2(isso: Isso) -> Non
     code = isso.authorization_code("13800138001")
     assert "广州市天河区示范科技有限公司" in isso.outbox("13800138001")[0]
     with isso.db() as s:
-        assert s.execute(select(AuditEntry.actor_type, AuditEntry.action).where(AuditEntry.target == f"application:{app.id}")).one() == ("staff", "authcode.approve")
+        assert s.execute(select(AuditEntry.actor_type, AuditEntry.action).where(AuditEntry.target == f"application:{app.id}")).one() == (
+            "staff",
+            "authcode.approve",
+        )
 
     done = _code(isso, handler, code.lower())  # typed in lower case: still the code
     assert done.status_code == 303
@@ -173,7 +184,11 @@ def test_only_bound_units_without_a_pending_application_can_be_applied_for(isso:
 
 def test_several_units_in_one_application_share_the_materials(isso: Isso) -> None:
     with isso.db() as s:
-        s.add(UnitBinding(unit_id=unit_id(isso, "44010300003"), person_id=person_id(isso, "chenxiao"), status="active", requested_at=isso.clock.now()))
+        s.add(
+            UnitBinding(
+                unit_id=unit_id(isso, "44010300003"), person_id=person_id(isso, "chenxiao"), status="active", requested_at=isso.clock.now()
+            )
+        )
     chen = _enter(isso, "chenxiao", "44010600001")
     assert _apply(isso, chen, ["44010600001", "44010300003"]).status_code == 303
     submitted = [a for a in _applications(isso, "chenxiao") if a.status == "submitted"]
@@ -206,7 +221,13 @@ def test_a_staff_action_by_a_user_without_the_role_is_refused(isso: Isso) -> Non
         assert response.status_code == 403 and msg.NO_REVIEW_ROLE in response.text
     window = viewer.post(
         "/isso/staff/window",
-        data={"csrf_token": csrf_of(window_page.text), "id_number": "440106199007150041", "unit_field": "unit_code", "unit_value": "44010600001", "checked": ["licence", "id_document", "mandate"]},
+        data={
+            "csrf_token": csrf_of(window_page.text),
+            "id_number": "440106199007150041",
+            "unit_field": "unit_code",
+            "unit_value": "44010600001",
+            "checked": ["licence", "id_document", "mandate"],
+        },
     )
     assert window.status_code == 403
     assert _pending_demo_application(isso).status == "submitted"
@@ -250,7 +271,13 @@ def test_the_window_path_creates_an_approved_application(isso: Isso) -> None:
 
     def window(**data):
         page = staff.get("/isso/staff/window")
-        form = {"csrf_token": csrf_of(page.text), "id_number": "440106199007150041", "unit_field": "unit_code", "unit_value": "44010600001", "checked": ["licence", "id_document", "mandate"]}
+        form = {
+            "csrf_token": csrf_of(page.text),
+            "id_number": "440106199007150041",
+            "unit_field": "unit_code",
+            "unit_value": "44010600001",
+            "checked": ["licence", "id_document", "mandate"],
+        }
         form.update(data)
         return staff.post("/isso/staff/window", data=form, follow_redirects=False)
 
@@ -298,7 +325,13 @@ def test_an_authorisation_code_entered_for_another_unit_is_refused(isso: Isso) -
     page = staff.get("/isso/staff/window")
     staff.post(
         "/isso/staff/window",
-        data={"csrf_token": csrf_of(page.text), "id_number": "440106199007150041", "unit_field": "unit_code", "unit_value": "44010600001", "checked": ["licence", "id_document", "mandate"]},
+        data={
+            "csrf_token": csrf_of(page.text),
+            "id_number": "440106199007150041",
+            "unit_field": "unit_code",
+            "unit_value": "44010600001",
+            "checked": ["licence", "id_document", "mandate"],
+        },
     )
     code = isso.authorization_code("13800138001")  # for 天河
     for_yuexiu = _enter(isso, "chenxiao", "44010400002")
@@ -371,7 +404,13 @@ def test_a_new_code_for_the_same_pair_replaces_the_unused_one(isso: Isso) -> Non
     page = staff.get("/isso/staff/window")
     issued = staff.post(
         "/isso/staff/window",
-        data={"csrf_token": csrf_of(page.text), "id_number": "440304198701010050", "unit_field": "unit_code", "unit_value": "44010300003", "checked": ["licence", "id_document", "mandate"]},
+        data={
+            "csrf_token": csrf_of(page.text),
+            "id_number": "440304198701010050",
+            "unit_field": "unit_code",
+            "unit_value": "44010300003",
+            "checked": ["licence", "id_document", "mandate"],
+        },
         follow_redirects=False,
     )
     assert issued.status_code == 303

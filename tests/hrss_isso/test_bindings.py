@@ -45,7 +45,12 @@ def test_the_unit_asks_and_the_handler_accepts(isso: Isso) -> None:
     asked = _ask(isso, unit, "wangfang", "44010419880521003X")
     assert asked.status_code == 303
     listing = unit.get(SUB)
-    assert msg.BINDING_REQUESTED in listing.text and "王芳" in listing.text and "待确认" in listing.text and "4401**********003X" in listing.text
+    assert (
+        msg.BINDING_REQUESTED in listing.text
+        and "王芳" in listing.text
+        and "待确认" in listing.text
+        and "4401**********003X" in listing.text
+    )
     binding = binding_of(isso, "wangfang", "44010600001")
     assert binding.status == "pending"
 
@@ -124,7 +129,9 @@ def test_the_handler_declines(isso: Isso) -> None:
 
 def test_unbinding_ends_authorisation_and_the_handlers_tokens(isso: Isso) -> None:
     tokens = handler_tokens(isso, "chenxiao", "44010400002")
-    introspect = lambda: isso.client.post("/isso/introspect", data={"token": tokens["access_token"]}, auth=("demo-rp", "demo-rp-secret")).json()  # noqa: E731
+    introspect = lambda: isso.client.post(
+        "/isso/introspect", data={"token": tokens["access_token"]}, auth=("demo-rp", "demo-rp-secret")
+    ).json()  # noqa: E731
     assert introspect()["active"] is True and introspect()["act"]["name"] == "陈晓"
     binding = binding_of(isso, "chenxiao", "44010400002")
     unit = _unit(isso, "yuexiu_maoyi")
@@ -132,7 +139,9 @@ def test_unbinding_ends_authorisation_and_the_handlers_tokens(isso: Isso) -> Non
     ended = binding_of(isso, "chenxiao", "44010400002")
     assert ended.status == "ended" and ended.authorized_at is None
     assert introspect() == {"active": False}
-    refreshed = isso.client.post("/isso/token", data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}, auth=("demo-rp", "demo-rp-secret"))
+    refreshed = isso.client.post(
+        "/isso/token", data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}, auth=("demo-rp", "demo-rp-secret")
+    )
     assert refreshed.status_code == 400
     # Binding again does not bring 授权码实名 back.
     assert _ask(isso, unit, "chenxiao", "440106199007150041").status_code == 303

@@ -16,7 +16,14 @@ from joserfc.jwk import RSAKey
 from services.hrss_isso.models import FederatedLogin, ProvincialLink, Unit
 from tests.hrss_isso.conftest import GDZWFW, Isso
 
-L2_UNIT = {"sub": "gd-legal-l2", "account_type": "legal_person", "uscc": "91440104MA5DL2B24P", "org_name": "广州市越秀区示范贸易有限公司", "acr": "urn:gdzwfw:loa:L2", "amr": ["pwd"]}
+L2_UNIT = {
+    "sub": "gd-legal-l2",
+    "account_type": "legal_person",
+    "uscc": "91440104MA5DL2B24P",
+    "org_name": "广州市越秀区示范贸易有限公司",
+    "acr": "urn:gdzwfw:loa:L2",
+    "amr": ["pwd"],
+}
 
 
 def _start(browser) -> httpx.Response:
@@ -76,14 +83,20 @@ def test_gdzwfw_slow_at_the_token_endpoint(isso: Isso, caplog: pytest.LogCapture
 
 @pytest.mark.parametrize(
     ("error", "text"),
-    [("server_error", "省统一身份认证登录未完成"), ("temporarily_unavailable", "省统一身份认证登录未完成"), ("access_denied", "您已取消在广东省统一身份认证平台的登录")],
+    [
+        ("server_error", "省统一身份认证登录未完成"),
+        ("temporarily_unavailable", "省统一身份认证登录未完成"),
+        ("access_denied", "您已取消在广东省统一身份认证平台的登录"),
+    ],
 )
 def test_an_error_answer_or_a_cancel_without_a_client_waiting(isso: Isso, error: str, text: str, caplog: pytest.LogCaptureFixture) -> None:
     before = _counts(isso)
     browser = isso.new_browser()
     query = _query(_start(browser))
     with caplog.at_level(logging.WARNING, logger="isso.login"):
-        page = browser.get("/isso/federation/gdzwfw/callback", params={"error": error, "state": query["state"], "iss": GDZWFW}, follow_redirects=False)
+        page = browser.get(
+            "/isso/federation/gdzwfw/callback", params={"error": error, "state": query["state"], "iss": GDZWFW}, follow_redirects=False
+        )
     _failure_page(page, 400, text)
     assert _counts(isso) == before
     _not_logged_in(isso, browser)
@@ -96,7 +109,11 @@ def test_a_wrong_iss_is_refused_before_the_code_is_used(isso: Isso) -> None:
     start = _start(browser)
     query = _query(start)
     isso.fake_gdzwfw.codes["c-evil"] = {}
-    page = browser.get("/isso/federation/gdzwfw/callback", params={"code": "c-evil", "state": query["state"], "iss": "https://evil.example"}, follow_redirects=False)
+    page = browser.get(
+        "/isso/federation/gdzwfw/callback",
+        params={"code": "c-evil", "state": query["state"], "iss": "https://evil.example"},
+        follow_redirects=False,
+    )
     _failure_page(page, 400, "登录结果并非来自广东省统一身份认证平台")
     assert "c-evil" in isso.fake_gdzwfw.codes  # never sent to the token endpoint
     assert _counts(isso) == before
@@ -115,11 +132,21 @@ def test_a_bad_signature_is_refused(isso: Isso) -> None:
         if request.url.path == "/token":
             now = int(time.time())
             claims = {"iss": GDZWFW, "aud": "hrss-isso", "iat": now, "exp": now + 600, "auth_time": now, "nonce": nonce, **L2_UNIT}
-            return httpx.Response(200, json={"access_token": "at", "token_type": "Bearer", "expires_in": 900, "id_token": jwt.encode({"alg": "RS256", "kid": "gd-1"}, claims, other)})
+            return httpx.Response(
+                200,
+                json={
+                    "access_token": "at",
+                    "token_type": "Bearer",
+                    "expires_in": 900,
+                    "id_token": jwt.encode({"alg": "RS256", "kid": "gd-1"}, claims, other),
+                },
+            )
         return original(request)
 
     isso.fake_gdzwfw.transport.handler = forged
-    page = browser.get("/isso/federation/gdzwfw/callback", params={"code": "c-1", "state": _query(start)["state"], "iss": GDZWFW}, follow_redirects=False)
+    page = browser.get(
+        "/isso/federation/gdzwfw/callback", params={"code": "c-1", "state": _query(start)["state"], "iss": GDZWFW}, follow_redirects=False
+    )
     _failure_page(page, 400, "未通过安全校验")
     assert _counts(isso) == before
     _not_logged_in(isso, browser)
@@ -134,9 +161,13 @@ def test_a_replayed_or_unknown_state_is_refused(isso: Isso) -> None:
     before = _counts(isso)
     # The same callback again (e.g. the back button), in a fresh browser.
     other = isso.new_browser()
-    replay = other.get("/isso/federation/gdzwfw/callback", params={"code": "code-x", "state": query["state"], "iss": GDZWFW}, follow_redirects=False)
+    replay = other.get(
+        "/isso/federation/gdzwfw/callback", params={"code": "code-x", "state": query["state"], "iss": GDZWFW}, follow_redirects=False
+    )
     _failure_page(replay, 400, "登录状态已失效")
-    unknown = other.get("/isso/federation/gdzwfw/callback", params={"code": "code-y", "state": "made-up", "iss": GDZWFW}, follow_redirects=False)
+    unknown = other.get(
+        "/isso/federation/gdzwfw/callback", params={"code": "code-y", "state": "made-up", "iss": GDZWFW}, follow_redirects=False
+    )
     _failure_page(unknown, 400, "登录状态已失效")
     assert _counts(isso) == before
     _not_logged_in(isso, other)

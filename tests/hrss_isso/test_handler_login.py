@@ -23,7 +23,11 @@ def test_an_authorised_level_two_handler_acts_for_the_unit_at_l2(isso: Isso) -> 
     assert claims["sub"] == unit_id(isso, "44010400002")
     assert claims["act"] == {"sub": person_id(isso, "chenxiao"), "name": "陈晓"}
     assert claims["idp"] == "hrss" and claims["acr"] == "urn:gdzwfw:loa:L2" and claims["trust_level"] == "L2"
-    assert claims["org_name"] == "广州市越秀区示范贸易有限公司" and claims["uscc"] == "91440104MA5DL2B24P" and claims["unit_code"] == "44010400002"
+    assert (
+        claims["org_name"] == "广州市越秀区示范贸易有限公司"
+        and claims["uscc"] == "91440104MA5DL2B24P"
+        and claims["unit_code"] == "44010400002"
+    )
     assert "440106199007150041" not in str(claims)
     userinfo = isso.client.get("/isso/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}).json()
     assert userinfo["act"]["name"] == "陈晓" and userinfo["trust_level"] == "L2"
@@ -58,7 +62,12 @@ def test_the_level_follows_the_records_within_one_browser_session(isso: Isso) ->
     assert response.status_code == 302
     token = browser.post(
         "/isso/token",
-        data={"grant_type": "authorization_code", "code": query_of(response)["code"], "redirect_uri": "http://127.0.0.1:8099/cb", "code_verifier": pkce.verifier},
+        data={
+            "grant_type": "authorization_code",
+            "code": query_of(response)["code"],
+            "redirect_uri": "http://127.0.0.1:8099/cb",
+            "code_verifier": pkce.verifier,
+        },
         auth=DEMO_RP,
     ).json()
     assert id_claims(isso, token)["acr"] == "urn:gdzwfw:loa:L2"
@@ -67,7 +76,9 @@ def test_the_level_follows_the_records_within_one_browser_session(isso: Isso) ->
 def test_an_essential_l2_request_shows_the_handler_where_to_upgrade(isso: Isso) -> None:
     browser = isso.new_browser()
     pkce = Pkce.new()
-    first = browser.get("/isso/authorize", params=authorize_params(pkce, claims=essential_acr_claims("urn:gdzwfw:loa:L2")), follow_redirects=False)
+    first = browser.get(
+        "/isso/authorize", params=authorize_params(pkce, claims=essential_acr_claims("urn:gdzwfw:loa:L2")), follow_redirects=False
+    )
     interaction = query_of(first)["interaction"]
     isso.login("chenxiao", browser=browser, interaction=interaction)
     chosen = isso.choose_unit(unit_id(isso, "44010600001"), browser=browser, interaction=interaction)
@@ -84,7 +95,9 @@ def test_an_essential_l2_request_shows_the_handler_where_to_upgrade(isso: Isso) 
 
 def test_an_essential_l2_request_tells_a_unit_account_to_use_the_provincial_legal_login(isso: Isso) -> None:
     browser = isso.new_browser()
-    first = browser.get("/isso/authorize", params=authorize_params(Pkce.new(), claims=essential_acr_claims("urn:gdzwfw:loa:L2")), follow_redirects=False)
+    first = browser.get(
+        "/isso/authorize", params=authorize_params(Pkce.new(), claims=essential_acr_claims("urn:gdzwfw:loa:L2")), follow_redirects=False
+    )
     interaction = query_of(first)["interaction"]
     done = isso.login("tianhe_keji", tab="unit", browser=browser, interaction=interaction)
     unmet = browser.get(done.headers["location"])
@@ -107,7 +120,12 @@ def test_the_dialog_refuses_a_unit_the_handler_is_not_bound_to(isso: Isso) -> No
     wang = isso.new_browser()
     isso.login("wangfang", browser=wang)
     assert isso.choose_unit(unit_id(isso, "44010300003"), browser=wang).status_code == 400
-    assert browser.get("/isso/authorize", params=authorize_params(Pkce.new(), prompt="none"), follow_redirects=False).headers["location"].count("login_required") == 1
+    assert (
+        browser.get("/isso/authorize", params=authorize_params(Pkce.new(), prompt="none"), follow_redirects=False)
+        .headers["location"]
+        .count("login_required")
+        == 1
+    )
 
 
 def test_a_handler_without_bound_units_is_told_how_to_bind(isso: Isso) -> None:

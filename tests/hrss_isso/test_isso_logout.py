@@ -43,7 +43,12 @@ def _provincial_tokens(isso: Isso, browser: TestClient, client: tuple[str, str] 
     assert callback.status_code == 303, callback.text[:300]
     done = browser.get(callback.headers["location"], follow_redirects=False)
     assert done.status_code == 302, done.text[:300]
-    data = {"grant_type": "authorization_code", "code": query_of(done)["code"], "redirect_uri": "http://127.0.0.1:8099/cb", "code_verifier": pkce.verifier}
+    data = {
+        "grant_type": "authorization_code",
+        "code": query_of(done)["code"],
+        "redirect_uri": "http://127.0.0.1:8099/cb",
+        "code_verifier": pkce.verifier,
+    }
     token = browser.post("/isso/token", data=data, auth=client)
     assert token.status_code == 200, token.text
     return token.json()
@@ -67,7 +72,11 @@ def _upstream_request(response) -> dict[str, str]:
 def test_logout_of_a_provincial_login_continues_at_gdzwfw_then_returns_to_the_client(isso: Isso) -> None:
     browser = isso.new_browser()
     tokens = _provincial_tokens(isso, browser)
-    out = browser.get("/isso/logout", params={"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": AFTER, "state": "rp-state"}, follow_redirects=False)
+    out = browser.get(
+        "/isso/logout",
+        params={"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": AFTER, "state": "rp-state"},
+        follow_redirects=False,
+    )
 
     upstream = _upstream_request(out)
     # RP-initiated logout at gdzwfw_idp with the ID token it issued to the ISSO.
@@ -98,7 +107,9 @@ def test_confirmed_logout_without_a_hint_continues_at_gdzwfw_and_ends_on_the_iss
 def test_a_forged_state_on_the_return_from_gdzwfw_goes_nowhere(isso: Isso) -> None:
     browser = isso.new_browser()
     tokens = _provincial_tokens(isso, browser)
-    out = browser.get("/isso/logout", params={"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": AFTER}, follow_redirects=False)
+    out = browser.get(
+        "/isso/logout", params={"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": AFTER}, follow_redirects=False
+    )
     _upstream_request(out)
     forged = browser.get("/isso/logged-out", params={"state": "made-up"}, follow_redirects=False)
     assert forged.status_code == 200 and "您已安全退出" in forged.text
@@ -107,7 +118,9 @@ def test_a_forged_state_on_the_return_from_gdzwfw_goes_nowhere(isso: Isso) -> No
 def test_logout_of_an_isso_account_login_does_not_go_upstream(isso: Isso) -> None:
     browser = isso.new_browser()
     tokens = handler_tokens(isso, "chenxiao", "44010400002", browser=browser)
-    out = browser.get("/isso/logout", params={"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": AFTER}, follow_redirects=False)
+    out = browser.get(
+        "/isso/logout", params={"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": AFTER}, follow_redirects=False
+    )
     assert out.status_code == 302 and out.headers["location"] == AFTER
     assert not _logged_in(browser)
 
@@ -125,7 +138,15 @@ def isso_with_backchannel_app(make_isso) -> tuple[Isso, list[tuple[str, str]]]:
 
 def _logout_token(isso: Isso, *, sid: str, jti: str = "jti-1") -> str:
     now = isso.clock.timestamp()
-    claims = {"iss": GDZWFW, "aud": "hrss-isso", "iat": now, "exp": now + 120, "jti": jti, "sid": sid, "events": {BACKCHANNEL_LOGOUT_EVENT: {}}}
+    claims = {
+        "iss": GDZWFW,
+        "aud": "hrss-isso",
+        "iat": now,
+        "exp": now + 120,
+        "jti": jti,
+        "sid": sid,
+        "events": {BACKCHANNEL_LOGOUT_EVENT: {}},
+    }
     return jwt.encode({"alg": "RS256", "kid": "gd-1", "typ": "logout+jwt"}, claims, isso.fake_gdzwfw.key)
 
 
@@ -147,4 +168,3 @@ def test_a_back_channel_notice_from_gdzwfw_ends_the_isso_logins_made_from_it(iss
     assert notice["aud"] == APP[0] and notice["sid"] == jwt.decode(tokens["id_token"], keys).claims["sid"]
     # Logins not made from that provincial session stay.
     assert _logged_in(other_login) and _active(isso, other_tokens["access_token"])
-

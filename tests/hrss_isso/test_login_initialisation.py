@@ -67,8 +67,18 @@ def test_an_unlinked_legal_person_starts_initialisation_with_claims_kept_server_
     browser = _arrive(isso)
     page = browser.get(STEP1)
     assert page.status_code == 200
-    for text in ("登录初始化", "广州市天河区示范新创有限公司", "91440106MA5DLUN43N", "单位所属实名人员信息", "实名个人登录账号", "实名个人证件号码",
-                 "操作指引", "提示“当前账号实名等级不足，请至少提升至二级实名后重试”怎么办？", 'action="/isso/init"', 'name="csrf_token"'):
+    for text in (
+        "登录初始化",
+        "广州市天河区示范新创有限公司",
+        "91440106MA5DLUN43N",
+        "单位所属实名人员信息",
+        "实名个人登录账号",
+        "实名个人证件号码",
+        "操作指引",
+        "提示“当前账号实名等级不足，请至少提升至二级实名后重试”怎么办？",
+        'action="/isso/init"',
+        'name="csrf_token"',
+    ):
         assert text in page.text, text
     assert _counts(isso) == before and isso.count(FederatedLogin) == 0
     # Not entered: no unit session.
@@ -110,7 +120,12 @@ def test_success_creates_unit_link_and_binding_ignoring_a_tampered_uscc_and_name
     chenxiao = person_id(isso, "chenxiao")
     with isso.db() as s:
         unit = s.execute(select(Unit).where(Unit.login_name == "tianhe_xinchuang")).scalar_one()
-        assert (unit.uscc, unit.org_name, unit.cert_type, unit.org_code) == ("91440106MA5DLUN43N", "广州市天河区示范新创有限公司", "uscc", "MA5DLUN43")
+        assert (unit.uscc, unit.org_name, unit.cert_type, unit.org_code) == (
+            "91440106MA5DLUN43N",
+            "广州市天河区示范新创有限公司",
+            "uscc",
+            "MA5DLUN43",
+        )
         link = s.execute(select(ProvincialLink).where(ProvincialLink.unit_id == unit.id)).scalar_one()
         assert (link.issuer, link.uscc, link.subject) == (GDZWFW, "91440106MA5DLUN43N", "gd-legal-new")
         binding = s.execute(select(UnitBinding).where(UnitBinding.unit_id == unit.id)).scalar_one()

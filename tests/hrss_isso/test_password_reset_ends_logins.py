@@ -23,7 +23,9 @@ CHENXIAO = {"login_name": "chenxiao", "id_number": "440106199007150041", "mobile
 
 @pytest.fixture
 def isso_and_notices(make_isso) -> tuple[Isso, list[tuple[str, str]]]:
-    app_client = ClientConfig(client_id=APP[0], client_secret=APP[1], redirect_uris=["http://127.0.0.1:8099/cb"], backchannel_logout_uri=APP_BACKCHANNEL)
+    app_client = ClientConfig(
+        client_id=APP[0], client_secret=APP[1], redirect_uris=["http://127.0.0.1:8099/cb"], backchannel_logout_uri=APP_BACKCHANNEL
+    )
     isso = make_isso(clients=[app_client])
     notices = capture_logout_notices(isso.app.state.provider)
     return isso, notices
@@ -55,7 +57,9 @@ def sids(isso: Isso, id_tokens_or_notices: list[str]) -> list[str]:
 def reset(isso: Isso, *, wrong_code: bool = False) -> httpx.Response:
     """忘记密码 for chenxiao in a browser of its own; the response to step 2."""
     browser = isso.new_browser()
-    step1 = isso.post_form("/isso/forgot-password", {"login_name": CHENXIAO["login_name"], "id_number": CHENXIAO["id_number"]}, browser=browser)
+    step1 = isso.post_form(
+        "/isso/forgot-password", {"login_name": CHENXIAO["login_name"], "id_number": CHENXIAO["id_number"]}, browser=browser
+    )
     assert step1.status_code == 303, step1.text[:300]
     page = browser.get("/isso/forgot-password/reset")
     code = isso.sms_code(CHENXIAO["mobile"])
@@ -63,7 +67,13 @@ def reset(isso: Isso, *, wrong_code: bool = False) -> httpx.Response:
         code = "000000" if code != "000000" else "111111"
     return browser.post(
         "/isso/forgot-password/reset",
-        data={"csrf_token": csrf_of(page.text), "action": "submit", "sms_code": code, "password": GOOD_PASSWORD, "password2": GOOD_PASSWORD},
+        data={
+            "csrf_token": csrf_of(page.text),
+            "action": "submit",
+            "sms_code": code,
+            "password": GOOD_PASSWORD,
+            "password2": GOOD_PASSWORD,
+        },
         follow_redirects=True,
     )
 

@@ -109,7 +109,9 @@ def test_a_wrong_expired_or_spent_sms_code_creates_nothing(isso: Isso) -> None:
     isso.send_sms("/isso/register/person", "mobile", "13700137001", browser=browser)
     code = isso.sms_code("13700137001")
     assert isso.post_form("/isso/register/person", person_form(sms_code=code), browser=browser).status_code == 303
-    reused = isso.post_form("/isso/register/person", person_form(sms_code=code, login_name="zhouting2", id_number="440106199309090099", name="郑浩"))
+    reused = isso.post_form(
+        "/isso/register/person", person_form(sms_code=code, login_name="zhouting2", id_number="440106199309090099", name="郑浩")
+    )
     assert reused.status_code == 400 and "请先获取短信验证码" in reused.text
     assert isso.count(Person) == before + 1
 
@@ -162,7 +164,11 @@ def test_population_registry_check_raises_to_level_two(isso: Isso) -> None:
     page = browser.get("/isso/account")
     assert msg.REALNAME_DONE in page.text and "二级实名" in page.text
     with isso.db() as s:
-        last = s.execute(select(RealnameChange).where(RealnameChange.person_id == person.id).order_by(RealnameChange.id.desc())).scalars().first()
+        last = (
+            s.execute(select(RealnameChange).where(RealnameChange.person_id == person.id).order_by(RealnameChange.id.desc()))
+            .scalars()
+            .first()
+        )
         assert (last.from_level, last.to_level) == (1, 2) and "4401**********0023" in last.evidence
 
 
@@ -194,13 +200,21 @@ def test_find_login_name_by_id_number_and_mobile(isso: Isso) -> None:
     browser = isso.new_browser()
     isso.send_sms("/isso/find-login-id", "mobile", "13800138002", browser=browser)
     code = isso.sms_code("13800138002")
-    found = isso.post_form("/isso/find-login-id", {"action": "submit", "id_number": "440106198503120023", "mobile": "13800138002", "sms_code": code}, browser=browser)
-    assert found.status_code == 200 and '您的个人登录账号为：<strong>liming</strong>' in found.text
+    found = isso.post_form(
+        "/isso/find-login-id",
+        {"action": "submit", "id_number": "440106198503120023", "mobile": "13800138002", "sms_code": code},
+        browser=browser,
+    )
+    assert found.status_code == 200 and "您的个人登录账号为：<strong>liming</strong>" in found.text
 
     isso.clock.advance(61)
     isso.send_sms("/isso/find-login-id", "mobile", "13800138009", browser=browser)
     code = isso.sms_code("13800138009")
-    other = isso.post_form("/isso/find-login-id", {"action": "submit", "id_number": "440106198503120023", "mobile": "13800138009", "sms_code": code}, browser=browser)
+    other = isso.post_form(
+        "/isso/find-login-id",
+        {"action": "submit", "id_number": "440106198503120023", "mobile": "13800138009", "sms_code": code},
+        browser=browser,
+    )
     assert other.status_code == 400 and msg.FIND_LOGIN_NOT_FOUND in other.text and "liming" not in other.text
 
 
@@ -214,11 +228,20 @@ def test_forgot_password_resets_it_after_an_sms_to_the_registered_mobile(isso: I
     page = browser.get("/isso/forgot-password/reset")
     assert "短信验证码已发送至138****8002" in page.text
     code = isso.sms_code("13800138002")
-    weak = browser.post("/isso/forgot-password/reset", data={"csrf_token": csrf_of(page.text), "action": "submit", "sms_code": code, "password": "weak", "password2": "weak"})
+    weak = browser.post(
+        "/isso/forgot-password/reset",
+        data={"csrf_token": csrf_of(page.text), "action": "submit", "sms_code": code, "password": "weak", "password2": "weak"},
+    )
     assert weak.status_code == 400 and "密码应为8-30位" in weak.text
     done = browser.post(
         "/isso/forgot-password/reset",
-        data={"csrf_token": csrf_of(page.text), "action": "submit", "sms_code": code, "password": GOOD_PASSWORD, "password2": GOOD_PASSWORD},
+        data={
+            "csrf_token": csrf_of(page.text),
+            "action": "submit",
+            "sms_code": code,
+            "password": GOOD_PASSWORD,
+            "password2": GOOD_PASSWORD,
+        },
         follow_redirects=False,
     )
     assert done.status_code == 303

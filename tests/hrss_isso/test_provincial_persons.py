@@ -12,7 +12,14 @@ from services.hrss_isso.models import Person, PersonProvincialLink
 from tests.hrss_isso.conftest import GDZWFW, Isso, csrf_of
 from tests.hrss_isso.flows import GOOD_PASSWORD
 
-ZHOU = {"sub": "gd-person-zhou", "account_type": "natural_person", "name": "周婷", "id_number": "44010619950214006X", "acr": "urn:gdzwfw:loa:L2", "amr": ["pwd"]}
+ZHOU = {
+    "sub": "gd-person-zhou",
+    "account_type": "natural_person",
+    "name": "周婷",
+    "id_number": "44010619950214006X",
+    "acr": "urn:gdzwfw:loa:L2",
+    "amr": ["pwd"],
+}
 
 
 def _start(isso: Isso, browser, kind: str = "personal"):
@@ -31,7 +38,11 @@ def test_a_new_provincial_person_registers_at_level_two(isso: Isso) -> None:
     form = browser.get(callback.headers["location"])
     assert "省统一身份认证注册" in form.text and 'value="周婷"' in form.text and "4401**********006X" in form.text
     assert "44010619950214006X" not in form.text
-    sent = browser.post("/isso/register/provincial", data={"csrf_token": csrf_of(form.text), "action": "send_sms", "mobile": "13700137021"}, headers={"Accept": "application/json"})
+    sent = browser.post(
+        "/isso/register/provincial",
+        data={"csrf_token": csrf_of(form.text), "action": "send_sms", "mobile": "13700137021"},
+        headers={"Accept": "application/json"},
+    )
     assert sent.json()["ok"] is True
     done = browser.post(
         "/isso/register/provincial",
@@ -52,7 +63,12 @@ def test_a_new_provincial_person_registers_at_level_two(isso: Isso) -> None:
     assert done.status_code == 303, done.text[:2000]
     with isso.db() as s:
         person = s.execute(select(Person).where(Person.login_name == "zhouting")).scalar_one()
-        assert (person.name, person.id_number, person.realname_level, person.realname_method) == ("周婷", "44010619950214006X", 2, "省统一身份认证")
+        assert (person.name, person.id_number, person.realname_level, person.realname_method) == (
+            "周婷",
+            "44010619950214006X",
+            2,
+            "省统一身份认证",
+        )
         link = s.execute(select(PersonProvincialLink).where(PersonProvincialLink.person_id == person.id)).scalar_one()
         assert (link.issuer, link.subject) == (GDZWFW, "gd-person-zhou")
     assert "二级实名" in browser.get("/isso/register/done").text
@@ -108,9 +124,13 @@ def test_a_provincial_identity_of_someone_else_does_not_raise_the_level(isso: Is
 
 def test_a_legal_person_or_a_person_without_identity_claims_is_refused(isso: Isso) -> None:
     browser = isso.new_browser()
-    legal = isso.fake_gdzwfw.login(browser, _start(isso, browser), sub="gd-legal", account_type="legal_person", uscc="91440104MA5DL2B24P", acr="urn:gdzwfw:loa:L2")
+    legal = isso.fake_gdzwfw.login(
+        browser, _start(isso, browser), sub="gd-legal", account_type="legal_person", uscc="91440104MA5DL2B24P", acr="urn:gdzwfw:loa:L2"
+    )
     assert legal.status_code == 400 and "选择“个人登录”" in legal.text
-    bare = isso.fake_gdzwfw.login(browser, _start(isso, browser), sub="gd-bare", account_type="natural_person", name="周婷", acr="urn:gdzwfw:loa:L2")
+    bare = isso.fake_gdzwfw.login(
+        browser, _start(isso, browser), sub="gd-bare", account_type="natural_person", name="周婷", acr="urn:gdzwfw:loa:L2"
+    )
     assert bare.status_code == 400 and "未提供您的实名身份信息" in bare.text
     assert isso.count(PersonProvincialLink) == 0
 

@@ -17,8 +17,20 @@ from tests.hrss_isso.conftest import GDZWFW, Isso, csrf_of
 from tests.oidc_helpers import DEMO_RP, Pkce, authorize_params, essential_acr_claims, query_of
 
 L1, L2 = "urn:gdzwfw:loa:L1", "urn:gdzwfw:loa:L2"
-LINKED = {"sub": "gd-legal-l2", "account_type": "legal_person", "uscc": "91440104MA5DL2B24P", "org_name": "广州市越秀区示范贸易有限公司", "amr": ["pwd"]}
-NEW_UNIT = {"sub": "gd-legal-new", "account_type": "legal_person", "uscc": "91440106MA5DLUN43N", "org_name": "广州市天河区示范新创有限公司", "amr": ["pwd"]}
+LINKED = {
+    "sub": "gd-legal-l2",
+    "account_type": "legal_person",
+    "uscc": "91440104MA5DL2B24P",
+    "org_name": "广州市越秀区示范贸易有限公司",
+    "amr": ["pwd"],
+}
+NEW_UNIT = {
+    "sub": "gd-legal-new",
+    "account_type": "legal_person",
+    "uscc": "91440106MA5DLUN43N",
+    "org_name": "广州市天河区示范新创有限公司",
+    "amr": ["pwd"],
+}
 ESSENTIAL_L2 = {"id_token": {"acr": {"essential": True, "values": [L2, "urn:gdzwfw:loa:L3"]}}}
 
 
@@ -37,7 +49,12 @@ def _federated_session(isso: Isso, claims: dict) -> httpx.Client:
 def _id_claims(isso: Isso, redirect: httpx.Response, pkce: Pkce) -> dict:
     token = isso.client.post(
         "/isso/token",
-        data={"grant_type": "authorization_code", "code": query_of(redirect)["code"], "redirect_uri": "http://127.0.0.1:8099/cb", "code_verifier": pkce.verifier},
+        data={
+            "grant_type": "authorization_code",
+            "code": query_of(redirect)["code"],
+            "redirect_uri": "http://127.0.0.1:8099/cb",
+            "code_verifier": pkce.verifier,
+        },
         auth=DEMO_RP,
     )
     assert token.status_code == 200, token.text
@@ -89,7 +106,9 @@ def test_an_unlinked_legal_person_below_l2_creates_nothing_and_is_offered_the_up
     upstream = browser.get(upgrade, follow_redirects=False)
     assert json.loads(_upstream_query(upstream)["claims"]) == ESSENTIAL_L2
     # Or decline: the client hears unmet_authentication_requirements.
-    declined = browser.post("/isso/authorize/decline", data={"csrf_token": csrf_of(page.text), "interaction": interaction}, follow_redirects=False)
+    declined = browser.post(
+        "/isso/authorize/decline", data={"csrf_token": csrf_of(page.text), "interaction": interaction}, follow_redirects=False
+    )
     query = query_of(declined)
     assert query["error"] == "unmet_authentication_requirements" and query["state"] == params["state"]
 

@@ -43,8 +43,14 @@ def test_step_one_needs_a_level_two_personal_account_with_that_id(isso: Isso) ->
     page = isso.client.get(STEP1)
     assert "实名信息注册" in page.text and "单位所属实名人员信息" in page.text and 'aria-current="step"' in page.text
     # 操作指引 with the seed's questions and its links
-    for text in ("个人注册、单位注册有什么区别？", "提示“证件号已存在”怎么办？", "提示“当前账号实名等级不足，请至少提升至二级实名后重试”怎么办？",
-                 "登录经办人账号进行绑定实名认证或使用带证认证、电子社保卡等第三方登录方式登录一次", 'href="/isso/register"', 'href="/isso/find-login-id"'):
+    for text in (
+        "个人注册、单位注册有什么区别？",
+        "提示“证件号已存在”怎么办？",
+        "提示“当前账号实名等级不足，请至少提升至二级实名后重试”怎么办？",
+        "登录经办人账号进行绑定实名认证或使用带证认证、电子社保卡等第三方登录方式登录一次",
+        'href="/isso/register"',
+        'href="/isso/find-login-id"',
+    ):
         assert text in page.text, text
     low = _step1(isso, isso.new_browser(), "liming", "440106198503120023")
     assert low.status_code == 400 and f'role="alert" id="form-error">{msg.LEVEL_TOO_LOW}<' in low.text
@@ -68,8 +74,15 @@ def test_step_two_is_only_reached_through_step_one(isso: Isso) -> None:
 def test_a_unit_registers_with_its_uscc_and_logs_in_with_its_account(isso: Isso) -> None:
     browser = _ready_for_step2(isso)
     page = browser.get(STEP2)
-    for text in ("推荐使用统一社会信用代码注册", "如果证件类型为组织机构代码，第九位“-”请省略", "居民身份证（户口簿）", "广东省 广州市",
-                 "登录账号应为5-20位，可以使用大小写字母、数字和下划线，且应该以字母开始", "同时不能在键盘上连续超过3个字符", "陈晓（chenxiao，4401**********0041）"):
+    for text in (
+        "推荐使用统一社会信用代码注册",
+        "如果证件类型为组织机构代码，第九位“-”请省略",
+        "居民身份证（户口簿）",
+        "广东省 广州市",
+        "登录账号应为5-20位，可以使用大小写字母、数字和下划线，且应该以字母开始",
+        "同时不能在键盘上连续超过3个字符",
+        "陈晓（chenxiao，4401**********0041）",
+    ):
         assert text in page.text, text
     done = _register(isso, browser)
     assert done.status_code == 303 and done.headers["location"] == "/isso/register/unit/done"
@@ -79,7 +92,12 @@ def test_a_unit_registers_with_its_uscc_and_logs_in_with_its_account(isso: Isso)
         unit = s.execute(select(Unit).where(Unit.login_name == "haizhu_fuwu")).scalar_one()
         assert unit.uscc == "91440101MA9XY7008U" and unit.org_code == "MA9XY7008" and unit.cert_type == "uscc"
         assert unit.unit_code.startswith("440100") and len(unit.unit_code) == 11 and unit.unit_code in final.text
-        assert (unit.legal_rep_name, unit.legal_rep_id_number, unit.legal_rep_mobile, unit.region_code) == ("郑浩", "440106199309090099", "13600136001", "440100")
+        assert (unit.legal_rep_name, unit.legal_rep_id_number, unit.legal_rep_mobile, unit.region_code) == (
+            "郑浩",
+            "440106199309090099",
+            "13600136001",
+            "440100",
+        )
         assert unit.password_hash.startswith("$argon2id$")
         assert s.execute(select(AuditEntry.action).where(AuditEntry.target == f"unit:{unit.id}")).scalar_one() == "unit.register"
     # The session forgets the registration once it is shown.
@@ -207,8 +225,14 @@ def test_the_guides_links_show_chinese_only(isso: Isso) -> None:
     # The seed names its pages by route (「twoWaysToRegister」, 「findLoginId」); users read only the Chinese.
     init = isso.new_browser()
     start = init.get("/isso/federation/gdzwfw/start?kind=unit", follow_redirects=False)
-    claims = {"sub": "gd-legal-new", "account_type": "legal_person", "uscc": "91440106MA5DLUN43N", "org_name": "广州市天河区示范新创有限公司",
-              "acr": "urn:gdzwfw:loa:L2", "amr": ["pwd"]}
+    claims = {
+        "sub": "gd-legal-new",
+        "account_type": "legal_person",
+        "uscc": "91440106MA5DLUN43N",
+        "org_name": "广州市天河区示范新创有限公司",
+        "acr": "urn:gdzwfw:loa:L2",
+        "amr": ["pwd"],
+    }
     assert isso.fake_gdzwfw.login(init, start, **claims).headers["location"].endswith("/isso/init")
     for page in (isso.client.get(STEP1), init.get("/isso/init")):
         assert page.status_code == 200 and 'href="/isso/register"' in page.text

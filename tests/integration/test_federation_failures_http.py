@@ -75,7 +75,14 @@ CALLBACK = "/isso/federation/gdzwfw/callback"
 ISSO_CLIENT_ID = "hrss-isso"
 TIMEOUT = 1.0  # ISSO_GDZWFW_TIMEOUT beside the stand-ins
 HANG = 5 * TIMEOUT  # how long a slow stand-in would keep the ISSO waiting
-L2_UNIT = {"sub": "province-l2", "account_type": "legal_person", "uscc": "91440104MA5DL2B24P", "org_name": "广州市越秀区示范贸易有限公司", "acr": "urn:gdzwfw:loa:L2", "amr": ["pwd"]}
+L2_UNIT = {
+    "sub": "province-l2",
+    "account_type": "legal_person",
+    "uscc": "91440104MA5DL2B24P",
+    "org_name": "广州市越秀区示范贸易有限公司",
+    "acr": "urn:gdzwfw:loa:L2",
+    "amr": ["pwd"],
+}
 
 
 # -- a running configuration ---------------------------------------------------
@@ -102,7 +109,9 @@ class Running:
         try:
             with engine.connect() as conn:
                 links = conn.execute(
-                    select(ProvincialLink.unit_id, ProvincialLink.issuer, ProvincialLink.uscc, ProvincialLink.subject).order_by(ProvincialLink.id)
+                    select(ProvincialLink.unit_id, ProvincialLink.issuer, ProvincialLink.uscc, ProvincialLink.subject).order_by(
+                        ProvincialLink.id
+                    )
                 ).all()
                 logins = conn.execute(select(func.count()).select_from(FederatedLogin)).scalar_one()
                 units = conn.execute(select(func.count()).select_from(Unit)).scalar_one()
@@ -258,7 +267,9 @@ class Province:
 
     def start(self) -> None:
         # A slow answer still being written at shutdown is abandoned.
-        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", timeout_graceful_shutdown=1))
+        self.server = uvicorn.Server(
+            uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", timeout_graceful_shutdown=1)
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         deadline = time.monotonic() + 10
@@ -319,7 +330,9 @@ class Province:
             return PlainTextResponse("bad authorization request", status_code=400)
         code = secrets.token_urlsafe(16)
         self.codes[code] = {"nonce": q.get("nonce"), "challenge": q["code_challenge"], "redirect_uri": q["redirect_uri"]}
-        return RedirectResponse(f"{q['redirect_uri']}?{urlencode({'code': code, 'state': q['state'], 'iss': self.issuer})}", status_code=302)
+        return RedirectResponse(
+            f"{q['redirect_uri']}?{urlencode({'code': code, 'state': q['state'], 'iss': self.issuer})}", status_code=302
+        )
 
     async def _token(self, request: Request) -> Response:
         form = await request.form()
@@ -340,10 +353,20 @@ class Province:
         if self.token == "invalid_grant":
             return JSONResponse({"error": "invalid_grant", "error_description": "code expired"}, status_code=400)
         now = int(time.time())
-        claims = {"iss": self.issuer, "aud": ISSO_CLIENT_ID, "iat": now, "exp": now + 600, "auth_time": now, "nonce": grant["nonce"], **L2_UNIT}
+        claims = {
+            "iss": self.issuer,
+            "aud": ISSO_CLIENT_ID,
+            "iat": now,
+            "exp": now + 600,
+            "auth_time": now,
+            "nonce": grant["nonce"],
+            **L2_UNIT,
+        }
         answer = {"access_token": secrets.token_urlsafe(16), "token_type": "Bearer", "expires_in": 900}
         if self.token != "no_id_token":
-            answer["id_token"] = jwt.encode({"alg": "RS256", "kid": "province-1"}, claims, self.forger if self.token == "forged" else self.key)
+            answer["id_token"] = jwt.encode(
+                {"alg": "RS256", "kid": "province-1"}, claims, self.forger if self.token == "forged" else self.key
+            )
         return JSONResponse(answer)
 
 
@@ -498,7 +521,11 @@ def test_a_cancel_at_the_provincial_page_is_passed_on_to_the_waiting_client(chai
         answer = browser.get(callback)
         assert answer.status_code == 302 and answer.headers["location"].startswith(DEMO_REDIRECT), answer.text[:500]
         told = query_of(answer)
-        assert (told["error"], told["state"], told["iss"]) == ("unmet_authentication_requirements", params["state"], chain.isso) and "code" not in told
+        assert (told["error"], told["state"], told["iss"]) == (
+            "unmet_authentication_requirements",
+            params["state"],
+            chain.isso,
+        ) and "code" not in told
         chain.assert_logged(answer, "federated login failed", kind="upstream_error", upstream_error="unmet_authentication_requirements")
         chain.assert_not_logged_in(browser)
     assert chain.snapshot() == before
@@ -515,7 +542,11 @@ def test_cancelling_at_the_provincial_login_page_reaches_the_portal(chain: Runni
         assert "取消登录，返回“广东人社统一认证”" in idp_page.text
         cancelled = browser.post(
             f"{chain.url('gdzwfw_idp')}/authorize/decline",
-            data={"csrf_token": form_value(idp_page.text, "csrf_token"), "interaction": form_value(idp_page.text, "interaction"), "reason": "cancel"},
+            data={
+                "csrf_token": form_value(idp_page.text, "csrf_token"),
+                "interaction": form_value(idp_page.text, "interaction"),
+                "reason": "cancel",
+            },
         )
         callback = follow_until(browser, cancelled, f"{chain.url('hrss_isso')}{CALLBACK}")
         assert params_of(callback)["error"] == "access_denied"
@@ -587,7 +618,9 @@ def test_the_stand_in_province_does_log_a_unit_in_when_it_answers_properly(forgi
         pytest.param("forged", 400, INVALID, "invalid_response", id="bad-signature"),
     ],
 )
-def test_a_province_failing_at_the_token_endpoint(forging: tuple[Running, Province], answer: str, status: int, sentence: str, kind: str) -> None:
+def test_a_province_failing_at_the_token_endpoint(
+    forging: tuple[Running, Province], answer: str, status: int, sentence: str, kind: str
+) -> None:
     isso, province = forging
     province.token = answer
     before = isso.snapshot()

@@ -23,12 +23,22 @@ def test_an_unlinked_legal_person_initialises_and_the_next_login_goes_straight_i
         step1 = portal_login(browser, stack.url("refund_portal"), "demo_unlinked")
         assert step1.url.path == "/isso/init", step1.text[:300]
         assert "登录初始化" in step1.text and "广州市天河区示范新创有限公司" in step1.text and "操作指引" in step1.text
-        low = browser.post(f"{isso}/init", data={"csrf_token": form_value(step1.text, "csrf_token"), "login_name": "liming", "id_number": "440106198503120023"})
+        low = browser.post(
+            f"{isso}/init",
+            data={"csrf_token": form_value(step1.text, "csrf_token"), "login_name": "liming", "id_number": "440106198503120023"},
+        )
         assert low.status_code == 400 and "当前账号实名等级不足，请至少提升至二级实名后重试" in low.text
-        step2 = browser.post(f"{isso}/init", data={"csrf_token": form_value(low.text, "csrf_token"), "login_name": "chenxiao", "id_number": "440106199007150041"})
+        step2 = browser.post(
+            f"{isso}/init",
+            data={"csrf_token": form_value(low.text, "csrf_token"), "login_name": "chenxiao", "id_number": "440106199007150041"},
+        )
         assert step2.url.path == "/isso/init/info" and "91440106MA5DLUN43N" in step2.text
         csrf = form_value(step2.text, "csrf_token")
-        sent = browser.post(f"{isso}/init/info", data={"csrf_token": csrf, "action": "send_sms", "legal_rep_mobile": MOBILE}, headers={"Accept": "application/json"})
+        sent = browser.post(
+            f"{isso}/init/info",
+            data={"csrf_token": csrf, "action": "send_sms", "legal_rep_mobile": MOBILE},
+            headers={"Accept": "application/json"},
+        )
         assert sent.status_code == 200, sent.text
         form = {
             "csrf_token": csrf,

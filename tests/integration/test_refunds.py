@@ -124,8 +124,14 @@ def test_the_agency_exports_a_record_the_unit_confirmed(stack: StackConfig) -> N
     with httpx.Client(base_url=portal) as staff:
         page = staff.get("/agency/login")
         logged_in = staff.post(
-            "/agency/login", data={"csrf_token": _csrf(page.text), "login_name": "wg_clerk", "password": DEMO_STAFF_PASSWORD,
-                  "totp": staff_totp(DEMO_STAFF_TOTP["wg_clerk"]), "next": "/agency/payments"}
+            "/agency/login",
+            data={
+                "csrf_token": _csrf(page.text),
+                "login_name": "wg_clerk",
+                "password": DEMO_STAFF_PASSWORD,
+                "totp": staff_totp(DEMO_STAFF_TOTP["wg_clerk"]),
+                "next": "/agency/payments",
+            },
         )
         assert logged_in.status_code == 303
         payments = staff.get(f"/agency/payments?year={DEMO_YEAR}")
@@ -140,6 +146,13 @@ def test_the_agency_exports_a_record_the_unit_confirmed(stack: StackConfig) -> N
         # The audit log verifies after all this traffic.
         staff.post("/agency/logout", data={"csrf_token": _csrf(payments.text)})
         page = staff.get("/agency/login")
-        staff.post("/agency/login", data={"csrf_token": _csrf(page.text), "login_name": "wg_auditor", "password": DEMO_STAFF_PASSWORD,
-                                            "totp": staff_totp(DEMO_STAFF_TOTP["wg_auditor"])})
+        staff.post(
+            "/agency/login",
+            data={
+                "csrf_token": _csrf(page.text),
+                "login_name": "wg_auditor",
+                "password": DEMO_STAFF_PASSWORD,
+                "totp": staff_totp(DEMO_STAFF_TOTP["wg_auditor"]),
+            },
+        )
         assert "哈希链校验通过" in staff.get("/agency/audit").text

@@ -23,7 +23,13 @@ def _set_level(stack: StackConfig, login_name: str, level: TrustLevel) -> None:
         with db.transaction() as s:
             account = find_by_login_name(s, login_name=login_name)
             record_level_change(
-                s, account=account, to_level=level, method="企业/单位网银证书核验", evidence="integration test", actor="test", at=account.created_at
+                s,
+                account=account,
+                to_level=level,
+                method="企业/单位网银证书核验",
+                evidence="integration test",
+                actor="test",
+                at=account.created_at,
             )
     finally:
         db.dispose()

@@ -45,7 +45,11 @@ def test_two_production_workers_start_on_an_empty_database(idp_database: str, tm
     with log.open("wb") as out:
         server = subprocess.Popen(
             [sys.executable, "-m", "services.gdzwfw_idp.manage", "serve", "--port", str(port), "--workers", "2"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         deadline = time.monotonic() + 60

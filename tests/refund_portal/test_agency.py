@@ -234,7 +234,7 @@ def test_export_cells_cannot_become_spreadsheet_formulas(env: Env) -> None:
     from services.refund_portal.agency.payments import export_rows
 
     record = RefundRecord(
-        id=1, year=2026, uscc="x", org_name="=HYPERLINK(\"http://evil\")", unit_code="1", bank_name="+bank", bank_account="1", amount_fen=1
+        id=1, year=2026, uscc="x", org_name='=HYPERLINK("http://evil")', unit_code="1", bank_name="+bank", bank_account="1", amount_fen=1
     )
     row = export_rows([record], batch_id=1)[0]
     assert row[4].startswith("'=") and row[6] == "'+bank"
@@ -262,9 +262,16 @@ def test_the_staff_command_creates_an_account_that_can_log_in(
     from services.refund_portal.staff import main
 
     monkeypatch.setenv("REFUND_DATABASE_URL", env.settings.database_url)
-    for key, value in {"ENVIRONMENT": "test", "SECRET_KEY": "x" * 40, "PUBLIC_URL": "http://p", "ISSO_ISSUER": "http://i",
-                       "ISSO_CLIENT_SECRET": "s", "GDZWFW_VERIFICATION_URL": "http://v", "NEW_STAFF_PASSWORD": "Gz@finance2026",
-                       "AUDIT_KEYS": json.dumps(AUDIT_KEYS)}.items():
+    for key, value in {
+        "ENVIRONMENT": "test",
+        "SECRET_KEY": "x" * 40,
+        "PUBLIC_URL": "http://p",
+        "ISSO_ISSUER": "http://i",
+        "ISSO_CLIENT_SECRET": "s",
+        "GDZWFW_VERIFICATION_URL": "http://v",
+        "NEW_STAFF_PASSWORD": "Gz@finance2026",
+        "AUDIT_KEYS": json.dumps(AUDIT_KEYS),
+    }.items():
         monkeypatch.setenv(f"REFUND_{key}", value)
     assert main(["create", "--login", "gz_finance", "--name", "周婷", "--role", "supervisor"]) == 0
     printed = capsys.readouterr().out

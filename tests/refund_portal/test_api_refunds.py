@@ -11,7 +11,10 @@ from sqlalchemy import select
 from services.refund_portal.models import AuditEntry, RefundRecord
 from tests.refund_portal.conftest import HANDLER, L1, L3, ROW_L2, ROW_L3, UNIT_L1, UNIT_L2, UNIT_L3, Env
 
-CHALLENGE = 'Bearer error="insufficient_user_authentication", error_description="A trust level of L2 or higher is required", acr_values="urn:gdzwfw:loa:L2"'
+CHALLENGE = (
+    'Bearer error="insufficient_user_authentication", error_description="A trust level of L2 or higher is required", '
+    'acr_values="urn:gdzwfw:loa:L2"'
+)
 NEEDS_READ = 'Bearer error="insufficient_scope", scope="refund.read"'
 NEEDS_CONFIRM = 'Bearer error="insufficient_scope", scope="refund.confirm"'
 
@@ -178,7 +181,11 @@ def test_a_read_only_token_reads_but_cannot_confirm(records: Env) -> None:
     token = records.isso.issue("tok-read", unit=UNIT_L2, scope="openid profile refund.read")
     assert records.client.get("/api/v1/me", headers=bearer(token)).status_code == 200
     assert [r["id"] for r in records.client.get("/api/v1/refunds/me", headers=bearer(token)).json()["records"]] == [rid]
-    for decision in ({"decision": "confirm"}, {"decision": "decline", "note": "不需要"}, {"decision": "report_account", "note": "账户有误"}):
+    for decision in (
+        {"decision": "confirm"},
+        {"decision": "decline", "note": "不需要"},
+        {"decision": "report_account", "note": "账户有误"},
+    ):
         refused = records.client.post(f"/api/v1/refunds/{rid}/confirmation", json=decision, headers=bearer(token))
         assert refused.status_code == 403
         assert refused.headers["www-authenticate"] == NEEDS_CONFIRM

@@ -59,13 +59,23 @@ def sha256_keeping_key_ids(entry: AuditEntry) -> None:
 
 def verify_command(env: Env, **extra: str) -> subprocess.CompletedProcess:
     variables = {
-        "REFUND_DATABASE_URL": env.settings.database_url, "PATH": "/usr/bin:/bin", "REFUND_ENVIRONMENT": "test", "REFUND_SECRET_KEY": "x" * 40,
-        "REFUND_PUBLIC_URL": "http://p", "REFUND_ISSO_ISSUER": "http://i", "REFUND_ISSO_CLIENT_SECRET": "s", "REFUND_GDZWFW_VERIFICATION_URL": "http://v",
+        "REFUND_DATABASE_URL": env.settings.database_url,
+        "PATH": "/usr/bin:/bin",
+        "REFUND_ENVIRONMENT": "test",
+        "REFUND_SECRET_KEY": "x" * 40,
+        "REFUND_PUBLIC_URL": "http://p",
+        "REFUND_ISSO_ISSUER": "http://i",
+        "REFUND_ISSO_CLIENT_SECRET": "s",
+        "REFUND_GDZWFW_VERIFICATION_URL": "http://v",
         "REFUND_AUDIT_KEYS": json.dumps(AUDIT_KEYS),
     }
     return subprocess.run(
         [sys.executable, "-m", "services.refund_portal.audit", "verify"],
-        cwd=ROOT, env={**variables, **extra}, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env={**variables, **extra},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -76,7 +86,9 @@ def logged(env: Env) -> Env:
     with env.db.transaction() as s:
         rid = s.execute(select(RefundRecord.id).where(RefundRecord.uscc == ROW_L2[0])).scalar_one()
     page = env.client.get(f"/refunds/{rid}/decide", params={"decision": "confirm"})
-    env.client.post(f"/refunds/{rid}/decide", data={"csrf_token": csrf_of(page.text), "decision": "confirm", "version": "1", "declaration": "yes"})
+    env.client.post(
+        f"/refunds/{rid}/decide", data={"csrf_token": csrf_of(page.text), "decision": "confirm", "version": "1", "declaration": "yes"}
+    )
     return env
 
 
@@ -187,7 +199,10 @@ def test_keys_rotate_and_older_entries_still_verify(env_factory) -> None:
     assert report(after).ok
     # Each key is needed for what it signed.
     assert report(before).problems == [(3, "key_unknown:t2"), (4, "key_unknown:t2")]
-    assert report(after, AuditKeys.configured({"t2": SecretStr(OTHER_KEY["t2"])})).problems == [(1, "key_unknown:t1"), (2, "key_unknown:t1")]
+    assert report(after, AuditKeys.configured({"t2": SecretStr(OTHER_KEY["t2"])})).problems == [
+        (1, "key_unknown:t1"),
+        (2, "key_unknown:t1"),
+    ]
 
 
 def test_a_retired_key_cannot_sign_after_a_newer_one(env_factory) -> None:
@@ -262,8 +277,18 @@ def test_the_migration_leaves_entries_from_before_the_keys_unkeyed_and_verifiabl
     command.upgrade(config, "0002")
     # One entry as the previous release wrote it (there is no key_id column yet).
     row = {
-        "seq": 1, "at": dt.datetime(2026, 11, 1, 2, 0, tzinfo=dt.UTC), "actor_kind": "system", "actor_id": "loader", "actor_name": "系统",
-        "acr": None, "address": None, "action": "import.accepted", "record_id": None, "subject": "import:1", "detail": "{}", "prev_hash": GENESIS,
+        "seq": 1,
+        "at": dt.datetime(2026, 11, 1, 2, 0, tzinfo=dt.UTC),
+        "actor_kind": "system",
+        "actor_id": "loader",
+        "actor_name": "系统",
+        "acr": None,
+        "address": None,
+        "action": "import.accepted",
+        "record_id": None,
+        "subject": "import:1",
+        "detail": "{}",
+        "prev_hash": GENESIS,
     }
     digest = legacy_hash(AuditEntry(**row))
     engine = create_engine(url)
@@ -298,8 +323,13 @@ def test_the_migration_leaves_entries_from_before_the_keys_unkeyed_and_verifiabl
 )
 def test_production_refuses_missing_placeholder_or_short_audit_keys(keys: dict, message: str) -> None:
     common = {
-        "database_url": "sqlite://", "secret_key": "p" * 40, "public_url": "https://p", "isso_issuer": "https://i",
-        "isso_client_secret": "s", "gdzwfw_verification_url": "https://v", "staff_totp_keys": "t" * 40,
+        "database_url": "sqlite://",
+        "secret_key": "p" * 40,
+        "public_url": "https://p",
+        "isso_issuer": "https://i",
+        "isso_client_secret": "s",
+        "gdzwfw_verification_url": "https://v",
+        "staff_totp_keys": "t" * 40,
     }
     with pytest.raises(ValidationError, match=re.escape(message)):
         RefundSettings(environment="production", audit_keys=keys, **common)

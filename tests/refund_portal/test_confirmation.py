@@ -38,7 +38,9 @@ def open_step(env: Env, rid: int, decision: str):
     return env.client.get(f"/refunds/{rid}/decide", params={"decision": decision})
 
 
-def submit(env: Env, rid: int, decision: str, *, note: str = "", declaration: bool = True, version: int | None = None, csrf: str | None = None):
+def submit(
+    env: Env, rid: int, decision: str, *, note: str = "", declaration: bool = True, version: int | None = None, csrf: str | None = None
+):
     page = open_step(env, rid, decision)
     data = {
         "csrf_token": csrf if csrf is not None else csrf_of(page.text),
@@ -112,7 +114,9 @@ def test_a_record_is_confirmed_once(env: Env) -> None:
     assert submit(env, rid, "confirm").status_code == 303
     entries = audit_count(env)
     # The same form sent again, and a decline afterwards, are both refused.
-    again = env.client.post(f"/refunds/{rid}/decide", data={"csrf_token": token, "decision": "confirm", "version": "1", "declaration": "yes"})
+    again = env.client.post(
+        f"/refunds/{rid}/decide", data={"csrf_token": token, "decision": "confirm", "version": "1", "declaration": "yes"}
+    )
     assert again.status_code == 409 and "每条记录只能确认一次" in again.text
     assert env.client.get(f"/refunds/{rid}/decide", params={"decision": "decline"}).status_code == 409
     assert load(env, rid).status == "confirmed" and audit_count(env) == entries
@@ -131,7 +135,15 @@ def test_twenty_simultaneous_confirmations_exactly_one_succeeds(env: Env) -> Non
         barrier.wait()
         try:
             with env.db.transaction() as s:
-                decide(s, unit=unit, record_id=rid, choice=UnitDecision("confirm", "", "web"), actor=actor, clock=env.clock, audit_keys=env.audit_keys)
+                decide(
+                    s,
+                    unit=unit,
+                    record_id=rid,
+                    choice=UnitDecision("confirm", "", "web"),
+                    actor=actor,
+                    clock=env.clock,
+                    audit_keys=env.audit_keys,
+                )
             result = "ok"
         except DecisionError as exc:
             result = exc.code
@@ -188,7 +200,12 @@ def test_reporting_the_account_wrong_waits_for_the_agency_then_the_unit_confirms
     assert "账号已变更" in detail.text
     corrected = env.client.post(
         f"/agency/records/{rid}/bank-account",
-        data={"csrf_token": csrf_of(detail.text), "bank_name": "中国工商银行广州越秀支行", "bank_account": "3602 0001 0920 0999 999", "reason": "单位提供开户许可证"},
+        data={
+            "csrf_token": csrf_of(detail.text),
+            "bank_name": "中国工商银行广州越秀支行",
+            "bank_account": "3602 0001 0920 0999 999",
+            "reason": "单位提供开户许可证",
+        },
         follow_redirects=False,
     )
     assert corrected.status_code == 303
@@ -209,8 +226,14 @@ def test_a_confirmation_step_opened_before_the_agency_changed_the_record_is_refu
         from services.refund_portal.decisions import correct_bank_account
 
         correct_bank_account(
-            s, record_id=rid, bank_name="中国银行", bank_account="123456789012", reason="更正",
-            actor=Actor(kind="staff", id="wg_clerk", name="张敏"), clock=env.clock, audit_keys=env.audit_keys,
+            s,
+            record_id=rid,
+            bank_name="中国银行",
+            bank_account="123456789012",
+            reason="更正",
+            actor=Actor(kind="staff", id="wg_clerk", name="张敏"),
+            clock=env.clock,
+            audit_keys=env.audit_keys,
         )
     stale = env.client.post(
         f"/refunds/{rid}/decide", data={"csrf_token": csrf_of(page.text), "decision": "confirm", "version": "1", "declaration": "yes"}
@@ -224,7 +247,9 @@ def test_another_units_record_is_not_found_and_unchanged(env: Env) -> None:
     other = record_id(env, ROW_L3[0])
     env.login_unit(UNIT_L2)
     assert open_step(env, other, "confirm").status_code == 404
-    forged = env.client.post(f"/refunds/{other}/decide", data={"csrf_token": env.csrf(), "decision": "confirm", "version": "1", "declaration": "yes"})
+    forged = env.client.post(
+        f"/refunds/{other}/decide", data={"csrf_token": env.csrf(), "decision": "confirm", "version": "1", "declaration": "yes"}
+    )
     assert forged.status_code == 404
     assert load(env, other).status == "pending"
 
@@ -242,7 +267,9 @@ def test_an_l1_unit_can_neither_see_nor_confirm(env: Env) -> None:
     page = env.client.get("/")
     assert page.status_code == 403 and "12,480.00" not in page.text and "可信等级不足" in page.text
     assert env.client.get(f"/refunds/{rid}/decide", follow_redirects=False).status_code == 303
-    forged = env.client.post(f"/refunds/{rid}/decide", data={"csrf_token": env.csrf(), "decision": "confirm", "version": "1", "declaration": "yes"})
+    forged = env.client.post(
+        f"/refunds/{rid}/decide", data={"csrf_token": env.csrf(), "decision": "confirm", "version": "1", "declaration": "yes"}
+    )
     assert forged.status_code == 403
     assert load(env, rid).status == "pending"
 

@@ -43,8 +43,17 @@ def upload(env: Env, content: bytes, *, filename: str = "名单.csv", year: str 
 
 def row(base: list[str], **changes: str) -> list[str]:
     keys = [
-        "uscc", "org_name", "unit_code", "size", "insured", "unit_premium",
-        "staff_premium", "layoffs", "arrears", "bank_name", "bank_account",
+        "uscc",
+        "org_name",
+        "unit_code",
+        "size",
+        "insured",
+        "unit_premium",
+        "staff_premium",
+        "layoffs",
+        "arrears",
+        "bank_name",
+        "bank_account",
     ]
     out = list(base)
     for key, value in changes.items():
@@ -232,10 +241,12 @@ def test_gbk_csv_from_excel_is_read() -> None:
 
 
 def test_xlsx_cells_are_read_exactly_and_a_numeric_account_is_refused() -> None:
-    content = xlsx([
-        [ROW_L2[0], ROW_L2[1], 44010400002, "中小微企业", 48, 38416.32, 19208.16, 2, None, ROW_L2[9], ROW_L2[10]],
-        [ROW_L3[0], ROW_L3[1], ROW_L3[2], "大型", 420, 403200, 201600, 12, 0, ROW_L3[9], 44037001040012345],
-    ])
+    content = xlsx(
+        [
+            [ROW_L2[0], ROW_L2[1], 44010400002, "中小微企业", 48, 38416.32, 19208.16, 2, None, ROW_L2[9], ROW_L2[10]],
+            [ROW_L3[0], ROW_L3[1], ROW_L3[2], "大型", 420, 403200, 201600, 12, 0, ROW_L3[9], 44037001040012345],
+        ]
+    )
     good, errors = check_rows(read_table("名单.xlsx", content, max_rows=10))
     assert [(g.unit_code, g.unit_premium_fen, g.staff_premium_fen, g.arrears_fen) for g in good] == [("44010400002", 3841632, 1920816, 0)]
     assert [(e.line, e.column) for e in errors] == [(3, "银行账号")] and "文本格式" in errors[0].message
@@ -243,8 +254,16 @@ def test_xlsx_cells_are_read_exactly_and_a_numeric_account_is_refused() -> None:
 
 def test_headers_may_use_common_aliases_and_blank_lines_are_skipped() -> None:
     header = [
-        "社会信用代码", "单位名称", "单位编号", "企业类型", "上年度参保人数",
-        "单位缴费(元)", "个人缴费（元）", "裁员人数", "开户行", "银行帐号",
+        "社会信用代码",
+        "单位名称",
+        "单位编号",
+        "企业类型",
+        "上年度参保人数",
+        "单位缴费(元)",
+        "个人缴费（元）",
+        "裁员人数",
+        "开户行",
+        "银行帐号",
     ]
     line = [ROW_L2[i] for i in (0, 1, 2, 3, 4, 5, 6, 7, 9, 10)]
     content = (",".join(header) + "\r\n\r\n" + ",".join(line) + "\r\n,,,\r\n").encode()

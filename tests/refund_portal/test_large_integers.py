@@ -48,5 +48,7 @@ def test_the_unit_decision_page_refuses_too_large_numbers(env: Env, number: int)
 @pytest.mark.parametrize("number", TOO_LARGE)
 def test_the_confirmation_api_refuses_too_large_numbers(env: Env, number: int) -> None:
     token = env.isso.issue("tok-l2", unit=UNIT_L2)
-    response = env.client.post(f"/api/v1/refunds/{number}/confirmation", json={"decision": "confirm"}, headers={"Authorization": f"Bearer {token}"})
+    response = env.client.post(
+        f"/api/v1/refunds/{number}/confirmation", json={"decision": "confirm"}, headers={"Authorization": f"Bearer {token}"}
+    )
     assert response.status_code in (400, 404) and response.headers["content-type"].startswith("application/json")

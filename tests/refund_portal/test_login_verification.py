@@ -179,7 +179,11 @@ def test_step_up_turns_the_challenge_into_a_new_authorization_request(portal) ->
 
 def test_a_step_up_asks_the_level_as_essential_and_returns_where_it_was_going(portal) -> None:
     client, isso = portal
-    up = client.get("/login", params={"acr_values": "urn:gdzwfw:loa:L2", "max_age": "600", "next": "/refunds/7/decide?decision=confirm"}, follow_redirects=False)
+    up = client.get(
+        "/login",
+        params={"acr_values": "urn:gdzwfw:loa:L2", "max_age": "600", "next": "/refunds/7/decide?decision=confirm"},
+        follow_redirects=False,
+    )
     query = {k: v[0] for k, v in parse_qs(urlsplit(up.headers["location"]).query).items()}
     # Essential: each provider on the way offers the upgrade rather than answering L1.
     assert json.loads(query["claims"]) == {"id_token": {"acr": {"essential": True, "values": ["urn:gdzwfw:loa:L2", "urn:gdzwfw:loa:L3"]}}}
@@ -231,7 +235,14 @@ def test_back_channel_logout_refuses_a_missing_or_forged_token(portal) -> None:
     now = int(time.time())
     forged = jwt.encode(
         {"alg": "RS256", "kid": "isso-1"},
-        {"iss": ISSO, "aud": "refund-portal", "iat": now, "jti": "j1", "sid": "s1", "events": {"http://schemas.openid.net/event/backchannel-logout": {}}},
+        {
+            "iss": ISSO,
+            "aud": "refund-portal",
+            "iat": now,
+            "jti": "j1",
+            "sid": "s1",
+            "events": {"http://schemas.openid.net/event/backchannel-logout": {}},
+        },
         OTHER_KEY,
     )
     refused = client.post("/auth/backchannel-logout", data={"logout_token": forged})

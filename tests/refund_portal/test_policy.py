@@ -16,7 +16,14 @@ RULE = PolicyRule(year=2026)
 
 
 def figures(**overrides) -> UnitFigures:
-    values = {"size": "sme", "insured_count": 48, "unit_premium_fen": 3841632, "staff_premium_fen": 1920816, "layoff_count": 2, "arrears_fen": 0}
+    values = {
+        "size": "sme",
+        "insured_count": 48,
+        "unit_premium_fen": 3841632,
+        "staff_premium_fen": 1920816,
+        "layoff_count": 2,
+        "arrears_fen": 0,
+    }
     values.update(overrides)
     return UnitFigures(**values)
 
@@ -94,14 +101,26 @@ def test_ratios_are_never_floats() -> None:
 def test_the_rules_come_from_settings_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REFUND_POLICY_RULES", '[{"year": 2027, "ratio_sme": "0.75", "layoff_rate_cap": "0.05"}]')
     settings = RefundSettings(
-        database_url="sqlite://", secret_key="x" * 40, public_url="http://p", isso_issuer="http://i", isso_client_secret="s",
-        gdzwfw_verification_url="http://v", audit_keys=AUDIT_KEYS, staff_totp_keys="t" * 40,
+        database_url="sqlite://",
+        secret_key="x" * 40,
+        public_url="http://p",
+        isso_issuer="http://i",
+        isso_client_secret="s",
+        gdzwfw_verification_url="http://v",
+        audit_keys=AUDIT_KEYS,
+        staff_totp_keys="t" * 40,
     )
     assert [r.year for r in settings.policy_rules] == [2027]
     assert settings.policy_rules[0].ratio_sme == Decimal("0.75")
     monkeypatch.setenv("REFUND_POLICY_RULES", '[{"year": 2027}, {"year": 2027}]')
     with pytest.raises(ValidationError):
         RefundSettings(
-            database_url="sqlite://", secret_key="x" * 40, public_url="http://p", isso_issuer="http://i", isso_client_secret="s",
-            gdzwfw_verification_url="http://v", audit_keys=AUDIT_KEYS, staff_totp_keys="t" * 40,
+            database_url="sqlite://",
+            secret_key="x" * 40,
+            public_url="http://p",
+            isso_issuer="http://i",
+            isso_client_secret="s",
+            gdzwfw_verification_url="http://v",
+            audit_keys=AUDIT_KEYS,
+            staff_totp_keys="t" * 40,
         )

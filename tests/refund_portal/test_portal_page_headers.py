@@ -25,4 +25,3 @@ def test_with_secure_cookies_the_pages_ask_for_https_and_the_api_description_is_
     assert "content-security-policy" in response.headers
     assert production.client.get("/openapi.json").status_code == 404
     assert production.client.get("/docs").status_code == 404
-

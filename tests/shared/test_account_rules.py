@@ -18,15 +18,9 @@ from shared.account_rules import (
 
 
 def test_messages_use_the_seed_wording() -> None:
-    assert GDZWFW_LOGIN_ACCOUNT_MESSAGE == (
-        "请输入6-20位字符，仅包含数字、字母、下划线中的两种或以上的组合"
-    )
-    assert GDZWFW_PASSWORD_MESSAGE == (
-        "请输入8-20位字符，仅含数字、大写字母、小写字母、特殊字符中的三种及以上"
-    )
-    assert HRSS_LOGIN_ACCOUNT_MESSAGE == (
-        "登录账号应为5-20位，可以使用大小写字母、数字和下划线，且应该以字母开始"
-    )
+    assert GDZWFW_LOGIN_ACCOUNT_MESSAGE == ("请输入6-20位字符，仅包含数字、字母、下划线中的两种或以上的组合")
+    assert GDZWFW_PASSWORD_MESSAGE == ("请输入8-20位字符，仅含数字、大写字母、小写字母、特殊字符中的三种及以上")
+    assert HRSS_LOGIN_ACCOUNT_MESSAGE == ("登录账号应为5-20位，可以使用大小写字母、数字和下划线，且应该以字母开始")
 
 
 def test_rule_error_is_value_error_with_message() -> None:
@@ -93,8 +87,7 @@ def test_gdzwfw_login_account_refused(value: str) -> None:
 @pytest.mark.parametrize(
     "value",
     ["Abcdefg1", "abcdef1!", "ABCDEF1!", "Abcdefg!", "Aa1!Aa1!Aa1!Aa1!Aa1!", "p@ss~W0rd"],
-    ids=["upper-lower-digit", "lower-digit-special", "upper-digit-special",
-         "upper-lower-special", "20-chars-all-four", "tilde"],
+    ids=["upper-lower-digit", "lower-digit-special", "upper-digit-special", "upper-lower-special", "20-chars-all-four", "tilde"],
 )
 def test_gdzwfw_password_accepted(value: str) -> None:
     assert check_gdzwfw_password(value) is None
@@ -152,8 +145,7 @@ def test_hrss_login_account_accepted(value: str) -> None:
 @pytest.mark.parametrize(
     "value",
     ["", "zhan", "a" * 21, "1zhang", "_zhang", "zhang-san", "zhang san", "张三abc", "ｚｈａｎｇ", None],
-    ids=["empty", "4-chars", "21-chars", "starts-with-digit", "starts-with-underscore",
-         "hyphen", "space", "chinese", "full-width", "none"],
+    ids=["empty", "4-chars", "21-chars", "starts-with-digit", "starts-with-underscore", "hyphen", "space", "chinese", "full-width", "none"],
 )
 def test_hrss_login_account_refused(value: str) -> None:
     with pytest.raises(RuleError) as excinfo:
@@ -273,8 +265,7 @@ def test_hrss_password_refused(value: str, max_run: int) -> None:
     with pytest.raises(RuleError) as excinfo:
         check_hrss_password(value, max_keyboard_run=max_run)
     assert excinfo.value.message == (
-        "密码应为8-30位，且必须包含大写字母、小写字母、数字中至少3种，"
-        f"同时不能在键盘上连续超过{max_run}个字符"
+        f"密码应为8-30位，且必须包含大写字母、小写字母、数字中至少3种，同时不能在键盘上连续超过{max_run}个字符"
     )
 
 

@@ -32,7 +32,12 @@ class Provider:
         self.clock = clock
         self.published: list[RSAKey] = [self.new_key("k1")]
         router.get(f"{ISSUER}/.well-known/openid-configuration").respond(
-            json={"issuer": ISSUER, "authorization_endpoint": f"{ISSUER}/authorize", "token_endpoint": f"{ISSUER}/token", "jwks_uri": f"{ISSUER}/jwks"}
+            json={
+                "issuer": ISSUER,
+                "authorization_endpoint": f"{ISSUER}/authorize",
+                "token_endpoint": f"{ISSUER}/token",
+                "jwks_uri": f"{ISSUER}/jwks",
+            }
         )
         self.jwks = router.get(f"{ISSUER}/jwks").mock(side_effect=lambda _request: respx.MockResponse(json=self.key_set()))
 
@@ -69,7 +74,13 @@ def provider(clock: FrozenClock) -> Iterator[Provider]:
 @pytest.fixture
 def validator(sqlite_kv: Callable[[FrozenClock], SqlKeyValueStore], clock: FrozenClock) -> LogoutTokenValidator:
     rp = RelyingParty(
-        name="isso", issuer=ISSUER, client_id=CLIENT, client_secret="s", redirect_uri="https://rp.example/cb", clock=clock, jwks_refetch_interval=WINDOW
+        name="isso",
+        issuer=ISSUER,
+        client_id=CLIENT,
+        client_secret="s",
+        redirect_uri="https://rp.example/cb",
+        clock=clock,
+        jwks_refetch_interval=WINDOW,
     )
     return LogoutTokenValidator(rp=rp, kv=sqlite_kv(clock), clock=clock)
 

@@ -24,7 +24,9 @@ CLOSED_PORT_PG = "postgresql+psycopg://postgres@127.0.0.1:{port}/nothing"
 
 def _app(database_url: str, **settings: object) -> FastAPI:
     values = {"secret_key": "test-secret-key-test-secret-key-0123456789", "public_url": "http://127.0.0.1:8009", "log_json": False}
-    runtime = Runtime.create(ServiceSettings(database_url=database_url, **{**values, **settings}), namespace="health", kv_table=define_kv_table(MetaData()))
+    runtime = Runtime.create(
+        ServiceSettings(database_url=database_url, **{**values, **settings}), namespace="health", kv_table=define_kv_table(MetaData())
+    )
     return build_app(runtime=runtime, service_name="probe", title="probe", template_dirs=[], cookie_name="probe_sid", brand="probe")
 
 

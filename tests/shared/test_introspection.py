@@ -22,7 +22,6 @@ ENDPOINT = f"{ISSUER}/introspect"
 CACHE_SECONDS = 30
 
 
-
 class FakeServer:
     """The introspection endpoint: active tokens and the sid they carry."""
 
@@ -67,7 +66,14 @@ def claims_of(kv: SqlKeyValueStore, clock: FrozenClock, *tokens: str) -> list[di
 
         async with httpx.AsyncClient() as http:
             introspector = TokenIntrospector(
-                endpoint=endpoint, issuer=ISSUER, client_id="rs", client_secret="rs-secret", cache=kv, clock=clock, cache_seconds=CACHE_SECONDS, http=http
+                endpoint=endpoint,
+                issuer=ISSUER,
+                client_id="rs",
+                client_secret="rs-secret",
+                cache=kv,
+                clock=clock,
+                cache_seconds=CACHE_SECONDS,
+                http=http,
             )
             return [await introspector.active_claims(token) for token in tokens]
 
@@ -80,7 +86,16 @@ def introspector_for(kv: SqlKeyValueStore, clock: FrozenClock) -> TokenIntrospec
     async def endpoint() -> str:
         return ENDPOINT
 
-    return TokenIntrospector(endpoint=endpoint, issuer=ISSUER, client_id="rs", client_secret="rs-secret", cache=kv, clock=clock, cache_seconds=CACHE_SECONDS, http=None)  # type: ignore[arg-type]
+    return TokenIntrospector(
+        endpoint=endpoint,
+        issuer=ISSUER,
+        client_id="rs",
+        client_secret="rs-secret",
+        cache=kv,
+        clock=clock,
+        cache_seconds=CACHE_SECONDS,
+        http=None,
+    )  # type: ignore[arg-type]
 
 
 def test_an_active_result_is_cached_until_the_bound(kv, clock, server) -> None:

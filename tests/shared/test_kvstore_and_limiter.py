@@ -31,7 +31,9 @@ def clock() -> FrozenClock:
     return FrozenClock()
 
 
-def open_store(backend: str, request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClock) -> tuple[KeyValueStore, Callable[[], None]]:
+def open_store(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClock
+) -> tuple[KeyValueStore, Callable[[], None]]:
     """The store and what closes it."""
     if backend == "redis":  # its keys are emptied before each test (tests/conftest.py)
         return RedisKeyValueStore(TEST_REDIS_URL, "kvtest", clock, prefix=REDIS_KEY_PREFIX), lambda: None
@@ -150,7 +152,9 @@ def test_concurrent_increments_on_a_live_counter_are_all_counted(kv: KeyValueSto
         pytest.param("redis", marks=pytest.mark.skipif(not TEST_REDIS_URL, reason="needs TEST_REDIS_URL")),
     ],
 )
-def test_concurrent_first_increments_are_all_counted(backend: str, request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClock) -> None:
+def test_concurrent_first_increments_are_all_counted(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClock
+) -> None:
     """Parallel wrong passwords against a fresh lockout counter must all count."""
     kv, close = open_store(backend, request, tmp_path, clock)
     workers = 8

@@ -18,7 +18,6 @@ ISSUER = "https://idp.example"
 DISCOVERY = f"{ISSUER}/.well-known/openid-configuration"
 
 
-
 @pytest.fixture
 def provider() -> Iterator[respx.Route]:
     with respx.mock(assert_all_called=False) as router:

@@ -63,7 +63,8 @@ def test_the_templates_are_found() -> None:
 
 def test_the_policy_lists_each_extra_origin_once_and_only_the_origin() -> None:
     policy = content_security_policy(
-        connect_sources=["http://127.0.0.1:18880/"], form_targets=["https://isso.example/isso", "https://isso.example/logout", "https://b.example:8443/x"]
+        connect_sources=["http://127.0.0.1:18880/"],
+        form_targets=["https://isso.example/isso", "https://isso.example/logout", "https://b.example:8443/x"],
     )
     directives = dict(part.split(" ", 1) for part in policy.split("; "))
     assert directives["connect-src"] == "'self' http://127.0.0.1:18880"

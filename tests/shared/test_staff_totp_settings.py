@@ -19,7 +19,12 @@ SERVICES = {
     "ISSO_": (IssoSettings, {"gdzwfw_issuer": "https://gd.example", "gdzwfw_client_secret": "c"}),
     "REFUND_": (
         RefundSettings,
-        {"isso_issuer": "https://i.example", "isso_client_secret": "c", "gdzwfw_verification_url": "https://v.example", "audit_keys": {"k1": REAL}},
+        {
+            "isso_issuer": "https://i.example",
+            "isso_client_secret": "c",
+            "gdzwfw_verification_url": "https://v.example",
+            "audit_keys": {"k1": REAL},
+        },
     ),
 }
 

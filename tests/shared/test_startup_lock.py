@@ -107,7 +107,10 @@ def test_instances_starting_together_on_an_empty_database_all_come_up(fresh_data
         cookie_secure=False,
         log_json=False,
     )
-    clients = [TestClient(create_idp(settings, clock=FrozenClock(), passwords=PasswordService(time_cost=1, memory_cost=1024))) for _ in range(instances)]
+    clients = [
+        TestClient(create_idp(settings, clock=FrozenClock(), passwords=PasswordService(time_cost=1, memory_cost=1024)))
+        for _ in range(instances)
+    ]
     gate, started = threading.Barrier(instances), []
 
     def start(client: TestClient) -> int:

@@ -29,7 +29,19 @@ def test_acr_and_name_round_trip() -> None:
 
 @pytest.mark.parametrize(
     "acr",
-    [None, "", "L2", "urn:gdzwfw:loa:", "urn:gdzwfw:loa:L4", "urn:gdzwfw:loa:l2", "urn:other:loa:L2", "URN:GDZWFW:LOA:L2", " urn:gdzwfw:loa:L2", "urn:gdzwfw:loa:L2 ", "urn:gdzwfw:loa:acr"],
+    [
+        None,
+        "",
+        "L2",
+        "urn:gdzwfw:loa:",
+        "urn:gdzwfw:loa:L4",
+        "urn:gdzwfw:loa:l2",
+        "urn:other:loa:L2",
+        "URN:GDZWFW:LOA:L2",
+        " urn:gdzwfw:loa:L2",
+        "urn:gdzwfw:loa:L2 ",
+        "urn:gdzwfw:loa:acr",
+    ],
 )
 def test_unknown_acr_values_are_no_level(acr: str | None) -> None:
     assert TrustLevel.from_acr(acr) is None
@@ -92,7 +104,10 @@ def test_a_non_essential_or_unusable_acr_claim_demands_nothing(param: str) -> No
     assert essential_acr(param) is None
 
 
-@pytest.mark.parametrize("param", [None, "", "{", "not json", "[]", "[1, 2]", '"text"', "42", "null", '{"id_token": null}', '{"id_token": []}', '{"id_token": "acr"}'])
+@pytest.mark.parametrize(
+    "param",
+    [None, "", "{", "not json", "[]", "[1, 2]", '"text"', "42", "null", '{"id_token": null}', '{"id_token": []}', '{"id_token": "acr"}'],
+)
 def test_a_malformed_claims_parameter_demands_nothing(param: str | None) -> None:
     assert essential_acr(param) is None
 

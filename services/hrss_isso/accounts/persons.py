@@ -284,7 +284,9 @@ class PersonalAccounts:
                     person=person,
                     to_level=2,
                     method="人口库实名核验",
-                    evidence=f"人口库比对一致：{person.name} {mask_id_number(person.id_number)}，证件有效期至{valid_until if expiry else '长期'}",
+                    evidence=(
+                        f"人口库比对一致：{person.name} {mask_id_number(person.id_number)}，证件有效期至{valid_until if expiry else '长期'}"
+                    ),
                     at=now,
                 )
                 audit.record(

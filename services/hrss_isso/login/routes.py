@@ -161,7 +161,7 @@ async def chooser(
     # The level a login for a client must reach: its essential acr, else the
     # chain's floor (DESIGN.md: units are admitted from 四级（原L2）). The
     # ISSO's own pages (no client waiting) take a unit at any level.
-    floor = ((essential_acr(found.params.get("claims")) or TrustLevel.L2) if found else TrustLevel.L1)
+    floor = (essential_acr(found.params.get("claims")) or TrustLevel.L2) if found else TrustLevel.L1
     admitted = [row["unit"].id for row in rows if row["level"] >= floor]
     current = extra.pop("current", None)
     # Never preselect a unit the login would be refused for: the first admitted one, or none.

@@ -232,7 +232,11 @@ def window_ctx(values: dict) -> dict:
 @router.get("/window")
 async def window(request: Request, staff: ViewingStaff) -> Response:
     # Recording needs the review role: a viewer is told so instead of being given a form the server refuses.
-    context = {**window_ctx({"unit_field": "unit_code", "checked": []}), "flash": pop_flash(request), "may_review": staff.has_role(REVIEW_ROLE)}
+    context = {
+        **window_ctx({"unit_field": "unit_code", "checked": []}),
+        "flash": pop_flash(request),
+        "may_review": staff.has_role(REVIEW_ROLE),
+    }
     return page(request, "staff_window.html", context)
 
 

@@ -19,8 +19,17 @@ def audit_log(db: Database, *, keys: AuditKeys, before: int | None, record_id: i
     with db.transaction() as s:
         entries = [
             {
-                "seq": e.seq, "at": e.at, "kind": e.actor_kind, "who": e.actor_name, "actor_id": e.actor_id, "acr": e.acr,
-                "address": e.address, "what": describe(e), "record_id": e.record_id, "subject": e.subject, "hash": e.hash,
+                "seq": e.seq,
+                "at": e.at,
+                "kind": e.actor_kind,
+                "who": e.actor_name,
+                "actor_id": e.actor_id,
+                "acr": e.acr,
+                "address": e.address,
+                "what": describe(e),
+                "record_id": e.record_id,
+                "subject": e.subject,
+                "hash": e.hash,
                 "key_id": e.key_id,
             }
             for e in audit_page(s, before=before, record_id=record_id)

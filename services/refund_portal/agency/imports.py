@@ -462,9 +462,7 @@ def plan_import(session: Session, *, year: int, rule: PolicyRule, filename: str,
     codes = [r.unit_code for r in good]
     existing = {
         r.uscc: r
-        for r in session.execute(
-            select(RefundRecord).where(RefundRecord.year == year, RefundRecord.uscc.in_(usccs or [""]))
-        ).scalars()
+        for r in session.execute(select(RefundRecord).where(RefundRecord.year == year, RefundRecord.uscc.in_(usccs or [""]))).scalars()
     }
     code_owner = dict(
         session.execute(
@@ -578,7 +576,6 @@ def prepare(session: Session, *, policies: PolicyBook, year: int, filename: str,
     return plan_import(session, year=year, rule=rule, filename=filename, content=content, max_rows=max_rows)
 
 
-
 # ---- the import as the agency's staff run it -----------------------------------
 
 
@@ -665,8 +662,16 @@ class ListImporter:
             return found
 
     def _run(
-        self, *, staff_id: int, actor: Actor, year: int, filename: str, content: bytes, mode: str,
-        upload_id: str | None = None, notice: str | None = None,
+        self,
+        *,
+        staff_id: int,
+        actor: Actor,
+        year: int,
+        filename: str,
+        content: bytes,
+        mode: str,
+        upload_id: str | None = None,
+        notice: str | None = None,
     ) -> ImportResult:
         try:
             with self.db.transaction() as s:
@@ -677,9 +682,7 @@ class ListImporter:
                 if plan.errors and mode == "all":
                     kept = upload_id or self._keep(s, staff_id=staff_id, plan=plan, content=content)
                     return ImportResult(plan=plan, upload_id=kept, notice=notice)
-                outcome = apply_plan(
-                    s, plan, mode=mode, actor=actor, staff_id=staff_id, clock=self.clock, audit_keys=self.audit_keys
-                )
+                outcome = apply_plan(s, plan, mode=mode, actor=actor, staff_id=staff_id, clock=self.clock, audit_keys=self.audit_keys)
                 if upload_id:
                     s.execute(delete(ImportUpload).where(ImportUpload.id == upload_id))
                 batch_id = outcome.batch.id if outcome.batch else None
@@ -693,8 +696,13 @@ class ListImporter:
         upload_id = self.tokens.token(24)
         s.add(
             ImportUpload(
-                id=upload_id, staff_id=staff_id, year=plan.year, filename=plan.filename, content=content,
-                file_sha256=plan.file_sha256, expires_at=now + dt.timedelta(seconds=self.upload_seconds),
+                id=upload_id,
+                staff_id=staff_id,
+                year=plan.year,
+                filename=plan.filename,
+                content=content,
+                file_sha256=plan.file_sha256,
+                expires_at=now + dt.timedelta(seconds=self.upload_seconds),
             )
         )
         return upload_id

@@ -245,7 +245,13 @@ def batch_detail(db: Database, *, batch_id: int) -> tuple[PaymentBatch, list[dic
 
 
 def export_batch(
-    db: Database, *, batch_id: int, format: str, actor: Actor, clock: Clock, audit_keys: AuditKeys  # noqa: A002
+    db: Database,
+    *,
+    batch_id: int,
+    format: str,
+    actor: Actor,
+    clock: Clock,
+    audit_keys: AuditKeys,  # noqa: A002
 ) -> ExportFile | None:
     """The batch's transfer list as CSV or XLSX; who took it, and when, is logged."""
     with db.transaction() as s:

@@ -98,8 +98,14 @@ def correct_account(
     with db.transaction() as s:
         try:
             correct_bank_account(
-                s, record_id=record_id, bank_name=bank_name, bank_account=bank_account, reason=reason,
-                actor=actor, clock=clock, audit_keys=audit_keys,
+                s,
+                record_id=record_id,
+                bank_name=bank_name,
+                bank_account=bank_account,
+                reason=reason,
+                actor=actor,
+                clock=clock,
+                audit_keys=audit_keys,
             )
         except DecisionError as exc:
             return messages.STAFF_ERROR.get(exc.code, messages.DECISION_ERROR.get(exc.code, exc.code)).format(

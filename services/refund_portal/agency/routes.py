@@ -152,8 +152,15 @@ async def overview_page(
 
 @router.get("/records")
 async def records(
-    request: Request, staff: StaffViewing, db: DbDep, policies: PoliciesDep, clock: ClockDep,
-    year: Year = None, status: str = "", q: str = "", page_no: PageNo = 1,
+    request: Request,
+    staff: StaffViewing,
+    db: DbDep,
+    policies: PoliciesDep,
+    clock: ClockDep,
+    year: Year = None,
+    status: str = "",
+    q: str = "",
+    page_no: PageNo = 1,
 ) -> Response:
     page_no = max(page_no, 1)
     found = await run_in_threadpool(record_list, db, policies=policies, clock=clock, year=year, status=status, query=q, page_no=page_no)
@@ -176,8 +183,15 @@ async def record_page(request: Request, record_id: DbId, staff: StaffViewing, db
 
 @router.post("/records/{record_id}/bank-account")
 async def correct_account_submit(
-    request: Request, record_id: DbId, form: CsrfForm, staff: StaffCorrecting, session: SessionDep, address: ClientAddress,
-    db: DbDep, clock: ClockDep, audit_keys: AuditKeysDep,
+    request: Request,
+    record_id: DbId,
+    form: CsrfForm,
+    staff: StaffCorrecting,
+    session: SessionDep,
+    address: ClientAddress,
+    db: DbDep,
+    clock: ClockDep,
+    audit_keys: AuditKeysDep,
 ) -> Response:
     values = {
         "bank_name": str(form.get("bank_name", "")).strip(),
@@ -259,11 +273,18 @@ async def import_template(staff: StaffImporting) -> Response:
 
 @router.post("/imports")
 async def import_submit(
-    request: Request, upload: Annotated[ListUpload, Depends(read_list_upload)], staff: StaffImporting,
-    importer: ListImporterDep, address: ClientAddress,
+    request: Request,
+    upload: Annotated[ListUpload, Depends(read_list_upload)],
+    staff: StaffImporting,
+    importer: ListImporterDep,
+    address: ClientAddress,
 ) -> Response:
     result = await run_in_threadpool(
-        importer.upload, staff_id=staff.id, actor=staff_actor(staff, address), year=upload.year, filename=upload.filename,
+        importer.upload,
+        staff_id=staff.id,
+        actor=staff_actor(staff, address),
+        year=upload.year,
+        filename=upload.filename,
         content=upload.content,
     )
     return await _import_done(request, staff, importer, result)
@@ -274,7 +295,10 @@ async def import_good_rows(
     request: Request, upload_id: str, form: CsrfForm, staff: StaffImporting, importer: ListImporterDep, address: ClientAddress
 ) -> Response:
     result = await run_in_threadpool(
-        importer.import_kept, staff_id=staff.id, actor=staff_actor(staff, address), upload_id=upload_id,
+        importer.import_kept,
+        staff_id=staff.id,
+        actor=staff_actor(staff, address),
+        upload_id=upload_id,
         acknowledged=form.get("acknowledge") == "yes",
     )
     return await _import_done(request, staff, importer, result)
@@ -298,9 +322,7 @@ async def payments(
     request: Request, staff: StaffViewing, session: SessionDep, db: DbDep, policies: PoliciesDep, clock: ClockDep, year: Year = None
 ) -> Response:
     context = await run_in_threadpool(payments_overview, db, policies=policies, clock=clock, year=year)
-    return page(
-        request, staff, "agency/payments.html", {"active": "payments", **context, "flash": session.pop(FLASH, None), "error": None}
-    )
+    return page(request, staff, "agency/payments.html", {"active": "payments", **context, "flash": session.pop(FLASH, None), "error": None})
 
 
 @router.post("/payments")
@@ -336,7 +358,12 @@ async def payment_batch(request: Request, batch_id: DbId, staff: StaffViewing, d
 
 @router.get("/payments/{batch_id}/export")
 async def payment_export(
-    batch_id: DbId, staff: StaffExporting, address: ClientAddress, db: DbDep, clock: ClockDep, audit_keys: AuditKeysDep,
+    batch_id: DbId,
+    staff: StaffExporting,
+    address: ClientAddress,
+    db: DbDep,
+    clock: ClockDep,
+    audit_keys: AuditKeysDep,
     format: str = "csv",  # noqa: A002
 ) -> Response:
     if format not in EXPORT_FORMATS:
@@ -351,8 +378,15 @@ async def payment_export(
 
 @router.post("/payments/{batch_id}/paid")
 async def payment_paid(
-    request: Request, batch_id: DbId, form: CsrfForm, staff: StaffPaying, session: SessionDep, address: ClientAddress,
-    db: DbDep, clock: ClockDep, audit_keys: AuditKeysDep,
+    request: Request,
+    batch_id: DbId,
+    form: CsrfForm,
+    staff: StaffPaying,
+    session: SessionDep,
+    address: ClientAddress,
+    db: DbDep,
+    clock: ClockDep,
+    audit_keys: AuditKeysDep,
 ) -> Response:
     reference = str(form.get("reference", "")).strip()[:100]
     if form.get("acknowledge") != "yes":

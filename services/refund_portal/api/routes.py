@@ -62,7 +62,12 @@ async def my_refunds(claims: ReadToken, db: DbDep) -> JSONResponse:
     },
 )
 async def confirmation(
-    record_id: DbId, claims: ConfirmToken, address: ClientAddress, db: DbDep, clock: ClockDep, audit_keys: AuditKeysDep,
+    record_id: DbId,
+    claims: ConfirmToken,
+    address: ClientAddress,
+    db: DbDep,
+    clock: ClockDep,
+    audit_keys: AuditKeysDep,
     body: ConfirmationRequest | None = None,
 ) -> JSONResponse:
     """The unit's decision on its pending record: confirm (the default),

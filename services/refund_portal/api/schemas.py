@@ -14,7 +14,7 @@ __all__ = ["UNAUTHORIZED", "refused", "Me", "Basis", "Refund", "MyRefunds", "Con
 
 UNAUTHORIZED = {
     401: {
-        "description": 'no bearer token (`WWW-Authenticate: Bearer`, no error code), '
+        "description": "no bearer token (`WWW-Authenticate: Bearer`, no error code), "
         'invalid_token (`WWW-Authenticate: Bearer error="invalid_token"`), or below L2 the RFC 9470 challenge '
         '`Bearer error="insufficient_user_authentication", acr_values="urn:gdzwfw:loa:L2"`'
     },
@@ -51,7 +51,7 @@ class Basis(BaseModel):
     rule_year: int = Field(description="Refund year whose rule was applied.")
     premium_year: int = Field(description="Year whose premiums and layoffs count (the year before).")
     size: Literal["large", "sme"] = Field(description="大型企业 or 中小微企业.")
-    ratio: str = Field(description="Refund ratio, an exact decimal, e.g. \"0.60\".")
+    ratio: str = Field(description='Refund ratio, an exact decimal, e.g. "0.60".')
     unit_premium_fen: int
     staff_premium_fen: int
     premium_total_fen: int
@@ -75,7 +75,7 @@ class Refund(BaseModel):
     uscc: str
     unit_code: str
     amount_fen: int = Field(description="The refund in integer fen (分).")
-    amount: str = Field(description="The refund in yuan as an exact decimal string, e.g. \"34574.69\".")
+    amount: str = Field(description='The refund in yuan as an exact decimal string, e.g. "34574.69".')
     amount_in_words: str = Field(description="The amount in 中文大写, as on official forms.")
     basis: Basis
     bank_name: str

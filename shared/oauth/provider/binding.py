@@ -16,8 +16,9 @@ class Binding(Protocol):
     config: Any  # ProviderConfig: issuer, clock, tokens, ttls, scoped claims
     store: Any  # ProviderStore, or the hot paths' PrefetchedStore
 
-    def principal_for(self, *, subject: str | None, acr: str | None, amr: list[str], auth_time: int | None,
-                      context: dict[str, Any]) -> Principal | None: ...
+    def principal_for(
+        self, *, subject: str | None, acr: str | None, amr: list[str], auth_time: int | None, context: dict[str, Any]
+    ) -> Principal | None: ...
 
     def subject_claims(self, principal: Principal, scope: str | None) -> dict[str, Any]: ...
 

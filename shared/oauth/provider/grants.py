@@ -302,7 +302,9 @@ class ProviderEndSession(EndSessionEndpoint):
         bound = _bound(self)
         try:
             token = jwt.decode(id_token_hint, KeySet.import_key_set(bound.jwks()), algorithms=self.get_algorithms())
-            _HintClaims(now=bound.config.clock.timestamp(), leeway=60, iss={"essential": True, "value": bound.config.issuer}).validate(token.claims)
+            _HintClaims(now=bound.config.clock.timestamp(), leeway=60, iss={"essential": True, "value": bound.config.issuer}).validate(
+                token.claims
+            )
         except JoseError as exc:
             raise InvalidRequestError("Invalid 'id_token_hint'.") from exc
         return dict(token.claims)

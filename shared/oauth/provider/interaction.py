@@ -75,7 +75,14 @@ class Interactions:
         self.store, self.tokens, self.ttl = store, tokens, ttl
 
     def create(
-        self, *, params: dict[str, str], created: int, client_id: str, client_name: str, requested_prompt: str = "", needs_login: bool = True
+        self,
+        *,
+        params: dict[str, str],
+        created: int,
+        client_id: str,
+        client_name: str,
+        requested_prompt: str = "",
+        needs_login: bool = True,
     ) -> Interaction:
         iid = self.tokens.token(16)
         data = {

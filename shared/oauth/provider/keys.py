@@ -109,9 +109,13 @@ class KeyManager:
             if self._cached_at and (now - self._cached_at).total_seconds() < self.cache_seconds:
                 return
         cutoff = now - dt.timedelta(seconds=self.publish_grace)
-        rows = session.execute(
-            select(self.t).where(or_(self.t.c.retired_at.is_(None), self.t.c.retired_at > cutoff)).order_by(self.t.c.created_at.desc())
-        ).mappings().all()
+        rows = (
+            session.execute(
+                select(self.t).where(or_(self.t.c.retired_at.is_(None), self.t.c.retired_at > cutoff)).order_by(self.t.c.created_at.desc())
+            )
+            .mappings()
+            .all()
+        )
         current = None
         published = []
         for row in rows:
@@ -143,5 +147,3 @@ class KeyManager:
 
     def public_key_set(self, session: Session) -> KeySet:
         return KeySet.import_key_set(self.jwks(session))
-
-

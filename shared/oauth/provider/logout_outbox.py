@@ -90,7 +90,15 @@ class LogoutOutbox:
     def enqueue(self, session: Session, *, client_id: str, uri: str, subject: str | None, sid: str) -> int:
         """A notice to send, in the caller's (the logout's) transaction; its id."""
         now = self.clock.now()
-        values = {"client_id": client_id, "uri": uri, "subject": subject, "sid": sid, "created_at": now, "attempts": 0, "next_attempt_at": now}
+        values = {
+            "client_id": client_id,
+            "uri": uri,
+            "subject": subject,
+            "sid": sid,
+            "created_at": now,
+            "attempts": 0,
+            "next_attempt_at": now,
+        }
         return session.execute(insert(self.table).values(**values).returning(self.table.c.id)).scalar_one()
 
     def deliver(self, ids: list[int] | None = None) -> int:

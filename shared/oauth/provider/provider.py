@@ -47,7 +47,18 @@ from shared.randomness import TokenSource
 from shared.settings import ClientConfig, ProviderSettings
 from shared.trust import TrustLevel
 
-__all__ = ["ProviderConfig", "EndpointPaths", "Provider", "BoundProvider", "Respond", "ErrorPage", "Login", "Unmet", "ConfirmLogout", "authenticated_by"]
+__all__ = [
+    "ProviderConfig",
+    "EndpointPaths",
+    "Provider",
+    "BoundProvider",
+    "Respond",
+    "ErrorPage",
+    "Login",
+    "Unmet",
+    "ConfirmLogout",
+    "authenticated_by",
+]
 
 log = logging.getLogger("oauth.provider")
 
@@ -233,7 +244,15 @@ class BoundProvider:
         return server
 
     # -- callbacks used by the grants ----------------------------------------
-    def generate_token(self, grant_type: str, client: Client, user: Any = None, scope: str | None = None, expires_in: int | None = None, include_refresh_token: bool = True) -> dict[str, Any]:
+    def generate_token(
+        self,
+        grant_type: str,
+        client: Client,
+        user: Any = None,
+        scope: str | None = None,
+        expires_in: int | None = None,
+        include_refresh_token: bool = True,
+    ) -> dict[str, Any]:
         tokens = self.config.tokens
         token: dict[str, Any] = {
             "token_type": "Bearer",
@@ -271,7 +290,9 @@ class BoundProvider:
             context=user.context if user else {},
         )
 
-    def principal_for(self, *, subject: str | None, acr: str | None, amr: list[str], auth_time: int | None, context: dict[str, Any]) -> Principal | None:
+    def principal_for(
+        self, *, subject: str | None, acr: str | None, amr: list[str], auth_time: int | None, context: dict[str, Any]
+    ) -> Principal | None:
         if subject is None:
             return None
         claims = self.config.hooks.profile_claims(self.session, subject=subject, context=context)
@@ -469,7 +490,9 @@ class Provider:
             # that asks for it fail with invalid_scope: refuse to start instead.
             unknown = sorted(set(client.scope.split()) - supported)
             if unknown:
-                raise ValueError(f"client {client.client_id!r} is registered for unsupported scopes {unknown} (supported: {sorted(supported)})")
+                raise ValueError(
+                    f"client {client.client_id!r} is registered for unsupported scopes {unknown} (supported: {sorted(supported)})"
+                )
         with self.db.transaction() as s:
             self.config.keys.ensure_key(s)
             store = ProviderStore(s, self.config.tables, self.config.clock)
@@ -571,7 +594,10 @@ class Provider:
             self.issuer_param.add_issuer_parameter(server, response)
             return Respond(response)
         log.info("authorization request refused without redirect", extra={"fields": {"error": error.error}})
-        return ErrorPage(error=error.error, description=error.get_error_description() if hasattr(error, "get_error_description") else (error.description or ""))
+        return ErrorPage(
+            error=error.error,
+            description=error.get_error_description() if hasattr(error, "get_error_description") else (error.description or ""),
+        )
 
     # -- back-channel endpoints -------------------------------------------
     def token(self, req: StarletteOAuth2Request) -> AuthlibResponse:
@@ -608,7 +634,9 @@ class Provider:
             current = self.config.hooks.session_principal(s, req.session)
             # RP-Initiated Logout §2: ask when the hint is not the logged-in
             # user's, so a link with someone else's ID token logs nobody out.
-            foreign_hint = current is not None and validated.id_token_claims is not None and validated.id_token_claims.get("sub") != current.sub
+            foreign_hint = (
+                current is not None and validated.id_token_claims is not None and validated.id_token_claims.get("sub") != current.sub
+            )
             if (validated.needs_confirmation or foreign_hint) and not confirmed:
                 return ConfirmLogout(client_name=validated.client.client_name if validated.client else None)
             response = server.create_endpoint_response("end_session", validated)
@@ -677,4 +705,3 @@ class Provider:
             "backchannel_logout_supported": True,
             "backchannel_logout_session_supported": True,
         }
-

@@ -68,7 +68,6 @@ def outcome_response(request: Request, provider: Provider, outcome: Respond | Er
     )
 
 
-
 def get_provider(request: Request) -> Provider:
     return state(request, "provider")
 
@@ -78,7 +77,9 @@ router = APIRouter(include_in_schema=False)
 
 
 def _interaction_expired(request: Request) -> Response:
-    return render(request, "oauth_error.html", {"message": "登录已超时，请返回原应用重新发起登录。", "error": "interaction_expired"}, status_code=400)
+    return render(
+        request, "oauth_error.html", {"message": "登录已超时，请返回原应用重新发起登录。", "error": "interaction_expired"}, status_code=400
+    )
 
 
 @router.api_route(PATHS.authorization, methods=["GET", "POST"])
@@ -151,8 +152,11 @@ def machine_endpoints(provider: Provider, *, public_url: str):
 
     async def jwks(_: MachineRequest) -> MachineResponse:
         keys = await run_in_threadpool(provider.jwks)
-        return MachineResponse(status=200, body=json.dumps(keys).encode(), headers=[(b"content-type", b"application/json"),
-                                                                                     (b"cache-control", b"public, max-age=60")])
+        return MachineResponse(
+            status=200,
+            body=json.dumps(keys).encode(),
+            headers=[(b"content-type", b"application/json"), (b"cache-control", b"public, max-age=60")],
+        )
 
     async def token(request: MachineRequest) -> MachineResponse:
         return _machine(await provider.hot.token(machine_oauth2_request(request, public_url=public_url)))

@@ -37,30 +37,58 @@ class _Statements:
         client, code, token = tables.client.c, tables.authorization_code.c, tables.token.c
         # Column order is the order of the dataclass each row becomes.
         self.client_by_id = select(
-            client.client_id, client.client_secret_hash, client.client_name, client.redirect_uris,
-            client.post_logout_redirect_uris, client.backchannel_logout_uri, client.grant_types, client.scope,
-            client.token_endpoint_auth_method, client.introspection_allowed,
+            client.client_id,
+            client.client_secret_hash,
+            client.client_name,
+            client.redirect_uris,
+            client.post_logout_redirect_uris,
+            client.backchannel_logout_uri,
+            client.grant_types,
+            client.scope,
+            client.token_endpoint_auth_method,
+            client.introspection_allowed,
         ).where(client.client_id == bindparam("b_client_id"))
         # inline(): no RETURNING of the new id on PostgreSQL, which nothing reads.
         self.insert_code = insert(tables.authorization_code).inline()
         self.code_by_hash = select(
-            code.id, code.client_id, code.subject, code.redirect_uri, code.scope, code.nonce, code.code_challenge,
-            code.code_challenge_method, code.auth_time, code.acr, code.amr, code.sid, code.context, code.expires_at,
+            code.id,
+            code.client_id,
+            code.subject,
+            code.redirect_uri,
+            code.scope,
+            code.nonce,
+            code.code_challenge,
+            code.code_challenge_method,
+            code.auth_time,
+            code.acr,
+            code.amr,
+            code.sid,
+            code.context,
+            code.expires_at,
             code.used_at,
         ).where(code.code_hash == bindparam("b_hash"), code.client_id == bindparam("b_client_id"))
-        self.nonce_seen = (
-            select(code.id).where(code.client_id == bindparam("b_client_id"), code.nonce == bindparam("b_nonce")).limit(1)
-        )
+        self.nonce_seen = select(code.id).where(code.client_id == bindparam("b_client_id"), code.nonce == bindparam("b_nonce")).limit(1)
         self.claim_code = (
-            update(tables.authorization_code)
-            .where(code.id == bindparam("b_id"), code.used_at.is_(None))
-            .values(used_at=bindparam("b_now"))
+            update(tables.authorization_code).where(code.id == bindparam("b_id"), code.used_at.is_(None)).values(used_at=bindparam("b_now"))
         )
         self.insert_token = insert(tables.token).inline()
         token_columns = (
-            token.id, token.client_id, token.subject, token.scope, token.family_id, token.authorization_code_id,
-            token.auth_time, token.acr, token.amr, token.sid, token.context, token.issued_at, token.expires_at,
-            token.refresh_expires_at, token.refresh_used_at, token.revoked_at,
+            token.id,
+            token.client_id,
+            token.subject,
+            token.scope,
+            token.family_id,
+            token.authorization_code_id,
+            token.auth_time,
+            token.acr,
+            token.amr,
+            token.sid,
+            token.context,
+            token.issued_at,
+            token.expires_at,
+            token.refresh_expires_at,
+            token.refresh_used_at,
+            token.revoked_at,
         )
         self.token_columns = token_columns
         self._token = token
@@ -84,10 +112,22 @@ class _Statements:
 
 # The columns a new token row is written with (see token_values).
 TOKEN_INSERT_COLUMNS = (
-    "access_token_hash", "refresh_token_hash", "client_id", "subject", "scope", "family_id", "authorization_code_id",
-    "auth_time", "acr", "amr", "sid", "context", "issued_at", "expires_at", "refresh_expires_at",
+    "access_token_hash",
+    "refresh_token_hash",
+    "client_id",
+    "subject",
+    "scope",
+    "family_id",
+    "authorization_code_id",
+    "auth_time",
+    "acr",
+    "amr",
+    "sid",
+    "context",
+    "issued_at",
+    "expires_at",
+    "refresh_expires_at",
 )
-
 
 
 @functools.cache
@@ -216,8 +256,23 @@ class ProviderStore:
         row = self.s.execute(self.q.code_by_hash, {"b_hash": hash_secret(code), "b_client_id": client_id}).first()
         if row is None:
             return None
-        (id_, client_id_, subject, redirect_uri, scope, nonce, challenge, challenge_method, auth_time, acr, amr, sid,
-         context, expires_at, used_at) = row
+        (
+            id_,
+            client_id_,
+            subject,
+            redirect_uri,
+            scope,
+            nonce,
+            challenge,
+            challenge_method,
+            auth_time,
+            acr,
+            amr,
+            sid,
+            context,
+            expires_at,
+            used_at,
+        ) = row
         return AuthorizationCode(
             id=id_,
             client_id=client_id_,
@@ -304,17 +359,13 @@ class ProviderStore:
 
     def revoke_session_tokens(self, *, sid: str) -> int:
         t = self.t.token
-        return self.s.execute(
-            update(t).where(t.c.sid == sid, t.c.revoked_at.is_(None)).values(revoked_at=self.clock.now())
-        ).rowcount
+        return self.s.execute(update(t).where(t.c.sid == sid, t.c.revoked_at.is_(None)).values(revoked_at=self.clock.now())).rowcount
 
     def expire_session_codes(self, *, sid: str) -> int:
         """Codes issued under this login and not yet exchanged stop working
         (they would otherwise still buy tokens after the login ended)."""
         t, now = self.t.authorization_code, self.clock.now()
-        return self.s.execute(
-            update(t).where(t.c.sid == sid, t.c.used_at.is_(None), t.c.expires_at > now).values(expires_at=now)
-        ).rowcount
+        return self.s.execute(update(t).where(t.c.sid == sid, t.c.used_at.is_(None), t.c.expires_at > now).values(expires_at=now)).rowcount
 
     def live_grants(self, *, subjects: Collection[str]) -> list[tuple[str, str, dict[str, Any]]]:
         """(sid, subject, context) of what was issued to ``subjects`` under a
@@ -333,6 +384,7 @@ class ProviderStore:
         )
         rows = [*self.s.execute(tokens).all(), *self.s.execute(codes).all()]
         return [(r.sid, r.subject, dict(r.context or {})) for r in rows]
+
 
 def token_values(
     *,
@@ -374,8 +426,24 @@ def token_values(
 
 
 def token_from_row(row: Any, kind: str, *, now: dt.datetime) -> Token:
-    (id_, client_id, subject, scope, family_id, code_id, auth_time, acr, amr, sid, context, issued_at, expires_at,
-     refresh_expires_at, refresh_used_at, revoked_at) = row
+    (
+        id_,
+        client_id,
+        subject,
+        scope,
+        family_id,
+        code_id,
+        auth_time,
+        acr,
+        amr,
+        sid,
+        context,
+        issued_at,
+        expires_at,
+        refresh_expires_at,
+        refresh_used_at,
+        revoked_at,
+    ) = row
     return Token(
         id=id_,
         client_id=client_id,
@@ -399,8 +467,18 @@ def token_from_row(row: Any, kind: str, *, now: dt.datetime) -> Token:
 
 
 def client_from_row(row: Any) -> Client:
-    (client_id, secret_hash, name, redirect_uris, post_logout_uris, backchannel_uri, grant_types, scope, auth_method,
-     introspection_allowed) = row
+    (
+        client_id,
+        secret_hash,
+        name,
+        redirect_uris,
+        post_logout_uris,
+        backchannel_uri,
+        grant_types,
+        scope,
+        auth_method,
+        introspection_allowed,
+    ) = row
     return Client(
         client_id=client_id,
         client_secret_hash=secret_hash,
