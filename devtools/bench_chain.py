@@ -35,7 +35,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, text
 
-from devtools.demo_client import isso_tokens
+from devtools.demo_client import DEMO_RP, isso_tokens
 from devtools.stack import SERVICES, Stack, StackConfig, database_urls, drop_databases, free_port
 
 _LATENCY = re.compile(r"^\s+(50|99)%\s+(\S+)", re.M)
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             tokens = httpx.post(
                 f"{config.url('hrss_isso')}/isso/token",
                 data={"grant_type": "refresh_token", "refresh_token": isso_refresh},
-                auth=("demo-rp", "demo-rp-secret"),
+                auth=DEMO_RP,
             ).json()
         api = f"{config.url('refund_portal')}/api/v1/refunds/me"
         first = httpx.get(api, headers={"Authorization": f"Bearer {tokens['access_token']}"})

@@ -48,6 +48,7 @@ import httpx
 
 from devtools.bench import CLIENT_ID, LOGIN_NAME, REDIRECT_URI, Config, Server, bench_database, drop_database, prepare_database
 from devtools.bench_chain import token_bytes
+from devtools.demo_client import form_value
 from devtools.stack import ROOT, free_port
 
 PEER_SOURCE = ROOT.parent / "shared" / "bench-peer"
@@ -170,13 +171,13 @@ def ours_flow(client: httpx.Client, cfg: Config) -> None:
         return response
 
     login = call("GET", "/authorize", params=params).headers["location"]
-    form = dict(_HIDDEN.findall(call("GET", login).text))
+    page = call("GET", login).text
     done = call(
         "POST",
         "/login",
         data={
-            "csrf_token": form["csrf_token"],
-            "interaction": form["interaction"],
+            "csrf_token": form_value(page, "csrf_token"),
+            "interaction": form_value(page, "interaction"),
             "tab": "legal",
             "login_name": LOGIN_NAME,
             "password": cfg.password,

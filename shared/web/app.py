@@ -37,7 +37,7 @@ from shared.tracing import instrument, make_tracer_provider, tracing_configured
 from shared.web.csrf import CsrfError, csrf_token
 from shared.web.deps import Redirect, Refused
 from shared.web.fastlane import MachineRequest, MachineResponse, ServiceApp
-from shared.web.health import SKIP_SESSION_PATHS, add_health_probes
+from shared.web.health import add_health_probes
 from shared.web.logs import RequestIdMiddleware
 from shared.web.security_headers import content_security_policy, secure_pages
 from shared.web.sessions import ServerSessionMiddleware
@@ -165,7 +165,9 @@ def build_app(
         cookie_name=cookie_name,
         idle_seconds=settings.session_idle_seconds,
         secure=settings.cookie_secure,
-        skip_prefixes=("/static/", *SKIP_SESSION_PATHS),
+        # Health probes and the other machine endpoints never reach this
+        # middleware (fast lane); static files neither read nor slide a session.
+        skip_prefixes=("/static/",),
     )
     app.add_middleware(RequestIdMiddleware)
     if tracer_provider is not None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from jinja2 import Environment
 from starlette.datastructures import FormData
 
 from shared.clock import Clock
@@ -96,10 +95,6 @@ async def get_clock(request: Request) -> Clock:
 
 async def get_tokens(request: Request) -> TokenSource:
     return request.app.state.tokens
-
-
-async def get_templates_env(request: Request) -> Environment:
-    return request.app.state.templates.env
 
 
 async def get_session(request: Request) -> dict[str, Any]:

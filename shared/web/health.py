@@ -20,13 +20,10 @@ from shared.db import Database
 from shared.kvstore import KeyValueStore, RedisKeyValueStore
 from shared.web.fastlane import MachineRequest, MachineResponse, ServiceApp, json_response
 
-__all__ = ["add_health_probes", "SKIP_SESSION_PATHS"]
+__all__ = ["add_health_probes"]
 
 log = logging.getLogger("web.health")
 NO_STORE = [("cache-control", "no-store")]
-# Probes neither read nor create a session (they come every few seconds);
-# on the fast lane they never reach the session middleware anyway.
-SKIP_SESSION_PATHS = ("/healthz", "/readyz")
 
 
 def add_health_probes(app: ServiceApp, *, service_name: str, db: Database, kv: KeyValueStore, timeout: float) -> None:

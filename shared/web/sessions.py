@@ -85,7 +85,7 @@ class ServerSessionMiddleware:
         idle_seconds: int,
         secure: bool,
         path: str = "/",
-        skip_prefixes: tuple[str, ...] = ("/static/", "/healthz"),
+        skip_prefixes: tuple[str, ...] = ("/static/",),
     ) -> None:
         self.app = app
         self.store = store
@@ -101,7 +101,7 @@ class ServerSessionMiddleware:
         return session_store_key(sid)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # Static files and health checks neither read nor slide a session.
+        # Static files neither read nor slide a session (health probes are on the fast lane).
         if scope["type"] not in ("http", "websocket") or scope["path"].startswith(self.skip_prefixes):
             await self.app(scope, receive, send)
             return

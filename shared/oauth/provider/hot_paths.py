@@ -9,16 +9,16 @@ so it runs on the loop without blocking it), then write what it saved. The
 protocol decisions are still Authlib's and :mod:`.grants`', exactly as on
 the general path; only the storage calls moved.
 
-Everything else (code and refresh grants, which claim rows under
-concurrency; introspection of a token with a subject, whose claims come from
-the service's account tables; revocation; userinfo) keeps the general path:
-a synchronous session in a worker thread.
+Introspection of a token with a subject needs the subject's claims from the
+service's account tables: it runs in a worker thread with a session, still on
+the rows already read. Everything else (code and refresh grants, which claim
+rows under concurrency; revocation; userinfo) keeps the general path: a
+synchronous session in a worker thread.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any
 
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
@@ -32,8 +32,6 @@ from shared.oauth.provider.store import client_from_row, token_from_row, token_v
 from shared.randomness import hash_secret
 
 __all__ = ["HotPaths", "PrefetchedStore"]
-
-log = logging.getLogger("oauth.provider")
 
 
 class NotPrefetched(LookupError):
@@ -145,16 +143,22 @@ class HotPaths:
     async def introspect(self, req: StarletteOAuth2Request) -> AuthlibResponse:
         token_string = req.form.get("token")
         tokens: dict[tuple[str, str], Token | None] = {}
+        found: Token | None = None
         if token_string:
             kinds = ("refresh", "access") if req.form.get("token_type_hint") == "refresh_token" else ("access", "refresh")
             now = self.config.clock.now()
             for kind in kinds:
                 row = await self.store.token_row(kind, hash_secret(token_string))
                 found = tokens[(kind, token_string)] = None if row is None else token_from_row(row, kind, now=now)
-                if found is not None and found.subject is not None:
-                    # A subject's claims come from the service's own tables (general path).
-                    return await run_in_threadpool(self.provider.endpoint, "introspection", req)
                 if found is not None:
                     break
         prefetched = PrefetchedStore(self.config.clock, clients=await self._clients(req), tokens=tokens)
+        if found is not None and found.subject is not None:
+            # A subject's claims come from the service's own tables, through a
+            # synchronous session: in a thread, but on the rows already read.
+            return await run_in_threadpool(self._introspect_with_session, prefetched, req)
         return self.provider.bind_on_loop(prefetched).server.create_endpoint_response("introspection", req)
+
+    def _introspect_with_session(self, prefetched: PrefetchedStore, req: StarletteOAuth2Request) -> AuthlibResponse:
+        with self.provider.db.session() as session:
+            return self.provider.bind(session, store=prefetched).server.create_endpoint_response("introspection", req)
