@@ -11,17 +11,28 @@ import datetime as dt
 import json
 from typing import Any, Protocol
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, delete, insert, select, update
+from sqlalchemy import ARRAY, Column, DateTime, Integer, MetaData, String, Table, Text, any_, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
 
 from shared.clock import Clock, as_utc
 from shared.db import Database
+from shared.db_async import AsyncReads, KeyedLookup, running_loop
 
 __all__ = ["KeyValueStore", "SqlKeyValueStore", "RedisKeyValueStore", "define_kv_table", "make_kv_store"]
 
 
 class KeyValueStore(Protocol):
     def get(self, key: str) -> Any | None: ...
+
+    async def aget(self, key: str) -> Any | None:
+        """``get`` without a thread where the store allows it, for hot paths
+        on the event loop (the refund API's cached introspection)."""
+
+    async def open(self) -> None:
+        """In the serving event loop (the app's lifespan): what ``aget`` needs."""
+
+    async def close(self) -> None: ...
 
     def set(self, key: str, value: Any, ttl: int) -> None: ...
 
@@ -49,18 +60,41 @@ def define_kv_table(metadata: MetaData) -> Table:
 
 
 class SqlKeyValueStore:
-    def __init__(self, db: Database, table: Table, clock: Clock) -> None:
+    def __init__(self, db: Database, table: Table, clock: Clock, *, reads: AsyncReads | None = None) -> None:
         self._db, self._t, self._clock = db, table, clock
+        self.reads = reads or AsyncReads(db, pool_size=1)
+        self._get = select(table.c.value, table.c.expires_at).where(table.c.key == bindparam("key"))
+        # aget: concurrent reads share one query (the refund API reads a cached introspection per call).
+        columns = (table.c.key, table.c.value, table.c.expires_at)
+        self._lookup = KeyedLookup(
+            self.reads,
+            one=select(*columns).where(table.c.key == bindparam("key")),
+            many=select(*columns).where(table.c.key == any_(bindparam("keys", type_=ARRAY(String)))),
+        )
 
     def _expiry(self, ttl: int) -> dt.datetime:
         return self._clock.now() + dt.timedelta(seconds=ttl)
 
     def get(self, key: str) -> Any | None:
         with self._db.transaction() as s:
-            row = s.execute(select(self._t.c.value, self._t.c.expires_at).where(self._t.c.key == key)).first()
-        if row is None or as_utc(row.expires_at) <= self._clock.now():
+            row = s.execute(self._get, {"key": key}).first()
+        return self._live_value(row)
+
+    async def aget(self, key: str) -> Any | None:
+        rows = await self._lookup.rows(key)
+        return self._live_value(rows[0] if rows else None)
+
+    def _live_value(self, row: tuple | None) -> Any | None:
+        if row is None or as_utc(row[1]) <= self._clock.now():
             return None
-        return json.loads(row.value)
+        return json.loads(row[0])
+
+    async def open(self) -> None:
+        # The connections are the app's (build_app opens ``reads`` itself).
+        return None
+
+    async def close(self) -> None:
+        return None
 
     def set(self, key: str, value: Any, ttl: int) -> None:
         data = json.dumps(value, ensure_ascii=False)
@@ -76,9 +110,7 @@ class SqlKeyValueStore:
     def pop(self, key: str) -> Any | None:
         with self._db.transaction() as s:
             row = s.execute(delete(self._t).where(self._t.c.key == key).returning(self._t.c.value, self._t.c.expires_at)).first()
-        if row is None or as_utc(row.expires_at) <= self._clock.now():
-            return None
-        return json.loads(row.value)
+        return self._live_value(row)
 
     def incr(self, key: str, ttl: int) -> int:
         now = self._clock.now()
@@ -148,10 +180,25 @@ class RedisKeyValueStore:
     def __init__(self, url: str, namespace: str, clock: Clock, *, prefix: str = "") -> None:
         import redis
 
+        self._url = url
         self._r = redis.Redis.from_url(url)
         self._ns = f"{prefix}{namespace}:kv"
         self._clock = clock
         self._incr = self._r.register_script(self._INCR)
+        # redis.asyncio's connections belong to the loop that opened them.
+        self._async: Any = None
+        self._loop: Any = None
+
+    async def open(self) -> None:
+        import redis.asyncio
+
+        if self._async is None:
+            self._async, self._loop = redis.asyncio.Redis.from_url(self._url), running_loop()
+
+    async def close(self) -> None:
+        if self._async is not None:
+            client, self._async, self._loop = self._async, None, None
+            await client.aclose()
 
     def ping(self) -> None:
         """Raises when Redis cannot be reached (``/readyz``)."""
@@ -168,6 +215,12 @@ class RedisKeyValueStore:
 
     def get(self, key: str) -> Any | None:
         raw = self._live(*self._r.hmget(self._k(key), "v", "exp"))
+        return None if raw is None else json.loads(raw)
+
+    async def aget(self, key: str) -> Any | None:
+        if self._async is None or running_loop() is not self._loop:
+            return await run_in_threadpool(self.get, key)
+        raw = self._live(*await self._async.hmget(self._k(key), "v", "exp"))
         return None if raw is None else json.loads(raw)
 
     def set(self, key: str, value: Any, ttl: int) -> None:
@@ -198,8 +251,15 @@ class RedisKeyValueStore:
 
 
 def make_kv_store(
-    *, redis_url: str | None, namespace: str, db: Database, table: Table, clock: Clock, redis_prefix: str = ""
+    *,
+    redis_url: str | None,
+    namespace: str,
+    db: Database,
+    table: Table,
+    clock: Clock,
+    redis_prefix: str = "",
+    reads: AsyncReads | None = None,
 ) -> KeyValueStore:
     if redis_url:
         return RedisKeyValueStore(redis_url, namespace, clock, prefix=redis_prefix)
-    return SqlKeyValueStore(db, table, clock)
+    return SqlKeyValueStore(db, table, clock, reads=reads)

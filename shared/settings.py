@@ -69,6 +69,11 @@ class ServiceSettings(BaseSettings):
     cookie_secure: bool = Field(default=True, description="Send cookies only over HTTPS.")
     session_idle_seconds: int = Field(default=1800, description="Server-side session idle timeout.")
     db_pool_size: int = Field(default=16, description="Database connections per process; request threads are capped to the same number.")
+    db_async_pool_size: int = Field(
+        default=4,
+        ge=1,
+        description="PostgreSQL connections per process for the hot paths: token, introspection, the refund API (asyncpg).",
+    )
     trusted_proxies: str = Field(default="", description="Comma-separated addresses of the TLS proxies whose X-Forwarded-For is believed.")
     readiness_timeout: float = Field(
         default=2.0, gt=0, description="Seconds /readyz waits for each of the database and Redis before answering 503."
@@ -127,11 +132,6 @@ class ProviderSettings(ServiceSettings):
     )
     backchannel_logout_retry_max_delay: int = Field(
         default=900, gt=0, description="The longest wait between two delivery attempts of a back-channel logout notice (s)."
-    )
-    db_async_pool_size: int = Field(
-        default=4,
-        ge=1,
-        description="PostgreSQL connections per process for the token and introspection hot paths (asyncpg; batched, so few suffice).",
     )
 
     @property

@@ -15,6 +15,7 @@ from starlette.routing import Mount
 from services.refund_portal.agency.imports import ListImporter
 from services.refund_portal.agency.routes import refused_page
 from services.refund_portal.agency.routes import router as agency_routes
+from services.refund_portal.api.fast_lane import api_fast_routes
 from services.refund_portal.api.routes import router as api_routes
 from services.refund_portal.audit import AuditKeys, ensure_head
 from services.refund_portal.demo import load_demo_data
@@ -23,6 +24,7 @@ from services.refund_portal.login.backchannel import backchannel_receiver
 from services.refund_portal.login.routes import router as login_routes
 from services.refund_portal.models import kv_table
 from services.refund_portal.policy import PolicyBook
+from services.refund_portal.records import RecordRows
 from services.refund_portal.settings import RefundSettings
 from services.refund_portal.staff import build_staff_login
 from services.refund_portal.unit.routes import router as unit_routes
@@ -138,5 +140,8 @@ def create_app(
     app.include_router(login_routes)
     app.include_router(unit_routes)
     app.include_router(api_routes)
+    app.state.record_rows = RecordRows(runtime.reads)
+    for path, methods, handler in api_fast_routes(introspector=introspector, records_of=app.state.record_rows):
+        app.add_fast_route(path, handler, methods=methods)
     app.include_router(agency_routes)
     return app

@@ -26,25 +26,18 @@ from fastapi import Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from services.refund_portal import messages
-from services.refund_portal.admission import (
-    CONFIRM,
-    READ,
-    ScopeNeed,
-    admitted,
-    insufficient_challenge,
-    insufficient_scope_challenge,
-    invalid_token_challenge,
-)
+from services.refund_portal.admission import CONFIRM, READ, ScopeNeed, admitted
 from services.refund_portal.agency.imports import ListImporter
+from services.refund_portal.api.bearer import BearerRefused, token_claims
 from services.refund_portal.audit import Actor, AuditKeys
 from services.refund_portal.login.backchannel import login_ended
 from services.refund_portal.models import StaffAccount
 from services.refund_portal.policy import PolicyBook
-from services.refund_portal.records import UnitIdentity
+from services.refund_portal.records import RecordRows, UnitIdentity
 from services.refund_portal.settings import RefundSettings
 from services.refund_portal.staff import may
 from shared.oauth.client import RelyingParty
-from shared.oauth.introspection import IntrospectionUnavailable, TokenIntrospector
+from shared.oauth.introspection import TokenIntrospector
 from shared.staff_totp import StaffTotpLogin
 from shared.trust import TrustLevel
 from shared.web.deps import DbDep, KvDep, Redirect, Refused, SessionDep, get_settings, state
@@ -58,6 +51,7 @@ __all__ = [
     "RelyingPartyDep",
     "IntrospectorDep",
     "PoliciesDep",
+    "RecordRowsDep",
     "AuditKeysDep",
     "StaffLoginDep",
     "ListImporterDep",
@@ -94,6 +88,10 @@ def get_introspector(request: Request) -> TokenIntrospector:
     return state(request, "introspector")
 
 
+def get_record_rows(request: Request) -> RecordRows:
+    return state(request, "record_rows")
+
+
 def get_policies(request: Request) -> PolicyBook:
     return state(request, "policies")
 
@@ -123,6 +121,7 @@ RefundSettingsDep = Annotated[RefundSettings, Depends(get_settings)]
 RelyingPartyDep = Annotated[RelyingParty, Depends(get_rp)]
 IntrospectorDep = Annotated[TokenIntrospector, Depends(get_introspector)]
 PoliciesDep = Annotated[PolicyBook, Depends(get_policies)]
+RecordRowsDep = Annotated[RecordRows, Depends(get_record_rows)]
 AuditKeysDep = Annotated[AuditKeys, Depends(get_audit_keys)]
 StaffLoginDep = Annotated[StaffTotpLogin, Depends(get_staff_login)]
 ListImporterDep = Annotated[ListImporter, Depends(get_list_importer)]
@@ -187,60 +186,13 @@ AdmittedUnitForm = Annotated[UnitLogin, Depends(admitted_unit_form)]
 # ---- the API's bearer token --------------------------------------------------
 
 
-class BearerRefused(Exception):
-    """The API's own answer to a token that will not do: the JSON body and the
-    RFC 6750 / RFC 9470 ``WWW-Authenticate`` challenge, as they are sent."""
-
-    def __init__(self, status_code: int, body: dict[str, Any], headers: dict[str, str]) -> None:
-        super().__init__(body.get("error"))
-        self.status_code = status_code
-        self.body = body
-        self.headers = headers
-
-
-def _bearer(request: Request) -> str | None:
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    return value.strip() or None if scheme.lower() == "bearer" else None
-
-
 def require_token(need: ScopeNeed) -> Callable[..., Awaitable[dict[str, Any]]]:
-    """The token's claims when it is an active hrss_isso access token at L2 or
-    higher issued with a scope ``need`` accepts; otherwise :class:`BearerRefused`."""
+    """The token's claims when it will do for ``need`` (:func:`~services.refund_portal.api.bearer.token_claims`)."""
 
-    async def token_claims(request: Request, introspector: IntrospectorDep) -> dict[str, Any]:
-        invalid = BearerRefused(401, {"error": "invalid_token"}, {"WWW-Authenticate": invalid_token_challenge()})
-        token = _bearer(request)
-        if token is None:
-            # RFC 6750 §3.1: no credentials, so a bare challenge without an error code.
-            raise BearerRefused(401, {}, {"WWW-Authenticate": "Bearer"})
-        try:
-            claims = await introspector.active_claims(token)
-        except IntrospectionUnavailable:
-            raise BearerRefused(503, {"error": "temporarily_unavailable"}, {"Retry-After": "5"}) from None
-        # A refresh token is not a bearer credential (RFC 6749 §1.5).
-        if claims is None or not claims.get("sub") or claims.get("token_type") == "refresh_token":
-            raise invalid
-        if not admitted(claims.get("acr")):
-            raise BearerRefused(
-                401,
-                {"error": "insufficient_user_authentication", "acr_values": TrustLevel.L2.acr},
-                {"WWW-Authenticate": insufficient_challenge()},
-            )
-        # The scope comes last, after both 401s. A 401 says the credentials
-        # will not do (RFC 9110 §15.5.2), a 403 that they are good and the
-        # request is refused all the same (§15.5.4). An L1 token is not good
-        # credentials here: a unit below L2 is not admitted at all
-        # (DESIGN.md), whatever its token was issued for. A 403 to it would
-        # send its client for a wider grant only to meet the step-up
-        # challenge next; the step-up comes first, and the new authorization
-        # request it starts can ask for the scope as well.
-        if not need.met_by(claims.get("scope")):
-            raise BearerRefused(
-                403, {"error": "insufficient_scope", "scope": need.scope}, {"WWW-Authenticate": insufficient_scope_challenge(need)}
-            )
-        return claims
+    async def claims(request: Request, introspector: IntrospectorDep) -> dict[str, Any]:
+        return await token_claims(request.headers.get("authorization"), introspector, need)
 
-    return token_claims
+    return claims
 
 
 ReadToken = Annotated[dict[str, Any], Depends(require_token(READ))]

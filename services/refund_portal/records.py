@@ -6,20 +6,24 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ARRAY, String, any_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from services.refund_portal import messages
 from services.refund_portal.models import AuditEntry, ImportBatch, PaymentBatch, RecordStatus, RefundRecord
 from shared.clock import as_utc
+from shared.db_async import AsyncReads, KeyedLookup
 from shared.identifiers import mask_id_number
 from shared.money import fen_to_capital, fen_to_yuan, format_fen
 
 __all__ = [
     "UnitIdentity",
     "records_of_unit",
+    "RecordRows",
+    "record_from_row",
     "record_of_unit",
     "get_record",
     "list_records",
@@ -55,8 +59,39 @@ def _of_unit(unit: UnitIdentity):
     return (RefundRecord.uscc == unit.uscc, RefundRecord.unit_code == unit.unit_code)
 
 
+# The columns of a record, by attribute name, in the order the API's reads return them.
+RECORD_FIELDS = tuple(RefundRecord.__mapper__.columns.keys())
+_RECORD_ROWS = select(RefundRecord.uscc, *RefundRecord.__mapper__.columns.values()).order_by(RefundRecord.year.desc())
+
+
 def records_of_unit(session: Session, *, unit: UnitIdentity) -> list[RefundRecord]:
     return list(session.execute(select(RefundRecord).where(*_of_unit(unit)).order_by(RefundRecord.year.desc())).scalars())
+
+
+class RecordRows:
+    """:func:`records_of_unit` on the event loop, for the API
+    (:mod:`shared.db_async`): each record as a tuple of its columns
+    (:data:`RECORD_FIELDS`; :func:`record_from_row` gives it the record's
+    attributes). Read by 统一社会信用代码, so that the calls arriving together
+    share one query; the 单位管理码 must match too."""
+
+    def __init__(self, reads: AsyncReads) -> None:
+        self._lookup = KeyedLookup(
+            reads,
+            one=_RECORD_ROWS.where(RefundRecord.uscc == bindparam("key")),
+            many=_RECORD_ROWS.where(RefundRecord.uscc == any_(bindparam("keys", type_=ARRAY(String)))),
+        )
+
+    async def of_unit(self, unit: UnitIdentity) -> list[tuple]:
+        return [row for row in await self._lookup.rows(unit.uscc) if row[_UNIT_CODE] == unit.unit_code]
+
+
+_UNIT_CODE = RECORD_FIELDS.index("unit_code")
+
+
+def record_from_row(row: tuple) -> SimpleNamespace:
+    """Read-only values with a record's attributes, enough for :func:`present`."""
+    return SimpleNamespace(**dict(zip(RECORD_FIELDS, row, strict=True)))
 
 
 def record_of_unit(session: Session, *, unit: UnitIdentity, record_id: int) -> RefundRecord | None:

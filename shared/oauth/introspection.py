@@ -59,7 +59,7 @@ class TokenIntrospector:
         """The token's claims if it is active and ours, else None."""
         key = _CACHE + hash_secret(token)
         now = self.clock.timestamp()
-        cached = await run_in_threadpool(self.cache.get, key)
+        cached = await self.cache.aget(key)
         if cached is not None:
             return cached if cached.get("active") and int(cached.get("exp", 0)) > now else None
         try:

@@ -29,6 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.clock import Clock, SystemClock
 from shared.db import Database, startup_lock
+from shared.db_async import AsyncReads
 from shared.kvstore import KeyValueStore, make_kv_store
 from shared.metrics import CONTENT_TYPE_LATEST, exposition
 from shared.randomness import SystemTokenSource, TokenSource
@@ -67,6 +68,8 @@ class Runtime:
     kv: KeyValueStore
     clock: Clock
     tokens: TokenSource
+    # Reads on the event loop for hot paths (shared.db_async); opened in the lifespan.
+    reads: AsyncReads
     # Tests hand one in (an in-memory exporter); otherwise shared.tracing makes
     # one when an OTLP endpoint is configured, and tracing is off without.
     tracer_provider: Any = None
@@ -77,10 +80,17 @@ class Runtime:
     ) -> Runtime:
         clock = clock or SystemClock()
         db = Database(settings.database_url, pool_size=settings.db_pool_size)
+        reads = AsyncReads(db, pool_size=settings.db_async_pool_size)
         kv = make_kv_store(
-            redis_url=settings.redis_url, redis_prefix=settings.redis_key_prefix, namespace=namespace, db=db, table=kv_table, clock=clock
+            redis_url=settings.redis_url,
+            redis_prefix=settings.redis_key_prefix,
+            namespace=namespace,
+            db=db,
+            table=kv_table,
+            clock=clock,
+            reads=reads,
         )
-        return cls(settings=settings, db=db, kv=kv, clock=clock, tokens=tokens or SystemTokenSource())
+        return cls(settings=settings, db=db, kv=kv, clock=clock, tokens=tokens or SystemTokenSource(), reads=reads)
 
 
 def build_app(
@@ -147,6 +157,9 @@ def build_app(
     env.globals.update(csrf_token=csrf_token, brand=brand, service_name=service_name, home_path=home_path, hotline=settings.hotline)
     env.filters["beijing_time"] = beijing_time
 
+    # Opened in the serving loop (lifespan), in this order: the kv store's reads use the pool.
+    app.add_resource(runtime.reads)
+    app.add_resource(kv)
     app.state.settings = settings
     app.state.db = db
     app.state.kv = kv

@@ -278,3 +278,68 @@ def test_the_openapi_document_describes_the_refund_api(env_factory) -> None:
     assert schemas["ConfirmationRequest"]["properties"]["decision"]["enum"] == ["confirm", "decline", "report_account"]
     # Pages and the agency's side are not part of the API document.
     assert not any(path.startswith("/agency") for path in doc["paths"])
+
+
+def test_the_fast_lane_and_the_documented_routes_answer_alike(records: Env) -> None:
+    """The served app answers the two reads before the middleware
+    (services.refund_portal.api.fast_lane); FastAPI's routes declare them in
+    OpenAPI. Both must say the same, refusals and challenges included."""
+    from starlette.testclient import TestClient
+
+    from shared.web.fastlane import ServiceApp
+
+    class RoutesOnly:
+        # FastAPI's own stack, without the fast lane in front.
+        def __init__(self, app: ServiceApp) -> None:
+            self.app = app
+
+        async def __call__(self, scope, receive, send) -> None:
+            await super(ServiceApp, self.app).__call__(scope, receive, send)
+
+    good = records.isso.issue("tok-l2", unit=UNIT_L2)
+    low = records.isso.issue("tok-l1", unit=UNIT_L1, acr=L1)
+    cases = [
+        ("/api/v1/refunds/me", bearer(good)),
+        ("/api/v1/me", bearer(good)),
+        ("/api/v1/refunds/me", bearer(low)),
+        ("/api/v1/refunds/me", bearer("no-such-token")),
+        ("/api/v1/refunds/me", {}),
+    ]
+    # No lifespan of its own: the app is already started by records.client.
+    routes_only = TestClient(RoutesOnly(records.client.app), base_url=str(records.client.base_url))
+    for path, headers in cases:
+        fast, routed = records.client.get(path, headers=headers), routes_only.get(path, headers=headers)
+        assert (fast.status_code, fast.json()) == (routed.status_code, routed.json()), path
+        assert fast.headers.get("www-authenticate") == routed.headers.get("www-authenticate")
+        # Answered by the fast lane: the page stack would have added its page policy.
+        assert "content-security-policy" not in fast.headers and "content-security-policy" in routed.headers
+    assert records.client.get("/api/v1/refunds/me", headers=bearer(good)).json()["records"][0]["uscc"] == UNIT_L2["uscc"]
+
+
+def test_an_api_read_sets_no_session_cookie_and_carries_a_request_id(records: Env) -> None:
+    response = records.client.get("/api/v1/refunds/me", headers=bearer(records.isso.issue("tok", unit=UNIT_L2)))
+    assert response.status_code == 200 and response.headers["content-type"] == "application/json"
+    assert "set-cookie" not in response.headers and response.headers["x-request-id"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_an_api_record_is_exactly_what_the_documented_schema_makes_of_the_record(records: Env) -> None:
+    """refund_body builds the API's record directly (it was most of a call's
+    CPU through the pages' view and pydantic); it must still be the schema's
+    own answer, a decided record's times included."""
+    from services.refund_portal.api.refunds import refund_body
+    from services.refund_portal.api.schemas import Refund
+    from services.refund_portal.records import present
+
+    rid = rid_of(records, ROW_L2[0])
+    token = records.isso.issue("tok", unit=UNIT_L2, scope="refund.confirm")
+    assert (
+        records.client.post(f"/api/v1/refunds/{rid}/confirmation", json={"decision": "confirm"}, headers=bearer(token)).status_code == 200
+    )
+    with records.db.transaction() as s:
+        all_records = list(s.execute(select(RefundRecord)).scalars())
+        assert {r.status for r in all_records} >= {"confirmed", "pending"} and any(r.decided_at for r in all_records)
+        for record in all_records:
+            assert refund_body(record) == Refund.model_validate(present(record)).model_dump(mode="json")
+    listed = records.client.get("/api/v1/refunds/me", headers=bearer(token)).json()["records"]
+    assert listed[0]["decided_at"].endswith("Z") and listed[0]["status"] == "confirmed"

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from shared.oauth.provider.async_store import Coalescer
+from shared.db_async import Coalescer
 from tests.oidc_helpers import run as run_in_thread
 
 

@@ -9,6 +9,7 @@ migrations create the same ``kv_entry`` table) and on Redis when
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import os
 import threading
@@ -60,6 +61,29 @@ def test_set_then_get_returns_the_json_value(kv: KeyValueStore) -> None:
     kv.set("k", {"a": [1, 2], "名": "广州"}, ttl=60)
     assert kv.get("k") == {"a": [1, 2], "名": "广州"}
     assert kv.get("other") is None
+
+
+def test_aget_reads_what_get_reads_in_the_serving_loop_and_outside_it(kv: KeyValueStore, clock: FrozenClock) -> None:
+    """The refund API's cached introspection is read with ``aget`` on the
+    event loop (asyncpg on PostgreSQL, redis.asyncio on Redis); outside the
+    loop that opened the connections it falls back to a thread."""
+    kv.set("k", {"active": True, "名": "广州"}, ttl=60)
+    resources = [kv.reads, kv] if isinstance(kv, SqlKeyValueStore) else [kv]
+
+    async def in_serving_loop() -> list:
+        for resource in resources:
+            await resource.open()
+        try:
+            seen = [await kv.aget("k"), await kv.aget("other")]
+            clock.advance(60)
+            return [*seen, await kv.aget("k")]
+        finally:
+            for resource in reversed(resources):
+                await resource.close()
+
+    assert asyncio.run(in_serving_loop()) == [{"active": True, "名": "广州"}, None, None]
+    kv.set("k", "again", ttl=60)
+    assert asyncio.run(kv.aget("k")) == "again"  # a loop that opened nothing
 
 
 def test_set_overwrites_and_restarts_the_expiry(kv: KeyValueStore, clock: FrozenClock) -> None:

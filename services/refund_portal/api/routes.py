@@ -1,7 +1,11 @@
 """The API's routes: the unit behind the token, its refund records, its
 decision. ``refund.read`` (or ``refund.confirm``) to read, ``refund.confirm``
 to decide; the guards are :data:`~services.refund_portal.deps.ReadToken`
-and :data:`~services.refund_portal.deps.ConfirmToken`."""
+and :data:`~services.refund_portal.deps.ConfirmToken`.
+
+The two reads are answered by :mod:`.fast_lane` in the served app, before
+the middleware; their routes here declare the contract (OpenAPI, /docs)
+and run the same functions."""
 
 from __future__ import annotations
 
@@ -10,12 +14,11 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from services.refund_portal.admission import CONFIRM, READ
-from services.refund_portal.api.refunds import confirm, refunds_of
+from services.refund_portal.api.refunds import confirm, me_body, my_refunds_body
 from services.refund_portal.api.schemas import ApiError, ConfirmationRequest, Me, MyRefunds, Refund, refused
 from services.refund_portal.decisions import UnitDecision, unit_actor
-from services.refund_portal.deps import AuditKeysDep, ClientAddress, ConfirmToken, ReadToken
+from services.refund_portal.deps import AuditKeysDep, ClientAddress, ConfirmToken, ReadToken, RecordRowsDep
 from services.refund_portal.records import UnitIdentity
-from shared.trust import TrustLevel
 from shared.web.deps import ClockDep, DbDep
 from shared.web.params import DbId
 
@@ -28,26 +31,15 @@ router = APIRouter(prefix="/api/v1", tags=["unit"])
 async def me(claims: ReadToken) -> JSONResponse:
     """The unit behind the bearer token (L2 or higher, scope
     ``refund.read`` or ``refund.confirm``)."""
-    level = TrustLevel.from_acr(claims["acr"])
-    body = Me(
-        sub=claims["sub"],
-        org_name=claims.get("org_name"),
-        uscc=claims.get("uscc"),
-        unit_code=claims.get("unit_code"),
-        trust_level=level.name,
-        acr=level.acr,
-        act=claims.get("act"),
-    )
-    return JSONResponse(body.model_dump(exclude_none=True))
+    return JSONResponse(me_body(claims))
 
 
 @router.get("/refunds/me", response_model=MyRefunds, responses=refused(READ), tags=["refunds"])
-async def my_refunds(claims: ReadToken, db: DbDep) -> JSONResponse:
+async def my_refunds(claims: ReadToken, records_of: RecordRowsDep) -> JSONResponse:
     """The unit's 稳岗返还 records, newest year first: amount in fen, as a
     decimal string and in 大写, the basis, the bank account masked.
     Scope ``refund.read`` or ``refund.confirm``."""
-    records = await run_in_threadpool(refunds_of, db, unit=UnitIdentity.from_claims(claims))
-    return JSONResponse({"uscc": claims.get("uscc"), "unit_code": claims.get("unit_code"), "records": records})
+    return JSONResponse(await my_refunds_body(records_of, claims))
 
 
 @router.post(

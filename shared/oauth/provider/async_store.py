@@ -19,21 +19,18 @@ Rows come back as the same tuples :mod:`.store` builds its objects from.
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import json
-from collections.abc import Awaitable, Callable
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy.engine import make_url
 from sqlalchemy.sql import ClauseElement
 from starlette.concurrency import run_in_threadpool
 
 from shared.db import Database
+from shared.db_async import Coalescer, asyncpg_sql, create_asyncpg_pool
 from shared.oauth.provider.store import TOKEN_INSERT_COLUMNS, statements
 from shared.oauth.provider.tables import ProviderTables
 
-__all__ = ["AsyncProviderStore", "open_async_store", "Coalescer"]
+__all__ = ["AsyncProviderStore", "open_async_store"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -96,15 +93,11 @@ class AsyncpgStore:
     """
 
     def __init__(self, db: Database, tables: ProviderTables, *, pool_size: int, max_batch: int = 256) -> None:
-        from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
-
-        dialect = asyncpg_dialect()
         q = statements(tables)
-        self._client_sql = _compiled(q.client_by_id, dialect)
-        self._tokens_sql = {kind: _compiled(q.tokens_by_hashes(kind), dialect)[0] for kind in ("access", "refresh")}
-        self._insert_sql = _compiled(q.insert_token, dialect, column_keys=TOKEN_INSERT_COLUMNS)
-        url = make_url(db.url)
-        self._dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._client_sql = asyncpg_sql(q.client_by_id)
+        self._tokens_sql = {kind: asyncpg_sql(q.tokens_by_hashes(kind))[0] for kind in ("access", "refresh")}
+        self._insert_sql = asyncpg_sql(q.insert_token, column_keys=TOKEN_INSERT_COLUMNS)
+        self._db = db
         self._pool_size = pool_size
         self._pool: Any = None
         # One batch in flight per kind: under load the batches grow instead of
@@ -117,19 +110,7 @@ class AsyncpgStore:
         }
 
     async def open(self) -> None:
-        import asyncpg
-
-        async def init(conn: Any) -> None:
-            # JSON columns as Python values both ways, like SQLAlchemy's JSON type.
-            await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
-
-        async def keep_session(conn: Any) -> None:
-            # The default reset runs RESET ALL, UNLISTEN *, … on every release: a
-            # round trip per query. These statements change no session state
-            # (no SET, LISTEN or advisory lock; transactions are context-managed).
-            return None
-
-        self._pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=self._pool_size, init=init, reset=keep_session)
+        self._pool = await create_asyncpg_pool(self._db, size=self._pool_size)
 
     async def client_row(self, client_id: str) -> tuple | None:
         row = await self._pool.fetchrow(self._client_sql[0], client_id)
@@ -157,71 +138,6 @@ class AsyncpgStore:
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.close()
-
-
-class Coalescer(Generic[T, R]):
-    """Runs the requests that arrive together as one batch.
-
-    ``submit`` returns the result for its own item once the batch that
-    carried it has finished. Up to ``concurrency`` batches are in flight; a
-    request that arrives while they all are waits for the next one, so at
-    low load a batch is one item and nothing waits, and under load the
-    per-batch costs (a round trip, a commit's disk flush) are shared.
-    If a batch fails, its items are run alone, so that one bad item fails
-    only its own request.
-    """
-
-    def __init__(self, run: Callable[[list[T]], Awaitable[list[R]]], *, max_batch: int, concurrency: int) -> None:
-        self._run = run
-        self._max_batch = max_batch
-        self._concurrency = concurrency
-        self._waiting: list[tuple[T, asyncio.Future]] = []
-        self._running = 0
-        self._tasks: set[asyncio.Task] = set()
-        self.batches = 0  # how many batches ran (for tests and metrics)
-
-    async def submit(self, item: T) -> R:
-        future = asyncio.get_running_loop().create_future()
-        self._waiting.append((item, future))
-        if self._running < self._concurrency:
-            self._running += 1
-            task = asyncio.create_task(self._drain())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        return await future
-
-    async def _drain(self) -> None:
-        try:
-            while self._waiting:
-                batch, self._waiting = self._waiting[: self._max_batch], self._waiting[self._max_batch :]
-                self.batches += 1
-                try:
-                    results = await self._run([item for item, _ in batch])
-                except Exception:
-                    for item, future in batch:
-                        await self._alone(item, future)
-                else:
-                    for (_, future), result in zip(batch, results, strict=True):
-                        if not future.done():
-                            future.set_result(result)
-        finally:
-            self._running -= 1
-
-    async def _alone(self, item: T, future: asyncio.Future) -> None:
-        try:
-            (result,) = await self._run([item])
-        except Exception as exc:
-            if not future.done():
-                future.set_exception(exc)
-        else:
-            if not future.done():
-                future.set_result(result)
-
-
-def _compiled(statement: ClauseElement, dialect: Any, *, column_keys: tuple[str, ...] | None = None) -> tuple[str, tuple[str, ...]]:
-    """SQL text with asyncpg's ``$n`` placeholders, and the parameter names in their order."""
-    compiled = statement.compile(dialect=dialect, column_keys=list(column_keys) if column_keys else None)
-    return compiled.string, tuple(compiled.positiontup or ())
 
 
 def open_async_store(db: Database, tables: ProviderTables, *, pool_size: int = 4) -> AsyncProviderStore:

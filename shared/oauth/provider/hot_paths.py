@@ -25,6 +25,7 @@ from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from starlette.concurrency import run_in_threadpool
 
 from shared.clock import Clock
+from shared.db_async import running_loop
 from shared.oauth.adapter import AuthlibResponse, StarletteOAuth2Request
 from shared.oauth.provider.async_store import AsyncProviderStore, ThreadedStore, open_async_store
 from shared.oauth.provider.models import Client, Token
@@ -78,13 +79,6 @@ def requesting_client_ids(req: StarletteOAuth2Request) -> set[str]:
     return ids
 
 
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
-
-
 class HotPaths:
     def __init__(self, provider: Any) -> None:
         self.provider = provider
@@ -100,7 +94,7 @@ class HotPaths:
         # Connections belong to the loop that opened them; a request served by
         # another loop (an in-process test client outside the lifespan) uses
         # the threaded store.
-        if self._opened is not None and _running_loop() is self._loop:
+        if self._opened is not None and running_loop() is self._loop:
             return self._opened
         return self._threaded
 

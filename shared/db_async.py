@@ -1,0 +1,204 @@
+"""Reads on the event loop, for the few hot paths that cannot afford a thread.
+
+A request handed to a worker thread and run through an ORM session spent
+more CPU on the hand-off, the session and statement execution than on its
+own work (``make bench-peer --profile``, ``make bench-chain --profile``).
+The hot paths' queries therefore run here on an asynchronous connection:
+
+* PostgreSQL: asyncpg's pool (per query about a third of psycopg's
+  asynchronous connections and a tenth of SQLAlchemy's asyncio extension in
+  a micro-benchmark here). SQL text is compiled once, with SQLAlchemy's
+  asyncpg dialect, from the same SQLAlchemy statements the synchronous code
+  uses, so the schema keeps one definition; asyncpg prepares and caches it.
+* Anything else (SQLite in development and tests): the synchronous engine
+  in a worker thread; SQLite does not gain from asyncio.
+
+Connections belong to the event loop that opened them (the app's lifespan).
+A call from another loop (an in-process test client outside the lifespan)
+takes the threaded way, so the answer is the same either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.sql import ClauseElement
+from starlette.concurrency import run_in_threadpool
+
+from shared.db import Database
+
+__all__ = ["AsyncReads", "Coalescer", "KeyedLookup", "asyncpg_sql", "create_asyncpg_pool", "running_loop"]
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def asyncpg_sql(statement: ClauseElement, *, column_keys: tuple[str, ...] | None = None) -> tuple[str, tuple[str, ...]]:
+    """SQL text with asyncpg's ``$n`` placeholders, and the parameter names in their order."""
+    from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+
+    compiled = statement.compile(dialect=asyncpg_dialect(), column_keys=list(column_keys) if column_keys else None)
+    return compiled.string, tuple(compiled.positiontup or ())
+
+
+async def create_asyncpg_pool(db: Database, *, size: int) -> Any:
+    import asyncpg
+
+    async def init(conn: Any) -> None:
+        # JSON columns as Python values both ways, like SQLAlchemy's JSON type.
+        await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+    async def keep_session(conn: Any) -> None:
+        # The default reset runs RESET ALL, UNLISTEN *, … on every release: a
+        # round trip per query. The hot paths change no session state (no SET,
+        # LISTEN or advisory lock; transactions are context-managed).
+        return None
+
+    dsn = make_url(db.url).set(drivername="postgresql").render_as_string(hide_password=False)
+    return await asyncpg.create_pool(dsn, min_size=1, max_size=size, init=init, reset=keep_session)
+
+
+class AsyncReads:
+    """``fetch(statement, params)``: the rows as tuples, on the loop where it can.
+
+    ``statement`` is a SQLAlchemy statement built once (a module constant or
+    an attribute): its compiled SQL is kept by identity.
+    """
+
+    def __init__(self, db: Database, *, pool_size: int) -> None:
+        self.db = db
+        self._pool_size = pool_size
+        self._pool: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sql: dict[int, tuple[ClauseElement, str, tuple[str, ...]]] = {}
+
+    @property
+    def on_loop(self) -> bool:
+        return self._pool is not None and running_loop() is self._loop
+
+    async def open(self) -> None:
+        """In the event loop that will serve the requests (the app's lifespan)."""
+        if self.db.engine.dialect.name == "postgresql" and self._pool is None:
+            self._pool = await create_asyncpg_pool(self.db, size=self._pool_size)
+            self._loop = asyncio.get_running_loop()
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool, self._loop = self._pool, None, None
+            await pool.close()
+
+    async def fetch(self, statement: ClauseElement, params: dict[str, Any]) -> list[tuple]:
+        if not self.on_loop:
+            return await run_in_threadpool(self._fetch_threaded, statement, params)
+        sql, names = self._compiled(statement)
+        return [tuple(row) for row in await self._pool.fetch(sql, *(params[name] for name in names))]
+
+    def _compiled(self, statement: ClauseElement) -> tuple[str, tuple[str, ...]]:
+        entry = self._sql.get(id(statement))
+        # The statement is kept in the entry, so its id cannot be reused by another.
+        if entry is None or entry[0] is not statement:
+            entry = (statement, *asyncpg_sql(statement))
+            self._sql[id(statement)] = entry
+        return entry[1], entry[2]
+
+    def _fetch_threaded(self, statement: ClauseElement, params: dict[str, Any]) -> list[tuple]:
+        with self.db.engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(statement, params)]
+
+
+class KeyedLookup:
+    """The rows for one key, read together with the keys that other requests
+    asked for at the same moment: under load one query serves many requests.
+
+    ``one`` selects the rows of ``:key``; ``many`` (PostgreSQL, ``= ANY``)
+    the rows of ``:keys``. Both lead each row with its key, which is dropped
+    from the rows returned. Off the serving loop, ``one`` runs in a thread.
+    """
+
+    def __init__(self, reads: AsyncReads, *, one: ClauseElement, many: ClauseElement, max_batch: int = 256) -> None:
+        self._reads, self._one, self._many = reads, one, many
+        # One batch in flight: under load the batches grow instead of the
+        # round trips multiplying (measured on the provider's token lookups).
+        self._batches = Coalescer(self._fetch_batch, max_batch=max_batch, concurrency=1)
+
+    async def rows(self, key: Any) -> list[tuple]:
+        if not self._reads.on_loop:
+            return [row[1:] for row in await self._reads.fetch(self._one, {"key": key})]
+        return await self._batches.submit(key)
+
+    async def _fetch_batch(self, keys: list[Any]) -> list[list[tuple]]:
+        found: dict[Any, list[tuple]] = {}
+        for row in await self._reads.fetch(self._many, {"keys": list(set(keys))}):
+            found.setdefault(row[0], []).append(row[1:])
+        return [found.get(key, []) for key in keys]
+
+
+class Coalescer(Generic[T, R]):
+    """Runs the requests that arrive together as one batch.
+
+    ``submit`` returns the result for its own item once the batch that
+    carried it has finished. Up to ``concurrency`` batches are in flight; a
+    request that arrives while they all are waits for the next one, so at
+    low load a batch is one item and nothing waits, and under load the
+    per-batch costs (a round trip, a commit's disk flush) are shared.
+    If a batch fails, its items are run alone, so that one bad item fails
+    only its own request.
+    """
+
+    def __init__(self, run: Callable[[list[T]], Awaitable[list[R]]], *, max_batch: int, concurrency: int) -> None:
+        self._run = run
+        self._max_batch = max_batch
+        self._concurrency = concurrency
+        self._waiting: list[tuple[T, asyncio.Future]] = []
+        self._running = 0
+        self._tasks: set[asyncio.Task] = set()
+        self.batches = 0  # how many batches ran (for tests and metrics)
+
+    async def submit(self, item: T) -> R:
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, future))
+        if self._running < self._concurrency:
+            self._running += 1
+            task = asyncio.create_task(self._drain())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting[: self._max_batch], self._waiting[self._max_batch :]
+                self.batches += 1
+                try:
+                    results = await self._run([item for item, _ in batch])
+                except Exception:
+                    for item, future in batch:
+                        await self._alone(item, future)
+                else:
+                    for (_, future), result in zip(batch, results, strict=True):
+                        if not future.done():
+                            future.set_result(result)
+        finally:
+            self._running -= 1
+
+    async def _alone(self, item: T, future: asyncio.Future) -> None:
+        try:
+            (result,) = await self._run([item])
+        except Exception as exc:
+            if not future.done():
+                future.set_exception(exc)
+        else:
+            if not future.done():
+                future.set_result(result)
