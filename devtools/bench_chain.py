@@ -41,11 +41,19 @@ from devtools.stack import SERVICES, Stack, StackConfig, database_urls, drop_dat
 _LATENCY = re.compile(r"^\s+(50|99)%\s+(\S+)", re.M)
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and the children it reaped, from /proc."""
-    raw = Path(f"/proc/{pid}/stat").read_text()
-    fields = raw[raw.rfind(")") + 2 :].split()
-    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+def cpu_seconds(group: int) -> float:
+    """User + system CPU of a process group (uvicorn's master and its workers), from /proc."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                raw = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = raw[raw.rfind(")") + 2 :].split()
+            if int(fields[2]) == group:
+                total += sum(int(x) for x in fields[11:13])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def wrk_get(url: str, token: str, args: argparse.Namespace, server_pid: int) -> tuple[str, str, str, float]:
@@ -98,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--tokens", type=int, default=500, help="tokens issued before measuring bytes per token row")
     p.add_argument("--database-url", default=env_url)
+    p.add_argument("--workers", type=int, default=2, help="uvicorn workers of refund_portal (default 2, as deployed)")
     p.add_argument("--profile", metavar="PY_SPY", default=None, help="py-spy executable: record refund_portal during the load")
     args = p.parse_args(argv)
     if shutil.which("wrk") is None:
@@ -107,12 +116,15 @@ def main(argv: list[str] | None = None) -> int:
         database_urls=database_urls(base_url=args.database_url, var_dir=tmp, suffix="_benchchain"),
         ports={name: free_port() for name in SERVICES},
         work_dir=tmp,
+        serve_workers={"refund_portal": args.workers},
     )
     stack = Stack(config, log_dir=tmp)
     try:
         stack.migrate()
-        stack.start()
-        print("chain up (development settings, PostgreSQL, one worker each); logging in as demo_l2 ...", flush=True)
+        stack.start(timeout=120)
+        print(
+            f"chain up (development settings, PostgreSQL; refund_portal with {args.workers} workers); logging in as demo_l2 ...", flush=True
+        )
         tokens = isso_tokens(config, "demo_l2", scope="openid profile refund.read")
         for _ in range(args.tokens - 1):
             isso_refresh = tokens.get("refresh_token")
@@ -146,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
                     "-o",
                     str(tmp / "refund-api.txt"),
                     "--nonblocking",
+                    "--subprocesses",
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,

@@ -91,6 +91,8 @@ class StackConfig:
     redis_key_prefix: str = ""
     work_dir: Path = ROOT / "var"  # uploads and other files the services keep
     workers: bool = False  # a ``manage worker`` beside each provider
+    # uvicorn processes per service (``manage serve --workers``); 1 when absent.
+    serve_workers: dict[str, int] = field(default_factory=dict)
     # Set: each service and its worker write their metrics under <dir>/<service>
     # (prometheus_client's multiprocess mode), so the service's /metrics shows the worker's too.
     metrics_dir: Path | None = None
@@ -199,6 +201,7 @@ class Stack:
                 metrics.mkdir(parents=True)
                 env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
             serve = ["serve", "--host", self.config.host, "--port", str(self.config.ports[name])]
+            serve += ["--workers", str(self.config.serve_workers.get(name, 1))]
             self.processes[name] = self._spawn(name, serve, env)
             if self.config.workers and name in PROVIDERS:
                 self.processes[f"{name}-worker"] = self._spawn(f"{name}-worker", ["worker"], env)

@@ -108,7 +108,7 @@ class ServerSessionMiddleware:
         sid = self._read_cookie(scope)
         data = None
         if sid:
-            data = await run_in_threadpool(self.store.get, self._key(sid))
+            data = await self.store.aget(self._key(sid))
         session = SessionDict(data or {})
         scope["session"] = session
         had_session = data is not None
