@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     stack = Stack(config, log_dir=tmp)
     try:
         stack.migrate()
-        stack.start(timeout=120)
+        stack.start(timeout=300)
         print(
             f"chain up (development settings, PostgreSQL; refund_portal with {args.workers} workers); logging in as demo_l2 ...", flush=True
         )

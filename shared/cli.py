@@ -111,6 +111,12 @@ class ServiceCli:
                 host=args.host,
                 port=args.port,
                 workers=args.workers,
+                # uvicorn kills a worker that has not answered its supervisor's
+                # ping within this time, and a new worker answers only once its
+                # imports are done: with the default 5 s, a busy machine (a
+                # deploy beside other replicas starting, CI) killed every worker
+                # mid-import, forever, without a line in the log (seen here).
+                timeout_worker_healthcheck=60,
                 log_config=None,
                 # Client addresses (login throttling) come from X-Forwarded-For
                 # only when the peer is one of *_TRUSTED_PROXIES: the app does
