@@ -30,7 +30,7 @@ from services.hrss_isso.settings import IssoSettings
 from services.hrss_isso.staff.routes import router as staff_router
 from shared.clock import Clock
 from shared.oauth.backchannel import LogoutTokenValidator
-from shared.oauth.client import RelyingParty
+from shared.oauth.client import upstream_relying_party
 from shared.oauth.provider.provider import Provider
 from shared.oauth.provider.routes import mount_provider
 from shared.passwords import PasswordService
@@ -59,17 +59,14 @@ def create_app(
     runtime = Runtime.create(settings, namespace="isso", kv_table=kv_table, clock=clock, tokens=tokens)
     services = IssoServices.build(settings, runtime, passwords=passwords or PasswordService(), registry=registry)
     issuer = settings.issuer
-    rp = RelyingParty(
-        name="gdzwfw",
+    rp = upstream_relying_party(
+        settings,
+        "gdzwfw",
         # id_number: 个人注册 through the province needs the person's ID number.
         scope="openid profile id_number",
-        issuer=settings.gdzwfw_issuer,
-        client_id=settings.gdzwfw_client_id,
-        client_secret=settings.gdzwfw_client_secret.get_secret_value(),
         redirect_uri=f"{issuer}/federation/gdzwfw/callback",
-        timeout=settings.gdzwfw_timeout,
         transport=upstream_transport,
-        clock=runtime.clock,  # paces refetching the provider's JWKS
+        clock=runtime.clock,
     )
     provider = Provider.configure(
         settings,

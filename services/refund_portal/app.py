@@ -28,7 +28,7 @@ from services.refund_portal.staff import build_staff_login
 from services.refund_portal.unit.routes import router as unit_routes
 from shared.clock import Clock
 from shared.money import format_fen
-from shared.oauth.client import RelyingParty
+from shared.oauth.client import upstream_relying_party
 from shared.oauth.introspection import TokenIntrospector
 from shared.passwords import PasswordService
 from shared.randomness import TokenSource
@@ -57,15 +57,8 @@ def create_app(
     policies = PolicyBook(settings.policy_rules)
     audit_keys = AuditKeys.from_settings(settings)
     passwords = passwords or PasswordService()
-    rp = RelyingParty(
-        name="isso",
-        issuer=settings.isso_issuer,
-        client_id=settings.isso_client_id,
-        client_secret=settings.isso_client_secret.get_secret_value(),
-        redirect_uri=f"{settings.public_url}/auth/callback",
-        timeout=settings.isso_timeout,
-        transport=upstream_transport,
-        clock=runtime.clock,  # paces refetching the provider's JWKS
+    rp = upstream_relying_party(
+        settings, "isso", redirect_uri=f"{settings.public_url}/auth/callback", transport=upstream_transport, clock=runtime.clock
     )
     http = httpx.AsyncClient(timeout=settings.isso_timeout, transport=upstream_transport)
 
