@@ -123,6 +123,15 @@ class ProvincialPerson:
     acr: str | None
 
 
+def _raise_by_province(s: Session, *, person: Person, provincial: ProvincialPerson, action: str, at: dt.datetime) -> bool:
+    """A provincial login vouches for the person: 二级, and the audit entry
+    names the provider and the level it reported. True when the level rose."""
+    iss, acr = provincial.issuer, provincial.acr
+    raised = raise_level(s, person=person, to_level=2, method="省统一身份认证", evidence=f"iss={iss} acr={acr}", at=at)
+    audit.record(s, at=at, actor_type="person", actor_id=person.id, action=action, target=f"person:{person.id}", iss=iss, acr=acr)
+    return raised
+
+
 class PersonalAccounts:
     def __init__(
         self,
@@ -324,19 +333,7 @@ class PersonalAccounts:
                 return None
             if person.status != "active":
                 return person.id, "disabled"
-            raised = raise_level(
-                s, person=person, to_level=2, method="省统一身份认证", evidence=f"iss={provincial.issuer} acr={provincial.acr}", at=now
-            )
-            audit.record(
-                s,
-                at=now,
-                actor_type="person",
-                actor_id=person.id,
-                action="person.provincial_login",
-                target=f"person:{person.id}",
-                iss=provincial.issuer,
-                acr=provincial.acr,
-            )
+            raised = _raise_by_province(s, person=person, provincial=provincial, action="person.provincial_login", at=now)
             return person.id, ("upgraded" if raised else "linked")
 
     def link_provincial(self, *, person_id: str, provincial: ProvincialPerson) -> str | None:
@@ -363,19 +360,7 @@ class PersonalAccounts:
                     existing.subject, existing.linked_at = provincial.subject, now
                 else:
                     s.add(PersonProvincialLink(person_id=person.id, issuer=provincial.issuer, subject=provincial.subject, linked_at=now))
-            raise_level(
-                s, person=person, to_level=2, method="省统一身份认证", evidence=f"iss={provincial.issuer} acr={provincial.acr}", at=now
-            )
-            audit.record(
-                s,
-                at=now,
-                actor_type="person",
-                actor_id=person.id,
-                action="person.provincial_link",
-                target=f"person:{person.id}",
-                iss=provincial.issuer,
-                acr=provincial.acr,
-            )
+            _raise_by_province(s, person=person, provincial=provincial, action="person.provincial_link", at=now)
         return None
 
     # -- 找回登录账号 / 忘记密码 --------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
@@ -101,15 +103,11 @@ async def parent_action(
         "decline": (lambda: bindings.decline(person_id=person.id, binding_id=binding_id), msg.BINDING_DECLINED),
         "unbind": (lambda: bindings.end(owner=("person", person.id), binding_id=binding_id), msg.BINDING_ENDED),
     }
-    if action not in operations:
-        return error_page(request, 404, "您访问的页面不存在")
-    operation, done = operations[action]
-    try:
-        await run_in_threadpool(operation)
-    except forms.Refused as refused:
+
+    async def refused_page(refused: forms.Refused) -> Response:
         return await _parent(request, db, person, errors={"": refused.message}, status=refused.status)
-    flash(request, done)
-    return RedirectResponse("/isso/account/parent-accounts", status_code=303)
+
+    return await _binding_action(request, operations.get(action), back="/isso/account/parent-accounts", refused_page=refused_page)
 
 
 # -- 子账号信息 (the unit's side) ---------------------------------------------
@@ -166,12 +164,29 @@ async def sub_action(
         "withdraw": (lambda: bindings.withdraw(unit_id=unit.id, binding_id=binding_id), msg.BINDING_WITHDRAW_DONE),
         "unbind": (lambda: bindings.end(owner=("unit", unit.id), binding_id=binding_id), msg.BINDING_ENDED),
     }
-    if action not in operations:
-        return error_page(request, 404, "您访问的页面不存在")
-    operation, done = operations[action]
-    try:
-        await run_in_threadpool(operation)
-    except forms.Refused as refused:
+
+    async def refused_page(refused: forms.Refused) -> Response:
         return await _sub(request, db, unit, values={}, errors={"": refused.message}, status=refused.status)
+
+    return await _binding_action(request, operations.get(action), back="/isso/account/sub-accounts", refused_page=refused_page)
+
+
+async def _binding_action(
+    request: Request,
+    operation: tuple[Callable[[], None], str] | None,
+    *,
+    back: str,
+    refused_page: Callable[[forms.Refused], Awaitable[Response]],
+) -> Response:
+    """A binding's button on either side: its operation, then back to the
+    list with what was done, or the list again saying why not. ``None``: the
+    path named no button of this side."""
+    if operation is None:
+        return error_page(request, 404, "您访问的页面不存在")
+    run, done = operation
+    try:
+        await run_in_threadpool(run)
+    except forms.Refused as refused:
+        return await refused_page(refused)
     flash(request, done)
-    return RedirectResponse("/isso/account/sub-accounts", status_code=303)
+    return RedirectResponse(back, status_code=303)
