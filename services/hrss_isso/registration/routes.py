@@ -16,14 +16,17 @@ from services.hrss_isso.deps import PERSON_LOGIN, IssoDep, ProviderDep
 from services.hrss_isso.forms import FormRejected, text_of
 from services.hrss_isso.login.sessions import start_person_session
 from services.hrss_isso.logout import end_person_logins
+from services.hrss_isso.models import Unit
 from services.hrss_isso.registration.contexts import (
     PERSON_FIELDS,
     UNIT_FIELDS,
     UNIT_STEPS,
+    check_registrant,
     common,
     registrant_of,
     secret,
     send_sms,
+    submit_unit_info,
     unit_common,
     unit_info_ctx,
 )
@@ -256,15 +259,9 @@ async def unit_step1(request: Request, services: IssoDep, restart: str = "") -> 
 
 @router.post("/register/unit")
 async def unit_step1_submit(request: Request, form: CsrfForm, services: IssoDep) -> Response:
-    values = {"login_name": text_of(form, "login_name", 40), "id_number": text_of(form, "id_number", 20)}
-    try:
-        person_id = await run_in_threadpool(
-            lambda: services.units.check_registrant(
-                login_name=values["login_name"], id_number=values["id_number"], address=client_address(request)
-            )
-        )
-    except FormRejected as rejected:
-        return page(request, "unit_register_step1.html", {**unit_common(services), "values": values}, errors=rejected.errors)
+    values, person_id, errors = await check_registrant(request, form, services)
+    if errors:
+        return page(request, "unit_register_step1.html", {**unit_common(services), "values": values}, errors=errors)
     request.session["unit_reg"] = {"person_id": person_id}
     return RedirectResponse("/isso/register/unit/info", status_code=303)
 
@@ -291,20 +288,15 @@ async def unit_step2_submit(request: Request, form: CsrfForm, services: IssoDep,
     if who is None:
         return RedirectResponse("/isso/register/unit", status_code=303)
     values = {k: text_of(form, k, 120) for k in UNIT_FIELDS}
-    if form.get("action") == "send_sms":
-        answer = await send_sms(request, services, mobile=values["legal_rep_mobile"], purpose="register_unit")
-        if isinstance(answer, JSONResponse):
-            return answer
-        return page(
-            request, "unit_register_step2.html", unit_info_ctx(services, who, values, **answer), status=200 if answer["sms_ok"] else 400
-        )
-    data = {**values, "password": secret(form, "password"), "password2": secret(form, "password2")}
-    try:
-        unit = await run_in_threadpool(lambda: services.units.register(person_id=who["id"], form=data))
-    except FormRejected as rejected:
-        return page(request, "unit_register_step2.html", unit_info_ctx(services, who, values), errors=rejected.errors)
-    request.session["unit_reg"] = {"done": {"unit_code": unit.unit_code, "login_name": unit.login_name, "org_name": unit.org_name}}
-    return RedirectResponse("/isso/register/unit/done", status_code=303)
+
+    def done(unit: Unit) -> str:
+        request.session["unit_reg"] = {"done": {"unit_code": unit.unit_code, "login_name": unit.login_name, "org_name": unit.org_name}}
+        return "/isso/register/unit/done"
+
+    def context(values: dict[str, str], **extra: Any) -> dict[str, Any]:
+        return unit_info_ctx(services, who, values, **extra)
+
+    return await submit_unit_info(request, form, services, who=who, values=values, context=context, done=done)
 
 
 @router.get("/register/unit/done")
