@@ -15,9 +15,9 @@ from pathlib import Path
 
 from sqlalchemy import MetaData, NullPool, create_engine, event, exc, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-__all__ = ["NAMING_CONVENTION", "new_metadata", "make_engine", "Database", "startup_lock"]
+__all__ = ["NAMING_CONVENTION", "new_metadata", "declarative_base", "make_engine", "Database", "startup_lock"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -30,6 +30,16 @@ NAMING_CONVENTION = {
 
 def new_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def declarative_base() -> type[DeclarativeBase]:
+    """A service's ORM base, on metadata of its own (each service has its own
+    database and migration history) named by :data:`NAMING_CONVENTION`."""
+
+    class Base(DeclarativeBase):
+        metadata = new_metadata()
+
+    return Base
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
