@@ -37,7 +37,7 @@ from shared.randomness import TokenSource
 from shared.ratelimit import Limiter
 from shared.sms import HttpSmsGateway, OutboxGateway, SmsCodes
 from shared.web.app import Runtime, build_app
-from shared.web.dev_sms import sms_outbox_router
+from shared.web.dev_sms import mount_sms_outbox
 
 __all__ = ["create_app", "IdpParts"]
 
@@ -173,5 +173,5 @@ def create_app(
     if settings.stand_ins_enabled:
         app.include_router(standins.router)
     if settings.is_development and outbox is not None:
-        app.include_router(sms_outbox_router(outbox))
+        mount_sms_outbox(app, outbox)
     return app

@@ -37,7 +37,7 @@ from shared.passwords import PasswordService
 from shared.randomness import TokenSource
 from shared.settings import client_destinations
 from shared.web.app import Runtime, build_app
-from shared.web.dev_sms import sms_outbox_router
+from shared.web.dev_sms import mount_sms_outbox
 
 __all__ = ["create_app"]
 
@@ -111,10 +111,11 @@ def create_app(
         app.include_router(router)
     if services.outbox is not None:
         # Development only: read the text messages the outbox holds.
-        app.include_router(sms_outbox_router(services.outbox))
-
-    @app.get("/", include_in_schema=False)
-    async def root() -> RedirectResponse:
-        return RedirectResponse("/isso/", status_code=303)
-
+        mount_sms_outbox(app, services.outbox)
+    app.add_api_route("/", root, include_in_schema=False)
     return app
+
+
+async def root() -> RedirectResponse:
+    """The service lives under /isso (its issuer's path)."""
+    return RedirectResponse("/isso/", status_code=303)

@@ -9,6 +9,7 @@ module global, so tests build as many differently configured apps as they like.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -144,7 +145,13 @@ def build_app(
     loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader([*map(str, template_dirs), str(SHARED_TEMPLATES)])])
     env = jinja2.Environment(loader=loader, autoescape=jinja2.select_autoescape(["html"]))
     templates = Jinja2Templates(env=env)
-    env.globals.update(csrf_token=csrf_token, brand=brand, service_name=service_name, home_path=home_path, hotline=settings.hotline)
+    env.globals.update(
+        csrf_token=functools.partial(csrf_token, tokens=tokens),
+        brand=brand,
+        service_name=service_name,
+        home_path=home_path,
+        hotline=settings.hotline,
+    )
     env.filters["beijing_time"] = beijing_time
 
     app.state.settings = settings
