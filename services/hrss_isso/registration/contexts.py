@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from services.hrss_isso.accounts.persons import get_person
@@ -18,9 +18,10 @@ from services.hrss_isso.forms import FormRejected, text_of
 from services.hrss_isso.models import Unit
 from services.hrss_isso.registration.regions import GUANGDONG_CITIES
 from services.hrss_isso.runtime import IssoServices
-from services.hrss_isso.web import client_address, page, sms_answer
+from services.hrss_isso.web import client_address, page, sms_response
 from shared.db import Database
 from shared.identifiers import mask_id_number
+from shared.sms import mask_mobile
 
 __all__ = [
     "PERSON_FIELDS",
@@ -67,9 +68,13 @@ def unit_common(services: IssoServices) -> dict[str, Any]:
     return {**common(services), "steps": UNIT_STEPS}
 
 
-async def send_sms(request: Request, services: IssoServices, *, mobile: str, purpose: str) -> dict[str, Any] | JSONResponse:
+async def send_sms(
+    request: Request, services: IssoServices, *, mobile: str, purpose: str, template: str, context: dict[str, Any]
+) -> Response:
+    """获取验证码 on a registration or recovery page: the code sent to
+    ``mobile``, and the answer (:func:`~services.hrss_isso.web.sms_response`)."""
     result = await run_in_threadpool(lambda: services.persons.send_code(mobile=mobile, purpose=purpose, address=client_address(request)))
-    return sms_answer(request, result, mobile)
+    return sms_response(request, result, sent_to=mask_mobile(mobile), template=template, context=context)
 
 
 def registrant_of(db: Database, person_id: str) -> dict | None:
@@ -126,10 +131,10 @@ async def submit_unit_info(
     says where to go), or the page again with the errors. ``context(values,
     **extra)`` is the page's context."""
     if form.get("action") == "send_sms":
-        answer = await send_sms(request, services, mobile=values["legal_rep_mobile"], purpose="register_unit")
-        if isinstance(answer, JSONResponse):
-            return answer
-        return page(request, "unit_register_step2.html", context(values, **answer), status=200 if answer["sms_ok"] else 400)
+        mobile = values["legal_rep_mobile"]
+        return await send_sms(
+            request, services, mobile=mobile, purpose="register_unit", template="unit_register_step2.html", context=context(values)
+        )
     data = {**values, "password": secret(form, "password"), "password2": secret(form, "password2")}
     try:
         unit = await run_in_threadpool(lambda: services.units.register(person_id=who["id"], form=data, provincial=provincial))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
@@ -31,7 +31,7 @@ from services.hrss_isso.registration.contexts import (
     unit_info_ctx,
 )
 from services.hrss_isso.runtime import IssoServices
-from services.hrss_isso.web import client_address, flash, page, with_interaction
+from services.hrss_isso.web import client_address, flash, page, sms_response, with_interaction
 from shared.clock import Clock
 from shared.identifiers import mask_id_number
 from shared.randomness import TokenSource
@@ -105,11 +105,10 @@ async def _register(
     values = {k: text_of(form, k, 40) for k in PERSON_FIELDS}
     interaction = text_of(form, "interaction", 100)
     if form.get("action") == "send_sms":
-        answer = await send_sms(request, services, mobile=values["mobile"], purpose="register_person")
-        if isinstance(answer, JSONResponse):
-            return answer
-        context = person_page(services, values, interaction=interaction, provincial=provincial, **answer)
-        return page(request, "register_person.html", context, status=200 if answer["sms_ok"] else 400)
+        context = person_page(services, values, interaction=interaction, provincial=provincial)
+        return await send_sms(
+            request, services, mobile=values["mobile"], purpose="register_person", template="register_person.html", context=context
+        )
     upstream = None
     if provincial is not None:
         upstream = ProvincialPerson(
@@ -169,10 +168,9 @@ async def find_login_submit(request: Request, form: CsrfForm, services: IssoDep)
     values = {k: text_of(form, k, 20) for k in ("id_number", "mobile", "sms_code")}
     ctx: dict[str, Any] = {"values": values, "found": None, "sms_ok": None, "sms_message": ""}
     if form.get("action") == "send_sms":
-        answer = await send_sms(request, services, mobile=values["mobile"], purpose="find_login_name")
-        if isinstance(answer, JSONResponse):
-            return answer
-        return page(request, "find_login.html", {**ctx, **answer}, status=200 if answer["sms_ok"] else 400)
+        return await send_sms(
+            request, services, mobile=values["mobile"], purpose="find_login_name", template="find_login.html", context=ctx
+        )
     try:
         found = await run_in_threadpool(
             lambda: services.persons.find_login_name(
@@ -224,12 +222,7 @@ async def reset_submit(request: Request, form: CsrfForm, services: IssoDep, prov
         result = await run_in_threadpool(
             lambda: services.persons.resend_reset(person_id=pending["person_id"], address=client_address(request))
         )
-        message = f"验证码已发送至{pending['masked']}，5分钟内有效" if result.sent else (result.error or "")
-        if "application/json" in request.headers.get("accept", ""):
-            return JSONResponse({"ok": result.sent, "message": message}, status_code=200 if result.sent else 400)
-        return page(
-            request, "forgot_password.html", {**ctx, "sms_ok": result.sent, "sms_message": message}, status=200 if result.sent else 400
-        )
+        return sms_response(request, result, sent_to=pending["masked"], template="forgot_password.html", context=ctx)
     try:
         login_name = await run_in_threadpool(
             lambda: services.persons.finish_reset(
