@@ -123,13 +123,19 @@ class ProvincialPerson:
     acr: str | None
 
 
-def _raise_by_province(s: Session, *, person: Person, provincial: ProvincialPerson, action: str, at: dt.datetime) -> bool:
-    """A provincial login vouches for the person: 二级, and the audit entry
-    names the provider and the level it reported. True when the level rose."""
-    iss, acr = provincial.issuer, provincial.acr
-    raised = raise_level(s, person=person, to_level=2, method="省统一身份认证", evidence=f"iss={iss} acr={acr}", at=at)
-    audit.record(s, at=at, actor_type="person", actor_id=person.id, action=action, target=f"person:{person.id}", iss=iss, acr=acr)
+def _raise_and_record(s: Session, *, person: Person, method: str, evidence: str, action: str, at: dt.datetime, **fields: object) -> bool:
+    """二级 on ``evidence``, with the person's audit entry ``action``. True when the level rose."""
+    raised = raise_level(s, person=person, to_level=2, method=method, evidence=evidence, at=at)
+    audit.record(s, at=at, actor_type="person", actor_id=person.id, action=action, target=f"person:{person.id}", **fields)
     return raised
+
+
+def _raise_by_province(s: Session, *, person: Person, provincial: ProvincialPerson, action: str, at: dt.datetime) -> bool:
+    """A provincial login vouches for the person; the audit entry names the
+    provider and the level it reported."""
+    iss, acr = provincial.issuer, provincial.acr
+    evidence = f"iss={iss} acr={acr}"
+    return _raise_and_record(s, person=person, method="省统一身份认证", evidence=evidence, action=action, at=at, iss=iss, acr=acr)
 
 
 class PersonalAccounts:
@@ -288,24 +294,11 @@ class PersonalAccounts:
                 raise FormRejected({"": msg.REALNAME_ALREADY})
             check = self.registry.check(id_number=person.id_number, name=person.name, valid_until=expiry, today=beijing_today(self.clock))
             if check.ok:
-                raise_level(
-                    s,
-                    person=person,
-                    to_level=2,
-                    method="人口库实名核验",
-                    evidence=(
-                        f"人口库比对一致：{person.name} {mask_id_number(person.id_number)}，证件有效期至{valid_until if expiry else '长期'}"
-                    ),
-                    at=now,
+                evidence = (
+                    f"人口库比对一致：{person.name} {mask_id_number(person.id_number)}，证件有效期至{valid_until if expiry else '长期'}"
                 )
-                audit.record(
-                    s,
-                    at=now,
-                    actor_type="person",
-                    actor_id=person.id,
-                    action="person.realname",
-                    target=f"person:{person.id}",
-                    outcome="match",
+                _raise_and_record(
+                    s, person=person, method="人口库实名核验", evidence=evidence, action="person.realname", at=now, outcome="match"
                 )
                 return
         self.check_limiter.hit(key)

@@ -314,26 +314,18 @@ class UnitRegistration:
                 )
                 extras = self._provincial_rows(provincial, person_id, now) if provincial is not None else ()
                 unit = self._insert(s, unit, region, e, extras)
-                if unit is not None and provincial is not None:
-                    audit.record(
-                        s,
-                        at=now,
-                        actor_type="person",
-                        actor_id=person_id,
-                        action="unit.provincial_link",
-                        target=f"unit:{unit.id}",
-                        unit_code=unit.unit_code,
-                    )
                 if unit is not None:
-                    audit.record(
-                        s,
-                        at=now,
-                        actor_type="person",
-                        actor_id=person_id,
-                        action="unit.register",
-                        target=f"unit:{unit.id}",
-                        unit_code=unit.unit_code,
-                    )
+                    # 登录初始化 links the provincial identity first, then registers.
+                    for action in ("unit.provincial_link", "unit.register") if provincial is not None else ("unit.register",):
+                        audit.record(
+                            s,
+                            at=now,
+                            actor_type="person",
+                            actor_id=person_id,
+                            action=action,
+                            target=f"unit:{unit.id}",
+                            unit_code=unit.unit_code,
+                        )
         e.raise_if_any()
         assert unit is not None
         return unit
