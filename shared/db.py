@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 from sqlalchemy import MetaData, NullPool, create_engine, event, exc, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+T = TypeVar("T")
 
 __all__ = ["NAMING_CONVENTION", "new_metadata", "declarative_base", "make_engine", "Database", "startup_lock"]
 
@@ -134,6 +137,15 @@ class Database:
         """A session whose work commits on success and rolls back on error."""
         with self._sessions.begin() as session:
             yield session
+
+    def detached(self, read: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """``read(session, *args, **kwargs)`` in a transaction of its own, its
+        result detached from the session: a page rendered after the
+        transaction has closed reads the loaded attributes of its rows."""
+        with self.transaction() as session:
+            result = read(session, *args, **kwargs)
+            session.expunge_all()
+            return result
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -34,6 +34,7 @@ __all__ = [
     "level_label",
     "new_id",
     "get_person",
+    "realname_changes",
     "find_by_login_name",
     "find_by_id_number",
     "find_by_provincial",
@@ -64,6 +65,12 @@ def beijing_today(clock: Clock) -> dt.date:
 # -- queries -------------------------------------------------------------------
 def get_person(db: Session, *, person_id: str) -> Person | None:
     return db.get(Person, person_id)
+
+
+def realname_changes(db: Session, *, person_id: str) -> list[RealnameChange]:
+    """The person's 实名 history (个人实名认证 page), newest first."""
+    query = select(RealnameChange).where(RealnameChange.person_id == person_id).order_by(RealnameChange.id.desc())
+    return list(db.execute(query).scalars())
 
 
 def find_by_login_name(db: Session, *, login_name: str) -> Person | None:

@@ -6,16 +6,15 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from services.hrss_isso import forms
 from services.hrss_isso import messages as msg
 from services.hrss_isso.accounts.bindings import STATUS_LABELS, bindings_of_person, bindings_of_unit
-from services.hrss_isso.accounts.persons import LEVEL_LABELS, level_label
+from services.hrss_isso.accounts.persons import LEVEL_LABELS, level_label, realname_changes
 from services.hrss_isso.deps import PERSON_LOGIN, CurrentPerson, IssoDep, PersonDep, UnitAccount, UnitAccountDep
 from services.hrss_isso.forms import FormRejected, text_of
-from services.hrss_isso.models import Person, RealnameChange, Unit
+from services.hrss_isso.models import Person, Unit
 from services.hrss_isso.web import flash, page, pop_flash
 from shared.identifiers import mask_id_number
 from shared.sms import mask_mobile
@@ -39,13 +38,6 @@ async def profile(request: Request, person: CurrentPerson, unit: UnitAccount, db
 
 
 async def _profile(request: Request, db: DbDep, person: Person, *, values: dict, errors: dict | None) -> Response:
-    def changes():
-        with db.transaction() as s:
-            query = select(RealnameChange).where(RealnameChange.person_id == person.id).order_by(RealnameChange.id.desc())
-            rows = list(s.execute(query).scalars())
-            s.expunge_all()
-            return rows
-
     return page(
         request,
         "account_profile.html",
@@ -55,7 +47,7 @@ async def _profile(request: Request, db: DbDep, person: Person, *, values: dict,
             "masked_mobile": mask_mobile(person.mobile),
             "level_label": level_label(person.realname_level),
             "level_names": LEVEL_LABELS,
-            "changes": await run_in_threadpool(changes),
+            "changes": await run_in_threadpool(db.detached, realname_changes, person_id=person.id),
             "values": values,
             "flash": pop_flash(request),
         },
@@ -83,13 +75,11 @@ async def parent_accounts(request: Request, person: PersonDep, db: DbDep) -> Res
 
 
 async def _parent(request: Request, db: DbDep, person: Person, *, errors: dict | None, status: int | None = None) -> Response:
-    def rows():
-        with db.transaction() as s:
-            found = bindings_of_person(s, person_id=person.id)
-            s.expunge_all()
-            return found
-
-    context = {"rows": await run_in_threadpool(rows), "labels": STATUS_LABELS, "flash": pop_flash(request)}
+    context = {
+        "rows": await run_in_threadpool(db.detached, bindings_of_person, person_id=person.id),
+        "labels": STATUS_LABELS,
+        "flash": pop_flash(request),
+    }
     return page(request, "account_parent.html", context, errors=errors, status=status)
 
 
@@ -117,18 +107,12 @@ async def sub_accounts(request: Request, unit: UnitAccountDep, db: DbDep) -> Res
 
 
 async def _sub(request: Request, db: DbDep, unit: Unit, *, values: dict, errors: dict | None, status: int | None = None) -> Response:
-    def rows():
-        with db.transaction() as s:
-            found = bindings_of_unit(s, unit_id=unit.id)
-            s.expunge_all()
-            return found
-
     return page(
         request,
         "account_sub.html",
         {
             "unit": unit,
-            "rows": await run_in_threadpool(rows),
+            "rows": await run_in_threadpool(db.detached, bindings_of_unit, unit_id=unit.id),
             "labels": STATUS_LABELS,
             "level_names": LEVEL_LABELS,
             "mask": mask_id_number,
