@@ -145,25 +145,15 @@ def _raise_by_province(s: Session, *, person: Person, provincial: ProvincialPers
     return _raise_and_record(s, person=person, method="省统一身份认证", evidence=evidence, action=action, at=at, iss=iss, acr=acr)
 
 
+@dataclass(kw_only=True, eq=False)
 class PersonalAccounts:
-    def __init__(
-        self,
-        *,
-        db: Database,
-        clock: Clock,
-        passwords: PasswordService,
-        sms: SmsCodes,
-        registry: PopulationRegistry,
-        check_limiter: Limiter,
-        max_keyboard_run: int,
-    ) -> None:
-        self.db = db
-        self.clock = clock
-        self.passwords = passwords
-        self.sms = sms
-        self.registry = registry
-        self.check_limiter = check_limiter
-        self.max_keyboard_run = max_keyboard_run
+    db: Database
+    clock: Clock
+    passwords: PasswordService
+    sms: SmsCodes
+    registry: PopulationRegistry
+    check_limiter: Limiter
+    max_keyboard_run: int
 
     # -- SMS ---------------------------------------------------------------------
     def send_code(self, *, mobile: str, purpose: str, address: str) -> SendResult:

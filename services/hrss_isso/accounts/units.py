@@ -197,6 +197,7 @@ def end_federated_logins(db: Session, *, issuer: str, upstream_sid: str, now: dt
     return [row.sid for row in rows]
 
 
+@dataclass(kw_only=True, eq=False)
 class UnitRegistration:
     """单位注册: 1 单位所属实名人员信息 → 2 单位信息 → 3 注册完成.
 
@@ -204,24 +205,13 @@ class UnitRegistration:
     leaves nothing behind (step 1's outcome lives in the browser session).
     """
 
-    def __init__(
-        self,
-        *,
-        db: Database,
-        clock: Clock,
-        tokens: TokenSource,
-        passwords: PasswordService,
-        sms: SmsCodes,
-        check_limiter: Limiter,
-        max_keyboard_run: int,
-    ) -> None:
-        self.db = db
-        self.clock = clock
-        self.tokens = tokens
-        self.passwords = passwords
-        self.sms = sms
-        self.check_limiter = check_limiter
-        self.max_keyboard_run = max_keyboard_run
+    db: Database
+    clock: Clock
+    tokens: TokenSource
+    passwords: PasswordService
+    sms: SmsCodes
+    check_limiter: Limiter
+    max_keyboard_run: int
 
     def check_registrant(self, *, login_name: str, id_number: str, address: str) -> str:
         """Step 1: an existing personal account with this ID number, at
