@@ -111,7 +111,6 @@ def create_app(
         title="广东省统一身份认证平台",
         template_dirs=[TEMPLATES],
         cookie_name="gdzwfw_sid",
-        brand="广东省统一身份认证平台",
         # The certificate pages' script talks to the local 「CA助手」.
         connect_sources=[settings.ca_helper] if settings.ca_helper else [],
         # No form-action: after a login form Chromium checks every redirect of

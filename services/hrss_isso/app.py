@@ -94,7 +94,6 @@ def create_app(
         title="广东人社统一认证",
         template_dirs=[TEMPLATES],
         cookie_name="isso_sid",
-        brand="广东人社统一认证",
         home_path="/isso/",
         # Logins and logouts go on to gdzwfw_idp and end at the clients.
         form_targets=[settings.gdzwfw_issuer, *client_destinations(clients)],

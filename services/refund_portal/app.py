@@ -99,7 +99,6 @@ def create_app(
         title="失业保险稳岗返还",
         template_dirs=[TEMPLATES],
         cookie_name="refund_sid",
-        brand="失业保险稳岗返还",
         # Login and logout go through the ISSO, which may pass them on to gdzwfw_idp in the same redirect chain.
         form_targets=[settings.isso_issuer, settings.gdzwfw_verification_url],
         on_startup=prepare,

@@ -91,14 +91,15 @@ def build_app(
     title: str,
     template_dirs: Sequence[Path],
     cookie_name: str,
-    brand: str,
+    brand: str | None = None,
     home_path: str = "/",
     connect_sources: Sequence[str] = (),
     form_targets: Sequence[str] | None = (),
     on_startup: Callable[[], None] | None = None,
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
 ) -> FastAPI:
-    """``on_startup`` runs in a worker thread before the first request
+    """``brand`` (the name in the pages' header) defaults to ``title``.
+    ``on_startup`` runs in a worker thread before the first request
     (signing keys, configured clients, demo data), under the start-up lock;
     ``on_shutdown`` after the last. ``connect_sources`` and ``form_targets``
     widen the pages' Content-Security-Policy (see
@@ -147,7 +148,7 @@ def build_app(
     templates = Jinja2Templates(env=env)
     env.globals.update(
         csrf_token=functools.partial(csrf_token, tokens=tokens),
-        brand=brand,
+        brand=brand or title,
         service_name=service_name,
         home_path=home_path,
         hotline=settings.hotline,
