@@ -2,7 +2,8 @@
 
 ``build_app`` returns a FastAPI application whose ``state`` carries the
 injected parts (settings, database, key-value store, clock, token source,
-templates). Routers find them through ``request.app.state``; nothing is a
+templates). Handlers reach them through the dependencies of
+:mod:`shared.web.deps` (the only request-time reader of ``app.state``); nothing is a
 module global, so tests build as many differently configured apps as they like.
 """
 
@@ -36,7 +37,7 @@ from shared.randomness import SystemTokenSource, TokenSource
 from shared.settings import ServiceSettings
 from shared.tracing import instrument, make_tracer_provider, tracing_configured
 from shared.web.csrf import CsrfError, csrf_token
-from shared.web.deps import Redirect, Refused
+from shared.web.deps import Redirect, Refused, state
 from shared.web.fastlane import MachineRequest, MachineResponse, ServiceApp
 from shared.web.health import add_health_probes
 from shared.web.logs import RequestIdMiddleware
@@ -253,7 +254,7 @@ def wants_json(request: Request) -> bool:
 def render(
     request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200, headers: dict | None = None
 ) -> HTMLResponse:
-    templates: Jinja2Templates = request.app.state.templates
+    templates: Jinja2Templates = state(request, "templates")
     return templates.TemplateResponse(request, name, context or {}, status_code=status_code, headers=headers)
 
 
