@@ -10,13 +10,13 @@ A benchmark, not a test: it prints figures and never fails on them.
 What it starts
 --------------
 gdzwfw_idp as one ``python -m services.gdzwfw_idp.manage serve --workers N``
-process group on loopback, configured only through ``GDZWFW_*`` variables as
-in production: ``ENVIRONMENT=production`` with a freshly generated 48-byte
+process group on loopback, started by ``devtools/stack.py`` (as ``make run``
+does) and configured only through ``GDZWFW_*`` variables as in production: ``ENVIRONMENT=production`` with a freshly generated 48-byte
 secret and staff TOTP key, ``COOKIE_SECURE=true``, JSON log lines (to a file in the temporary
 directory), no demo data. ``--workers`` defaults to the number of CPUs.
 
 Database: PostgreSQL when ``--database-url``, ``BENCH_DATABASE_URL`` or
-``TEST_DATABASE_URL`` is set -- a fresh database ``<db>_bench`` is created on
+``TEST_DATABASE_URL`` is set -- a fresh database ``<db>_gdzwfw_idp_bench`` is created on
 that server (dropped at the end unless ``--keep``) -- otherwise SQLite (WAL)
 in a temporary directory. The database is migrated to head; a confidential
 client ``bench-rp`` (redirect ``http://127.0.0.1:8099/cb``; grants
@@ -109,7 +109,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -125,8 +124,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from devtools.stack import ROOT, free_port
-from shared.migrations import upgrade_head
+from devtools.stack import ROOT, Stack, StackConfig, database_urls, drop_databases, free_port
 
 __all__ = ["main"]
 
@@ -165,36 +163,15 @@ def note(message: str) -> None:
 
 
 # -- database and server -----------------------------------------------------
+# Start-up is devtools/stack.py's, as for make run and the integration tests:
+# the bench only configures gdzwfw_idp for production and runs it alone.
 def bench_database(base_url: str | None, tmp: Path) -> str:
-    """SQLite under ``tmp``, or a fresh ``<db>_bench`` next to ``base_url``."""
-    if not base_url:
-        return f"sqlite:///{tmp / f'{SERVICE}_bench.db'}"
-    url = make_url(base_url)
-    name = f"{url.database}_bench".lower()
-    _admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
-    return url.set(database=name).render_as_string(hide_password=False)
+    """SQLite under ``tmp``, or a fresh ``<db>_gdzwfw_idp_bench`` next to ``base_url``."""
+    return database_urls(base_url=base_url, var_dir=tmp, suffix="_bench", names=(SERVICE,))[SERVICE]
 
 
 def drop_database(base_url: str, bench_url: str) -> None:
-    _admin(make_url(base_url), f'DROP DATABASE IF EXISTS "{make_url(bench_url).database}" WITH (FORCE)')
-
-
-def _admin(url: Any, *statements: str) -> None:
-    """Run statements on the server of ``url`` (its database, else ``postgres``)."""
-    from sqlalchemy.exc import OperationalError
-
-    for target in (url, url.set(database="postgres")):
-        admin = create_engine(target, isolation_level="AUTOCOMMIT")
-        try:
-            with admin.connect() as conn:
-                for statement in statements:
-                    conn.execute(text(statement))
-            return
-        except OperationalError:
-            if target.database == "postgres":
-                raise
-        finally:
-            admin.dispose()
+    drop_databases({SERVICE: bench_url})
 
 
 @dataclass
@@ -227,31 +204,40 @@ class Config:
             }
         ]
 
-    def env(self) -> dict[str, str]:
-        # Sessions, interactions and login counters in Redis, as deployed
-        # (deploy/docker-compose.yml), when a Redis URL is given.
-        redis = {"GDZWFW_REDIS_URL": self.redis_url, "GDZWFW_REDIS_KEY_PREFIX": f"bench{self.port}:"} if self.redis_url else {}
-        return {
-            **redis,
-            "GDZWFW_ENVIRONMENT": "production",
-            "GDZWFW_SECRET_KEY": self.secret_key,
-            "GDZWFW_STAFF_TOTP_KEYS": self.staff_totp_key,
-            "GDZWFW_COOKIE_SECURE": "true",
-            "GDZWFW_LOG_JSON": "true",
-            "GDZWFW_LOG_LEVEL": "INFO",
-            "GDZWFW_DATABASE_URL": self.database_url,
-            "GDZWFW_PUBLIC_URL": self.public_url,
-            "GDZWFW_CLIENTS": json.dumps(self.clients()),
-        }
+    def stack_config(self, *, workers: int = 1) -> StackConfig:
+        """gdzwfw_idp alone, in production: fresh secrets, secure cookies, JSON
+        logs, no demo data, the bench client only, none of this shell's
+        ``GDZWFW_*`` variables."""
+        return StackConfig(
+            database_urls={SERVICE: self.database_url},
+            ports={SERVICE: self.port},
+            host=HOST,
+            environment="production",
+            log_json=True,
+            # Sessions, interactions and login counters in Redis, as deployed
+            # (deploy/docker-compose.yml), when a Redis URL is given.
+            redis_url=self.redis_url,
+            redis_key_prefix=f"bench{self.port}:",
+            extra_env={
+                SERVICE: {
+                    "GDZWFW_SECRET_KEY": self.secret_key,
+                    "GDZWFW_STAFF_TOTP_KEYS": self.staff_totp_key,
+                    "GDZWFW_COOKIE_SECURE": "true",
+                    "GDZWFW_LOG_LEVEL": "INFO",
+                    "GDZWFW_CLIENTS": json.dumps(self.clients()),
+                }
+            },
+            serve_workers={SERVICE: workers},
+            inherit_service_env=False,
+        )
 
     def settings(self):
         from services.gdzwfw_idp.settings import IdpSettings
 
-        env = self.env()
         return IdpSettings(
             environment="production",
-            secret_key=env["GDZWFW_SECRET_KEY"],
-            staff_totp_keys=env["GDZWFW_STAFF_TOTP_KEYS"],
+            secret_key=self.secret_key,
+            staff_totp_keys=self.staff_totp_key,
             cookie_secure=True,
             database_url=self.database_url,
             public_url=self.public_url,
@@ -267,7 +253,7 @@ def prepare_database(cfg: Config) -> None:
     from shared.passwords import PasswordService
     from shared.trust import TrustLevel
 
-    upgrade_head(ROOT / "services" / SERVICE / "migrations", cfg.database_url)
+    Stack(cfg.stack_config()).migrate((SERVICE,))
     settings = cfg.settings()
     provider = create_app(settings).state.provider
     db = provider.db
@@ -307,59 +293,38 @@ def prepare_database(cfg: Config) -> None:
 
 
 class Server:
-    """One ``manage serve`` process group; stopped with SIGTERM, then SIGKILL."""
+    """gdzwfw_idp as one ``manage serve --workers N`` process group, started
+    and stopped (SIGTERM, then SIGKILL) by :class:`devtools.stack.Stack`; its
+    log goes to ``gdzwfw_idp.log`` in the folder of ``log_path``."""
 
     def __init__(self, cfg: Config, *, workers: int, log_path: Path) -> None:
         self.cfg = cfg
         self.workers = workers
-        self.log_path = log_path
-        self.proc: subprocess.Popen | None = None
+        self.stack = Stack(cfg.stack_config(workers=workers), log_dir=log_path.parent)
+        self.log_path = log_path.parent / f"{SERVICE}.log"  # Stack's name; a restart appends to it
+
+    @property
+    def proc(self) -> subprocess.Popen | None:
+        return self.stack.processes.get(SERVICE)
 
     def start(self, timeout: float = 60.0) -> None:
-        inherited = {k: v for k, v in os.environ.items() if not k.startswith("GDZWFW_")}
-        env = {**inherited, **self.cfg.env(), "PYTHONUNBUFFERED": "1"}
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        with open(self.log_path, "ab") as out:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    f"services.{SERVICE}.manage",
-                    "serve",
-                    "--host",
-                    HOST,
-                    "--port",
-                    str(self.cfg.port),
-                    "--workers",
-                    str(self.workers),
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        self._wait_ready(timeout)
+        try:
+            self.stack.start((SERVICE,), timeout=timeout)
+        except RuntimeError as exc:
+            raise BenchError(f"{exc}:\n{self.log_tail()}") from None
+        self._wait_all_workers(timeout)
 
-    def _wait_ready(self, timeout: float) -> None:
-        """Every worker has finished its lifespan start-up."""
+    def _wait_all_workers(self, timeout: float) -> None:
+        """/readyz answers once one worker is up: wait for every worker's
+        lifespan start-up, so none of it falls into a measurement."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise BenchError(f"the server exited with {self.proc.returncode}:\n{self.log_tail()}")
-            # With one worker uvicorn binds its socket only after the start-up
-            # completes, so wait for the port too.
-            if self._log_text().count("Application startup complete") >= self.workers and self._accepting():
+            if self._log_text().count("Application startup complete") >= self.workers:
                 return
             time.sleep(0.1)
-        raise BenchError(f"the server did not start within {timeout:.0f} s:\n{self.log_tail()}")
-
-    def _accepting(self) -> bool:
-        with contextlib.suppress(OSError), socket.create_connection((HOST, self.cfg.port), timeout=1):
-            return True
-        return False
+        raise BenchError(f"the server's workers did not all start within {timeout:.0f} s:\n{self.log_tail()}")
 
     def _log_text(self) -> str:
         try:
@@ -384,17 +349,7 @@ class Server:
         return total / CLK_TCK
 
     def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        self.stack.stop()
 
 
 def _processes() -> list[tuple[int, str]]:

@@ -25,10 +25,11 @@ from sqlalchemy.engine import make_url
 from shared.migrations import upgrade_head
 from shared.staff_totp import DEV_STAFF_TOTP_KEY
 
-__all__ = ["StackConfig", "Stack", "free_port", "database_urls", "SERVICES"]
+__all__ = ["StackConfig", "Stack", "free_port", "database_urls", "drop_databases", "SERVICES"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("gdzwfw_idp", "hrss_isso", "refund_portal")
+PREFIXES = {"gdzwfw_idp": "GDZWFW_", "hrss_isso": "ISSO_", "refund_portal": "REFUND_"}  # of each service's settings
 # The services that send back-channel logout notices (``manage worker`` delivers their outbox).
 PROVIDERS = ("gdzwfw_idp", "hrss_isso")
 DEV_SECRET = "dev-secret-key-not-for-production"
@@ -42,17 +43,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def database_urls(*, base_url: str | None, var_dir: Path, suffix: str = "") -> dict[str, str]:
-    """One database per service: SQLite files under ``var_dir``, or
-    databases created next to ``base_url`` on a PostgreSQL server."""
+def database_urls(*, base_url: str | None, var_dir: Path, suffix: str = "", names: tuple[str, ...] = SERVICES) -> dict[str, str]:
+    """One database per service (of ``names``): SQLite files under ``var_dir``,
+    or databases created next to ``base_url`` on a PostgreSQL server."""
     if not base_url:
         var_dir.mkdir(parents=True, exist_ok=True)
-        return {name: f"sqlite:///{var_dir / f'{name}{suffix}.db'}" for name in SERVICES}
+        return {name: f"sqlite:///{var_dir / f'{name}{suffix}.db'}" for name in names}
     url = make_url(base_url)
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     urls = {}
     with admin.connect() as conn:
-        for name in SERVICES:
+        for name in names:
             db_name = f"{url.database}_{name}{suffix}".lower()
             conn.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
             conn.execute(text(f'CREATE DATABASE "{db_name}"'))
@@ -96,12 +97,18 @@ class StackConfig:
     # Set: each service and its worker write their metrics under <dir>/<service>
     # (prometheus_client's multiprocess mode), so the service's /metrics shows the worker's too.
     metrics_dir: Path | None = None
+    # False: a service sees none of this process's variables with its prefix
+    # (GDZWFW_…), only what environments() gives it (the bench measures exactly that).
+    inherit_service_env: bool = True
 
     def url(self, name: str) -> str:
         return f"http://{self.host}:{self.ports[name]}"
 
     def environments(self) -> dict[str, dict[str, str]]:
-        idp, isso, refund = (self.url(n) for n in SERVICES)
+        # A stack of fewer services (the bench runs gdzwfw_idp alone) has no
+        # port or database for the others; their environments are not used.
+        idp, isso, refund = (self.url(n) if n in self.ports else "" for n in SERVICES)
+        db = {n: self.database_urls.get(n, "") for n in SERVICES}
         common = {
             "ENVIRONMENT": self.environment,
             "SECRET_KEY": DEV_SECRET,
@@ -113,7 +120,7 @@ class StackConfig:
         envs = {
             "gdzwfw_idp": {
                 **{f"GDZWFW_{k}": v for k, v in common.items()},
-                "GDZWFW_DATABASE_URL": self.database_urls["gdzwfw_idp"],
+                "GDZWFW_DATABASE_URL": db["gdzwfw_idp"],
                 "GDZWFW_PUBLIC_URL": idp,
                 # New secrets under the first key; the second still reads the demo
                 # staff of a var/ database from before the setting, whose secrets
@@ -137,7 +144,7 @@ class StackConfig:
             },
             "hrss_isso": {
                 **{f"ISSO_{k}": v for k, v in common.items()},
-                "ISSO_DATABASE_URL": self.database_urls["hrss_isso"],
+                "ISSO_DATABASE_URL": db["hrss_isso"],
                 "ISSO_STAFF_TOTP_KEYS": DEV_STAFF_TOTP_KEY,
                 "ISSO_PUBLIC_URL": isso,
                 "ISSO_GDZWFW_ISSUER": idp,
@@ -165,7 +172,7 @@ class StackConfig:
             },
             "refund_portal": {
                 **{f"REFUND_{k}": v for k, v in common.items()},
-                "REFUND_DATABASE_URL": self.database_urls["refund_portal"],
+                "REFUND_DATABASE_URL": db["refund_portal"],
                 "REFUND_STAFF_TOTP_KEYS": DEV_STAFF_TOTP_KEY,
                 "REFUND_PUBLIC_URL": refund,
                 "REFUND_ISSO_ISSUER": f"{isso}/isso",
@@ -193,7 +200,10 @@ class Stack:
     def start(self, names: tuple[str, ...] = SERVICES, *, timeout: float = 30.0) -> None:
         envs = self.config.environments()
         for name in names:
-            env = {**os.environ, **envs[name], "PYTHONUNBUFFERED": "1"}
+            inherited = os.environ
+            if not self.config.inherit_service_env:
+                inherited = {k: v for k, v in os.environ.items() if not k.startswith(PREFIXES[name])}
+            env = {**inherited, **envs[name], "PYTHONUNBUFFERED": "1"}
             if self.config.metrics_dir is not None:
                 # Files of a previous run would be added to this one's values.
                 metrics = self.config.metrics_dir / name

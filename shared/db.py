@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 from sqlalchemy import MetaData, NullPool, create_engine, event, exc, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-__all__ = ["NAMING_CONVENTION", "new_metadata", "make_engine", "Database", "startup_lock"]
+T = TypeVar("T")
+
+__all__ = ["NAMING_CONVENTION", "new_metadata", "declarative_base", "make_engine", "Database", "startup_lock"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -30,6 +33,16 @@ NAMING_CONVENTION = {
 
 def new_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def declarative_base() -> type[DeclarativeBase]:
+    """A service's ORM base, on metadata of its own (each service has its own
+    database and migration history) named by :data:`NAMING_CONVENTION`."""
+
+    class Base(DeclarativeBase):
+        metadata = new_metadata()
+
+    return Base
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -124,6 +137,15 @@ class Database:
         """A session whose work commits on success and rolls back on error."""
         with self._sessions.begin() as session:
             yield session
+
+    def detached(self, read: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """``read(session, *args, **kwargs)`` in a transaction of its own, its
+        result detached from the session: a page rendered after the
+        transaction has closed reads the loaded attributes of its rows."""
+        with self.transaction() as session:
+            result = read(session, *args, **kwargs)
+            session.expunge_all()
+            return result
 
     @contextmanager
     def session(self) -> Iterator[Session]:

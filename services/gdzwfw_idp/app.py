@@ -37,7 +37,7 @@ from shared.randomness import TokenSource
 from shared.ratelimit import Limiter
 from shared.sms import HttpSmsGateway, OutboxGateway, SmsCodes
 from shared.web.app import Runtime, build_app
-from shared.web.dev_sms import sms_outbox_router
+from shared.web.dev_sms import mount_sms_outbox
 
 __all__ = ["create_app", "IdpParts"]
 
@@ -111,7 +111,6 @@ def create_app(
         title="广东省统一身份认证平台",
         template_dirs=[TEMPLATES],
         cookie_name="gdzwfw_sid",
-        brand="广东省统一身份认证平台",
         # The certificate pages' script talks to the local 「CA助手」.
         connect_sources=[settings.ca_helper] if settings.ca_helper else [],
         # No form-action: after a login form Chromium checks every redirect of
@@ -173,5 +172,5 @@ def create_app(
     if settings.stand_ins_enabled:
         app.include_router(standins.router)
     if settings.is_development and outbox is not None:
-        app.include_router(sms_outbox_router(outbox))
+        mount_sms_outbox(app, outbox)
     return app

@@ -8,9 +8,9 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db import new_metadata
+from shared.db import declarative_base
 from shared.kvstore import define_kv_table
 from shared.oauth.provider.tables import define_provider_tables
 from shared.sms import define_sms_tables
@@ -30,11 +30,8 @@ __all__ = [
     "sms_tables",
 ]
 
-metadata = new_metadata()
-
-
-class Base(DeclarativeBase):
-    metadata = metadata
+Base = declarative_base()
+metadata = Base.metadata
 
 
 class Account(Base):

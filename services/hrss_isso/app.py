@@ -30,14 +30,14 @@ from services.hrss_isso.settings import IssoSettings
 from services.hrss_isso.staff.routes import router as staff_router
 from shared.clock import Clock
 from shared.oauth.backchannel import LogoutTokenValidator
-from shared.oauth.client import RelyingParty
+from shared.oauth.client import upstream_relying_party
 from shared.oauth.provider.provider import Provider
 from shared.oauth.provider.routes import mount_provider
 from shared.passwords import PasswordService
 from shared.randomness import TokenSource
 from shared.settings import client_destinations
 from shared.web.app import Runtime, build_app
-from shared.web.dev_sms import sms_outbox_router
+from shared.web.dev_sms import mount_sms_outbox
 
 __all__ = ["create_app"]
 
@@ -59,17 +59,14 @@ def create_app(
     runtime = Runtime.create(settings, namespace="isso", kv_table=kv_table, clock=clock, tokens=tokens)
     services = IssoServices.build(settings, runtime, passwords=passwords or PasswordService(), registry=registry)
     issuer = settings.issuer
-    rp = RelyingParty(
-        name="gdzwfw",
+    rp = upstream_relying_party(
+        settings,
+        "gdzwfw",
         # id_number: 个人注册 through the province needs the person's ID number.
         scope="openid profile id_number",
-        issuer=settings.gdzwfw_issuer,
-        client_id=settings.gdzwfw_client_id,
-        client_secret=settings.gdzwfw_client_secret.get_secret_value(),
         redirect_uri=f"{issuer}/federation/gdzwfw/callback",
-        timeout=settings.gdzwfw_timeout,
         transport=upstream_transport,
-        clock=runtime.clock,  # paces refetching the provider's JWKS
+        clock=runtime.clock,
     )
     provider = Provider.configure(
         settings,
@@ -97,7 +94,6 @@ def create_app(
         title="广东人社统一认证",
         template_dirs=[TEMPLATES],
         cookie_name="isso_sid",
-        brand="广东人社统一认证",
         home_path="/isso/",
         # Logins and logouts go on to gdzwfw_idp and end at the clients.
         form_targets=[settings.gdzwfw_issuer, *client_destinations(clients)],
@@ -114,10 +110,11 @@ def create_app(
         app.include_router(router)
     if services.outbox is not None:
         # Development only: read the text messages the outbox holds.
-        app.include_router(sms_outbox_router(services.outbox))
-
-    @app.get("/", include_in_schema=False)
-    async def root() -> RedirectResponse:
-        return RedirectResponse("/isso/", status_code=303)
-
+        mount_sms_outbox(app, services.outbox)
+    app.add_api_route("/", root, include_in_schema=False)
     return app
+
+
+async def root() -> RedirectResponse:
+    """The service lives under /isso (its issuer's path)."""
+    return RedirectResponse("/isso/", status_code=303)

@@ -11,10 +11,10 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from shared.oauth.provider.provider import Provider
-from shared.sms import SendResult, mask_mobile
+from shared.sms import SendResult
 from shared.web.app import render, wants_json
 
-__all__ = ["client_address", "sms_answer", "page", "with_interaction", "parked", "resume_or", "flash", "pop_flash"]
+__all__ = ["client_address", "sms_response", "page", "with_interaction", "parked", "resume_or", "flash", "pop_flash"]
 
 
 def client_address(request: Request) -> str:
@@ -39,12 +39,15 @@ def resume_or(provider: Provider, interaction: str, fallback: str) -> RedirectRe
     return RedirectResponse(fallback, status_code=303)
 
 
-def sms_answer(request: Request, result: SendResult, mobile: str) -> dict[str, Any] | JSONResponse:
-    """The outcome of 获取验证码, for a script (JSON) or for the page."""
-    message = f"验证码已发送至{mask_mobile(mobile)}，5分钟内有效" if result.sent else (result.error or "")
+def sms_response(request: Request, result: SendResult, *, sent_to: str, template: str, context: dict[str, Any]) -> Response:
+    """The outcome of 获取验证码 (sent to the masked number ``sent_to``): JSON
+    for the page's script, else ``template`` again with it; 400 when nothing
+    was sent."""
+    message = f"验证码已发送至{sent_to}，5分钟内有效" if result.sent else (result.error or "")
+    status = 200 if result.sent else 400
     if wants_json(request):
-        return JSONResponse({"ok": result.sent, "message": message}, status_code=200 if result.sent else 400)
-    return {"sms_ok": result.sent, "sms_message": message}
+        return JSONResponse({"ok": result.sent, "message": message}, status_code=status)
+    return page(request, template, {**context, "sms_ok": result.sent, "sms_message": message}, status=status)
 
 
 def page(

@@ -30,7 +30,7 @@ from services.refund_portal.staff import build_staff_login
 from services.refund_portal.unit.routes import router as unit_routes
 from shared.clock import Clock
 from shared.money import format_fen
-from shared.oauth.client import RelyingParty
+from shared.oauth.client import upstream_relying_party
 from shared.oauth.introspection import TokenIntrospector
 from shared.passwords import PasswordService
 from shared.randomness import TokenSource
@@ -59,15 +59,8 @@ def create_app(
     policies = PolicyBook(settings.policy_rules)
     audit_keys = AuditKeys.from_settings(settings)
     passwords = passwords or PasswordService()
-    rp = RelyingParty(
-        name="isso",
-        issuer=settings.isso_issuer,
-        client_id=settings.isso_client_id,
-        client_secret=settings.isso_client_secret.get_secret_value(),
-        redirect_uri=f"{settings.public_url}/auth/callback",
-        timeout=settings.isso_timeout,
-        transport=upstream_transport,
-        clock=runtime.clock,  # paces refetching the provider's JWKS
+    rp = upstream_relying_party(
+        settings, "isso", redirect_uri=f"{settings.public_url}/auth/callback", transport=upstream_transport, clock=runtime.clock
     )
     http = httpx.AsyncClient(timeout=settings.isso_timeout, transport=upstream_transport)
 
@@ -108,7 +101,6 @@ def create_app(
         title="失业保险稳岗返还",
         template_dirs=[TEMPLATES],
         cookie_name="refund_sid",
-        brand="失业保险稳岗返还",
         # Login and logout go through the ISSO, which may pass them on to gdzwfw_idp in the same redirect chain.
         form_targets=[settings.isso_issuer, settings.gdzwfw_verification_url],
         on_startup=prepare,

@@ -10,9 +10,9 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db import new_metadata
+from shared.db import declarative_base
 from shared.kvstore import define_kv_table
 
 __all__ = [
@@ -29,11 +29,8 @@ __all__ = [
     "RecordStatus",
 ]
 
-metadata = new_metadata()
-
-
-class Base(DeclarativeBase):
-    metadata = metadata
+Base = declarative_base()
+metadata = Base.metadata
 
 
 kv_table = define_kv_table(metadata)

@@ -21,6 +21,7 @@ from starlette.datastructures import FormData, QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
+from shared.web.deps import state
 from shared.web.fastlane import MachineRequest
 
 __all__ = ["StarletteOAuth2Request", "read_oauth2_request", "machine_oauth2_request", "StarletteAuthorizationServer", "AuthlibResponse"]
@@ -111,7 +112,7 @@ async def read_oauth2_request(request: Request, *, params: dict[str, str] | None
     query = list(params.items()) if params is not None else list(QueryParams(request.url.query).multi_items())
     return StarletteOAuth2Request(
         method=request.method,
-        uri=public_uri(request.app.state.settings.public_url, request.url.path, request.url.query),
+        uri=public_uri(state(request, "settings").public_url, request.url.path, request.url.query),
         headers=request.headers,
         query=query,
         form=form,

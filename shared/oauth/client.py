@@ -31,7 +31,7 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="The httpx module is deprecated", category=AuthlibDeprecationWarning)
     from authlib.integrations.starlette_client import OAuth, OAuthError
 
-__all__ = ["RelyingParty", "LoginFailed", "VerifiedLogin"]
+__all__ = ["RelyingParty", "LoginFailed", "VerifiedLogin", "upstream_relying_party"]
 
 log = logging.getLogger("oauth.client")
 DISCOVERY_KEYS = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
@@ -206,3 +206,37 @@ class RelyingParty:
             }
         )
         return f"{endpoint}?{params}"
+
+
+def upstream_relying_party(
+    settings: Any,
+    upstream: str,
+    *,
+    redirect_uri: str,
+    transport: httpx.AsyncBaseTransport | None,
+    clock: Clock,
+    scope: str = "openid profile",
+) -> RelyingParty:
+    """The relying party a service runs against its provider, from its settings.
+
+    A relying party's settings name its provider's fields with the provider's
+    name in front (``ISSO_GDZWFW_ISSUER``…, ``REFUND_ISSO_ISSUER``…): here
+    ``<upstream>_issuer``, ``_client_id``, ``_client_secret`` and ``_timeout``.
+    ``upstream`` also names the Authlib client. ``clock`` paces refetching the
+    provider's JWKS.
+    """
+
+    def field(key: str) -> Any:
+        return getattr(settings, f"{upstream}_{key}")
+
+    return RelyingParty(
+        name=upstream,
+        scope=scope,
+        issuer=field("issuer"),
+        client_id=field("client_id"),
+        client_secret=field("client_secret").get_secret_value(),
+        redirect_uri=redirect_uri,
+        timeout=field("timeout"),
+        transport=transport,
+        clock=clock,
+    )

@@ -2,13 +2,15 @@
 
 ``build_app`` returns a FastAPI application whose ``state`` carries the
 injected parts (settings, database, key-value store, clock, token source,
-templates). Routers find them through ``request.app.state``; nothing is a
+templates). Handlers reach them through the dependencies of
+:mod:`shared.web.deps` (the only request-time reader of ``app.state``); nothing is a
 module global, so tests build as many differently configured apps as they like.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -36,7 +38,7 @@ from shared.randomness import SystemTokenSource, TokenSource
 from shared.settings import ServiceSettings
 from shared.tracing import instrument, make_tracer_provider, tracing_configured
 from shared.web.csrf import CsrfError, csrf_token
-from shared.web.deps import Redirect, Refused
+from shared.web.deps import Redirect, Refused, state
 from shared.web.fastlane import MachineRequest, MachineResponse, ServiceApp
 from shared.web.health import add_health_probes
 from shared.web.logs import RequestIdMiddleware
@@ -100,14 +102,15 @@ def build_app(
     title: str,
     template_dirs: Sequence[Path],
     cookie_name: str,
-    brand: str,
+    brand: str | None = None,
     home_path: str = "/",
     connect_sources: Sequence[str] = (),
     form_targets: Sequence[str] | None = (),
     on_startup: Callable[[], None] | None = None,
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
 ) -> FastAPI:
-    """``on_startup`` runs in a worker thread before the first request
+    """``brand`` (the name in the pages' header) defaults to ``title``.
+    ``on_startup`` runs in a worker thread before the first request
     (signing keys, configured clients, demo data), under the start-up lock;
     ``on_shutdown`` after the last. ``connect_sources`` and ``form_targets``
     widen the pages' Content-Security-Policy (see
@@ -154,7 +157,13 @@ def build_app(
     loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader([*map(str, template_dirs), str(SHARED_TEMPLATES)])])
     env = jinja2.Environment(loader=loader, autoescape=jinja2.select_autoescape(["html"]))
     templates = Jinja2Templates(env=env)
-    env.globals.update(csrf_token=csrf_token, brand=brand, service_name=service_name, home_path=home_path, hotline=settings.hotline)
+    env.globals.update(
+        csrf_token=functools.partial(csrf_token, tokens=tokens),
+        brand=brand or title,
+        service_name=service_name,
+        home_path=home_path,
+        hotline=settings.hotline,
+    )
     env.filters["beijing_time"] = beijing_time
 
     # Opened in the serving loop (lifespan), in this order: the kv store's reads use the pool.
@@ -258,7 +267,7 @@ def wants_json(request: Request) -> bool:
 def render(
     request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200, headers: dict | None = None
 ) -> HTMLResponse:
-    templates: Jinja2Templates = request.app.state.templates
+    templates: Jinja2Templates = state(request, "templates")
     return templates.TemplateResponse(request, name, context or {}, status_code=status_code, headers=headers)
 
 

@@ -23,10 +23,11 @@ class CsrfError(Exception):
     """The form's token is missing or does not match the session's."""
 
 
-def csrf_token(request: Request) -> str:
+def csrf_token(request: Request, tokens: TokenSource) -> str:
+    """The session's token, made on first use (templates call it bound to the
+    app's token source by :func:`shared.web.app.build_app`)."""
     token = request.session.get(_KEY)
     if not token:
-        tokens: TokenSource = request.app.state.tokens
         token = tokens.token(24)
         request.session[_KEY] = token
     return token

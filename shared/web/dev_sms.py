@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from shared.sms import OutboxGateway
 from shared.web.app import render
+from shared.web.deps import DbDep, state
 
-__all__ = ["sms_outbox_router"]
+__all__ = ["router", "mount_sms_outbox"]
+
+router = APIRouter(include_in_schema=False)
 
 
-def sms_outbox_router(gateway: OutboxGateway, *, path: str = "/dev/sms") -> APIRouter:
-    router = APIRouter()
+async def get_outbox(request: Request) -> OutboxGateway:
+    return state(request, "sms_outbox")
 
-    @router.get(path, include_in_schema=False)
-    async def outbox(request: Request) -> Response:
-        def load() -> list[dict]:
-            with request.app.state.db.transaction() as db:
-                return gateway.latest(db)
 
-        return render(request, "dev_sms.html", {"messages": await run_in_threadpool(load)})
+@router.get("/dev/sms")
+async def outbox(request: Request, db: DbDep, gateway: Annotated[OutboxGateway, Depends(get_outbox)]) -> Response:
+    def load() -> list[dict]:
+        with db.transaction() as s:
+            return gateway.latest(s)
 
-    return router
+    return render(request, "dev_sms.html", {"messages": await run_in_threadpool(load)})
+
+
+def mount_sms_outbox(app: FastAPI, gateway: OutboxGateway) -> None:
+    """Start-up: the page, reading ``gateway``'s messages."""
+    app.state.sms_outbox = gateway
+    app.include_router(router)

@@ -100,17 +100,7 @@ def check_legal_fields(form: dict[str, str], *, today: dt.date) -> tuple[dict[st
         clean["address_detail"] = detail
     else:
         errors["address_detail"] = msg.ADDRESS_DETAIL_INVALID
-    rep = check_name(form.get("legal_rep_name", ""))
-    if rep:
-        clean["legal_rep_name"] = rep
-    else:
-        errors["legal_rep_name"] = msg.LEGAL_REP_NAME_INVALID
-    try:
-        clean["legal_rep_id_number"] = validate_resident_id(form.get("legal_rep_id_number", ""), today=today)
-    except IdentifierError as exc:
-        errors["legal_rep_id_number"] = exc.message
-    if form.get("agree") != "yes":
-        errors["agree"] = msg.AGREEMENT_MISSING
+    _check_person(form, clean, errors, ("legal_rep_name", msg.LEGAL_REP_NAME_INVALID), "legal_rep_id_number", today=today)
     return clean, errors
 
 
@@ -118,18 +108,27 @@ def check_person_fields(form: dict[str, str], *, today: dt.date) -> tuple[dict[s
     """个人注册: 姓名, 身份证号码, the account fields and the agreement."""
     errors: dict[str, str] = {}
     clean = check_account_fields(form, errors)
-    name = check_name(form.get("person_name", ""))
-    if name:
-        clean["person_name"] = name
+    _check_person(form, clean, errors, ("person_name", msg.PERSON_NAME_INVALID), "id_number", today=today)
+    return clean, errors
+
+
+def _check_person(
+    form: dict[str, str], clean: dict[str, str], errors: dict[str, str], name: tuple[str, str], id_field: str, *, today: dt.date
+) -> None:
+    """The person a registration names (the legal representative, or the
+    registrant of 个人注册): the name field (with its refusal), the 身份证号码
+    field, and the agreement both forms end with."""
+    name_field, name_refused = name
+    if checked := check_name(form.get(name_field, "")):
+        clean[name_field] = checked
     else:
-        errors["person_name"] = msg.PERSON_NAME_INVALID
+        errors[name_field] = name_refused
     try:
-        clean["id_number"] = validate_resident_id(form.get("id_number", ""), today=today)
+        clean[id_field] = validate_resident_id(form.get(id_field, ""), today=today)
     except IdentifierError as exc:
-        errors["id_number"] = exc.message
+        errors[id_field] = exc.message
     if form.get("agree") != "yes":
         errors["agree"] = msg.AGREEMENT_MISSING
-    return clean, errors
 
 
 def duplicate_errors(db: Session, *, login_name: str | None, uscc: str | None = None, id_number: str | None = None) -> dict[str, str]:

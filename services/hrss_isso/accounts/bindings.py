@@ -8,8 +8,6 @@ request withdrawn while the handler was reading it cannot be accepted.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -105,80 +103,57 @@ class Bindings:
                 s, at=now, actor_type="unit", actor_id=unit_id, action="binding.request", target=f"person:{person.id}", unit_id=unit_id
             )
 
-    def _transition(
-        self, s: Session, *, binding_id: int, owner: tuple[str, str], from_status: str, values: dict, now: dt.datetime
-    ) -> UnitBinding:
+    def _transition(self, *, binding_id: int, owner: tuple[str, str], from_status: str, to_status: str, stamp: str, **also: object) -> None:
         """Move one binding of ``owner`` (("unit"|"person", id)) out of
-        ``from_status``; refused with the reason when it is not there."""
-        binding = s.get(UnitBinding, binding_id)
+        ``from_status`` into ``to_status``, its column ``stamp`` set to now and
+        ``also`` written with it; refused with the reason when it is not there."""
+        now = self.clock.now()
         kind, owner_id = owner
-        if binding is None or (binding.unit_id if kind == "unit" else binding.person_id) != owner_id:
-            raise Refused(msg.BINDING_NOT_FOUND, 404)
-        done = s.execute(
-            update(UnitBinding).where(UnitBinding.id == binding_id, UnitBinding.status == from_status).values(**values)
-        ).rowcount
-        if not done:
-            s.refresh(binding)
-            if binding.status == "withdrawn" and from_status == "pending":
-                raise Refused(msg.BINDING_WITHDRAWN, 409)
-            raise Refused(msg.BINDING_NOT_PENDING, 409)
-        s.refresh(binding)
-        audit.record(
-            s,
-            at=now,
-            actor_type=kind,
-            actor_id=owner_id,
-            action=f"binding.{values['status']}",
-            target=f"person:{binding.person_id}",
-            unit_id=binding.unit_id,
-        )
-        return binding
+        with self.db.transaction() as s:
+            binding = s.get(UnitBinding, binding_id)
+            if binding is None or (binding.unit_id if kind == "unit" else binding.person_id) != owner_id:
+                raise Refused(msg.BINDING_NOT_FOUND, 404)
+            done = s.execute(
+                update(UnitBinding)
+                .where(UnitBinding.id == binding_id, UnitBinding.status == from_status)
+                .values(status=to_status, **{stamp: now}, **also)
+            ).rowcount
+            if not done:
+                s.refresh(binding)
+                if binding.status == "withdrawn" and from_status == "pending":
+                    raise Refused(msg.BINDING_WITHDRAWN, 409)
+                raise Refused(msg.BINDING_NOT_PENDING, 409)
+            audit.record(
+                s,
+                at=now,
+                actor_type=kind,
+                actor_id=owner_id,
+                action=f"binding.{to_status}",
+                target=f"person:{binding.person_id}",
+                unit_id=binding.unit_id,
+            )
+
+    def _decide(self, owner: tuple[str, str], binding_id: int, to_status: str) -> None:
+        """A pending request answered: withdrawn by the unit, accepted or declined by the person."""
+        self._transition(binding_id=binding_id, owner=owner, from_status="pending", to_status=to_status, stamp="decided_at")
 
     def withdraw(self, *, unit_id: str, binding_id: int) -> None:
-        now = self.clock.now()
-        with self.db.transaction() as s:
-            self._transition(
-                s,
-                binding_id=binding_id,
-                owner=("unit", unit_id),
-                from_status="pending",
-                values={"status": "withdrawn", "decided_at": now},
-                now=now,
-            )
+        self._decide(("unit", unit_id), binding_id, "withdrawn")
 
     def accept(self, *, person_id: str, binding_id: int) -> None:
-        now = self.clock.now()
-        with self.db.transaction() as s:
-            self._transition(
-                s,
-                binding_id=binding_id,
-                owner=("person", person_id),
-                from_status="pending",
-                values={"status": "active", "decided_at": now},
-                now=now,
-            )
+        self._decide(("person", person_id), binding_id, "active")
 
     def decline(self, *, person_id: str, binding_id: int) -> None:
-        now = self.clock.now()
-        with self.db.transaction() as s:
-            self._transition(
-                s,
-                binding_id=binding_id,
-                owner=("person", person_id),
-                from_status="pending",
-                values={"status": "declined", "decided_at": now},
-                now=now,
-            )
+        self._decide(("person", person_id), binding_id, "declined")
 
     def end(self, *, owner: tuple[str, str], binding_id: int) -> None:
         """解除绑定 by either side; 授权码实名 ends with it."""
-        now = self.clock.now()
-        with self.db.transaction() as s:
-            self._transition(
-                s,
-                binding_id=binding_id,
-                owner=owner,
-                from_status="active",
-                values={"status": "ended", "ended_at": now, "authorized_at": None, "authorization_id": None},
-                now=now,
-            )
+        self._transition(
+            binding_id=binding_id,
+            owner=owner,
+            from_status="active",
+            to_status="ended",
+            stamp="ended_at",
+            authorized_at=None,
+            authorization_id=None,
+        )

@@ -34,6 +34,7 @@ __all__ = [
     "level_label",
     "new_id",
     "get_person",
+    "realname_changes",
     "find_by_login_name",
     "find_by_id_number",
     "find_by_provincial",
@@ -64,6 +65,12 @@ def beijing_today(clock: Clock) -> dt.date:
 # -- queries -------------------------------------------------------------------
 def get_person(db: Session, *, person_id: str) -> Person | None:
     return db.get(Person, person_id)
+
+
+def realname_changes(db: Session, *, person_id: str) -> list[RealnameChange]:
+    """The person's 实名 history (个人实名认证 page), newest first."""
+    query = select(RealnameChange).where(RealnameChange.person_id == person_id).order_by(RealnameChange.id.desc())
+    return list(db.execute(query).scalars())
 
 
 def find_by_login_name(db: Session, *, login_name: str) -> Person | None:
@@ -123,25 +130,30 @@ class ProvincialPerson:
     acr: str | None
 
 
+def _raise_and_record(s: Session, *, person: Person, method: str, evidence: str, action: str, at: dt.datetime, **fields: object) -> bool:
+    """二级 on ``evidence``, with the person's audit entry ``action``. True when the level rose."""
+    raised = raise_level(s, person=person, to_level=2, method=method, evidence=evidence, at=at)
+    audit.record(s, at=at, actor_type="person", actor_id=person.id, action=action, target=f"person:{person.id}", **fields)
+    return raised
+
+
+def _raise_by_province(s: Session, *, person: Person, provincial: ProvincialPerson, action: str, at: dt.datetime) -> bool:
+    """A provincial login vouches for the person; the audit entry names the
+    provider and the level it reported."""
+    iss, acr = provincial.issuer, provincial.acr
+    evidence = f"iss={iss} acr={acr}"
+    return _raise_and_record(s, person=person, method="省统一身份认证", evidence=evidence, action=action, at=at, iss=iss, acr=acr)
+
+
+@dataclass(kw_only=True, eq=False)
 class PersonalAccounts:
-    def __init__(
-        self,
-        *,
-        db: Database,
-        clock: Clock,
-        passwords: PasswordService,
-        sms: SmsCodes,
-        registry: PopulationRegistry,
-        check_limiter: Limiter,
-        max_keyboard_run: int,
-    ) -> None:
-        self.db = db
-        self.clock = clock
-        self.passwords = passwords
-        self.sms = sms
-        self.registry = registry
-        self.check_limiter = check_limiter
-        self.max_keyboard_run = max_keyboard_run
+    db: Database
+    clock: Clock
+    passwords: PasswordService
+    sms: SmsCodes
+    registry: PopulationRegistry
+    check_limiter: Limiter
+    max_keyboard_run: int
 
     # -- SMS ---------------------------------------------------------------------
     def send_code(self, *, mobile: str, purpose: str, address: str) -> SendResult:
@@ -279,24 +291,11 @@ class PersonalAccounts:
                 raise FormRejected({"": msg.REALNAME_ALREADY})
             check = self.registry.check(id_number=person.id_number, name=person.name, valid_until=expiry, today=beijing_today(self.clock))
             if check.ok:
-                raise_level(
-                    s,
-                    person=person,
-                    to_level=2,
-                    method="人口库实名核验",
-                    evidence=(
-                        f"人口库比对一致：{person.name} {mask_id_number(person.id_number)}，证件有效期至{valid_until if expiry else '长期'}"
-                    ),
-                    at=now,
+                evidence = (
+                    f"人口库比对一致：{person.name} {mask_id_number(person.id_number)}，证件有效期至{valid_until if expiry else '长期'}"
                 )
-                audit.record(
-                    s,
-                    at=now,
-                    actor_type="person",
-                    actor_id=person.id,
-                    action="person.realname",
-                    target=f"person:{person.id}",
-                    outcome="match",
+                _raise_and_record(
+                    s, person=person, method="人口库实名核验", evidence=evidence, action="person.realname", at=now, outcome="match"
                 )
                 return
         self.check_limiter.hit(key)
@@ -324,19 +323,7 @@ class PersonalAccounts:
                 return None
             if person.status != "active":
                 return person.id, "disabled"
-            raised = raise_level(
-                s, person=person, to_level=2, method="省统一身份认证", evidence=f"iss={provincial.issuer} acr={provincial.acr}", at=now
-            )
-            audit.record(
-                s,
-                at=now,
-                actor_type="person",
-                actor_id=person.id,
-                action="person.provincial_login",
-                target=f"person:{person.id}",
-                iss=provincial.issuer,
-                acr=provincial.acr,
-            )
+            raised = _raise_by_province(s, person=person, provincial=provincial, action="person.provincial_login", at=now)
             return person.id, ("upgraded" if raised else "linked")
 
     def link_provincial(self, *, person_id: str, provincial: ProvincialPerson) -> str | None:
@@ -363,19 +350,7 @@ class PersonalAccounts:
                     existing.subject, existing.linked_at = provincial.subject, now
                 else:
                     s.add(PersonProvincialLink(person_id=person.id, issuer=provincial.issuer, subject=provincial.subject, linked_at=now))
-            raise_level(
-                s, person=person, to_level=2, method="省统一身份认证", evidence=f"iss={provincial.issuer} acr={provincial.acr}", at=now
-            )
-            audit.record(
-                s,
-                at=now,
-                actor_type="person",
-                actor_id=person.id,
-                action="person.provincial_link",
-                target=f"person:{person.id}",
-                iss=provincial.issuer,
-                acr=provincial.acr,
-            )
+            _raise_by_province(s, person=person, provincial=provincial, action="person.provincial_link", at=now)
         return None
 
     # -- 找回登录账号 / 忘记密码 --------------------------------------------------

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from services.hrss_isso import forms
 from services.hrss_isso import messages as msg
 from services.hrss_isso.accounts.bindings import STATUS_LABELS, bindings_of_person, bindings_of_unit
-from services.hrss_isso.accounts.persons import LEVEL_LABELS, level_label
+from services.hrss_isso.accounts.persons import LEVEL_LABELS, level_label, realname_changes
 from services.hrss_isso.deps import PERSON_LOGIN, CurrentPerson, IssoDep, PersonDep, UnitAccount, UnitAccountDep
 from services.hrss_isso.forms import FormRejected, text_of
-from services.hrss_isso.models import Person, RealnameChange, Unit
+from services.hrss_isso.models import Person, Unit
 from services.hrss_isso.web import flash, page, pop_flash
 from shared.identifiers import mask_id_number
 from shared.sms import mask_mobile
@@ -37,13 +38,6 @@ async def profile(request: Request, person: CurrentPerson, unit: UnitAccount, db
 
 
 async def _profile(request: Request, db: DbDep, person: Person, *, values: dict, errors: dict | None) -> Response:
-    def changes():
-        with db.transaction() as s:
-            query = select(RealnameChange).where(RealnameChange.person_id == person.id).order_by(RealnameChange.id.desc())
-            rows = list(s.execute(query).scalars())
-            s.expunge_all()
-            return rows
-
     return page(
         request,
         "account_profile.html",
@@ -53,7 +47,7 @@ async def _profile(request: Request, db: DbDep, person: Person, *, values: dict,
             "masked_mobile": mask_mobile(person.mobile),
             "level_label": level_label(person.realname_level),
             "level_names": LEVEL_LABELS,
-            "changes": await run_in_threadpool(changes),
+            "changes": await run_in_threadpool(db.detached, realname_changes, person_id=person.id),
             "values": values,
             "flash": pop_flash(request),
         },
@@ -81,13 +75,11 @@ async def parent_accounts(request: Request, person: PersonDep, db: DbDep) -> Res
 
 
 async def _parent(request: Request, db: DbDep, person: Person, *, errors: dict | None, status: int | None = None) -> Response:
-    def rows():
-        with db.transaction() as s:
-            found = bindings_of_person(s, person_id=person.id)
-            s.expunge_all()
-            return found
-
-    context = {"rows": await run_in_threadpool(rows), "labels": STATUS_LABELS, "flash": pop_flash(request)}
+    context = {
+        "rows": await run_in_threadpool(db.detached, bindings_of_person, person_id=person.id),
+        "labels": STATUS_LABELS,
+        "flash": pop_flash(request),
+    }
     return page(request, "account_parent.html", context, errors=errors, status=status)
 
 
@@ -101,15 +93,11 @@ async def parent_action(
         "decline": (lambda: bindings.decline(person_id=person.id, binding_id=binding_id), msg.BINDING_DECLINED),
         "unbind": (lambda: bindings.end(owner=("person", person.id), binding_id=binding_id), msg.BINDING_ENDED),
     }
-    if action not in operations:
-        return error_page(request, 404, "您访问的页面不存在")
-    operation, done = operations[action]
-    try:
-        await run_in_threadpool(operation)
-    except forms.Refused as refused:
+
+    async def refused_page(refused: forms.Refused) -> Response:
         return await _parent(request, db, person, errors={"": refused.message}, status=refused.status)
-    flash(request, done)
-    return RedirectResponse("/isso/account/parent-accounts", status_code=303)
+
+    return await _binding_action(request, operations.get(action), back="/isso/account/parent-accounts", refused_page=refused_page)
 
 
 # -- 子账号信息 (the unit's side) ---------------------------------------------
@@ -119,18 +107,12 @@ async def sub_accounts(request: Request, unit: UnitAccountDep, db: DbDep) -> Res
 
 
 async def _sub(request: Request, db: DbDep, unit: Unit, *, values: dict, errors: dict | None, status: int | None = None) -> Response:
-    def rows():
-        with db.transaction() as s:
-            found = bindings_of_unit(s, unit_id=unit.id)
-            s.expunge_all()
-            return found
-
     return page(
         request,
         "account_sub.html",
         {
             "unit": unit,
-            "rows": await run_in_threadpool(rows),
+            "rows": await run_in_threadpool(db.detached, bindings_of_unit, unit_id=unit.id),
             "labels": STATUS_LABELS,
             "level_names": LEVEL_LABELS,
             "mask": mask_id_number,
@@ -166,12 +148,29 @@ async def sub_action(
         "withdraw": (lambda: bindings.withdraw(unit_id=unit.id, binding_id=binding_id), msg.BINDING_WITHDRAW_DONE),
         "unbind": (lambda: bindings.end(owner=("unit", unit.id), binding_id=binding_id), msg.BINDING_ENDED),
     }
-    if action not in operations:
-        return error_page(request, 404, "您访问的页面不存在")
-    operation, done = operations[action]
-    try:
-        await run_in_threadpool(operation)
-    except forms.Refused as refused:
+
+    async def refused_page(refused: forms.Refused) -> Response:
         return await _sub(request, db, unit, values={}, errors={"": refused.message}, status=refused.status)
+
+    return await _binding_action(request, operations.get(action), back="/isso/account/sub-accounts", refused_page=refused_page)
+
+
+async def _binding_action(
+    request: Request,
+    operation: tuple[Callable[[], None], str] | None,
+    *,
+    back: str,
+    refused_page: Callable[[forms.Refused], Awaitable[Response]],
+) -> Response:
+    """A binding's button on either side: its operation, then back to the
+    list with what was done, or the list again saying why not. ``None``: the
+    path named no button of this side."""
+    if operation is None:
+        return error_page(request, 404, "您访问的页面不存在")
+    run, done = operation
+    try:
+        await run_in_threadpool(run)
+    except forms.Refused as refused:
+        return await refused_page(refused)
     flash(request, done)
-    return RedirectResponse("/isso/account/sub-accounts", status_code=303)
+    return RedirectResponse(back, status_code=303)

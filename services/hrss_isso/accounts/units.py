@@ -197,6 +197,7 @@ def end_federated_logins(db: Session, *, issuer: str, upstream_sid: str, now: dt
     return [row.sid for row in rows]
 
 
+@dataclass(kw_only=True, eq=False)
 class UnitRegistration:
     """单位注册: 1 单位所属实名人员信息 → 2 单位信息 → 3 注册完成.
 
@@ -204,24 +205,13 @@ class UnitRegistration:
     leaves nothing behind (step 1's outcome lives in the browser session).
     """
 
-    def __init__(
-        self,
-        *,
-        db: Database,
-        clock: Clock,
-        tokens: TokenSource,
-        passwords: PasswordService,
-        sms: SmsCodes,
-        check_limiter: Limiter,
-        max_keyboard_run: int,
-    ) -> None:
-        self.db = db
-        self.clock = clock
-        self.tokens = tokens
-        self.passwords = passwords
-        self.sms = sms
-        self.check_limiter = check_limiter
-        self.max_keyboard_run = max_keyboard_run
+    db: Database
+    clock: Clock
+    tokens: TokenSource
+    passwords: PasswordService
+    sms: SmsCodes
+    check_limiter: Limiter
+    max_keyboard_run: int
 
     def check_registrant(self, *, login_name: str, id_number: str, address: str) -> str:
         """Step 1: an existing personal account with this ID number, at
@@ -314,26 +304,18 @@ class UnitRegistration:
                 )
                 extras = self._provincial_rows(provincial, person_id, now) if provincial is not None else ()
                 unit = self._insert(s, unit, region, e, extras)
-                if unit is not None and provincial is not None:
-                    audit.record(
-                        s,
-                        at=now,
-                        actor_type="person",
-                        actor_id=person_id,
-                        action="unit.provincial_link",
-                        target=f"unit:{unit.id}",
-                        unit_code=unit.unit_code,
-                    )
                 if unit is not None:
-                    audit.record(
-                        s,
-                        at=now,
-                        actor_type="person",
-                        actor_id=person_id,
-                        action="unit.register",
-                        target=f"unit:{unit.id}",
-                        unit_code=unit.unit_code,
-                    )
+                    # 登录初始化 links the provincial identity first, then registers.
+                    for action in ("unit.provincial_link", "unit.register") if provincial is not None else ("unit.register",):
+                        audit.record(
+                            s,
+                            at=now,
+                            actor_type="person",
+                            actor_id=person_id,
+                            action=action,
+                            target=f"unit:{unit.id}",
+                            unit_code=unit.unit_code,
+                        )
         e.raise_if_any()
         assert unit is not None
         return unit

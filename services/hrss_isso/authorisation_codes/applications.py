@@ -54,6 +54,13 @@ def code_state(app: AuthorizationApplication, now: dt.datetime) -> str:
     return "已通过，待授权码实名"
 
 
+def _record_issue(s: Session, *, staff: Staff, app: AuthorizationApplication, action: str, at: dt.datetime, **fields: object) -> None:
+    """The audit entry of a code issued by a reviewer (approved online or at the window), naming their agency."""
+    audit.record(
+        s, at=at, actor_type="staff", actor_id=staff.id, action=action, target=f"application:{app.id}", agency=staff.agency, **fields
+    )
+
+
 @dataclass
 class Candidate:
     binding: UnitBinding
@@ -290,15 +297,7 @@ class Authorizations:
                 raise Refused(msg.APPLICATION_ALREADY_REVIEWED, 409)
             s.refresh(app)
             self._issue(s, app=app, person=s.get(Person, app.person_id), unit=s.get(Unit, app.unit_id), now=now)
-            audit.record(
-                s,
-                at=now,
-                actor_type="staff",
-                actor_id=staff.id,
-                action="authcode.approve",
-                target=f"application:{app.id}",
-                agency=staff.agency,
-            )
+            _record_issue(s, staff=staff, app=app, action="authcode.approve", at=now)
 
     def reject(self, *, staff_id: str, application_id: str, reason: str) -> None:
         reason = reason.strip()
@@ -370,16 +369,7 @@ class Authorizations:
             )
             s.add(app)
             self._issue(s, app=app, person=person, unit=unit, now=now)
-            audit.record(
-                s,
-                at=now,
-                actor_type="staff",
-                actor_id=staff.id,
-                action="authcode.window",
-                target=f"application:{app.id}",
-                agency=staff.agency,
-                materials=sorted(checked),
-            )
+            _record_issue(s, staff=staff, app=app, action="authcode.window", at=now, materials=sorted(checked))
             return app.id
 
     # -- 授权码实名 --------------------------------------------------------------

@@ -52,17 +52,13 @@ async def _apply_page(
     errors: dict | None,
     status: int | None = None,
 ) -> Response:
-    def candidates():
-        with db.transaction() as s:
-            found = services.authorizations.candidates(s, person_id=person.id, field=field, value=q)
-            s.expunge_all()
-            return found
-
     return page(
         request,
         "realname_apply.html",
         {
-            "candidates": await run_in_threadpool(candidates),
+            "candidates": await run_in_threadpool(
+                db.detached, services.authorizations.candidates, person_id=person.id, field=field, value=q
+            ),
             "search_fields": SEARCH_FIELDS,
             "field": field,
             "q": q,
@@ -113,18 +109,12 @@ async def apply_submit(request: Request, person: PersonDep, services: IssoDep, d
 
 @router.get("/applications")
 async def applications(request: Request, person: PersonDep, services: IssoDep, db: DbDep, clock: ClockDep) -> Response:
-    def rows():
-        with db.transaction() as s:
-            found = services.authorizations.applications_of_person(s, person_id=person.id)
-            s.expunge_all()
-            return found
-
     now = clock.now()
     return render(
         request,
         "realname_applications.html",
         {
-            "rows": await run_in_threadpool(rows),
+            "rows": await run_in_threadpool(db.detached, services.authorizations.applications_of_person, person_id=person.id),
             "channels": CHANNEL_LABELS,
             "state": lambda a: code_state(a, now),
             "flash": pop_flash(request),

@@ -9,7 +9,7 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from services.hrss_isso.accounts.units import ProvincialClaims, confirm_provincial_link
@@ -33,12 +33,21 @@ from services.hrss_isso.federation.callback import (
     UnitNotLinked,
     federated_login,
 )
-from services.hrss_isso.forms import FormRejected, text_of
+from services.hrss_isso.forms import text_of
 from services.hrss_isso.login.sessions import start_federated_unit_session, start_person_session
 from services.hrss_isso.logout import AFTER_LOGOUT, end_isso_sessions
-from services.hrss_isso.registration.contexts import UNIT_FIELDS, UNIT_STEPS, registrant_of, secret, send_sms, unit_common, unit_info_ctx
+from services.hrss_isso.models import Unit
+from services.hrss_isso.registration.contexts import (
+    UNIT_FIELDS,
+    UNIT_STEPS,
+    check_registrant,
+    registrant_of,
+    submit_unit_info,
+    unit_common,
+    unit_info_ctx,
+)
 from services.hrss_isso.runtime import IssoServices
-from services.hrss_isso.web import client_address, flash, page, parked, resume_or, with_interaction
+from services.hrss_isso.web import flash, page, parked, resume_or, with_interaction
 from shared.clock import Clock
 from shared.metrics import record_login
 from shared.oauth.adapter import read_oauth2_request
@@ -226,15 +235,9 @@ async def init_step1_submit(request: Request, form: CsrfForm, services: IssoDep)
     claims = init_claims(request)
     if claims is None:
         return RedirectResponse(UNIT_GDZWFW_LOGIN, status_code=303)
-    values = {"login_name": text_of(form, "login_name", 40), "id_number": text_of(form, "id_number", 20)}
-    try:
-        person_id = await run_in_threadpool(
-            lambda: services.units.check_registrant(
-                login_name=values["login_name"], id_number=values["id_number"], address=client_address(request)
-            )
-        )
-    except FormRejected as rejected:
-        return page(request, "unit_register_step1.html", init_ctx(services, claims, values), errors=rejected.errors)
+    values, person_id, errors = await check_registrant(request, form, services)
+    if errors:
+        return page(request, "unit_register_step1.html", init_ctx(services, claims, values), errors=errors)
     request.session[INIT_KEY] = {"claims": claims, "person_id": person_id}
     return RedirectResponse("/isso/init/info", status_code=303)
 
@@ -273,21 +276,23 @@ async def init_step2_submit(request: Request, form: CsrfForm, services: IssoDep,
     claims, who = found
     # USCC and 单位名称 are the province's, never the form's.
     values = {k: text_of(form, k, 120) for k in UNIT_FIELDS if k not in ("cert_type", "cert_number", "org_name")}
-    if form.get("action") == "send_sms":
-        answer = await send_sms(request, services, mobile=values["legal_rep_mobile"], purpose="register_unit")
-        if isinstance(answer, JSONResponse):
-            return answer
-        context = init_info_ctx(services, claims, who, values, **answer)
-        return page(request, "unit_register_step2.html", context, status=200 if answer["sms_ok"] else 400)
-    data = {**values, "password": secret(form, "password"), "password2": secret(form, "password2")}
     provincial = ProvincialClaims(issuer=claims["iss"], subject=claims["sub"], uscc=claims["uscc"], org_name=claims["org_name"])
-    try:
-        unit = await run_in_threadpool(lambda: services.units.register(person_id=who["id"], form=data, provincial=provincial))
-    except FormRejected as rejected:
-        return page(request, "unit_register_step2.html", init_info_ctx(services, claims, who, values), errors=rejected.errors)
-    request.session.pop(INIT_KEY, None)
-    request.session[INIT_DONE_KEY] = {"unit_code": unit.unit_code, "login_name": unit.login_name, "org_name": unit.org_name}
-    return RedirectResponse("/isso/init/done", status_code=303)
+
+    def done(unit: Unit) -> str:
+        request.session.pop(INIT_KEY, None)
+        request.session[INIT_DONE_KEY] = {"unit_code": unit.unit_code, "login_name": unit.login_name, "org_name": unit.org_name}
+        return "/isso/init/done"
+
+    return await submit_unit_info(
+        request,
+        form,
+        services,
+        who=who,
+        values=values,
+        context=lambda values, **extra: init_info_ctx(services, claims, who, values, **extra),
+        done=done,
+        provincial=provincial,
+    )
 
 
 @router.get("/init/done")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
@@ -16,19 +16,22 @@ from services.hrss_isso.deps import PERSON_LOGIN, IssoDep, ProviderDep
 from services.hrss_isso.forms import FormRejected, text_of
 from services.hrss_isso.login.sessions import start_person_session
 from services.hrss_isso.logout import end_person_logins
+from services.hrss_isso.models import Unit
 from services.hrss_isso.registration.contexts import (
     PERSON_FIELDS,
     UNIT_FIELDS,
     UNIT_STEPS,
+    check_registrant,
     common,
     registrant_of,
     secret,
     send_sms,
+    submit_unit_info,
     unit_common,
     unit_info_ctx,
 )
 from services.hrss_isso.runtime import IssoServices
-from services.hrss_isso.web import client_address, flash, page, with_interaction
+from services.hrss_isso.web import client_address, flash, page, sms_response, with_interaction
 from shared.clock import Clock
 from shared.identifiers import mask_id_number
 from shared.randomness import TokenSource
@@ -102,11 +105,10 @@ async def _register(
     values = {k: text_of(form, k, 40) for k in PERSON_FIELDS}
     interaction = text_of(form, "interaction", 100)
     if form.get("action") == "send_sms":
-        answer = await send_sms(request, services, mobile=values["mobile"], purpose="register_person")
-        if isinstance(answer, JSONResponse):
-            return answer
-        context = person_page(services, values, interaction=interaction, provincial=provincial, **answer)
-        return page(request, "register_person.html", context, status=200 if answer["sms_ok"] else 400)
+        context = person_page(services, values, interaction=interaction, provincial=provincial)
+        return await send_sms(
+            request, services, mobile=values["mobile"], purpose="register_person", template="register_person.html", context=context
+        )
     upstream = None
     if provincial is not None:
         upstream = ProvincialPerson(
@@ -166,10 +168,9 @@ async def find_login_submit(request: Request, form: CsrfForm, services: IssoDep)
     values = {k: text_of(form, k, 20) for k in ("id_number", "mobile", "sms_code")}
     ctx: dict[str, Any] = {"values": values, "found": None, "sms_ok": None, "sms_message": ""}
     if form.get("action") == "send_sms":
-        answer = await send_sms(request, services, mobile=values["mobile"], purpose="find_login_name")
-        if isinstance(answer, JSONResponse):
-            return answer
-        return page(request, "find_login.html", {**ctx, **answer}, status=200 if answer["sms_ok"] else 400)
+        return await send_sms(
+            request, services, mobile=values["mobile"], purpose="find_login_name", template="find_login.html", context=ctx
+        )
     try:
         found = await run_in_threadpool(
             lambda: services.persons.find_login_name(
@@ -221,12 +222,7 @@ async def reset_submit(request: Request, form: CsrfForm, services: IssoDep, prov
         result = await run_in_threadpool(
             lambda: services.persons.resend_reset(person_id=pending["person_id"], address=client_address(request))
         )
-        message = f"验证码已发送至{pending['masked']}，5分钟内有效" if result.sent else (result.error or "")
-        if "application/json" in request.headers.get("accept", ""):
-            return JSONResponse({"ok": result.sent, "message": message}, status_code=200 if result.sent else 400)
-        return page(
-            request, "forgot_password.html", {**ctx, "sms_ok": result.sent, "sms_message": message}, status=200 if result.sent else 400
-        )
+        return sms_response(request, result, sent_to=pending["masked"], template="forgot_password.html", context=ctx)
     try:
         login_name = await run_in_threadpool(
             lambda: services.persons.finish_reset(
@@ -256,15 +252,9 @@ async def unit_step1(request: Request, services: IssoDep, restart: str = "") -> 
 
 @router.post("/register/unit")
 async def unit_step1_submit(request: Request, form: CsrfForm, services: IssoDep) -> Response:
-    values = {"login_name": text_of(form, "login_name", 40), "id_number": text_of(form, "id_number", 20)}
-    try:
-        person_id = await run_in_threadpool(
-            lambda: services.units.check_registrant(
-                login_name=values["login_name"], id_number=values["id_number"], address=client_address(request)
-            )
-        )
-    except FormRejected as rejected:
-        return page(request, "unit_register_step1.html", {**unit_common(services), "values": values}, errors=rejected.errors)
+    values, person_id, errors = await check_registrant(request, form, services)
+    if errors:
+        return page(request, "unit_register_step1.html", {**unit_common(services), "values": values}, errors=errors)
     request.session["unit_reg"] = {"person_id": person_id}
     return RedirectResponse("/isso/register/unit/info", status_code=303)
 
@@ -291,20 +281,15 @@ async def unit_step2_submit(request: Request, form: CsrfForm, services: IssoDep,
     if who is None:
         return RedirectResponse("/isso/register/unit", status_code=303)
     values = {k: text_of(form, k, 120) for k in UNIT_FIELDS}
-    if form.get("action") == "send_sms":
-        answer = await send_sms(request, services, mobile=values["legal_rep_mobile"], purpose="register_unit")
-        if isinstance(answer, JSONResponse):
-            return answer
-        return page(
-            request, "unit_register_step2.html", unit_info_ctx(services, who, values, **answer), status=200 if answer["sms_ok"] else 400
-        )
-    data = {**values, "password": secret(form, "password"), "password2": secret(form, "password2")}
-    try:
-        unit = await run_in_threadpool(lambda: services.units.register(person_id=who["id"], form=data))
-    except FormRejected as rejected:
-        return page(request, "unit_register_step2.html", unit_info_ctx(services, who, values), errors=rejected.errors)
-    request.session["unit_reg"] = {"done": {"unit_code": unit.unit_code, "login_name": unit.login_name, "org_name": unit.org_name}}
-    return RedirectResponse("/isso/register/unit/done", status_code=303)
+
+    def done(unit: Unit) -> str:
+        request.session["unit_reg"] = {"done": {"unit_code": unit.unit_code, "login_name": unit.login_name, "org_name": unit.org_name}}
+        return "/isso/register/unit/done"
+
+    def context(values: dict[str, str], **extra: Any) -> dict[str, Any]:
+        return unit_info_ctx(services, who, values, **extra)
+
+    return await submit_unit_info(request, form, services, who=who, values=values, context=context, done=done)
 
 
 @router.get("/register/unit/done")

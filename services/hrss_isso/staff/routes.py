@@ -102,14 +102,8 @@ async def logout(request: Request, form: CsrfForm) -> Response:
 async def applications(request: Request, staff: ViewingStaff, services: IssoDep, db: DbDep, status: str = "submitted") -> Response:
     status = status if status in STATUS_LABELS or status == "all" else "submitted"
 
-    def rows():
-        with db.transaction() as s:
-            found = services.authorizations.list_for_staff(s, staff_id=staff.id, status=status)
-            s.expunge_all()
-            return found
-
     try:
-        found = await run_in_threadpool(rows)
+        found = await run_in_threadpool(db.detached, services.authorizations.list_for_staff, staff_id=staff.id, status=status)
     except forms.Refused as refused:
         raise refused_page(refused) from None
     return render(
@@ -138,14 +132,10 @@ async def _detail(
     reason: str = "",
     status: int | None = None,
 ) -> Response:
-    def load():
-        with db.transaction() as s:
-            found = services.authorizations.detail(s, staff_id=staff_id, application_id=application_id)
-            s.expunge_all()
-            return found
-
     try:
-        app, person, unit, materials = await run_in_threadpool(load)
+        app, person, unit, materials = await run_in_threadpool(
+            db.detached, services.authorizations.detail, staff_id=staff_id, application_id=application_id
+        )
     except forms.Refused as refused:
         raise refused_page(refused) from None
     return page(

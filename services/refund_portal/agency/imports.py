@@ -20,7 +20,7 @@ import re
 import unicodedata
 import zipfile
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -600,31 +600,21 @@ class ImportResult:
     rejected: int = 0
 
 
+@dataclass(eq=False)
 class ListImporter:
     """Imports a year's list for a staff member, in the steps the pages
     offer: upload and check the file; if it has bad rows, keep it for a while
     so that the operator may import its good rows only, explicitly."""
 
-    def __init__(
-        self,
-        db: Database,
-        *,
-        policies: PolicyBook,
-        clock: Clock,
-        tokens: TokenSource,
-        audit_keys: AuditKeys,
-        max_bytes: int,
-        max_rows: int,
-        upload_seconds: int,
-    ) -> None:
-        self.db = db
-        self.policies = policies
-        self.clock = clock
-        self.tokens = tokens
-        self.audit_keys = audit_keys
-        self.max_bytes = max_bytes
-        self.max_rows = max_rows
-        self.upload_seconds = upload_seconds
+    db: Database
+    _: KW_ONLY
+    policies: PolicyBook
+    clock: Clock
+    tokens: TokenSource
+    audit_keys: AuditKeys
+    max_bytes: int
+    max_rows: int
+    upload_seconds: int
 
     @property
     def max_size_text(self) -> str:
