@@ -112,7 +112,9 @@ async def login_submit(
     password = str(form.get("password", ""))[:128]
     service = services.person_login if tab == "personal" else services.unit_login
     result = await run_in_threadpool(
-        lambda: password_login(service, db, login_name=login_name, password=password, address=client_address(request))
+        lambda: password_login(
+            service, db, login_name=login_name, password=password, address=client_address(request), hotline=services.settings.hotline
+        )
     )
     if result.error or not result.account_id:
         record_login("password", "failure")

@@ -41,7 +41,7 @@ def refused_page(refused: forms.Refused) -> Refused:
     return Refused(refused.message, status_code=refused.status, back_url=STAFF_HOME)
 
 
-def login_error(outcome: Outcome, minutes: int) -> str:
+def login_error(outcome: Outcome, minutes: int, hotline: str) -> str:
     """The console's message for a refused login (password + 动态口令)."""
     match outcome:
         case Missing():
@@ -51,7 +51,7 @@ def login_error(outcome: Outcome, minutes: int) -> str:
         case Replayed():
             return msg.STAFF_CODE_USED
         case Disabled():
-            return msg.ACCOUNT_DISABLED
+            return msg.ACCOUNT_DISABLED.format(hotline=hotline)
         case Wrong(left=left) if left:
             return msg.STAFF_WRONG.format(left=left)
     return msg.STAFF_LOCKED.format(minutes=minutes)
@@ -77,7 +77,7 @@ async def login_submit(request: Request, form: CsrfForm, services: IssoDep, db: 
         lambda: services.staff_login.authenticate(db, login_name=login_name, password=password, code=code, address=client_address(request))
     )
     if not isinstance(outcome, LoggedIn):
-        error = login_error(outcome, services.staff_login.window_seconds // 60)
+        error = login_error(outcome, services.staff_login.window_seconds // 60, services.settings.hotline)
         return render(request, "staff_login.html", {"error": error, "login_name": login_name}, status_code=400)
 
     def load():
