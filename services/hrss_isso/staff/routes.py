@@ -25,6 +25,7 @@ from services.hrss_isso.web import client_address, flash, page, pop_flash
 from shared.password_login import Disabled, LoggedIn, Missing, Outcome, Replayed, Throttled, Wrong
 from shared.web.app import error_page, render
 from shared.web.deps import ClockDep, CsrfForm, DbDep, Refused
+from shared.web.params import TokenId
 from shared.web.sessions import rotate_session
 
 __all__ = ["router"]
@@ -172,13 +173,13 @@ async def _detail(
 
 
 @router.get("/applications/{application_id}")
-async def detail(request: Request, application_id: str, staff: ViewingStaff, services: IssoDep, db: DbDep) -> Response:
+async def detail(request: Request, application_id: TokenId, staff: ViewingStaff, services: IssoDep, db: DbDep) -> Response:
     return await _detail(request, services, db, staff.id, application_id, may_review=staff.has_role(REVIEW_ROLE))
 
 
 @router.post("/applications/{application_id}/{action}")
 async def review(
-    request: Request, application_id: str, action: str, form: CsrfForm, staff: ReviewingStaff, services: IssoDep, db: DbDep
+    request: Request, application_id: TokenId, action: str, form: CsrfForm, staff: ReviewingStaff, services: IssoDep, db: DbDep
 ) -> Response:
     authorizations = services.authorizations
     reason = text_of(form, "reason", 400)
@@ -205,7 +206,7 @@ async def review(
 
 
 @router.get("/materials/{material_id}")
-async def material(request: Request, material_id: str, staff: ViewingStaff, services: IssoDep) -> Response:
+async def material(request: Request, material_id: TokenId, staff: ViewingStaff, services: IssoDep) -> Response:
     try:
         found, data = await run_in_threadpool(lambda: services.authorizations.material(staff_id=staff.id, material_id=material_id))
     except forms.Refused as refused:
