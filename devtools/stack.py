@@ -197,7 +197,9 @@ class Stack:
         for name in names:
             upgrade_head(ROOT / "services" / name / "migrations", self.config.database_urls[name])
 
-    def start(self, names: tuple[str, ...] = SERVICES, *, timeout: float = 30.0) -> None:
+    def start(self, names: tuple[str, ...] = SERVICES, *, timeout: float = 90.0) -> None:
+        # Three services import and start at once: on a loaded 2-CPU machine
+        # that alone took over 30 s (the browser suite then never started).
         envs = self.config.environments()
         for name in names:
             inherited = os.environ

@@ -6,11 +6,16 @@ sending. Counters live in the shared key-value store, so all replicas agree.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from shared.kvstore import KeyValueStore
 
 __all__ = ["Limiter"]
+
+# A subject is often what was typed (a login name): past this length it is
+# counted under its digest, so every key fits the store's 200-character key.
+_LONGEST_SUBJECT = 64
 
 
 @dataclass
@@ -21,6 +26,8 @@ class Limiter:
     window_seconds: int
 
     def _key(self, subject: str) -> str:
+        if len(subject) > _LONGEST_SUBJECT:
+            subject = "sha256:" + hashlib.sha256(subject.encode("utf-8", "surrogatepass")).hexdigest()
         return f"rl:{self.name}:{subject}"
 
     def is_blocked(self, subject: str) -> bool:

@@ -52,6 +52,10 @@ SMS_CODE_MISSING = "请输入短信验证码"
 EMAIL_INVALID = "请输入正确的电子邮箱地址"
 CURRENT_PASSWORD_WRONG = "当前登录密码不正确"
 
+# Stopped accounts: the number is this service's ``hotline`` setting.
+ACCOUNT_DISABLED = "该账号已停用，如有疑问请拨打 {hotline} 咨询"
+UNIT_ACCOUNT_DISABLED = "该单位的账号已停用，如有疑问请拨打 {hotline} 咨询"
+
 # 账号安全设置 / 找回密码: a new password ends the account's other logins.
 PASSWORD_CHANGED = "登录密码已修改，其他设备上的登录已退出，下次登录请使用新密码。"
 PASSWORD_RESET = "账号 {login_name} 的登录密码已重置，该账号在所有设备上的登录均已退出，请使用新密码登录。"

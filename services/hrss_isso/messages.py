@@ -51,7 +51,7 @@ ENTER_ACCOUNT_AND_PASSWORD = "请输入账号和密码"
 WRONG_PASSWORD = "账号或密码错误，您还可以尝试{left}次"
 LOCKED = "密码错误次数过多，账号已被锁定，请{minutes}分钟后再试，或通过“忘记密码”重置密码"
 ADDRESS_THROTTLED = "登录尝试过于频繁，请{minutes}分钟后再试"
-ACCOUNT_DISABLED = "该账号已停用，如有疑问请拨打 12333 咨询"
+ACCOUNT_DISABLED = "该账号已停用，如有疑问请拨打 {hotline} 咨询"  # the service's ``hotline`` setting
 # The agency console (password + 动态口令, shared.staff_totp).
 STAFF_ENTER_ALL = "请输入账号、密码和动态口令"
 STAFF_WRONG = "账号、密码或动态口令错误，您还可以尝试{left}次"

@@ -10,11 +10,13 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from shared.oauth.provider.interaction import essential_acr
 from shared.oauth.provider.provider import Provider
 from shared.sms import SendResult
+from shared.trust import TrustLevel
 from shared.web.app import render, wants_json
 
-__all__ = ["client_address", "sms_response", "page", "with_interaction", "parked", "resume_or", "flash", "pop_flash"]
+__all__ = ["client_address", "sms_response", "page", "with_interaction", "parked", "required_level", "resume_or", "flash", "pop_flash"]
 
 
 def client_address(request: Request) -> str:
@@ -30,6 +32,12 @@ def with_interaction(path: str, interaction: str) -> str:
 def parked(provider: Provider, interaction: str):
     """The authorization request parked under ``interaction``, if it still waits."""
     return provider.interactions.get(interaction) if interaction else None
+
+
+def required_level(found) -> TrustLevel:
+    """The level a login for a waiting request must reach: its essential acr,
+    else the chain's floor (DESIGN.md: units are admitted from 四级（原L2）)."""
+    return essential_acr(found.params.get("claims")) or TrustLevel.L2
 
 
 def resume_or(provider: Provider, interaction: str, fallback: str) -> RedirectResponse:

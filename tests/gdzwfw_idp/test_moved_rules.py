@@ -34,15 +34,8 @@ def test_password_login_takes_the_account_type_from_the_tab(idp: Idp) -> None:
     parts = idp.app.state.idp
 
     def attempt(login_name: str, *, tab: str, as_handler: bool = False):
-        return password_login(
-            parts.login_service,
-            parts.db,
-            tab=tab,
-            as_handler=as_handler,
-            login_name=login_name,
-            password=DEMO_PASSWORD,
-            address="198.51.100.7",
-        )
+        given = {"login_name": login_name, "password": DEMO_PASSWORD, "address": "198.51.100.7", "hotline": "12345"}
+        return password_login(parts.login_service, parts.db, tab=tab, as_handler=as_handler, **given)
 
     assert attempt("demo_l2", tab="legal").account is not None
     assert "个人登录" in (attempt("demo_person", tab="legal").error or "")

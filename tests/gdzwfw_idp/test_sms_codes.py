@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import select
 
 from services.gdzwfw_idp.models import sms_tables
+from services.gdzwfw_idp.sms.sending import send_code
 from tests.gdzwfw_idp.conftest import Idp
 from tests.gdzwfw_idp.journeys import csrf, latest_sms_code
 
@@ -185,3 +186,23 @@ def test_twenty_concurrent_wrong_guesses_count_at_most_five(idp: Idp) -> None:
     with db.transaction() as s:
         assert s.execute(select(sms_tables.code.c.attempts)).scalar_one() == 5
         assert sms.verify(s, mobile=MOBILE, purpose="reset-password", code=code) == "短信验证码错误次数过多，请重新获取"
+
+
+def _outbox_to(idp: Idp, mobile: str) -> int:
+    with idp.app.state.db.transaction() as db:
+        return len(db.execute(select(sms_tables.outbox.c.id).where(sms_tables.outbox.c.mobile == mobile)).all())
+
+
+def test_a_real_pair_s_code_goes_out_only_after_the_answer(idp: Idp) -> None:
+    """The timing said which pair was real (the send took 88 ms, a made-up pair
+    20 ms): the answer is built without sending, and the real pair's code goes
+    out afterwards (the route's background task), so both answer alike and as fast."""
+    parts = idp.app.state.idp
+    asked = {"purpose": "reset-password", "login_name": "demo_l2", "account_id": None, "address": "198.51.100.7"}
+    real = send_code(parts, mobile="13800138000", **asked)
+    made_up = send_code(parts, mobile="13911112222", **asked)
+    assert real.answer == made_up.answer and real.answer["sent"]
+    assert made_up.after is None and real.after is not None
+    assert _outbox_to(idp, "13800138000") == 0  # nothing sent while answering
+    real.after()
+    assert _outbox_to(idp, "13800138000") == 1 and _outbox_to(idp, "13911112222") == 0

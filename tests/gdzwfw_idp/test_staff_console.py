@@ -72,7 +72,8 @@ def test_an_auditor_may_look_but_not_raise(idp: Idp) -> None:
     assert response.status_code == 303
     unit = account_row(idp, login_name="demo_l1")
     page = browser.get(f"/staff/units/{unit.id}")
-    assert "只能查看，不能办理现场核验" in page.text
+    # Offered no action the server would refuse: no hall-check form at all.
+    assert "只能查看，不能办理现场核验" in page.text and f'action="/staff/units/{unit.id}/hall-check"' not in page.text
     refused = browser.post(f"/staff/units/{unit.id}/hall-check", data={"csrf_token": csrf(page.text), "documents": ["licence", "rep_id"]})
     assert refused.status_code == 403
     assert account_row(idp, login_name="demo_l1").trust_level == "L1"

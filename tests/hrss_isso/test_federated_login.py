@@ -47,6 +47,7 @@ def decide(isso: Isso, claims: dict, *, kind: str = "unit", person_id: str | Non
         clock=state.clock,
         tokens=state.tokens,
         persons=state.isso.persons,
+        hotline=state.isso.settings.hotline,
     )
 
 
@@ -186,4 +187,5 @@ def test_a_disabled_account_is_declined(isso: Isso) -> None:
     with isso.db() as s:
         s.get(Person, chenxiao).status = "disabled"
     outcome = decide(isso, {**CHENXIAO, "acr": L2}, kind="personal")
-    assert isinstance(outcome, Declined) and (outcome.code, outcome.message) == ("account_disabled", msg.ACCOUNT_DISABLED)
+    disabled = ("account_disabled", msg.ACCOUNT_DISABLED.format(hotline="12333"))
+    assert isinstance(outcome, Declined) and (outcome.code, outcome.message) == disabled

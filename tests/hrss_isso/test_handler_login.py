@@ -11,6 +11,7 @@ import re
 from sqlalchemy import update
 
 from services.hrss_isso import messages as msg
+from services.hrss_isso.demo import DEMO_AUTHORIZATION_CODE
 from services.hrss_isso.models import Person, UnitBinding
 from tests.hrss_isso.conftest import Isso, csrf_of
 from tests.hrss_isso.flows import handler_tokens, id_claims, person_id, unit_id
@@ -180,3 +181,59 @@ def test_the_dialog_preselects_only_a_unit_that_will_be_admitted(isso: Isso) -> 
     isso.login("zhaolei", browser=browser)
     own = browser.get("/isso/login/units").text
     assert _preselected(own) == [unit_id(isso, "44010300003")] and 'class="below-floor"' not in own
+
+
+def test_the_realname_pages_keep_the_waiting_request_and_lead_back_to_it(isso: Isso) -> None:
+    """去实名核验升级 → 申请单位授权码 / 授权码实名 / 申请记录: each page says
+    「您正在登录…」; after 授权码实名 its 返回…继续登录 finishes the request at L2."""
+    browser = isso.new_browser()
+    pkce = Pkce.new()
+    first = browser.get(
+        "/isso/authorize", params=authorize_params(pkce, claims=essential_acr_claims("urn:gdzwfw:loa:L2")), follow_redirects=False
+    )
+    interaction = query_of(first)["interaction"]
+    isso.login("sunli", browser=browser, interaction=interaction)  # approved for 荔湾, code not yet entered
+    chosen = isso.choose_unit(unit_id(isso, "44010300003"), browser=browser, interaction=interaction)
+    assert browser.get(chosen.headers["location"]).status_code == 403  # 账号可信等级不足
+    apply = browser.get(f"/isso/realname?interaction={interaction}")
+    assert str(apply.url).endswith("/isso/realname/apply")
+    resume = f"http://127.0.0.1:8002/isso/authorize/resume?interaction={interaction}"
+    back = f'<a class="btn" id="continue-login" href="{resume}">返回“演示应用（demo-rp）”继续登录</a>'
+    for page in (apply, browser.get("/isso/realname/code"), browser.get("/isso/realname/applications")):
+        assert page.status_code == 200 and "您正在登录：<strong>演示应用（demo-rp）</strong>" in page.text and back in page.text
+    code_page = browser.get("/isso/realname/code")
+    entered = browser.post(
+        "/isso/realname/code", data={"csrf_token": csrf_of(code_page.text), "code": DEMO_AUTHORIZATION_CODE}, follow_redirects=False
+    )
+    done = browser.get(entered.headers["location"])
+    assert "当前单位的可信等级已满足要求" in done.text and f'<a class="btn btn-primary" id="continue-login" href="{resume}">' in done.text
+    finished = browser.get(resume, follow_redirects=False)
+    assert finished.status_code == 302 and "code" in query_of(finished)
+    token = browser.post(
+        "/isso/token",
+        data={"grant_type": "authorization_code", "code": query_of(finished)["code"], "redirect_uri": "http://127.0.0.1:8099/cb"}
+        | {"code_verifier": pkce.verifier},
+        auth=DEMO_RP,
+    ).json()
+    assert id_claims(isso, token)["acr"] == "urn:gdzwfw:loa:L2"
+    # The request is answered: the pages no longer offer a way back to it.
+    assert "您正在登录" not in browser.get("/isso/realname/code").text
+
+
+def test_after_the_personal_login_the_detour_leads_back_through_the_choice_of_unit(isso: Isso) -> None:
+    first = isso.client.get(
+        "/isso/authorize", params=authorize_params(Pkce.new(), claims=essential_acr_claims("urn:gdzwfw:loa:L2")), follow_redirects=False
+    )
+    interaction = query_of(first)["interaction"]
+    browser = isso.new_browser()
+    login = browser.get(f"/isso/realname?interaction={interaction}")  # not logged in yet: 个人登录 first
+    assert "您正在登录" in login.text
+    isso.login("zhaolei", browser=browser, interaction=interaction)
+    apply = browser.get("/isso/realname/apply")
+    chooser = f"/isso/login/units?interaction={interaction}"
+    assert "您正在登录：<strong>演示应用（demo-rp）</strong>" in apply.text and f'href="{chooser}"' in apply.text
+    assert "您正在登录：" in browser.get(chooser).text
+    # An unknown (or expired) request is not offered.
+    other = isso.new_browser()
+    isso.login("zhaolei", browser=other)
+    assert "您正在登录" not in other.get("/isso/realname?interaction=nope").text

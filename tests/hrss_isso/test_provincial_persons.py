@@ -5,6 +5,8 @@ someone else registered under the same ID number."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import select
 
 from services.hrss_isso import messages as msg
@@ -141,9 +143,10 @@ def test_the_unit_way_in_still_refuses_a_natural_person(isso: Isso) -> None:
     assert response.status_code == 400 and "选择“法人登录”" in response.text
 
 
-def test_a_disabled_account_is_not_logged_in_through_the_province(isso: Isso) -> None:
+def test_a_disabled_account_is_not_logged_in_through_the_province(make_isso: Callable[..., Isso]) -> None:
     from sqlalchemy import update
 
+    isso = make_isso(hotline="96110")
     browser = isso.new_browser()
     isso.login("liming", browser=browser)
     li = {**ZHOU, "sub": "gd-person-li", "name": "李明", "id_number": "440106198503120023"}
@@ -152,4 +155,5 @@ def test_a_disabled_account_is_not_logged_in_through_the_province(isso: Isso) ->
         s.execute(update(Person).where(Person.login_name == "liming").values(status="disabled"))
     again = isso.new_browser()
     refused = isso.fake_gdzwfw.login(again, _start(isso, again), **li)
-    assert refused.status_code == 400 and msg.ACCOUNT_DISABLED in refused.text
+    # The number to call is the ISSO's own hotline setting.
+    assert refused.status_code == 400 and "该账号已停用，如有疑问请拨打 96110 咨询" in refused.text

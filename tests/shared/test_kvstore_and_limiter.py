@@ -233,3 +233,14 @@ def test_limiters_with_different_names_count_separately(kv: KeyValueStore) -> No
     per_account.hit("127.0.0.1")
     assert per_account.is_blocked("127.0.0.1")
     assert not per_address.is_blocked("127.0.0.1")
+
+
+def test_a_limiter_counts_a_subject_longer_than_the_store_s_key(kv: KeyValueStore) -> None:
+    # What was typed as a login name may be 5000 characters (the route fuzzer
+    # found it at gdzwfw_idp's staff login: a 500 on PostgreSQL's varchar(200)).
+    limiter = Limiter(kv, "staff-login", limit=2, window_seconds=300)
+    long_one, other = "x" * 5000, "x" * 4999 + "y"
+    assert [limiter.hit(long_one) for _ in range(2)] == [1, 0]
+    assert limiter.is_blocked(long_one) and not limiter.is_blocked(other)
+    limiter.reset(long_one)
+    assert not limiter.is_blocked(long_one)

@@ -23,3 +23,26 @@ def test_a_route_that_breaks_on_a_huge_id_is_reported() -> None:
     failures = fuzz_app(TestClient(app, raise_server_exceptions=False))
     assert failures and all(f.startswith("GET /records/") for f in failures)
     assert any("2147483648" in f for f in failures)
+
+
+def test_a_route_that_ends_the_session_is_reported_not_walked_past() -> None:
+    app = FastAPI()
+    state = {"logged_in": True}
+
+    @app.get("/me")
+    async def me() -> dict:
+        return {"logged_in": state["logged_in"]}
+
+    @app.post("/quit")
+    async def quit_() -> dict:
+        state["logged_in"] = False
+        return {}
+
+    def logged_in(client: TestClient) -> bool:
+        return client.get("/me").json()["logged_in"]
+
+    client = TestClient(app)
+    assert fuzz_app(client, logged_in=logged_in) == ["/quit ended the session"]
+    assert fuzz_app(client, logged_in=logged_in) == ["the session is not logged in before the walk"]
+    state["logged_in"] = True
+    assert fuzz_app(client, logged_in=logged_in, skip=("/quit",)) == []

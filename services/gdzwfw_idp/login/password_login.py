@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from services.gdzwfw_idp import messages as msg
 from services.gdzwfw_idp.accounts import find_by_login_name
 from services.gdzwfw_idp.models import Account
 from shared.db import Database
@@ -36,7 +37,7 @@ def login_service(*, passwords: PasswordService, per_account: Limiter, per_addre
     return PasswordLogin(lookup=account_credentials, model=Account, passwords=passwords, per_account=per_account, per_address=per_address)
 
 
-def _message(outcome: Outcome, *, personal_wanted: bool) -> str:
+def _message(outcome: Outcome, *, personal_wanted: bool, hotline: str) -> str:
     match outcome:
         case Missing():
             return "请输入账号和密码"
@@ -45,7 +46,7 @@ def _message(outcome: Outcome, *, personal_wanted: bool) -> str:
         case Throttled(seconds=seconds):
             return f"登录尝试过于频繁，请{seconds // 60}分钟后再试"
         case Disabled():
-            return "该账号已停用，如有疑问请拨打 12345 咨询"
+            return msg.ACCOUNT_DISABLED.format(hotline=hotline)
         case NotAdmitted():
             return "该账号为法人账号，请切换到“法人登录”" if personal_wanted else "该账号为个人账号，请切换到“个人登录”"
         case Locked(seconds=seconds) | Wrong(seconds=seconds):
@@ -54,10 +55,19 @@ def _message(outcome: Outcome, *, personal_wanted: bool) -> str:
 
 
 def password_login(
-    service: PasswordLogin, db: Database, *, tab: str, as_handler: bool, login_name: str, password: str, address: str
+    service: PasswordLogin,
+    db: Database,
+    *,
+    tab: str,
+    as_handler: bool,
+    login_name: str,
+    password: str,
+    address: str,
+    hotline: str,
 ) -> LoginResult:
     """The login form's 账号密码: 法人登录 takes legal-person accounts, 个人登录
-    and 经办人登录 (a person logging in to act for a unit) natural persons."""
+    and 经办人登录 (a person logging in to act for a unit) natural persons;
+    ``hotline`` is the number a stopped account is told to call."""
     account_type = "legal_person" if tab == "legal" and not as_handler else "natural_person"
     outcome = service.authenticate(
         db,
@@ -70,4 +80,4 @@ def password_login(
         return LoginResult(account=outcome.account)
     if as_handler and isinstance(outcome, NotAdmitted):
         return LoginResult(error="经办人登录请使用您的个人账号")
-    return LoginResult(error=_message(outcome, personal_wanted=account_type == "natural_person"))
+    return LoginResult(error=_message(outcome, personal_wanted=account_type == "natural_person", hotline=hotline))

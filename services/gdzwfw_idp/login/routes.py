@@ -124,7 +124,14 @@ async def login_submit(request: Request, form: FormDep, address: AddressDep, idp
     password = form.get("password", "")[:128]
     result = await run_in_threadpool(
         lambda: password_login(
-            idp.login_service, idp.db, tab=tab, as_handler=as_handler, login_name=login_name, password=password, address=address
+            idp.login_service,
+            idp.db,
+            tab=tab,
+            as_handler=as_handler,
+            login_name=login_name,
+            password=password,
+            address=address,
+            hotline=idp.settings.hotline,
         )
     )
     account = result.account

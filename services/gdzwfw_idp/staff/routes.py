@@ -22,6 +22,7 @@ from shared.identifiers import mask_id_number
 from shared.trust import TrustLevel
 from shared.web.app import render
 from shared.web.deps import CsrfForm, Refused
+from shared.web.params import TokenId
 from shared.web.sessions import rotate_session
 
 __all__ = ["router"]
@@ -37,7 +38,7 @@ async def login_page(request: Request) -> Response:
 
 @router.post("/staff/login")
 async def login(request: Request, form: FormDep, idp: IdpDep) -> Response:
-    login_name = form.get("login_name", "")
+    login_name = form.get("login_name", "")[:40]
     result = await run_in_threadpool(
         lambda: idp.staff.authenticate(idp.db, login_name=login_name, password=form.get("password", ""), code=form.get("totp", ""))
     )
@@ -88,13 +89,13 @@ async def unit_context(idp: IdpParts, staff: StaffAccount, account_id: str) -> d
 
 
 @router.get("/staff/units/{account_id}")
-async def unit_page(request: Request, account_id: str, staff: StaffMember, idp: IdpDep) -> Response:
+async def unit_page(request: Request, account_id: TokenId, staff: StaffMember, idp: IdpDep) -> Response:
     ctx = await unit_context(idp, staff, account_id)
     return render(request, "staff_unit.html", {**ctx, "flash": pop_flash(request)})
 
 
 @router.post("/staff/units/{account_id}/hall-check")
-async def hall_check(request: Request, account_id: str, form: CsrfForm, staff: HallOfficer, idp: IdpDep) -> Response:
+async def hall_check(request: Request, account_id: TokenId, form: CsrfForm, staff: HallOfficer, idp: IdpDep) -> Response:
     checked = [d for d in form.getlist("documents") if d in DOCUMENTS]
     note = str(form.get("note", "")).strip()[:200]
     errors = await run_in_threadpool(

@@ -153,11 +153,13 @@ def federated_login(
     clock: Clock,
     tokens: TokenSource,
     persons: PersonalAccounts,
+    hotline: str,
 ) -> Outcome:
     """``kind``: ``unit`` (单位登录), ``personal`` (个人登录) or ``link``
-    (个人实名认证 of the logged-in ``person_id``)."""
+    (个人实名认证 of the logged-in ``person_id``); ``hotline``: the number a
+    stopped account is told to call."""
     if kind in ("personal", "link"):
-        return _personal(claims, kind=kind, person_id=person_id, upstream_issuer=upstream_issuer, db=db, persons=persons)
+        return _personal(claims, kind=kind, person_id=person_id, upstream_issuer=upstream_issuer, db=db, persons=persons, hotline=hotline)
     return _unit(claims, id_token=id_token, upstream_issuer=upstream_issuer, db=db, clock=clock, tokens=tokens)
 
 
@@ -247,7 +249,7 @@ def _first_login(
 
 
 def _personal(
-    claims: dict[str, Any], *, kind: str, person_id: str | None, upstream_issuer: str, db: Database, persons: PersonalAccounts
+    claims: dict[str, Any], *, kind: str, person_id: str | None, upstream_issuer: str, db: Database, persons: PersonalAccounts, hotline: str
 ) -> Outcome:
     """个人登录 → 省统一身份认证: a natural person vouched for by the province."""
     if claims.get("account_type") != "natural_person":
@@ -275,7 +277,7 @@ def _personal(
         pending = {"iss": provincial.issuer, "sub": provincial.subject, "name": name, "id_number": id_number, "acr": provincial.acr}
         return PersonToRegister(pending=pending)
     if outcome[1] == "disabled":
-        return Declined(message=msg.ACCOUNT_DISABLED, code="account_disabled", tab="personal")
+        return Declined(message=msg.ACCOUNT_DISABLED.format(hotline=hotline), code="account_disabled", tab="personal")
     with db.transaction() as s:
         person = get_person(s, person_id=outcome[0])
         s.expunge(person)

@@ -152,6 +152,7 @@ async def federation_callback(
             clock=clock,
             tokens=tokens,
             persons=services.persons,
+            hotline=services.settings.hotline,
         )
     )
     return await _render_outcome(request, outcome, provider=provider, interaction=interaction, clock=clock, tokens=tokens)

@@ -22,21 +22,22 @@ class LoginResult:
     generation: int = 0
 
 
-def login_error(outcome: Outcome, *, minutes: int) -> str:
-    """The ISSO's message for a refused login (the lock window in minutes)."""
+def login_error(outcome: Outcome, *, minutes: int, hotline: str) -> str:
+    """The ISSO's message for a refused login (the lock window in minutes, the
+    number a stopped account is told to call)."""
     if isinstance(outcome, Missing):
         return msg.ENTER_ACCOUNT_AND_PASSWORD
     if isinstance(outcome, Throttled):
         return msg.ADDRESS_THROTTLED.format(minutes=minutes)
     if isinstance(outcome, Disabled):
-        return msg.ACCOUNT_DISABLED
+        return msg.ACCOUNT_DISABLED.format(hotline=hotline)
     if isinstance(outcome, Wrong) and outcome.left:
         return msg.WRONG_PASSWORD.format(left=outcome.left)
     return msg.LOCKED.format(minutes=minutes)
 
 
-def password_login(service: PasswordLogin, db: Database, *, login_name: str, password: str, address: str) -> LoginResult:
+def password_login(service: PasswordLogin, db: Database, *, login_name: str, password: str, address: str, hotline: str) -> LoginResult:
     outcome = service.authenticate(db, login_name=login_name, password=password, address=address)
     if isinstance(outcome, LoggedIn):
         return LoginResult(account_id=outcome.id, generation=outcome.account or 0)
-    return LoginResult(error=login_error(outcome, minutes=service.window_seconds // 60))
+    return LoginResult(error=login_error(outcome, minutes=service.window_seconds // 60, hotline=hotline))

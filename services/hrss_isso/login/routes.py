@@ -21,10 +21,9 @@ from services.hrss_isso.hooks import handler_acr
 from services.hrss_isso.login.password_login import password_login
 from services.hrss_isso.login.sessions import enter_unit_as_handler, start_person_session, start_unit_session
 from services.hrss_isso.models import Person
-from services.hrss_isso.web import client_address, flash, parked, resume_or, with_interaction
+from services.hrss_isso.web import client_address, flash, parked, required_level, resume_or, with_interaction
 from shared.db import Database
 from shared.metrics import record_login
-from shared.oauth.provider.interaction import essential_acr
 from shared.oauth.provider.provider import Provider
 from shared.trust import TrustLevel
 from shared.web.app import render
@@ -112,7 +111,9 @@ async def login_submit(
     password = str(form.get("password", ""))[:128]
     service = services.person_login if tab == "personal" else services.unit_login
     result = await run_in_threadpool(
-        lambda: password_login(service, db, login_name=login_name, password=password, address=client_address(request))
+        lambda: password_login(
+            service, db, login_name=login_name, password=password, address=client_address(request), hotline=services.settings.hotline
+        )
     )
     if result.error or not result.account_id:
         record_login("password", "failure")
@@ -158,10 +159,8 @@ async def chooser(
     """The units this handler may act for."""
     person, rows = await run_in_threadpool(choices, db, person.id)
     found = parked(provider, interaction)
-    # The level a login for a client must reach: its essential acr, else the
-    # chain's floor (DESIGN.md: units are admitted from 四级（原L2）). The
-    # ISSO's own pages (no client waiting) take a unit at any level.
-    floor = (essential_acr(found.params.get("claims")) or TrustLevel.L2) if found else TrustLevel.L1
+    # The ISSO's own pages (no client waiting) take a unit at any level.
+    floor = required_level(found) if found else TrustLevel.L1
     admitted = [row["unit"].id for row in rows if row["level"] >= floor]
     current = extra.pop("current", None)
     # Never preselect a unit the login would be refused for: the first admitted one, or none.

@@ -25,6 +25,7 @@ from services.hrss_isso.web import client_address, flash, page, pop_flash
 from shared.password_login import Disabled, LoggedIn, Missing, Outcome, Replayed, Throttled, Wrong
 from shared.web.app import error_page, render
 from shared.web.deps import ClockDep, CsrfForm, DbDep, Refused
+from shared.web.params import TokenId
 from shared.web.sessions import rotate_session
 
 __all__ = ["router"]
@@ -41,7 +42,7 @@ def refused_page(refused: forms.Refused) -> Refused:
     return Refused(refused.message, status_code=refused.status, back_url=STAFF_HOME)
 
 
-def login_error(outcome: Outcome, minutes: int) -> str:
+def login_error(outcome: Outcome, minutes: int, hotline: str) -> str:
     """The console's message for a refused login (password + 动态口令)."""
     match outcome:
         case Missing():
@@ -51,7 +52,7 @@ def login_error(outcome: Outcome, minutes: int) -> str:
         case Replayed():
             return msg.STAFF_CODE_USED
         case Disabled():
-            return msg.ACCOUNT_DISABLED
+            return msg.ACCOUNT_DISABLED.format(hotline=hotline)
         case Wrong(left=left) if left:
             return msg.STAFF_WRONG.format(left=left)
     return msg.STAFF_LOCKED.format(minutes=minutes)
@@ -77,7 +78,7 @@ async def login_submit(request: Request, form: CsrfForm, services: IssoDep, db: 
         lambda: services.staff_login.authenticate(db, login_name=login_name, password=password, code=code, address=client_address(request))
     )
     if not isinstance(outcome, LoggedIn):
-        error = login_error(outcome, services.staff_login.window_seconds // 60)
+        error = login_error(outcome, services.staff_login.window_seconds // 60, services.settings.hotline)
         return render(request, "staff_login.html", {"error": error, "login_name": login_name}, status_code=400)
 
     def load():
@@ -162,13 +163,13 @@ async def _detail(
 
 
 @router.get("/applications/{application_id}")
-async def detail(request: Request, application_id: str, staff: ViewingStaff, services: IssoDep, db: DbDep) -> Response:
+async def detail(request: Request, application_id: TokenId, staff: ViewingStaff, services: IssoDep, db: DbDep) -> Response:
     return await _detail(request, services, db, staff.id, application_id, may_review=staff.has_role(REVIEW_ROLE))
 
 
 @router.post("/applications/{application_id}/{action}")
 async def review(
-    request: Request, application_id: str, action: str, form: CsrfForm, staff: ReviewingStaff, services: IssoDep, db: DbDep
+    request: Request, application_id: TokenId, action: str, form: CsrfForm, staff: ReviewingStaff, services: IssoDep, db: DbDep
 ) -> Response:
     authorizations = services.authorizations
     reason = text_of(form, "reason", 400)
@@ -195,7 +196,7 @@ async def review(
 
 
 @router.get("/materials/{material_id}")
-async def material(request: Request, material_id: str, staff: ViewingStaff, services: IssoDep) -> Response:
+async def material(request: Request, material_id: TokenId, staff: ViewingStaff, services: IssoDep) -> Response:
     try:
         found, data = await run_in_threadpool(lambda: services.authorizations.material(staff_id=staff.id, material_id=material_id))
     except forms.Refused as refused:

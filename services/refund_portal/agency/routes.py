@@ -52,7 +52,7 @@ from shared.web.app import render
 from shared.web.bodies import BodyTooLarge, capped_request
 from shared.web.csrf import verify_csrf_form
 from shared.web.deps import ClockDep, CsrfForm, DbDep, Refused, SessionDep
-from shared.web.params import YEAR_MAX, YEAR_MIN, DbId, PageNo, QueryId, Year
+from shared.web.params import YEAR_MAX, YEAR_MIN, DbId, PageNo, QueryId, TokenId, Year
 from shared.web.sessions import rotate_session
 
 __all__ = ["router", "page", "refused_page"]
@@ -292,7 +292,7 @@ async def import_submit(
 
 @router.post("/imports/{upload_id}/good-rows")
 async def import_good_rows(
-    request: Request, upload_id: str, form: CsrfForm, staff: StaffImporting, importer: ListImporterDep, address: ClientAddress
+    request: Request, upload_id: TokenId, form: CsrfForm, staff: StaffImporting, importer: ListImporterDep, address: ClientAddress
 ) -> Response:
     result = await run_in_threadpool(
         importer.import_kept,

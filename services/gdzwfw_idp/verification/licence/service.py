@@ -17,7 +17,6 @@ from shared.trust import TrustLevel
 __all__ = ["AMR", "LicenceLogin", "upgrade", "login"]
 
 AMR = ["swk"]
-ACCOUNT_STOPPED = "该单位的账号已停用，如有疑问请拨打 12345 咨询"
 
 
 def upgrade(idp: IdpParts, *, owner: str, sid: str, account_id: str, uscc: str | None, actor: str) -> str | None:
@@ -95,5 +94,5 @@ def login(idp: IdpParts, *, owner: str, sid: str) -> LicenceLogin:
                 at=now,
             )
         else:
-            return LicenceLogin(None, ACCOUNT_STOPPED, interaction)
+            return LicenceLogin(None, msg.UNIT_ACCOUNT_DISABLED.format(hotline=idp.settings.hotline), interaction)
         return LicenceLogin((account.id, account.login_generation), None, interaction)
