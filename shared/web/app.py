@@ -223,7 +223,7 @@ def build_app(
             # (Starlette's outermost) sees. A known outage: no trace to log.
             log.error("key-value store unavailable", extra={"fields": {"error": str(exc)}})
             busy = f"系统暂时无法处理您的请求，请稍后再试。如问题持续，请拨打 {settings.hotline} 咨询并提供下方的请求编号。"
-            return error_page(request, 503, busy)
+            return error_page(request, 503, busy, title="服务暂时不可用")
         # The trace goes to the log with the request id, never to the user.
         log.exception("unhandled error")
         return error_page(request, 500, f"系统繁忙，请稍后再试。如问题持续，请拨打 {settings.hotline} 咨询并提供下方的请求编号。")

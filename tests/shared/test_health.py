@@ -126,5 +126,5 @@ def test_a_page_fails_fast_with_the_error_page_when_redis_never_answers(
     page = probe.get("/", headers={"Accept": "text/html"})
     assert time.monotonic() - started < 2
     assert page.status_code == 503 and page.headers["content-type"].startswith("text/html")
-    assert "系统暂时无法处理您的请求，请稍后再试" in page.text and "请求编号" in page.text
+    assert "服务暂时不可用" in page.text and "系统暂时无法处理您的请求，请稍后再试" in page.text and "请求编号" in page.text
     assert "Traceback" not in page.text and "TimeoutError" not in page.text
