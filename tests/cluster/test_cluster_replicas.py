@@ -204,15 +204,14 @@ def test_after_key_rotation_a_logout_at_gdzwfw_ends_the_isso_and_portal_sessions
 
         marks = {name: len(proxy.forwarded) for name, proxy in cluster.proxies.items()}
         gdzwfw_logout(browser, cluster.url("gdzwfw_idp"))
-        _until(lambda: not _portal_logged_in(browser, cluster), 10, "the portal's session ending")
+        # At once, or after the worker's retry when an attempt timed out on a loaded machine.
+        _until(lambda: not _portal_logged_in(browser, cluster), 40, "the portal's session ending")
         assert not _isso_logged_in(browser, cluster)
-    # Both relying parties verified tokens under keys they had not seen before.
-    [(kid_to_isso, status_isso)] = _logout_token_kids(cluster.proxies["hrss_isso"].since(marks["hrss_isso"]), "/isso/backchannel-logout")
-    [(kid_to_portal, status_portal)] = _logout_token_kids(
-        cluster.proxies["refund_portal"].since(marks["refund_portal"]), "/auth/backchannel-logout"
-    )
-    assert (kid_to_isso, status_isso) == (next(iter(new["gdzwfw_idp"])), 200)
-    assert (kid_to_portal, status_portal) == (next(iter(new["hrss_isso"])), 200)
+    # Both relying parties accepted tokens under keys they had not seen before, and only such.
+    hops = (("hrss_isso", "/isso/backchannel-logout", "gdzwfw_idp"), ("refund_portal", "/auth/backchannel-logout", "hrss_isso"))
+    for receiver, path, issuer in hops:
+        notices = _logout_token_kids(cluster.proxies[receiver].since(marks[receiver]), path)
+        assert {kid for kid, _ in notices} == new[issuer] and 200 in {status for _, status in notices}, notices
 
 
 def test_a_notice_to_a_receiver_that_was_down_is_delivered_when_it_returns(cluster: Cluster) -> None:
@@ -223,7 +222,7 @@ def test_a_notice_to_a_receiver_that_was_down_is_delivered_when_it_returns(clust
         portal.kill()
         mark = len(portal_proxy.forwarded)
         gdzwfw_logout(browser, cluster.url("gdzwfw_idp"))
-        _until(lambda: not _isso_logged_in(browser, cluster), 10, "the ISSO's session ending")
+        _until(lambda: not _isso_logged_in(browser, cluster), 40, "the ISSO's session ending")
         # The ISSO's attempt right after its logout (or its worker's) found no portal.
         _until(lambda: _notices_to_portal(portal_proxy, mark) == [502], 10, "the first attempt")
         portal.start()

@@ -75,7 +75,7 @@ def replica(tmp_path: Path, redis_server: RedisServer) -> Iterator[str]:
     stack = Stack(config, log_dir=tmp_path)
     stack.migrate(("gdzwfw_idp",))
     try:
-        stack.start(("gdzwfw_idp",))
+        stack.start(("gdzwfw_idp",), timeout=120)  # a loaded machine
         yield config.url("gdzwfw_idp")
     finally:
         stack.stop()
