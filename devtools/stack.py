@@ -187,7 +187,8 @@ class Stack:
         for name in names:
             upgrade_head(ROOT / "services" / name / "migrations", self.config.database_urls[name])
 
-    def start(self, names: tuple[str, ...] = SERVICES, *, timeout: float = 30.0) -> None:
+    def start(self, names: tuple[str, ...] = SERVICES, *, timeout: float = 90.0) -> None:
+        # Generous: on a shared 2-CPU machine under test load a start can take half a minute.
         envs = self.config.environments()
         for name in names:
             env = {**os.environ, **envs[name], "PYTHONUNBUFFERED": "1"}
