@@ -6,7 +6,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup run test test-pg bench bench-peer bench-chain certs browser-deps lint clean
+.PHONY: setup run test test-pg test-cluster bench bench-peer bench-chain certs browser-deps lint clean
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -34,6 +34,11 @@ test: setup browser-deps
 
 test-pg: setup browser-deps
 	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(PY) -m pytest
+
+# Two replicas of each provider behind round-robin proxies on PostgreSQL (and Redis when
+# TEST_REDIS_URL is set): tests/cluster. `make test` runs them too when TEST_DATABASE_URL is set.
+test-cluster: setup
+	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(PY) -m pytest tests/cluster
 
 bench: setup
 	$(PY) -m devtools.bench

@@ -149,7 +149,6 @@ class StackConfig:
                 "ISSO_PUBLIC_URL": isso,
                 "ISSO_GDZWFW_ISSUER": idp,
                 "ISSO_GDZWFW_CLIENT_SECRET": self.isso_secret_at_gdzwfw,
-                "ISSO_UPLOAD_DIR": str(self.work_dir / "uploads" / "hrss_isso"),
                 "ISSO_CLIENTS": json.dumps(
                     [
                         {

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import (
@@ -35,7 +38,38 @@ from shared.clock import Clock, as_utc
 from shared.db import Database
 from shared.db_async import AsyncReads, KeyedLookup, running_loop
 
-__all__ = ["KeyValueStore", "SqlKeyValueStore", "RedisKeyValueStore", "define_kv_table", "make_kv_store"]
+__all__ = [
+    "KeyValueStore",
+    "SqlKeyValueStore",
+    "RedisKeyValueStore",
+    "RedisTimeouts",
+    "StoreUnavailable",
+    "define_kv_table",
+    "make_kv_store",
+]
+
+
+class StoreUnavailable(RuntimeError):
+    """The key-value store could not be reached in time. Pages answer 503
+    with the service's error page (build_app); nothing is retried, so a
+    request fails within one socket timeout instead of hanging."""
+
+
+@dataclass(frozen=True)
+class RedisTimeouts:
+    """How long one Redis call may take (``*_REDIS_SOCKET_TIMEOUT``, ...).
+
+    redis-py waits 5 s by default; a Redis that accepts connections but
+    never answers (a hung server, a black-holing network) would then hold
+    every page for seconds per call, and the request threads with it.
+    Redis answers a healthy call in well under a millisecond, so half a
+    second is generous; ``health_check`` pings a connection that sat idle
+    that long before reusing it, so a dead one is replaced before a
+    request's command is lost on it."""
+
+    socket: float = 0.5
+    connect: float = 0.5
+    health_check: int = 15
 
 
 class KeyValueStore(Protocol):
@@ -209,11 +243,17 @@ class RedisKeyValueStore:
     return 1
     """
 
-    def __init__(self, url: str, namespace: str, clock: Clock, *, prefix: str = "") -> None:
+    def __init__(self, url: str, namespace: str, clock: Clock, *, prefix: str = "", timeouts: RedisTimeouts = RedisTimeouts()) -> None:
         import redis
 
-        self._url = url
-        self._r = redis.Redis.from_url(url)
+        self._url, self._timeouts = url, timeouts
+        self._r = redis.Redis.from_url(
+            url,
+            socket_timeout=timeouts.socket,
+            socket_connect_timeout=timeouts.connect,
+            health_check_interval=timeouts.health_check,
+        )
+        self._down = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
         self._ns = f"{prefix}{namespace}:kv"
         self._clock = clock
         self._incr = self._r.register_script(self._INCR)
@@ -225,16 +265,30 @@ class RedisKeyValueStore:
         import redis.asyncio
 
         if self._async is None:
-            self._async, self._loop = redis.asyncio.Redis.from_url(self._url), running_loop()
+            client = redis.asyncio.Redis.from_url(
+                self._url,
+                socket_timeout=self._timeouts.socket,
+                socket_connect_timeout=self._timeouts.connect,
+                health_check_interval=self._timeouts.health_check,
+            )
+            self._async, self._loop = client, running_loop()
 
     async def close(self) -> None:
         if self._async is not None:
             client, self._async, self._loop = self._async, None, None
             await client.aclose()
 
+    @contextmanager
+    def _reachable(self) -> Iterator[None]:
+        try:
+            yield
+        except self._down as exc:
+            raise StoreUnavailable(f"redis: {type(exc).__name__}") from exc
+
     def ping(self) -> None:
         """Raises when Redis cannot be reached (``/readyz``)."""
-        self._r.ping()
+        with self._reachable():
+            self._r.ping()
 
     def _k(self, key: str) -> str:
         return f"{self._ns}:{key}"
@@ -246,13 +300,15 @@ class RedisKeyValueStore:
         return field if field is not None and exp is not None and self._now() < float(exp) else None
 
     def get(self, key: str) -> Any | None:
-        raw = self._live(*self._r.hmget(self._k(key), "v", "exp"))
+        with self._reachable():
+            raw = self._live(*self._r.hmget(self._k(key), "v", "exp"))
         return None if raw is None else json.loads(raw)
 
     async def aget(self, key: str) -> Any | None:
         if self._async is None or running_loop() is not self._loop:
             return await run_in_threadpool(self.get, key)
-        raw = self._live(*await self._async.hmget(self._k(key), "v", "exp"))
+        with self._reachable():
+            raw = self._live(*await self._async.hmget(self._k(key), "v", "exp"))
         return None if raw is None else json.loads(raw)
 
     def set(self, key: str, value: Any, ttl: int) -> None:
@@ -260,25 +316,30 @@ class RedisKeyValueStore:
         pipe.delete(self._k(key))
         pipe.hset(self._k(key), mapping={"v": json.dumps(value, ensure_ascii=False), "exp": self._now() + ttl})
         pipe.expire(self._k(key), ttl)
-        pipe.execute()
+        with self._reachable():
+            pipe.execute()
 
     def delete(self, key: str) -> None:
-        self._r.delete(self._k(key))
+        with self._reachable():
+            self._r.delete(self._k(key))
 
     def pop(self, key: str) -> Any | None:
         pipe = self._r.pipeline()  # MULTI: read and delete in one step, so one caller wins
         pipe.hmget(self._k(key), "v", "exp")
         pipe.delete(self._k(key))
-        (value, exp), _ = pipe.execute()
+        with self._reachable():
+            (value, exp), _ = pipe.execute()
         raw = self._live(value, exp)
         return None if raw is None else json.loads(raw)
 
     def incr(self, key: str, ttl: int) -> int:
         now = self._now()
-        return int(self._incr(keys=[self._k(key)], args=[now, now + ttl, ttl]))
+        with self._reachable():
+            return int(self._incr(keys=[self._k(key)], args=[now, now + ttl, ttl]))
 
     def count(self, key: str) -> int:
-        raw = self._live(*self._r.hmget(self._k(key), "c", "exp"))
+        with self._reachable():
+            raw = self._live(*self._r.hmget(self._k(key), "c", "exp"))
         return 0 if raw is None else int(raw)
 
 
@@ -291,7 +352,8 @@ def make_kv_store(
     clock: Clock,
     redis_prefix: str = "",
     reads: AsyncReads | None = None,
+    redis_timeouts: RedisTimeouts = RedisTimeouts(),
 ) -> KeyValueStore:
     if redis_url:
-        return RedisKeyValueStore(redis_url, namespace, clock, prefix=redis_prefix)
+        return RedisKeyValueStore(redis_url, namespace, clock, prefix=redis_prefix, timeouts=redis_timeouts)
     return SqlKeyValueStore(db, table, clock, reads=reads)

@@ -64,6 +64,13 @@ class ServiceSettings(BaseSettings):
     redis_key_prefix: str = Field(
         default="", description="Put before every Redis key of this service, so that several deployments (or test runs) share one Redis."
     )
+    redis_socket_timeout: float = Field(
+        default=0.5, gt=0, description="Seconds one Redis call may take before the request fails (503) instead of hanging."
+    )
+    redis_connect_timeout: float = Field(default=0.5, gt=0, description="Seconds to open a connection to Redis.")
+    redis_health_check_interval: int = Field(
+        default=15, ge=0, description="A Redis connection idle this long is pinged before reuse (s; 0: never)."
+    )
     secret_key: SecretStr = Field(description="Signs CSRF tokens and encrypts signing keys at rest.")
     public_url: str = Field(description="This service's external base URL, no trailing slash.")
     cookie_secure: bool = Field(default=True, description="Send cookies only over HTTPS.")

@@ -11,7 +11,7 @@ from devtools.demo_client import form_value, login_at_gdzwfw
 from services.gdzwfw_idp.demo import DEMO_PASSWORD
 from shared.totp import totp
 
-__all__ = ["form_value", "login_at_gdzwfw", "portal_login", "portal_logout", "sms_outbox", "staff_totp"]
+__all__ = ["form_value", "gdzwfw_logout", "login_at_gdzwfw", "portal_login", "portal_logout", "sms_outbox", "staff_totp"]
 
 # The last TOTP time step each staff secret logged in with in this session.
 _USED_STEPS: dict[str, int] = {}
@@ -44,6 +44,15 @@ def portal_logout(browser: httpx.Client, portal_url: str) -> httpx.Response:
     """退出登录 at the portal: the header's form (a POST with the page's CSRF token)."""
     home = browser.get(f"{portal_url}/")
     return browser.post(f"{portal_url}/logout", data={"csrf_token": form_value(home.text, "csrf_token")})
+
+
+def gdzwfw_logout(browser: httpx.Client, idp_url: str) -> None:
+    """The province ends its session itself (its own logout page, confirmed):
+    the back-channel notice reaches the ISSO, which tells the portal."""
+    page = browser.get(f"{idp_url}/logout")
+    if "csrf_token" in page.text and page.url.path == "/logout":
+        page = browser.post(f"{idp_url}/logout", data={"csrf_token": form_value(page.text, "csrf_token"), "confirm": "yes"})
+    assert page.status_code == 200, page.text[:300]
 
 
 def portal_login(browser: httpx.Client, portal_url: str, login_name: str, password: str = DEMO_PASSWORD) -> httpx.Response:

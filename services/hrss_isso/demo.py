@@ -15,6 +15,7 @@ import uuid
 from sqlalchemy import select
 
 from services.hrss_isso.accounts.units import new_unit_id, org_code_of
+from services.hrss_isso.authorisation_codes.materials import store_material
 from services.hrss_isso.models import AuthorizationApplication, Material, Person, ProvincialLink, RealnameChange, Staff, Unit, UnitBinding
 from services.hrss_isso.runtime import IssoServices
 from services.hrss_isso.staff.accounts import create_staff
@@ -237,7 +238,8 @@ def _load_accounts(db: Database, *, services: IssoServices, clock: Clock, gdzwfw
             ("id_document", "身份证.png", _DEMO_PNG, "image/png"),
             ("mandate", "单位委托书.pdf", _DEMO_PDF, "application/pdf"),
         ):
-            s.add(
+            store_material(
+                s,
                 Material(
                     id=uuid.uuid4().hex,
                     batch_id=pending.batch_id,
@@ -246,10 +248,10 @@ def _load_accounts(db: Database, *, services: IssoServices, clock: Clock, gdzwfw
                     content_type=content_type,
                     size=len(data),
                     sha256=hashlib.sha256(data).hexdigest(),
-                    storage_name=services.store.save(data),
                     uploaded_by=persons["zhaolei"].id,
                     created_at=now,
-                )
+                ),
+                data,
             )
         bind("sunli", "44010300003", "active")
         application("sunli", "44010300003", "approved", code=DEMO_AUTHORIZATION_CODE)

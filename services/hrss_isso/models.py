@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import declarative_base
@@ -27,6 +27,8 @@ __all__ = [
     "UnitBinding",
     "AuthorizationApplication",
     "Material",
+    "MaterialContent",
+    "MATERIAL_CONTENT_MAX_BYTES",
     "Staff",
     "AuditEntry",
     "kv_table",
@@ -204,8 +206,8 @@ class AuthorizationApplication(Base):
 
 
 class Material(Base):
-    """An uploaded application material; the bytes live in the configured
-    upload directory (outside the web root) under ``storage_name``."""
+    """An uploaded application material: what it is (kind, type, size, hash);
+    its bytes are a :class:`MaterialContent`."""
 
     __tablename__ = "material"
 
@@ -216,9 +218,27 @@ class Material(Base):
     content_type: Mapped[str] = mapped_column(String(50))
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
-    storage_name: Mapped[str] = mapped_column(String(80), unique=True)
     uploaded_by: Mapped[str] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+# The database refuses a stored material above this (16 MiB), whatever the
+# upload limit (ISSO_UPLOAD_MAX_BYTES, 5 MB, may not be set above it).
+MATERIAL_CONTENT_MAX_BYTES = 16 * 1024 * 1024
+
+
+class MaterialContent(Base):
+    """A material's bytes, in the database rather than on a replica's disk:
+    every replica serves what any of them received, they are written in the
+    transaction that records the application (no file without its row, no row
+    without its file), backed up with it, and gone with the person (cascade).
+    A table apart from :class:`Material` so that listing materials never reads them."""
+
+    __tablename__ = "material_content"
+    __table_args__ = (CheckConstraint(f"length(data) <= {MATERIAL_CONTENT_MAX_BYTES}", name="size_cap"),)
+
+    material_id: Mapped[str] = mapped_column(ForeignKey("material.id", ondelete="CASCADE"), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Staff(Base):

@@ -11,7 +11,6 @@ from services.hrss_isso.accounts.persons import PersonalAccounts, person_credent
 from services.hrss_isso.accounts.registry import CsvPopulationRegistry, PopulationRegistry
 from services.hrss_isso.accounts.units import UnitRegistration, unit_credentials
 from services.hrss_isso.authorisation_codes.applications import Authorizations
-from services.hrss_isso.authorisation_codes.materials import MaterialStore
 from services.hrss_isso.models import Person, Staff, Unit, sms_tables
 from services.hrss_isso.settings import IssoSettings
 from services.hrss_isso.staff.accounts import staff_credentials
@@ -33,7 +32,6 @@ class IssoServices:
     outbox: OutboxGateway | None
     sms: SmsCodes
     registry: PopulationRegistry
-    store: MaterialStore
     persons: PersonalAccounts
     units: UnitRegistration
     bindings: Bindings
@@ -54,7 +52,6 @@ class IssoServices:
             gateway = HttpSmsGateway(settings.sms_gateway_url, token)
         sms = SmsCodes(tables=sms_tables, gateway=gateway, kv=kv, clock=clock, tokens=tokens, sign=settings.sms_sign)
         registry = registry or CsvPopulationRegistry(settings.population_registry_csv)
-        store = MaterialStore(settings.upload_dir, tokens)
         window = settings.login_lock_seconds
         checks = Limiter(kv, "isso-checks", settings.check_max_failures, window)
 
@@ -75,7 +72,6 @@ class IssoServices:
             outbox=outbox if settings.is_development else None,
             sms=sms,
             registry=registry,
-            store=store,
             persons=PersonalAccounts(
                 db=db, clock=clock, passwords=passwords, sms=sms, registry=registry, check_limiter=checks, max_keyboard_run=run
             ),
@@ -89,7 +85,6 @@ class IssoServices:
                 tokens=tokens,
                 secret=settings.secret_key.get_secret_value(),
                 gateway=gateway,
-                store=store,
                 code_limiter=Limiter(kv, "isso-authcode", settings.check_max_failures, window),
                 code_ttl_days=settings.authorization_code_ttl_days,
                 max_bytes=settings.upload_max_bytes,

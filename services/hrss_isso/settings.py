@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.hrss_isso.models import MATERIAL_CONTENT_MAX_BYTES
 from shared.settings import ProviderSettings
 from shared.staff_totp import StaffTotpSettings
 
@@ -52,11 +53,14 @@ class IssoSettings(ProviderSettings, StaffTotpSettings):
         default=DEFAULT_POPULATION_REGISTRY,
         description="The population registry (人口库) stand-in: a CSV of id_number,name,valid_until,status.",
     )
-    upload_dir: Path = Field(
-        default=Path("var/uploads/hrss_isso"),
-        description="Where uploaded application materials are kept; outside any directory the web server serves.",
+    # Materials are kept in the database (material_content); ISSO_UPLOAD_DIR, where
+    # they were kept before, is read only by the migration that moved them (0008).
+    upload_max_bytes: int = Field(
+        default=5 * 1024 * 1024,
+        gt=0,
+        le=MATERIAL_CONTENT_MAX_BYTES,
+        description="Largest accepted material file (bytes); at most 16 MiB, what the database accepts.",
     )
-    upload_max_bytes: int = Field(default=5 * 1024 * 1024, description="Largest accepted material file (bytes).")
     authorization_code_ttl_days: int = Field(default=30, description="Days an approved, unused unit authorisation code stays valid.")
 
     # SMS

@@ -32,7 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from shared.clock import Clock, SystemClock
 from shared.db import Database, startup_lock
 from shared.db_async import AsyncReads
-from shared.kvstore import KeyValueStore, make_kv_store
+from shared.kvstore import KeyValueStore, RedisTimeouts, StoreUnavailable, make_kv_store
 from shared.metrics import CONTENT_TYPE_LATEST, exposition
 from shared.randomness import SystemTokenSource, TokenSource
 from shared.settings import ServiceSettings
@@ -83,9 +83,13 @@ class Runtime:
         clock = clock or SystemClock()
         db = Database(settings.database_url, pool_size=settings.db_pool_size)
         reads = AsyncReads(db, pool_size=settings.db_async_pool_size)
+        timeouts = RedisTimeouts(
+            socket=settings.redis_socket_timeout, connect=settings.redis_connect_timeout, health_check=settings.redis_health_check_interval
+        )
         kv = make_kv_store(
             redis_url=settings.redis_url,
             redis_prefix=settings.redis_key_prefix,
+            redis_timeouts=timeouts,
             namespace=namespace,
             db=db,
             table=kv_table,
@@ -231,6 +235,12 @@ def build_app(
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, StoreUnavailable):
+            # Raised in the session middleware too, which only this handler
+            # (Starlette's outermost) sees. A known outage: no trace to log.
+            log.error("key-value store unavailable", extra={"fields": {"error": str(exc)}})
+            busy = f"系统暂时无法处理您的请求，请稍后再试。如问题持续，请拨打 {settings.hotline} 咨询并提供下方的请求编号。"
+            return error_page(request, 503, busy, title="服务暂时不可用")
         # The trace goes to the log with the request id, never to the user.
         log.exception("unhandled error")
         return error_page(request, 500, f"系统繁忙，请稍后再试。如问题持续，请拨打 {settings.hotline} 咨询并提供下方的请求编号。")

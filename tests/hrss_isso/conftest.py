@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -107,7 +106,6 @@ class Isso:
     client: TestClient
     clock: FrozenClock
     settings: IssoSettings
-    upload_dir: Path
     fake_gdzwfw: FakeGdzwfw
     browsers: list[TestClient] = field(default_factory=list)
 
@@ -187,11 +185,21 @@ class Isso:
 
 
 @pytest.fixture
-def make_isso(fresh_database: Callable[[str], str], tmp_path: Path) -> Iterator[Callable[..., Isso]]:
+def make_isso(fresh_database: Callable[[str], str]) -> Iterator[Callable[..., Isso]]:
     built: list[Isso] = []
 
-    def build(**overrides) -> Isso:
-        upload_dir = tmp_path / f"uploads{len(built)}"
+    def start(settings: IssoSettings, clock: FrozenClock, fake: FakeGdzwfw) -> Isso:
+        app = create_app(settings, clock=clock, passwords=PasswordService(time_cost=1, memory_cost=1024), upstream_transport=fake.transport)
+        client = TestClient(app, base_url=ISSO)
+        client.__enter__()
+        built.append(Isso(app=app, client=client, clock=clock, settings=settings, fake_gdzwfw=fake))
+        return built[-1]
+
+    def build(replica_of: Isso | None = None, **overrides) -> Isso:
+        """A new ISSO on an emptied database, or (``replica_of``) another
+        replica of one: its own app on the same database, clock and Redis."""
+        if replica_of is not None:
+            return start(replica_of.settings, replica_of.clock, replica_of.fake_gdzwfw)
         fields = {
             "environment": "development",
             "database_url": fresh_database("hrss_isso"),
@@ -201,17 +209,9 @@ def make_isso(fresh_database: Callable[[str], str], tmp_path: Path) -> Iterator[
             "log_json": False,
             "gdzwfw_issuer": GDZWFW,
             "gdzwfw_client_secret": "isso-secret-at-gdzwfw",
-            "upload_dir": upload_dir,
         }
         settings = IssoSettings(**{**fields, **redis_settings("hrss_isso"), **overrides})
-        clock = FrozenClock()
-        fake = FakeGdzwfw()
-        app = create_app(settings, clock=clock, passwords=PasswordService(time_cost=1, memory_cost=1024), upstream_transport=fake.transport)
-        client = TestClient(app, base_url=ISSO)
-        client.__enter__()
-        isso = Isso(app=app, client=client, clock=clock, settings=settings, upload_dir=upload_dir, fake_gdzwfw=fake)
-        built.append(isso)
-        return isso
+        return start(settings, FrozenClock(), FakeGdzwfw())
 
     yield build
     for isso in built:

@@ -13,8 +13,7 @@ from sqlalchemy import select
 from services.hrss_isso import messages as msg
 from services.hrss_isso.demo import DEMO_AUTHORIZATION_CODE, DEMO_STAFF_TOTP
 from services.hrss_isso.forms import FormRejected
-from services.hrss_isso.models import AuditEntry, AuthorizationApplication, Material, UnitBinding
-from shared.web.app import SHARED_STATIC
+from services.hrss_isso.models import AuditEntry, AuthorizationApplication, Material, MaterialContent, UnitBinding
 from tests.hrss_isso.conftest import Isso, csrf_of
 from tests.hrss_isso.flows import (
     JPEG,
@@ -59,7 +58,9 @@ def _applications(isso: Isso, login_name: str) -> list[AuthorizationApplication]
 
 
 def _stored_files(isso: Isso) -> list[str]:
-    return sorted(p.name for p in isso.upload_dir.iterdir()) if isso.upload_dir.exists() else []
+    """The materials whose bytes are stored (in the database, any replica's to serve)."""
+    with isso.db() as s:
+        return sorted(s.execute(select(MaterialContent.material_id)).scalars())
 
 
 def _code(isso: Isso, browser: TestClient, code: str):
@@ -88,11 +89,7 @@ def test_apply_review_sms_and_code_make_the_handler_act_at_l2(isso: Isso) -> Non
     assert submitted.status_code == 303, submitted.text[:2000]
     assert msg.APPLICATION_SUBMITTED in handler.get("/isso/realname/applications").text
     [app] = [a for a in _applications(isso, "chenxiao") if a.status == "submitted"]
-    stored = _stored_files(isso)
-    assert len(stored) == 3 + 3  # this application's three, plus the demo application's three
-    # Outside the web root, under names that say nothing.
-    assert not isso.upload_dir.resolve().is_relative_to(SHARED_STATIC.resolve())
-    assert all(name.isalnum() and "." not in name for name in stored)
+    assert len(_stored_files(isso)) == 3 + 3  # this application's three, plus the demo application's three
     with isso.db() as s:
         kinds = {m.kind: m for m in s.execute(select(Material).where(Material.batch_id == app.batch_id)).scalars()}
     assert set(kinds) == {"licence", "id_document", "mandate"}
@@ -101,7 +98,8 @@ def test_apply_review_sms_and_code_make_the_handler_act_at_l2(isso: Isso) -> Non
         "image/png",
         "image/jpeg",
     )
-    assert (isso.upload_dir / kinds["licence"].storage_name).read_bytes() == PDF
+    with isso.db() as s:
+        assert s.get(MaterialContent, kinds["licence"].id).data == PDF
 
     staff = staff_login(isso)
     listing = staff.get("/isso/staff/applications")
@@ -132,6 +130,25 @@ def test_apply_review_sms_and_code_make_the_handler_act_at_l2(isso: Isso) -> Non
 
 
 # -- uploads ------------------------------------------------------------------------------
+def test_materials_uploaded_at_one_replica_are_served_by_another(make_isso) -> None:
+    replica_a = make_isso()
+    replica_b = make_isso(replica_of=replica_a)  # no disk in common: only the database
+    handler = _enter(replica_a, "chenxiao", "44010600001")
+    assert _apply(replica_a, handler, ["44010600001"]).status_code == 303
+    [app] = [a for a in _applications(replica_a, "chenxiao") if a.status == "submitted"]
+    with replica_a.db() as s:
+        licence = s.execute(select(Material).where(Material.batch_id == app.batch_id, Material.kind == "licence")).scalar_one()
+    staff = staff_login(replica_b)
+    download = staff.get(f"/isso/staff/materials/{licence.id}")
+    assert download.status_code == 200 and download.content == PDF
+    assert download.headers["content-type"] == "application/pdf"
+
+    with replica_a.db() as s:  # bytes altered in storage are not served as the upload
+        s.get(MaterialContent, licence.id).data = PDF.replace(b"%%EOF", b"%%EOF ")
+    altered = staff.get(f"/isso/staff/materials/{licence.id}")
+    assert altered.status_code == 404 and "材料文件不存在" in altered.text
+
+
 def test_an_upload_whose_content_is_not_what_its_name_claims_is_refused(isso: Isso) -> None:
     handler = _enter(isso, "chenxiao", "44010600001")
     before = (_stored_files(isso), len(_applications(isso, "chenxiao")))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from devtools.stack import StackConfig
-from tests.chain_helpers import portal_login, portal_logout
+from tests.chain_helpers import gdzwfw_logout, portal_login, portal_logout
 
 
 def _gdzwfw_logged_in(browser: httpx.Client, stack: StackConfig) -> bool:
@@ -33,25 +33,12 @@ def test_logout_at_the_portal_ends_the_sessions_at_all_three(stack: StackConfig)
         assert not _gdzwfw_logged_in(browser, stack)
 
 
-def _logout_at_gdzwfw(browser: httpx.Client, stack: StackConfig) -> None:
-    """The province ends its session itself (its own logout page): the
-    back-channel notice reaches the ISSO, which tells the portal."""
-    idp = stack.url("gdzwfw_idp")
-    page = browser.get(f"{idp}/logout")
-    if "csrf_token" in page.text and page.url.path == "/logout":
-        from tests.chain_helpers import form_value
-
-        params = {"csrf_token": form_value(page.text, "csrf_token"), "confirm": "yes"}
-        page = browser.post(f"{idp}/logout", data=params)
-    assert page.status_code == 200, page.text[:300]
-
-
 def test_back_channel_logout_from_gdzwfw_ends_the_isso_and_portal_sessions(stack: StackConfig) -> None:
     portal, isso = stack.url("refund_portal"), f"{stack.url('hrss_isso')}/isso"
     with httpx.Client(follow_redirects=True) as browser:
         assert "91440104MA5DL2B24P" in portal_login(browser, portal, "demo_l2").text
         assert browser.get(f"{isso}/").url.path == "/isso/"
-        _logout_at_gdzwfw(browser, stack)
+        gdzwfw_logout(browser, stack.url("gdzwfw_idp"))
         assert not _gdzwfw_logged_in(browser, stack)
         assert browser.get(f"{isso}/").url.path == "/isso/login"
         home = browser.get(f"{portal}/")

@@ -191,6 +191,18 @@ def test_the_operator_may_explicitly_import_the_good_rows_only(clerk: Env) -> No
     assert clerk.client.post(action, data={"csrf_token": csrf_of(refused.text), "acknowledge": "yes"}).status_code == 400
 
 
+def test_a_file_kept_at_one_replica_is_imported_at_another(clerk: Env, env_factory) -> None:
+    # Another replica: its own app on the same database (and Redis); no disk in common.
+    replica_b = env_factory()
+    refused = upload(clerk, demo_csv([ROW_L2, row(ROW_L1, size="?"), ROW_L3]))
+    assert refused.status_code == 400
+    action = re.search(r'action="(/agency/imports/[^"]+/good-rows)"', refused.text).group(1)
+    replica_b.client.cookies = clerk.client.cookies  # the same browser, balanced to replica B
+    done = replica_b.client.post(action, data={"csrf_token": csrf_of(refused.text), "acknowledge": "yes"}, follow_redirects=False)
+    assert done.status_code == 303
+    assert "已导入 2 条记录" in replica_b.client.get(done.headers["location"]).text
+
+
 def test_another_staff_member_cannot_use_my_refused_file(clerk: Env) -> None:
     refused = upload(clerk, demo_csv([ROW_L2, row(ROW_L1, size="?")]))
     action = re.search(r'action="(/agency/imports/[^"]+/good-rows)"', refused.text).group(1)

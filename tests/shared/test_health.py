@@ -93,3 +93,38 @@ def test_ready_with_redis(client: Callable[..., TestClient], fresh_database: Cal
     response = client(fresh_database("refund_portal"), redis_url=os.environ["TEST_REDIS_URL"]).get("/readyz")
     assert response.status_code == 200
     assert response.json()["checks"] == {"database": "ok", "redis": "ok"}
+
+
+@pytest.fixture
+def blackholed_redis() -> Iterator[str]:
+    """A Redis URL whose server accepts TCP connections and never answers
+    (a hung server, or a network that drops the replies)."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        yield f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+
+
+def test_a_redis_that_never_answers_is_not_ready_within_the_timeout(
+    client: Callable[..., TestClient], fresh_database: Callable[[str], str], blackholed_redis: str
+) -> None:
+    probe = client(fresh_database("refund_portal"), redis_url=blackholed_redis, readiness_timeout=1.0)
+    started = time.monotonic()
+    response = probe.get("/readyz")
+    assert time.monotonic() - started < 1.5
+    _unavailable(response, database="ok", redis="unavailable")
+
+
+def test_a_page_fails_fast_with_the_error_page_when_redis_never_answers(
+    client: Callable[..., TestClient], fresh_database: Callable[[str], str], blackholed_redis: str
+) -> None:
+    # A returning user: the session middleware reads the session from Redis.
+    # Without socket timeouts redis-py waits 5 s per call (and the request thread with it).
+    probe = client(fresh_database("refund_portal"), redis_url=blackholed_redis)
+    probe.cookies.set("probe_sid", "a-session-id")
+    started = time.monotonic()
+    page = probe.get("/", headers={"Accept": "text/html"})
+    assert time.monotonic() - started < 2
+    assert page.status_code == 503 and page.headers["content-type"].startswith("text/html")
+    assert "服务暂时不可用" in page.text and "系统暂时无法处理您的请求，请稍后再试" in page.text and "请求编号" in page.text
+    assert "Traceback" not in page.text and "TimeoutError" not in page.text

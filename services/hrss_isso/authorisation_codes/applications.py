@@ -23,7 +23,14 @@ from services.hrss_isso import messages as msg
 from services.hrss_isso.accounts.bindings import active_binding
 from services.hrss_isso.accounts.persons import BEIJING, beijing_today, find_by_id_number
 from services.hrss_isso.accounts.units import find_units
-from services.hrss_isso.authorisation_codes.materials import MATERIAL_KINDS, CheckedFile, MaterialStore, UploadRejected, check_material
+from services.hrss_isso.authorisation_codes.materials import (
+    MATERIAL_KINDS,
+    CheckedFile,
+    UploadRejected,
+    check_material,
+    material_bytes,
+    store_material,
+)
 from services.hrss_isso.forms import Errors, FormRejected, Refused
 from services.hrss_isso.models import AuthorizationApplication, Material, Person, Staff, Unit, UnitBinding
 from shared.clock import Clock, as_utc
@@ -77,7 +84,6 @@ class Authorizations:
         tokens: TokenSource,
         secret: str,
         gateway: SmsGateway,
-        store: MaterialStore,
         code_limiter: Limiter,
         code_ttl_days: int,
         max_bytes: int,
@@ -88,7 +94,6 @@ class Authorizations:
         self.tokens = tokens
         self._key = hashlib.sha256(b"isso-authorization-code:" + secret.encode()).digest()
         self.gateway = gateway
-        self.store = store
         self.code_limiter = code_limiter
         self.code_ttl = dt.timedelta(days=code_ttl_days)
         self.max_bytes = max_bytes
@@ -153,57 +158,50 @@ class Authorizations:
         e.raise_if_any()
         now = self.clock.now()
         batch_id = uuid.uuid4().hex
-        saved: list[str] = []
-        try:
-            with self.db.transaction() as s:
-                for unit_id in dict.fromkeys(unit_ids):
-                    binding = active_binding(s, unit_id=unit_id, person_id=person_id)
-                    if binding is None:
-                        raise FormRejected({"units": msg.ONLY_BOUND_UNITS})
-                    if blocked := self._blocked(s, binding=binding, now=now):
-                        unit = s.get(Unit, unit_id)
-                        raise FormRejected({"units": f"{unit.org_name}：{blocked}"})
-                    s.add(
-                        AuthorizationApplication(
-                            id=uuid.uuid4().hex,
-                            batch_id=batch_id,
-                            person_id=person_id,
-                            unit_id=unit_id,
-                            channel="online",
-                            status="submitted",
-                            submitted_at=now,
-                        )
+        with self.db.transaction() as s:
+            for unit_id in dict.fromkeys(unit_ids):
+                binding = active_binding(s, unit_id=unit_id, person_id=person_id)
+                if binding is None:
+                    raise FormRejected({"units": msg.ONLY_BOUND_UNITS})
+                if blocked := self._blocked(s, binding=binding, now=now):
+                    unit = s.get(Unit, unit_id)
+                    raise FormRejected({"units": f"{unit.org_name}：{blocked}"})
+                s.add(
+                    AuthorizationApplication(
+                        id=uuid.uuid4().hex,
+                        batch_id=batch_id,
+                        person_id=person_id,
+                        unit_id=unit_id,
+                        channel="online",
+                        status="submitted",
+                        submitted_at=now,
                     )
-                for f in checked:
-                    name = self.store.save(f.data)
-                    saved.append(name)
-                    s.add(
-                        Material(
-                            id=uuid.uuid4().hex,
-                            batch_id=batch_id,
-                            kind=f.kind,
-                            original_name=f.original_name,
-                            content_type=f.content_type,
-                            size=len(f.data),
-                            sha256=f.sha256,
-                            storage_name=name,
-                            uploaded_by=person_id,
-                            created_at=now,
-                        )
-                    )
-                audit.record(
-                    s,
-                    at=now,
-                    actor_type="person",
-                    actor_id=person_id,
-                    action="authcode.apply",
-                    target=f"batch:{batch_id}",
-                    units=list(dict.fromkeys(unit_ids)),
                 )
-        except BaseException:
-            for name in saved:
-                self.store.delete(name)
-            raise
+            for f in checked:
+                store_material(
+                    s,
+                    Material(
+                        id=uuid.uuid4().hex,
+                        batch_id=batch_id,
+                        kind=f.kind,
+                        original_name=f.original_name,
+                        content_type=f.content_type,
+                        size=len(f.data),
+                        sha256=f.sha256,
+                        uploaded_by=person_id,
+                        created_at=now,
+                    ),
+                    f.data,
+                )
+            audit.record(
+                s,
+                at=now,
+                actor_type="person",
+                actor_id=person_id,
+                action="authcode.apply",
+                target=f"batch:{batch_id}",
+                units=list(dict.fromkeys(unit_ids)),
+            )
         return batch_id
 
     def applications_of_person(self, s: Session, *, person_id: str) -> list[tuple[AuthorizationApplication, Unit]]:
@@ -255,8 +253,9 @@ class Authorizations:
             material = s.get(Material, material_id)
             if material is None:
                 raise Refused(msg.APPLICATION_NOT_FOUND, 404)
+            data = material_bytes(s, material)
             s.expunge(material)
-        return material, self.store.read(material.storage_name)
+        return material, data
 
     def _issue(self, s: Session, *, app: AuthorizationApplication, person: Person, unit: Unit, now: dt.datetime) -> None:
         """A new code for the pair; an earlier unused one stops working."""

@@ -1,10 +1,11 @@
 """Application materials: judged by their content, never by their name,
-and kept outside the web root.
+and kept in the database, never in the web root.
 
 A file is accepted when its first bytes are those of a PDF, JPEG or PNG
-and its name's extension says the same kind. The bytes are stored under a
-random name with no extension in the configured directory, readable only
-by this service, and are served only to agency staff (as attachments).
+and its name's extension says the same kind. The bytes are stored in the
+database (:class:`~services.hrss_isso.models.MaterialContent`, so any
+replica serves them) and are served only to agency staff (as attachments),
+after their hash is checked against the one recorded at upload.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import PurePosixPath, PureWindowsPath
+
+from sqlalchemy.orm import Session
 
 from services.hrss_isso import messages as msg
-from shared.randomness import TokenSource
+from services.hrss_isso.models import Material, MaterialContent
 
 __all__ = [
     "MATERIAL_KINDS",
@@ -24,7 +27,8 @@ __all__ = [
     "check_material",
     "sniff",
     "size_label",
-    "MaterialStore",
+    "store_material",
+    "material_bytes",
 ]
 
 MATERIAL_KINDS = {
@@ -103,24 +107,17 @@ def size_label(n: int) -> str:
     return f"{n / 1024:g}KB"
 
 
-class MaterialStore:
-    def __init__(self, directory: Path, tokens: TokenSource) -> None:
-        self.directory = directory
-        self.tokens = tokens
+def store_material(s: Session, material: Material, data: bytes) -> None:
+    """Add ``material`` and its bytes to the caller's transaction."""
+    s.add(material)
+    s.flush()  # the row the content refers to, first
+    s.add(MaterialContent(material_id=material.id, data=data))
 
-    def save(self, data: bytes) -> str:
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        name = hashlib.sha256(self.tokens.token(32).encode()).hexdigest()
-        fd = os.open(self.directory / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        return name
 
-    def read(self, storage_name: str) -> bytes:
-        if not storage_name.isalnum():
-            raise FileNotFoundError(storage_name)
-        return (self.directory / storage_name).read_bytes()
-
-    def delete(self, storage_name: str) -> None:
-        if storage_name.isalnum():
-            (self.directory / storage_name).unlink(missing_ok=True)
+def material_bytes(s: Session, material: Material) -> bytes:
+    """The stored bytes, if they are still those uploaded (FileNotFoundError
+    otherwise: missing since before the move into the database, or altered)."""
+    content = s.get(MaterialContent, material.id)
+    if content is None or hashlib.sha256(content.data).hexdigest() != material.sha256:
+        raise FileNotFoundError(material.id)
+    return content.data
