@@ -20,6 +20,16 @@ from tests.chain_helpers import staff_totp
 pytestmark = pytest.mark.browser
 
 USCC = "91440104MA5DL2B24P"
+IMPORT_HEADER = (
+    "统一社会信用代码,单位名称,单位管理码,企业规模,参保人数,单位缴纳失业保险费（元）,"
+    "职工缴纳失业保险费（元）,裁员人数,欠费金额（元）,开户银行,银行账号"
+)
+# The second row's USCC has a wrong check character.
+IMPORT_ROWS = [
+    "91440101MA9XY1001X,广州市示范物流有限公司,44010100101,中小微,20,8000.00,4000.00,0,0,招商银行广州分行,120909123410101",
+    "91440101MA9XY101XJ,广州市示范餐饮有限公司,44010100102,中小微,15,6000.5,3000.25,1,0,中国银行广州分行,661234567890",
+    "91440101MA9XY1028J,广州市示范印刷有限公司,44010100103,大型,400,300000,150000,40,0,交通银行广州分行,441160000018800012345",
+]
 
 
 def staff_login(page: Page, chain, login_name: str) -> None:
@@ -95,16 +105,7 @@ def test_the_agency_imports_a_list_with_a_bad_row_and_keeps_the_good_ones(page: 
     page.get_by_role("navigation", name="管理功能").get_by_role("link", name="名单导入").click()
     expect(page.get_by_role("heading", name="导入稳岗返还名单（免申即享名单）")).to_be_visible()
     shot(page, "01_agency_imports")
-    header = (
-        "统一社会信用代码,单位名称,单位管理码,企业规模,参保人数,单位缴纳失业保险费（元）,"
-        "职工缴纳失业保险费（元）,裁员人数,欠费金额（元）,开户银行,银行账号"
-    )
-    lines = [
-        header,
-        "91440101MA9XY1001X,广州市示范物流有限公司,44010100101,中小微,20,8000.00,4000.00,0,0,招商银行广州分行,120909123410101",
-        "91440101MA9XY101XJ,广州市示范餐饮有限公司,44010100102,中小微,15,6000.5,3000.25,1,0,中国银行广州分行,661234567890",
-        "91440101MA9XY1028J,广州市示范印刷有限公司,44010100103,大型,400,300000,150000,40,0,交通银行广州分行,441160000018800012345",
-    ]
+    lines = [IMPORT_HEADER, *IMPORT_ROWS]
     file = tmp_path / "2026年度名单.csv"
     file.write_text("\n".join(lines), encoding="utf-8-sig")
     page.locator("#year").select_option(str(DEMO_YEAR))
