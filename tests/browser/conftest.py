@@ -73,7 +73,8 @@ def running_chain(
     stack = Stack(config, log_dir=work)
     stack.migrate()
     try:
-        stack.start(services)
+        # Generous: six engineers' test runs share two CPUs, and start-up (migrations, key generation) waits its turn.
+        stack.start(services, timeout=90)
     except Exception:
         stack.stop()
         logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in sorted(work.glob("*.log")))

@@ -293,7 +293,7 @@ def test_agency_import_results_and_payment_batches(page: Page, chain, audit: Axe
     file = tmp_path / "名单.csv"
     # Units of its own (valid codes, bar the second row's check character), so
     # the import journey in test_refund_confirmation still finds its rows new.
-    rows = [row.replace("91440101", "91440104") for row in IMPORT_ROWS]
+    rows = [row.replace("91440101", "91440111").replace(",44010100", ",44011100") for row in IMPORT_ROWS]
     rows = [",".join([fix_uscc(r.split(",")[0], keep_broken=i == 1), *r.split(",")[1:]]) for i, r in enumerate(rows)]
     file.write_text("\n".join([IMPORT_HEADER, *rows]), encoding="utf-8-sig")
     page.locator("#year").select_option(str(DEMO_YEAR))

@@ -60,7 +60,7 @@ def test_l2_unit_confirms_its_refund_and_the_agency_exports_it(page: Page, chain
 
     record.get_by_role("link", name="确认返还信息").click()
     expect(page.get_by_role("heading", name="确认稳岗返还信息")).to_be_visible()
-    expect(page.get_by_text("确认后不可更改")).to_be_visible()
+    expect(page.locator("label.declaration").get_by_text("确认后不可更改")).to_be_visible()
     # The declaration must be ticked: the browser will not send the form without it.
     page.get_by_role("button", name="确认提交").click()
     expect(page.get_by_role("heading", name="确认稳岗返还信息")).to_be_visible()
@@ -68,6 +68,11 @@ def test_l2_unit_confirms_its_refund_and_the_agency_exports_it(page: Page, chain
     page.get_by_label("备注（选填）").fill("已核对开户许可证")
     page.locator("#declaration").check()
     page.get_by_role("button", name="确认提交").click()
+    # Asked once more in a dialog before anything is sent.
+    dialog = page.get_by_role("dialog", name="请再次确认")
+    expect(dialog).to_contain_text("确认后不可更改")
+    shot(page, "02b_confirm_dialog")
+    dialog.get_by_role("button", name="确认提交").click()
 
     expect(page.locator("#flash")).to_contain_text("确认成功")
     confirmed = page.locator("section.refund").first
@@ -137,12 +142,14 @@ def test_a_unit_reports_its_bank_account_wrong_and_the_agency_corrects_it(page: 
     page.locator("#declaration").check()
     page.get_by_label("有误情况说明").fill("  ")
     page.get_by_role("button", name="提交反馈").click()
+    page.get_by_role("dialog").get_by_role("button", name="提交反馈").click()
     # Blank after trimming: the server refuses and says why; nothing changed.
     expect(page.get_by_role("alert")).to_contain_text("请填写说明")
     shot(page, "01_report_account_refused")
     page.get_by_label("有误情况说明").fill("本单位基本户已变更为农业银行广州荔湾支行 44037001040099999")
     page.locator("#declaration").check()
     page.get_by_role("button", name="提交反馈").click()
+    page.get_by_role("dialog").get_by_role("button", name="提交反馈").click()
     expect(page.locator("#flash")).to_contain_text("经办机构将核实更正")
     reported = page.locator("section.refund[data-status='account_reported']")
     expect(reported.get_by_test_id("status")).to_have_text("账户待核实")
