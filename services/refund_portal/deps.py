@@ -35,6 +35,7 @@ from services.refund_portal.admission import (
     insufficient_scope_challenge,
     invalid_token_challenge,
 )
+from services.refund_portal.agency.import_jobs import ImportJobs
 from services.refund_portal.agency.imports import ListImporter
 from services.refund_portal.audit import Actor, AuditKeys
 from services.refund_portal.login.backchannel import login_ended
@@ -61,6 +62,7 @@ __all__ = [
     "AuditKeysDep",
     "StaffLoginDep",
     "ListImporterDep",
+    "ImportJobsDep",
     "BackchannelLogoutDep",
     "ClientAddress",
     "CurrentUnit",
@@ -110,6 +112,10 @@ def get_list_importer(request: Request) -> ListImporter:
     return state(request, "list_importer")
 
 
+def get_import_jobs(request: Request) -> ImportJobs:
+    return state(request, "import_jobs")
+
+
 def get_backchannel_logout(request: Request) -> Callable[[Request], Awaitable[Response]]:
     return state(request, "backchannel_logout")
 
@@ -126,6 +132,7 @@ PoliciesDep = Annotated[PolicyBook, Depends(get_policies)]
 AuditKeysDep = Annotated[AuditKeys, Depends(get_audit_keys)]
 StaffLoginDep = Annotated[StaffTotpLogin, Depends(get_staff_login)]
 ListImporterDep = Annotated[ListImporter, Depends(get_list_importer)]
+ImportJobsDep = Annotated[ImportJobs, Depends(get_import_jobs)]
 BackchannelLogoutDep = Annotated[Callable[[Request], Awaitable[Response]], Depends(get_backchannel_logout)]
 ClientAddress = Annotated[str, Depends(client_address)]
 
