@@ -116,6 +116,8 @@ def test_the_agency_imports_a_list_with_a_bad_row_and_keeps_the_good_ones(page: 
     page.locator("#year").select_option(str(DEMO_YEAR))
     page.locator("#file").set_input_files(str(file))
     page.locator("#upload").click()
+    # Imported in the background (this stack sends every file there): the job's page ends on the result.
+    expect(page).to_have_url(re.compile(r"/agency/imports/jobs/[\w-]+$"))
     expect(page.locator("#import-refused")).to_contain_text("整份文件未导入")
     errors = page.locator("#row-errors")
     expect(errors).to_contain_text("第 2 行")
