@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
 from starlette.routing import Mount
 
+from services.refund_portal.agency.import_jobs import ImportJobs
 from services.refund_portal.agency.imports import ListImporter
 from services.refund_portal.agency.routes import refused_page
 from services.refund_portal.agency.routes import router as agency_routes
@@ -124,6 +125,13 @@ def create_app(
         max_bytes=settings.import_max_bytes,
         max_rows=settings.import_max_rows,
         upload_seconds=settings.import_upload_seconds,
+    )
+    app.state.import_jobs = ImportJobs(
+        runtime.db,
+        importer=app.state.list_importer,
+        clock=runtime.clock,
+        tokens=runtime.tokens,
+        background_bytes=settings.import_background_bytes,
     )
     app.add_exception_handler(BearerRefused, _bearer_refused)
     app.add_exception_handler(StaffRefused, refused_page)

@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 
 from services.refund_portal import messages
 from services.refund_portal.admission import CONFIRM, READ, ScopeNeed, admitted
+from services.refund_portal.agency.import_jobs import ImportJobs
 from services.refund_portal.agency.imports import ListImporter
 from services.refund_portal.api.bearer import BearerRefused, token_claims
 from services.refund_portal.audit import Actor, AuditKeys
@@ -55,6 +56,7 @@ __all__ = [
     "AuditKeysDep",
     "StaffLoginDep",
     "ListImporterDep",
+    "ImportJobsDep",
     "BackchannelLogoutDep",
     "ClientAddress",
     "CurrentUnit",
@@ -108,6 +110,10 @@ def get_list_importer(request: Request) -> ListImporter:
     return state(request, "list_importer")
 
 
+def get_import_jobs(request: Request) -> ImportJobs:
+    return state(request, "import_jobs")
+
+
 def get_backchannel_logout(request: Request) -> Callable[[Request], Awaitable[Response]]:
     return state(request, "backchannel_logout")
 
@@ -125,6 +131,7 @@ RecordRowsDep = Annotated[RecordRows, Depends(get_record_rows)]
 AuditKeysDep = Annotated[AuditKeys, Depends(get_audit_keys)]
 StaffLoginDep = Annotated[StaffTotpLogin, Depends(get_staff_login)]
 ListImporterDep = Annotated[ListImporter, Depends(get_list_importer)]
+ImportJobsDep = Annotated[ImportJobs, Depends(get_import_jobs)]
 BackchannelLogoutDep = Annotated[Callable[[Request], Awaitable[Response]], Depends(get_backchannel_logout)]
 ClientAddress = Annotated[str, Depends(client_address)]
 

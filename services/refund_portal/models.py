@@ -101,6 +101,30 @@ class ImportUpload(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
+class ImportJob(Base):
+    """A list import running in the background: its state and counts, in the
+    database so that whichever replica the browser asks can report it. The
+    file itself is the :class:`ImportUpload` named by ``upload_id``; the
+    records are written in one transaction when the rows are checked, so a
+    job that fails or is cut off leaves nothing behind."""
+
+    __tablename__ = "import_job"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_account.id", ondelete="CASCADE"), index=True)
+    upload_id: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(200))
+    year: Mapped[int] = mapped_column(Integer)
+    mode: Mapped[str] = mapped_column(String(10))  # all | good_only
+    state: Mapped[str] = mapped_column(String(10))  # queued | reading | writing | finished
+    rows_total: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rows_read: Mapped[int] = mapped_column(Integer, default=0)
+    error_rows: Mapped[int] = mapped_column(Integer, default=0)
+    result: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON, once finished
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
 class PaymentBatch(Base):
     """Confirmed records handed to payment together (拨付批次)."""
 

@@ -73,6 +73,11 @@ class RefundSettings(ServiceSettings, StaffTotpSettings):
     staff_login_max_per_address: int = Field(default=30, description="Failed staff logins per client address per lock window.")
     import_max_bytes: int = Field(default=5 * 1024 * 1024, description="Largest eligibility-list file accepted (bytes).")
     import_max_rows: int = Field(default=20000, description="Most data rows in one eligibility-list file.")
+    import_background_bytes: int = Field(
+        default=256 * 1024,
+        description="A list file larger than this (bytes; about 2,500 rows of CSV) is imported in the background, its page "
+        "showing the rows read and errors so far; a smaller one at once.",
+    )
     import_upload_seconds: int = Field(
         default=3600, description="How long a refused file is kept so the operator can import its good rows only."
     )

@@ -37,6 +37,7 @@ from shared.metrics import CONTENT_TYPE_LATEST, exposition
 from shared.randomness import SystemTokenSource, TokenSource
 from shared.settings import ServiceSettings
 from shared.tracing import instrument, make_tracer_provider, tracing_configured
+from shared.web.care import CARE_PATH, care_mode, care_switch_href, switch_care_mode
 from shared.web.csrf import CsrfError, csrf_token
 from shared.web.deps import Redirect, Refused, state
 from shared.web.fastlane import MachineRequest, MachineResponse, ServiceApp
@@ -167,6 +168,8 @@ def build_app(
         service_name=service_name,
         home_path=home_path,
         hotline=settings.hotline,
+        care_mode=care_mode,
+        care_switch_href=lambda request, home=False: care_switch_href(request, home_path, home=home),
     )
     env.filters["beijing_time"] = beijing_time
 
@@ -204,6 +207,10 @@ def build_app(
     policy = content_security_policy(connect_sources=connect_sources, form_targets=form_targets)
     secure_pages(app, policy=policy, hsts=settings.cookie_secure)
     app.mount("/static", StaticFiles(directory=SHARED_STATIC), name="static")
+
+    @app.get(CARE_PATH, include_in_schema=False)
+    async def _care_mode(request: Request) -> Response:
+        return switch_care_mode(request, home_path=home_path, secure=settings.cookie_secure)
 
     add_health_probes(app, service_name=service_name, db=db, kv=kv, timeout=settings.readiness_timeout)
     if settings.environment != "production":

@@ -181,3 +181,12 @@ def verify_by_bank_certificate(page: Page, idp: str, *, pki, uscc: str, shot: Sh
     expect(page.locator("main")).to_contain_text("您的账号当前可信等级为：四级（原L2）")
     expect(page.locator("#audit")).to_contain_text("三级（原L1） → 四级（原L2）")
     shot(page, "verification_l2")
+
+
+def handler_login(page: Page, idp: str, login_name: str, password: str) -> None:
+    """法人登录 → 经办人登录 as a handler, up to 选择办理业务的法人."""
+    page.goto(f"{idp}/login?tab=legal&method=password&handler=1")
+    page.get_by_label("个人登录账号").fill(login_name)
+    page.get_by_label("登录密码").fill(password)
+    page.get_by_role("button", name="登录", exact=True).click()
+    expect(page.get_by_role("heading", name="选择办理业务的法人")).to_be_visible()

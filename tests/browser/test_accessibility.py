@@ -15,13 +15,24 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
 from services.gdzwfw_idp.demo import DEMO_PASSWORD
+from services.gdzwfw_idp.demo import DEMO_STAFF as GDZWFW_STAFF
+from services.gdzwfw_idp.demo import DEMO_STAFF_PASSWORD as GDZWFW_STAFF_PASSWORD
+from services.hrss_isso.demo import DEMO_STAFF_TOTP as ISSO_STAFF_TOTP
+from services.refund_portal.demo import DEMO_YEAR
+from shared.identifiers import _uscc_check_char
 from tests.browser.axe import AXE_JS, AxeAudit, run_axe
+from tests.browser.gdzwfw_steps import handler_login
 from tests.browser.test_login_chain import open_gdzwfw_login, submit_password
-from tests.browser.test_refund_confirmation import staff_login
+from tests.browser.test_refund_confirmation import IMPORT_HEADER, IMPORT_ROWS, staff_login
+from tests.chain_helpers import staff_totp
 
 pytestmark = pytest.mark.browser
 
 ISSO_PASSWORD = "Hrss@demo2026"
+
+
+def fix_uscc(code: str, *, keep_broken: bool) -> str:
+    return code if keep_broken else code[:17] + _uscc_check_char(code[:17])
 
 
 @pytest.fixture
@@ -179,3 +190,122 @@ def test_navigation_marks_the_current_page_and_errors_are_tied_to_their_inputs(p
     page.get_by_role("navigation", name="管理功能").get_by_role("link", name="返还记录").click()
     expect(page.locator(".agency-nav a[aria-current='page']")).to_have_text("返还记录")
     expect(page.locator(".agency-nav a[aria-current]")).to_have_count(1)
+
+
+def test_gdzwfw_verification_account_and_handler_pages(page: Page, chain, audit: AxeAudit) -> None:
+    """实名核验's four ways (网银证书, CA证书, 电子营业执照, 办事大厅现场核验),
+    账号安全设置, 我的经办人, and a handler's 选择办理业务的法人 and 为法人办理."""
+    open_gdzwfw_login(page, chain)
+    submit_password(page, "demo_l1", DEMO_PASSWORD)
+    for way in ("bank", "ca", "licence", "hall", "registry"):
+        page.goto(f"{chain.idp}/account/verification/{way}")
+        audit(page, f"idp_verify_{way}")
+    page.goto(f"{chain.idp}/account/security")
+    expect(page.get_by_role("heading", name="修改密码")).to_be_visible()
+    audit(page, "idp_security")
+    page.evaluate("() => document.querySelectorAll('form').forEach(f => f.noValidate = true)")
+    page.locator("form[action='/account/security/password'] button[type=submit]").click()
+    audit(page, "idp_security_refused")
+
+    page.context.clear_cookies()
+    page.goto(f"{chain.idp}/login?tab=legal&method=password")
+    submit_password(page, "demo_l2", DEMO_PASSWORD)
+    page.goto(f"{chain.idp}/account/handlers")
+    expect(page.locator("#handlers")).to_contain_text("陈晓")
+    audit(page, "idp_handlers")
+
+    page.context.clear_cookies()
+    handler_login(page, chain.idp, "demo_person", DEMO_PASSWORD)
+    audit(page, "idp_handler_choose")
+    page.get_by_role("button", name="为该法人办理业务").first.click()
+    expect(page.locator("main")).to_contain_text("您正以经办人（陈晓）身份")
+    audit(page, "idp_acting_for_unit")
+    page.goto(f"{chain.idp}/account/handled")
+    audit(page, "idp_handled")
+
+
+def test_staff_consoles_of_both_providers(page: Page, chain, audit: AxeAudit) -> None:
+    """The service hall's console at gdzwfw_idp and the agency's review console at the ISSO."""
+    officer = GDZWFW_STAFF[0]
+    page.goto(f"{chain.idp}/staff/login")
+    audit(page, "idp_staff_login")
+    page.get_by_label("工号").fill(officer["login_name"])
+    page.get_by_label("密码").fill(GDZWFW_STAFF_PASSWORD)
+    page.get_by_label("动态口令").fill(staff_totp(officer["secret"]))
+    page.get_by_role("button", name="登录").click()
+    page.get_by_label("查询法人").fill("91440106MA5DL1A170")
+    page.get_by_role("button", name="查询").click()
+    audit(page, "idp_staff_console")
+    page.get_by_role("link", name="办理").first.click()
+    expect(page.get_by_role("heading", name=re.compile("^现场核验 · "))).to_be_visible()
+    audit(page, "idp_staff_unit")
+
+    isso = f"{chain.isso}/isso"
+    page.goto(f"{isso}/staff/login")
+    audit(page, "isso_staff_login")
+    page.fill("#login_name", "staff_review")
+    page.fill("#password", ISSO_PASSWORD)
+    page.fill("#totp", staff_totp(ISSO_STAFF_TOTP["staff_review"]))
+    page.get_by_role("button", name="登录", exact=True).click()
+    expect(page.locator("#staff-applications")).to_be_visible()
+    audit(page, "isso_staff_applications")
+    page.locator("#staff-applications").get_by_role("link", name="审核").first.click()
+    expect(page.locator("#materials")).to_be_visible()
+    audit(page, "isso_staff_application")
+    page.goto(f"{isso}/staff/window")
+    audit(page, "isso_staff_window")
+
+
+def test_isso_login_ways_unit_registration_and_choose_unit_dialog(page: Page, chain, audit: AxeAudit) -> None:
+    """The ISSO's 省统一身份认证 tabs, 单位注册 step 2 empty and refused, and the
+    选择单位 dialog reached from the portal (naming the client)."""
+    isso = f"{chain.isso}/isso"
+    for tab in ("unit", "personal"):
+        page.goto(f"{isso}/login?tab={tab}&method=gdzwfw")
+        audit(page, f"isso_login_{tab}_gdzwfw")
+    page.goto(f"{isso}/register/unit")
+    page.fill("#login_name", "chenxiao")
+    page.fill("#id_number", "440106199007150041")
+    page.locator("#step1-next").click()
+    expect(page).to_have_url(re.compile(r"/isso/register/unit/info"))
+    audit(page, "isso_unit_register_step2")
+    page.evaluate("() => document.querySelectorAll('form').forEach(f => f.noValidate = true)")
+    page.locator("#unit-register-submit").click()
+    expect(page.locator(".field-error, .alert-error").first).to_be_visible()
+    audit(page, "isso_unit_register_step2_errors")
+
+    page.context.clear_cookies()
+    page.goto(f"{chain.portal}/")
+    page.locator("#login").click()
+    page.locator("nav.tabs").get_by_role("link", name="个人登录", exact=True).click()
+    page.get_by_role("tab", name="账号密码", exact=True).click()
+    page.fill("#login_name", "chenxiao")
+    page.fill("#password", ISSO_PASSWORD)
+    page.get_by_role("button", name="登录", exact=True).click()
+    expect(page.get_by_role("dialog")).to_contain_text("您正在登录")
+    audit(page, "isso_choose_unit_for_portal")
+
+
+def test_agency_import_results_and_payment_batches(page: Page, chain, audit: AxeAudit, tmp_path) -> None:
+    """A refused import with its row errors, the batch of good rows, and a payment batch."""
+    staff_login(page, chain, "wg_supervisor")
+    page.goto(f"{chain.portal}/agency/imports")
+    file = tmp_path / "名单.csv"
+    # Units of its own (valid codes, bar the second row's check character), so
+    # the import journey in test_refund_confirmation still finds its rows new.
+    rows = [row.replace("91440101", "91440111").replace(",44010100", ",44011100") for row in IMPORT_ROWS]
+    rows = [",".join([fix_uscc(r.split(",")[0], keep_broken=i == 1), *r.split(",")[1:]]) for i, r in enumerate(rows)]
+    file.write_text("\n".join([IMPORT_HEADER, *rows]), encoding="utf-8-sig")
+    page.locator("#year").select_option(str(DEMO_YEAR))
+    page.locator("#file").set_input_files(str(file))
+    page.locator("#upload").click()
+    expect(page.locator("#import-refused")).to_be_visible()
+    audit(page, "agency_import_refused")
+    page.locator("#acknowledge").check()
+    page.locator("#import-good-rows").click()
+    expect(page.locator("#import-done")).to_be_visible()
+    audit(page, "agency_import_batch")
+    page.goto(f"{chain.portal}/agency/payments?year={DEMO_YEAR - 1}")
+    page.locator("a[href^='/agency/payments/']").first.click()
+    expect(page.get_by_role("heading", name=re.compile(r"^拨付批次 \d+"))).to_be_visible()
+    audit(page, "agency_payment_batch")

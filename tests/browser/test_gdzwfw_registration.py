@@ -24,7 +24,7 @@ from devtools.stack import free_port
 from services.gdzwfw_idp.demo import DEMO_PASSWORD, DEMO_STAFF, DEMO_STAFF_PASSWORD
 from shared.totp import totp
 from tests.browser.conftest import ChainUrls
-from tests.browser.gdzwfw_steps import pki_chain, register_legal_person, url_re, verify_by_bank_certificate
+from tests.browser.gdzwfw_steps import handler_login, pki_chain, register_legal_person, url_re, verify_by_bank_certificate
 from tests.oidc_helpers import DEMO_REDIRECT, Pkce, essential_acr_claims
 
 pytestmark = pytest.mark.browser
@@ -174,11 +174,7 @@ def test_account_security_and_handler_pages(page: Page, chain: ChainUrls, shot) 
     page.locator("nav.side-nav").get_by_role("link", name="我的经办人").click()
     expect(page.locator("#handlers")).to_contain_text("陈晓")
     shot(page, "02_handlers")
-    page.goto(f"{chain.idp}/login?tab=legal&method=password&handler=1")
-    page.get_by_label("个人登录账号").fill("demo_person")
-    page.get_by_label("登录密码").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="登录", exact=True).click()
-    expect(page.get_by_role("heading", name="选择办理业务的法人")).to_be_visible()
+    handler_login(page, chain.idp, "demo_person", DEMO_PASSWORD)
     shot(page, "03_handler_choose")
     page.get_by_role("button", name="为该法人办理业务").first.click()
     expect(page.locator("main")).to_contain_text("您正以经办人（陈晓）身份为“广州市越秀区示范贸易有限公司”办理业务")

@@ -20,6 +20,16 @@ from tests.chain_helpers import staff_totp
 pytestmark = pytest.mark.browser
 
 USCC = "91440104MA5DL2B24P"
+IMPORT_HEADER = (
+    "统一社会信用代码,单位名称,单位管理码,企业规模,参保人数,单位缴纳失业保险费（元）,"
+    "职工缴纳失业保险费（元）,裁员人数,欠费金额（元）,开户银行,银行账号"
+)
+# The second row's USCC has a wrong check character.
+IMPORT_ROWS = [
+    "91440101MA9XY1001X,广州市示范物流有限公司,44010100101,中小微,20,8000.00,4000.00,0,0,招商银行广州分行,120909123410101",
+    "91440101MA9XY101XJ,广州市示范餐饮有限公司,44010100102,中小微,15,6000.5,3000.25,1,0,中国银行广州分行,661234567890",
+    "91440101MA9XY1028J,广州市示范印刷有限公司,44010100103,大型,400,300000,150000,40,0,交通银行广州分行,441160000018800012345",
+]
 
 
 def staff_login(page: Page, chain, login_name: str) -> None:
@@ -50,7 +60,7 @@ def test_l2_unit_confirms_its_refund_and_the_agency_exports_it(page: Page, chain
 
     record.get_by_role("link", name="确认返还信息").click()
     expect(page.get_by_role("heading", name="确认稳岗返还信息")).to_be_visible()
-    expect(page.get_by_text("确认后不可更改")).to_be_visible()
+    expect(page.locator("label.declaration").get_by_text("确认后不可更改")).to_be_visible()
     # The declaration must be ticked: the browser will not send the form without it.
     page.get_by_role("button", name="确认提交").click()
     expect(page.get_by_role("heading", name="确认稳岗返还信息")).to_be_visible()
@@ -58,6 +68,11 @@ def test_l2_unit_confirms_its_refund_and_the_agency_exports_it(page: Page, chain
     page.get_by_label("备注（选填）").fill("已核对开户许可证")
     page.locator("#declaration").check()
     page.get_by_role("button", name="确认提交").click()
+    # Asked once more in a dialog before anything is sent.
+    dialog = page.get_by_role("dialog", name="请再次确认")
+    expect(dialog).to_contain_text("确认后不可更改")
+    shot(page, "02b_confirm_dialog")
+    dialog.get_by_role("button", name="确认提交").click()
 
     expect(page.locator("#flash")).to_contain_text("确认成功")
     confirmed = page.locator("section.refund").first
@@ -95,21 +110,14 @@ def test_the_agency_imports_a_list_with_a_bad_row_and_keeps_the_good_ones(page: 
     page.get_by_role("navigation", name="管理功能").get_by_role("link", name="名单导入").click()
     expect(page.get_by_role("heading", name="导入稳岗返还名单（免申即享名单）")).to_be_visible()
     shot(page, "01_agency_imports")
-    header = (
-        "统一社会信用代码,单位名称,单位管理码,企业规模,参保人数,单位缴纳失业保险费（元）,"
-        "职工缴纳失业保险费（元）,裁员人数,欠费金额（元）,开户银行,银行账号"
-    )
-    lines = [
-        header,
-        "91440101MA9XY1001X,广州市示范物流有限公司,44010100101,中小微,20,8000.00,4000.00,0,0,招商银行广州分行,120909123410101",
-        "91440101MA9XY101XJ,广州市示范餐饮有限公司,44010100102,中小微,15,6000.5,3000.25,1,0,中国银行广州分行,661234567890",
-        "91440101MA9XY1028J,广州市示范印刷有限公司,44010100103,大型,400,300000,150000,40,0,交通银行广州分行,441160000018800012345",
-    ]
+    lines = [IMPORT_HEADER, *IMPORT_ROWS]
     file = tmp_path / "2026年度名单.csv"
     file.write_text("\n".join(lines), encoding="utf-8-sig")
     page.locator("#year").select_option(str(DEMO_YEAR))
     page.locator("#file").set_input_files(str(file))
     page.locator("#upload").click()
+    # Imported in the background (this stack sends every file there): the job's page ends on the result.
+    expect(page).to_have_url(re.compile(r"/agency/imports/jobs/[\w-]+$"))
     expect(page.locator("#import-refused")).to_contain_text("整份文件未导入")
     errors = page.locator("#row-errors")
     expect(errors).to_contain_text("第 2 行")
@@ -136,12 +144,14 @@ def test_a_unit_reports_its_bank_account_wrong_and_the_agency_corrects_it(page: 
     page.locator("#declaration").check()
     page.get_by_label("有误情况说明").fill("  ")
     page.get_by_role("button", name="提交反馈").click()
+    page.get_by_role("dialog").get_by_role("button", name="提交反馈").click()
     # Blank after trimming: the server refuses and says why; nothing changed.
     expect(page.get_by_role("alert")).to_contain_text("请填写说明")
     shot(page, "01_report_account_refused")
     page.get_by_label("有误情况说明").fill("本单位基本户已变更为农业银行广州荔湾支行 44037001040099999")
     page.locator("#declaration").check()
     page.get_by_role("button", name="提交反馈").click()
+    page.get_by_role("dialog").get_by_role("button", name="提交反馈").click()
     expect(page.locator("#flash")).to_contain_text("经办机构将核实更正")
     reported = page.locator("section.refund[data-status='account_reported']")
     expect(reported.get_by_test_id("status")).to_have_text("账户待核实")

@@ -19,7 +19,7 @@ import json
 import re
 import unicodedata
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
@@ -50,6 +50,9 @@ __all__ = [
     "ImportRefused",
     "read_table",
     "check_rows",
+    "check_file",
+    "CheckedFile",
+    "Progress",
     "plan_import",
     "apply_plan",
     "prepare",
@@ -400,14 +403,20 @@ def _check_row(line: int, cells: dict[str, Any], headers: dict[str, str]) -> tup
     )
 
 
-def check_rows(table: Table) -> tuple[list[ValidRow], list[RowError]]:
+# progress(rows checked, rows in the file, lines with errors so far), every PROGRESS_EVERY rows and at the end.
+Progress = Callable[[int, int, int], None]
+PROGRESS_EVERY = 500
+
+
+def check_rows(table: Table, progress: Progress | None = None) -> tuple[list[ValidRow], list[RowError]]:
     """Every row on its own, then duplicates inside the file (the later
     occurrence is the one in error)."""
     good: list[ValidRow] = []
     errors: list[RowError] = []
     first_uscc: dict[str, int] = {}
     first_code: dict[str, int] = {}
-    for line, cells in table.rows:
+    bad_lines = 0
+    for checked, (line, cells) in enumerate(table.rows, start=1):
         row, row_errors = _check_row(line, cells, table.headers)
         if row is not None:
             if row.uscc in first_uscc:
@@ -421,9 +430,30 @@ def check_rows(table: Table) -> tuple[list[ValidRow], list[RowError]]:
                 first_code[row.unit_code] = line
         if row_errors:
             errors.extend(row_errors)
+            bad_lines += 1
         elif row is not None:
             good.append(row)
+        if progress is not None and checked % PROGRESS_EVERY == 0 and checked < len(table.rows):
+            progress(checked, len(table.rows), bad_lines)
+    if progress is not None:
+        progress(len(table.rows), len(table.rows), bad_lines)
     return good, errors
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    """A file read and its rows checked, before any comparison with the database."""
+
+    table: Table
+    good: list[ValidRow]
+    errors: list[RowError]
+
+
+def check_file(filename: str, content: bytes, *, max_rows: int, progress: Progress | None = None) -> CheckedFile:
+    """Read and check the file (raises :class:`ImportRefused` for a file that cannot be read)."""
+    table = read_table(filename, content, max_rows=max_rows)
+    good, errors = check_rows(table, progress)
+    return CheckedFile(table=table, good=good, errors=errors)
 
 
 @dataclass
@@ -446,10 +476,12 @@ class ImportPlan:
         return len(self.new) + len(self.unchanged)
 
 
-def plan_import(session: Session, *, year: int, rule: PolicyRule, filename: str, content: bytes, max_rows: int) -> ImportPlan:
-    """Read and check the file and compare it with earlier imports of the year."""
-    table = read_table(filename, content, max_rows=max_rows)
-    good, errors = check_rows(table)
+def plan_import(
+    session: Session, *, year: int, rule: PolicyRule, filename: str, content: bytes, max_rows: int, checked: CheckedFile | None = None
+) -> ImportPlan:
+    """Read and check the file (unless ``checked`` already) and compare it with earlier imports of the year."""
+    checked = checked or check_file(filename, content, max_rows=max_rows)
+    table, good, errors = checked.table, checked.good, list(checked.errors)
     plan = ImportPlan(
         year=year,
         filename=filename,
@@ -568,12 +600,14 @@ def apply_plan(
     return ImportOutcome(batch=batch, imported=len(plan.new), unchanged=len(plan.unchanged), rejected=rejected)
 
 
-def prepare(session: Session, *, policies: PolicyBook, year: int, filename: str, content: bytes, max_rows: int) -> ImportPlan:
+def prepare(
+    session: Session, *, policies: PolicyBook, year: int, filename: str, content: bytes, max_rows: int, checked: CheckedFile | None = None
+) -> ImportPlan:
     """``plan_import`` for a configured year (refused otherwise)."""
     rule = policies.rule_for(year)
     if rule is None:
         raise ImportRefused(IMPORT["no_policy"].format(year=year))
-    return plan_import(session, year=year, rule=rule, filename=filename, content=content, max_rows=max_rows)
+    return plan_import(session, year=year, rule=rule, filename=filename, content=content, max_rows=max_rows, checked=checked)
 
 
 # ---- the import as the agency's staff run it -----------------------------------
@@ -620,16 +654,54 @@ class ListImporter:
     def max_size_text(self) -> str:
         return f"{self.max_bytes // (1024 * 1024)} MB"
 
+    def _refusal(self, *, year: int, content: bytes) -> str | None:
+        if not content:
+            return IMPORT["file_empty"]
+        if len(content) > self.max_bytes:
+            return IMPORT["file_too_large"].format(limit=self.max_size_text)
+        if year not in self.policies.years:
+            return IMPORT["no_policy"].format(year=year) if year else IMPORT["year"]
+        return None
+
+    @staticmethod
+    def _base_name(filename: str) -> str:
+        return filename.replace("\\", "/").rsplit("/", 1)[-1][:200]
+
     def upload(self, *, staff_id: int, actor: Actor, year: int, filename: str, content: bytes) -> ImportResult:
         """A file just uploaded: imported when every row is good."""
-        if not content:
-            return ImportResult(refused=IMPORT["file_empty"])
-        if len(content) > self.max_bytes:
-            return ImportResult(refused=IMPORT["file_too_large"].format(limit=self.max_size_text))
-        filename = filename.replace("\\", "/").rsplit("/", 1)[-1][:200]
-        if year not in self.policies.years:
-            return ImportResult(refused=IMPORT["no_policy"].format(year=year) if year else IMPORT["year"])
-        return self._run(staff_id=staff_id, actor=actor, year=year, filename=filename, content=content, mode="all")
+        if (refused := self._refusal(year=year, content=content)) is not None:
+            return ImportResult(refused=refused)
+        return self._run(staff_id=staff_id, actor=actor, year=year, filename=self._base_name(filename), content=content, mode="all")
+
+    def keep_upload(self, *, staff_id: int, year: int, filename: str, content: bytes) -> ImportResult | str:
+        """A file to import in the background: kept in the database (any
+        replica's job runner reads it there); the id it is kept under, or the
+        refusal when it cannot be imported at all."""
+        if (refused := self._refusal(year=year, content=content)) is not None:
+            return ImportResult(refused=refused)
+        with self.db.transaction() as s:
+            return self._keep(s, staff_id=staff_id, year=year, filename=self._base_name(filename), content=content)
+
+    def kept_upload(self, *, staff_id: int, upload_id: str) -> ImportUpload | None:
+        """A file this staff member uploaded and that is still kept (detached from its session)."""
+        return self._kept(staff_id=staff_id, upload_id=upload_id[:64])
+
+    def run_kept(self, *, staff_id: int, actor: Actor, upload_id: str, mode: str, progress: Progress | None = None) -> ImportResult:
+        """A kept file imported: its rows read and checked first, outside any
+        transaction (``progress`` is told as they are), then compared and
+        written in one transaction — all of it or, with errors, nothing
+        (``mode="good_only"``: the good rows)."""
+        upload = self._kept(staff_id=staff_id, upload_id=upload_id)
+        if upload is None:
+            return ImportResult(refused="该文件的校验结果已过期，请重新选择文件导入。")
+        try:
+            checked = check_file(upload.filename, upload.content, max_rows=self.max_rows, progress=progress)
+        except ImportRefused as exc:
+            with self.db.transaction() as s:
+                s.execute(delete(ImportUpload).where(ImportUpload.id == upload.id))
+            return ImportResult(refused=exc.message)
+        kept = {"year": upload.year, "filename": upload.filename, "content": upload.content, "upload_id": upload.id}
+        return self._run(staff_id=staff_id, actor=actor, mode=mode, checked=checked, **kept)
 
     def import_kept(self, *, staff_id: int, actor: Actor, upload_id: str, acknowledged: bool) -> ImportResult:
         """The good rows of a file this staff member uploaded before, once
@@ -662,15 +734,18 @@ class ListImporter:
         mode: str,
         upload_id: str | None = None,
         notice: str | None = None,
+        checked: CheckedFile | None = None,
     ) -> ImportResult:
         try:
             with self.db.transaction() as s:
                 try:
-                    plan = prepare(s, policies=self.policies, year=year, filename=filename, content=content, max_rows=self.max_rows)
+                    plan = prepare(
+                        s, policies=self.policies, year=year, filename=filename, content=content, max_rows=self.max_rows, checked=checked
+                    )
                 except ImportRefused as exc:
                     return ImportResult(refused=exc.message)
                 if plan.errors and mode == "all":
-                    kept = upload_id or self._keep(s, staff_id=staff_id, plan=plan, content=content)
+                    kept = upload_id or self._keep(s, staff_id=staff_id, year=plan.year, filename=plan.filename, content=content)
                     return ImportResult(plan=plan, upload_id=kept, notice=notice)
                 outcome = apply_plan(s, plan, mode=mode, actor=actor, staff_id=staff_id, clock=self.clock, audit_keys=self.audit_keys)
                 if upload_id:
@@ -680,7 +755,7 @@ class ListImporter:
         except IntegrityError:
             return ImportResult(refused="另一项导入正在写入相同单位的记录，请稍后重新导入。")
 
-    def _keep(self, s: Session, *, staff_id: int, plan: ImportPlan, content: bytes) -> str:
+    def _keep(self, s: Session, *, staff_id: int, year: int, filename: str, content: bytes) -> str:
         now = self.clock.now()
         s.execute(delete(ImportUpload).where(ImportUpload.expires_at <= now))
         upload_id = self.tokens.token(24)
@@ -688,10 +763,10 @@ class ListImporter:
             ImportUpload(
                 id=upload_id,
                 staff_id=staff_id,
-                year=plan.year,
-                filename=plan.filename,
+                year=year,
+                filename=filename,
                 content=content,
-                file_sha256=plan.file_sha256,
+                file_sha256=hashlib.sha256(content).hexdigest(),
                 expires_at=now + dt.timedelta(seconds=self.upload_seconds),
             )
         )

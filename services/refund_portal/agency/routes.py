@@ -9,14 +9,16 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from services.refund_portal import messages
 from services.refund_portal.agency.audit_log import audit_log
+from services.refund_portal.agency.import_jobs import ImportJobs, JobView
 from services.refund_portal.agency.imports import TEMPLATE_HEADER, ImportResult, ListImporter, import_batch_rows, plan_view
+from services.refund_portal.agency.insight import district_label, overview_charts, percent, season_insight
 from services.refund_portal.agency.payments import (
     EXPORT_FORMATS,
     batch_detail,
@@ -26,11 +28,13 @@ from services.refund_portal.agency.payments import (
     payments_overview,
 )
 from services.refund_portal.agency.records import correct_account, overview, record_detail, record_list
+from services.refund_portal.audit import Actor
 from services.refund_portal.decisions import DecisionError
 from services.refund_portal.deps import (
     AGENCY,
     AuditKeysDep,
     ClientAddress,
+    ImportJobsDep,
     ListImporterDep,
     PoliciesDep,
     RefundSettingsDep,
@@ -144,9 +148,23 @@ async def logout(form: CsrfForm, session: SessionDep) -> Response:
 
 @router.get("/")
 async def overview_page(
-    request: Request, staff: StaffViewing, db: DbDep, policies: PoliciesDep, clock: ClockDep, year: Year = None
+    request: Request, staff: StaffViewing, db: DbDep, policies: PoliciesDep, clock: ClockDep, year: Year = None, district: str = ""
 ) -> Response:
-    context = await run_in_threadpool(overview, db, policies=policies, clock=clock, year=year)
+    # A division code is six digits; anything else is read as every district.
+    district = district if len(district) == 6 and district.isdigit() else ""
+
+    def load() -> dict[str, Any]:
+        context = overview(db, policies=policies, clock=clock, year=year)
+        insight = season_insight(db, year=context["year"], district=district)
+        return {
+            **context,
+            "insight": insight,
+            "charts": overview_charts(insight),
+            "district_name": district_label(district) if district else "",
+            "rate_text": percent(insight.rate),
+        }
+
+    context = await run_in_threadpool(load)
     return page(request, staff, "agency/overview.html", {"active": "overview", **context})
 
 
@@ -246,11 +264,14 @@ async def _imports_page(
     return page(request, staff, template, context, status_code=status_code)
 
 
-async def _import_done(request: Request, staff: StaffAccount, importer: ListImporter, result: ImportResult) -> Response:
+async def _import_done(
+    request: Request, staff: StaffAccount, importer: ListImporter, result: ImportResult, plan: dict[str, Any] | None = None
+) -> Response:
+    """The page an import ends on, whether it ran at once or in the background (``plan``: as the job kept it)."""
     if result.refused is not None:
         return await _imports_page(request, staff, importer, "agency/imports.html", 400, file_error=result.refused)
-    if result.plan is not None:
-        extra = {"plan": plan_view(result.plan), "upload_id": result.upload_id, "notice": result.notice}
+    if plan is not None or result.plan is not None:
+        extra = {"plan": plan or plan_view(result.plan), "upload_id": result.upload_id, "notice": result.notice}
         return await _imports_page(request, staff, importer, "agency/import_result.html", 400, **extra)
     if result.batch_id is None:
         request.session[FLASH] = f"文件“{result.filename}”中的 {result.unchanged} 行均已在此前导入，内容一致，本次未作任何更改。" + (
@@ -271,14 +292,31 @@ async def import_template(staff: StaffImporting) -> Response:
     return Response(content, media_type="text/csv; charset=utf-8", headers=_attachment("稳岗返还名单模板.csv"))
 
 
+def _start_job(tasks: BackgroundTasks, jobs: ImportJobs, *, staff: StaffAccount, actor: Actor, upload_id: str, mode: str) -> Response:
+    """The kept file imported after this answer; the browser waits on the job's page."""
+    job_id = jobs.start(staff_id=staff.id, upload_id=upload_id, mode=mode)
+    tasks.add_task(jobs.run, job_id, staff_id=staff.id, actor=actor)
+    return RedirectResponse(f"{AGENCY}/imports/jobs/{job_id}", status_code=303)
+
+
 @router.post("/imports")
 async def import_submit(
     request: Request,
     upload: Annotated[ListUpload, Depends(read_list_upload)],
     staff: StaffImporting,
     importer: ListImporterDep,
+    jobs: ImportJobsDep,
     address: ClientAddress,
+    tasks: BackgroundTasks,
 ) -> Response:
+    if jobs.wanted(len(upload.content)):
+        kept = await run_in_threadpool(
+            importer.keep_upload, staff_id=staff.id, year=upload.year, filename=upload.filename, content=upload.content
+        )
+        if isinstance(kept, ImportResult):
+            return await _import_done(request, staff, importer, kept)
+        actor = staff_actor(staff, address)
+        return await run_in_threadpool(_start_job, tasks, jobs, staff=staff, actor=actor, upload_id=kept, mode="all")
     result = await run_in_threadpool(
         importer.upload,
         staff_id=staff.id,
@@ -292,8 +330,20 @@ async def import_submit(
 
 @router.post("/imports/{upload_id}/good-rows")
 async def import_good_rows(
-    request: Request, upload_id: TokenId, form: CsrfForm, staff: StaffImporting, importer: ListImporterDep, address: ClientAddress
+    request: Request,
+    upload_id: TokenId,
+    form: CsrfForm,
+    staff: StaffImporting,
+    importer: ListImporterDep,
+    jobs: ImportJobsDep,
+    address: ClientAddress,
+    tasks: BackgroundTasks,
 ) -> Response:
+    if form.get("acknowledge") == "yes":
+        kept = await run_in_threadpool(importer.kept_upload, staff_id=staff.id, upload_id=upload_id)
+        if kept is not None and jobs.wanted(len(kept.content)):
+            actor = staff_actor(staff, address)
+            return await run_in_threadpool(_start_job, tasks, jobs, staff=staff, actor=actor, upload_id=kept.id, mode="good_only")
     result = await run_in_threadpool(
         importer.import_kept,
         staff_id=staff.id,
@@ -302,6 +352,28 @@ async def import_good_rows(
         acknowledged=form.get("acknowledge") == "yes",
     )
     return await _import_done(request, staff, importer, result)
+
+
+async def _job(staff: StaffAccount, jobs: ImportJobs, job_id: str) -> JobView:
+    view = await run_in_threadpool(jobs.view, job_id=job_id, staff_id=staff.id)
+    if view is None:
+        raise StaffRefused(staff, "未找到该导入任务。", status_code=404, back_url=f"{AGENCY}/imports")
+    return view
+
+
+@router.get("/imports/jobs/{job_id}")
+async def import_job_page(request: Request, job_id: str, staff: StaffImporting, importer: ListImporterDep, jobs: ImportJobsDep) -> Response:
+    view = await _job(staff, jobs, job_id)
+    if view.result is not None:
+        return await _import_done(request, staff, importer, view.result, view.plan)
+    return page(request, staff, "agency/import_job.html", {"active": "imports", "job": view})
+
+
+@router.get("/imports/jobs/{job_id}/status")
+async def import_job_status(job_id: str, staff: StaffImporting, jobs: ImportJobsDep) -> Response:
+    """The job's counts for its page's script (the page without script refreshes itself)."""
+    view = await _job(staff, jobs, job_id)
+    return JSONResponse(view.as_json(), headers={"Cache-Control": "no-store"})
 
 
 @router.get("/imports/{batch_id}")
