@@ -46,6 +46,9 @@ class ClientConfig(BaseModel):
     scope: str = Field(default="openid profile")
     token_endpoint_auth_method: Literal["client_secret_basic", "client_secret_post", "none"] = "client_secret_basic"
     introspection_allowed: bool = Field(default=False, description="May call the introspection endpoint (resource servers).")
+    require_pushed_authorization_requests: bool = Field(
+        default=False, description="RFC 9126: /authorize serves this client only with a request_uri from the PAR endpoint."
+    )
 
 
 def client_destinations(clients: list[ClientConfig]) -> list[str]:
@@ -127,6 +130,12 @@ class ProviderSettings(ServiceSettings):
     )
     backchannel_logout_retry_max_delay: int = Field(
         default=900, gt=0, description="The longest wait between two delivery attempts of a back-channel logout notice (s)."
+    )
+    require_pushed_authorization_requests: bool = Field(
+        default=False, description="RFC 9126, server-wide: /authorize serves every client only with a request_uri from the PAR endpoint."
+    )
+    par_ttl: int = Field(
+        default=60, gt=0, le=600, description="Lifetime of a pushed authorization request's request_uri (s); each is usable once."
     )
     db_async_pool_size: int = Field(
         default=4,

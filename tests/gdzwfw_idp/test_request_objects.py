@@ -1,14 +1,13 @@
-"""OpenID Connect Core §6: discovery says ``request_parameter_supported``
-and ``request_uri_parameter_supported`` are false, so a request that carries
-either is answered with ``request_not_supported`` / ``request_uri_not_supported``
+"""OpenID Connect Core §6: discovery says ``request_parameter_supported`` is
+false, so a request that carries one is answered with ``request_not_supported``
 (to the registered redirect URI, with ``state`` and ``iss``), never served
-with the parameters the request object may have overridden silently dropped."""
+with the parameters the request object may have overridden silently dropped.
+A ``request_uri`` is only ever one the PAR endpoint issued
+(test_pushed_authorization.py): the provider fetches none from clients."""
 
 from __future__ import annotations
 
 import json
-
-import pytest
 
 from tests.gdzwfw_idp.conftest import ISSUER, Idp
 from tests.oidc_helpers import DEMO_REDIRECT, Pkce, authorize_params, essential_acr_claims, query_of, unsigned_request_object
@@ -23,12 +22,9 @@ def test_discovery_says_neither_is_supported(idp: Idp) -> None:
     assert meta["request_parameter_supported"] is False and meta["request_uri_parameter_supported"] is False
 
 
-@pytest.mark.parametrize(
-    ("extra", "error"),
-    [({"request": REQUEST_OBJECT}, "request_not_supported"), ({"request_uri": "https://rp.example/req/1"}, "request_uri_not_supported")],
-)
-def test_a_request_object_is_answered_with_not_supported(idp: Idp, extra: dict[str, str], error: str) -> None:
-    params = authorize_params(Pkce.new(), **extra)
+def test_a_request_object_is_answered_with_not_supported(idp: Idp) -> None:
+    error = "request_not_supported"
+    params = authorize_params(Pkce.new(), request=REQUEST_OBJECT)
     # Logged in or not, no login page and no code: the error goes to the client at once.
     response = idp.client.get("/authorize", params=params, follow_redirects=False)
     assert response.status_code == 302 and response.headers["location"].startswith(DEMO_REDIRECT + "?")

@@ -19,7 +19,7 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.core import OpenIDCode, UserInfoEndpoint
-from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
+from authlib.oidc.core.errors import RequestNotSupportedError
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -35,7 +35,7 @@ __all__ = [
     "ClientCredentialsGrant",
     "S256CodeChallenge",
     "ProviderOpenIDCode",
-    "NoRequestObjects",
+    "AuthorizationRequestPolicy",
     "ProviderIntrospection",
     "ProviderRevocation",
     "ProviderUserInfo",
@@ -183,23 +183,31 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
             raise InvalidScopeError("The client is not registered for the requested scope.")
 
 
-class NoRequestObjects:
-    """OpenID Connect Core §6: discovery says neither ``request`` nor
-    ``request_uri`` is supported, so a request carrying one is refused
-    rather than served without it (an essential ``acr`` inside the object
-    would be lost). Runs once the redirect URI is validated, so the error
-    goes back to the client; an unregistered one never gets a redirect."""
+class AuthorizationRequestPolicy:
+    """What the authorization endpoint requires of how a request arrives.
+
+    RFC 9126 §5: a client registered with
+    ``require_pushed_authorization_requests`` (or every client, when the
+    server says so) is served only with parameters it pushed to the PAR
+    endpoint; the provider resolves a ``request_uri`` before Authlib runs and
+    marks such a request ``pushed``. OpenID Connect Core §6: ``request`` is
+    not supported, so a request carrying one is refused rather than served
+    without it (an essential ``acr`` inside the object would be lost).
+    Runs once the redirect URI is validated, so the error goes back to the
+    client; an unregistered one never gets a redirect."""
+
+    def __init__(self, *, require_pushed: bool) -> None:
+        self.require_pushed = require_pushed
 
     def __call__(self, grant: Any) -> None:
-        grant.register_hook("before_validate_authorization_request_payload", self.refuse)
+        grant.register_hook("before_validate_authorization_request_payload", self.check)
 
-    @staticmethod
-    def refuse(grant: Any, redirect_uri: str) -> None:
-        data = grant.request.payload.data
-        if "request" in data:
+    def check(self, grant: Any, redirect_uri: str) -> None:
+        request = grant.request
+        if "request" in request.payload.data:
             raise RequestNotSupportedError()
-        if "request_uri" in data:
-            raise RequestURINotSupportedError()
+        if not request.pushed and (self.require_pushed or request.client.require_pushed_authorization_requests):
+            raise InvalidRequestError("Pushed authorization request required: send the parameters to the PAR endpoint first.")
 
 
 class ProviderOpenIDCode(OpenIDCode):

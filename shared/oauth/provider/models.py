@@ -63,6 +63,7 @@ class Client(ClientMixin):
     scope: str
     token_endpoint_auth_method: str
     introspection_allowed: bool
+    require_pushed_authorization_requests: bool = False
 
     @property
     def client_metadata(self) -> dict[str, Any]:

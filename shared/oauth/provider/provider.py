@@ -10,7 +10,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidClientError, OAuth2Error
+from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidClientError, InvalidRequestError, OAuth2Error
 from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core.errors import LoginRequiredError
 from joserfc import jwt
@@ -23,9 +23,10 @@ from shared.metrics import TOKENS_ISSUED
 from shared.oauth.adapter import AuthlibResponse, StarletteAuthorizationServer, StarletteOAuth2Request
 from shared.oauth.provider.errors import UnmetAuthenticationRequirementsError
 from shared.oauth.provider.grants import (
+    CLIENT_AUTH,
+    AuthorizationRequestPolicy,
     ClientCredentialsGrant,
     CodeGrant,
-    NoRequestObjects,
     ProviderEndSession,
     ProviderIntrospection,
     ProviderOpenIDCode,
@@ -41,6 +42,7 @@ from shared.oauth.provider.interaction import Interaction, Interactions, essenti
 from shared.oauth.provider.keys import KeyManager, SigningKey
 from shared.oauth.provider.logout_outbox import LogoutOutbox, OutboxDepth, OutboxNotice
 from shared.oauth.provider.models import Client, Principal, Token
+from shared.oauth.provider.pushed import PushedRequests
 from shared.oauth.provider.store import ClientCache, ProviderStore
 from shared.oauth.provider.tables import ProviderTables
 from shared.randomness import TokenSource
@@ -74,6 +76,7 @@ class EndpointPaths:
     revocation: str = "/revoke"
     jwks: str = "/jwks.json"
     end_session: str = "/logout"
+    pushed_authorization: str = "/par"
 
 
 @dataclass
@@ -99,6 +102,9 @@ class ProviderConfig:
     logout_notice_max_age: int = 24 * 3600
     logout_retry_max_delay: int = 900
     claims_supported: tuple[str, ...] = ("sub", "acr", "amr", "auth_time", "trust_level")
+    # RFC 9126: PAR required of every client (else per client), and how long a request_uri lives.
+    require_pushed_authorization_requests: bool = False
+    par_ttl: int = 60
 
 
 BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
@@ -232,7 +238,8 @@ class BoundProvider:
     def _build_server(self, request: StarletteOAuth2Request | None) -> StarletteAuthorizationServer:
         server = self._attach(_ProviderServer(scopes_supported=list(self.config.scopes_supported)))
         server.register_token_generator("default", self.generate_token)
-        server.register_grant(CodeGrant, [NoRequestObjects(), S256CodeChallenge(required=True), ProviderOpenIDCode(require_nonce=False)])
+        policy = AuthorizationRequestPolicy(require_pushed=self.config.require_pushed_authorization_requests)
+        server.register_grant(CodeGrant, [policy, S256CodeChallenge(required=True), ProviderOpenIDCode(require_nonce=False)])
         server.register_grant(RefreshGrant)
         server.register_grant(ClientCredentialsGrant)
         server.register_extension(self.provider.issuer_param)
@@ -395,6 +402,7 @@ class Provider:
         self.db = db
         self.issuer_param = _Issuer(config.issuer)
         self.interactions = Interactions(config.kv, config.tokens, config.interaction_ttl)
+        self.pushed = PushedRequests(config.kv, config.tokens, config.par_ttl)
         # Client rows for a few seconds (see ClientCache for why that is safe).
         self.clients = ClientCache()
         self.async_pool_size = async_pool_size
@@ -454,6 +462,8 @@ class Provider:
             access_token_ttl=settings.access_token_ttl,
             refresh_token_ttl=settings.refresh_token_ttl,
             id_token_ttl=settings.id_token_ttl,
+            require_pushed_authorization_requests=settings.require_pushed_authorization_requests,
+            par_ttl=settings.par_ttl,
             logout_notice_max_age=settings.backchannel_logout_max_age,
             logout_retry_max_delay=settings.backchannel_logout_retry_max_delay,
             claims_supported=("sub", "acr", "amr", "auth_time", "trust_level", *claims_supported),
@@ -504,6 +514,13 @@ class Provider:
     # -- authorization endpoint -------------------------------------------
     def authorize(self, req: StarletteOAuth2Request, *, resumed: Interaction | None = None) -> Respond | ErrorPage | Login | Unmet:
         now = self.config.clock.timestamp()
+        if resumed is not None:
+            # Judged by AuthorizationRequestPolicy when it arrived, then parked.
+            req.pushed = True
+        elif "request_uri" in req.payload.data:
+            refused = self._take_pushed(req)
+            if refused is not None:
+                return refused
         # Decide inside one database session, then park the interaction after
         # it is closed: the key-value store may be the same SQLite database,
         # and nested write transactions there would wait on each other.
@@ -552,9 +569,50 @@ class Provider:
         log.info("authorization code issued", extra={"fields": {"client_id": grant.client.client_id, "acr": principal.acr}})
         return Respond(response)
 
+    def _take_pushed(self, req: StarletteOAuth2Request) -> ErrorPage | None:
+        """RFC 9126 §4: serve the parameters pushed under ``request_uri``, and
+        only those (the query's other parameters are ignored). Unknown,
+        expired, spent or another client's: an error page, since none of its
+        parameters, the redirect URI included, can be trusted. Taken before
+        the authorization's database session (the key-value store may be the
+        same SQLite database)."""
+        pushed = self.pushed.take(req.payload.data["request_uri"])
+        if pushed is None or pushed.client_id != req.payload.client_id:
+            log.info("pushed request refused", extra={"fields": {"client_id": req.payload.client_id, "known": pushed is not None}})
+            return ErrorPage(error="invalid_request_uri", description="The request_uri is unknown, expired or already used.")
+        req.use_params(pushed.params)
+        req.pushed = True
+        return None
+
+    def push(self, req: StarletteOAuth2Request) -> AuthlibResponse:
+        """The PAR endpoint (RFC 9126 §2): an authenticated client's request,
+        validated as /authorize would (redirect URI, response type, scope,
+        PKCE), kept under a single-use ``request_uri``. Errors are JSON, never
+        a redirect."""
+        with self.db.session() as s:
+            server = self.bind(s).server
+            try:
+                client = server.authenticate_client(req, CLIENT_AUTH, endpoint="pushed_authorization")
+                if "request_uri" in req.payload.data:
+                    raise InvalidRequestError("'request_uri' must not be pushed.")
+                if req.payload.client_id != client.client_id:
+                    raise InvalidRequestError("'client_id' must name the authenticated client.")
+                req.pushed = True
+                grant = server.get_authorization_grant(req)
+                grant.validate_no_multiple_request_parameter(req)
+                grant.validate_authorization_request()
+            except OAuth2Error as error:
+                error.redirect_uri = None
+                return server.handle_error_response(req, error)
+        request_uri = self.pushed.push(client.client_id, list(req.payload.data.items()))
+        log.info("authorization request pushed", extra={"fields": {"client_id": client.client_id}})
+        body = {"request_uri": request_uri, "expires_in": self.config.par_ttl}
+        return server.handle_response(201, body, [("Cache-Control", "no-store")])
+
     def deny(self, interaction: Interaction, req: StarletteOAuth2Request, error: str) -> Respond | ErrorPage:
         """End a parked request with an error for the client: the user gave
         up at the 'level too low' page, or an upstream provider refused."""
+        req.pushed = True  # parked, so judged when it arrived
         with self.db.session() as s:
             server = self.bind(s).server
             try:
@@ -683,6 +741,8 @@ class Provider:
             "jwks_uri": self.url(p.jwks),
             "introspection_endpoint": self.url(p.introspection),
             "revocation_endpoint": self.url(p.revocation),
+            "pushed_authorization_request_endpoint": self.url(p.pushed_authorization),
+            "require_pushed_authorization_requests": self.config.require_pushed_authorization_requests,
             "end_session_endpoint": self.url(p.end_session),
             "scopes_supported": list(self.config.scopes_supported),
             "response_types_supported": ["code"],

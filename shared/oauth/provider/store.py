@@ -47,6 +47,7 @@ class _Statements:
             client.scope,
             client.token_endpoint_auth_method,
             client.introspection_allowed,
+            client.registration,
         ).where(client.client_id == bindparam("b_client_id"))
         # inline(): no RETURNING of the new id on PostgreSQL, which nothing reads.
         self.insert_code = insert(tables.authorization_code).inline()
@@ -210,6 +211,7 @@ class ProviderStore:
             "scope": config.scope,
             "token_endpoint_auth_method": config.token_endpoint_auth_method,
             "introspection_allowed": config.introspection_allowed,
+            "registration": registration_metadata(config),
         }
         c = self.t.client.c
         done = self.s.execute(update(self.t.client).where(c.client_id == config.client_id).values(**values)).rowcount
@@ -478,6 +480,7 @@ def client_from_row(row: Any) -> Client:
         scope,
         auth_method,
         introspection_allowed,
+        registration,
     ) = row
     return Client(
         client_id=client_id,
@@ -490,4 +493,10 @@ def client_from_row(row: Any) -> Client:
         scope=scope,
         token_endpoint_auth_method=auth_method,
         introspection_allowed=bool(introspection_allowed),
+        require_pushed_authorization_requests=bool((registration or {}).get("require_pushed_authorization_requests")),
     )
+
+
+def registration_metadata(config: ClientConfig) -> dict[str, Any]:
+    """What the ``registration`` column holds for a configured client."""
+    return {"require_pushed_authorization_requests": config.require_pushed_authorization_requests}

@@ -37,6 +37,9 @@ def define_provider_tables(metadata: MetaData) -> ProviderTables:
         Column("scope", String(500), nullable=False),
         Column("token_endpoint_auth_method", String(40), nullable=False),
         Column("introspection_allowed", Boolean, nullable=False, default=False),
+        # Registration metadata beyond the columns above (RFC 7591 names:
+        # require_pushed_authorization_requests, jwks, jwks_uri, ...).
+        Column("registration", JSON, nullable=False, default=dict),
         Column("created_at", DateTime(timezone=True), nullable=False),
     )
     authorization_code = Table(
