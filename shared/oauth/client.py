@@ -142,12 +142,36 @@ class RelyingParty:
 
     async def start(self, request: Request, **params: str) -> RedirectResponse:
         """Redirect the browser to the provider (state, nonce and PKCE kept
-        in the server-side session by Authlib)."""
-        await self.metadata()
+        in the server-side session by Authlib).
+
+        A provider with a PAR endpoint gets the parameters pushed over the
+        back channel (RFC 9126), authenticated as at the token endpoint; the
+        browser then carries only ``client_id`` and the ``request_uri``, so
+        nothing it could change travels through it."""
+        metadata = await self.metadata()
+        params = {k: v for k, v in params.items() if v}
+        par_endpoint = metadata.get("pushed_authorization_request_endpoint")
         try:
-            return await self.app.authorize_redirect(request, self.redirect_uri, **{k: v for k, v in params.items() if v})
+            if not par_endpoint:
+                return await self.app.authorize_redirect(request, self.redirect_uri, **params)
+            prepared = await self.app.create_authorization_url(self.redirect_uri, **params)
+            request_uri = await self._push(metadata, par_endpoint, prepared["url"])
         except httpx.HTTPError as exc:
             raise LoginFailed("unreachable", str(exc)) from exc
+        await self.app.save_authorize_data(request, redirect_uri=self.redirect_uri, **prepared)
+        query = httpx.QueryParams({"client_id": self.app.client_id, "request_uri": request_uri})
+        return RedirectResponse(f"{metadata['authorization_endpoint']}?{query}", status_code=302)
+
+    async def _push(self, metadata: dict[str, Any], endpoint: str, authorization_url: str) -> str:
+        async with self.app._get_oauth_client(**metadata) as client:
+            # Authenticated exactly as Authlib authenticates the token request.
+            auth = client.client_auth(client.token_endpoint_auth_method)
+            response = await client.post(endpoint, data=dict(httpx.URL(authorization_url).params), auth=auth)
+        body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+        if response.status_code != 201 or not isinstance(body.get("request_uri"), str):
+            log.warning("pushed authorization request refused", extra={"fields": {"provider": self.name, "status": response.status_code}})
+            raise LoginFailed("upstream_error", str(body.get("error_description", "")), upstream_error=body.get("error", "server_error"))
+        return body["request_uri"]
 
     async def finish(self, request: Request) -> VerifiedLogin:
         metadata = await self.metadata()
