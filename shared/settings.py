@@ -8,7 +8,7 @@ Each service subclasses :class:`ServiceSettings` with its own ``env_prefix``
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -49,6 +49,10 @@ class ClientConfig(BaseModel):
     require_pushed_authorization_requests: bool = Field(
         default=False, description="RFC 9126: /authorize serves this client only with a request_uri from the PAR endpoint."
     )
+    jwks: dict[str, Any] | None = Field(
+        default=None, description="The client's public keys (a JWK Set): request objects and private_key_jwt assertions."
+    )
+    jwks_uri: str | None = Field(default=None, description="Where the client publishes its public keys, instead of jwks.")
 
 
 def client_destinations(clients: list[ClientConfig]) -> list[str]:

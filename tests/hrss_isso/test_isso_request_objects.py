@@ -1,6 +1,8 @@
-"""OpenID Connect Core §6 at the ISSO (see tests/gdzwfw_idp/test_request_objects.py):
-a ``request`` is refused to the client, never ignored; a ``request_uri`` the
-PAR endpoint did not issue gets the error page."""
+"""Request objects (RFC 9101) and pushed requests (RFC 9126) at the ISSO,
+the same provider code as gdzwfw_idp's (tests/gdzwfw_idp/test_request_objects.py
+and test_pushed_authorization.py): an object the ISSO cannot verify is
+refused to the client, never ignored (an essential acr inside it would be
+lost); a ``request_uri`` the PAR endpoint did not issue gets the error page."""
 
 from __future__ import annotations
 
@@ -12,8 +14,8 @@ from tests.oidc_helpers import DEMO_REDIRECT, DEMO_RP, Pkce, authorize_params, e
 REQUEST_OBJECT = unsigned_request_object({"claims": json.loads(essential_acr_claims("urn:gdzwfw:loa:L2"))})
 
 
-def test_a_request_object_is_answered_with_not_supported(isso: Isso) -> None:
-    error = "request_not_supported"
+def test_an_unverifiable_request_object_is_refused_to_the_client(isso: Isso) -> None:
+    error = "invalid_request_object"
     params = authorize_params(Pkce.new(), request=REQUEST_OBJECT)
     response = isso.new_browser().get("/isso/authorize", params=params, follow_redirects=False)
     assert response.status_code == 302 and response.headers["location"].startswith(DEMO_REDIRECT + "?")

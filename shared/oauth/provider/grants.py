@@ -19,7 +19,6 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.core import OpenIDCode, UserInfoEndpoint
-from authlib.oidc.core.errors import RequestNotSupportedError
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -184,15 +183,11 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
 
 
 class AuthorizationRequestPolicy:
-    """What the authorization endpoint requires of how a request arrives.
-
-    RFC 9126 §5: a client registered with
+    """RFC 9126 §5: a client registered with
     ``require_pushed_authorization_requests`` (or every client, when the
     server says so) is served only with parameters it pushed to the PAR
-    endpoint; the provider resolves a ``request_uri`` before Authlib runs and
-    marks such a request ``pushed``. OpenID Connect Core §6: ``request`` is
-    not supported, so a request carrying one is refused rather than served
-    without it (an essential ``acr`` inside the object would be lost).
+    endpoint; the provider resolves a ``request_uri`` (and a signed
+    ``request`` object) before Authlib runs and marks a pushed request.
     Runs once the redirect URI is validated, so the error goes back to the
     client; an unregistered one never gets a redirect."""
 
@@ -204,8 +199,6 @@ class AuthorizationRequestPolicy:
 
     def check(self, grant: Any, redirect_uri: str) -> None:
         request = grant.request
-        if "request" in request.payload.data:
-            raise RequestNotSupportedError()
         if not request.pushed and (self.require_pushed or request.client.require_pushed_authorization_requests):
             raise InvalidRequestError("Pushed authorization request required: send the parameters to the PAR endpoint first.")
 

@@ -64,6 +64,9 @@ class Client(ClientMixin):
     token_endpoint_auth_method: str
     introspection_allowed: bool
     require_pushed_authorization_requests: bool = False
+    # Public keys (RFC 7591): inline JWK Set, or where to fetch it.
+    jwks: dict[str, Any] | None = None
+    jwks_uri: str | None = None
 
     @property
     def client_metadata(self) -> dict[str, Any]:

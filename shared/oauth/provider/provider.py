@@ -21,6 +21,7 @@ from shared.db import Database
 from shared.kvstore import KeyValueStore
 from shared.metrics import TOKENS_ISSUED
 from shared.oauth.adapter import AuthlibResponse, StarletteAuthorizationServer, StarletteOAuth2Request
+from shared.oauth.provider.client_keys import ClientKeys
 from shared.oauth.provider.errors import UnmetAuthenticationRequirementsError
 from shared.oauth.provider.grants import (
     CLIENT_AUTH,
@@ -43,6 +44,7 @@ from shared.oauth.provider.keys import KeyManager, SigningKey
 from shared.oauth.provider.logout_outbox import LogoutOutbox, OutboxDepth, OutboxNotice
 from shared.oauth.provider.models import Client, Principal, Token
 from shared.oauth.provider.pushed import PushedRequests
+from shared.oauth.provider.request_objects import REQUEST_OBJECT_ALGORITHMS, RequestObjects
 from shared.oauth.provider.store import ClientCache, ProviderStore
 from shared.oauth.provider.tables import ProviderTables
 from shared.randomness import TokenSource
@@ -403,6 +405,8 @@ class Provider:
         self.issuer_param = _Issuer(config.issuer)
         self.interactions = Interactions(config.kv, config.tokens, config.interaction_ttl)
         self.pushed = PushedRequests(config.kv, config.tokens, config.par_ttl)
+        self.client_keys = ClientKeys()
+        self.request_objects = RequestObjects(issuer=config.issuer, clock=config.clock, keys=self.client_keys)
         # Client rows for a few seconds (see ClientCache for why that is safe).
         self.clients = ClientCache()
         self.async_pool_size = async_pool_size
@@ -527,6 +531,11 @@ class Provider:
         with self.db.session() as s:
             bound = self.bind(s)
             server = bound.server
+            if "request" in req.payload.data:
+                try:
+                    self.request_objects.expand(server, req)
+                except OAuth2Error as error:
+                    return self._refused_object(server, req, error)
             principal = self.config.hooks.session_principal(s, req.session)
             data = req.payload.data
             if resumed is not None and resumed.needs_login:
@@ -584,6 +593,19 @@ class Provider:
         req.pushed = True
         return None
 
+    def _refused_object(self, server: StarletteAuthorizationServer, req: StarletteOAuth2Request, error: OAuth2Error) -> Respond | ErrorPage:
+        """A request object that cannot be verified says nothing trustworthy,
+        its redirect URI included: the error goes to the redirect URI beside
+        it in the query only if that one is registered for the client."""
+        client = server.query_client(req.payload.client_id) if req.payload.client_id else None
+        redirect_uri = req.payload.redirect_uri
+        log.info(
+            "request object refused", extra={"fields": {"client_id": req.payload.client_id, "error": error.error, "why": error.description}}
+        )
+        if client is not None and redirect_uri and client.check_redirect_uri(redirect_uri):
+            error.redirect_uri = redirect_uri
+        return self._error(server, req, error)
+
     def push(self, req: StarletteOAuth2Request) -> AuthlibResponse:
         """The PAR endpoint (RFC 9126 §2): an authenticated client's request,
         validated as /authorize would (redirect URI, response type, scope,
@@ -597,6 +619,8 @@ class Provider:
                     raise InvalidRequestError("'request_uri' must not be pushed.")
                 if req.payload.client_id != client.client_id:
                     raise InvalidRequestError("'client_id' must name the authenticated client.")
+                if "request" in req.payload.data:
+                    self.request_objects.expand(server, req)
                 req.pushed = True
                 grant = server.get_authorization_grant(req)
                 grant.validate_no_multiple_request_parameter(req)
@@ -756,7 +780,8 @@ class Provider:
             "code_challenge_methods_supported": ["S256"],
             "claims_supported": list(self.config.claims_supported),
             "claims_parameter_supported": True,
-            "request_parameter_supported": False,
+            "request_parameter_supported": True,
+            "request_object_signing_alg_values_supported": REQUEST_OBJECT_ALGORITHMS,
             "request_uri_parameter_supported": False,
             "acr_values_supported": [lvl.acr for lvl in TrustLevel],
             "prompt_values_supported": ["none", "login"],

@@ -31,6 +31,7 @@ PATHS = EndpointPaths()
 _ERROR_TEXT = {
     "invalid_client": "发起登录的应用未在本平台登记，或其标识有误。",
     "invalid_request": "登录请求的参数不完整或有误，为保护您的账号安全，已停止跳转。",
+    "invalid_request_object": "登录请求的签名或内容无法核实，为保护您的账号安全，已停止跳转。",
     "invalid_request_uri": "登录请求已失效（已使用或已超时），请返回原应用重新发起登录。",
 }
 

@@ -482,6 +482,7 @@ def client_from_row(row: Any) -> Client:
         introspection_allowed,
         registration,
     ) = row
+    registration = registration or {}
     return Client(
         client_id=client_id,
         client_secret_hash=secret_hash,
@@ -493,10 +494,16 @@ def client_from_row(row: Any) -> Client:
         scope=scope,
         token_endpoint_auth_method=auth_method,
         introspection_allowed=bool(introspection_allowed),
-        require_pushed_authorization_requests=bool((registration or {}).get("require_pushed_authorization_requests")),
+        require_pushed_authorization_requests=bool(registration.get("require_pushed_authorization_requests")),
+        jwks=registration.get("jwks"),
+        jwks_uri=registration.get("jwks_uri"),
     )
 
 
 def registration_metadata(config: ClientConfig) -> dict[str, Any]:
     """What the ``registration`` column holds for a configured client."""
-    return {"require_pushed_authorization_requests": config.require_pushed_authorization_requests}
+    return {
+        "require_pushed_authorization_requests": config.require_pushed_authorization_requests,
+        "jwks": config.jwks,
+        "jwks_uri": config.jwks_uri,
+    }
