@@ -33,6 +33,7 @@ from shared.oauth.backchannel import LogoutTokenValidator
 from shared.oauth.client import RelyingParty
 from shared.oauth.provider.provider import Provider
 from shared.oauth.provider.routes import mount_provider
+from shared.oauth.rp_keys import relying_party_key
 from shared.passwords import PasswordService
 from shared.randomness import TokenSource
 from shared.settings import client_destinations
@@ -66,6 +67,7 @@ def create_app(
         issuer=settings.gdzwfw_issuer,
         client_id=settings.gdzwfw_client_id,
         client_secret=settings.gdzwfw_client_secret.get_secret_value(),
+        private_key=relying_party_key(settings.gdzwfw_client_private_key, settings, label="hrss_isso at gdzwfw_idp"),
         redirect_uri=f"{issuer}/federation/gdzwfw/callback",
         timeout=settings.gdzwfw_timeout,
         transport=upstream_transport,

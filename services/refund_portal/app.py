@@ -30,6 +30,7 @@ from shared.clock import Clock
 from shared.money import format_fen
 from shared.oauth.client import RelyingParty
 from shared.oauth.introspection import TokenIntrospector
+from shared.oauth.rp_keys import relying_party_key
 from shared.passwords import PasswordService
 from shared.randomness import TokenSource
 from shared.web.app import Runtime, build_app
@@ -62,6 +63,7 @@ def create_app(
         issuer=settings.isso_issuer,
         client_id=settings.isso_client_id,
         client_secret=settings.isso_client_secret.get_secret_value(),
+        private_key=relying_party_key(settings.isso_client_private_key, settings, label="refund_portal at hrss_isso"),
         redirect_uri=f"{settings.public_url}/auth/callback",
         timeout=settings.isso_timeout,
         transport=upstream_transport,

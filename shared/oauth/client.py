@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 from authlib.deprecate import AuthlibDeprecationWarning
+from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
@@ -23,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
 from shared.clock import Clock, SystemClock
+from shared.oauth.rp_keys import RelyingPartyKey, public_jwks, signing_alg
 
 with warnings.catch_warnings():
     # Authlib 1.9 prefers the ``httpx2`` package and warns once when it falls
@@ -71,7 +73,10 @@ class RelyingParty:
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock | None = None,
         jwks_refetch_interval: int = 15,
+        private_key: RelyingPartyKey | None = None,
     ) -> None:
+        """``private_key``: authenticate with ``private_key_jwt`` (RFC 7523)
+        signed by it, at the token and PAR endpoints, instead of the secret."""
         self.name = name
         self.clock = clock or SystemClock()
         self.jwks_refetch_interval = jwks_refetch_interval
@@ -81,19 +86,27 @@ class RelyingParty:
         client_kwargs: dict[str, Any] = {
             "scope": scope,
             "code_challenge_method": "S256",
-            "token_endpoint_auth_method": "client_secret_basic",
+            "token_endpoint_auth_method": "client_secret_basic" if private_key is None else PrivateKeyJWT.name,
             "timeout": timeout,
         }
         if transport is not None:
             client_kwargs["transport"] = transport
+        self.private_key = private_key
         self._oauth = OAuth()
         self.app = self._oauth.register(
             name,
             client_id=client_id,
-            client_secret=client_secret,
+            client_secret=client_secret if private_key is None else private_key,
             server_metadata_url=f"{self.issuer}/.well-known/openid-configuration",
             client_kwargs=client_kwargs,
+            # Each assertion gets a fresh jti and is addressed (aud) to the
+            # endpoint it is sent to: token or PAR.
+            client_auth_methods=[PrivateKeyJWT(alg=signing_alg(private_key))] if private_key is not None else None,
         )
+
+    def public_jwks(self) -> dict:
+        """What this relying party publishes at its jwks_uri (empty without a key)."""
+        return public_jwks(self.private_key) if self.private_key is not None else {"keys": []}
 
     async def metadata(self) -> dict[str, Any]:
         try:

@@ -343,6 +343,13 @@ async def logged_out(request: Request, state: str = "") -> Response:
     return render(request, "logged_out.html", {})
 
 
+@router.get("/federation/gdzwfw/jwks.json")
+async def client_jwks(upstream: UpstreamDep) -> JSONResponse:
+    """The public key of this service's private_key_jwt assertions at
+    gdzwfw_idp: the jwks_uri of its registration there."""
+    return JSONResponse(upstream.public_jwks(), headers={"Cache-Control": "public, max-age=300"})
+
+
 @router.post("/backchannel-logout")
 async def backchannel_logout(request: Request, validator: LogoutValidatorDep, provider: ProviderDep, upstream: UpstreamDep) -> Response:
     """gdzwfw_idp ended a login: so do the ISSO sessions made from it."""

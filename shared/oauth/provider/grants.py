@@ -43,8 +43,10 @@ __all__ = [
 ]
 
 log = logging.getLogger("oauth.provider")
-CLIENT_AUTH = ["client_secret_basic", "client_secret_post", "none"]
 SECRET_AUTH = ["client_secret_basic", "client_secret_post"]
+# private_key_jwt: see client_assertions (registered on the server by the provider).
+CONFIDENTIAL_AUTH = [*SECRET_AUTH, "private_key_jwt"]
+CLIENT_AUTH = [*CONFIDENTIAL_AUTH, "none"]
 
 
 def _bound(obj: Any) -> Binding:
@@ -169,7 +171,7 @@ class RefreshGrant(grants.RefreshTokenGrant):
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = SECRET_AUTH
+    TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_AUTH
 
     def validate_token_request(self) -> None:
         super().validate_token_request()

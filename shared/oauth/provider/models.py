@@ -67,6 +67,7 @@ class Client(ClientMixin):
     # Public keys (RFC 7591): inline JWK Set, or where to fetch it.
     jwks: dict[str, Any] | None = None
     jwks_uri: str | None = None
+    introspection_endpoint_auth_method: str | None = None  # else as at the token endpoint
 
     @property
     def client_metadata(self) -> dict[str, Any]:
@@ -95,6 +96,8 @@ class Client(ClientMixin):
         return hmac.compare_digest(hash_secret(client_secret), self.client_secret_hash)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        if endpoint in ("introspection", "revocation") and self.introspection_endpoint_auth_method:
+            return method == self.introspection_endpoint_auth_method
         return method == self.token_endpoint_auth_method
 
     def check_response_type(self, response_type: str) -> bool:

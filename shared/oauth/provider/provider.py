@@ -21,10 +21,12 @@ from shared.db import Database
 from shared.kvstore import KeyValueStore
 from shared.metrics import TOKENS_ISSUED
 from shared.oauth.adapter import AuthlibResponse, StarletteAuthorizationServer, StarletteOAuth2Request
+from shared.oauth.provider.client_assertions import ASSERTION_ALGORITHMS, PRIVATE_KEY_JWT, PrivateKeyJwt
 from shared.oauth.provider.client_keys import ClientKeys
 from shared.oauth.provider.errors import UnmetAuthenticationRequirementsError
 from shared.oauth.provider.grants import (
     CLIENT_AUTH,
+    SECRET_AUTH,
     AuthorizationRequestPolicy,
     ClientCredentialsGrant,
     CodeGrant,
@@ -240,6 +242,7 @@ class BoundProvider:
     def _build_server(self, request: StarletteOAuth2Request | None) -> StarletteAuthorizationServer:
         server = self._attach(_ProviderServer(scopes_supported=list(self.config.scopes_supported)))
         server.register_token_generator("default", self.generate_token)
+        server.register_client_auth_method(PRIVATE_KEY_JWT, PrivateKeyJwt(server))
         policy = AuthorizationRequestPolicy(require_pushed=self.config.require_pushed_authorization_requests)
         server.register_grant(CodeGrant, [policy, S256CodeChallenge(required=True), ProviderOpenIDCode(require_nonce=False)])
         server.register_grant(RefreshGrant)
@@ -756,7 +759,6 @@ class Provider:
 
     def discovery(self) -> dict[str, Any]:
         p = self.config.paths
-        auth_methods = ["client_secret_basic", "client_secret_post", "none"]
         return {
             "issuer": self.config.issuer,
             "authorization_endpoint": self.url(p.authorization),
@@ -774,9 +776,10 @@ class Provider:
             "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
-            "token_endpoint_auth_methods_supported": auth_methods,
-            "introspection_endpoint_auth_methods_supported": auth_methods[:2],
-            "revocation_endpoint_auth_methods_supported": auth_methods[:2],
+            "token_endpoint_auth_methods_supported": CLIENT_AUTH,
+            "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGORITHMS,
+            "introspection_endpoint_auth_methods_supported": SECRET_AUTH,
+            "revocation_endpoint_auth_methods_supported": SECRET_AUTH,
             "code_challenge_methods_supported": ["S256"],
             "claims_supported": list(self.config.claims_supported),
             "claims_parameter_supported": True,

@@ -11,6 +11,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from sqlalchemy import ARRAY, Select, String, any_, bindparam, delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shared.clock import Clock, as_utc
@@ -342,12 +343,23 @@ class ProviderStore:
     def revoke_token(self, *, token_id: int) -> None:
         self.s.execute(self.q.revoke_token, {"b_id": token_id, "b_now": self.clock.now()})
 
+    def use_jti(self, *, client_id: str, jti: str, expires_at: dt.datetime) -> bool:
+        """Record a client assertion's ``jti``; False when it was used before.
+        Past ``expires_at`` the assertion is refused anyway, so the row may go."""
+        try:
+            with self.s.begin_nested():
+                self.s.execute(insert(self.t.used_jti).values(jti_hash=hash_secret(f"{client_id}\n{jti}"), expires_at=expires_at))
+        except IntegrityError:
+            return False
+        return True
+
     def purge_expired(self, *, before: dt.datetime) -> int:
         """Delete codes and tokens that stopped working before ``before``.
 
         Kept a while after expiry so replays are still recognised as such."""
         code, tok = self.t.authorization_code, self.t.token
-        n = self.s.execute(delete(code).where(code.c.expires_at < before)).rowcount
+        n = self.s.execute(delete(self.t.used_jti).where(self.t.used_jti.c.expires_at < self.clock.now())).rowcount
+        n += self.s.execute(delete(code).where(code.c.expires_at < before)).rowcount
         n += self.s.execute(
             delete(tok).where(tok.c.expires_at < before, or_(tok.c.refresh_expires_at.is_(None), tok.c.refresh_expires_at < before))
         ).rowcount
@@ -497,6 +509,7 @@ def client_from_row(row: Any) -> Client:
         require_pushed_authorization_requests=bool(registration.get("require_pushed_authorization_requests")),
         jwks=registration.get("jwks"),
         jwks_uri=registration.get("jwks_uri"),
+        introspection_endpoint_auth_method=registration.get("introspection_endpoint_auth_method"),
     )
 
 
@@ -506,4 +519,5 @@ def registration_metadata(config: ClientConfig) -> dict[str, Any]:
         "require_pushed_authorization_requests": config.require_pushed_authorization_requests,
         "jwks": config.jwks,
         "jwks_uri": config.jwks_uri,
+        "introspection_endpoint_auth_method": config.introspection_endpoint_auth_method,
     }

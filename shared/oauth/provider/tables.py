@@ -21,6 +21,7 @@ class ProviderTables:
     token: Table
     signing_key: Table
     logout_outbox: Table
+    used_jti: Table
 
 
 def define_provider_tables(metadata: MetaData) -> ProviderTables:
@@ -114,6 +115,21 @@ def define_provider_tables(metadata: MetaData) -> ProviderTables:
         # A delivering process's lease: others leave the row alone until it ends.
         Column("claimed_until", DateTime(timezone=True), nullable=True),
     )
+    # JWT ids seen in client assertions (RFC 7523 §3: a jti is used once),
+    # kept until the assertion expires. Written in the request's own
+    # transaction: the primary key is the single-use guarantee across
+    # replicas, and nothing waits on a second connection (SQLite).
+    used_jti = Table(
+        "oauth_used_jti",
+        metadata,
+        Column("jti_hash", String(64), primary_key=True),
+        Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+    )
     return ProviderTables(
-        client=client, authorization_code=authorization_code, token=token, signing_key=signing_key, logout_outbox=logout_outbox
+        client=client,
+        authorization_code=authorization_code,
+        token=token,
+        signing_key=signing_key,
+        logout_outbox=logout_outbox,
+        used_jti=used_jti,
     )

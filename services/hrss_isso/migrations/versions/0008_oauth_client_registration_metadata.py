@@ -1,4 +1,4 @@
-"""oauth_client.registration: client metadata beyond the columns (PAR required, JWKS, FAPI 2.0 profile)
+"""oauth_client.registration: client metadata beyond the columns (PAR required, JWKS, FAPI 2.0 profile); oauth_used_jti: client assertion ids used once
 
 Revision ID: 0008
 Revises: 0007
@@ -18,8 +18,16 @@ def upgrade() -> None:
     with op.batch_alter_table('oauth_client', schema=None) as batch_op:
         # Existing rows are rewritten from configuration at every start-up.
         batch_op.add_column(sa.Column('registration', sa.JSON(), nullable=False, server_default='{}'))
+    op.create_table('oauth_used_jti',
+    sa.Column('jti_hash', sa.String(length=64), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('jti_hash', name=op.f('pk_oauth_used_jti'))
+    )
+    with op.batch_alter_table('oauth_used_jti', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_oauth_used_jti_expires_at'), ['expires_at'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_table('oauth_used_jti')
     with op.batch_alter_table('oauth_client', schema=None) as batch_op:
         batch_op.drop_column('registration')
