@@ -53,6 +53,9 @@ class ClientConfig(BaseModel):
         default=None, description="The client's public keys (a JWK Set): request objects and private_key_jwt assertions."
     )
     jwks_uri: str | None = Field(default=None, description="Where the client publishes its public keys, instead of jwks.")
+    dpop_bound_access_tokens: bool = Field(
+        default=False, description="RFC 9449: the client's token requests must carry a DPoP proof; its tokens are bound to the key."
+    )
     introspection_endpoint_auth_method: Literal["client_secret_basic", "client_secret_post"] | None = Field(
         default=None,
         description="How the client authenticates at introspection and revocation, when not as at the token endpoint "
@@ -153,6 +156,9 @@ class ProviderSettings(ServiceSettings):
     )
     par_ttl: int = Field(
         default=60, gt=0, le=600, description="Lifetime of a pushed authorization request's request_uri (s); each is usable once."
+    )
+    dpop_nonce_required: bool = Field(
+        default=False, description="RFC 9449 §8: DPoP proofs must carry a server nonce (answered use_dpop_nonce with DPoP-Nonce)."
     )
     db_async_pool_size: int = Field(
         default=4,

@@ -84,3 +84,16 @@ def signed_request_object(key: ECKey, params: dict, *, issuer: str, now: int, li
     return jwt.encode(
         {"alg": "ES256", "kid": key.kid, "typ": "oauth-authz-req+jwt"}, {k: v for k, v in claims.items() if v is not None}, key
     )
+
+
+def dpop_proof(key: ECKey, method: str, url: str, *, iat: int, access_token: str | None = None, **claims: object) -> str:
+    """An RFC 9449 proof by ``key`` for ``method`` ``url`` (``ath`` of
+    ``access_token``); ``claims`` add to or override the claims (None removes one)."""
+    import hashlib
+
+    body: dict = {"jti": secrets.token_urlsafe(12), "htm": method, "htu": url, "iat": iat}
+    if access_token is not None:
+        body["ath"] = base64.urlsafe_b64encode(hashlib.sha256(access_token.encode()).digest()).rstrip(b"=").decode()
+    body.update(claims)
+    header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": key.as_dict(private=False)}
+    return jwt.encode(header, {k: v for k, v in body.items() if v is not None}, key)

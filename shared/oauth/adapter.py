@@ -89,6 +89,8 @@ class StarletteOAuth2Request(OAuth2Request):
         self.client_address = client_address
         self.persist_on_error = False
         self.pushed = False
+        # The key thumbprint of the request's checked DPoP proof (RFC 9449), if any.
+        self.dpop_jkt: str | None = None
 
     def use_params(self, items: list[tuple[str, str]]) -> None:
         """Serve these authorization parameters instead of the ones the request

@@ -68,6 +68,7 @@ class Client(ClientMixin):
     jwks: dict[str, Any] | None = None
     jwks_uri: str | None = None
     introspection_endpoint_auth_method: str | None = None  # else as at the token endpoint
+    dpop_bound_access_tokens: bool = False  # RFC 9449 §5.2: every token request must carry a proof
 
     @property
     def client_metadata(self) -> dict[str, Any]:
@@ -164,6 +165,7 @@ class Token(TokenMixin):
     revoked_at: dt.datetime | None
     now: dt.datetime
     kind: str = "access"  # which of the row's two secrets was presented
+    dpop_jkt: str | None = None  # bound to this key (RFC 9449 cnf.jkt)
     client: Client | None = None
     user: Principal | None = None
 

@@ -5,6 +5,7 @@ discovery and JWKS. Framework-free: routes turn the outcomes into pages.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -23,9 +24,11 @@ from shared.metrics import TOKENS_ISSUED
 from shared.oauth.adapter import AuthlibResponse, StarletteAuthorizationServer, StarletteOAuth2Request
 from shared.oauth.provider.client_assertions import ASSERTION_ALGORITHMS, PRIVATE_KEY_JWT, PrivateKeyJwt
 from shared.oauth.provider.client_keys import ClientKeys
+from shared.oauth.provider.dpop import DPOP_ALGORITHMS, IAT_WINDOW, DPoPError, NonceSource, Proof, verify_proof
 from shared.oauth.provider.errors import UnmetAuthenticationRequirementsError
 from shared.oauth.provider.grants import (
     CLIENT_AUTH,
+    DPOP_BINDING,
     SECRET_AUTH,
     AuthorizationRequestPolicy,
     ClientCredentialsGrant,
@@ -109,6 +112,8 @@ class ProviderConfig:
     # RFC 9126: PAR required of every client (else per client), and how long a request_uri lives.
     require_pushed_authorization_requests: bool = False
     par_ttl: int = 60
+    dpop_nonce_required: bool = False
+    nonce_secret: str = ""  # keys the stateless DPoP nonces (the service's secret key)
 
 
 BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
@@ -244,9 +249,9 @@ class BoundProvider:
         server.register_token_generator("default", self.generate_token)
         server.register_client_auth_method(PRIVATE_KEY_JWT, PrivateKeyJwt(server))
         policy = AuthorizationRequestPolicy(require_pushed=self.config.require_pushed_authorization_requests)
-        server.register_grant(CodeGrant, [policy, S256CodeChallenge(required=True), ProviderOpenIDCode(require_nonce=False)])
-        server.register_grant(RefreshGrant)
-        server.register_grant(ClientCredentialsGrant)
+        server.register_grant(CodeGrant, [policy, S256CodeChallenge(required=True), ProviderOpenIDCode(require_nonce=False), DPOP_BINDING])
+        server.register_grant(RefreshGrant, [DPOP_BINDING])
+        server.register_grant(ClientCredentialsGrant, [DPOP_BINDING])
         server.register_extension(self.provider.issuer_param)
         server.register_endpoint(ProviderIntrospection)
         server.register_endpoint(ProviderRevocation)
@@ -300,7 +305,11 @@ class BoundProvider:
             amr=user.amr if user else [],
             sid=user.context.get("sid") if user else None,
             context=user.context if user else {},
+            dpop_jkt=request.dpop_jkt,
         )
+        if request.dpop_jkt:
+            # RFC 9449 §5: the response names the binding; Authlib sends this dict as generated.
+            token["token_type"] = "DPoP"
 
     def principal_for(
         self, *, subject: str | None, acr: str | None, amr: list[str], auth_time: int | None, context: dict[str, Any]
@@ -409,6 +418,8 @@ class Provider:
         self.interactions = Interactions(config.kv, config.tokens, config.interaction_ttl)
         self.pushed = PushedRequests(config.kv, config.tokens, config.par_ttl)
         self.client_keys = ClientKeys()
+        # RFC 9449 §8: server nonces, when every proof must carry one.
+        self.dpop_nonces = NonceSource(config.nonce_secret) if config.dpop_nonce_required else None
         self.request_objects = RequestObjects(issuer=config.issuer, clock=config.clock, keys=self.client_keys)
         # Client rows for a few seconds (see ClientCache for why that is safe).
         self.clients = ClientCache()
@@ -471,6 +482,8 @@ class Provider:
             id_token_ttl=settings.id_token_ttl,
             require_pushed_authorization_requests=settings.require_pushed_authorization_requests,
             par_ttl=settings.par_ttl,
+            dpop_nonce_required=settings.dpop_nonce_required,
+            nonce_secret=settings.secret_key.get_secret_value(),
             logout_notice_max_age=settings.backchannel_logout_max_age,
             logout_retry_max_delay=settings.backchannel_logout_retry_max_delay,
             claims_supported=("sub", "acr", "amr", "auth_time", "trust_level", *claims_supported),
@@ -687,12 +700,62 @@ class Provider:
     # -- back-channel endpoints -------------------------------------------
     def token(self, req: StarletteOAuth2Request) -> AuthlibResponse:
         with self.db.session() as s:
-            response = self.bind(s).server.create_token_response(req)
+            bound = self.bind(s)
+            if "dpop" in req.headers:
+                refused = self._check_dpop(bound, req, method="POST", url=self.url(self.config.paths.token))
+                if refused is not None:
+                    return refused
+            response = bound.server.create_token_response(req)
             if response.status_code < 400 or req.persist_on_error:
                 s.commit()
             else:
                 s.rollback()
         return response
+
+    def _check_dpop(self, bound: BoundProvider, req: StarletteOAuth2Request, *, method: str, url: str) -> AuthlibResponse | None:
+        """Check the request's DPoP proof (RFC 9449 §4.3) and note its key on
+        ``req``; the error response when it fails. Its jti is recorded in the
+        request's transaction (oauth_used_jti), so a replay is refused on any replica."""
+        now = self.config.clock.timestamp()
+        try:
+            if len(req.headers.getlist("dpop")) != 1:
+                raise DPoPError("exactly one DPoP header is allowed")
+            proof = verify_proof(req.headers["dpop"], method=method, url=url, now=now, nonces=self.dpop_nonces)
+            self._use_proof(bound, proof)
+        except DPoPError as error:
+            log.info("dpop proof refused", extra={"fields": {"error": error.error, "why": error.description}})
+            return self.dpop_error(bound.server, error, now=now)
+        req.dpop_jkt = proof.jkt
+        return None
+
+    def check_resource_dpop(self, bound: BoundProvider, req: StarletteOAuth2Request, access_token: str) -> DPoPError | None:
+        """The proof beside a DPoP-bound token at userinfo (§7.1), its key noted on ``req``."""
+        now = self.config.clock.timestamp()
+        try:
+            if len(req.headers.getlist("dpop")) != 1:
+                raise DPoPError("exactly one DPoP header is required")
+            url = req.uri.split("?", 1)[0]
+            proof = verify_proof(
+                req.headers["dpop"], method=req.method, url=url, now=now, access_token=access_token, nonces=self.dpop_nonces
+            )
+            self._use_proof(bound, proof)
+        except DPoPError as error:
+            return error
+        req.dpop_jkt = proof.jkt
+        return None
+
+    @staticmethod
+    def _use_proof(bound: BoundProvider, proof: Proof) -> None:
+        expires_at = dt.datetime.fromtimestamp(proof.iat + IAT_WINDOW + 1, tz=dt.UTC)
+        if not bound.store.use_jti(client_id="dpop:" + proof.jkt, jti=proof.jti, expires_at=expires_at):
+            raise DPoPError("DPoP proof jti already used")
+
+    def dpop_error(self, server: StarletteAuthorizationServer, error: DPoPError, *, now: int) -> AuthlibResponse:
+        """RFC 9449 §5 at the token endpoint: 400, with a fresh nonce when one is wanted (§8)."""
+        headers: list[tuple[str, str]] = [("Cache-Control", "no-store")]
+        if error.error == "use_dpop_nonce" and self.dpop_nonces is not None:
+            headers.append(("DPoP-Nonce", self.dpop_nonces.current(now)))
+        return server.handle_response(400, {"error": error.error, "error_description": error.description}, headers)
 
     def endpoint(self, name: str, req: StarletteOAuth2Request) -> AuthlibResponse:
         with self.db.session() as s:
@@ -789,6 +852,7 @@ class Provider:
             "acr_values_supported": [lvl.acr for lvl in TrustLevel],
             "prompt_values_supported": ["none", "login"],
             "authorization_response_iss_parameter_supported": True,
+            "dpop_signing_alg_values_supported": DPOP_ALGORITHMS,
             "claim_types_supported": ["normal"],
             "backchannel_logout_supported": True,
             "backchannel_logout_session_supported": True,

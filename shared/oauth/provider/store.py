@@ -91,6 +91,7 @@ class _Statements:
             token.refresh_expires_at,
             token.refresh_used_at,
             token.revoked_at,
+            token.dpop_jkt,
         )
         self.token_columns = token_columns
         self._token = token
@@ -129,6 +130,7 @@ TOKEN_INSERT_COLUMNS = (
     "issued_at",
     "expires_at",
     "refresh_expires_at",
+    "dpop_jkt",
 )
 
 
@@ -418,6 +420,7 @@ def token_values(
     amr: list[str],
     sid: str | None,
     context: dict[str, Any],
+    dpop_jkt: str | None = None,
 ) -> dict[str, Any]:
     """The row of a new token (TOKEN_INSERT_COLUMNS); only hashes of its secrets."""
     return {
@@ -436,6 +439,7 @@ def token_values(
         "issued_at": now,
         "expires_at": now + dt.timedelta(seconds=expires_in),
         "refresh_expires_at": (refresh_expires_at or now + dt.timedelta(seconds=refresh_ttl)) if refresh_token else None,
+        "dpop_jkt": dpop_jkt,
     }
 
 
@@ -457,6 +461,7 @@ def token_from_row(row: Any, kind: str, *, now: dt.datetime) -> Token:
         refresh_expires_at,
         refresh_used_at,
         revoked_at,
+        dpop_jkt,
     ) = row
     return Token(
         id=id_,
@@ -477,6 +482,7 @@ def token_from_row(row: Any, kind: str, *, now: dt.datetime) -> Token:
         revoked_at=as_utc(revoked_at),
         now=now,
         kind=kind,
+        dpop_jkt=dpop_jkt,
     )
 
 
@@ -510,6 +516,7 @@ def client_from_row(row: Any) -> Client:
         jwks=registration.get("jwks"),
         jwks_uri=registration.get("jwks_uri"),
         introspection_endpoint_auth_method=registration.get("introspection_endpoint_auth_method"),
+        dpop_bound_access_tokens=bool(registration.get("dpop_bound_access_tokens")),
     )
 
 
@@ -520,4 +527,5 @@ def registration_metadata(config: ClientConfig) -> dict[str, Any]:
         "jwks": config.jwks,
         "jwks_uri": config.jwks_uri,
         "introspection_endpoint_auth_method": config.introspection_endpoint_auth_method,
+        "dpop_bound_access_tokens": config.dpop_bound_access_tokens,
     }

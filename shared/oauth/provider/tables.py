@@ -87,6 +87,8 @@ def define_provider_tables(metadata: MetaData) -> ProviderTables:
         Column("refresh_expires_at", DateTime(timezone=True), nullable=True),
         Column("refresh_used_at", DateTime(timezone=True), nullable=True),
         Column("revoked_at", DateTime(timezone=True), nullable=True),
+        # RFC 9449: the thumbprint of the key a DPoP-bound token is bound to (cnf.jkt).
+        Column("dpop_jkt", String(64), nullable=True),
     )
     signing_key = Table(
         "oauth_signing_key",

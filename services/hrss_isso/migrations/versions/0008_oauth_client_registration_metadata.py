@@ -1,4 +1,4 @@
-"""oauth_client.registration: client metadata beyond the columns (PAR required, JWKS, FAPI 2.0 profile); oauth_used_jti: client assertion ids used once
+"""oauth_client.registration: client metadata beyond the columns (PAR required, JWKS, FAPI 2.0 profile); oauth_used_jti: client assertion and DPoP proof ids used once; oauth_token.dpop_jkt
 
 Revision ID: 0008
 Revises: 0007
@@ -18,6 +18,8 @@ def upgrade() -> None:
     with op.batch_alter_table('oauth_client', schema=None) as batch_op:
         # Existing rows are rewritten from configuration at every start-up.
         batch_op.add_column(sa.Column('registration', sa.JSON(), nullable=False, server_default='{}'))
+    with op.batch_alter_table('oauth_token', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('dpop_jkt', sa.String(length=64), nullable=True))
     op.create_table('oauth_used_jti',
     sa.Column('jti_hash', sa.String(length=64), nullable=False),
     sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
@@ -29,5 +31,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('oauth_used_jti')
+    with op.batch_alter_table('oauth_token', schema=None) as batch_op:
+        batch_op.drop_column('dpop_jkt')
     with op.batch_alter_table('oauth_client', schema=None) as batch_op:
         batch_op.drop_column('registration')
