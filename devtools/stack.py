@@ -104,6 +104,16 @@ class StackConfig:
     def url(self, name: str) -> str:
         return f"http://{self.host}:{self.ports[name]}"
 
+    def fapi_registration(self, jwks_uri: str) -> dict[str, object]:
+        """How the ISSO (at gdzwfw_idp) and the portal (at the ISSO) are
+        registered: in development they sign private_key_jwt assertions with
+        a key derived at start-up (shared.oauth.rp_keys), published at
+        ``jwks_uri``, and must push their requests (PAR). Elsewhere they keep
+        their secrets unless a private key is configured (deploy/README.md)."""
+        if self.environment != "development":
+            return {}
+        return {"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": jwks_uri, "require_pushed_authorization_requests": True}
+
     def environments(self) -> dict[str, dict[str, str]]:
         # A stack of fewer services (the bench runs gdzwfw_idp alone) has no
         # port or database for the others; their environments are not used.
@@ -131,6 +141,7 @@ class StackConfig:
                         {
                             "client_id": "hrss-isso",
                             "client_secret": self.isso_secret_at_gdzwfw,
+                            **self.fapi_registration(f"{isso}/isso/federation/gdzwfw/jwks.json"),
                             "client_name": "广东人社统一认证",
                             "redirect_uris": [f"{isso}/isso/federation/gdzwfw/callback"],
                             "post_logout_redirect_uris": [f"{isso}/isso/logged-out"],
@@ -154,6 +165,9 @@ class StackConfig:
                         {
                             "client_id": "refund-portal",
                             "client_secret": self.refund_secret_at_isso,
+                            **self.fapi_registration(f"{refund}/auth/jwks.json"),
+                            # Its API introspects with the secret (the fast path).
+                            "introspection_endpoint_auth_method": "client_secret_basic",
                             "client_name": "失业保险稳岗返还",
                             "redirect_uris": [f"{refund}/auth/callback"],
                             "post_logout_redirect_uris": [f"{refund}/"],

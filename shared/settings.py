@@ -8,7 +8,7 @@ Each service subclasses :class:`ServiceSettings` with its own ``env_prefix``
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,8 +44,31 @@ class ClientConfig(BaseModel):
     backchannel_logout_uri: str | None = Field(default=None)
     grant_types: list[str] = Field(default_factory=lambda: ["authorization_code", "refresh_token"])
     scope: str = Field(default="openid profile")
-    token_endpoint_auth_method: Literal["client_secret_basic", "client_secret_post", "none"] = "client_secret_basic"
+    token_endpoint_auth_method: Literal["client_secret_basic", "client_secret_post", "private_key_jwt", "none"] = "client_secret_basic"
     introspection_allowed: bool = Field(default=False, description="May call the introspection endpoint (resource servers).")
+    require_pushed_authorization_requests: bool = Field(
+        default=False, description="RFC 9126: /authorize serves this client only with a request_uri from the PAR endpoint."
+    )
+    jwks: dict[str, Any] | None = Field(
+        default=None, description="The client's public keys (a JWK Set): request objects and private_key_jwt assertions."
+    )
+    jwks_uri: str | None = Field(default=None, description="Where the client publishes its public keys, instead of jwks.")
+    dpop_bound_access_tokens: bool = Field(
+        default=False, description="RFC 9449: the client's token requests must carry a DPoP proof; its tokens are bound to the key."
+    )
+    introspection_endpoint_auth_method: Literal["client_secret_basic", "client_secret_post"] | None = Field(
+        default=None,
+        description="How the client authenticates at introspection and revocation, when not as at the token endpoint "
+        "(a relying party on private_key_jwt that is also a resource server introspecting with its secret).",
+    )
+
+    @model_validator(mode="after")
+    def _keys_for_private_key_jwt(self) -> ClientConfig:
+        if self.token_endpoint_auth_method == "private_key_jwt" and not (self.jwks or self.jwks_uri):
+            raise ValueError(f"client {self.client_id!r}: private_key_jwt needs jwks or jwks_uri")
+        if self.jwks and self.jwks_uri:
+            raise ValueError(f"client {self.client_id!r}: jwks and jwks_uri are exclusive (RFC 7591 §2)")
+        return self
 
 
 def client_destinations(clients: list[ClientConfig]) -> list[str]:
@@ -139,6 +162,15 @@ class ProviderSettings(ServiceSettings):
     )
     backchannel_logout_retry_max_delay: int = Field(
         default=900, gt=0, description="The longest wait between two delivery attempts of a back-channel logout notice (s)."
+    )
+    require_pushed_authorization_requests: bool = Field(
+        default=False, description="RFC 9126, server-wide: /authorize serves every client only with a request_uri from the PAR endpoint."
+    )
+    par_ttl: int = Field(
+        default=60, gt=0, le=600, description="Lifetime of a pushed authorization request's request_uri (s); each is usable once."
+    )
+    dpop_nonce_required: bool = Field(
+        default=False, description="RFC 9449 §8: DPoP proofs must carry a server nonce (answered use_dpop_nonce with DPoP-Nonce)."
     )
 
     @property

@@ -6,11 +6,12 @@ import asyncio
 import base64
 import concurrent.futures
 import json
+import secrets
 from urllib.parse import parse_qs
 
 import httpx
 from joserfc import jwt
-from joserfc.jwk import KeySet
+from joserfc.jwk import ECKey, KeySet
 
 # demo-rp and its requests live in devtools (the benches drive it too).
 from devtools.demo_client import DEMO_REDIRECT, DEMO_RP, Pkce, authorize_params, query_of
@@ -55,3 +56,44 @@ def capture_logout_notices(provider) -> list[tuple[str, str]]:
 
     provider.outbox.transport = httpx.MockTransport(receive)
     return notices
+
+
+def client_key(kid: str = "client-key-1") -> ECKey:
+    """A client's signing key (ES256, as FAPI 2.0 allows)."""
+    return ECKey.generate_key("P-256", parameters={"kid": kid, "alg": "ES256", "use": "sig"}, private=True)
+
+
+def public_jwks(*keys: ECKey) -> dict:
+    return {"keys": [key.as_dict(private=False) for key in keys]}
+
+
+def signed_request_object(key: ECKey, params: dict, *, issuer: str, now: int, lifetime: int = 300, **envelope: object) -> str:
+    """An RFC 9101 request object of ``params``, signed by ``key``; the JWT
+    claims (iss, aud, exp, nbf, iat, jti) are right unless ``envelope``
+    changes them (None removes one)."""
+    claims = {
+        "iss": params["client_id"],
+        "aud": issuer,
+        "iat": now,
+        "nbf": now,
+        "exp": now + lifetime,
+        "jti": secrets.token_urlsafe(12),
+        **params,
+        **envelope,
+    }
+    return jwt.encode(
+        {"alg": "ES256", "kid": key.kid, "typ": "oauth-authz-req+jwt"}, {k: v for k, v in claims.items() if v is not None}, key
+    )
+
+
+def dpop_proof(key: ECKey, method: str, url: str, *, iat: int, access_token: str | None = None, **claims: object) -> str:
+    """An RFC 9449 proof by ``key`` for ``method`` ``url`` (``ath`` of
+    ``access_token``); ``claims`` add to or override the claims (None removes one)."""
+    import hashlib
+
+    body: dict = {"jti": secrets.token_urlsafe(12), "htm": method, "htu": url, "iat": iat}
+    if access_token is not None:
+        body["ath"] = base64.urlsafe_b64encode(hashlib.sha256(access_token.encode()).digest()).rstrip(b"=").decode()
+    body.update(claims)
+    header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": key.as_dict(private=False)}
+    return jwt.encode(header, {k: v for k, v in body.items() if v is not None}, key)

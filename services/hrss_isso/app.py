@@ -64,6 +64,7 @@ def create_app(
         "gdzwfw",
         # id_number: 个人注册 through the province needs the person's ID number.
         scope="openid profile id_number",
+        key_label="hrss_isso at gdzwfw_idp",
         redirect_uri=f"{issuer}/federation/gdzwfw/callback",
         transport=upstream_transport,
         clock=runtime.clock,

@@ -30,6 +30,11 @@ class IssoSettings(ProviderSettings, StaffTotpSettings):
     gdzwfw_issuer: str = Field(description="Issuer URL of 广东省统一身份认证平台.")
     gdzwfw_client_id: str = Field(default="hrss-isso", description="This service's client id at gdzwfw_idp.")
     gdzwfw_client_secret: SecretStr = Field(description="This service's client secret at gdzwfw_idp.")
+    gdzwfw_client_private_key: SecretStr | None = Field(
+        default=None,
+        description="Private JWK (EC P-256 or RSA, JSON) of this service's private_key_jwt at gdzwfw_idp, published at "
+        "/isso/federation/gdzwfw/jwks.json. Unset: derived from the secret key in development; the client secret elsewhere.",
+    )
     gdzwfw_timeout: float = Field(default=10.0, description="Seconds to wait for gdzwfw_idp's back channel.")
     api_scopes: list[str] = Field(
         default_factory=lambda: list(API_SCOPES),

@@ -61,7 +61,12 @@ def create_app(
     audit_keys = AuditKeys.from_settings(settings)
     passwords = passwords or PasswordService()
     rp = upstream_relying_party(
-        settings, "isso", redirect_uri=f"{settings.public_url}/auth/callback", transport=upstream_transport, clock=runtime.clock
+        settings,
+        "isso",
+        redirect_uri=f"{settings.public_url}/auth/callback",
+        transport=upstream_transport,
+        clock=runtime.clock,
+        key_label="refund_portal at hrss_isso",
     )
     http = httpx.AsyncClient(timeout=settings.isso_timeout, transport=upstream_transport)
 

@@ -55,7 +55,14 @@ class RefundSettings(ServiceSettings, StaffTotpSettings):
     hotline: str = Field(default="12333", description="咨询电话 of 广东人社 (12333) shown on the portal's pages.")
     isso_issuer: str = Field(description="Issuer URL of 广东人社统一认证 (hrss_isso), e.g. http://127.0.0.1:8002/isso.")
     isso_client_id: str = Field(default="refund-portal", description="This service's client id at hrss_isso.")
-    isso_client_secret: SecretStr = Field(description="This service's client secret at hrss_isso.")
+    isso_client_secret: SecretStr = Field(
+        description="This service's client secret at hrss_isso (introspection; logins too when it has no private key)."
+    )
+    isso_client_private_key: SecretStr | None = Field(
+        default=None,
+        description="Private JWK (EC P-256 or RSA, JSON) of this service's private_key_jwt at hrss_isso, published at "
+        "/auth/jwks.json. Unset: derived from the secret key in development; the client secret elsewhere.",
+    )
     isso_timeout: float = Field(default=10.0, description="Seconds to wait for hrss_isso's back channel.")
     introspection_cache_seconds: int = Field(
         default=30, description="Upper bound on how long an introspection result is reused (a revoked token is refused after this)."

@@ -50,7 +50,9 @@ class StarletteOAuth2Request(OAuth2Request):
     ``session`` is the server-side session dict of the HTTP request, kept for
     endpoints that act on the browser session (authorization, logout).
     ``persist_on_error`` lets a grant ask the route to commit even though it
-    answers with an error (revoking tokens on a replayed code).
+    answers with an error (revoking tokens on a replayed code). ``pushed``:
+    the authorization parameters came from the PAR endpoint (RFC 9126), or
+    from a parked request that was judged when it arrived.
     """
 
     def __init__(
@@ -87,6 +89,14 @@ class StarletteOAuth2Request(OAuth2Request):
         self.session = session if session is not None else {}
         self.client_address = client_address
         self.persist_on_error = False
+        self.pushed = False
+        # The key thumbprint of the request's checked DPoP proof (RFC 9449), if any.
+        self.dpop_jkt: str | None = None
+
+    def use_params(self, items: list[tuple[str, str]]) -> None:
+        """Serve these authorization parameters instead of the ones the request
+        carried (a pushed request's, or a request object's claims)."""
+        self.payload = _MultiDictPayload(items)
 
     @property
     def args(self) -> dict[str, str]:

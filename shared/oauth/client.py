@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 from authlib.deprecate import AuthlibDeprecationWarning
+from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
@@ -23,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
 from shared.clock import Clock, SystemClock
+from shared.oauth.rp_keys import RelyingPartyKey, public_jwks, signing_alg
 
 with warnings.catch_warnings():
     # Authlib 1.9 prefers the ``httpx2`` package and warns once when it falls
@@ -71,7 +73,10 @@ class RelyingParty:
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock | None = None,
         jwks_refetch_interval: int = 15,
+        private_key: RelyingPartyKey | None = None,
     ) -> None:
+        """``private_key``: authenticate with ``private_key_jwt`` (RFC 7523)
+        signed by it, at the token and PAR endpoints, instead of the secret."""
         self.name = name
         self.clock = clock or SystemClock()
         self.jwks_refetch_interval = jwks_refetch_interval
@@ -81,19 +86,27 @@ class RelyingParty:
         client_kwargs: dict[str, Any] = {
             "scope": scope,
             "code_challenge_method": "S256",
-            "token_endpoint_auth_method": "client_secret_basic",
+            "token_endpoint_auth_method": "client_secret_basic" if private_key is None else PrivateKeyJWT.name,
             "timeout": timeout,
         }
         if transport is not None:
             client_kwargs["transport"] = transport
+        self.private_key = private_key
         self._oauth = OAuth()
         self.app = self._oauth.register(
             name,
             client_id=client_id,
-            client_secret=client_secret,
+            client_secret=client_secret if private_key is None else private_key,
             server_metadata_url=f"{self.issuer}/.well-known/openid-configuration",
             client_kwargs=client_kwargs,
+            # Each assertion gets a fresh jti and is addressed (aud) to the
+            # endpoint it is sent to: token or PAR.
+            client_auth_methods=[PrivateKeyJWT(alg=signing_alg(private_key))] if private_key is not None else None,
         )
+
+    def public_jwks(self) -> dict:
+        """What this relying party publishes at its jwks_uri (empty without a key)."""
+        return public_jwks(self.private_key) if self.private_key is not None else {"keys": []}
 
     async def metadata(self) -> dict[str, Any]:
         try:
@@ -142,12 +155,36 @@ class RelyingParty:
 
     async def start(self, request: Request, **params: str) -> RedirectResponse:
         """Redirect the browser to the provider (state, nonce and PKCE kept
-        in the server-side session by Authlib)."""
-        await self.metadata()
+        in the server-side session by Authlib).
+
+        A provider with a PAR endpoint gets the parameters pushed over the
+        back channel (RFC 9126), authenticated as at the token endpoint; the
+        browser then carries only ``client_id`` and the ``request_uri``, so
+        nothing it could change travels through it."""
+        metadata = await self.metadata()
+        params = {k: v for k, v in params.items() if v}
+        par_endpoint = metadata.get("pushed_authorization_request_endpoint")
         try:
-            return await self.app.authorize_redirect(request, self.redirect_uri, **{k: v for k, v in params.items() if v})
+            if not par_endpoint:
+                return await self.app.authorize_redirect(request, self.redirect_uri, **params)
+            prepared = await self.app.create_authorization_url(self.redirect_uri, **params)
+            request_uri = await self._push(metadata, par_endpoint, prepared["url"])
         except httpx.HTTPError as exc:
             raise LoginFailed("unreachable", str(exc)) from exc
+        await self.app.save_authorize_data(request, redirect_uri=self.redirect_uri, **prepared)
+        query = httpx.QueryParams({"client_id": self.app.client_id, "request_uri": request_uri})
+        return RedirectResponse(f"{metadata['authorization_endpoint']}?{query}", status_code=302)
+
+    async def _push(self, metadata: dict[str, Any], endpoint: str, authorization_url: str) -> str:
+        async with self.app._get_oauth_client(**metadata) as client:
+            # Authenticated exactly as Authlib authenticates the token request.
+            auth = client.client_auth(client.token_endpoint_auth_method)
+            response = await client.post(endpoint, data=dict(httpx.URL(authorization_url).params), auth=auth)
+        body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+        if response.status_code != 201 or not isinstance(body.get("request_uri"), str):
+            log.warning("pushed authorization request refused", extra={"fields": {"provider": self.name, "status": response.status_code}})
+            raise LoginFailed("upstream_error", str(body.get("error_description", "")), upstream_error=body.get("error", "server_error"))
+        return body["request_uri"]
 
     async def finish(self, request: Request) -> VerifiedLogin:
         metadata = await self.metadata()
@@ -215,16 +252,20 @@ def upstream_relying_party(
     redirect_uri: str,
     transport: httpx.AsyncBaseTransport | None,
     clock: Clock,
+    key_label: str,
     scope: str = "openid profile",
 ) -> RelyingParty:
     """The relying party a service runs against its provider, from its settings.
 
     A relying party's settings name its provider's fields with the provider's
     name in front (``ISSO_GDZWFW_ISSUER``…, ``REFUND_ISSO_ISSUER``…): here
-    ``<upstream>_issuer``, ``_client_id``, ``_client_secret`` and ``_timeout``.
+    ``<upstream>_issuer``, ``_client_id``, ``_client_secret``,
+    ``_client_private_key`` (private_key_jwt; :func:`~shared.oauth.rp_keys.relying_party_key`,
+    derived from ``key_label`` in development) and ``_timeout``.
     ``upstream`` also names the Authlib client. ``clock`` paces refetching the
     provider's JWKS.
     """
+    from shared.oauth.rp_keys import relying_party_key
 
     def field(key: str) -> Any:
         return getattr(settings, f"{upstream}_{key}")
@@ -235,6 +276,7 @@ def upstream_relying_party(
         issuer=field("issuer"),
         client_id=field("client_id"),
         client_secret=field("client_secret").get_secret_value(),
+        private_key=relying_party_key(field("client_private_key"), settings, label=key_label),
         redirect_uri=redirect_uri,
         timeout=field("timeout"),
         transport=transport,

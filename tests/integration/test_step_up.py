@@ -101,7 +101,11 @@ def _challenge_to_upgrade_and_back(stack: StackConfig) -> None:
         assert unmet.status_code == 403 and str(unmet.url).startswith(f"{stack.url('gdzwfw_idp')}/authorize"), unmet.url
         assert "账号可信等级不足" in unmet.text and "“广东人社统一认证”要求账号可信等级达到" in unmet.text
         hops = [str(r.url) for r in unmet.history]
-        assert any("/isso/authorize?" in h and "acr_values=urn%3Agdzwfw%3Aloa%3AL2" in h for h in hops), hops
+        # Both hops push their requests (PAR): the level requirement travels
+        # over the back channel, the browser carries only a request_uri.
+        assert any("/isso/authorize?" in h and "request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3A" in h for h in hops), hops
+        assert str(unmet.url).startswith(f"{stack.url('gdzwfw_idp')}/authorize?client_id=") and "request_uri=" in str(unmet.url)
+        assert not any("/authorize?" in h and "acr_values=" in h for h in [*hops, str(unmet.url)]), hops
         assert any("/isso/federation/gdzwfw/start?interaction=" in h for h in hops), hops
         upgrade = re.search(r'href="([^"]*/account/verification\?interaction=[^"]+)"', unmet.text).group(1)
 

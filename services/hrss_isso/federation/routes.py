@@ -9,7 +9,7 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from services.hrss_isso.accounts.units import ProvincialClaims, confirm_provincial_link
@@ -347,6 +347,13 @@ async def logged_out(request: Request, state: str = "") -> Response:
         # (already checked by the provider when the logout began).
         return RedirectResponse(pending["to"], status_code=303)
     return render(request, "logged_out.html", {})
+
+
+@router.get("/federation/gdzwfw/jwks.json")
+async def client_jwks(upstream: UpstreamDep) -> JSONResponse:
+    """The public key of this service's private_key_jwt assertions at
+    gdzwfw_idp: the jwks_uri of its registration there."""
+    return JSONResponse(upstream.public_jwks(), headers={"Cache-Control": "public, max-age=300"})
 
 
 @router.post("/backchannel-logout")

@@ -7,7 +7,7 @@ import logging
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from services.refund_portal.admission import REQUIRED_LEVEL, STEP_UP_URL, admitted
 from services.refund_portal.deps import BackchannelLogoutDep, RefundSettingsDep, RelyingPartyDep
@@ -134,6 +134,13 @@ async def logout(form: CsrfForm, session: SessionDep, rp: RelyingPartyDep, setti
     session.clear()
     url = await rp.logout_url(id_token_hint=id_token, post_logout_redirect_uri=f"{settings.public_url}/")
     return RedirectResponse(url or "/", status_code=303)
+
+
+@router.get("/auth/jwks.json")
+async def client_jwks(rp: RelyingPartyDep) -> JSONResponse:
+    """The public key of the portal's private_key_jwt assertions at the
+    ISSO: the jwks_uri of its registration there."""
+    return JSONResponse(rp.public_jwks(), headers={"Cache-Control": "public, max-age=300"})
 
 
 @router.post("/auth/backchannel-logout")

@@ -14,6 +14,7 @@ __all__ = ["Binding"]
 
 class Binding(Protocol):
     config: Any  # ProviderConfig: issuer, clock, tokens, ttls, scoped claims
+    provider: Any  # Provider: client keys, DPoP proofs and nonces
     store: Any  # ProviderStore, or the hot paths' PrefetchedStore
 
     def principal_for(

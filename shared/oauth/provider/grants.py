@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from authlib.oauth2.rfc6749 import grants
-from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, InvalidScopeError
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, InvalidScopeError, OAuth2Error
 from authlib.oauth2.rfc6749.resource_protector import ResourceProtector
 from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc6750 import BearerTokenValidator
@@ -19,7 +19,6 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.core import OpenIDCode, UserInfoEndpoint
-from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -27,6 +26,7 @@ from joserfc.jwk import KeySet
 
 from shared.metrics import INTROSPECTIONS
 from shared.oauth.provider.binding import Binding
+from shared.oauth.provider.dpop import DPOP_ALGORITHMS
 from shared.oauth.provider.models import AuthorizationCode, Client, Principal, Token
 
 __all__ = [
@@ -35,7 +35,7 @@ __all__ = [
     "ClientCredentialsGrant",
     "S256CodeChallenge",
     "ProviderOpenIDCode",
-    "NoRequestObjects",
+    "AuthorizationRequestPolicy",
     "ProviderIntrospection",
     "ProviderRevocation",
     "ProviderUserInfo",
@@ -44,8 +44,10 @@ __all__ = [
 ]
 
 log = logging.getLogger("oauth.provider")
-CLIENT_AUTH = ["client_secret_basic", "client_secret_post", "none"]
 SECRET_AUTH = ["client_secret_basic", "client_secret_post"]
+# private_key_jwt: see client_assertions (registered on the server by the provider).
+CONFIDENTIAL_AUTH = [*SECRET_AUTH, "private_key_jwt"]
+CLIENT_AUTH = [*CONFIDENTIAL_AUTH, "none"]
 
 
 def _bound(obj: Any) -> Binding:
@@ -170,7 +172,7 @@ class RefreshGrant(grants.RefreshTokenGrant):
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = SECRET_AUTH
+    TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_AUTH
 
     def validate_token_request(self) -> None:
         super().validate_token_request()
@@ -183,23 +185,55 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
             raise InvalidScopeError("The client is not registered for the requested scope.")
 
 
-class NoRequestObjects:
-    """OpenID Connect Core §6: discovery says neither ``request`` nor
-    ``request_uri`` is supported, so a request carrying one is refused
-    rather than served without it (an essential ``acr`` inside the object
-    would be lost). Runs once the redirect URI is validated, so the error
-    goes back to the client; an unregistered one never gets a redirect."""
+class AuthorizationRequestPolicy:
+    """RFC 9126 §5: a client registered with
+    ``require_pushed_authorization_requests`` (or every client, when the
+    server says so) is served only with parameters it pushed to the PAR
+    endpoint; the provider resolves a ``request_uri`` (and a signed
+    ``request`` object) before Authlib runs and marks a pushed request.
+    Runs once the redirect URI is validated, so the error goes back to the
+    client; an unregistered one never gets a redirect."""
+
+    def __init__(self, *, require_pushed: bool) -> None:
+        self.require_pushed = require_pushed
 
     def __call__(self, grant: Any) -> None:
-        grant.register_hook("before_validate_authorization_request_payload", self.refuse)
+        grant.register_hook("before_validate_authorization_request_payload", self.check)
+
+    def check(self, grant: Any, redirect_uri: str) -> None:
+        request = grant.request
+        if not request.pushed and (self.require_pushed or request.client.require_pushed_authorization_requests):
+            raise InvalidRequestError("Pushed authorization request required: send the parameters to the PAR endpoint first.")
+
+
+class InvalidDPoPProofError(OAuth2Error):
+    error = "invalid_dpop_proof"
+    status_code = 400
+
+
+class DPoPBinding:
+    """RFC 9449 §5 at the token endpoint, for every grant: a client
+    registered with ``dpop_bound_access_tokens`` gets tokens only with a
+    proof, and a grant whose refresh token is bound continues only with a
+    proof of the same key. (The proof itself was checked before Authlib ran,
+    its key noted in ``request.dpop_jkt``.) No proof and no binding, as on the
+    client-credentials hot path: two attribute reads."""
+
+    def __call__(self, grant: Any) -> None:
+        grant.register_hook("before_create_token_response", self.check)
 
     @staticmethod
-    def refuse(grant: Any, redirect_uri: str) -> None:
-        data = grant.request.payload.data
-        if "request" in data:
-            raise RequestNotSupportedError()
-        if "request_uri" in data:
-            raise RequestURINotSupportedError()
+    def check(grant: Any) -> None:
+        request = grant.request
+        jkt = request.dpop_jkt
+        if jkt is None and request.client.dpop_bound_access_tokens:
+            raise InvalidDPoPProofError("The client must present a DPoP proof.")
+        old = request.refresh_token
+        if old is not None and old.dpop_jkt and old.dpop_jkt != jkt:
+            raise InvalidDPoPProofError("The refresh token is bound to another DPoP key.")
+
+
+DPOP_BINDING = DPoPBinding()
 
 
 class ProviderOpenIDCode(OpenIDCode):
@@ -255,10 +289,12 @@ class ProviderIntrospection(IntrospectionEndpoint):
             "iss": bound.config.issuer,
             "client_id": token.client_id,
             "scope": token.scope,
-            "token_type": "refresh_token" if token.kind == "refresh" else "Bearer",
+            "token_type": "refresh_token" if token.kind == "refresh" else ("DPoP" if token.dpop_jkt else "Bearer"),
             "iat": int(token.issued_at.timestamp()),
             "exp": int((token.refresh_expires_at if token.kind == "refresh" else token.expires_at).timestamp()),
         }
+        if token.dpop_jkt:
+            payload["cnf"] = {"jkt": token.dpop_jkt}
         if token.subject:
             user = bound.principal_for(
                 subject=token.subject, acr=token.acr, amr=token.amr, auth_time=token.auth_time, context=token.context
@@ -328,12 +364,35 @@ class _HintClaims(jwt.JWTClaimsRegistry):
         return None
 
 
+class DPoPChallenge(OAuth2Error):
+    """RFC 9449 §7.1: a resource's refusal of a DPoP-bound token, with the DPoP challenge."""
+
+    status_code = 401
+
+    def __init__(self, error: str, description: str, *, nonce: str | None = None) -> None:
+        super().__init__(description=description)
+        self.error, self.nonce = error, nonce
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        headers = [*super().get_headers(), ("WWW-Authenticate", f'DPoP error="{self.error}", algs="{" ".join(DPOP_ALGORITHMS)}"')]
+        # §8: a nonce to retry with.
+        return [*headers, ("DPoP-Nonce", self.nonce)] if self.nonce else headers
+
+
 class _BoundBearerValidator(BearerTokenValidator):
-    def __init__(self, bound: Binding) -> None:
+    """Bearer tokens; a DPoP-bound token sent as a bearer is refused (§7.2)."""
+
+    def __init__(self, bound: Binding, request: Any) -> None:
         super().__init__()
-        self.bound = bound
+        self.bound, self.request = bound, request
 
     def authenticate_token(self, token_string: str) -> Token | None:
+        token = self._find(token_string)
+        if token is not None and token.dpop_jkt:
+            raise DPoPChallenge("invalid_token", "The access token is DPoP-bound: present it with a DPoP proof.")
+        return token
+
+    def _find(self, token_string: str) -> Token | None:
         token = self.bound.store.find_token(access_token=token_string)
         if token is None or token.subject is None:
             return None
@@ -342,6 +401,29 @@ class _BoundBearerValidator(BearerTokenValidator):
             subject=token.subject, acr=token.acr, amr=token.amr, auth_time=token.auth_time, context=token.context
         )
         return token if token.user is not None else None
+
+
+class _DPoPTokenValidator(_BoundBearerValidator):
+    """``Authorization: DPoP <token>`` with a proof of the key it is bound to."""
+
+    TOKEN_TYPE = "dpop"
+
+    def authenticate_token(self, token_string: str) -> Token | None:
+        token = self._find(token_string)
+        if token is None:
+            return None
+        if not token.dpop_jkt:
+            raise DPoPChallenge("invalid_token", "The access token is not DPoP-bound.")
+        provider = self.bound.provider
+        refused = provider.check_resource_dpop(self.bound, self.request, token_string)
+        if refused is not None:
+            nonces = provider.dpop_nonces if refused.error == "use_dpop_nonce" else None
+            raise DPoPChallenge(
+                refused.error, refused.description, nonce=nonces.current(provider.config.clock.timestamp()) if nonces else None
+            )
+        if self.request.dpop_jkt != token.dpop_jkt:
+            raise DPoPChallenge("invalid_token", "The DPoP proof is not signed by the key the token is bound to.")
+        return token
 
 
 class _RequestBoundProtector(ResourceProtector):
@@ -360,5 +442,6 @@ class _RequestBoundProtector(ResourceProtector):
 
 def bearer_protector(bound: Binding, request: Any) -> ResourceProtector:
     protector = _RequestBoundProtector(request)
-    protector.register_token_validator(_BoundBearerValidator(bound))
+    protector.register_token_validator(_BoundBearerValidator(bound, request))
+    protector.register_token_validator(_DPoPTokenValidator(bound, request))
     return protector

@@ -125,7 +125,10 @@ class HotPaths:
         return {client_id: await self.client(client_id) for client_id in requesting_client_ids(req)}
 
     async def token(self, req: StarletteOAuth2Request) -> AuthlibResponse:
-        if req.form.get("grant_type") != "client_credentials":
+        # A client assertion's jti is written in the request's transaction
+        # (client_assertions): the general path, which has one.
+        # So is a DPoP proof's jti.
+        if req.form.get("grant_type") != "client_credentials" or "client_assertion" in req.form or "dpop" in req.headers:
             return await run_in_threadpool(self.provider.token, req)
         prefetched = PrefetchedStore(self.config.clock, clients=await self._clients(req))
         response = self.provider.bind_on_loop(prefetched).server.create_token_response(req)

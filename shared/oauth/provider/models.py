@@ -63,6 +63,12 @@ class Client(ClientMixin):
     scope: str
     token_endpoint_auth_method: str
     introspection_allowed: bool
+    require_pushed_authorization_requests: bool = False
+    # Public keys (RFC 7591): inline JWK Set, or where to fetch it.
+    jwks: dict[str, Any] | None = None
+    jwks_uri: str | None = None
+    introspection_endpoint_auth_method: str | None = None  # else as at the token endpoint
+    dpop_bound_access_tokens: bool = False  # RFC 9449 §5.2: every token request must carry a proof
 
     @property
     def client_metadata(self) -> dict[str, Any]:
@@ -91,6 +97,8 @@ class Client(ClientMixin):
         return hmac.compare_digest(hash_secret(client_secret), self.client_secret_hash)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        if endpoint in ("introspection", "revocation") and self.introspection_endpoint_auth_method:
+            return method == self.introspection_endpoint_auth_method
         return method == self.token_endpoint_auth_method
 
     def check_response_type(self, response_type: str) -> bool:
@@ -157,6 +165,7 @@ class Token(TokenMixin):
     revoked_at: dt.datetime | None
     now: dt.datetime
     kind: str = "access"  # which of the row's two secrets was presented
+    dpop_jkt: str | None = None  # bound to this key (RFC 9449 cnf.jkt)
     client: Client | None = None
     user: Principal | None = None
 

@@ -5,12 +5,13 @@ discovery and JWKS. Framework-free: routes turn the outcomes into pages.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidClientError, OAuth2Error
+from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidClientError, InvalidRequestError, OAuth2Error
 from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core.errors import LoginRequiredError
 from joserfc import jwt
@@ -21,11 +22,17 @@ from shared.db import Database
 from shared.kvstore import KeyValueStore
 from shared.metrics import TOKENS_ISSUED
 from shared.oauth.adapter import AuthlibResponse, StarletteAuthorizationServer, StarletteOAuth2Request
+from shared.oauth.provider.client_assertions import ASSERTION_ALGORITHMS, PRIVATE_KEY_JWT, PrivateKeyJwt
+from shared.oauth.provider.client_keys import ClientKeys
+from shared.oauth.provider.dpop import DPOP_ALGORITHMS, IAT_WINDOW, DPoPError, NonceSource, Proof, verify_proof
 from shared.oauth.provider.errors import UnmetAuthenticationRequirementsError
 from shared.oauth.provider.grants import (
+    CLIENT_AUTH,
+    DPOP_BINDING,
+    SECRET_AUTH,
+    AuthorizationRequestPolicy,
     ClientCredentialsGrant,
     CodeGrant,
-    NoRequestObjects,
     ProviderEndSession,
     ProviderIntrospection,
     ProviderOpenIDCode,
@@ -41,6 +48,8 @@ from shared.oauth.provider.interaction import Interaction, Interactions, essenti
 from shared.oauth.provider.keys import KeyManager, SigningKey
 from shared.oauth.provider.logout_outbox import LogoutOutbox, OutboxDepth, OutboxNotice
 from shared.oauth.provider.models import Client, Principal, Token
+from shared.oauth.provider.pushed import PushedRequests
+from shared.oauth.provider.request_objects import REQUEST_OBJECT_ALGORITHMS, RequestObjects
 from shared.oauth.provider.store import ClientCache, ProviderStore
 from shared.oauth.provider.tables import ProviderTables
 from shared.randomness import TokenSource
@@ -74,6 +83,7 @@ class EndpointPaths:
     revocation: str = "/revoke"
     jwks: str = "/jwks.json"
     end_session: str = "/logout"
+    pushed_authorization: str = "/par"
 
 
 @dataclass
@@ -99,6 +109,11 @@ class ProviderConfig:
     logout_notice_max_age: int = 24 * 3600
     logout_retry_max_delay: int = 900
     claims_supported: tuple[str, ...] = ("sub", "acr", "amr", "auth_time", "trust_level")
+    # RFC 9126: PAR required of every client (else per client), and how long a request_uri lives.
+    require_pushed_authorization_requests: bool = False
+    par_ttl: int = 60
+    dpop_nonce_required: bool = False
+    nonce_secret: str = ""  # keys the stateless DPoP nonces (the service's secret key)
 
 
 BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
@@ -232,9 +247,11 @@ class BoundProvider:
     def _build_server(self, request: StarletteOAuth2Request | None) -> StarletteAuthorizationServer:
         server = self._attach(_ProviderServer(scopes_supported=list(self.config.scopes_supported)))
         server.register_token_generator("default", self.generate_token)
-        server.register_grant(CodeGrant, [NoRequestObjects(), S256CodeChallenge(required=True), ProviderOpenIDCode(require_nonce=False)])
-        server.register_grant(RefreshGrant)
-        server.register_grant(ClientCredentialsGrant)
+        server.register_client_auth_method(PRIVATE_KEY_JWT, PrivateKeyJwt(server))
+        policy = AuthorizationRequestPolicy(require_pushed=self.config.require_pushed_authorization_requests)
+        server.register_grant(CodeGrant, [policy, S256CodeChallenge(required=True), ProviderOpenIDCode(require_nonce=False), DPOP_BINDING])
+        server.register_grant(RefreshGrant, [DPOP_BINDING])
+        server.register_grant(ClientCredentialsGrant, [DPOP_BINDING])
         server.register_extension(self.provider.issuer_param)
         server.register_endpoint(ProviderIntrospection)
         server.register_endpoint(ProviderRevocation)
@@ -288,7 +305,11 @@ class BoundProvider:
             amr=user.amr if user else [],
             sid=user.context.get("sid") if user else None,
             context=user.context if user else {},
+            dpop_jkt=request.dpop_jkt,
         )
+        if request.dpop_jkt:
+            # RFC 9449 §5: the response names the binding; Authlib sends this dict as generated.
+            token["token_type"] = "DPoP"
 
     def principal_for(
         self, *, subject: str | None, acr: str | None, amr: list[str], auth_time: int | None, context: dict[str, Any]
@@ -395,6 +416,11 @@ class Provider:
         self.db = db
         self.issuer_param = _Issuer(config.issuer)
         self.interactions = Interactions(config.kv, config.tokens, config.interaction_ttl)
+        self.pushed = PushedRequests(config.kv, config.tokens, config.par_ttl)
+        self.client_keys = ClientKeys()
+        # RFC 9449 §8: server nonces, when every proof must carry one.
+        self.dpop_nonces = NonceSource(config.nonce_secret) if config.dpop_nonce_required else None
+        self.request_objects = RequestObjects(issuer=config.issuer, clock=config.clock, keys=self.client_keys)
         # Client rows for a few seconds (see ClientCache for why that is safe).
         self.clients = ClientCache()
         self.async_pool_size = async_pool_size
@@ -454,6 +480,10 @@ class Provider:
             access_token_ttl=settings.access_token_ttl,
             refresh_token_ttl=settings.refresh_token_ttl,
             id_token_ttl=settings.id_token_ttl,
+            require_pushed_authorization_requests=settings.require_pushed_authorization_requests,
+            par_ttl=settings.par_ttl,
+            dpop_nonce_required=settings.dpop_nonce_required,
+            nonce_secret=settings.secret_key.get_secret_value(),
             logout_notice_max_age=settings.backchannel_logout_max_age,
             logout_retry_max_delay=settings.backchannel_logout_retry_max_delay,
             claims_supported=("sub", "acr", "amr", "auth_time", "trust_level", *claims_supported),
@@ -504,12 +534,24 @@ class Provider:
     # -- authorization endpoint -------------------------------------------
     def authorize(self, req: StarletteOAuth2Request, *, resumed: Interaction | None = None) -> Respond | ErrorPage | Login | Unmet:
         now = self.config.clock.timestamp()
+        if resumed is not None:
+            # Judged by AuthorizationRequestPolicy when it arrived, then parked.
+            req.pushed = True
+        elif "request_uri" in req.payload.data:
+            refused = self._take_pushed(req)
+            if refused is not None:
+                return refused
         # Decide inside one database session, then park the interaction after
         # it is closed: the key-value store may be the same SQLite database,
         # and nested write transactions there would wait on each other.
         with self.db.session() as s:
             bound = self.bind(s)
             server = bound.server
+            if "request" in req.payload.data:
+                try:
+                    self.request_objects.expand(server, req)
+                except OAuth2Error as error:
+                    return self._refused_object(server, req, error)
             principal = self.config.hooks.session_principal(s, req.session)
             data = req.payload.data
             if resumed is not None and resumed.needs_login:
@@ -552,9 +594,65 @@ class Provider:
         log.info("authorization code issued", extra={"fields": {"client_id": grant.client.client_id, "acr": principal.acr}})
         return Respond(response)
 
+    def _take_pushed(self, req: StarletteOAuth2Request) -> ErrorPage | None:
+        """RFC 9126 §4: serve the parameters pushed under ``request_uri``, and
+        only those (the query's other parameters are ignored). Unknown,
+        expired, spent or another client's: an error page, since none of its
+        parameters, the redirect URI included, can be trusted. Taken before
+        the authorization's database session (the key-value store may be the
+        same SQLite database)."""
+        pushed = self.pushed.take(req.payload.data["request_uri"])
+        if pushed is None or pushed.client_id != req.payload.client_id:
+            log.info("pushed request refused", extra={"fields": {"client_id": req.payload.client_id, "known": pushed is not None}})
+            return ErrorPage(error="invalid_request_uri", description="The request_uri is unknown, expired or already used.")
+        req.use_params(pushed.params)
+        req.pushed = True
+        return None
+
+    def _refused_object(self, server: StarletteAuthorizationServer, req: StarletteOAuth2Request, error: OAuth2Error) -> Respond | ErrorPage:
+        """A request object that cannot be verified says nothing trustworthy,
+        its redirect URI included: the error goes to the redirect URI beside
+        it in the query only if that one is registered for the client."""
+        client = server.query_client(req.payload.client_id) if req.payload.client_id else None
+        redirect_uri = req.payload.redirect_uri
+        log.info(
+            "request object refused", extra={"fields": {"client_id": req.payload.client_id, "error": error.error, "why": error.description}}
+        )
+        if client is not None and redirect_uri and client.check_redirect_uri(redirect_uri):
+            error.redirect_uri = redirect_uri
+        return self._error(server, req, error)
+
+    def push(self, req: StarletteOAuth2Request) -> AuthlibResponse:
+        """The PAR endpoint (RFC 9126 §2): an authenticated client's request,
+        validated as /authorize would (redirect URI, response type, scope,
+        PKCE), kept under a single-use ``request_uri``. Errors are JSON, never
+        a redirect."""
+        with self.db.session() as s:
+            server = self.bind(s).server
+            try:
+                client = server.authenticate_client(req, CLIENT_AUTH, endpoint="pushed_authorization")
+                if "request_uri" in req.payload.data:
+                    raise InvalidRequestError("'request_uri' must not be pushed.")
+                if req.payload.client_id != client.client_id:
+                    raise InvalidRequestError("'client_id' must name the authenticated client.")
+                if "request" in req.payload.data:
+                    self.request_objects.expand(server, req)
+                req.pushed = True
+                grant = server.get_authorization_grant(req)
+                grant.validate_no_multiple_request_parameter(req)
+                grant.validate_authorization_request()
+            except OAuth2Error as error:
+                error.redirect_uri = None
+                return server.handle_error_response(req, error)
+        request_uri = self.pushed.push(client.client_id, list(req.payload.data.items()))
+        log.info("authorization request pushed", extra={"fields": {"client_id": client.client_id}})
+        body = {"request_uri": request_uri, "expires_in": self.config.par_ttl}
+        return server.handle_response(201, body, [("Cache-Control", "no-store")])
+
     def deny(self, interaction: Interaction, req: StarletteOAuth2Request, error: str) -> Respond | ErrorPage:
         """End a parked request with an error for the client: the user gave
         up at the 'level too low' page, or an upstream provider refused."""
+        req.pushed = True  # parked, so judged when it arrived
         with self.db.session() as s:
             server = self.bind(s).server
             try:
@@ -602,12 +700,62 @@ class Provider:
     # -- back-channel endpoints -------------------------------------------
     def token(self, req: StarletteOAuth2Request) -> AuthlibResponse:
         with self.db.session() as s:
-            response = self.bind(s).server.create_token_response(req)
+            bound = self.bind(s)
+            if "dpop" in req.headers:
+                refused = self._check_dpop(bound, req, method="POST", url=self.url(self.config.paths.token))
+                if refused is not None:
+                    return refused
+            response = bound.server.create_token_response(req)
             if response.status_code < 400 or req.persist_on_error:
                 s.commit()
             else:
                 s.rollback()
         return response
+
+    def _check_dpop(self, bound: BoundProvider, req: StarletteOAuth2Request, *, method: str, url: str) -> AuthlibResponse | None:
+        """Check the request's DPoP proof (RFC 9449 §4.3) and note its key on
+        ``req``; the error response when it fails. Its jti is recorded in the
+        request's transaction (oauth_used_jti), so a replay is refused on any replica."""
+        now = self.config.clock.timestamp()
+        try:
+            if len(req.headers.getlist("dpop")) != 1:
+                raise DPoPError("exactly one DPoP header is allowed")
+            proof = verify_proof(req.headers["dpop"], method=method, url=url, now=now, nonces=self.dpop_nonces)
+            self._use_proof(bound, proof)
+        except DPoPError as error:
+            log.info("dpop proof refused", extra={"fields": {"error": error.error, "why": error.description}})
+            return self.dpop_error(bound.server, error, now=now)
+        req.dpop_jkt = proof.jkt
+        return None
+
+    def check_resource_dpop(self, bound: BoundProvider, req: StarletteOAuth2Request, access_token: str) -> DPoPError | None:
+        """The proof beside a DPoP-bound token at userinfo (§7.1), its key noted on ``req``."""
+        now = self.config.clock.timestamp()
+        try:
+            if len(req.headers.getlist("dpop")) != 1:
+                raise DPoPError("exactly one DPoP header is required")
+            url = req.uri.split("?", 1)[0]
+            proof = verify_proof(
+                req.headers["dpop"], method=req.method, url=url, now=now, access_token=access_token, nonces=self.dpop_nonces
+            )
+            self._use_proof(bound, proof)
+        except DPoPError as error:
+            return error
+        req.dpop_jkt = proof.jkt
+        return None
+
+    @staticmethod
+    def _use_proof(bound: BoundProvider, proof: Proof) -> None:
+        expires_at = dt.datetime.fromtimestamp(proof.iat + IAT_WINDOW + 1, tz=dt.UTC)
+        if not bound.store.use_jti(client_id="dpop:" + proof.jkt, jti=proof.jti, expires_at=expires_at):
+            raise DPoPError("DPoP proof jti already used")
+
+    def dpop_error(self, server: StarletteAuthorizationServer, error: DPoPError, *, now: int) -> AuthlibResponse:
+        """RFC 9449 §5 at the token endpoint: 400, with a fresh nonce when one is wanted (§8)."""
+        headers: list[tuple[str, str]] = [("Cache-Control", "no-store")]
+        if error.error == "use_dpop_nonce" and self.dpop_nonces is not None:
+            headers.append(("DPoP-Nonce", self.dpop_nonces.current(now)))
+        return server.handle_response(400, {"error": error.error, "error_description": error.description}, headers)
 
     def endpoint(self, name: str, req: StarletteOAuth2Request) -> AuthlibResponse:
         with self.db.session() as s:
@@ -674,7 +822,6 @@ class Provider:
 
     def discovery(self) -> dict[str, Any]:
         p = self.config.paths
-        auth_methods = ["client_secret_basic", "client_secret_post", "none"]
         return {
             "issuer": self.config.issuer,
             "authorization_endpoint": self.url(p.authorization),
@@ -683,6 +830,8 @@ class Provider:
             "jwks_uri": self.url(p.jwks),
             "introspection_endpoint": self.url(p.introspection),
             "revocation_endpoint": self.url(p.revocation),
+            "pushed_authorization_request_endpoint": self.url(p.pushed_authorization),
+            "require_pushed_authorization_requests": self.config.require_pushed_authorization_requests,
             "end_session_endpoint": self.url(p.end_session),
             "scopes_supported": list(self.config.scopes_supported),
             "response_types_supported": ["code"],
@@ -690,17 +839,20 @@ class Provider:
             "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
-            "token_endpoint_auth_methods_supported": auth_methods,
-            "introspection_endpoint_auth_methods_supported": auth_methods[:2],
-            "revocation_endpoint_auth_methods_supported": auth_methods[:2],
+            "token_endpoint_auth_methods_supported": CLIENT_AUTH,
+            "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGORITHMS,
+            "introspection_endpoint_auth_methods_supported": SECRET_AUTH,
+            "revocation_endpoint_auth_methods_supported": SECRET_AUTH,
             "code_challenge_methods_supported": ["S256"],
             "claims_supported": list(self.config.claims_supported),
             "claims_parameter_supported": True,
-            "request_parameter_supported": False,
+            "request_parameter_supported": True,
+            "request_object_signing_alg_values_supported": REQUEST_OBJECT_ALGORITHMS,
             "request_uri_parameter_supported": False,
             "acr_values_supported": [lvl.acr for lvl in TrustLevel],
             "prompt_values_supported": ["none", "login"],
             "authorization_response_iss_parameter_supported": True,
+            "dpop_signing_alg_values_supported": DPOP_ALGORITHMS,
             "claim_types_supported": ["normal"],
             "backchannel_logout_supported": True,
             "backchannel_logout_session_supported": True,

@@ -31,6 +31,8 @@ PATHS = EndpointPaths()
 _ERROR_TEXT = {
     "invalid_client": "发起登录的应用未在本平台登记，或其标识有误。",
     "invalid_request": "登录请求的参数不完整或有误，为保护您的账号安全，已停止跳转。",
+    "invalid_request_object": "登录请求的签名或内容无法核实，为保护您的账号安全，已停止跳转。",
+    "invalid_request_uri": "登录请求已失效（已使用或已超时），请返回原应用重新发起登录。",
 }
 
 
@@ -164,6 +166,10 @@ def machine_endpoints(provider: Provider, *, public_url: str):
     async def introspect(request: MachineRequest) -> MachineResponse:
         return _machine(await provider.hot.introspect(machine_oauth2_request(request, public_url=public_url)))
 
+    async def pushed_authorization(request: MachineRequest) -> MachineResponse:
+        req = machine_oauth2_request(request, public_url=public_url)
+        return _machine(await run_in_threadpool(provider.push, req))
+
     def endpoint(name: str):
         async def handle(request: MachineRequest) -> MachineResponse:
             req = machine_oauth2_request(request, public_url=public_url)
@@ -177,6 +183,7 @@ def machine_endpoints(provider: Provider, *, public_url: str):
         (PATHS.token, ("POST",), token),
         (PATHS.introspection, ("POST",), introspect),
         (PATHS.revocation, ("POST",), endpoint("revocation")),
+        (PATHS.pushed_authorization, ("POST",), pushed_authorization),
         (PATHS.userinfo, ("GET", "POST"), endpoint("userinfo")),
     ]
 

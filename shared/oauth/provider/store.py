@@ -11,6 +11,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from sqlalchemy import ARRAY, Select, String, any_, bindparam, delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shared.clock import Clock, as_utc
@@ -47,6 +48,7 @@ class _Statements:
             client.scope,
             client.token_endpoint_auth_method,
             client.introspection_allowed,
+            client.registration,
         ).where(client.client_id == bindparam("b_client_id"))
         # inline(): no RETURNING of the new id on PostgreSQL, which nothing reads.
         self.insert_code = insert(tables.authorization_code).inline()
@@ -89,6 +91,7 @@ class _Statements:
             token.refresh_expires_at,
             token.refresh_used_at,
             token.revoked_at,
+            token.dpop_jkt,
         )
         self.token_columns = token_columns
         self._token = token
@@ -127,6 +130,7 @@ TOKEN_INSERT_COLUMNS = (
     "issued_at",
     "expires_at",
     "refresh_expires_at",
+    "dpop_jkt",
 )
 
 
@@ -210,6 +214,7 @@ class ProviderStore:
             "scope": config.scope,
             "token_endpoint_auth_method": config.token_endpoint_auth_method,
             "introspection_allowed": config.introspection_allowed,
+            "registration": registration_metadata(config),
         }
         c = self.t.client.c
         done = self.s.execute(update(self.t.client).where(c.client_id == config.client_id).values(**values)).rowcount
@@ -340,12 +345,23 @@ class ProviderStore:
     def revoke_token(self, *, token_id: int) -> None:
         self.s.execute(self.q.revoke_token, {"b_id": token_id, "b_now": self.clock.now()})
 
+    def use_jti(self, *, client_id: str, jti: str, expires_at: dt.datetime) -> bool:
+        """Record a client assertion's ``jti``; False when it was used before.
+        Past ``expires_at`` the assertion is refused anyway, so the row may go."""
+        try:
+            with self.s.begin_nested():
+                self.s.execute(insert(self.t.used_jti).values(jti_hash=hash_secret(f"{client_id}\n{jti}"), expires_at=expires_at))
+        except IntegrityError:
+            return False
+        return True
+
     def purge_expired(self, *, before: dt.datetime) -> int:
         """Delete codes and tokens that stopped working before ``before``.
 
         Kept a while after expiry so replays are still recognised as such."""
         code, tok = self.t.authorization_code, self.t.token
-        n = self.s.execute(delete(code).where(code.c.expires_at < before)).rowcount
+        n = self.s.execute(delete(self.t.used_jti).where(self.t.used_jti.c.expires_at < self.clock.now())).rowcount
+        n += self.s.execute(delete(code).where(code.c.expires_at < before)).rowcount
         n += self.s.execute(
             delete(tok).where(tok.c.expires_at < before, or_(tok.c.refresh_expires_at.is_(None), tok.c.refresh_expires_at < before))
         ).rowcount
@@ -404,6 +420,7 @@ def token_values(
     amr: list[str],
     sid: str | None,
     context: dict[str, Any],
+    dpop_jkt: str | None = None,
 ) -> dict[str, Any]:
     """The row of a new token (TOKEN_INSERT_COLUMNS); only hashes of its secrets."""
     return {
@@ -422,6 +439,7 @@ def token_values(
         "issued_at": now,
         "expires_at": now + dt.timedelta(seconds=expires_in),
         "refresh_expires_at": (refresh_expires_at or now + dt.timedelta(seconds=refresh_ttl)) if refresh_token else None,
+        "dpop_jkt": dpop_jkt,
     }
 
 
@@ -443,6 +461,7 @@ def token_from_row(row: Any, kind: str, *, now: dt.datetime) -> Token:
         refresh_expires_at,
         refresh_used_at,
         revoked_at,
+        dpop_jkt,
     ) = row
     return Token(
         id=id_,
@@ -463,6 +482,7 @@ def token_from_row(row: Any, kind: str, *, now: dt.datetime) -> Token:
         revoked_at=as_utc(revoked_at),
         now=now,
         kind=kind,
+        dpop_jkt=dpop_jkt,
     )
 
 
@@ -478,7 +498,9 @@ def client_from_row(row: Any) -> Client:
         scope,
         auth_method,
         introspection_allowed,
+        registration,
     ) = row
+    registration = registration or {}
     return Client(
         client_id=client_id,
         client_secret_hash=secret_hash,
@@ -490,4 +512,20 @@ def client_from_row(row: Any) -> Client:
         scope=scope,
         token_endpoint_auth_method=auth_method,
         introspection_allowed=bool(introspection_allowed),
+        require_pushed_authorization_requests=bool(registration.get("require_pushed_authorization_requests")),
+        jwks=registration.get("jwks"),
+        jwks_uri=registration.get("jwks_uri"),
+        introspection_endpoint_auth_method=registration.get("introspection_endpoint_auth_method"),
+        dpop_bound_access_tokens=bool(registration.get("dpop_bound_access_tokens")),
     )
+
+
+def registration_metadata(config: ClientConfig) -> dict[str, Any]:
+    """What the ``registration`` column holds for a configured client."""
+    return {
+        "require_pushed_authorization_requests": config.require_pushed_authorization_requests,
+        "jwks": config.jwks,
+        "jwks_uri": config.jwks_uri,
+        "introspection_endpoint_auth_method": config.introspection_endpoint_auth_method,
+        "dpop_bound_access_tokens": config.dpop_bound_access_tokens,
+    }

@@ -21,6 +21,7 @@ class ProviderTables:
     token: Table
     signing_key: Table
     logout_outbox: Table
+    used_jti: Table
 
 
 def define_provider_tables(metadata: MetaData) -> ProviderTables:
@@ -37,6 +38,9 @@ def define_provider_tables(metadata: MetaData) -> ProviderTables:
         Column("scope", String(500), nullable=False),
         Column("token_endpoint_auth_method", String(40), nullable=False),
         Column("introspection_allowed", Boolean, nullable=False, default=False),
+        # Registration metadata beyond the columns above (RFC 7591 names:
+        # require_pushed_authorization_requests, jwks, jwks_uri, ...).
+        Column("registration", JSON, nullable=False, default=dict),
         Column("created_at", DateTime(timezone=True), nullable=False),
     )
     authorization_code = Table(
@@ -83,6 +87,8 @@ def define_provider_tables(metadata: MetaData) -> ProviderTables:
         Column("refresh_expires_at", DateTime(timezone=True), nullable=True),
         Column("refresh_used_at", DateTime(timezone=True), nullable=True),
         Column("revoked_at", DateTime(timezone=True), nullable=True),
+        # RFC 9449: the thumbprint of the key a DPoP-bound token is bound to (cnf.jkt).
+        Column("dpop_jkt", String(64), nullable=True),
     )
     signing_key = Table(
         "oauth_signing_key",
@@ -111,6 +117,21 @@ def define_provider_tables(metadata: MetaData) -> ProviderTables:
         # A delivering process's lease: others leave the row alone until it ends.
         Column("claimed_until", DateTime(timezone=True), nullable=True),
     )
+    # JWT ids seen in client assertions (RFC 7523 §3: a jti is used once),
+    # kept until the assertion expires. Written in the request's own
+    # transaction: the primary key is the single-use guarantee across
+    # replicas, and nothing waits on a second connection (SQLite).
+    used_jti = Table(
+        "oauth_used_jti",
+        metadata,
+        Column("jti_hash", String(64), primary_key=True),
+        Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+    )
     return ProviderTables(
-        client=client, authorization_code=authorization_code, token=token, signing_key=signing_key, logout_outbox=logout_outbox
+        client=client,
+        authorization_code=authorization_code,
+        token=token,
+        signing_key=signing_key,
+        logout_outbox=logout_outbox,
+        used_jti=used_jti,
     )

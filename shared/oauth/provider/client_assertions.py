@@ -1,0 +1,80 @@
+"""Client authentication with ``private_key_jwt`` (RFC 7523 §2.2, OIDC Core §9).
+
+Authlib's :class:`~authlib.oauth2.rfc7523.JWTBearerClientAssertion` reads the
+assertion, finds the client by ``sub`` and checks the signature against its
+keys (:mod:`.client_keys`). The claims are checked here, at the provider's
+clock: ``iss`` = ``sub`` = the client, ``aud`` this provider (its issuer, or
+the endpoint the assertion was sent to, as RFC 7523 and FAPI 2.0 both
+allow), ``exp`` present and not passed, ``jti`` never seen before (in the
+database, with the request's own transaction: see ``oauth_used_jti``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from authlib.oauth2.rfc6749 import InvalidClientError
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from joserfc import jwt
+from joserfc.errors import JoseError
+
+from shared.oauth.provider.models import Client
+
+__all__ = ["PrivateKeyJwt", "ASSERTION_ALGORITHMS", "PRIVATE_KEY_JWT"]
+
+PRIVATE_KEY_JWT = "private_key_jwt"
+# FAPI 2.0 §5.4: PS256, ES256 or EdDSA; RS256 for plain OIDC clients. Never HS*, never none.
+ASSERTION_ALGORITHMS = ["PS256", "ES256", "EdDSA", "RS256"]
+_LEEWAY = 30
+
+
+class PrivateKeyJwt(JWTBearerClientAssertion):
+    CLIENT_AUTH_METHOD = PRIVATE_KEY_JWT
+
+    def __init__(self, server: Any) -> None:
+        super().__init__(validate_jti=True, leeway=_LEEWAY)
+        # The server's ``bound`` is read at each call: the event loop's server
+        # is rebound to each request (see BoundProvider._attach).
+        self.server = server
+
+    def process_assertion_claims(self, assertion: str, resolve_key: Any) -> dict:
+        try:
+            token = jwt.decode(assertion, resolve_key, algorithms=ASSERTION_ALGORITHMS)
+        except JoseError as error:
+            raise InvalidClientError(description=f"client assertion: {error.description or error.error}") from error
+        self.verify_claims(token.claims)
+        return token.claims
+
+    def verify_claims(self, claims: dict) -> None:
+        bound = self.server.bound
+        now = bound.config.clock.timestamp()
+        registry = jwt.JWTClaimsRegistry(
+            now=now,
+            leeway=self.leeway,
+            iss={"essential": True},
+            sub={"essential": True},
+            aud={"essential": True, "values": self.get_audiences()},
+            exp={"essential": True},
+            jti={"essential": True},
+        )
+        try:
+            registry.validate(claims)
+        except JoseError as error:
+            raise InvalidClientError(description=f"client assertion: {error.description or error.error}") from error
+        if claims["iss"] != claims["sub"]:
+            raise InvalidClientError(description="client assertion: 'iss' and 'sub' must both be the client.")
+        expires_at = dt.datetime.fromtimestamp(int(claims["exp"]) + self.leeway, tz=dt.UTC)
+        if not bound.store.use_jti(client_id=str(claims["sub"]), jti=str(claims["jti"]), expires_at=expires_at):
+            raise InvalidClientError(description="client assertion: 'jti' already used.")
+
+    def get_audiences(self) -> list[str]:
+        config = self.server.bound.config
+        paths = config.paths
+        return [config.issuer, *(config.issuer + path for path in (paths.token, paths.pushed_authorization))]
+
+    def resolve_client_public_key(self, client: Client) -> Any:
+        keys = self.server.bound.provider.client_keys.key_set(client)
+        if keys is None:
+            raise InvalidClientError(description="client assertion: the client has no keys registered.")
+        return keys

@@ -1,0 +1,60 @@
+"""Both hops of the chain over real HTTP as registered in development: the
+ISSO at gdzwfw_idp and the portal at the ISSO authenticate with
+private_key_jwt (keys derived at start-up, published at their jwks_uri) and
+must push their authorization requests; their secrets no longer open the
+token endpoint, and a request not pushed is refused. The logins themselves
+(test_chain.py, test_step_up.py) go through PAR and private_key_jwt."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from joserfc.jwk import KeySet
+
+from devtools.stack import StackConfig
+from tests.chain_helpers import portal_login
+from tests.oidc_helpers import Pkce, authorize_params, query_of
+
+HOPS = {
+    # provider, its token endpoint, the relying party's client id, its secret there, its redirect and jwks URIs
+    "isso-at-gdzwfw": ("gdzwfw_idp", "", "hrss-isso", "isso_secret_at_gdzwfw", "/isso/federation/gdzwfw/callback", "hrss_isso"),
+    "portal-at-isso": ("hrss_isso", "/isso", "refund-portal", "refund_secret_at_isso", "/auth/callback", "refund_portal"),
+}
+
+
+@pytest.mark.parametrize("hop", list(HOPS))
+def test_the_relying_party_publishes_its_key_and_its_secret_no_longer_opens_the_token_endpoint(stack: StackConfig, hop: str) -> None:
+    provider, prefix, client_id, secret_field, _, rp = HOPS[hop]
+    meta = httpx.get(f"{stack.url(provider)}{prefix}/.well-known/openid-configuration").json()
+    assert "private_key_jwt" in meta["token_endpoint_auth_methods_supported"] and meta["pushed_authorization_request_endpoint"]
+    jwks_path = "/isso/federation/gdzwfw/jwks.json" if rp == "hrss_isso" else "/auth/jwks.json"
+    keys = KeySet.import_key_set(httpx.get(stack.url(rp) + jwks_path).json())
+    assert len(keys.keys) == 1 and not keys.keys[0].is_private
+    answer = httpx.post(
+        meta["token_endpoint"],
+        data={"grant_type": "authorization_code", "code": "x", "redirect_uri": "http://x"},
+        auth=(client_id, getattr(stack, secret_field)),
+    )
+    assert answer.status_code == 401 and answer.json()["error_description"] == "client must authenticate with private_key_jwt"
+
+
+@pytest.mark.parametrize("hop", list(HOPS))
+def test_a_request_the_relying_party_did_not_push_is_refused(stack: StackConfig, hop: str) -> None:
+    provider, prefix, client_id, _, redirect_path, rp = HOPS[hop]
+    redirect_uri = stack.url(rp) + redirect_path
+    params = authorize_params(Pkce.new(), client_id=client_id, redirect_uri=redirect_uri)
+    answer = httpx.get(f"{stack.url(provider)}{prefix}/authorize", params=params)
+    assert answer.status_code == 302 and answer.headers["location"].startswith(redirect_uri + "?")
+    assert query_of(answer)["error"] == "invalid_request" and "code" not in query_of(answer)
+
+
+def test_the_login_through_both_hops_carries_only_request_uris_in_the_browser(stack: StackConfig) -> None:
+    visited: list[httpx.URL] = []
+    with httpx.Client(follow_redirects=True, event_hooks={"request": [lambda request: visited.append(request.url)]}) as browser:
+        admitted = portal_login(browser, stack.url("refund_portal"), "demo_l2")
+    assert admitted.status_code == 200 and "四级（原L2）" in admitted.text
+    authorize_hops = [str(url) for url in visited if url.path.endswith("/authorize")]
+    assert {httpx.URL(url).port for url in authorize_hops} == {stack.ports["gdzwfw_idp"], stack.ports["hrss_isso"]}, authorize_hops
+    for url in authorize_hops:
+        query = httpx.URL(url).params
+        assert set(query.keys()) == {"client_id", "request_uri"}, url
