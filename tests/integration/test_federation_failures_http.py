@@ -42,12 +42,14 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
 import uvicorn
 from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 from sqlalchemy import create_engine, func, select
 from starlette.applications import Starlette
@@ -55,10 +57,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from devtools.stack import SERVICES, Stack, StackConfig, database_urls, drop_databases, free_port
+from devtools.stack import DEV_SECRET, SERVICES, Stack, StackConfig, database_urls, drop_databases, free_port
 from services.gdzwfw_idp.models import provider_tables as gdzwfw_provider_tables
 from services.hrss_isso.models import FederatedLogin, ProvincialLink, Unit
+from shared.oauth.rp_keys import relying_party_key
 from shared.randomness import hash_secret
+from shared.settings import ServiceSettings
 from tests.chain_helpers import form_value, login_at_gdzwfw
 from tests.conftest import TEST_DATABASE_URL
 from tests.oidc_helpers import DEMO_REDIRECT, Pkce, authorize_params, essential_acr_claims, query_of
@@ -334,9 +338,27 @@ class Province:
             f"{q['redirect_uri']}?{urlencode({'code': code, 'state': q['state'], 'iss': self.issuer})}", status_code=302
         )
 
+    def _authenticated(self, request: Request, form: Any) -> bool:
+        """The ISSO's private_key_jwt assertion (development: its key derived
+        from the stack's secret key), or its secret."""
+        if assertion := form.get("client_assertion"):
+            key = relying_party_key(
+                None,
+                ServiceSettings(environment="development", database_url="sqlite://", secret_key=DEV_SECRET, public_url="http://x"),
+                label="hrss_isso at gdzwfw_idp",
+            )
+            try:
+                claims = jwt.decode(str(assertion), key, algorithms=["ES256"]).claims
+            except JoseError:
+                return False
+            return claims.get("iss") == claims.get("sub") == ISSO_CLIENT_ID
+        return (
+            request.headers.get("authorization") == "Basic " + base64.b64encode(f"{ISSO_CLIENT_ID}:{self.client_secret}".encode()).decode()
+        )
+
     async def _token(self, request: Request) -> Response:
         form = await request.form()
-        if request.headers.get("authorization") != "Basic " + base64.b64encode(f"{ISSO_CLIENT_ID}:{self.client_secret}".encode()).decode():
+        if not self._authenticated(request, form):
             return JSONResponse({"error": "invalid_client"}, status_code=401)
         grant = self.codes.pop(str(form.get("code")), None)
         verifier = str(form.get("code_verifier", ""))
@@ -490,7 +512,8 @@ def test_a_callback_for_someone_elses_login_is_refused(chain: Running) -> None:
         _, planted = up_to_the_callback(chain, attacker, "demo_l3")
     with httpx.Client() as victim:
         pending = victim.get(f"{chain.isso}/federation/gdzwfw/start")
-        assert pending.status_code in (302, 303) and params_of(pending.headers["location"])["state"] != params_of(planted)["state"]
+        # The victim's own request was pushed (PAR): its state is not in the URL, and is not the planted one.
+        assert pending.status_code in (302, 303) and "request_uri" in params_of(pending.headers["location"])
         before = chain.snapshot()
         page = victim.get(planted)
         assert_failure_page(page, 400, STATE, f"{chain.isso}/login")
