@@ -93,3 +93,23 @@ def test_the_code_flow_with_par_and_private_key_jwt(idp: Idp) -> None:
     data = {"grant_type": "authorization_code", "code": query_of(done)["code"], "redirect_uri": REDIRECT, "code_verifier": pkce.verifier}
     tokens = idp.client.post("/token", data={**data, **assertion(idp)})
     assert tokens.status_code == 200 and "id_token" in tokens.json(), tokens.text
+
+
+def test_an_assertion_spent_at_par_is_refused_there_and_at_the_token_endpoint(idp: Idp) -> None:
+    pkce = Pkce.new()
+    params = authorize_params(pkce, client_id=CLIENT_ID, redirect_uri=REDIRECT)
+    auth = assertion(idp, aud=ISSUER)  # the issuer: an audience both endpoints accept
+    assert idp.client.post("/par", data={**params, **auth}).status_code == 201
+    again = idp.client.post("/par", data={**params, **auth})
+    assert again.status_code == 401 and again.json()["error"] == "invalid_client"
+    assert client_credentials(idp, auth).status_code == 401
+
+
+def test_a_pushed_request_keeps_no_client_credentials(idp: Idp) -> None:
+    pkce = Pkce.new()
+    params = authorize_params(pkce, client_id=CLIENT_ID, redirect_uri=REDIRECT)
+    auth = assertion(idp, aud=ISSUER + "/par")
+    request_uri = idp.client.post("/par", data={**params, **auth}).json()["request_uri"]
+    kept = idp.app.state.provider.pushed.take(request_uri)
+    assert kept is not None and kept.client_id == CLIENT_ID and dict(kept.params)["state"] == params["state"]
+    assert not {"client_assertion", "client_assertion_type", "client_secret"} & set(dict(kept.params))

@@ -343,3 +343,25 @@ def test_an_api_record_is_exactly_what_the_documented_schema_makes_of_the_record
             assert refund_body(record) == Refund.model_validate(present(record)).model_dump(mode="json")
     listed = records.client.get("/api/v1/refunds/me", headers=bearer(token)).json()["records"]
     assert listed[0]["decided_at"].endswith("Z") and listed[0]["status"] == "confirmed"
+
+
+def test_a_dpop_bound_token_sent_as_a_bearer_is_refused(records: Env) -> None:
+    """RFC 9449 §7.1: a token bound to a key (``cnf``) is good only with a
+    proof of that key; this API checks none yet, so it takes none."""
+    bound = records.isso.issue("tok-bound", unit=UNIT_L2, cnf={"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}, token_type="DPoP")
+    for path in ("/api/v1/refunds/me", "/api/v1/me"):
+        response = records.client.get(path, headers=bearer(bound))
+        assert response.status_code == 401 and response.json() == {"error": "invalid_token"}
+        assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+
+
+def test_an_unreachable_cache_store_is_a_retry_later_not_a_server_error(records: Env, monkeypatch) -> None:
+    from shared.kvstore import StoreUnavailable
+
+    async def unreachable(key: str):
+        raise StoreUnavailable("redis: TimeoutError")
+
+    monkeypatch.setattr(records.client.app.state.introspector.cache, "aget", unreachable)
+    response = records.client.get("/api/v1/refunds/me", headers=bearer(records.isso.issue("tok", unit=UNIT_L2)))
+    assert response.status_code == 503 and response.json() == {"error": "temporarily_unavailable"}
+    assert response.headers["retry-after"] == "5"

@@ -362,7 +362,9 @@ async def _job(staff: StaffAccount, jobs: ImportJobs, job_id: str) -> JobView:
 
 
 @router.get("/imports/jobs/{job_id}")
-async def import_job_page(request: Request, job_id: str, staff: StaffImporting, importer: ListImporterDep, jobs: ImportJobsDep) -> Response:
+async def import_job_page(
+    request: Request, job_id: TokenId, staff: StaffImporting, importer: ListImporterDep, jobs: ImportJobsDep
+) -> Response:
     view = await _job(staff, jobs, job_id)
     if view.result is not None:
         return await _import_done(request, staff, importer, view.result, view.plan)
@@ -370,7 +372,7 @@ async def import_job_page(request: Request, job_id: str, staff: StaffImporting, 
 
 
 @router.get("/imports/jobs/{job_id}/status")
-async def import_job_status(job_id: str, staff: StaffImporting, jobs: ImportJobsDep) -> Response:
+async def import_job_status(job_id: TokenId, staff: StaffImporting, jobs: ImportJobsDep) -> Response:
     """The job's counts for its page's script (the page without script refreshes itself)."""
     view = await _job(staff, jobs, job_id)
     return JSONResponse(view.as_json(), headers={"Cache-Control": "no-store"})

@@ -13,6 +13,7 @@ from services.refund_portal.admission import (
     insufficient_scope_challenge,
     invalid_token_challenge,
 )
+from shared.kvstore import StoreUnavailable
 from shared.oauth.introspection import IntrospectionUnavailable, TokenIntrospector
 from shared.trust import TrustLevel
 
@@ -43,10 +44,14 @@ async def token_claims(authorization: str | None, introspector: TokenIntrospecto
         raise BearerRefused(401, {}, {"WWW-Authenticate": "Bearer"})
     try:
         claims = await introspector.active_claims(token)
-    except IntrospectionUnavailable:
+    except (IntrospectionUnavailable, StoreUnavailable):
+        # hrss_isso, or the store of cached answers, could not be asked in time.
         raise BearerRefused(503, {"error": "temporarily_unavailable"}, {"Retry-After": "5"}) from None
-    # A refresh token is not a bearer credential (RFC 6749 §1.5).
-    if claims is None or not claims.get("sub") or claims.get("token_type") == "refresh_token":
+    # A refresh token is not a bearer credential (RFC 6749 §1.5). A token bound
+    # to a key (DPoP, RFC 9449 §7.1: ``cnf``) works only with a proof of that
+    # key, which this API does not check yet: sent as a bearer it is refused,
+    # or a stolen bound token would work here from anywhere.
+    if claims is None or not claims.get("sub") or claims.get("token_type") == "refresh_token" or claims.get("cnf"):
         raise BearerRefused(401, {"error": "invalid_token"}, {"WWW-Authenticate": invalid_token_challenge()})
     if not admitted(claims.get("acr")):
         raise BearerRefused(

@@ -72,6 +72,10 @@ __all__ = [
 log = logging.getLogger("oauth.provider")
 
 
+# Form fields that authenticate a client (RFC 6749 §2.3.1, RFC 7521 §4.2).
+_CLIENT_CREDENTIALS = frozenset({"client_secret", "client_assertion", "client_assertion_type"})
+
+
 @dataclass(frozen=True)
 class EndpointPaths:
     """Paths below the issuer URL (the issuer may itself have a path, /isso)."""
@@ -631,6 +635,10 @@ class Provider:
             server = self.bind(s).server
             try:
                 client = server.authenticate_client(req, CLIENT_AUTH, endpoint="pushed_authorization")
+                # A client assertion's jti is spent once it authenticated, whatever
+                # becomes of the request: without this commit it was rolled back and
+                # the same assertion worked again here (and once at /token).
+                s.commit()
                 if "request_uri" in req.payload.data:
                     raise InvalidRequestError("'request_uri' must not be pushed.")
                 if req.payload.client_id != client.client_id:
@@ -644,7 +652,11 @@ class Provider:
             except OAuth2Error as error:
                 error.redirect_uri = None
                 return server.handle_error_response(req, error)
-        request_uri = self.pushed.push(client.client_id, list(req.payload.data.items()))
+        # The client's credentials authenticated this push; they are not part of
+        # the authorization request and must not lie in the store (nor, after
+        # /authorize, in the parked interaction).
+        params = [(k, v) for k, v in req.payload.data.items() if k not in _CLIENT_CREDENTIALS]
+        request_uri = self.pushed.push(client.client_id, params)
         log.info("authorization request pushed", extra={"fields": {"client_id": client.client_id}})
         body = {"request_uri": request_uri, "expires_in": self.config.par_ttl}
         return server.handle_response(201, body, [("Cache-Control", "no-store")])
