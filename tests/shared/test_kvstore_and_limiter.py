@@ -9,7 +9,6 @@ migrations create the same ``kv_entry`` table) and on Redis when
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import os
 import threading
@@ -22,6 +21,7 @@ from shared.clock import FrozenClock
 from shared.db import Database, new_metadata
 from shared.kvstore import KeyValueStore, RedisKeyValueStore, SqlKeyValueStore, define_kv_table
 from shared.ratelimit import Limiter
+from tests.oidc_helpers import run
 from tests.redis_run import REDIS_KEY_PREFIX, TEST_REDIS_URL
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else []) + (["redis"] if TEST_REDIS_URL else [])
@@ -81,9 +81,10 @@ def test_aget_reads_what_get_reads_in_the_serving_loop_and_outside_it(kv: KeyVal
             for resource in reversed(resources):
                 await resource.close()
 
-    assert asyncio.run(in_serving_loop()) == [{"active": True, "名": "广州"}, None, None]
+    # A loop of its own in another thread (the browser tests keep one running on this one).
+    assert run(in_serving_loop) == [{"active": True, "名": "广州"}, None, None]
     kv.set("k", "again", ttl=60)
-    assert asyncio.run(kv.aget("k")) == "again"  # a loop that opened nothing
+    assert run(lambda: kv.aget("k")) == "again"  # a loop that opened nothing
 
 
 def test_set_overwrites_and_restarts_the_expiry(kv: KeyValueStore, clock: FrozenClock) -> None:
