@@ -42,6 +42,17 @@ pytestmark = [
 L2_USCC = "91440104MA5DL2B24P"  # demo_l2's unit
 # How long a provider process keeps its parsed signing keys (shared.oauth.provider.keys).
 KEY_CACHE_SECONDS = 10
+# Paths a relying party or provider calls itself, never the browser.
+MACHINE_PATHS = (
+    "/.well-known/openid-configuration",
+    "/par",
+    "/token",
+    "/introspect",
+    "/jwks.json",
+    "/jwks",
+    "/userinfo",
+    "/backchannel-logout",
+)
 
 
 @dataclass
@@ -157,14 +168,6 @@ def test_replicas_started_at_once_on_empty_databases_all_come_up(cluster: Cluste
     assert len(_jwks_kids(f"{cluster.url('hrss_isso')}/isso")) == 1
 
 
-# Broken by the FAPI merge at the end of stop 10 (development now registers both
-# hops with PAR and private_key_jwt, so relying parties and providers make nested
-# calls through the proxies: JWKS of client keys, pushes). Issue 16's note says
-# what each shows; fix, then remove this mark.
-AFTER_FAPI = pytest.mark.xfail(reason="fails since PAR/private_key_jwt in development (issue 16 note)", strict=False)
-
-
-@AFTER_FAPI
 def test_a_federated_login_whose_steps_alternate_replicas_completes(cluster: Cluster) -> None:
     marks = {name: len(proxy.forwarded) for name, proxy in cluster.proxies.items()}
     with _browser() as browser:
@@ -172,8 +175,12 @@ def test_a_federated_login_whose_steps_alternate_replicas_completes(cluster: Clu
         assert page.status_code == 200 and L2_USCC in page.text and "稳岗返还信息确认" in page.text
     for name in PROVIDERS:
         steps = cluster.proxies[name].since(marks[name])
-        # Each step went to the other replica than the one before it.
-        assert all(a.backend != b.backend for a, b in zip(steps, steps[1:], strict=False)), steps
+        # The browser's own steps: server-to-server calls (discovery, PAR, token,
+        # the client's jwks_uri) are nested inside them, so the proxy records
+        # them out of the order it handed them out in.
+        browsed = [f for f in steps if not f.path.endswith(MACHINE_PATHS)]
+        # The login moved between the replicas mid-flow, and every replica took part.
+        assert any(a.backend != b.backend for a, b in zip(browsed, browsed[1:], strict=False)), browsed
         assert _backends(steps) == {r.url for r in cluster.replicas[name]}
 
 
@@ -196,7 +203,6 @@ def test_lockout_is_counted_across_replicas(cluster: Cluster) -> None:
         assert "账号已被锁定" in right.text and right.url.path == "/login"
 
 
-@AFTER_FAPI
 def test_after_key_rotation_a_logout_at_gdzwfw_ends_the_isso_and_portal_sessions(cluster: Cluster) -> None:
     isso_base = f"{cluster.url('hrss_isso')}/isso"
     with _browser() as browser:
@@ -207,9 +213,9 @@ def test_after_key_rotation_a_logout_at_gdzwfw_ends_the_isso_and_portal_sessions
         for name in PROVIDERS:
             done = manage(name, cluster.envs[name], "rotate-keys")
             assert done.returncode == 0, done.stderr
+        time.sleep(KEY_CACHE_SECONDS + 1)  # every replica now publishes and signs with the new key
         new = {name: _jwks_kids(base) - old[name] for name, base in bases.items()}
         assert all(len(kids) == 1 for kids in new.values()), new
-        time.sleep(KEY_CACHE_SECONDS + 1)  # every replica now signs with the new key
 
         marks = {name: len(proxy.forwarded) for name, proxy in cluster.proxies.items()}
         gdzwfw_logout(browser, cluster.url("gdzwfw_idp"))
@@ -223,7 +229,6 @@ def test_after_key_rotation_a_logout_at_gdzwfw_ends_the_isso_and_portal_sessions
         assert {kid for kid, _ in notices} == new[issuer] and 200 in {status for _, status in notices}, notices
 
 
-@AFTER_FAPI
 def test_a_notice_to_a_receiver_that_was_down_is_delivered_when_it_returns(cluster: Cluster) -> None:
     [portal] = cluster.replicas["refund_portal"]
     portal_proxy = cluster.proxies["refund_portal"]
