@@ -113,3 +113,11 @@ def test_a_pushed_request_keeps_no_client_credentials(idp: Idp) -> None:
     kept = idp.app.state.provider.pushed.take(request_uri)
     assert kept is not None and kept.client_id == CLIENT_ID and dict(kept.params)["state"] == params["state"]
     assert not {"client_assertion", "client_assertion_type", "client_secret"} & set(dict(kept.params))
+
+
+def test_an_assertion_sent_with_a_refused_request_is_spent_all_the_same(idp: Idp) -> None:
+    auth = assertion(idp)
+    refused = idp.client.post("/token", data={"grant_type": "authorization_code", "code": "no-such-code", "redirect_uri": REDIRECT, **auth})
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+    replayed = client_credentials(idp, auth)
+    assert replayed.status_code == 401 and replayed.json()["error"] == "invalid_client"

@@ -6,7 +6,7 @@ keys (:mod:`.client_keys`). The claims are checked here, at the provider's
 clock: ``iss`` = ``sub`` = the client, ``aud`` this provider (its issuer, or
 the endpoint the assertion was sent to, as RFC 7523 and FAPI 2.0 both
 allow), ``exp`` present and not passed, ``jti`` never seen before (in the
-database, with the request's own transaction: see ``oauth_used_jti``).
+database, committed at once: see ``oauth_used_jti``).
 """
 
 from __future__ import annotations

@@ -635,10 +635,6 @@ class Provider:
             server = self.bind(s).server
             try:
                 client = server.authenticate_client(req, CLIENT_AUTH, endpoint="pushed_authorization")
-                # A client assertion's jti is spent once it authenticated, whatever
-                # becomes of the request: without this commit it was rolled back and
-                # the same assertion worked again here (and once at /token).
-                s.commit()
                 if "request_uri" in req.payload.data:
                     raise InvalidRequestError("'request_uri' must not be pushed.")
                 if req.payload.client_id != client.client_id:
@@ -727,7 +723,7 @@ class Provider:
     def _check_dpop(self, bound: BoundProvider, req: StarletteOAuth2Request, *, method: str, url: str) -> AuthlibResponse | None:
         """Check the request's DPoP proof (RFC 9449 §4.3) and note its key on
         ``req``; the error response when it fails. Its jti is recorded in the
-        request's transaction (oauth_used_jti), so a replay is refused on any replica."""
+        database at once (oauth_used_jti), so a replay is refused on any replica."""
         now = self.config.clock.timestamp()
         try:
             if len(req.headers.getlist("dpop")) != 1:

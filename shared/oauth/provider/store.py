@@ -346,13 +346,20 @@ class ProviderStore:
         self.s.execute(self.q.revoke_token, {"b_id": token_id, "b_now": self.clock.now()})
 
     def use_jti(self, *, client_id: str, jti: str, expires_at: dt.datetime) -> bool:
-        """Record a client assertion's ``jti``; False when it was used before.
-        Past ``expires_at`` the assertion is refused anyway, so the row may go."""
+        """Record a client assertion's or DPoP proof's ``jti``; False when it
+        was used before. Past ``expires_at`` it is refused anyway, so the row may go.
+
+        Committed at once: the jti is spent whatever becomes of the request.
+        Left in the request's transaction it was rolled back with a refused
+        request (a bad code at /token, a bad push at /par), and the same
+        assertion or proof then worked again. It is the first write of every
+        request that checks one, so the commit carries nothing else."""
         try:
             with self.s.begin_nested():
                 self.s.execute(insert(self.t.used_jti).values(jti_hash=hash_secret(f"{client_id}\n{jti}"), expires_at=expires_at))
         except IntegrityError:
             return False
+        self.s.commit()
         return True
 
     def purge_expired(self, *, before: dt.datetime) -> int:
