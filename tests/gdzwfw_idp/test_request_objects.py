@@ -176,3 +176,27 @@ def test_keys_by_uri_are_fetched_from_the_client(make_idp: Callable[..., Idp]) -
         )
         assert done.status_code == 302 and "code" in query_of(done)
     assert fetched == [jwks_uri]  # cached for the second request
+
+
+def test_a_client_that_rotated_its_key_is_fetched_again_for_the_new_kid(make_idp: Callable[..., Idp]) -> None:
+    """Its new key id is not in the cached set: the provider fetches the
+    client's jwks_uri again at once instead of refusing until the cache ends."""
+    jwks_uri = "https://jar-rp.example/jwks.json"
+    rotated = client_key("client-key-2")
+    published = [public_jwks(KEY)]
+    fetched: list[str] = []
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        fetched.append(str(request.url))
+        return httpx.Response(200, json=published[-1])
+
+    idp = make_idp(clients=[jar_client(jwks=None, jwks_uri=jwks_uri)])
+    keys = idp.app.state.provider.client_keys
+    keys.transport, keys.refetch_interval = httpx.MockTransport(serve), 0
+    first = idp.login("demo_l2", params={"client_id": JAR_RP[0], "request": signed(idp, jar_params(Pkce.new()))}, browser=idp.new_browser())
+    assert first.status_code == 302 and "code" in query_of(first)
+    published.append(public_jwks(rotated))
+    request = signed_request_object(rotated, jar_params(Pkce.new()), issuer=ISSUER, now=idp.clock.timestamp())
+    second = idp.login("demo_l2", params={"client_id": JAR_RP[0], "request": request}, browser=idp.new_browser())
+    assert second.status_code == 302 and "code" in query_of(second), second.text[:300]
+    assert fetched == [jwks_uri, jwks_uri]

@@ -19,6 +19,7 @@ from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from joserfc import jwt
 from joserfc.errors import JoseError
 
+from shared.oauth.provider.client_keys import verifying
 from shared.oauth.provider.models import Client
 
 __all__ = ["PrivateKeyJwt", "ASSERTION_ALGORITHMS", "PRIVATE_KEY_JWT"]
@@ -37,6 +38,10 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
         # The server's ``bound`` is read at each call: the event loop's server
         # is rebound to each request (see BoundProvider._attach).
         self.server = server
+
+    def __call__(self, query_client: Any, request: Any) -> Any:
+        with verifying(request.form.get("client_assertion")):
+            return super().__call__(query_client, request)
 
     def process_assertion_claims(self, assertion: str, resolve_key: Any) -> dict:
         try:

@@ -15,17 +15,42 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import httpx
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+from joserfc.jws import extract_compact
 
 from shared.oauth.provider.models import Client
 
-__all__ = ["ClientKeys"]
+__all__ = ["ClientKeys", "verifying"]
 
 log = logging.getLogger("oauth.provider")
+
+# The key id in the protected header of the JWS being verified. Authlib asks
+# for a client's keys without the token (resolve_client_public_key(client)),
+# yet only the kid tells that the client rotated its key: see ``verifying``.
+_verifying_kid: ContextVar[str | None] = ContextVar("verifying_kid", default=None)
+
+
+@contextmanager
+def verifying(compact: object) -> Iterator[None]:
+    """While ``compact`` (a client assertion, a request object) is verified,
+    :meth:`ClientKeys.key_set` knows its key id."""
+    kid = None
+    if isinstance(compact, str):
+        try:
+            kid = extract_compact(compact.encode()).protected.get("kid")
+        except (JoseError, ValueError, TypeError):
+            kid = None  # unreadable: the verification itself refuses it
+    token = _verifying_kid.set(kid if isinstance(kid, str) else None)
+    try:
+        yield
+    finally:
+        _verifying_kid.reset(token)
 
 
 class ClientKeys:
@@ -44,8 +69,9 @@ class ClientKeys:
         self._fetched: dict[str, tuple[float, KeySet]] = {}
         self._lock = threading.Lock()
 
-    def key_set(self, client: Client, *, kid: str | None = None) -> KeySet | None:
+    def key_set(self, client: Client) -> KeySet | None:
         """The client's keys; None when it registered none or they cannot be had."""
+        kid = _verifying_kid.get()
         if client.jwks:
             try:
                 return KeySet.import_key_set(client.jwks)

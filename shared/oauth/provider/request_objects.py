@@ -24,7 +24,7 @@ from joserfc import jwt
 
 from shared.clock import Clock
 from shared.oauth.adapter import StarletteOAuth2Request
-from shared.oauth.provider.client_keys import ClientKeys
+from shared.oauth.provider.client_keys import ClientKeys, verifying
 from shared.oauth.provider.models import Client
 
 __all__ = ["RequestObjects", "REQUEST_OBJECT_ALGORITHMS"]
@@ -59,7 +59,8 @@ class RequestObjects(JWTAuthenticationRequest):
         ``state`` and redirect are judged from those)."""
         outer = req.payload
         try:
-            self.parse_authorization_request(server, req)
+            with verifying(req.payload.data.get("request")):
+                self.parse_authorization_request(server, req)
             claims = dict(req.payload.data)
             if claims.get("iss") != claims["client_id"]:
                 raise InvalidRequestObjectError(description="Request object: 'iss' must be the client.")
