@@ -124,7 +124,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from devtools.stack import ROOT, Stack, StackConfig, database_urls, drop_databases, free_port
+from devtools.stack import ROOT, Stack, StackConfig, database_urls, drop_databases, free_port, group_cpu_seconds, process_stat
 
 __all__ = ["main"]
 
@@ -339,14 +339,7 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """User + system CPU of the whole process group (master and workers)."""
-        if self.proc is None:
-            return 0.0
-        total = 0
-        for pid, _ in _processes():
-            st = _stat(pid)
-            if st and st[2] == str(self.proc.pid):
-                total += int(st[11]) + int(st[12])
-        return total / CLK_TCK
+        return 0.0 if self.proc is None else group_cpu_seconds(self.proc.pid)
 
     def stop(self) -> None:
         self.stack.stop()
@@ -364,22 +357,13 @@ def _processes() -> list[tuple[int, str]]:
     return out
 
 
-def _stat(pid: int) -> list[str] | None:
-    """Fields of /proc/PID/stat after the command name (state is index 0)."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return raw[raw.rfind(")") + 2 :].split()
-
-
 def _comm_cpu_seconds(comm: str) -> float:
     """CPU of every process named ``comm``, including children they reaped
     (the postmaster collects the time of backends that have exited)."""
     total = 0
     for pid, name in _processes():
         if name == comm:
-            st = _stat(pid)
+            st = process_stat(pid)
             if st:
                 total += sum(int(x) for x in st[11:15])
     return total / CLK_TCK

@@ -36,24 +36,9 @@ import httpx
 from sqlalchemy import create_engine, text
 
 from devtools.demo_client import DEMO_RP, isso_tokens
-from devtools.stack import SERVICES, Stack, StackConfig, database_urls, drop_databases, free_port
+from devtools.stack import SERVICES, Stack, StackConfig, database_urls, drop_databases, free_port, group_cpu_seconds
 
 _LATENCY = re.compile(r"^\s+(50|99)%\s+(\S+)", re.M)
-
-
-def cpu_seconds(group: int) -> float:
-    """User + system CPU of a process group (uvicorn's master and its workers), from /proc."""
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                raw = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = raw[raw.rfind(")") + 2 :].split()
-            if int(fields[2]) == group:
-                total += sum(int(x) for x in fields[11:13])
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def wrk_get(url: str, token: str, args: argparse.Namespace, server_pid: int) -> tuple[str, str, str, float]:
@@ -61,11 +46,11 @@ def wrk_get(url: str, token: str, args: argparse.Namespace, server_pid: int) -> 
     hardly depends on what else the machine is running."""
     header = ["-H", f"Authorization: Bearer {token}"]
     subprocess.run(["wrk", "-t2", f"-c{args.connections}", f"-d{args.warmup}", *header, url], check=True, capture_output=True)
-    cpu_before = cpu_seconds(server_pid)
+    cpu_before = group_cpu_seconds(server_pid)
     out = subprocess.run(
         ["wrk", "-t2", f"-c{args.connections}", f"-d{args.duration}", "--latency", *header, url], check=True, capture_output=True, text=True
     ).stdout
-    cpu = cpu_seconds(server_pid) - cpu_before
+    cpu = group_cpu_seconds(server_pid) - cpu_before
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)
     total = int(re.search(r"(\d+) requests in", out).group(1))
     latencies = dict(_LATENCY.findall(out))

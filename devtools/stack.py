@@ -278,3 +278,24 @@ class Stack:
             for log in self._logs:
                 log.close()
             self._logs.clear()
+
+
+def process_stat(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat after the command name (state is index 0, the process group 2, utime 11, stime 12)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return raw[raw.rfind(")") + 2 :].split()
+
+
+def group_cpu_seconds(group: int) -> float:
+    """User + system CPU of a process group: a service started by :class:`Stack`
+    (its own session) is uvicorn's master and its workers."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = process_stat(int(entry.name))
+            if fields and int(fields[2]) == group:
+                total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
