@@ -141,7 +141,9 @@ class HotPaths:
         token_string = req.form.get("token")
         tokens: dict[tuple[str, str], Token | None] = {}
         found: Token | None = None
-        if token_string:
+        # An empty token is a token too (one that matches nothing): Authlib asks
+        # storage for it like any other, so it is read first like any other.
+        if token_string is not None:
             kinds = ("refresh", "access") if req.form.get("token_type_hint") == "refresh_token" else ("access", "refresh")
             now = self.config.clock.now()
             for kind in kinds:
