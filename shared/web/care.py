@@ -19,6 +19,8 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
+from shared.web.redirects import local_path
+
 __all__ = ["CARE_COOKIE", "CARE_PATH", "care_mode", "care_switch_href", "switch_care_mode"]
 
 CARE_COOKIE = "care_mode"
@@ -28,14 +30,6 @@ _ONE_YEAR = 365 * 24 * 3600
 
 def care_mode(request: Request) -> bool:
     return request.cookies.get(CARE_COOKIE) == "1"
-
-
-def _local_target(value: str, default: str) -> str:
-    """Only a path on this host: an absolute or scheme-relative URL here
-    would make the switch an open redirect."""
-    if not value.startswith("/") or value.startswith(("//", "/\\")) or any(c in value for c in "\r\n"):
-        return default
-    return value
 
 
 def care_switch_href(request: Request, home_path: str, *, home: bool = False) -> str:
@@ -51,7 +45,7 @@ def care_switch_href(request: Request, home_path: str, *, home: bool = False) ->
 
 def switch_care_mode(request: Request, *, home_path: str, secure: bool) -> Response:
     on = request.query_params.get("on") == "1"
-    target = _local_target(request.query_params.get("next", ""), home_path)
+    target = local_path(request.query_params.get("next", "")) or home_path
     response = RedirectResponse(target, status_code=303)
     if on:
         response.set_cookie(CARE_COOKIE, "1", max_age=_ONE_YEAR, path="/", secure=secure, httponly=True, samesite="lax")

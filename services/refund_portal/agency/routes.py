@@ -57,6 +57,7 @@ from shared.web.bodies import BodyTooLarge, capped_request
 from shared.web.csrf import verify_csrf_form
 from shared.web.deps import ClockDep, CsrfForm, DbDep, Refused, SessionDep
 from shared.web.params import YEAR_MAX, YEAR_MIN, DbId, PageNo, QueryId, TokenId, Year
+from shared.web.redirects import local_path
 from shared.web.sessions import rotate_session
 
 __all__ = ["router", "page", "refused_page"]
@@ -112,7 +113,8 @@ def _year(form_value: Any) -> int | None:
 
 
 def _safe_next(target: str | None) -> str:
-    return target if target and target.startswith(f"{AGENCY}/") and not target.startswith("//") else f"{AGENCY}/"
+    path = local_path(target or "")
+    return path if path is not None and path.startswith(f"{AGENCY}/") else f"{AGENCY}/"
 
 
 @router.get("/login")

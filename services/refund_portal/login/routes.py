@@ -17,9 +17,10 @@ from shared.oauth.client import LoginFailed
 from shared.trust import TrustLevel, require_level_claims
 from shared.web.app import render
 from shared.web.deps import CsrfForm, Refused, SessionDep
+from shared.web.redirects import local_path
 from shared.web.sessions import rotate_session
 
-__all__ = ["router", "local_path"]
+__all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger("refund.login")
@@ -31,14 +32,6 @@ FAILURE_TEXT = {
     "upstream_error": "登录未完成。",
 }
 AFTER_LOGIN = "after_login"
-
-
-def local_path(value: str) -> str | None:
-    """A path on this site to return to after login, never another site's
-    (no scheme, no ``//host``, no backslash tricks)."""
-    if not value.startswith("/") or value.startswith("//") or "\\" in value or any(c < " " for c in value):
-        return None
-    return value
 
 
 @router.get("/login")
