@@ -21,7 +21,7 @@ from starlette.datastructures import FormData, QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
-from shared.web.deps import state
+from shared.web.deps import refuse_nul, state
 from shared.web.fastlane import MachineRequest
 
 __all__ = ["StarletteOAuth2Request", "read_oauth2_request", "machine_oauth2_request", "StarletteAuthorizationServer", "AuthlibResponse"]
@@ -119,6 +119,7 @@ async def read_oauth2_request(request: Request, *, params: dict[str, str] | None
         if content_type.startswith("application/x-www-form-urlencoded") or content_type.startswith("multipart/form-data"):
             data: FormData = await request.form()
             form = [(k, v) for k, v in data.multi_items() if isinstance(v, str)]
+            refuse_nul(v for _, v in form)
     query = list(params.items()) if params is not None else list(QueryParams(request.url.query).multi_items())
     return StarletteOAuth2Request(
         method=request.method,

@@ -20,7 +20,7 @@ from typing import Any
 
 import anyio.to_thread
 import jinja2
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -29,7 +29,7 @@ from sqlalchemy import Table
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.clock import Clock, SystemClock
+from shared.clock import BEIJING, Clock, SystemClock
 from shared.db import Database, startup_lock
 from shared.db_async import AsyncReads
 from shared.kvstore import KeyValueStore, RedisTimeouts, StoreUnavailable, make_kv_store
@@ -39,7 +39,7 @@ from shared.settings import ServiceSettings
 from shared.tracing import instrument, make_tracer_provider, tracing_configured
 from shared.web.care import CARE_PATH, care_mode, care_switch_href, switch_care_mode
 from shared.web.csrf import CsrfError, csrf_token
-from shared.web.deps import Redirect, Refused, state
+from shared.web.deps import Redirect, Refused, no_nul_in_address, state
 from shared.web.fastlane import MachineRequest, MachineResponse, ServiceApp
 from shared.web.health import add_health_probes
 from shared.web.logs import RequestIdMiddleware
@@ -158,6 +158,7 @@ def build_app(
         redoc_url=None,
         lifespan=lifespan,
         trusted_proxies=settings.trusted_proxies,
+        dependencies=[Depends(no_nul_in_address)],
     )
     loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader([*map(str, template_dirs), str(SHARED_TEMPLATES)])])
     env = jinja2.Environment(loader=loader, autoescape=jinja2.select_autoescape(["html"]))
@@ -262,9 +263,6 @@ def _add_metrics(app: ServiceApp) -> None:
         return MachineResponse(status=200, body=body, headers=[(b"content-type", CONTENT_TYPE_LATEST.encode())])
 
     app.add_fast_route("/metrics", metrics, methods=["GET"])
-
-
-BEIJING = dt.timezone(dt.timedelta(hours=8), "北京时间")
 
 
 def beijing_time(value: dt.datetime | None) -> str:

@@ -45,6 +45,9 @@ __all__ = [
     "TokensDep",
     "SessionDep",
     "CsrfForm",
+    "NUL_REFUSED",
+    "no_nul_in_address",
+    "refuse_nul",
 ]
 
 
@@ -102,9 +105,29 @@ async def get_session(request: Request) -> dict[str, Any]:
     return request.session
 
 
+# A NUL byte is in no name, number or address anyone types, and PostgreSQL's
+# text cannot hold one: a value carrying it failed deep in a query (a 500
+# found by tests/route_fuzz.py). It is refused once, here, for every page.
+NUL_REFUSED = "提交的内容含有无法识别的字符，请检查后重新填写。"
+
+
+def refuse_nul(values: Any) -> None:
+    """Refused (400, the Chinese page) when a text value carries a NUL byte."""
+    if any(isinstance(v, str) and "\x00" in v for v in values):
+        raise Refused(NUL_REFUSED, status_code=400)
+
+
+async def no_nul_in_address(request: Request) -> None:
+    """Every page route (build_app installs it): path and query without NUL."""
+    refuse_nul([request.url.path, *request.query_params.values()])
+
+
 async def csrf_form(request: Request) -> FormData:
-    """The posted form, read once, after its CSRF token matched the session's."""
-    return await verify_csrf_form(request)
+    """The posted form, read once, after its CSRF token matched the session's
+    (and its text fields hold no NUL byte)."""
+    form = await verify_csrf_form(request)
+    refuse_nul(form.values())
+    return form
 
 
 SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]

@@ -89,6 +89,14 @@ def json_response(data: object, status: int = 200, headers: Iterable[tuple[str, 
 
 _TOO_LARGE = json_response({"error": "invalid_request", "error_description": "request body too large"}, 413)
 _SERVER_ERROR = json_response({"error": "server_error"}, 500)
+# No parameter of these endpoints holds a NUL byte, and PostgreSQL's text
+# cannot: refused as the protocol's invalid_request before any lookup.
+_NUL = json_response({"error": "invalid_request", "error_description": "a parameter contains a NUL character"}, 400)
+
+
+def _carries_nul(scope: Scope, body: bytes) -> bool:
+    raw = scope["query_string"] + body
+    return b"%00" in raw or b"\x00" in raw or "\x00" in scope["path"]
 
 
 class ServiceApp(FastAPI):
@@ -167,6 +175,8 @@ class ServiceApp(FastAPI):
                 body = await _read_body(receive, MAX_BODY)
                 if body is None:
                     response = _TOO_LARGE
+                elif _carries_nul(scope, body):
+                    response = _NUL
                 else:
                     client = scope.get("client")
                     request = MachineRequest(

@@ -71,7 +71,7 @@ def test_refusals_on_the_hot_path_write_nothing(idp: Idp, auth, data, status: in
     assert response.status_code == status and response.json()["error"] == error
 
 
-@pytest.mark.parametrize("token", ["", " ", "\x00", "x" * 5000])
+@pytest.mark.parametrize("token", ["", " ", "x" * 5000])
 def test_introspection_of_an_empty_or_odd_token_says_inactive(idp: Idp, token: str) -> None:
     """A harness that lost its token sent ``token=`` to the hot path 40,000
     times under load: each was a 500 (the rows read first did not include
@@ -82,3 +82,14 @@ def test_introspection_of_an_empty_or_odd_token_says_inactive(idp: Idp, token: s
 
     response = _in_app_loop(idp, scenario)
     assert response.status_code == 200 and response.json() == {"active": False}
+
+
+@pytest.mark.parametrize("path", ["/introspect", "/token", "/revoke"])
+def test_a_nul_byte_in_a_machine_request_is_an_invalid_request(idp: Idp, path: str) -> None:
+    """PostgreSQL's text cannot hold it: refused before any lookup, as the protocol says."""
+
+    async def scenario(client: httpx.AsyncClient):
+        return await client.post(path, data={"token": "a\x00b", "grant_type": "client_credentials", "scope": "\x00"})
+
+    response = _in_app_loop(idp, scenario)
+    assert response.status_code == 400 and response.json()["error"] == "invalid_request"
