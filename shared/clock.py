@@ -10,7 +10,10 @@ import datetime as dt
 import threading
 from typing import Protocol
 
-__all__ = ["Clock", "SystemClock", "FrozenClock", "as_utc"]
+__all__ = ["BEIJING", "Clock", "SystemClock", "FrozenClock", "as_utc"]
+
+# The time every page shows (UTC+8, no daylight saving).
+BEIJING = dt.timezone(dt.timedelta(hours=8), "北京时间")
 
 
 class Clock(Protocol):

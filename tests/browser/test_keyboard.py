@@ -19,11 +19,11 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from services.gdzwfw_idp.demo import DEMO_PASSWORD
+from services.hrss_isso.demo import DEMO_PASSWORD as ISSO_DEMO_PASSWORD
 from tests.browser.conftest import ChainUrls, running_chain
 
 pytestmark = pytest.mark.browser
 
-ISSO_PASSWORD = "Hrss@demo2026"
 
 # What the focused element is, where it stands in the document, and whether
 # a sighted keyboard user can see that it has focus (an outline of at least
@@ -189,7 +189,7 @@ def test_the_choose_unit_dialog_keeps_keyboard_focus_inside(page: Page, chain: C
     tab_to(page, page.locator("#login_name"))
     page.keyboard.type("chenxiao")
     page.keyboard.press("Tab")
-    page.keyboard.type(ISSO_PASSWORD)
+    page.keyboard.type(ISSO_DEMO_PASSWORD)
     enter_and_wait(page)
 
     dialog = page.get_by_role("dialog", name="选择绑定的单位")

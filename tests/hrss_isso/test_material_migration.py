@@ -23,7 +23,7 @@ NOW = dt.datetime(2026, 11, 1, 2, 0, tzinfo=dt.UTC)
 
 @pytest.fixture
 def database(tmp_path: Path) -> Iterator[str]:
-    urls = database_urls(base_url=TEST_DATABASE_URL, var_dir=tmp_path, suffix=f"_materials{os.getpid()}")
+    urls = database_urls(base_url=TEST_DATABASE_URL, var_dir=tmp_path, suffix=f"_materials{os.getpid()}", names=("hrss_isso",))
     yield urls["hrss_isso"]
     drop_databases(urls)
 

@@ -117,7 +117,6 @@ def test_a_job_whose_process_died_is_reported_as_cut_off(clerk: Env) -> None:
     assert page.status_code == 200 and 'id="job-status"' in page.text and 'aria-live="polite"' in page.text
     clerk.clock.advance(STALE_SECONDS + 1)
     assert CUT_OFF in clerk.client.get(f"/agency/imports/jobs/{job_id}").text
-    assert counts(clerk)[0] == 0
 
 
 def test_a_job_is_shown_only_to_the_staff_member_who_started_it(clerk: Env) -> None:

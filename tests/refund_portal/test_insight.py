@@ -68,5 +68,6 @@ def test_the_overview_draws_accessible_charts_and_filters_without_script(env: En
     assert "广州市荔湾区" in table and "广州市越秀区" not in table
     assert '<option value="440103" selected>广州市荔湾区</option>' in narrowed
     assert 'id="confirm-rate">0.0%<' in narrowed
-    # A district that is not a division code reads as every district.
-    assert "广州市越秀区</th>" in env.client.get("/agency/", params={"year": 2026, "district": "<x>"}).text
+    # A district that is not a division code is refused with the validation page.
+    refused = env.client.get("/agency/", params={"year": 2026, "district": "<x>"})
+    assert refused.status_code == 400 and "提交的信息不完整或格式不正确" in refused.text

@@ -21,7 +21,7 @@ from services.hrss_isso import messages as msg
 from services.hrss_isso.accounts.registry import PopulationRegistry
 from services.hrss_isso.forms import Errors, FormRejected
 from services.hrss_isso.models import Person, PersonProvincialLink, RealnameChange, Unit
-from shared.clock import Clock
+from shared.clock import BEIJING, Clock
 from shared.db import Database
 from shared.identifiers import mask_id_number
 from shared.password_login import Credentials
@@ -47,7 +47,6 @@ __all__ = [
 ]
 
 LEVEL_LABELS = {1: "一级", 2: "二级", 3: "三级"}
-BEIJING = dt.timezone(dt.timedelta(hours=8))
 
 
 def level_label(level: int) -> str:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from services.hrss_isso import audit
 from services.hrss_isso import messages as msg
 from services.hrss_isso.accounts.bindings import active_binding
-from services.hrss_isso.accounts.persons import BEIJING, beijing_today, find_by_id_number
+from services.hrss_isso.accounts.persons import beijing_today, find_by_id_number
 from services.hrss_isso.accounts.units import find_units
 from services.hrss_isso.authorisation_codes.materials import (
     MATERIAL_KINDS,
@@ -33,7 +33,7 @@ from services.hrss_isso.authorisation_codes.materials import (
 )
 from services.hrss_isso.forms import Errors, FormRejected, Refused
 from services.hrss_isso.models import AuthorizationApplication, Material, Person, Staff, Unit, UnitBinding
-from shared.clock import Clock, as_utc
+from shared.clock import BEIJING, Clock, as_utc
 from shared.db import Database
 from shared.randomness import TokenSource
 from shared.ratelimit import Limiter

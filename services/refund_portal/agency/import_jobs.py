@@ -19,7 +19,7 @@ import datetime as dt
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 from sqlalchemy import delete, update
@@ -92,13 +92,14 @@ def _result_from_json(text: str) -> tuple[ImportResult, dict[str, Any] | None]:
     return ImportResult(**values), plan
 
 
+@dataclass(eq=False)
 class ImportJobs:
-    def __init__(self, db: Database, *, importer: ListImporter, clock: Clock, tokens: TokenSource, background_bytes: int) -> None:
-        self.db = db
-        self.importer = importer
-        self.clock = clock
-        self.tokens = tokens
-        self.background_bytes = background_bytes
+    db: Database
+    _: KW_ONLY
+    importer: ListImporter
+    clock: Clock
+    tokens: TokenSource
+    background_bytes: int
 
     def wanted(self, size: int) -> bool:
         """Whether a file of ``size`` bytes is imported in the background."""
@@ -163,7 +164,7 @@ class ImportJobs:
     def view(self, *, job_id: str, staff_id: int) -> JobView | None:
         """The job as its page shows it; None when it is not this staff member's."""
         with self.db.transaction() as s:
-            job = s.get(ImportJob, job_id[:64])
+            job = s.get(ImportJob, job_id)
             if job is None or job.staff_id != staff_id:
                 return None
             result, plan = _result_from_json(job.result) if job.result else (None, None)

@@ -684,7 +684,7 @@ class ListImporter:
 
     def kept_upload(self, *, staff_id: int, upload_id: str) -> ImportUpload | None:
         """A file this staff member uploaded and that is still kept (detached from its session)."""
-        return self._kept(staff_id=staff_id, upload_id=upload_id[:64])
+        return self._kept(staff_id=staff_id, upload_id=upload_id)
 
     def run_kept(self, *, staff_id: int, actor: Actor, upload_id: str, mode: str, progress: Progress | None = None) -> ImportResult:
         """A kept file imported: its rows read and checked first, outside any
@@ -706,7 +706,7 @@ class ListImporter:
     def import_kept(self, *, staff_id: int, actor: Actor, upload_id: str, acknowledged: bool) -> ImportResult:
         """The good rows of a file this staff member uploaded before, once
         they ``acknowledged`` that the bad rows are left out."""
-        upload = self._kept(staff_id=staff_id, upload_id=upload_id[:64])
+        upload = self._kept(staff_id=staff_id, upload_id=upload_id)
         if upload is None:
             return ImportResult(refused="该文件的校验结果已过期，请重新选择文件导入。")
         kept = {"year": upload.year, "filename": upload.filename, "content": upload.content, "upload_id": upload.id}

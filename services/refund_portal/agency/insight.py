@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from services.refund_portal.agency.charts import column_chart, row_chart
 from services.refund_portal.models import RecordStatus, RefundRecord
-from shared.clock import as_utc
+from shared.clock import BEIJING, as_utc
 from shared.db import Database
 from shared.divisions import division_name, uscc_division
 from shared.money import format_fen
@@ -36,7 +36,6 @@ __all__ = [
     "WAIT_BUCKETS",
 ]
 
-BEIJING = dt.timezone(dt.timedelta(hours=8))
 # Days from the list's publication to the unit's confirmation, as the agency reports them.
 WAIT_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
     ("7天内", 0, 7),

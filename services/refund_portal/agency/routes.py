@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -147,14 +147,15 @@ async def logout(form: CsrfForm, session: SessionDep) -> Response:
 
 # ---- overview and records ----------------------------------------------------
 
+# A six-digit division code, or empty for every district; anything else is
+# the validation page (提交的信息不完整或格式不正确…), not silently all districts.
+District = Annotated[str, Query(pattern=r"^(\d{6})?$")]
+
 
 @router.get("/")
 async def overview_page(
-    request: Request, staff: StaffViewing, db: DbDep, policies: PoliciesDep, clock: ClockDep, year: Year = None, district: str = ""
+    request: Request, staff: StaffViewing, db: DbDep, policies: PoliciesDep, clock: ClockDep, year: Year = None, district: District = ""
 ) -> Response:
-    # A division code is six digits; anything else is read as every district.
-    district = district if len(district) == 6 and district.isdigit() else ""
-
     def load() -> dict[str, Any]:
         context = overview(db, policies=policies, clock=clock, year=year)
         insight = season_insight(db, year=context["year"], district=district)
