@@ -85,6 +85,13 @@ class AsyncReads:
         self._sql: dict[int, tuple[ClauseElement, str, tuple[str, ...]]] = {}
 
     @property
+    def pool(self) -> Any:
+        """The asyncpg pool, for callers that batch their own statements; only while :attr:`on_loop`."""
+        if not self.on_loop:
+            raise RuntimeError("the asyncpg pool belongs to the serving event loop")
+        return self._pool
+
+    @property
     def on_loop(self) -> bool:
         return self._pool is not None and running_loop() is self._loop
 

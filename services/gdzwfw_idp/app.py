@@ -72,6 +72,7 @@ def create_app(
         settings,
         issuer=settings.public_url,
         db=runtime.db,
+        reads=runtime.reads,
         kv=runtime.kv,
         clock=runtime.clock,
         tokens=runtime.tokens,

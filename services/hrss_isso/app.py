@@ -73,6 +73,7 @@ def create_app(
         settings,
         issuer=issuer,
         db=runtime.db,
+        reads=runtime.reads,
         kv=runtime.kv,
         clock=runtime.clock,
         tokens=runtime.tokens,

@@ -6,11 +6,10 @@ execution than on the protocol (``make bench --profile``). The few queries
 these paths need -- a client row, a token row, a new token row -- are run
 here on an asynchronous connection:
 
-* PostgreSQL: asyncpg's pool (its protocol is compiled; per query it cost a
-  third of psycopg's asynchronous connections and a tenth of SQLAlchemy's
-  asyncio extension in a micro-benchmark here), SQL text compiled once with
-  SQLAlchemy's asyncpg dialect from the same statements :mod:`.store` uses,
-  so the schema has one definition; asyncpg prepares and caches them.
+* PostgreSQL: the service's asyncpg pool (:class:`shared.db_async.AsyncReads`,
+  opened by the app's lifespan and shared with its other hot paths), SQL
+  compiled once from the same statements :mod:`.store` uses, so the schema
+  has one definition; asyncpg prepares and caches them.
 * Anything else (SQLite in development and tests): the synchronous engine
   in a worker thread, as before; SQLite does not gain from asyncio.
 
@@ -26,11 +25,11 @@ from sqlalchemy.sql import ClauseElement
 from starlette.concurrency import run_in_threadpool
 
 from shared.db import Database
-from shared.db_async import Coalescer, asyncpg_sql, create_asyncpg_pool
+from shared.db_async import AsyncReads, Coalescer, asyncpg_sql
 from shared.oauth.provider.store import TOKEN_INSERT_COLUMNS, statements
 from shared.oauth.provider.tables import ProviderTables
 
-__all__ = ["AsyncProviderStore", "open_async_store"]
+__all__ = ["AsyncProviderStore", "AsyncpgStore", "ThreadedStore"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -42,10 +41,6 @@ class AsyncProviderStore(Protocol):
     async def token_row(self, kind: str, token_hash: str) -> tuple | None: ...
 
     async def insert_token(self, values: dict[str, Any]) -> None: ...
-
-    async def open(self) -> None: ...
-
-    async def close(self) -> None: ...
 
 
 class ThreadedStore:
@@ -74,12 +69,6 @@ class ThreadedStore:
 
         await run_in_threadpool(insert)
 
-    async def open(self) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None
-
 
 class AsyncpgStore:
     """asyncpg connections, SQL compiled from :mod:`.store`'s statements.
@@ -92,32 +81,31 @@ class AsyncpgStore:
     ``= ANY($1)`` query), which halves their per-request cost under load.
     """
 
-    def __init__(self, db: Database, tables: ProviderTables, *, pool_size: int, max_batch: int = 256) -> None:
+    def __init__(self, reads: AsyncReads, tables: ProviderTables, *, max_batch: int = 256) -> None:
         q = statements(tables)
         self._client_sql = asyncpg_sql(q.client_by_id)
         self._tokens_sql = {kind: asyncpg_sql(q.tokens_by_hashes(kind))[0] for kind in ("access", "refresh")}
         self._insert_sql = asyncpg_sql(q.insert_token, column_keys=TOKEN_INSERT_COLUMNS)
-        self._db = db
-        self._pool_size = pool_size
-        self._pool: Any = None
+        self._reads = reads
         # One batch in flight per kind: under load the batches grow instead of
         # the round trips multiplying (measured: more in flight cost CPU, not time).
         per_kind = 1
         self._writes = Coalescer(self._write_batch, max_batch=max_batch, concurrency=per_kind)
-        self._reads = {
+        self._lookups = {
             kind: Coalescer(functools.partial(self._read_batch, kind), max_batch=max_batch, concurrency=per_kind)
             for kind in ("access", "refresh")
         }
 
-    async def open(self) -> None:
-        self._pool = await create_asyncpg_pool(self._db, size=self._pool_size)
+    @property
+    def _pool(self) -> Any:
+        return self._reads.pool
 
     async def client_row(self, client_id: str) -> tuple | None:
         row = await self._pool.fetchrow(self._client_sql[0], client_id)
         return None if row is None else tuple(row)
 
     async def token_row(self, kind: str, token_hash: str) -> tuple | None:
-        return await self._reads[kind].submit(token_hash)
+        return await self._lookups[kind].submit(token_hash)
 
     async def _read_batch(self, kind: str, hashes: list[str]) -> list[tuple | None]:
         # One query for the lookups that arrived together; the hash comes back
@@ -134,13 +122,3 @@ class AsyncpgStore:
         # commit); an explicit BEGIN and COMMIT would add two round trips.
         await self._pool.executemany(self._insert_sql[0], rows)
         return [None] * len(rows)
-
-    async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-
-
-def open_async_store(db: Database, tables: ProviderTables, *, pool_size: int = 4) -> AsyncProviderStore:
-    if db.engine.dialect.name == "postgresql":
-        return AsyncpgStore(db, tables, pool_size=pool_size)
-    return ThreadedStore(db, tables)

@@ -18,16 +18,14 @@ synchronous session in a worker thread.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from starlette.concurrency import run_in_threadpool
 
 from shared.clock import Clock
-from shared.db_async import running_loop
 from shared.oauth.adapter import AuthlibResponse, StarletteOAuth2Request
-from shared.oauth.provider.async_store import AsyncProviderStore, ThreadedStore, open_async_store
+from shared.oauth.provider.async_store import AsyncpgStore, AsyncProviderStore, ThreadedStore
 from shared.oauth.provider.models import Client, Token
 from shared.oauth.provider.store import client_from_row, token_from_row, token_values
 from shared.randomness import hash_secret
@@ -83,32 +81,18 @@ class HotPaths:
     def __init__(self, provider: Any) -> None:
         self.provider = provider
         self.config = provider.config
-        # Until the app's lifespan opens the asynchronous store (and after it
-        # closes it), the synchronous engine in a thread serves these paths.
+        reads = provider.reads
+        # The service's pool (shared.db_async), opened by the app's lifespan;
+        # until then, after it, or in another loop (an in-process test client
+        # outside the lifespan) the synchronous engine in a thread.
         self._threaded = ThreadedStore(provider.db, provider.config.tables)
-        self._opened: AsyncProviderStore | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._asyncpg = AsyncpgStore(reads, provider.config.tables) if provider.db.engine.dialect.name == "postgresql" else None
 
     @property
     def store(self) -> AsyncProviderStore:
-        # Connections belong to the loop that opened them; a request served by
-        # another loop (an in-process test client outside the lifespan) uses
-        # the threaded store.
-        if self._opened is not None and running_loop() is self._loop:
-            return self._opened
+        if self._asyncpg is not None and self.provider.reads.on_loop:
+            return self._asyncpg
         return self._threaded
-
-    async def open(self) -> None:
-        """In the event loop that will serve the requests (the app's lifespan)."""
-        store = open_async_store(self.provider.db, self.config.tables, pool_size=self.provider.async_pool_size)
-        if not isinstance(store, ThreadedStore):
-            await store.open()
-            self._opened, self._loop = store, asyncio.get_running_loop()
-
-    async def close(self) -> None:
-        if self._opened is not None:
-            opened, self._opened, self._loop = self._opened, None, None
-            await opened.close()
 
     async def client(self, client_id: str) -> Client | None:
         cache = self.provider.clients

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from shared.clock import Clock
 from shared.db import Database
+from shared.db_async import AsyncReads
 from shared.kvstore import KeyValueStore
 from shared.metrics import TOKENS_ISSUED
 from shared.oauth.adapter import AuthlibResponse, StarletteAuthorizationServer, StarletteOAuth2Request
@@ -415,9 +416,11 @@ class BoundProvider:
 
 
 class Provider:
-    def __init__(self, config: ProviderConfig, db: Database, *, async_pool_size: int = 4) -> None:
+    def __init__(self, config: ProviderConfig, db: Database, *, reads: AsyncReads) -> None:
         self.config = config
         self.db = db
+        # The service's reads on the event loop (its asyncpg pool): the hot paths use them.
+        self.reads = reads
         self.issuer_param = _Issuer(config.issuer)
         self.interactions = Interactions(config.kv, config.tokens, config.interaction_ttl)
         self.pushed = PushedRequests(config.kv, config.tokens, config.par_ttl)
@@ -427,7 +430,6 @@ class Provider:
         self.request_objects = RequestObjects(issuer=config.issuer, clock=config.clock, keys=self.client_keys)
         # Client rows for a few seconds (see ClientCache for why that is safe).
         self.clients = ClientCache()
-        self.async_pool_size = async_pool_size
         self._loop_server: StarletteAuthorizationServer | None = None
         self.hot = HotPaths(self)
         self.outbox = LogoutOutbox(
@@ -456,6 +458,7 @@ class Provider:
         *,
         issuer: str,
         db: Database,
+        reads: AsyncReads,
         kv: KeyValueStore,
         clock: Clock,
         tokens: TokenSource,
@@ -494,7 +497,7 @@ class Provider:
             scoped_claims=dict(scoped_claims or {}),
             scopes_supported=("openid", "profile", *sorted(set((scoped_claims or {}).values()) | set(api_scopes))),
         )
-        return cls(config, db, async_pool_size=settings.db_async_pool_size)
+        return cls(config, db, reads=reads)
 
     def bind(self, session: Session | None, request: StarletteOAuth2Request | None = None, *, store: Any = None) -> BoundProvider:
         return BoundProvider(self, session, request, store=store)

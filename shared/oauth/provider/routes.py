@@ -191,7 +191,6 @@ def machine_endpoints(provider: Provider, *, public_url: str):
 def mount_provider(app: ServiceApp, provider: Provider, *, prefix: str = "") -> None:
     """The provider's endpoints below ``prefix`` (its issuer's path)."""
     app.state.provider = provider
-    app.add_resource(provider.hot)
     app.state.metrics_collectors.append(provider.outbox_depth)
     app.include_router(router, prefix=prefix)
     for path, methods, handler in machine_endpoints(provider, public_url=app.state.settings.public_url):
