@@ -19,22 +19,19 @@ from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from joserfc import jwt
 from joserfc.errors import JoseError
 
-from shared.oauth.provider.client_keys import verifying
+from shared.oauth.provider.client_keys import CLIENT_SIGNING_ALGORITHMS, CLOCK_LEEWAY, verifying
 from shared.oauth.provider.models import Client
 
-__all__ = ["PrivateKeyJwt", "ASSERTION_ALGORITHMS", "PRIVATE_KEY_JWT"]
+__all__ = ["PrivateKeyJwt", "PRIVATE_KEY_JWT"]
 
 PRIVATE_KEY_JWT = "private_key_jwt"
-# FAPI 2.0 §5.4: PS256, ES256 or EdDSA; RS256 for plain OIDC clients. Never HS*, never none.
-ASSERTION_ALGORITHMS = ["PS256", "ES256", "EdDSA", "RS256"]
-_LEEWAY = 30
 
 
 class PrivateKeyJwt(JWTBearerClientAssertion):
     CLIENT_AUTH_METHOD = PRIVATE_KEY_JWT
 
     def __init__(self, server: Any) -> None:
-        super().__init__(validate_jti=True, leeway=_LEEWAY)
+        super().__init__(validate_jti=True, leeway=CLOCK_LEEWAY)
         # The server's ``bound`` is read at each call: the event loop's server
         # is rebound to each request (see BoundProvider._attach).
         self.server = server
@@ -45,7 +42,7 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
 
     def process_assertion_claims(self, assertion: str, resolve_key: Any) -> dict:
         try:
-            token = jwt.decode(assertion, resolve_key, algorithms=ASSERTION_ALGORITHMS)
+            token = jwt.decode(assertion, resolve_key, algorithms=CLIENT_SIGNING_ALGORITHMS)
         except JoseError as error:
             raise InvalidClientError(description=f"client assertion: {error.description or error.error}") from error
         self.verify_claims(token.claims)

@@ -26,9 +26,16 @@ from joserfc.jws import extract_compact
 
 from shared.oauth.provider.models import Client
 
-__all__ = ["ClientKeys", "verifying"]
+__all__ = ["ClientKeys", "verifying", "CLIENT_SIGNING_ALGORITHMS", "CLOCK_LEEWAY"]
 
 log = logging.getLogger("oauth.provider")
+
+# What a client may sign with (client assertions, request objects, DPoP
+# proofs): FAPI 2.0 §5.4 allows PS256, ES256 and EdDSA; RS256 stays for plain
+# OIDC clients. Never HS* (a shared secret is no key of the client's), never none.
+CLIENT_SIGNING_ALGORITHMS = ["PS256", "ES256", "EdDSA", "RS256"]
+# Seconds a client's clock may be off from ours (exp, nbf, iat).
+CLOCK_LEEWAY = 30
 
 # The key id in the protected header of the JWS being verified. Authlib asks
 # for a client's keys without the token (resolve_client_public_key(client)),
@@ -67,17 +74,26 @@ class ClientKeys:
         self.transport = transport
         self._timer = timer
         self._fetched: dict[str, tuple[float, KeySet]] = {}
+        self._inline: dict[str, tuple[object, KeySet]] = {}
         self._lock = threading.Lock()
 
     def key_set(self, client: Client) -> KeySet | None:
         """The client's keys; None when it registered none or they cannot be had."""
         kid = _verifying_kid.get()
         if client.jwks:
+            # Parsed once per registration (an RSA or EC import per assertion
+            # and per request object otherwise); a changed jwks is parsed anew.
+            cached_inline = self._inline.get(client.client_id)
+            if cached_inline is not None and cached_inline[0] == client.jwks:
+                return cached_inline[1]
             try:
-                return KeySet.import_key_set(client.jwks)
+                inline = KeySet.import_key_set(client.jwks)
             except (JoseError, ValueError, TypeError):
                 log.warning("client jwks unreadable", extra={"fields": {"client_id": client.client_id}})
                 return None
+            with self._lock:
+                self._inline[client.client_id] = (client.jwks, inline)
+            return inline
         if not client.jwks_uri:
             return None
         now = self._timer()

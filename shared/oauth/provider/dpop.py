@@ -27,9 +27,11 @@ from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey, thumbprint
 
+from shared.oauth.provider.client_keys import CLIENT_SIGNING_ALGORITHMS
+
 __all__ = ["DPoPError", "NonceSource", "verify_proof", "DPOP_ALGORITHMS", "access_token_hash", "Proof"]
 
-DPOP_ALGORITHMS = ["ES256", "PS256", "EdDSA", "RS256"]
+DPOP_ALGORITHMS = CLIENT_SIGNING_ALGORITHMS
 # How far a proof's iat may lie from now: a proof is made for the request it comes with.
 IAT_WINDOW = 60
 

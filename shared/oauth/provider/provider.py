@@ -23,8 +23,8 @@ from shared.db_async import AsyncReads
 from shared.kvstore import KeyValueStore
 from shared.metrics import TOKENS_ISSUED
 from shared.oauth.adapter import AuthlibResponse, StarletteAuthorizationServer, StarletteOAuth2Request
-from shared.oauth.provider.client_assertions import ASSERTION_ALGORITHMS, PRIVATE_KEY_JWT, PrivateKeyJwt
-from shared.oauth.provider.client_keys import ClientKeys
+from shared.oauth.provider.client_assertions import PRIVATE_KEY_JWT, PrivateKeyJwt
+from shared.oauth.provider.client_keys import CLIENT_SIGNING_ALGORITHMS, ClientKeys
 from shared.oauth.provider.dpop import DPOP_ALGORITHMS, IAT_WINDOW, DPoPError, NonceSource, Proof, verify_proof
 from shared.oauth.provider.errors import UnmetAuthenticationRequirementsError
 from shared.oauth.provider.grants import (
@@ -50,7 +50,7 @@ from shared.oauth.provider.keys import KeyManager, SigningKey
 from shared.oauth.provider.logout_outbox import LogoutOutbox, OutboxDepth, OutboxNotice
 from shared.oauth.provider.models import Client, Principal, Token
 from shared.oauth.provider.pushed import PushedRequests
-from shared.oauth.provider.request_objects import REQUEST_OBJECT_ALGORITHMS, RequestObjects
+from shared.oauth.provider.request_objects import RequestObjects
 from shared.oauth.provider.store import ClientCache, ProviderStore
 from shared.oauth.provider.tables import ProviderTables
 from shared.randomness import TokenSource
@@ -851,14 +851,14 @@ class Provider:
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "token_endpoint_auth_methods_supported": CLIENT_AUTH,
-            "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGORITHMS,
+            "token_endpoint_auth_signing_alg_values_supported": CLIENT_SIGNING_ALGORITHMS,
             "introspection_endpoint_auth_methods_supported": SECRET_AUTH,
             "revocation_endpoint_auth_methods_supported": SECRET_AUTH,
             "code_challenge_methods_supported": ["S256"],
             "claims_supported": list(self.config.claims_supported),
             "claims_parameter_supported": True,
             "request_parameter_supported": True,
-            "request_object_signing_alg_values_supported": REQUEST_OBJECT_ALGORITHMS,
+            "request_object_signing_alg_values_supported": CLIENT_SIGNING_ALGORITHMS,
             "request_uri_parameter_supported": False,
             "acr_values_supported": [lvl.acr for lvl in TrustLevel],
             "prompt_values_supported": ["none", "login"],

@@ -24,16 +24,13 @@ from joserfc import jwt
 
 from shared.clock import Clock
 from shared.oauth.adapter import StarletteOAuth2Request
-from shared.oauth.provider.client_keys import ClientKeys, verifying
+from shared.oauth.provider.client_keys import CLIENT_SIGNING_ALGORITHMS, CLOCK_LEEWAY, ClientKeys, verifying
 from shared.oauth.provider.models import Client
 
-__all__ = ["RequestObjects", "REQUEST_OBJECT_ALGORITHMS"]
+__all__ = ["RequestObjects"]
 
-# FAPI 2.0 Message Signing §5.4: PS256, ES256 or EdDSA; RS256 for plain OIDC clients.
-REQUEST_OBJECT_ALGORITHMS = ["PS256", "ES256", "EdDSA", "RS256"]
 # The JWT's own claims, not authorization parameters.
 _ENVELOPE = ("iss", "aud", "exp", "nbf", "iat", "jti")
-_LEEWAY = 30
 
 
 class RequestObjects(JWTAuthenticationRequest):
@@ -47,7 +44,7 @@ class RequestObjects(JWTAuthenticationRequest):
         # runs at the provider's clock (nbf, when present, is checked too).
         return jwt.JWTClaimsRegistry(
             now=self.clock.timestamp(),
-            leeway=_LEEWAY,
+            leeway=CLOCK_LEEWAY,
             client_id={"essential": True},
             aud={"essential": True, "value": self.issuer},
             exp={"essential": True},
@@ -77,7 +74,7 @@ class RequestObjects(JWTAuthenticationRequest):
         return keys
 
     def get_server_metadata(self) -> dict[str, Any]:
-        return {"request_object_signing_alg_values_supported": REQUEST_OBJECT_ALGORITHMS}
+        return {"request_object_signing_alg_values_supported": CLIENT_SIGNING_ALGORITHMS}
 
     def get_client_require_signed_request_object(self, client: Client) -> bool:
         return False
