@@ -9,14 +9,13 @@ reviewer of the social-insurance agency and one without the review role.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 
 from sqlalchemy import select
 
 from services.hrss_isso.accounts.units import new_unit_id, org_code_of
 from services.hrss_isso.authorisation_codes.materials import store_material
-from services.hrss_isso.models import AuthorizationApplication, Material, Person, ProvincialLink, RealnameChange, Staff, Unit, UnitBinding
+from services.hrss_isso.models import AuthorizationApplication, Person, ProvincialLink, RealnameChange, Staff, Unit, UnitBinding
 from services.hrss_isso.runtime import IssoServices
 from services.hrss_isso.staff.accounts import create_staff
 from shared.clock import Clock
@@ -240,18 +239,13 @@ def _load_accounts(db: Database, *, services: IssoServices, clock: Clock, gdzwfw
         ):
             store_material(
                 s,
-                Material(
-                    id=uuid.uuid4().hex,
-                    batch_id=pending.batch_id,
-                    kind=kind,
-                    original_name=name,
-                    content_type=content_type,
-                    size=len(data),
-                    sha256=hashlib.sha256(data).hexdigest(),
-                    uploaded_by=persons["zhaolei"].id,
-                    created_at=now,
-                ),
-                data,
+                batch_id=pending.batch_id,
+                kind=kind,
+                original_name=name,
+                content_type=content_type,
+                data=data,
+                uploaded_by=persons["zhaolei"].id,
+                at=now,
             )
         bind("sunli", "44010300003", "active")
         application("sunli", "44010300003", "approved", code=DEMO_AUTHORIZATION_CODE)

@@ -180,18 +180,13 @@ class Authorizations:
             for f in checked:
                 store_material(
                     s,
-                    Material(
-                        id=uuid.uuid4().hex,
-                        batch_id=batch_id,
-                        kind=f.kind,
-                        original_name=f.original_name,
-                        content_type=f.content_type,
-                        size=len(f.data),
-                        sha256=f.sha256,
-                        uploaded_by=person_id,
-                        created_at=now,
-                    ),
-                    f.data,
+                    batch_id=batch_id,
+                    kind=f.kind,
+                    original_name=f.original_name,
+                    content_type=f.content_type,
+                    data=f.data,
+                    uploaded_by=person_id,
+                    at=now,
                 )
             audit.record(
                 s,

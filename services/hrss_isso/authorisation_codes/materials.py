@@ -10,8 +10,10 @@ after their hash is checked against the one recorded at upload.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
+import uuid
 from dataclasses import dataclass
 from pathlib import PurePosixPath, PureWindowsPath
 
@@ -59,10 +61,6 @@ class CheckedFile:
     content_type: str
     data: bytes
 
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
-
 
 def sniff(data: bytes) -> tuple[str, str] | None:
     """(content type, label) from the leading bytes, or None."""
@@ -107,11 +105,26 @@ def size_label(n: int) -> str:
     return f"{n / 1024:g}KB"
 
 
-def store_material(s: Session, material: Material, data: bytes) -> None:
-    """Add ``material`` and its bytes to the caller's transaction."""
+def store_material(
+    s: Session, *, batch_id: str, kind: str, original_name: str, content_type: str, data: bytes, uploaded_by: int, at: dt.datetime
+) -> Material:
+    """A material and its bytes, in the caller's transaction; its size and
+    digest are taken from the bytes themselves, so they cannot disagree."""
+    material = Material(
+        id=uuid.uuid4().hex,
+        batch_id=batch_id,
+        kind=kind,
+        original_name=original_name,
+        content_type=content_type,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        uploaded_by=uploaded_by,
+        created_at=at,
+    )
     s.add(material)
     s.flush()  # the row the content refers to, first
     s.add(MaterialContent(material_id=material.id, data=data))
+    return material
 
 
 def material_bytes(s: Session, material: Material) -> bytes:
