@@ -58,6 +58,9 @@ class ChainUrls:
     idp: str
     isso: str
     portal: str
+    # Each service's database, for the rare test that must set up a state no
+    # page can hold still (an import job caught half-way).
+    databases: dict[str, str]
 
 
 @contextmanager
@@ -80,7 +83,7 @@ def running_chain(
         logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in sorted(work.glob("*.log")))
         raise RuntimeError(f"the stack did not start\n{logs}") from None
     try:
-        yield ChainUrls(idp=config.url("gdzwfw_idp"), isso=config.url("hrss_isso"), portal=config.url("refund_portal"))
+        yield ChainUrls(idp=config.url("gdzwfw_idp"), isso=config.url("hrss_isso"), portal=config.url("refund_portal"), databases=urls)
     finally:
         stack.stop()
         drop_databases(urls)

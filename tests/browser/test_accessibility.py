@@ -7,18 +7,23 @@ Reports also go to ``test-artifacts/axe/<test>.json``.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import secrets
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
+from sqlalchemy import select, update
 
 from services.gdzwfw_idp.demo import DEMO_PASSWORD
 from services.gdzwfw_idp.demo import DEMO_STAFF as GDZWFW_STAFF
 from services.gdzwfw_idp.demo import DEMO_STAFF_PASSWORD as GDZWFW_STAFF_PASSWORD
 from services.hrss_isso.demo import DEMO_STAFF_TOTP as ISSO_STAFF_TOTP
 from services.refund_portal.demo import DEMO_YEAR
+from services.refund_portal.models import ImportJob, StaffAccount
+from shared.db import Database
 from shared.identifiers import _uscc_check_char
 from tests.browser.axe import AXE_JS, AxeAudit, run_axe
 from tests.browser.gdzwfw_steps import handler_login
@@ -309,3 +314,46 @@ def test_agency_import_results_and_payment_batches(page: Page, chain, audit: Axe
     page.locator("a[href^='/agency/payments/']").first.click()
     expect(page.get_by_role("heading", name=re.compile(r"^拨付批次 \d+"))).to_be_visible()
     audit(page, "agency_payment_batch")
+
+
+def test_agency_import_job_while_it_runs(page: Page, chain, audit: AxeAudit) -> None:
+    """The page of an import still reading its rows: audited at both widths,
+    and its counts move as the job's do, without reloading the page."""
+    staff_login(page, chain, "wg_clerk")
+    # A job caught half-way cannot be held still by uploading a file (a
+    # 20,000-row list is read in a few seconds here), so the test writes the
+    # state a worker would have written, and moves it on as the worker would.
+    db = Database(chain.databases["refund_portal"])
+    try:
+        job_id = f"job{secrets.token_hex(8)}"
+        now = dt.datetime.now(dt.UTC)
+        with db.transaction() as s:
+            staff_id = s.scalar(select(StaffAccount.id).where(StaffAccount.login_name == "wg_clerk"))
+            s.add(
+                ImportJob(
+                    id=job_id, staff_id=staff_id, upload_id="kept", filename="2026年度稳岗返还名单.xlsx", year=DEMO_YEAR,
+                    mode="all", state="reading", rows_total=20000, rows_read=7400, error_rows=3, created_at=now, updated_at=now,
+                )
+            )  # fmt: skip
+        page.goto(f"{chain.portal}/agency/imports/jobs/{job_id}")
+        expect(page.get_by_role("heading", name="正在导入名单")).to_be_visible()
+        expect(page.locator("#rows-read")).to_have_text("7400")
+        expect(page.locator("#job-progress")).to_have_attribute("value", "7400")
+        expect(page.locator("#step-reading")).to_have_class("current")
+        expect(page.locator("#step-reading")).to_have_attribute("aria-current", "step")
+        expect(page.locator("#writing-note")).to_be_hidden()
+        audit(page, "agency_import_job_reading")
+        with db.transaction() as s:
+            s.execute(
+                update(ImportJob)
+                .where(ImportJob.id == job_id)
+                .values(state="writing", rows_read=20000, error_rows=0, updated_at=dt.datetime.now(dt.UTC))
+            )
+        expect(page.locator("#rows-read")).to_have_text("20000", timeout=15_000)
+        expect(page.locator("#writing-note")).to_be_visible()
+        expect(page.locator("#job-status")).to_contain_text("正在写入")
+        expect(page.locator("#step-writing")).to_have_class("current")
+        expect(page.locator("#step-reading")).to_have_class("done")
+        audit(page, "agency_import_job_writing")
+    finally:
+        db.dispose()

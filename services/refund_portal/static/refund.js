@@ -31,10 +31,15 @@
           bar.max = status.rows_total; bar.value = status.rows_read;
           set("rows-total", status.rows_total);
         }
-        ["reading", "writing"].forEach(function (state) {
+        var states = ["queued", "reading", "writing"], at = states.indexOf(status.state);
+        states.forEach(function (state, i) {
           var step = document.getElementById("step-" + state);
-          if (step) { step.className = status.state === state ? "current" : (state === "reading" && status.state === "writing" ? "done" : ""); }
+          if (!step) { return; }
+          step.className = i < at ? "done" : (i === at ? "current" : "");
+          if (i === at) { step.setAttribute("aria-current", "step"); } else { step.removeAttribute("aria-current"); }
         });
+        var note = document.getElementById("writing-note");
+        if (note) { note.hidden = status.state !== "writing"; }
         window.setTimeout(poll, 1000);
       })
       .catch(function () { window.setTimeout(poll, 3000); });
