@@ -45,7 +45,8 @@ def declarative_base() -> type[DeclarativeBase]:
     return Base
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+def make_engine(url: str, *, pool_size: int = 10, options: str | None = None) -> Engine:
+    """``options``: PostgreSQL settings for every connection (libpq ``options``)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -58,7 +59,14 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     # new ones (connection churn cost PostgreSQL more than the queries).
     # pool_recycle bounds a connection's life; liveness is checked only after
     # an idle spell (_ping_when_idle), not with pool_pre_ping at every check-out.
-    engine = create_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=30, pool_recycle=POOL_RECYCLE)
+    engine = create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_timeout=30,
+        pool_recycle=POOL_RECYCLE,
+        connect_args={"options": options} if options else {},
+    )
     _ping_when_idle(engine, PING_AFTER_IDLE)
     return engine
 
@@ -130,7 +138,26 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size)
+        self._pool_size = pool_size
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._unflushed: Engine | None = None
+
+    def single_statements(self, *, durable: bool) -> Engine | None:
+        """On PostgreSQL, an engine whose connections commit each statement
+        on its own (autocommit), for work that is one statement: no BEGIN and
+        COMMIT round trips around it. ``durable=False``: its commits do not
+        wait for the write-ahead log to reach the disk (``synchronous_commit
+        = off``, for short-lived state; see shared.kvstore); that is a second
+        pool of the same size, opened on first use and closed by
+        :meth:`dispose`. None on SQLite, whose writes keep their transaction
+        (BEGIN IMMEDIATE, see :func:`_sqlite_immediate_transactions`)."""
+        if self.engine.dialect.name != "postgresql":
+            return None
+        if durable:
+            return self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        if self._unflushed is None:
+            self._unflushed = make_engine(self.url, pool_size=self._pool_size, options="-c synchronous_commit=off")
+        return self._unflushed.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -162,6 +189,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._unflushed is not None:
+            self._unflushed.dispose()
 
 
 @contextmanager

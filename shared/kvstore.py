@@ -25,13 +25,13 @@ from sqlalchemy import (
     Text,
     any_,
     bindparam,
+    case,
     delete,
-    insert,
     select,
-    text,
-    update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from shared.clock import Clock, as_utc
@@ -109,12 +109,27 @@ def define_kv_table(metadata: MetaData) -> Table:
     )
 
 
-_NO_FLUSH_WAIT = text("SET LOCAL synchronous_commit TO OFF")
+def _dialect_insert(dialect: str) -> Any:
+    """The INSERT with ON CONFLICT of ``dialect`` (PostgreSQL's and SQLite's spell it alike)."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 class SqlKeyValueStore:
     def __init__(self, db: Database, table: Table, clock: Clock, *, reads: AsyncReads | None = None) -> None:
         self._db, self._t, self._clock = db, table, clock
+        # Every operation is one statement. On PostgreSQL each is sent on its
+        # own, committed by itself: a page of a login reads and writes this
+        # store a dozen times, and BEGIN, COMMIT and the UPDATE-then-INSERT
+        # were two thirds of those round trips (make bench-peer, PostgreSQL's
+        # statement log of one login). Sessions, interactions and counters
+        # are short-lived, so their writes do not wait for the disk flush:
+        # PostgreSQL still flushes them within wal_writer_delay x 3, and a
+        # crash in that moment loses the newest such writes (a user logs in
+        # again, a counter misses a step), never a half-written one. Deletes
+        # (logout, one-time states taken) keep the full guarantee.
+        self._durable = db.single_statements(durable=True)
+        self._unflushed = db.single_statements(durable=False)
+        self._upsert = _dialect_insert(db.engine.dialect.name)
         self.reads = reads or AsyncReads(db, pool_size=1)
         self._get = select(table.c.value, table.c.expires_at).where(table.c.key == bindparam("key"))
         # aget: concurrent reads share one query (the refund API reads a cached introspection per call).
@@ -128,8 +143,19 @@ class SqlKeyValueStore:
     def _expiry(self, ttl: int) -> dt.datetime:
         return self._clock.now() + dt.timedelta(seconds=ttl)
 
+    @contextmanager
+    def _statement(self, engine: Engine | None) -> Iterator[Connection | Session]:
+        """Where one statement runs: ``engine``'s connection (PostgreSQL,
+        autocommit), else a transaction of its own (SQLite)."""
+        if engine is None:
+            with self._db.transaction() as s:
+                yield s
+        else:
+            with engine.connect() as c:
+                yield c
+
     def get(self, key: str) -> Any | None:
-        with self._db.transaction() as s:
+        with self._statement(self._durable) as s:
             row = s.execute(self._get, {"key": key}).first()
         return self._live_value(row)
 
@@ -149,65 +175,41 @@ class SqlKeyValueStore:
     async def close(self) -> None:
         return None
 
-    def _without_flush_wait(self, s: Any) -> None:
-        # Sessions, interactions and counters are short-lived: PostgreSQL may
-        # answer before the commit is flushed to disk (it still is within
-        # wal_writer_delay × 3, and replicas get it as usual). A crash in that
-        # moment loses the newest such writes -- a user logs in again, a
-        # counter misses a step -- never a half-written one. It spared one
-        # disk flush per write on every page of a login (make bench-peer).
-        # Deletes (logout, one-time states taken) keep the full guarantee.
-        if self._db.engine.dialect.name == "postgresql":
-            s.execute(_NO_FLUSH_WAIT)
-
     def set(self, key: str, value: Any, ttl: int) -> None:
-        data = json.dumps(value, ensure_ascii=False)
-        with self._db.transaction() as s:
-            self._without_flush_wait(s)
-            done = s.execute(update(self._t).where(self._t.c.key == key).values(value=data, expires_at=self._expiry(ttl))).rowcount
-            if not done:
-                s.execute(insert(self._t).values(key=key, value=data, counter=0, expires_at=self._expiry(ttl)))
+        data, expires_at = json.dumps(value, ensure_ascii=False), self._expiry(ttl)
+        new = self._upsert(self._t).values(key=key, value=data, counter=0, expires_at=expires_at)
+        with self._statement(self._unflushed) as s:
+            s.execute(new.on_conflict_do_update(index_elements=[self._t.c.key], set_={"value": data, "expires_at": expires_at}))
 
     def delete(self, key: str) -> None:
-        with self._db.transaction() as s:
+        with self._statement(self._durable) as s:
             s.execute(delete(self._t).where(self._t.c.key == key))
 
     def pop(self, key: str) -> Any | None:
-        with self._db.transaction() as s:
+        with self._statement(self._durable) as s:
             row = s.execute(delete(self._t).where(self._t.c.key == key).returning(self._t.c.value, self._t.c.expires_at)).first()
         return self._live_value(row)
 
     def incr(self, key: str, ttl: int) -> int:
-        now = self._clock.now()
-        t = self._t
-        for _ in range(5):
-            try:
-                with self._db.transaction() as s:
-                    self._without_flush_wait(s)
-                    row = s.execute(
-                        update(t).where(t.c.key == key, t.c.expires_at > now).values(counter=t.c.counter + 1).returning(t.c.counter)
-                    ).first()
-                    if row is not None:
-                        return int(row.counter)
-                    # Expired: restart the window in place, only if still expired
-                    # (a concurrent first increment may have just restarted it).
-                    row = s.execute(
-                        update(t)
-                        .where(t.c.key == key, t.c.expires_at <= now)
-                        .values(counter=1, value="null", expires_at=self._expiry(ttl))
-                        .returning(t.c.counter)
-                    ).first()
-                    if row is not None:
-                        return 1
-                    s.execute(insert(t).values(key=key, value="null", counter=1, expires_at=self._expiry(ttl)))
-                    return 1
-            except IntegrityError:
-                # Another first increment inserted the row; count again on top of it.
-                continue
-        raise RuntimeError("could not increment counter")
+        # One statement, atomic on both databases (the conflicting row is
+        # locked while it is updated): the first increment inserts, a live
+        # window counts on, an expired one restarts in place.
+        t, now, expires_at = self._t, self._clock.now(), self._expiry(ttl)
+        live = t.c.expires_at > now
+        first = self._upsert(t).values(key=key, value="null", counter=1, expires_at=expires_at)
+        statement = first.on_conflict_do_update(
+            index_elements=[t.c.key],
+            set_={
+                "counter": case((live, t.c.counter + 1), else_=1),
+                "value": case((live, t.c.value), else_="null"),
+                "expires_at": case((live, t.c.expires_at), else_=expires_at),
+            },
+        ).returning(t.c.counter)
+        with self._statement(self._unflushed) as s:
+            return int(s.execute(statement).scalar_one())
 
     def count(self, key: str) -> int:
-        with self._db.transaction() as s:
+        with self._statement(self._durable) as s:
             row = s.execute(select(self._t.c.counter, self._t.c.expires_at).where(self._t.c.key == key)).first()
         if row is None or as_utc(row.expires_at) <= self._clock.now():
             return 0
