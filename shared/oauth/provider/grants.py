@@ -28,6 +28,7 @@ from shared.metrics import INTROSPECTIONS
 from shared.oauth.provider.binding import Binding
 from shared.oauth.provider.dpop import InvalidDPoPProofError, resource_challenge
 from shared.oauth.provider.models import AuthorizationCode, Client, Principal, Token
+from shared.settings import FAPI2_CODE_TTL
 
 __all__ = [
     "CodeGrant",
@@ -90,7 +91,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):
             nonce=data.get("nonce"),
             code_challenge=data["code_challenge"],
             code_challenge_method=data["code_challenge_method"],
-            ttl=bound.config.code_ttl,
+            ttl=min(bound.config.code_ttl, FAPI2_CODE_TTL) if request.client.registration.is_fapi2 else bound.config.code_ttl,
         )
 
     def generate_authorization_code(self) -> str:
@@ -202,7 +203,7 @@ class AuthorizationRequestPolicy:
 
     def check(self, grant: Any, redirect_uri: str) -> None:
         request = grant.request
-        if not request.pushed and (self.require_pushed or request.client.require_pushed_authorization_requests):
+        if not request.pushed and (self.require_pushed or request.client.registration.require_pushed_authorization_requests):
             raise InvalidRequestError("Pushed authorization request required: send the parameters to the PAR endpoint first.")
 
 
@@ -221,7 +222,7 @@ class DPoPBinding:
     def check(grant: Any) -> None:
         request = grant.request
         jkt = request.dpop_jkt
-        if jkt is None and request.client.dpop_bound_access_tokens:
+        if jkt is None and request.client.registration.dpop_bound_access_tokens:
             raise InvalidDPoPProofError("The client must present a DPoP proof.")
         old = request.refresh_token
         if old is not None and old.dpop_jkt and old.dpop_jkt != jkt:
