@@ -8,11 +8,15 @@ profile beside a weaker setting does not load."""
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable
 
 import pytest
 from authlib.oauth2.rfc7523 import private_key_jwt_sign
 from authlib.oauth2.rfc7523.client import ASSERTION_TYPE
+from joserfc import jwt
+from joserfc.errors import SecurityWarning
+from joserfc.jwk import ECKey, OKPKey, RSAKey
 from pydantic import ValidationError
 
 from devtools.demo_client import DEMO_FAPI_ID, demo_fapi_key
@@ -120,3 +124,65 @@ def test_the_profile_sets_what_it_implies() -> None:
     client = ClientConfig.model_validate(fapi_config())
     assert client.require_pushed_authorization_requests and client.dpop_bound_access_tokens
     assert client.registration().profile == "fapi2"
+
+
+def key_for(alg: str, kid: str):
+    if alg in ("PS256", "RS256"):
+        return RSAKey.generate_key(2048, parameters={"kid": kid, "alg": alg}, private=True)
+    if alg in ("Ed25519", "EdDSA"):
+        return OKPKey.generate_key("Ed25519", parameters={"kid": kid, "alg": alg}, private=True)
+    return ECKey.generate_key("P-256", parameters={"kid": kid, "alg": alg}, private=True)
+
+
+def test_discovery_advertises_the_fapi_features_and_nothing_it_does_not_do(idp: Idp) -> None:
+    meta = idp.client.get("/.well-known/openid-configuration").json()
+    assert meta["token_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+    assert meta["authorization_response_iss_parameter_supported"] is True
+    assert meta["require_pushed_authorization_requests"] is False  # per client (demo-fapi), not server-wide
+    assert meta["pushed_authorization_request_endpoint"] == ISSUER + "/par"
+    assert meta["response_types_supported"] == ["code"] and meta["code_challenge_methods_supported"] == ["S256"]
+    assert meta["request_uri_parameter_supported"] is False  # request_uri only from our own PAR endpoint
+    # Nothing of mutual TLS (RFC 8705), which this deployment cannot terminate.
+    assert not {"mtls_endpoint_aliases", "tls_client_certificate_bound_access_tokens"} & set(meta)
+    assert not {"tls_client_auth", "self_signed_tls_client_auth"} & set(meta["token_endpoint_auth_methods_supported"])
+    for listed in ("dpop_signing_alg_values_supported", "request_object_signing_alg_values_supported"):
+        assert "none" not in meta[listed] and not any(alg.startswith("HS") for alg in meta[listed])
+
+
+def test_every_advertised_dpop_and_assertion_algorithm_is_accepted(make_idp: Callable[..., Idp]) -> None:
+    """Each algorithm discovery lists works: a DPoP proof and a
+    private_key_jwt assertion signed with it get a token."""
+    algs = ["PS256", "ES256", "Ed25519", "EdDSA", "RS256"]
+    keys = {alg: key_for(alg, f"k-{alg}") for alg in algs}
+    client = ClientConfig(
+        client_id="alg-rp",
+        redirect_uris=["https://alg.example/cb"],
+        grant_types=["client_credentials"],
+        token_endpoint_auth_method="private_key_jwt",
+        jwks={"keys": [key.as_dict(private=False) for key in keys.values()]},
+    )
+    idp = make_idp(clients=[client])
+    meta = idp.client.get("/.well-known/openid-configuration").json()
+    assert meta["dpop_signing_alg_values_supported"] == algs
+    assert meta["token_endpoint_auth_signing_alg_values_supported"] == algs
+    assert meta["request_object_signing_alg_values_supported"] == algs
+    for alg, key in keys.items():
+        # joserfc warns of EdDSA (deprecated by RFC 9864) on both sides; still accepted.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SecurityWarning)
+            response = _alg_token_request(idp, alg, key)
+        assert response.status_code == 200 and response.json()["token_type"] == "DPoP", (alg, response.text)
+
+
+def _alg_token_request(idp: Idp, alg: str, key):
+    now = idp.clock.timestamp()
+    signed = private_key_jwt_sign(
+        key, client_id="alg-rp", token_endpoint=ISSUER + "/token", alg=alg, issued_at=now, header={"alg": alg, "kid": key.kid}
+    )
+    claims = {"jti": f"proof-{alg}", "htm": "POST", "htu": ISSUER + "/token", "iat": now}
+    proof = jwt.encode({"typ": "dpop+jwt", "alg": alg, "jwk": key.as_dict(private=False)}, claims, key, algorithms=[alg])
+    return idp.client.post(
+        "/token",
+        data={"grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE, "client_assertion": signed},
+        headers={"DPoP": proof},
+    )

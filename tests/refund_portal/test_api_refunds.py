@@ -22,7 +22,7 @@ CHALLENGE = (
 NEEDS_READ = 'Bearer error="insufficient_scope", scope="refund.read"'
 NEEDS_CONFIRM = 'Bearer error="insufficient_scope", scope="refund.confirm"'
 # RFC 6750 §3.1 and RFC 9449 §7.1: no credentials, one bare challenge per scheme the API takes.
-BARE_CHALLENGE = 'Bearer, DPoP algs="PS256 ES256 EdDSA RS256"'
+BARE_CHALLENGE = 'Bearer, DPoP algs="PS256 ES256 Ed25519 EdDSA RS256"'
 
 
 def bearer(token: str) -> dict[str, str]:

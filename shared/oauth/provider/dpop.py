@@ -35,6 +35,7 @@ from authlib.oauth2.rfc6749.errors import OAuth2Error
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey, thumbprint
+from joserfc.jws import JWSRegistry
 
 from shared.clock import Clock
 from shared.oauth.provider.client_keys import CLIENT_SIGNING_ALGORITHMS
@@ -55,6 +56,11 @@ __all__ = [
 DPOP_ALGORITHMS = CLIENT_SIGNING_ALGORITHMS
 # How far a proof's iat may lie from now: a proof is made for the request it comes with.
 IAT_WINDOW = 60
+# A proof carries its public key in the header: an RSA key (PS256, RS256) of
+# 4096 bits is about 1 KB there, and joserfc's default cap of 512 bytes would
+# refuse every RSA proof. Still bounded, so a made-up header cannot be large.
+_PROOFS = JWSRegistry(algorithms=DPOP_ALGORITHMS)
+_PROOFS.max_header_length = 2048
 
 # Records a proof's jti (the key names the proof's key and jti) until the
 # timestamp given, past which the proof is stale anyway; False when it was
@@ -151,7 +157,7 @@ class ProofChecker:
 
     def _verify(self, header_value: str, *, method: str, url: str, now: int, access_token: str | None) -> Proof:
         try:
-            compact = jws.extract_compact(header_value.encode("ascii"))
+            compact = jws.extract_compact(header_value.encode("ascii"), registry=_PROOFS)
             header = compact.headers()
         except (JoseError, ValueError, UnicodeError) as exc:
             raise InvalidDPoPProofError("DPoP proof is not a JWS") from exc
@@ -162,7 +168,7 @@ class ProofChecker:
             raise InvalidDPoPProofError("DPoP proof jwk must be a public key")
         try:
             key = {"EC": ECKey, "RSA": RSAKey, "OKP": OKPKey}[jwk.get("kty")].import_key(jwk)
-            jws.deserialize_compact(header_value, key, algorithms=[header["alg"]])
+            jws.deserialize_compact(header_value, key, algorithms=[header["alg"]], registry=_PROOFS)
             claims = json.loads(compact.payload)
         except (KeyError, JoseError, ValueError, TypeError) as exc:
             raise InvalidDPoPProofError("DPoP proof signature does not verify with its jwk") from exc
