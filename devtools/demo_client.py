@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from joserfc.jwk import ECKey
 
 from devtools.stack import StackConfig
 from services.gdzwfw_idp.demo import DEMO_PASSWORD
@@ -19,6 +22,8 @@ from services.gdzwfw_idp.demo import DEMO_PASSWORD
 __all__ = [
     "DEMO_RP",
     "DEMO_REDIRECT",
+    "DEMO_FAPI_ID",
+    "demo_fapi_key",
     "REFUND_SCOPE",
     "Pkce",
     "authorize_params",
@@ -30,6 +35,14 @@ __all__ = [
 
 DEMO_RP = ("demo-rp", "demo-rp-secret")
 DEMO_REDIRECT = "http://127.0.0.1:8099/cb"
+DEMO_FAPI_ID = "demo-fapi"
+# demo-fapi's private key (development only, like demo-rp's secret): it signs
+# private_key_jwt assertions and DPoP proofs as the FAPI 2.0 profile asks.
+DEMO_FAPI_KEY_FILE = Path(__file__).with_name("demo_fapi_key.json")
+
+
+def demo_fapi_key() -> ECKey:
+    return ECKey.import_key(json.loads(DEMO_FAPI_KEY_FILE.read_text()))
 
 
 @dataclass

@@ -106,13 +106,14 @@ class StackConfig:
 
     def fapi_registration(self, jwks_uri: str) -> dict[str, object]:
         """How the ISSO (at gdzwfw_idp) and the portal (at the ISSO) are
-        registered: in development they sign private_key_jwt assertions with
-        a key derived at start-up (shared.oauth.rp_keys), published at
-        ``jwks_uri``, and must push their requests (PAR). Elsewhere they keep
-        their secrets unless a private key is configured (deploy/README.md)."""
+        registered: in development as FAPI 2.0 clients, signing private_key_jwt
+        assertions with a key derived at start-up (shared.oauth.rp_keys),
+        published at ``jwks_uri``; they must push their requests (PAR) and
+        prove a DPoP key at the token endpoint. Elsewhere they keep their
+        secrets unless a private key is configured (deploy/README.md)."""
         if self.environment != "development":
             return {}
-        return {"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": jwks_uri, "require_pushed_authorization_requests": True}
+        return {"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": jwks_uri, "profile": "fapi2"}
 
     def environments(self) -> dict[str, dict[str, str]]:
         # A stack of fewer services (the bench runs gdzwfw_idp alone) has no

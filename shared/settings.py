@@ -13,7 +13,17 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ServiceSettings", "ProviderSettings", "ClientConfig", "PLACEHOLDER_SECRETS", "weak_secret", "client_destinations"]
+__all__ = [
+    "ServiceSettings",
+    "ProviderSettings",
+    "ClientConfig",
+    "ClientRegistration",
+    "FAPI2",
+    "FAPI2_CODE_TTL",
+    "PLACEHOLDER_SECRETS",
+    "weak_secret",
+    "client_destinations",
+]
 
 # Values that appear in examples and the development env file. Outside
 # development a service refuses to start with them.
@@ -33,19 +43,17 @@ def weak_secret(value: str) -> bool:
     return value in PLACEHOLDER_SECRETS or len(value) < 32
 
 
-class ClientConfig(BaseModel):
-    """A registered OAuth client, as configured (never hard-coded)."""
+FAPI2 = "fapi2"
+# FAPI 2.0 Security Profile §5.3.2.1: authorization codes live at most a minute.
+FAPI2_CODE_TTL = 60
 
-    client_id: str = Field(description="The client identifier.")
-    client_secret: SecretStr | None = Field(default=None, description="Plain secret; stored hashed. None for public clients.")
-    client_name: str = Field(default="", description="Name shown on consent and logout pages.")
-    redirect_uris: list[str] = Field(description="Exact redirect URIs (no wildcards).")
-    post_logout_redirect_uris: list[str] = Field(default_factory=list)
-    backchannel_logout_uri: str | None = Field(default=None)
-    grant_types: list[str] = Field(default_factory=lambda: ["authorization_code", "refresh_token"])
-    scope: str = Field(default="openid profile")
-    token_endpoint_auth_method: Literal["client_secret_basic", "client_secret_post", "private_key_jwt", "none"] = "client_secret_basic"
-    introspection_allowed: bool = Field(default=False, description="May call the introspection endpoint (resource servers).")
+
+class ClientRegistration(BaseModel):
+    """Client metadata beyond the client table's columns (RFC 7591 names),
+    kept whole in its ``registration`` JSON column. The one list of these
+    fields: :class:`ClientConfig` has them by inheritance, the provider's
+    ``Client`` carries this object, the store writes and reads it whole."""
+
     require_pushed_authorization_requests: bool = Field(
         default=False, description="RFC 9126: /authorize serves this client only with a request_uri from the PAR endpoint."
     )
@@ -61,6 +69,30 @@ class ClientConfig(BaseModel):
         description="How the client authenticates at introspection and revocation, when not as at the token endpoint "
         "(a relying party on private_key_jwt that is also a resource server introspecting with its secret).",
     )
+    profile: Literal["fapi2"] | None = Field(
+        default=None,
+        description="fapi2: the FAPI 2.0 Security Profile. Implies PAR and DPoP-bound tokens, needs private_key_jwt "
+        "(mTLS is not offered), codes live at most 60 s; a weaker setting beside it is refused.",
+    )
+
+    @property
+    def is_fapi2(self) -> bool:
+        return self.profile == FAPI2
+
+
+class ClientConfig(ClientRegistration):
+    """A registered OAuth client, as configured (never hard-coded)."""
+
+    client_id: str = Field(description="The client identifier.")
+    client_secret: SecretStr | None = Field(default=None, description="Plain secret; stored hashed. None for public clients.")
+    client_name: str = Field(default="", description="Name shown on consent and logout pages.")
+    redirect_uris: list[str] = Field(description="Exact redirect URIs (no wildcards).")
+    post_logout_redirect_uris: list[str] = Field(default_factory=list)
+    backchannel_logout_uri: str | None = Field(default=None)
+    grant_types: list[str] = Field(default_factory=lambda: ["authorization_code", "refresh_token"])
+    scope: str = Field(default="openid profile")
+    token_endpoint_auth_method: Literal["client_secret_basic", "client_secret_post", "private_key_jwt", "none"] = "client_secret_basic"
+    introspection_allowed: bool = Field(default=False, description="May call the introspection endpoint (resource servers).")
 
     @model_validator(mode="after")
     def _keys_for_private_key_jwt(self) -> ClientConfig:
@@ -69,6 +101,31 @@ class ClientConfig(BaseModel):
         if self.jwks and self.jwks_uri:
             raise ValueError(f"client {self.client_id!r}: jwks and jwks_uri are exclusive (RFC 7591 §2)")
         return self
+
+    @model_validator(mode="after")
+    def _fapi2_profile(self) -> ClientConfig:
+        """FAPI 2.0 Security Profile §5.3.2: what the profile implies is set;
+        a weaker setting written beside it is a configuration error, never
+        silently strengthened (the operator meant something else)."""
+        if not self.is_fapi2:
+            return self
+        weaker = [
+            name
+            for name in ("require_pushed_authorization_requests", "dpop_bound_access_tokens")
+            if name in self.model_fields_set and not getattr(self, name)
+        ]
+        if self.token_endpoint_auth_method != "private_key_jwt":
+            # mTLS client authentication (RFC 8705) needs TLS termination this deployment does not run.
+            weaker.append(f"token_endpoint_auth_method={self.token_endpoint_auth_method} (FAPI 2.0 here needs private_key_jwt)")
+        if weaker:
+            raise ValueError(f"client {self.client_id!r} has profile fapi2 but weaker settings: {', '.join(weaker)}")
+        self.require_pushed_authorization_requests = True
+        self.dpop_bound_access_tokens = True
+        return self
+
+    def registration(self) -> ClientRegistration:
+        """What the client table's ``registration`` column holds for this client."""
+        return ClientRegistration(**{name: getattr(self, name) for name in ClientRegistration.model_fields})
 
 
 def client_destinations(clients: list[ClientConfig]) -> list[str]:

@@ -13,7 +13,7 @@ from services.gdzwfw_idp.models import Account, StaffAccount
 from services.gdzwfw_idp.staff.accounts import ROLE_AUDITOR, ROLE_HALL_OFFICER, StaffService
 from shared.clock import Clock
 from shared.db import Database
-from shared.oauth.provider.demo import DEMO_RP
+from shared.oauth.provider.demo import DEMO_FAPI, DEMO_RP
 from shared.passwords import PasswordService
 from shared.trust import TrustLevel
 
@@ -44,7 +44,7 @@ DEMO_STAFF: list[dict] = [
     },
 ]
 
-DEMO_CLIENTS = [DEMO_RP]
+DEMO_CLIENTS = [DEMO_RP, DEMO_FAPI]
 
 DEMO_ACCOUNTS: list[dict] = [
     {

@@ -20,7 +20,7 @@ from services.hrss_isso.runtime import IssoServices
 from services.hrss_isso.staff.accounts import create_staff
 from shared.clock import Clock
 from shared.db import Database
-from shared.oauth.provider.demo import DEMO_RP
+from shared.oauth.provider.demo import DEMO_FAPI, DEMO_RP
 from shared.settings import ClientConfig
 
 __all__ = [
@@ -39,10 +39,10 @@ DEMO_AUTHORIZATION_CODE = "GDHR2345"
 
 
 def demo_clients(api_scopes: list[str]) -> list[ClientConfig]:
-    """demo-rp, registered here also for the APIs' scopes so that it can try
-    the refund portal's API with the tokens it gets (README); at gdzwfw_idp,
-    which serves no such API, it stays as it is."""
-    return [DEMO_RP.model_copy(update={"scope": " ".join([*DEMO_RP.scope.split(), *api_scopes])})]
+    """demo-rp and demo-fapi, registered here also for the APIs' scopes so
+    that they can try the refund portal's API with the tokens they get
+    (README); at gdzwfw_idp, which serves no such API, they stay as they are."""
+    return [client.model_copy(update={"scope": " ".join([*client.scope.split(), *api_scopes])}) for client in (DEMO_RP, DEMO_FAPI)]
 
 
 DEMO_UNITS = [

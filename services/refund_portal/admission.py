@@ -64,19 +64,19 @@ def upgrade_url(settings: RefundSettings, unit: dict[str, Any]) -> str:
     return STEP_UP_URL
 
 
-def insufficient_challenge() -> str:
-    """RFC 9470 §3: the step-up challenge."""
+def insufficient_challenge(scheme: str = "Bearer") -> str:
+    """RFC 9470 §3: the step-up challenge (``scheme``: as the token was presented, Bearer or DPoP)."""
     return (
-        'Bearer error="insufficient_user_authentication", '
+        f'{scheme} error="insufficient_user_authentication", '
         'error_description="A trust level of L2 or higher is required", '
         f'acr_values="{REQUIRED_LEVEL.acr}"'
     )
 
 
-def invalid_token_challenge() -> str:
-    return 'Bearer error="invalid_token"'
+def invalid_token_challenge(scheme: str = "Bearer") -> str:
+    return f'{scheme} error="invalid_token"'
 
 
-def insufficient_scope_challenge(need: ScopeNeed) -> str:
+def insufficient_scope_challenge(need: ScopeNeed, scheme: str = "Bearer") -> str:
     """RFC 6750 §3.1: the token is good but not issued for this."""
-    return f'Bearer error="insufficient_scope", scope="{need.scope}"'
+    return f'{scheme} error="insufficient_scope", scope="{need.scope}"'

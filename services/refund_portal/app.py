@@ -16,6 +16,7 @@ from services.refund_portal.agency.import_jobs import ImportJobs
 from services.refund_portal.agency.imports import ListImporter
 from services.refund_portal.agency.routes import refused_page
 from services.refund_portal.agency.routes import router as agency_routes
+from services.refund_portal.api.bearer import ApiTokens
 from services.refund_portal.api.fast_lane import api_fast_routes
 from services.refund_portal.api.routes import router as api_routes
 from services.refund_portal.audit import AuditKeys, ensure_head
@@ -33,6 +34,7 @@ from shared.clock import Clock
 from shared.money import format_fen
 from shared.oauth.client import upstream_relying_party
 from shared.oauth.introspection import TokenIntrospector
+from shared.oauth.provider.dpop import ProofChecker
 from shared.passwords import PasswordService
 from shared.randomness import TokenSource
 from shared.web.app import Runtime, build_app
@@ -115,6 +117,9 @@ def create_app(
     app.state.templates.env.filters["yuan"] = format_fen
     app.state.rp = rp
     app.state.introspector = introspector
+    app.state.api_tokens = ApiTokens(
+        introspector=introspector, proofs=ProofChecker(runtime.clock), kv=runtime.kv, public_url=settings.public_url
+    )
     app.state.policies = policies
     app.state.audit_keys = audit_keys
     app.state.staff_login = staff_login
@@ -146,7 +151,7 @@ def create_app(
     app.include_router(unit_routes)
     app.include_router(api_routes)
     app.state.record_rows = RecordRows(runtime.reads)
-    for path, methods, handler in api_fast_routes(introspector=introspector, records_of=app.state.record_rows):
+    for path, methods, handler in api_fast_routes(tokens=app.state.api_tokens, records_of=app.state.record_rows):
         app.add_fast_route(path, handler, methods=methods)
     app.include_router(agency_routes)
     return app

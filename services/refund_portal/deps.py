@@ -29,7 +29,7 @@ from services.refund_portal import messages
 from services.refund_portal.admission import CONFIRM, READ, ScopeNeed, admitted
 from services.refund_portal.agency.import_jobs import ImportJobs
 from services.refund_portal.agency.imports import ListImporter
-from services.refund_portal.api.bearer import BearerRefused, token_claims
+from services.refund_portal.api.bearer import ApiTokens, BearerRefused
 from services.refund_portal.audit import Actor, AuditKeys
 from services.refund_portal.login.backchannel import login_ended
 from services.refund_portal.models import StaffAccount
@@ -51,6 +51,7 @@ __all__ = [
     "RefundSettingsDep",
     "RelyingPartyDep",
     "IntrospectorDep",
+    "ApiTokensDep",
     "PoliciesDep",
     "RecordRowsDep",
     "AuditKeysDep",
@@ -90,6 +91,10 @@ def get_introspector(request: Request) -> TokenIntrospector:
     return state(request, "introspector")
 
 
+def get_api_tokens(request: Request) -> ApiTokens:
+    return state(request, "api_tokens")
+
+
 def get_record_rows(request: Request) -> RecordRows:
     return state(request, "record_rows")
 
@@ -126,6 +131,7 @@ def client_address(request: Request) -> str:
 RefundSettingsDep = Annotated[RefundSettings, Depends(get_settings)]
 RelyingPartyDep = Annotated[RelyingParty, Depends(get_rp)]
 IntrospectorDep = Annotated[TokenIntrospector, Depends(get_introspector)]
+ApiTokensDep = Annotated[ApiTokens, Depends(get_api_tokens)]
 PoliciesDep = Annotated[PolicyBook, Depends(get_policies)]
 RecordRowsDep = Annotated[RecordRows, Depends(get_record_rows)]
 AuditKeysDep = Annotated[AuditKeys, Depends(get_audit_keys)]
@@ -194,10 +200,10 @@ AdmittedUnitForm = Annotated[UnitLogin, Depends(admitted_unit_form)]
 
 
 def require_token(need: ScopeNeed) -> Callable[..., Awaitable[dict[str, Any]]]:
-    """The token's claims when it will do for ``need`` (:func:`~services.refund_portal.api.bearer.token_claims`)."""
+    """The token's claims when it will do for ``need`` (:class:`~services.refund_portal.api.bearer.ApiTokens`)."""
 
-    async def claims(request: Request, introspector: IntrospectorDep) -> dict[str, Any]:
-        return await token_claims(request.headers.get("authorization"), introspector, need)
+    async def claims(request: Request, tokens: ApiTokensDep) -> dict[str, Any]:
+        return await tokens.claims(request.headers, method=request.method, path=request.url.path, need=need)
 
     return claims
 

@@ -33,7 +33,8 @@ def parse_bearer_challenge(header: str) -> BearerChallenge | None:
     """The Bearer challenge in ``header``, or None when there is none or it
     cannot be read (a caller then treats the answer as a plain refusal)."""
     scheme, _, rest = header.strip().partition(" ")
-    if scheme.lower() != "bearer":
+    # RFC 9449 §7.1: a DPoP-bound token's challenges carry the same parameters.
+    if scheme.lower() not in ("bearer", "dpop"):
         return None
     params: dict[str, str] = {}
     position = 0

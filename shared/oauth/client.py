@@ -5,25 +5,34 @@ against the server-side session), PKCE S256, the RFC 9207 ``iss`` parameter,
 and the ID token's signature against the provider's JWKS, its ``iss``,
 ``aud``, ``exp`` and ``nonce``. Failures become a :class:`LoginFailed` with a
 kind a page can explain in Chinese; nothing is half-logged-in after one.
+
+A provider that takes DPoP proofs (RFC 9449; its discovery lists ES256 in
+``dpop_signing_alg_values_supported``) gets one with the token request, by a
+key made for that login alone: the tokens it issues are bound to that key
+(kept on the :class:`VerifiedLogin`), so a token that leaks from the relying
+party is of no use without it. A FAPI 2.0 client must send one.
 """
 
 from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from authlib.deprecate import AuthlibDeprecationWarning
+from authlib.oauth2.client import DEFAULT_HEADERS
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
-from joserfc.jwk import KeySet
+from joserfc.jwk import ECKey, KeySet
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
 from shared.clock import Clock, SystemClock
+from shared.oauth.provider.dpop import make_proof
 from shared.oauth.rp_keys import RelyingPartyKey, public_jwks, signing_alg
 
 with warnings.catch_warnings():
@@ -37,6 +46,12 @@ __all__ = ["RelyingParty", "LoginFailed", "VerifiedLogin", "upstream_relying_par
 
 log = logging.getLogger("oauth.client")
 DISCOVERY_KEYS = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
+# What this relying party signs its DPoP proofs with (FAPI 2.0 §5.4 allows it).
+DPOP_ALG = "ES256"
+
+
+def new_dpop_key() -> ECKey:
+    return ECKey.generate_key("P-256", private=True)
 
 
 class LoginFailed(Exception):
@@ -53,6 +68,9 @@ class LoginFailed(Exception):
 class VerifiedLogin:
     claims: dict[str, Any]
     token: dict[str, Any]
+    # The key the tokens are bound to (token_type DPoP): every later use of
+    # the access token (userinfo) needs a proof by it. None: bearer tokens.
+    dpop_key: ECKey | None = None
 
     @property
     def id_token(self) -> str:
@@ -74,9 +92,12 @@ class RelyingParty:
         clock: Clock | None = None,
         jwks_refetch_interval: int = 15,
         private_key: RelyingPartyKey | None = None,
+        dpop_keys: Callable[[], ECKey] = new_dpop_key,
     ) -> None:
         """``private_key``: authenticate with ``private_key_jwt`` (RFC 7523)
-        signed by it, at the token and PAR endpoints, instead of the secret."""
+        signed by it, at the token and PAR endpoints, instead of the secret.
+        ``dpop_keys``: a new key for each login's DPoP proofs."""
+        self.dpop_keys = dpop_keys
         self.name = name
         self.clock = clock or SystemClock()
         self.jwks_refetch_interval = jwks_refetch_interval
@@ -203,8 +224,15 @@ class RelyingParty:
             "sub": {"essential": True},
             "aud": {"essential": True, "values": [self.app.client_id]},
         }
+        dpop_key = self.dpop_keys() if DPOP_ALG in (metadata.get("dpop_signing_alg_values_supported") or []) else None
+        headers = {}
+        if dpop_key is not None:
+            proof = make_proof(dpop_key, DPOP_ALG, method="POST", url=str(metadata["token_endpoint"]), now=self.clock.timestamp())
+            headers = {**DEFAULT_HEADERS, "DPoP": proof}
         try:
-            token = await self.app.authorize_access_token(request, claims_options=claims_options)
+            token = await self.app.authorize_access_token(
+                request, claims_options=claims_options, **({"headers": headers} if headers else {})
+            )
         except OAuthError as exc:
             kind = "state" if exc.error == "mismatching_state" or "state" in (exc.description or "") else "upstream_error"
             raise LoginFailed(kind, exc.description or exc.error, upstream_error=exc.error) from exc
@@ -214,7 +242,10 @@ class RelyingParty:
             raise LoginFailed("invalid_response", repr(exc)) from exc
         if "id_token" not in token or not token.get("userinfo"):
             raise LoginFailed("invalid_response", "no id_token in token response")
-        return VerifiedLogin(claims=dict(token["userinfo"]), token=dict(token))
+        if dpop_key is not None and str(token.get("token_type", "")).lower() != "dpop":
+            # The proof went unheeded: the tokens are bearer tokens after all.
+            dpop_key = None
+        return VerifiedLogin(claims=dict(token["userinfo"]), token=dict(token), dpop_key=dpop_key)
 
     async def _forget_state(self, request: Request) -> None:
         """A login refused before the code is used ends there: its state

@@ -121,4 +121,3 @@ def test_an_assertion_sent_with_a_refused_request_is_spent_all_the_same(idp: Idp
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
     replayed = client_credentials(idp, auth)
     assert replayed.status_code == 401 and replayed.json()["error"] == "invalid_client"
-

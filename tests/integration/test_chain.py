@@ -66,8 +66,8 @@ def test_api_me_admits_an_l2_token_and_challenges_an_l1_token(stack: StackConfig
 def test_api_me_refuses_missing_unknown_and_foreign_tokens(stack: StackConfig) -> None:
     api = f"{stack.url('refund_portal')}/api/v1/me"
     missing = httpx.get(api)
-    # RFC 6750 §3.1: no credentials, no error code.
-    assert missing.status_code == 401 and missing.headers["www-authenticate"] == "Bearer"
+    # RFC 6750 §3.1, RFC 9449 §7.1: no credentials, no error code; both schemes offered.
+    assert missing.status_code == 401 and missing.headers["www-authenticate"].startswith("Bearer, DPoP algs=")
     unknown = httpx.get(api, headers={"Authorization": "Bearer not-a-token"})
     assert unknown.status_code == 401 and 'error="invalid_token"' in unknown.headers["www-authenticate"]
     # A token from gdzwfw_idp is not one hrss_isso issued: wrong issuer, refused.

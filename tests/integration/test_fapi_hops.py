@@ -2,7 +2,8 @@
 ISSO at gdzwfw_idp and the portal at the ISSO authenticate with
 private_key_jwt (keys derived at start-up, published at their jwks_uri) and
 must push their authorization requests; their secrets no longer open the
-token endpoint, and a request not pushed is refused. The logins themselves
+token endpoint, a request not pushed is refused, and the tokens they get are
+DPoP-bound (both are registered with the FAPI 2.0 profile). The logins themselves
 (test_chain.py, test_step_up.py) go through PAR and private_key_jwt."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import httpx
 import pytest
 from joserfc.jwk import KeySet
+from sqlalchemy import create_engine, text
 
 from devtools.stack import StackConfig
 from tests.chain_helpers import portal_login
@@ -58,3 +60,19 @@ def test_the_login_through_both_hops_carries_only_request_uris_in_the_browser(st
     for url in authorize_hops:
         query = httpx.URL(url).params
         assert set(query.keys()) == {"client_id", "request_uri"}, url
+
+
+def test_both_hops_hold_only_dpop_bound_tokens_after_a_login(stack: StackConfig) -> None:
+    """Registered as FAPI 2.0 clients, the ISSO and the portal prove a DPoP
+    key at their provider's token endpoint: every token either provider
+    issued to them is bound to a key (the providers' own token tables say so)."""
+    with httpx.Client(follow_redirects=True) as browser:
+        assert portal_login(browser, stack.url("refund_portal"), "demo_l2").status_code == 200
+    for provider, client_id in (("gdzwfw_idp", "hrss-isso"), ("hrss_isso", "refund-portal")):
+        engine = create_engine(stack.database_urls[provider])
+        try:
+            with engine.connect() as db:
+                rows = db.execute(text("SELECT dpop_jkt FROM oauth_token WHERE client_id = :c"), {"c": client_id}).all()
+        finally:
+            engine.dispose()
+        assert rows and all(jkt for (jkt,) in rows), (provider, rows)

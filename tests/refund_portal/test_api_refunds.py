@@ -6,10 +6,14 @@ with RFC 6750's insufficient_scope, one decision per record."""
 from __future__ import annotations
 
 import pytest
+from joserfc.jwk import thumbprint
 from sqlalchemy import select
 
 from services.refund_portal.models import AuditEntry, RefundRecord
-from tests.refund_portal.conftest import HANDLER, L1, L3, ROW_L2, ROW_L3, UNIT_L1, UNIT_L2, UNIT_L3, Env
+from tests.oidc_helpers import client_key, dpop_proof
+from tests.refund_portal.conftest import HANDLER, L1, L3, PORTAL, ROW_L2, ROW_L3, UNIT_L1, UNIT_L2, UNIT_L3, Env
+
+KEY_A, KEY_B = client_key("integrator-a"), client_key("integrator-b")
 
 CHALLENGE = (
     'Bearer error="insufficient_user_authentication", error_description="A trust level of L2 or higher is required", '
@@ -17,6 +21,8 @@ CHALLENGE = (
 )
 NEEDS_READ = 'Bearer error="insufficient_scope", scope="refund.read"'
 NEEDS_CONFIRM = 'Bearer error="insufficient_scope", scope="refund.confirm"'
+# RFC 6750 §3.1 and RFC 9449 §7.1: no credentials, one bare challenge per scheme the API takes.
+BARE_CHALLENGE = 'Bearer, DPoP algs="PS256 ES256 Ed25519 EdDSA RS256"'
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -117,7 +123,7 @@ def test_a_request_without_a_token_gets_a_bare_challenge(records: Env, header: s
         records.client.get("/api/v1/refunds/me", headers=headers),
         records.client.post(f"/api/v1/refunds/{rid}/confirmation", json={}, headers=headers),
     ):
-        assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
+        assert response.status_code == 401 and response.headers["www-authenticate"] == BARE_CHALLENGE
         assert "error" not in response.json()
     assert status_of(records, rid) == "pending"
 
@@ -298,17 +304,23 @@ def test_the_fast_lane_and_the_documented_routes_answer_alike(records: Env) -> N
 
     good = records.isso.issue("tok-l2", unit=UNIT_L2)
     low = records.isso.issue("tok-l1", unit=UNIT_L1, acr=L1)
+    bound = bound_token(records)
+    # Each case makes its headers once per lane: a DPoP proof works once.
     cases = [
-        ("/api/v1/refunds/me", bearer(good)),
-        ("/api/v1/me", bearer(good)),
-        ("/api/v1/refunds/me", bearer(low)),
-        ("/api/v1/refunds/me", bearer("no-such-token")),
-        ("/api/v1/refunds/me", {}),
+        ("/api/v1/refunds/me", lambda: bearer(good)),
+        ("/api/v1/me", lambda: bearer(good)),
+        ("/api/v1/refunds/me", lambda: bearer(low)),
+        ("/api/v1/refunds/me", lambda: bearer("no-such-token")),
+        ("/api/v1/refunds/me", dict),
+        ("/api/v1/refunds/me", lambda: dpop(records, bound)),
+        ("/api/v1/me", lambda: bearer(bound)),
+        ("/api/v1/me", lambda: dpop(records, bound, key=KEY_B, path="/api/v1/me")),
+        ("/api/v1/me", lambda: dpop(records, bound, path="/api/v1/refunds/me")),
     ]
     # No lifespan of its own: the app is already started by records.client.
     routes_only = TestClient(RoutesOnly(records.client.app), base_url=str(records.client.base_url))
     for path, headers in cases:
-        fast, routed = records.client.get(path, headers=headers), routes_only.get(path, headers=headers)
+        fast, routed = records.client.get(path, headers=headers()), routes_only.get(path, headers=headers())
         assert (fast.status_code, fast.json()) == (routed.status_code, routed.json()), path
         assert fast.headers.get("www-authenticate") == routed.headers.get("www-authenticate")
         # Answered by the fast lane: the page stack would have added its page policy.
@@ -345,14 +357,84 @@ def test_an_api_record_is_exactly_what_the_documented_schema_makes_of_the_record
     assert listed[0]["decided_at"].endswith("Z") and listed[0]["status"] == "confirmed"
 
 
+def dpop(records: Env, token: str, *, key=KEY_A, method: str = "GET", path: str = "/api/v1/refunds/me", **claims) -> dict[str, str]:
+    """``Authorization: DPoP`` with a proof by ``key`` for ``method`` ``path`` at the portal's public URL."""
+    proof = dpop_proof(key, method, PORTAL + path, iat=records.clock.timestamp(), access_token=token, **claims)
+    return {"Authorization": f"DPoP {token}", "DPoP": proof}
+
+
+def bound_token(records: Env, name: str = "tok-bound", key=KEY_A, **extra) -> str:
+    return records.isso.issue(name, unit=UNIT_L2, cnf={"jkt": thumbprint(key.as_dict(private=False))}, token_type="DPoP", **extra)
+
+
+def test_a_dpop_bound_token_works_with_a_proof_of_its_key_on_both_lanes(records: Env) -> None:
+    token = bound_token(records)
+    listed = records.client.get("/api/v1/refunds/me", headers=dpop(records, token))
+    assert listed.status_code == 200 and listed.json()["uscc"] == UNIT_L2["uscc"], listed.text
+    rid = rid_of(records, ROW_L2[0])
+    path = f"/api/v1/refunds/{rid}/confirmation"
+    confirmed = records.client.post(path, json={"decision": "confirm"}, headers=dpop(records, token, method="POST", path=path))
+    assert confirmed.status_code == 200 and confirmed.json()["status"] == "confirmed"
+
+
 def test_a_dpop_bound_token_sent_as_a_bearer_is_refused(records: Env) -> None:
-    """RFC 9449 §7.1: a token bound to a key (``cnf``) is good only with a
-    proof of that key; this API checks none yet, so it takes none."""
-    bound = records.isso.issue("tok-bound", unit=UNIT_L2, cnf={"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}, token_type="DPoP")
+    """RFC 9449 §7.2: a token bound to a key (``cnf``) is good only with a
+    proof of that key; as a bearer it would work from anywhere."""
+    token = bound_token(records)
     for path in ("/api/v1/refunds/me", "/api/v1/me"):
-        response = records.client.get(path, headers=bearer(bound))
-        assert response.status_code == 401 and response.json() == {"error": "invalid_token"}
-        assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+        response = records.client.get(path, headers={**bearer(token), "DPoP": dpop(records, token, path=path)["DPoP"]})
+        assert response.status_code == 401 and response.json()["error"] == "invalid_token"
+        assert response.headers["www-authenticate"].startswith('DPoP error="invalid_token"')
+
+
+@pytest.mark.parametrize(
+    "proof",
+    [
+        {"key": KEY_B},
+        {"method": "POST"},
+        {"path": "/api/v1/me"},
+        {"ath": "not-the-hash"},
+        {"iat": 0},
+        {"missing": True},
+    ],
+    ids=["another-key", "another-method", "another-url", "wrong-ath", "stale-iat", "no-proof"],
+)
+def test_a_wrong_proof_is_refused_with_the_dpop_challenge(records: Env, proof: dict) -> None:
+    token = bound_token(records)
+    if proof.get("missing"):
+        headers = {"Authorization": f"DPoP {token}"}
+    elif "iat" in proof:
+        headers = {"Authorization": f"DPoP {token}"}
+        headers["DPoP"] = dpop_proof(KEY_A, "GET", PORTAL + "/api/v1/refunds/me", iat=records.clock.timestamp() - 300, access_token=token)
+    else:
+        headers = dpop(records, token, **proof)
+    response = records.client.get("/api/v1/refunds/me", headers=headers)
+    expected = "invalid_token" if "key" in proof else "invalid_dpop_proof"
+    assert response.status_code == 401 and response.json()["error"] == expected, response.text
+    assert response.headers["www-authenticate"].startswith(f'DPoP error="{expected}"')
+
+
+def test_a_replayed_proof_is_refused_on_either_lane(records: Env) -> None:
+    """The jti is spent in the shared store: a proof works once, whichever
+    lane (or replica) saw it first."""
+    token = bound_token(records)
+    headers = dpop(records, token, path="/api/v1/me")
+    assert records.client.get("/api/v1/me", headers=headers).status_code == 200
+    again = records.client.get("/api/v1/me", headers=headers)
+    assert again.status_code == 401 and again.json()["error"] == "invalid_dpop_proof"
+    assert "jti" in again.json()["error_description"]
+
+
+def test_a_plain_token_under_the_dpop_scheme_is_refused(records: Env) -> None:
+    token = records.isso.issue("tok-plain", unit=UNIT_L2)
+    response = records.client.get("/api/v1/refunds/me", headers=dpop(records, token))
+    assert response.status_code == 401 and response.headers["www-authenticate"].startswith('DPoP error="invalid_token"')
+
+
+def test_a_bound_l1_token_gets_the_step_up_challenge_in_the_dpop_scheme(records: Env) -> None:
+    token = bound_token(records, acr=L1)
+    response = records.client.get("/api/v1/refunds/me", headers=dpop(records, token))
+    assert response.status_code == 401 and response.headers["www-authenticate"] == CHALLENGE.replace("Bearer ", "DPoP ", 1)
 
 
 def test_an_unreachable_cache_store_is_a_retry_later_not_a_server_error(records: Env, monkeypatch) -> None:

@@ -8,7 +8,7 @@ about 4 ms of CPU (``make bench-chain --profile``). Here it is answered
 before the middleware, with the token's cached introspection and the
 unit's records read on the event loop (:mod:`shared.db_async`). The checks
 and the bodies are the same functions the FastAPI routes run
-(:func:`~services.refund_portal.api.bearer.token_claims`,
+(:class:`~services.refund_portal.api.bearer.ApiTokens`,
 :mod:`~services.refund_portal.api.refunds`).
 """
 
@@ -18,20 +18,19 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from services.refund_portal.admission import READ
-from services.refund_portal.api.bearer import BearerRefused, token_claims
+from services.refund_portal.api.bearer import ApiTokens, BearerRefused
 from services.refund_portal.api.refunds import me_body, my_refunds_body
 from services.refund_portal.records import RecordRows
-from shared.oauth.introspection import TokenIntrospector
 from shared.web.fastlane import FastHandler, MachineRequest, MachineResponse, json_response
 
 __all__ = ["api_fast_routes"]
 
 
-def api_fast_routes(*, introspector: TokenIntrospector, records_of: RecordRows) -> list[tuple[str, tuple[str, ...], FastHandler]]:
+def api_fast_routes(*, tokens: ApiTokens, records_of: RecordRows) -> list[tuple[str, tuple[str, ...], FastHandler]]:
     def reading(body: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]) -> FastHandler:
         async def handle(request: MachineRequest) -> MachineResponse:
             try:
-                claims = await token_claims(request.headers.get("authorization"), introspector, READ)
+                claims = await tokens.claims(request.headers, method=request.method, path=request.path, need=READ)
             except BearerRefused as refused:
                 return json_response(refused.body, refused.status_code, refused.headers.items())
             return json_response(await body(claims))

@@ -31,9 +31,11 @@ __all__ = ["ClientKeys", "verifying", "CLIENT_SIGNING_ALGORITHMS", "CLOCK_LEEWAY
 log = logging.getLogger("oauth.provider")
 
 # What a client may sign with (client assertions, request objects, DPoP
-# proofs): FAPI 2.0 §5.4 allows PS256, ES256 and EdDSA; RS256 stays for plain
+# proofs): FAPI 2.0 §5.4 allows PS256, ES256 and EdDSA (Ed25519; RFC 9864
+# names it Ed25519 and deprecates the polymorphic EdDSA, which stays for the
+# clients that still write it); RS256 stays for plain
 # OIDC clients. Never HS* (a shared secret is no key of the client's), never none.
-CLIENT_SIGNING_ALGORITHMS = ["PS256", "ES256", "EdDSA", "RS256"]
+CLIENT_SIGNING_ALGORITHMS = ["PS256", "ES256", "Ed25519", "EdDSA", "RS256"]
 # Seconds a client's clock may be off from ours (exp, nbf, iat).
 CLOCK_LEEWAY = 30
 
@@ -80,24 +82,24 @@ class ClientKeys:
     def key_set(self, client: Client) -> KeySet | None:
         """The client's keys; None when it registered none or they cannot be had."""
         kid = _verifying_kid.get()
-        if client.jwks:
+        if client.registration.jwks:
             # Parsed once per registration (an RSA or EC import per assertion
             # and per request object otherwise); a changed jwks is parsed anew.
             cached_inline = self._inline.get(client.client_id)
-            if cached_inline is not None and cached_inline[0] == client.jwks:
+            if cached_inline is not None and cached_inline[0] == client.registration.jwks:
                 return cached_inline[1]
             try:
-                inline = KeySet.import_key_set(client.jwks)
+                inline = KeySet.import_key_set(client.registration.jwks)
             except (JoseError, ValueError, TypeError):
                 log.warning("client jwks unreadable", extra={"fields": {"client_id": client.client_id}})
                 return None
             with self._lock:
-                self._inline[client.client_id] = (client.jwks, inline)
+                self._inline[client.client_id] = (client.registration.jwks, inline)
             return inline
-        if not client.jwks_uri:
+        if not client.registration.jwks_uri:
             return None
         now = self._timer()
-        cached = self._fetched.get(client.jwks_uri)
+        cached = self._fetched.get(client.registration.jwks_uri)
         fresh = cached is not None and now < cached[0] + self.ttl
         rotated = cached is not None and kid is not None and not _has_kid(cached[1], kid) and now >= cached[0] + self.refetch_interval
         if fresh and not rotated:
@@ -106,13 +108,13 @@ class ClientKeys:
         if keys is None:
             return cached[1] if cached is not None else None
         with self._lock:
-            self._fetched[client.jwks_uri] = (now, keys)
+            self._fetched[client.registration.jwks_uri] = (now, keys)
         return keys
 
     def _fetch(self, client: Client) -> KeySet | None:
         try:
             with httpx.Client(transport=self.transport, timeout=self.timeout, follow_redirects=False) as http:
-                response = http.get(str(client.jwks_uri), headers={"Accept": "application/json"})
+                response = http.get(str(client.registration.jwks_uri), headers={"Accept": "application/json"})
             response.raise_for_status()
             return KeySet.import_key_set(response.json())
         except (httpx.HTTPError, JoseError, ValueError, TypeError) as exc:

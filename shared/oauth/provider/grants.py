@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from authlib.oauth2.rfc6749 import grants
-from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, InvalidScopeError, OAuth2Error
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc6749.resource_protector import ResourceProtector
 from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc6750 import BearerTokenValidator
@@ -26,8 +26,9 @@ from joserfc.jwk import KeySet
 
 from shared.metrics import INTROSPECTIONS
 from shared.oauth.provider.binding import Binding
-from shared.oauth.provider.dpop import DPOP_ALGORITHMS
+from shared.oauth.provider.dpop import InvalidDPoPProofError, resource_challenge
 from shared.oauth.provider.models import AuthorizationCode, Client, Principal, Token
+from shared.settings import FAPI2_CODE_TTL
 
 __all__ = [
     "CodeGrant",
@@ -90,7 +91,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):
             nonce=data.get("nonce"),
             code_challenge=data["code_challenge"],
             code_challenge_method=data["code_challenge_method"],
-            ttl=bound.config.code_ttl,
+            ttl=min(bound.config.code_ttl, FAPI2_CODE_TTL) if request.client.registration.is_fapi2 else bound.config.code_ttl,
         )
 
     def generate_authorization_code(self) -> str:
@@ -202,13 +203,8 @@ class AuthorizationRequestPolicy:
 
     def check(self, grant: Any, redirect_uri: str) -> None:
         request = grant.request
-        if not request.pushed and (self.require_pushed or request.client.require_pushed_authorization_requests):
+        if not request.pushed and (self.require_pushed or request.client.registration.require_pushed_authorization_requests):
             raise InvalidRequestError("Pushed authorization request required: send the parameters to the PAR endpoint first.")
-
-
-class InvalidDPoPProofError(OAuth2Error):
-    error = "invalid_dpop_proof"
-    status_code = 400
 
 
 class DPoPBinding:
@@ -226,7 +222,7 @@ class DPoPBinding:
     def check(grant: Any) -> None:
         request = grant.request
         jkt = request.dpop_jkt
-        if jkt is None and request.client.dpop_bound_access_tokens:
+        if jkt is None and request.client.registration.dpop_bound_access_tokens:
             raise InvalidDPoPProofError("The client must present a DPoP proof.")
         old = request.refresh_token
         if old is not None and old.dpop_jkt and old.dpop_jkt != jkt:
@@ -364,19 +360,17 @@ class _HintClaims(jwt.JWTClaimsRegistry):
         return None
 
 
-class DPoPChallenge(OAuth2Error):
-    """RFC 9449 §7.1: a resource's refusal of a DPoP-bound token, with the DPoP challenge."""
+class DPoPChallenge(InvalidDPoPProofError):
+    """RFC 9449 §7.1: a resource's refusal of a DPoP-bound token: 401 with the DPoP challenge."""
 
     status_code = 401
 
-    def __init__(self, error: str, description: str, *, nonce: str | None = None) -> None:
-        super().__init__(description=description)
-        self.error, self.nonce = error, nonce
+    @classmethod
+    def of(cls, refused: InvalidDPoPProofError) -> DPoPChallenge:
+        return cls(refused.description, error=refused.error, nonce=refused.nonce)
 
     def get_headers(self) -> list[tuple[str, str]]:
-        headers = [*super().get_headers(), ("WWW-Authenticate", f'DPoP error="{self.error}", algs="{" ".join(DPOP_ALGORITHMS)}"')]
-        # §8: a nonce to retry with.
-        return [*headers, ("DPoP-Nonce", self.nonce)] if self.nonce else headers
+        return [*super().get_headers(), ("WWW-Authenticate", resource_challenge(self.error))]
 
 
 class _BoundBearerValidator(BearerTokenValidator):
@@ -389,7 +383,7 @@ class _BoundBearerValidator(BearerTokenValidator):
     def authenticate_token(self, token_string: str) -> Token | None:
         token = self._find(token_string)
         if token is not None and token.dpop_jkt:
-            raise DPoPChallenge("invalid_token", "The access token is DPoP-bound: present it with a DPoP proof.")
+            raise DPoPChallenge("The access token is DPoP-bound: present it with a DPoP proof.", error="invalid_token")
         return token
 
     def _find(self, token_string: str) -> Token | None:
@@ -413,16 +407,12 @@ class _DPoPTokenValidator(_BoundBearerValidator):
         if token is None:
             return None
         if not token.dpop_jkt:
-            raise DPoPChallenge("invalid_token", "The access token is not DPoP-bound.")
-        provider = self.bound.provider
-        refused = provider.check_resource_dpop(self.bound, self.request, token_string)
-        if refused is not None:
-            nonces = provider.dpop_nonces if refused.error == "use_dpop_nonce" else None
-            raise DPoPChallenge(
-                refused.error, refused.description, nonce=nonces.current(provider.config.clock.timestamp()) if nonces else None
-            )
-        if self.request.dpop_jkt != token.dpop_jkt:
-            raise DPoPChallenge("invalid_token", "The DPoP proof is not signed by the key the token is bound to.")
+            raise DPoPChallenge("The access token is not DPoP-bound.", error="invalid_token")
+        try:
+            url = self.request.uri.split("?", 1)[0]
+            self.bound.provider.check_dpop(self.bound, self.request, url=url, access_token=token_string, bound_to=token.dpop_jkt)
+        except InvalidDPoPProofError as refused:
+            raise DPoPChallenge.of(refused) from None
         return token
 
 

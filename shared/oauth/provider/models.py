@@ -16,6 +16,7 @@ from authlib.oauth2.rfc6749.util import list_to_scope, scope_to_list
 from authlib.oidc.core import AuthorizationCodeMixin
 
 from shared.randomness import hash_secret
+from shared.settings import ClientRegistration
 from shared.trust import TrustLevel
 
 __all__ = ["Client", "AuthorizationCode", "Token", "Principal"]
@@ -63,12 +64,8 @@ class Client(ClientMixin):
     scope: str
     token_endpoint_auth_method: str
     introspection_allowed: bool
-    require_pushed_authorization_requests: bool = False
-    # Public keys (RFC 7591): inline JWK Set, or where to fetch it.
-    jwks: dict[str, Any] | None = None
-    jwks_uri: str | None = None
-    introspection_endpoint_auth_method: str | None = None  # else as at the token endpoint
-    dpop_bound_access_tokens: bool = False  # RFC 9449 §5.2: every token request must carry a proof
+    # Metadata beyond the columns (PAR, keys, DPoP, profile): shared.settings.ClientRegistration.
+    registration: ClientRegistration = field(default_factory=ClientRegistration)
 
     @property
     def client_metadata(self) -> dict[str, Any]:
@@ -97,8 +94,8 @@ class Client(ClientMixin):
         return hmac.compare_digest(hash_secret(client_secret), self.client_secret_hash)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        if endpoint in ("introspection", "revocation") and self.introspection_endpoint_auth_method:
-            return method == self.introspection_endpoint_auth_method
+        if endpoint in ("introspection", "revocation") and self.registration.introspection_endpoint_auth_method:
+            return method == self.registration.introspection_endpoint_auth_method
         return method == self.token_endpoint_auth_method
 
     def check_response_type(self, response_type: str) -> bool:

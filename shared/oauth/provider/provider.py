@@ -25,7 +25,7 @@ from shared.metrics import TOKENS_ISSUED
 from shared.oauth.adapter import AuthlibResponse, StarletteAuthorizationServer, StarletteOAuth2Request
 from shared.oauth.provider.client_assertions import PRIVATE_KEY_JWT, PrivateKeyJwt
 from shared.oauth.provider.client_keys import CLIENT_SIGNING_ALGORITHMS, ClientKeys
-from shared.oauth.provider.dpop import DPOP_ALGORITHMS, IAT_WINDOW, DPoPError, NonceSource, Proof, verify_proof
+from shared.oauth.provider.dpop import DPOP_ALGORITHMS, InvalidDPoPProofError, NonceSource, ProofChecker
 from shared.oauth.provider.errors import UnmetAuthenticationRequirementsError
 from shared.oauth.provider.grants import (
     CLIENT_AUTH,
@@ -426,7 +426,7 @@ class Provider:
         self.pushed = PushedRequests(config.kv, config.tokens, config.par_ttl)
         self.client_keys = ClientKeys()
         # RFC 9449 §8: server nonces, when every proof must carry one.
-        self.dpop_nonces = NonceSource(config.nonce_secret) if config.dpop_nonce_required else None
+        self.dpop = ProofChecker(config.clock, nonces=NonceSource(config.nonce_secret) if config.dpop_nonce_required else None)
         self.request_objects = RequestObjects(issuer=config.issuer, clock=config.clock, keys=self.client_keys)
         # Client rows for a few seconds (see ClientCache for why that is safe).
         self.clients = ClientCache()
@@ -713,9 +713,10 @@ class Provider:
         with self.db.session() as s:
             bound = self.bind(s)
             if "dpop" in req.headers:
-                refused = self._check_dpop(bound, req, method="POST", url=self.url(self.config.paths.token))
-                if refused is not None:
-                    return refused
+                try:
+                    self.check_dpop(bound, req, url=self.url(self.config.paths.token))
+                except InvalidDPoPProofError as error:
+                    return bound.server.handle_error_response(req, error)
             response = bound.server.create_token_response(req)
             if response.status_code < 400 or req.persist_on_error:
                 s.commit()
@@ -723,50 +724,25 @@ class Provider:
                 s.rollback()
         return response
 
-    def _check_dpop(self, bound: BoundProvider, req: StarletteOAuth2Request, *, method: str, url: str) -> AuthlibResponse | None:
-        """Check the request's DPoP proof (RFC 9449 §4.3) and note its key on
-        ``req``; the error response when it fails. Its jti is recorded in the
-        database at once (oauth_used_jti), so a replay is refused on any replica."""
-        now = self.config.clock.timestamp()
-        try:
-            if len(req.headers.getlist("dpop")) != 1:
-                raise DPoPError("exactly one DPoP header is allowed")
-            proof = verify_proof(req.headers["dpop"], method=method, url=url, now=now, nonces=self.dpop_nonces)
-            self._use_proof(bound, proof)
-        except DPoPError as error:
-            log.info("dpop proof refused", extra={"fields": {"error": error.error, "why": error.description}})
-            return self.dpop_error(bound.server, error, now=now)
-        req.dpop_jkt = proof.jkt
-        return None
+    def check_dpop(
+        self, bound: BoundProvider, req: StarletteOAuth2Request, *, url: str, access_token: str | None = None, bound_to: str | None = None
+    ) -> None:
+        """The request's DPoP proof (:class:`~.dpop.ProofChecker`), its key
+        noted on ``req``; :class:`InvalidDPoPProofError` when it will not do.
+        Its jti is recorded in the database at once (oauth_used_jti, committed
+        by ``use_jti``), so a replay is refused on any replica."""
 
-    def check_resource_dpop(self, bound: BoundProvider, req: StarletteOAuth2Request, access_token: str) -> DPoPError | None:
-        """The proof beside a DPoP-bound token at userinfo (§7.1), its key noted on ``req``."""
-        now = self.config.clock.timestamp()
+        def spend(key: str, until: int) -> bool:
+            return bound.store.use_jti(client_id="dpop", jti=key, expires_at=dt.datetime.fromtimestamp(until, tz=dt.UTC))
+
         try:
-            if len(req.headers.getlist("dpop")) != 1:
-                raise DPoPError("exactly one DPoP header is required")
-            url = req.uri.split("?", 1)[0]
-            proof = verify_proof(
-                req.headers["dpop"], method=req.method, url=url, now=now, access_token=access_token, nonces=self.dpop_nonces
+            proof = self.dpop.check(
+                req.headers.getlist("dpop"), method=req.method, url=url, spend=spend, access_token=access_token, bound_to=bound_to
             )
-            self._use_proof(bound, proof)
-        except DPoPError as error:
-            return error
+        except InvalidDPoPProofError as error:
+            log.info("dpop proof refused", extra={"fields": {"error": error.error, "why": error.description}})
+            raise
         req.dpop_jkt = proof.jkt
-        return None
-
-    @staticmethod
-    def _use_proof(bound: BoundProvider, proof: Proof) -> None:
-        expires_at = dt.datetime.fromtimestamp(proof.iat + IAT_WINDOW + 1, tz=dt.UTC)
-        if not bound.store.use_jti(client_id="dpop:" + proof.jkt, jti=proof.jti, expires_at=expires_at):
-            raise DPoPError("DPoP proof jti already used")
-
-    def dpop_error(self, server: StarletteAuthorizationServer, error: DPoPError, *, now: int) -> AuthlibResponse:
-        """RFC 9449 §5 at the token endpoint: 400, with a fresh nonce when one is wanted (§8)."""
-        headers: list[tuple[str, str]] = [("Cache-Control", "no-store")]
-        if error.error == "use_dpop_nonce" and self.dpop_nonces is not None:
-            headers.append(("DPoP-Nonce", self.dpop_nonces.current(now)))
-        return server.handle_response(400, {"error": error.error, "error_description": error.description}, headers)
 
     def endpoint(self, name: str, req: StarletteOAuth2Request) -> AuthlibResponse:
         with self.db.session() as s:

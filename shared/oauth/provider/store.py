@@ -18,7 +18,7 @@ from shared.clock import Clock, as_utc
 from shared.oauth.provider.models import AuthorizationCode, Client, Principal, Token
 from shared.oauth.provider.tables import ProviderTables
 from shared.randomness import hash_secret
-from shared.settings import ClientConfig
+from shared.settings import ClientConfig, ClientRegistration
 
 __all__ = ["ProviderStore", "ClientCache", "statements", "token_values", "client_from_row", "token_from_row", "TOKEN_INSERT_COLUMNS"]
 
@@ -214,7 +214,7 @@ class ProviderStore:
             "scope": config.scope,
             "token_endpoint_auth_method": config.token_endpoint_auth_method,
             "introspection_allowed": config.introspection_allowed,
-            "registration": registration_metadata(config),
+            "registration": config.registration().model_dump(mode="json"),
         }
         c = self.t.client.c
         done = self.s.execute(update(self.t.client).where(c.client_id == config.client_id).values(**values)).rowcount
@@ -507,7 +507,6 @@ def client_from_row(row: Any) -> Client:
         introspection_allowed,
         registration,
     ) = row
-    registration = registration or {}
     return Client(
         client_id=client_id,
         client_secret_hash=secret_hash,
@@ -519,20 +518,5 @@ def client_from_row(row: Any) -> Client:
         scope=scope,
         token_endpoint_auth_method=auth_method,
         introspection_allowed=bool(introspection_allowed),
-        require_pushed_authorization_requests=bool(registration.get("require_pushed_authorization_requests")),
-        jwks=registration.get("jwks"),
-        jwks_uri=registration.get("jwks_uri"),
-        introspection_endpoint_auth_method=registration.get("introspection_endpoint_auth_method"),
-        dpop_bound_access_tokens=bool(registration.get("dpop_bound_access_tokens")),
+        registration=ClientRegistration.model_validate(registration or {}),
     )
-
-
-def registration_metadata(config: ClientConfig) -> dict[str, Any]:
-    """What the ``registration`` column holds for a configured client."""
-    return {
-        "require_pushed_authorization_requests": config.require_pushed_authorization_requests,
-        "jwks": config.jwks,
-        "jwks_uri": config.jwks_uri,
-        "introspection_endpoint_auth_method": config.introspection_endpoint_auth_method,
-        "dpop_bound_access_tokens": config.dpop_bound_access_tokens,
-    }
