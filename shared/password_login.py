@@ -170,7 +170,8 @@ class PasswordLogin:
         window = self.per_account.window_seconds
         if self.per_address is not None and address is not None and self.per_address.is_blocked(address):
             return Throttled(window)
-        if self.per_account.is_blocked(login_name):
+        failures = self.per_account.count(login_name)
+        if failures >= self.per_account.limit:
             return Locked(window)
         with db.transaction() as s:
             found = self.lookup(s, login_name)
@@ -190,7 +191,11 @@ class PasswordLogin:
             return Disabled()
         if admit is not None and (reason := admit(found)) is not None:
             return NotAdmitted(reason)
-        self.per_account.reset(login_name)
+        if failures:
+            # Most logins follow no failure: nothing to reset, and no delete
+            # (a commit that waits for the disk) on their way in. A failure
+            # counted meanwhile by a concurrent attempt stays counted.
+            self.per_account.reset(login_name)
         rehash_after_login(db, self.passwords, self.model, account_id=found.id, checked_hash=found.password_hash or "", password=password)
         return LoggedIn(id=found.id, account=found.account)
 

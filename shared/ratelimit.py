@@ -30,8 +30,12 @@ class Limiter:
             subject = "sha256:" + hashlib.sha256(subject.encode("utf-8", "surrogatepass")).hexdigest()
         return f"rl:{self.name}:{subject}"
 
+    def count(self, subject: str) -> int:
+        """Attempts counted in the current window."""
+        return self.store.count(self._key(subject))
+
     def is_blocked(self, subject: str) -> bool:
-        return self.store.count(self._key(subject)) >= self.limit
+        return self.count(subject) >= self.limit
 
     def hit(self, subject: str) -> int:
         """Record one attempt; returns how many remain before the block."""
