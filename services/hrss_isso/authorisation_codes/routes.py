@@ -44,10 +44,11 @@ async def waiting_request(request: Request, provider: Provider, db: Database, in
     afresh there), else to the choice of unit. ``ready``: the unit acted
     for already reaches the level the request needs."""
     session = request.session
-    if interaction and await run_in_threadpool(parked, provider, interaction):
+    found = await run_in_threadpool(parked, provider, interaction) if interaction else None
+    if found is not None:
         session[WAITING_KEY] = interaction
-    pending = session.get(WAITING_KEY)
-    found = await run_in_threadpool(parked, provider, pending) if pending else None
+    elif pending := session.get(WAITING_KEY):
+        found = await run_in_threadpool(parked, provider, pending)
     if found is None:
         session.pop(WAITING_KEY, None)  # answered, cancelled or expired
         return None
