@@ -36,6 +36,7 @@ def test_the_season_by_month_district_rate_and_time_to_confirm(env: Env) -> None
     insight = season_insight(env.db, year=2026)
     assert insight.by_month["imported"][10] == 3 and sum(insight.by_month["imported"]) == 3
     assert insight.by_month["confirmed"][11] == 1 and sum(insight.by_month["confirmed"]) == 1
+    assert [code for code, _ in insight.districts] == ["440103", "440104", "440106"]
     names = [row.name for row in insight.by_district]
     assert names == ["广州市荔湾区", "广州市越秀区", "广州市天河区"]  # by amount, largest first
     assert (insight.eligible, insight.confirmed, round(insight.rate, 3)) == (3, 2, 0.667)

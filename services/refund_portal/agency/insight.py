@@ -106,7 +106,6 @@ def _bucket(days: int) -> int:
 def season_insight(db: Database, *, year: int, district: str = "") -> Insight:
     division = func.substr(RefundRecord.uscc, 3, 6)
     with db.transaction() as s:
-        codes = [c for (c,) in s.execute(select(division).where(RefundRecord.year == year).distinct()).all()]
         query = select(
             RefundRecord.uscc,
             RefundRecord.status,
@@ -118,6 +117,12 @@ def season_insight(db: Database, *, year: int, district: str = "") -> Insight:
         if district:
             query = query.where(division == district)
         rows = s.execute(query).all()
+        # The filter offers every district of the year: the rows tell them,
+        # unless they are one district's already.
+        if district:
+            codes = set(s.scalars(select(division).where(RefundRecord.year == year).distinct()))
+        else:
+            codes = {uscc_division(uscc) for uscc, *_ in rows}
 
     districts = sorted(((c, district_label(c)) for c in codes), key=lambda pair: pair[0])
     insight = Insight(year=year, district=district, districts=districts, months=[f"{m}月" for m in range(1, 13)])
