@@ -37,11 +37,12 @@ from services.refund_portal.policy import PolicyBook
 from services.refund_portal.records import RecordRows, UnitIdentity
 from services.refund_portal.settings import RefundSettings
 from services.refund_portal.staff import may
+from shared.clock import Clock
 from shared.oauth.client import RelyingParty
 from shared.oauth.introspection import TokenIntrospector
 from shared.staff_totp import StaffTotpLogin
 from shared.trust import TrustLevel
-from shared.web.deps import DbDep, KvDep, Redirect, Refused, SessionDep, get_settings, state
+from shared.web.deps import ClockDep, DbDep, KvDep, Redirect, Refused, SessionDep, get_settings, state
 
 __all__ = [
     "AGENCY",
@@ -66,13 +67,16 @@ __all__ = [
     "ConfirmToken",
     "StaffViewing",
     "StaffImporting",
-    "StaffCorrecting",
-    "StaffExporting",
-    "StaffPaying",
     "StaffAuditing",
+    "StaffAction",
+    "Importing",
+    "Correcting",
+    "Exporting",
+    "Paying",
     "client_address",
     "require_token",
     "require_staff",
+    "staff_action",
     "staff_actor",
 ]
 
@@ -248,14 +252,50 @@ def require_staff(permission: str) -> Callable[..., StaffAccount]:
     return guard
 
 
-StaffViewing = Annotated[StaffAccount, Depends(require_staff("view"))]
-StaffImporting = Annotated[StaffAccount, Depends(require_staff("import"))]
-StaffCorrecting = Annotated[StaffAccount, Depends(require_staff("correct"))]
-StaffExporting = Annotated[StaffAccount, Depends(require_staff("export"))]
-StaffPaying = Annotated[StaffAccount, Depends(require_staff("pay"))]
-StaffAuditing = Annotated[StaffAccount, Depends(require_staff("audit"))]
+# One guard per permission: a handler that names both a StaffX and an
+# XAction runs the guard once (FastAPI caches a dependency per request).
+_GUARDS = {permission: require_staff(permission) for permission in ("view", "import", "correct", "export", "pay", "audit")}
+StaffViewing = Annotated[StaffAccount, Depends(_GUARDS["view"])]
+StaffImporting = Annotated[StaffAccount, Depends(_GUARDS["import"])]
+StaffAuditing = Annotated[StaffAccount, Depends(_GUARDS["audit"])]
 
 
 def staff_actor(account: StaffAccount, address: str) -> Actor:
     """The staff member as the audit log names them."""
     return Actor(kind="staff", id=account.login_name, name=account.display_name, address=address)
+
+
+@dataclass(frozen=True)
+class StaffAction:
+    """A staff member doing something the audit log records: who (``staff``,
+    and ``actor`` as the log names them), and the clock and keys the entry
+    is written with."""
+
+    staff: StaffAccount
+    actor: Actor
+    clock: Clock
+    audit_keys: AuditKeys
+
+    @property
+    def audit(self) -> dict[str, Any]:
+        """The keyword arguments every audited service function takes."""
+        return {"actor": self.actor, "clock": self.clock, "audit_keys": self.audit_keys}
+
+
+def staff_action(permission: str) -> Callable[..., StaffAction]:
+    """:class:`StaffAction` of the logged-in staff member if their role allows ``permission``."""
+    guard = _GUARDS[permission]
+
+    # Depends() as the default, not in the annotation: the annotations are
+    # strings here (postponed), and FastAPI resolves them among the module's
+    # names, where ``guard`` is not.
+    def action(address: ClientAddress, clock: ClockDep, audit_keys: AuditKeysDep, staff: StaffAccount = Depends(guard)) -> StaffAction:  # noqa: B008
+        return StaffAction(staff=staff, actor=staff_actor(staff, address), clock=clock, audit_keys=audit_keys)
+
+    return action
+
+
+Importing = Annotated[StaffAction, Depends(staff_action("import"))]
+Correcting = Annotated[StaffAction, Depends(staff_action("correct"))]
+Exporting = Annotated[StaffAction, Depends(staff_action("export"))]
+Paying = Annotated[StaffAction, Depends(staff_action("pay"))]
