@@ -42,7 +42,7 @@ from shared.oauth.client import RelyingParty
 from shared.oauth.introspection import TokenIntrospector
 from shared.staff_totp import StaffTotpLogin
 from shared.trust import TrustLevel
-from shared.web.deps import ClockDep, DbDep, KvDep, Redirect, Refused, SessionDep, get_settings, state
+from shared.web.deps import ClockDep, DbDep, KvDep, Redirect, Refused, SessionDep, from_state, get_settings
 
 __all__ = [
     "AGENCY",
@@ -86,57 +86,21 @@ AGENCY = "/agency"
 # ---- the parts create_app put on app.state ---------------------------------
 
 
-def get_rp(request: Request) -> RelyingParty:
-    return state(request, "rp")
-
-
-def get_introspector(request: Request) -> TokenIntrospector:
-    return state(request, "introspector")
-
-
-def get_record_rows(request: Request) -> RecordRows:
-    return state(request, "record_rows")
-
-
-def get_policies(request: Request) -> PolicyBook:
-    return state(request, "policies")
-
-
-def get_audit_keys(request: Request) -> AuditKeys:
-    return state(request, "audit_keys")
-
-
-def get_staff_login(request: Request) -> StaffTotpLogin:
-    return state(request, "staff_login")
-
-
-def get_list_importer(request: Request) -> ListImporter:
-    return state(request, "list_importer")
-
-
-def get_import_jobs(request: Request) -> ImportJobs:
-    return state(request, "import_jobs")
-
-
-def get_backchannel_logout(request: Request) -> Callable[[Request], Awaitable[Response]]:
-    return state(request, "backchannel_logout")
-
-
 def client_address(request: Request) -> str:
     # Behind configured proxies uvicorn has already put the forwarded address here.
     return request.client.host if request.client else "-"
 
 
 RefundSettingsDep = Annotated[RefundSettings, Depends(get_settings)]
-RelyingPartyDep = Annotated[RelyingParty, Depends(get_rp)]
-IntrospectorDep = Annotated[TokenIntrospector, Depends(get_introspector)]
-PoliciesDep = Annotated[PolicyBook, Depends(get_policies)]
-RecordRowsDep = Annotated[RecordRows, Depends(get_record_rows)]
-AuditKeysDep = Annotated[AuditKeys, Depends(get_audit_keys)]
-StaffLoginDep = Annotated[StaffTotpLogin, Depends(get_staff_login)]
-ListImporterDep = Annotated[ListImporter, Depends(get_list_importer)]
-ImportJobsDep = Annotated[ImportJobs, Depends(get_import_jobs)]
-BackchannelLogoutDep = Annotated[Callable[[Request], Awaitable[Response]], Depends(get_backchannel_logout)]
+RelyingPartyDep = Annotated[RelyingParty, Depends(from_state("rp"))]
+IntrospectorDep = Annotated[TokenIntrospector, Depends(from_state("introspector"))]
+PoliciesDep = Annotated[PolicyBook, Depends(from_state("policies"))]
+RecordRowsDep = Annotated[RecordRows, Depends(from_state("record_rows"))]
+AuditKeysDep = Annotated[AuditKeys, Depends(from_state("audit_keys"))]
+StaffLoginDep = Annotated[StaffTotpLogin, Depends(from_state("staff_login"))]
+ListImporterDep = Annotated[ListImporter, Depends(from_state("list_importer"))]
+ImportJobsDep = Annotated[ImportJobs, Depends(from_state("import_jobs"))]
+BackchannelLogoutDep = Annotated[Callable[[Request], Awaitable[Response]], Depends(from_state("backchannel_logout"))]
 ClientAddress = Annotated[str, Depends(client_address)]
 
 
