@@ -134,24 +134,12 @@ class _Statements:
         return select(column, *self.token_columns).where(column == any_(bindparam("b_hashes", type_=ARRAY(String))))
 
 
-# The columns a new token row is written with (see token_values).
+# The columns a new token row is written with (see token_values): the hashes
+# of its secrets and what is read back, but for the id and what changes later.
 TOKEN_INSERT_COLUMNS = (
     "access_token_hash",
     "refresh_token_hash",
-    "client_id",
-    "subject",
-    "scope",
-    "family_id",
-    "authorization_code_id",
-    "auth_time",
-    "acr",
-    "amr",
-    "sid",
-    "context",
-    "issued_at",
-    "expires_at",
-    "refresh_expires_at",
-    "dpop_jkt",
+    *(name for name in TOKEN_COLUMNS if name not in {"id", "refresh_used_at", "revoked_at"}),
 )
 
 
