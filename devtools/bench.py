@@ -124,7 +124,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from devtools.stack import ROOT, Stack, StackConfig, database_urls, drop_databases, free_port, group_cpu_seconds, process_stat
+from devtools.stack import ROOT, Stack, StackConfig, database_urls, drop_databases, free_port, group_cpu_seconds, migrate, process_stat
 
 __all__ = ["main"]
 
@@ -168,10 +168,6 @@ def note(message: str) -> None:
 def bench_database(base_url: str | None, tmp: Path) -> str:
     """SQLite under ``tmp``, or a fresh ``<db>_gdzwfw_idp_bench`` next to ``base_url``."""
     return database_urls(base_url=base_url, var_dir=tmp, suffix="_bench", names=(SERVICE,))[SERVICE]
-
-
-def drop_database(base_url: str, bench_url: str) -> None:
-    drop_databases({SERVICE: bench_url})
 
 
 @dataclass
@@ -253,7 +249,7 @@ def prepare_database(cfg: Config) -> None:
     from shared.passwords import PasswordService
     from shared.trust import TrustLevel
 
-    Stack(cfg.stack_config()).migrate((SERVICE,))
+    migrate(SERVICE, cfg.database_url)
     settings = cfg.settings()
     provider = create_app(settings).state.provider
     db = provider.db
@@ -294,48 +290,26 @@ def prepare_database(cfg: Config) -> None:
 
 class Server:
     """gdzwfw_idp as one ``manage serve --workers N`` process group, started
-    and stopped (SIGTERM, then SIGKILL) by :class:`devtools.stack.Stack`; its
-    log goes to ``gdzwfw_idp.log`` in the folder of ``log_path``."""
+    (every worker's start-up done) and stopped (SIGTERM, then SIGKILL) by
+    :class:`devtools.stack.Stack`; its log is ``gdzwfw_idp.log`` in ``log_dir``."""
 
-    def __init__(self, cfg: Config, *, workers: int, log_path: Path) -> None:
+    def __init__(self, cfg: Config, *, workers: int, log_dir: Path) -> None:
         self.cfg = cfg
-        self.workers = workers
-        self.stack = Stack(cfg.stack_config(workers=workers), log_dir=log_path.parent)
-        self.log_path = log_path.parent / f"{SERVICE}.log"  # Stack's name; a restart appends to it
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.stack = Stack(cfg.stack_config(workers=workers), log_dir=log_dir)
 
     @property
     def proc(self) -> subprocess.Popen | None:
         return self.stack.processes.get(SERVICE)
 
     def start(self, timeout: float = 60.0) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         try:
             self.stack.start((SERVICE,), timeout=timeout)
         except RuntimeError as exc:
             raise BenchError(f"{exc}:\n{self.log_tail()}") from None
-        self._wait_all_workers(timeout)
-
-    def _wait_all_workers(self, timeout: float) -> None:
-        """/readyz answers once one worker is up: wait for every worker's
-        lifespan start-up, so none of it falls into a measurement."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._log_text().count("Application startup complete") >= self.workers:
-                return
-            time.sleep(0.1)
-        raise BenchError(f"the server's workers did not all start within {timeout:.0f} s:\n{self.log_tail()}")
-
-    def _log_text(self) -> str:
-        try:
-            with open(self.log_path, "rb") as f:
-                f.seek(self._log_offset)
-                return f.read().decode("utf-8", "replace")
-        except FileNotFoundError:
-            return ""
 
     def log_tail(self, lines: int = 20) -> str:
-        return "\n".join(self._log_text().splitlines()[-lines:])
+        return "\n".join(self.stack.log_text(SERVICE).splitlines()[-lines:])
 
     def cpu_seconds(self) -> float:
         """User + system CPU of the whole process group (master and workers)."""
@@ -1069,7 +1043,7 @@ async def profile(args: argparse.Namespace, cfg: Config, tmp: Path, ncpu: int) -
         return
     out_dir = Path(args.profile_dir) if args.profile_dir else tmp / "profile"
     out_dir.mkdir(parents=True, exist_ok=True)
-    server = Server(cfg, workers=1, log_path=tmp / "server-profile.log")
+    server = Server(cfg, workers=1, log_dir=tmp)
     try:
         server.start()
         fixed = fixed_requests(cfg)
@@ -1169,7 +1143,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def _amain(args: argparse.Namespace, cfg: Config, tmp: Path, ncpu: int) -> None:
-    server = Server(cfg, workers=args.workers, log_path=tmp / "server.log")
+    server = Server(cfg, workers=args.workers, log_dir=tmp)
     only = tuple(args.only.split(","))
     try:
         server.start()
@@ -1243,7 +1217,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             if bench_url and args.database_url:
                 with contextlib.suppress(Exception):
-                    drop_database(args.database_url, bench_url)
+                    drop_databases({SERVICE: bench_url})
             if args.profile and not args.profile_dir and (tmp / "profile").exists():
                 keep = Path(tempfile.mkdtemp(prefix="gdzwfw-bench-profile-"))
                 for f in (tmp / "profile").iterdir():

@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             if not isso_refresh:
                 break
             tokens = httpx.post(
-                f"{config.url('hrss_isso')}/isso/token",
+                f"{config.base('hrss_isso')}/token",
                 data={"grant_type": "refresh_token", "refresh_token": isso_refresh},
                 auth=DEMO_RP,
             ).json()

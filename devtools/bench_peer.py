@@ -34,7 +34,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -46,10 +45,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from devtools.bench import CLIENT_ID, LOGIN_NAME, REDIRECT_URI, Config, Server, bench_database, drop_database, prepare_database
+from devtools.bench import CLIENT_ID, LOGIN_NAME, REDIRECT_URI, SERVICE, Config, Server, bench_database, prepare_database
 from devtools.bench_chain import token_bytes
 from devtools.demo_client import form_value
-from devtools.stack import ROOT, free_port
+from devtools.stack import ROOT, drop_databases, free_port, spawn, stop_process, wait_ready
 
 PEER_SOURCE = ROOT.parent / "shared" / "bench-peer"
 PATHS = ("client_credentials grant", "introspection (1 token)", "discovery GET")
@@ -94,22 +93,15 @@ class Peer:
     def start(self) -> None:
         env = {**os.environ, "PEER_PORT": str(self.port), "PEER_HOST": "127.0.0.1"}
         with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(
-                ["node", "server.mjs"], cwd=self.dir, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/.well-known/openid-configuration", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        raise SystemExit(f"node-oidc-provider did not start (see {self.log})")
+            self.proc = spawn(["node", "server.mjs"], env, out=out, cwd=self.dir)
+        try:
+            wait_ready(self.proc, f"{self.url}/.well-known/openid-configuration", timeout=30, label="node-oidc-provider")
+        except RuntimeError as exc:
+            raise SystemExit(f"{exc} (see {self.log})") from None
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=10)
+        if self.proc is not None:
+            stop_process(self.proc)
 
 
 def load(peer_dir: Path, token_url: str, client_id: str, secret: str, args: argparse.Namespace, *, scope: str | None) -> dict[str, Figure]:
@@ -292,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     bench_url = bench_database(args.database_url, tmp)
     # load.sh passes the secret through node's argv: it must not look like an option.
     cfg = Config(database_url=bench_url, port=free_port(), client_secret="b" + os.urandom(24).hex(), redis_url=args.redis_url)
-    server = Server(cfg, workers=args.workers, log_path=tmp / "server.log")
+    server = Server(cfg, workers=args.workers, log_dir=tmp)
     peer = Peer(args.peer_dir, free_port(), tmp / "peer.log")
     print(
         f"gdzwfw_idp (production settings, --workers {args.workers}, PostgreSQL) vs node-oidc-provider (one process, in memory); "
@@ -321,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         peer.stop()
         server.stop()
-        drop_database(args.database_url, bench_url)
+        drop_databases({SERVICE: bench_url})
     print_table(rounds)
     for i, (ours, node) in enumerate(flows, 1):
         print(

@@ -105,7 +105,7 @@ REFUND_SCOPE = "openid profile refund.read refund.confirm"
 def isso_tokens(stack: StackConfig, login_name: str, **params: str) -> dict:
     """demo-rp's authorization-code flow at hrss_isso, federating to
     gdzwfw_idp; by default asking for both of the refund API's scopes."""
-    isso = f"{stack.url('hrss_isso')}/isso"
+    isso = stack.base("hrss_isso")
     pkce = Pkce.new()
     with httpx.Client() as browser:
         response = browser.get(f"{isso}/authorize", params=authorize_params(pkce, **{"scope": REFUND_SCOPE, **params}))

@@ -43,7 +43,7 @@ def main() -> None:
     print(
         f"""
   广东省统一身份认证平台 (gdzwfw_idp)   {config.url("gdzwfw_idp")}/login
-  广东人社统一认证 (hrss_isso)          {config.url("hrss_isso")}/isso/login
+  广东人社统一认证 (hrss_isso)          {config.base("hrss_isso")}/login
   失业保险稳岗返还 (refund_portal)      {config.url("refund_portal")}/
 
   Demo legal persons at gdzwfw_idp (法人登录 → 账号密码), password {DEMO_PASSWORD}:

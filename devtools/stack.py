@@ -15,8 +15,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import httpx
 from sqlalchemy import create_engine, text
@@ -25,11 +27,26 @@ from sqlalchemy.engine import make_url
 from shared.migrations import upgrade_head
 from shared.staff_totp import DEV_STAFF_TOTP_KEY
 
-__all__ = ["StackConfig", "Stack", "free_port", "database_urls", "drop_databases", "SERVICES"]
+__all__ = [
+    "StackConfig",
+    "Stack",
+    "free_port",
+    "database_urls",
+    "drop_databases",
+    "migrate",
+    "manage_command",
+    "spawn",
+    "wait_ready",
+    "stop_process",
+    "SERVICES",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("gdzwfw_idp", "hrss_isso", "refund_portal")
 PREFIXES = {"gdzwfw_idp": "GDZWFW_", "hrss_isso": "ISSO_", "refund_portal": "REFUND_"}  # of each service's settings
+# Where each service's pages and endpoints stand below its URL (hrss_isso's
+# issuer, login and registration are all under /isso).
+PATHS = {"gdzwfw_idp": "", "hrss_isso": "/isso", "refund_portal": ""}
 # The services that send back-channel logout notices (``manage worker`` delivers their outbox).
 PROVIDERS = ("gdzwfw_idp", "hrss_isso")
 DEV_SECRET = "dev-secret-key-not-for-production"
@@ -78,6 +95,59 @@ def drop_databases(urls: dict[str, str]) -> None:
         admin.dispose()
 
 
+def migrate(name: str, database_url: str) -> None:
+    """Bring the service's database to head."""
+    upgrade_head(ROOT / "services" / name / "migrations", database_url)
+
+
+def manage_command(service: str, *args: str) -> list[str]:
+    """``python -m services.<service>.manage …`` with this interpreter."""
+    return [sys.executable, "-m", f"services.{service}.manage", *args]
+
+
+def spawn(command: list[str], env: Mapping[str, str], *, out: IO[bytes] | None = None, cwd: Path = ROOT) -> subprocess.Popen:
+    """``command`` in a session of its own, so that :func:`stop_process` ends
+    its whole group (uvicorn's workers, a shell's child); its output to
+    ``out``, else to this terminal."""
+    return subprocess.Popen(
+        command,
+        cwd=cwd,
+        env={**env, "PYTHONUNBUFFERED": "1"},
+        stdout=out,
+        stderr=subprocess.STDOUT if out else None,
+        start_new_session=True,
+    )
+
+
+def wait_ready(process: subprocess.Popen, url: str, *, timeout: float, label: str) -> None:
+    """Until ``url`` answers 200; RuntimeError when the process exits first
+    or the time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{label} exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{label} did not become ready at {url} within {timeout:.0f} s")
+
+
+def stop_process(process: subprocess.Popen, sig: int = signal.SIGTERM, *, grace: float = 10) -> None:
+    """``sig`` to the process's group (SIGTERM a stop, SIGKILL a crash);
+    SIGKILL when it has not ended ``grace`` seconds later."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, sig)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 @dataclass
 class StackConfig:
     database_urls: dict[str, str]
@@ -104,6 +174,10 @@ class StackConfig:
     def url(self, name: str) -> str:
         return f"http://{self.host}:{self.ports[name]}"
 
+    def base(self, name: str) -> str:
+        """The service's URL with its path (PATHS): for a provider, its issuer."""
+        return self.url(name) + PATHS[name]
+
     def fapi_registration(self, jwks_uri: str) -> dict[str, object]:
         """How the ISSO (at gdzwfw_idp) and the portal (at the ISSO) are
         registered: in development as FAPI 2.0 clients, signing private_key_jwt
@@ -118,7 +192,9 @@ class StackConfig:
     def environments(self) -> dict[str, dict[str, str]]:
         # A stack of fewer services (the bench runs gdzwfw_idp alone) has no
         # port or database for the others; their environments are not used.
+        # Names without the service's prefix (PREFIXES): it is added at the end.
         idp, isso, refund = (self.url(n) if n in self.ports else "" for n in SERVICES)
+        isso_base = isso + PATHS["hrss_isso"]
         db = {n: self.database_urls.get(n, "") for n in SERVICES}
         common = {
             "ENVIRONMENT": self.environment,
@@ -128,25 +204,25 @@ class StackConfig:
         }
         if self.redis_url:
             common.update(REDIS_URL=self.redis_url, REDIS_KEY_PREFIX=self.redis_key_prefix)
-        envs = {
+        unprefixed = {
             "gdzwfw_idp": {
-                **{f"GDZWFW_{k}": v for k, v in common.items()},
-                "GDZWFW_DATABASE_URL": db["gdzwfw_idp"],
-                "GDZWFW_PUBLIC_URL": idp,
+                **common,
+                "DATABASE_URL": db["gdzwfw_idp"],
+                "PUBLIC_URL": idp,
                 # New secrets under the first key; the second still reads the demo
                 # staff of a var/ database from before the setting, whose secrets
                 # were encrypted under the secret key.
-                "GDZWFW_STAFF_TOTP_KEYS": f"{DEV_STAFF_TOTP_KEY},{DEV_SECRET}",
-                "GDZWFW_CLIENTS": json.dumps(
+                "STAFF_TOTP_KEYS": f"{DEV_STAFF_TOTP_KEY},{DEV_SECRET}",
+                "CLIENTS": json.dumps(
                     [
                         {
                             "client_id": "hrss-isso",
                             "client_secret": self.isso_secret_at_gdzwfw,
-                            **self.fapi_registration(f"{isso}/isso/federation/gdzwfw/jwks.json"),
+                            **self.fapi_registration(f"{isso_base}/federation/gdzwfw/jwks.json"),
                             "client_name": "广东人社统一认证",
-                            "redirect_uris": [f"{isso}/isso/federation/gdzwfw/callback"],
-                            "post_logout_redirect_uris": [f"{isso}/isso/logged-out"],
-                            "backchannel_logout_uri": f"{isso}/isso/backchannel-logout",
+                            "redirect_uris": [f"{isso_base}/federation/gdzwfw/callback"],
+                            "post_logout_redirect_uris": [f"{isso_base}/logged-out"],
+                            "backchannel_logout_uri": f"{isso_base}/backchannel-logout",
                             "grant_types": ["authorization_code", "refresh_token"],
                             # id_number: 个人注册 through the province needs the person's ID number.
                             "scope": "openid profile id_number",
@@ -155,13 +231,13 @@ class StackConfig:
                 ),
             },
             "hrss_isso": {
-                **{f"ISSO_{k}": v for k, v in common.items()},
-                "ISSO_DATABASE_URL": db["hrss_isso"],
-                "ISSO_STAFF_TOTP_KEYS": DEV_STAFF_TOTP_KEY,
-                "ISSO_PUBLIC_URL": isso,
-                "ISSO_GDZWFW_ISSUER": idp,
-                "ISSO_GDZWFW_CLIENT_SECRET": self.isso_secret_at_gdzwfw,
-                "ISSO_CLIENTS": json.dumps(
+                **common,
+                "DATABASE_URL": db["hrss_isso"],
+                "STAFF_TOTP_KEYS": DEV_STAFF_TOTP_KEY,
+                "PUBLIC_URL": isso,
+                "GDZWFW_ISSUER": idp,
+                "GDZWFW_CLIENT_SECRET": self.isso_secret_at_gdzwfw,
+                "CLIENTS": json.dumps(
                     [
                         {
                             "client_id": "refund-portal",
@@ -185,16 +261,17 @@ class StackConfig:
                 ),
             },
             "refund_portal": {
-                **{f"REFUND_{k}": v for k, v in common.items()},
-                "REFUND_DATABASE_URL": db["refund_portal"],
-                "REFUND_STAFF_TOTP_KEYS": DEV_STAFF_TOTP_KEY,
-                "REFUND_PUBLIC_URL": refund,
-                "REFUND_ISSO_ISSUER": f"{isso}/isso",
-                "REFUND_ISSO_CLIENT_SECRET": self.refund_secret_at_isso,
-                "REFUND_GDZWFW_VERIFICATION_URL": f"{idp}/account/verification",
-                "REFUND_AUDIT_KEYS": json.dumps(DEV_AUDIT_KEYS),
+                **common,
+                "DATABASE_URL": db["refund_portal"],
+                "STAFF_TOTP_KEYS": DEV_STAFF_TOTP_KEY,
+                "PUBLIC_URL": refund,
+                "ISSO_ISSUER": isso_base,
+                "ISSO_CLIENT_SECRET": self.refund_secret_at_isso,
+                "GDZWFW_VERIFICATION_URL": f"{idp}/account/verification",
+                "AUDIT_KEYS": json.dumps(DEV_AUDIT_KEYS),
             },
         }
+        envs = {name: {PREFIXES[name] + key: value for key, value in env.items()} for name, env in unprefixed.items()}
         for name, extra in self.extra_env.items():
             envs[name].update(extra)
         return envs
@@ -206,10 +283,12 @@ class Stack:
         self.log_dir = log_dir
         self.processes: dict[str, subprocess.Popen] = {}
         self._logs: list = []
+        # Where each process's log stood when it was (re)started: a restart appends.
+        self._log_offsets: dict[str, int] = {}
 
     def migrate(self, names: tuple[str, ...] = SERVICES) -> None:
         for name in names:
-            upgrade_head(ROOT / "services" / name / "migrations", self.config.database_urls[name])
+            migrate(name, self.config.database_urls[name])
 
     def start(self, names: tuple[str, ...] = SERVICES, *, timeout: float = 90.0) -> None:
         # Three services import and start at once: on a loaded 2-CPU machine
@@ -219,7 +298,7 @@ class Stack:
             inherited = os.environ
             if not self.config.inherit_service_env:
                 inherited = {k: v for k, v in os.environ.items() if not k.startswith(PREFIXES[name])}
-            env = {**inherited, **envs[name], "PYTHONUNBUFFERED": "1"}
+            env = {**inherited, **envs[name]}
             if self.config.metrics_dir is not None:
                 # Files of a previous run would be added to this one's values.
                 metrics = self.config.metrics_dir / name
@@ -235,46 +314,48 @@ class Stack:
             self._wait_ready(name, timeout)
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen:
-        out = open(self.log_dir / f"{name}.log", "ab") if self.log_dir else None  # noqa: SIM115
-        if out is not None:
+        out = None
+        if self.log_dir:
+            path = self.log_path(name)
+            self._log_offsets[name] = path.stat().st_size if path.exists() else 0
+            out = open(path, "ab")  # noqa: SIM115 - closed by stop()
             self._logs.append(out)
-        service = name.removesuffix("-worker")
-        return subprocess.Popen(
-            [sys.executable, "-m", f"services.{service}.manage", *command],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT if out else None,
-            start_new_session=True,
-        )
+        return spawn(manage_command(name.removesuffix("-worker"), *command), env, out=out)
 
     def _wait_ready(self, name: str, timeout: float) -> None:
         # Readiness, not liveness: /readyz answers 200 only once start-up is
         # done and the database (and Redis) answer.
         deadline = time.monotonic() + timeout
-        url = f"{self.config.url(name)}/readyz"
-        while time.monotonic() < deadline:
-            if self.processes[name].poll() is not None:
-                raise RuntimeError(f"{name} exited with {self.processes[name].returncode}")
-            try:
-                if httpx.get(url, timeout=1.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
+        wait_ready(self.processes[name], f"{self.config.url(name)}/readyz", timeout=timeout, label=name)
+        # /readyz answers once one uvicorn worker is up: wait for every
+        # worker's lifespan start-up too (a bench would measure it otherwise).
+        # Only its log tells; without one (make run) readiness is enough.
+        workers = self.config.serve_workers.get(name, 1)
+        if self.log_dir is None or workers == 1:
+            return
+        while self.log_text(name).count("Application startup complete") < workers:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name}: not all of its {workers} workers started within {timeout:.0f} s")
             time.sleep(0.1)
-        raise RuntimeError(f"{name} did not become ready at {url}")
+
+    def log_path(self, name: str) -> Path:
+        assert self.log_dir is not None, "a stack without a log folder logs to the terminal"
+        return self.log_dir / f"{name}.log"
+
+    def log_text(self, name: str) -> str:
+        """What ``name`` has logged since it was last started."""
+        try:
+            with open(self.log_path(name), "rb") as f:
+                f.seek(self._log_offsets.get(name, 0))
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
 
     def stop(self, names: tuple[str, ...] | None = None) -> None:
         for name in names or tuple(self.processes):
             proc = self.processes.pop(name, None)
-            if proc is None or proc.poll() is not None:
-                continue
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            if proc is not None:
+                stop_process(proc)
         if not self.processes:
             for log in self._logs:
                 log.close()

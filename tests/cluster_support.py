@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import signal
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from devtools.stack import ROOT, free_port
+from devtools.stack import ROOT, free_port, manage_command, spawn, stop_process, wait_ready
 
 __all__ = ["Forwarded", "RoundRobinProxy", "Replica", "manage"]
 
@@ -146,47 +146,30 @@ class Replica:
         bring the database to head first, as every container does;
         ``worker``: ``manage worker`` (the outbox and the purge) instead of
         serve, with its metrics on the port."""
-        python = f'"{sys.executable}" -m services.{self.service}.manage'
+        python = shlex.join(manage_command(self.service))
         run = f"exec {python} worker --metrics-port {self.port}" if worker else f"exec {python} serve --host 127.0.0.1 --port {self.port}"
         command = f"set -e; {python} migrate; {run}" if migrate else run
         with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                ["sh", "-c", command],
-                cwd=ROOT,
-                env={**os.environ, **self.env, "PYTHONUNBUFFERED": "1"},
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            self.process = spawn(["sh", "-c", command], {**os.environ, **self.env}, out=out)
 
     def wait_ready(self, timeout: float = 180.0) -> None:
         # Generous: five replicas importing and migrating at once on a shared, loaded machine.
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process is not None and self.process.poll() is None, f"{self.label} exited:\n{self.log.read_text()[-3000:]}"
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"{self.label} not ready in {timeout} s:\n{self.log.read_text()[-3000:]}")
+        assert self.process is not None, f"{self.label} was not started"
+        try:
+            wait_ready(self.process, f"{self.url}/readyz", timeout=timeout, label=self.label)
+        except RuntimeError as exc:
+            raise AssertionError(f"{exc}:\n{self.log.read_text()[-3000:]}") from None
 
     def kill(self, sig: int = signal.SIGTERM) -> None:
         """SIGTERM (a stop) or SIGKILL (a crash: no shutdown, nothing flushed)."""
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, sig)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process, sig, grace=15)
 
 
 def manage(service: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     """An operator command (``rotate-keys``) run beside the replicas."""
     return subprocess.run(
-        [sys.executable, "-m", f"services.{service}.manage", *args],
+        manage_command(service, *args),
         cwd=ROOT,
         env={**os.environ, **env},
         capture_output=True,

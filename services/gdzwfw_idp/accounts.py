@@ -87,20 +87,25 @@ def create_account(
     return account
 
 
-def record_level_change(
-    db: Session, *, account: Account, to_level: TrustLevel, method: str, evidence: str, actor: str, at: dt.datetime
-) -> None:
+def _log_level(db: Session, *, account: Account, to_level: str | None, method: str, evidence: str, actor: str, at: dt.datetime) -> None:
+    """One row of the account's level history, from the level it has now."""
     db.add(
         TrustLevelChange(
             account_id=account.id,
             from_level=account.trust_level,
-            to_level=to_level.name,
+            to_level=to_level,
             method=method,
             evidence=evidence,
             actor=actor,
             created_at=at,
         )
     )
+
+
+def record_level_change(
+    db: Session, *, account: Account, to_level: TrustLevel, method: str, evidence: str, actor: str, at: dt.datetime
+) -> None:
+    _log_level(db, account=account, to_level=to_level.name, method=method, evidence=evidence, actor=actor, at=at)
     account.trust_level = to_level.name
     account.verification_method = method
     # Methods are the service's own names (messages module): a bounded label.
@@ -118,17 +123,7 @@ def record_verification(
     if current is None or level > current:
         record_level_change(db, account=account, to_level=level, method=method, evidence=evidence, actor=actor, at=at)
         return True
-    db.add(
-        TrustLevelChange(
-            account_id=account.id,
-            from_level=account.trust_level,
-            to_level=account.trust_level,
-            method=method,
-            evidence=evidence,
-            actor=actor,
-            created_at=at,
-        )
-    )
+    _log_level(db, account=account, to_level=account.trust_level, method=method, evidence=evidence, actor=actor, at=at)
     return False
 
 

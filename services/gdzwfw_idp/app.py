@@ -71,11 +71,7 @@ def create_app(
     provider = Provider.configure(
         settings,
         issuer=settings.public_url,
-        db=runtime.db,
-        reads=runtime.reads,
-        kv=runtime.kv,
-        clock=runtime.clock,
-        tokens=runtime.tokens,
+        runtime=runtime,
         tables=provider_tables,
         hooks=IdpHooks(settings.public_url),
         claims_supported=CLAIMS,

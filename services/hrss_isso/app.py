@@ -72,11 +72,7 @@ def create_app(
     provider = Provider.configure(
         settings,
         issuer=issuer,
-        db=runtime.db,
-        reads=runtime.reads,
-        kv=runtime.kv,
-        clock=runtime.clock,
-        tokens=runtime.tokens,
+        runtime=runtime,
         tables=provider_tables,
         hooks=IssoHooks(issuer=issuer, upstream=rp, tokens=runtime.tokens),
         claims_supported=CLAIMS,

@@ -13,9 +13,10 @@ import uuid
 
 from sqlalchemy import select
 
-from services.hrss_isso.accounts.units import new_unit_id, org_code_of
+from services.hrss_isso.accounts.persons import new_person, raise_level
+from services.hrss_isso.accounts.units import LEGAL_REP_ID_TYPE, new_unit_id, org_code_of
 from services.hrss_isso.authorisation_codes.materials import store_material
-from services.hrss_isso.models import AuthorizationApplication, Person, ProvincialLink, RealnameChange, Staff, Unit, UnitBinding
+from services.hrss_isso.models import AuthorizationApplication, Person, ProvincialLink, Staff, Unit, UnitBinding
 from services.hrss_isso.runtime import IssoServices
 from services.hrss_isso.staff.accounts import create_staff
 from shared.clock import Clock
@@ -145,7 +146,7 @@ def _load_accounts(db: Database, *, services: IssoServices, clock: Clock, gdzwfw
                 unit.region_code = "440100"
                 unit.address = "广州市示范路1号"
                 unit.legal_rep_name = spec["legal_rep_name"]
-                unit.legal_rep_id_type = "居民身份证（户口簿）"
+                unit.legal_rep_id_type = LEGAL_REP_ID_TYPE
                 unit.legal_rep_id_number = spec["legal_rep_id_number"]
                 unit.legal_rep_mobile = "13900139000"
                 unit.login_name = spec["login_name"]
@@ -155,28 +156,11 @@ def _load_accounts(db: Database, *, services: IssoServices, clock: Clock, gdzwfw
             return
         persons: dict[str, Person] = {}
         for login, name, id_number, mobile, level, _ in DEMO_PERSONS:
-            person = Person(
-                id=uuid.uuid4().hex,
-                login_name=login,
-                password_hash=password_hash,
-                name=name,
-                id_type="居民身份证",
-                id_number=id_number,
-                mobile=mobile,
-                realname_level=level,
-                realname_method="人口库实名核验" if level >= 2 else "注册（手机短信验证）",
-                status="active",
-                created_at=now,
+            person = new_person(
+                s, login_name=login, password_hash=password_hash, name=name, id_number=id_number, mobile=mobile, evidence="演示数据", at=now
             )
-            s.add(person)
-            s.flush()
-            s.add(RealnameChange(person_id=person.id, from_level=None, to_level=1, method="注册", evidence="演示数据", created_at=now))
             if level >= 2:
-                s.add(
-                    RealnameChange(
-                        person_id=person.id, from_level=1, to_level=level, method="人口库实名核验", evidence="演示数据", created_at=now
-                    )
-                )
+                raise_level(s, person=person, to_level=level, method="人口库实名核验", evidence="演示数据", at=now)
             persons[login] = person
         reviewer = None
         for login, name, agency, roles in DEMO_STAFF:

@@ -35,7 +35,7 @@ from shared.db import Database
 from shared.oauth.backchannel import LogoutTokenValidator
 from shared.oauth.client import RelyingParty
 from shared.oauth.provider.provider import Provider
-from shared.web.deps import DbDep, Redirect, Refused, state
+from shared.web.deps import DbDep, Redirect, Refused, from_state
 
 __all__ = [
     "PERSON_LOGIN",
@@ -67,27 +67,10 @@ STAFF_HOME = "/isso/staff/applications"
 
 
 # -- the parts create_app built -------------------------------------------------------
-def get_isso(request: Request) -> IssoServices:
-    return state(request, "isso")
-
-
-def get_provider(request: Request) -> Provider:
-    return state(request, "provider")
-
-
-def get_upstream(request: Request) -> RelyingParty:
-    """gdzwfw_idp, seen from here: the ISSO is its relying party."""
-    return state(request, "rp")
-
-
-def get_logout_validator(request: Request) -> LogoutTokenValidator:
-    return state(request, "logout_validator")
-
-
-IssoDep = Annotated[IssoServices, Depends(get_isso)]
-ProviderDep = Annotated[Provider, Depends(get_provider)]
-UpstreamDep = Annotated[RelyingParty, Depends(get_upstream)]
-LogoutValidatorDep = Annotated[LogoutTokenValidator, Depends(get_logout_validator)]
+IssoDep = Annotated[IssoServices, Depends(from_state("isso"))]
+ProviderDep = Annotated[Provider, Depends(from_state("provider"))]
+UpstreamDep = Annotated[RelyingParty, Depends(from_state("rp"))]  # gdzwfw_idp, seen from here: the ISSO is its relying party
+LogoutValidatorDep = Annotated[LogoutTokenValidator, Depends(from_state("logout_validator"))]
 
 
 # -- who is logged in ----------------------------------------------------------------

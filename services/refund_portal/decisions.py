@@ -82,7 +82,7 @@ def decide(
         raise DecisionError("not_found")
     new_status, action, _ = DECISIONS[choice.decision]
     now = clock.now()
-    values: dict = {"status": new_status, "updated_at": now, "version": RefundRecord.version + 1, "decision_note": note or None}
+    values: dict = {"status": new_status, "updated_at": now, "decision_note": note or None}
     if choice.decision != "report_account":
         values.update(
             decided_at=now,
@@ -92,15 +92,7 @@ def decide(
             decided_address=(actor.address or "")[:64] or None,
             decided_channel=choice.channel[:60],
         )
-    changed = session.execute(
-        update(RefundRecord)
-        .where(RefundRecord.id == record.id, RefundRecord.status == RecordStatus.PENDING)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    session.refresh(record)
-    if changed != 1:
-        raise DecisionError("not_pending", status=record.status)
+    _change(session, record, allowed=(RecordStatus.PENDING,), values=values, refused="not_pending")
     AuditChain(session, clock=clock, keys=audit_keys).append(
         actor,
         action,
@@ -116,6 +108,21 @@ def decide(
         },
     )
     return record
+
+
+def _change(session: Session, record: RefundRecord, *, allowed: tuple[str, ...], values: dict, refused: str) -> None:
+    """Write ``values`` (and a new version) to the record while its status is
+    one of ``allowed``, else DecisionError(``refused``). The condition is in
+    the UPDATE: of two concurrent changes the second matches no row."""
+    changed = session.execute(
+        update(RefundRecord)
+        .where(RefundRecord.id == record.id, RefundRecord.status.in_(allowed))
+        .values(**values, version=RefundRecord.version + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.refresh(record)
+    if changed != 1:
+        raise DecisionError(refused, status=record.status)
 
 
 def correct_bank_account(
@@ -140,21 +147,8 @@ def correct_bank_account(
     if record is None:
         raise DecisionError("not_found")
     before = record.status
-    changed = session.execute(
-        update(RefundRecord)
-        .where(RefundRecord.id == record_id, RefundRecord.status.in_((RecordStatus.PENDING, RecordStatus.ACCOUNT_REPORTED)))
-        .values(
-            bank_name=bank_name,
-            bank_account=bank_account,
-            status=RecordStatus.PENDING,
-            updated_at=clock.now(),
-            version=RefundRecord.version + 1,
-        )
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    session.refresh(record)
-    if changed != 1:
-        raise DecisionError("not_correctable", status=record.status)
+    values = {"bank_name": bank_name, "bank_account": bank_account, "status": RecordStatus.PENDING, "updated_at": clock.now()}
+    _change(session, record, allowed=(RecordStatus.PENDING, RecordStatus.ACCOUNT_REPORTED), values=values, refused="not_correctable")
     AuditChain(session, clock=clock, keys=audit_keys).append(
         actor,
         "record.account_corrected",

@@ -37,11 +37,12 @@ from services.refund_portal.policy import PolicyBook
 from services.refund_portal.records import RecordRows, UnitIdentity
 from services.refund_portal.settings import RefundSettings
 from services.refund_portal.staff import may
+from shared.clock import Clock
 from shared.oauth.client import RelyingParty
 from shared.oauth.introspection import TokenIntrospector
 from shared.staff_totp import StaffTotpLogin
 from shared.trust import TrustLevel
-from shared.web.deps import DbDep, KvDep, Redirect, Refused, SessionDep, get_settings, state
+from shared.web.deps import ClockDep, DbDep, KvDep, Redirect, Refused, SessionDep, from_state, get_settings
 
 __all__ = [
     "AGENCY",
@@ -67,13 +68,16 @@ __all__ = [
     "ConfirmToken",
     "StaffViewing",
     "StaffImporting",
-    "StaffCorrecting",
-    "StaffExporting",
-    "StaffPaying",
     "StaffAuditing",
+    "StaffAction",
+    "Importing",
+    "Correcting",
+    "Exporting",
+    "Paying",
     "client_address",
     "require_token",
     "require_staff",
+    "staff_action",
     "staff_actor",
 ]
 
@@ -83,62 +87,22 @@ AGENCY = "/agency"
 # ---- the parts create_app put on app.state ---------------------------------
 
 
-def get_rp(request: Request) -> RelyingParty:
-    return state(request, "rp")
-
-
-def get_introspector(request: Request) -> TokenIntrospector:
-    return state(request, "introspector")
-
-
-def get_api_tokens(request: Request) -> ApiTokens:
-    return state(request, "api_tokens")
-
-
-def get_record_rows(request: Request) -> RecordRows:
-    return state(request, "record_rows")
-
-
-def get_policies(request: Request) -> PolicyBook:
-    return state(request, "policies")
-
-
-def get_audit_keys(request: Request) -> AuditKeys:
-    return state(request, "audit_keys")
-
-
-def get_staff_login(request: Request) -> StaffTotpLogin:
-    return state(request, "staff_login")
-
-
-def get_list_importer(request: Request) -> ListImporter:
-    return state(request, "list_importer")
-
-
-def get_import_jobs(request: Request) -> ImportJobs:
-    return state(request, "import_jobs")
-
-
-def get_backchannel_logout(request: Request) -> Callable[[Request], Awaitable[Response]]:
-    return state(request, "backchannel_logout")
-
-
 def client_address(request: Request) -> str:
     # Behind configured proxies uvicorn has already put the forwarded address here.
     return request.client.host if request.client else "-"
 
 
 RefundSettingsDep = Annotated[RefundSettings, Depends(get_settings)]
-RelyingPartyDep = Annotated[RelyingParty, Depends(get_rp)]
-IntrospectorDep = Annotated[TokenIntrospector, Depends(get_introspector)]
-ApiTokensDep = Annotated[ApiTokens, Depends(get_api_tokens)]
-PoliciesDep = Annotated[PolicyBook, Depends(get_policies)]
-RecordRowsDep = Annotated[RecordRows, Depends(get_record_rows)]
-AuditKeysDep = Annotated[AuditKeys, Depends(get_audit_keys)]
-StaffLoginDep = Annotated[StaffTotpLogin, Depends(get_staff_login)]
-ListImporterDep = Annotated[ListImporter, Depends(get_list_importer)]
-ImportJobsDep = Annotated[ImportJobs, Depends(get_import_jobs)]
-BackchannelLogoutDep = Annotated[Callable[[Request], Awaitable[Response]], Depends(get_backchannel_logout)]
+RelyingPartyDep = Annotated[RelyingParty, Depends(from_state("rp"))]
+IntrospectorDep = Annotated[TokenIntrospector, Depends(from_state("introspector"))]
+ApiTokensDep = Annotated[ApiTokens, Depends(from_state("api_tokens"))]
+PoliciesDep = Annotated[PolicyBook, Depends(from_state("policies"))]
+RecordRowsDep = Annotated[RecordRows, Depends(from_state("record_rows"))]
+AuditKeysDep = Annotated[AuditKeys, Depends(from_state("audit_keys"))]
+StaffLoginDep = Annotated[StaffTotpLogin, Depends(from_state("staff_login"))]
+ListImporterDep = Annotated[ListImporter, Depends(from_state("list_importer"))]
+ImportJobsDep = Annotated[ImportJobs, Depends(from_state("import_jobs"))]
+BackchannelLogoutDep = Annotated[Callable[[Request], Awaitable[Response]], Depends(from_state("backchannel_logout"))]
 ClientAddress = Annotated[str, Depends(client_address)]
 
 
@@ -254,14 +218,50 @@ def require_staff(permission: str) -> Callable[..., StaffAccount]:
     return guard
 
 
-StaffViewing = Annotated[StaffAccount, Depends(require_staff("view"))]
-StaffImporting = Annotated[StaffAccount, Depends(require_staff("import"))]
-StaffCorrecting = Annotated[StaffAccount, Depends(require_staff("correct"))]
-StaffExporting = Annotated[StaffAccount, Depends(require_staff("export"))]
-StaffPaying = Annotated[StaffAccount, Depends(require_staff("pay"))]
-StaffAuditing = Annotated[StaffAccount, Depends(require_staff("audit"))]
+# One guard per permission: a handler that names both a StaffX and an
+# XAction runs the guard once (FastAPI caches a dependency per request).
+_GUARDS = {permission: require_staff(permission) for permission in ("view", "import", "correct", "export", "pay", "audit")}
+StaffViewing = Annotated[StaffAccount, Depends(_GUARDS["view"])]
+StaffImporting = Annotated[StaffAccount, Depends(_GUARDS["import"])]
+StaffAuditing = Annotated[StaffAccount, Depends(_GUARDS["audit"])]
 
 
 def staff_actor(account: StaffAccount, address: str) -> Actor:
     """The staff member as the audit log names them."""
     return Actor(kind="staff", id=account.login_name, name=account.display_name, address=address)
+
+
+@dataclass(frozen=True)
+class StaffAction:
+    """A staff member doing something the audit log records: who (``staff``,
+    and ``actor`` as the log names them), and the clock and keys the entry
+    is written with."""
+
+    staff: StaffAccount
+    actor: Actor
+    clock: Clock
+    audit_keys: AuditKeys
+
+    @property
+    def audit(self) -> dict[str, Any]:
+        """The keyword arguments every audited service function takes."""
+        return {"actor": self.actor, "clock": self.clock, "audit_keys": self.audit_keys}
+
+
+def staff_action(permission: str) -> Callable[..., StaffAction]:
+    """:class:`StaffAction` of the logged-in staff member if their role allows ``permission``."""
+    guard = _GUARDS[permission]
+
+    # Depends() as the default, not in the annotation: the annotations are
+    # strings here (postponed), and FastAPI resolves them among the module's
+    # names, where ``guard`` is not.
+    def action(address: ClientAddress, clock: ClockDep, audit_keys: AuditKeysDep, staff: StaffAccount = Depends(guard)) -> StaffAction:  # noqa: B008
+        return StaffAction(staff=staff, actor=staff_actor(staff, address), clock=clock, audit_keys=audit_keys)
+
+    return action
+
+
+Importing = Annotated[StaffAction, Depends(staff_action("import"))]
+Correcting = Annotated[StaffAction, Depends(staff_action("correct"))]
+Exporting = Annotated[StaffAction, Depends(staff_action("export"))]
+Paying = Annotated[StaffAction, Depends(staff_action("pay"))]

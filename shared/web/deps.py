@@ -15,6 +15,7 @@ installs. Only this module and start-up code read ``request.app.state``.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -31,6 +32,7 @@ __all__ = [
     "Redirect",
     "Refused",
     "state",
+    "from_state",
     "get_settings",
     "get_db",
     "get_kv",
@@ -78,6 +80,18 @@ class Refused(Exception):
 def state(request: Request, name: str) -> Any:
     """One named part of the app's injected state (for a service's own deps)."""
     return getattr(request.app.state, name)
+
+
+def from_state(name: str) -> Callable[[Request], Awaitable[Any]]:
+    """A dependency: the part ``create_app`` put on ``app.state`` as ``name``
+    (``RelyingPartyDep = Annotated[RelyingParty, Depends(from_state("rp"))]``).
+    Asynchronous, so that FastAPI does not send it to a worker thread."""
+
+    async def part(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    part.__name__ = f"state_{name}"
+    return part
 
 
 async def get_settings(request: Request) -> ServiceSettings:

@@ -10,19 +10,15 @@ from starlette.concurrency import run_in_threadpool
 
 from shared.sms import OutboxGateway
 from shared.web.app import render
-from shared.web.deps import DbDep, state
+from shared.web.deps import DbDep, from_state
 
 __all__ = ["router", "mount_sms_outbox"]
 
 router = APIRouter(include_in_schema=False)
 
 
-async def get_outbox(request: Request) -> OutboxGateway:
-    return state(request, "sms_outbox")
-
-
 @router.get("/dev/sms")
-async def outbox(request: Request, db: DbDep, gateway: Annotated[OutboxGateway, Depends(get_outbox)]) -> Response:
+async def outbox(request: Request, db: DbDep, gateway: Annotated[OutboxGateway, Depends(from_state("sms_outbox"))]) -> Response:
     def load() -> list[dict]:
         with db.transaction() as s:
             return gateway.latest(s)

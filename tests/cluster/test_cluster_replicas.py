@@ -25,7 +25,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from devtools.stack import PROVIDERS, ROOT, SERVICES, StackConfig, database_urls, drop_databases
+from devtools.stack import PATHS, PROVIDERS, ROOT, SERVICES, StackConfig, database_urls, drop_databases
 from tests.chain_helpers import gdzwfw_logout, login_at_gdzwfw, portal_login
 from tests.cluster_support import Forwarded, Replica, RoundRobinProxy, manage
 from tests.conftest import TEST_DATABASE_URL
@@ -64,6 +64,9 @@ class Cluster:
 
     def url(self, service: str) -> str:
         return self.proxies[service].url
+
+    def base(self, service: str) -> str:
+        return self.url(service) + PATHS[service]
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +152,7 @@ def _notices_to_portal(proxy: RoundRobinProxy, mark: int) -> list[int]:
 
 
 def _isso_logged_in(browser: httpx.Client, cluster: Cluster) -> bool:
-    return browser.get(f"{cluster.url('hrss_isso')}/isso/").url.path == "/isso/"
+    return browser.get(f"{cluster.base('hrss_isso')}/").url.path == f"{PATHS['hrss_isso']}/"
 
 
 def _portal_logged_in(browser: httpx.Client, cluster: Cluster) -> bool:
@@ -165,7 +168,7 @@ def test_replicas_started_at_once_on_empty_databases_all_come_up(cluster: Cluste
             assert httpx.get(f"{replica.url}/readyz", timeout=TIMEOUT).json()["status"] == "ok"
     # One signing key each, written by the first replica in; the other found it.
     assert len(_jwks_kids(cluster.url("gdzwfw_idp"))) == 1
-    assert len(_jwks_kids(f"{cluster.url('hrss_isso')}/isso")) == 1
+    assert len(_jwks_kids(cluster.base("hrss_isso"))) == 1
 
 
 def test_a_federated_login_whose_steps_alternate_replicas_completes(cluster: Cluster) -> None:
@@ -204,10 +207,9 @@ def test_lockout_is_counted_across_replicas(cluster: Cluster) -> None:
 
 
 def test_after_key_rotation_a_logout_at_gdzwfw_ends_the_isso_and_portal_sessions(cluster: Cluster) -> None:
-    isso_base = f"{cluster.url('hrss_isso')}/isso"
     with _browser() as browser:
         assert L2_USCC in portal_login(browser, cluster.url("refund_portal"), "demo_l2").text
-        bases = {"gdzwfw_idp": cluster.url("gdzwfw_idp"), "hrss_isso": isso_base}
+        bases = {name: cluster.base(name) for name in PROVIDERS}
         old = {name: _jwks_kids(base) for name, base in bases.items()}
         # The operator rotates on one replica (any one: the keys are in the database).
         for name in PROVIDERS:
@@ -223,7 +225,10 @@ def test_after_key_rotation_a_logout_at_gdzwfw_ends_the_isso_and_portal_sessions
         _until(lambda: not _portal_logged_in(browser, cluster), 40, "the portal's session ending")
         assert not _isso_logged_in(browser, cluster)
     # Both relying parties accepted tokens under keys they had not seen before, and only such.
-    hops = (("hrss_isso", "/isso/backchannel-logout", "gdzwfw_idp"), ("refund_portal", "/auth/backchannel-logout", "hrss_isso"))
+    hops = (
+        ("hrss_isso", f"{PATHS['hrss_isso']}/backchannel-logout", "gdzwfw_idp"),
+        ("refund_portal", "/auth/backchannel-logout", "hrss_isso"),
+    )
     for receiver, path, issuer in hops:
         notices = _logout_token_kids(cluster.proxies[receiver].since(marks[receiver]), path)
         assert {kid for kid, _ in notices} == new[issuer] and 200 in {status for _, status in notices}, notices

@@ -9,21 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from services.hrss_isso import messages as msg
-from services.hrss_isso.federation.callback import (
-    INIT_LEVEL,
-    Declined,
-    LevelTooLow,
-    LinkNeedsLogin,
-    Outcome,
-    PersonExists,
-    PersonLinked,
-    PersonLogin,
-    PersonToRegister,
-    UnitInitialisation,
-    UnitLogin,
-    UnitNotLinked,
-    federated_login,
-)
+from services.hrss_isso.federation import callback as fed
 from services.hrss_isso.models import FederatedLogin, Person, ProvincialLink, Unit
 from shared.trust import TrustLevel
 from tests.hrss_isso.conftest import GDZWFW, Isso
@@ -35,9 +21,9 @@ CHENXIAO = {"sub": "gd-person-1", "account_type": "natural_person", "name": "陈
 STRANGER = {"sub": "gd-person-2", "account_type": "natural_person", "name": "周新", "id_number": "440106199001010011"}
 
 
-def decide(isso: Isso, claims: dict, *, kind: str = "unit", person_id: str | None = None) -> Outcome:
+def decide(isso: Isso, claims: dict, *, kind: str = "unit", person_id: str | None = None) -> fed.Outcome:
     state = isso.app.state
-    return federated_login(
+    return fed.federated_login(
         claims,
         kind=kind,
         id_token="upstream-id-token",
@@ -59,7 +45,7 @@ def person_id(isso: Isso, login_name: str) -> str:
 # -- 单位登录 ---------------------------------------------------------------------
 def test_a_linked_legal_person_logs_in_for_its_unit(isso: Isso) -> None:
     outcome = decide(isso, {**YUEXIU, "acr": L2, "amr": ["pwd"], "sid": "up-1", "auth_time": 1700000000})
-    assert isinstance(outcome, UnitLogin)
+    assert isinstance(outcome, fed.UnitLogin)
     assert not outcome.first_login
     session = outcome.session
     assert session["idp"] == "gdzwfw" and session["acr"] == L2 and session["amr"] == ["pwd", "fed"]
@@ -81,14 +67,14 @@ def test_a_linked_legal_person_logs_in_for_its_unit(isso: Isso) -> None:
 
 def test_a_handler_of_the_legal_person_is_kept_as_act(isso: Isso) -> None:
     outcome = decide(isso, {**YUEXIU, "acr": L2, "act": {"sub": "gd-person-1", "name": "陈晓"}})
-    assert isinstance(outcome, UnitLogin)
+    assert isinstance(outcome, fed.UnitLogin)
     assert outcome.session["act"] == {"sub": "gd-person-1", "name": "陈晓"}
 
 
 @pytest.mark.parametrize("claims", [{**CHENXIAO, "acr": L2}, {**YUEXIU, "uscc": "", "acr": L2}])
 def test_a_unit_login_needs_a_legal_person_with_a_uscc(isso: Isso, claims: dict) -> None:
     outcome = decide(isso, claims)
-    assert isinstance(outcome, Declined)
+    assert isinstance(outcome, fed.Declined)
     assert (outcome.code, outcome.tab, outcome.keep_interaction, outcome.first_login) == ("not_legal_person", "unit", True, False)
     assert isso.count(FederatedLogin) == 0
 
@@ -97,15 +83,15 @@ def test_a_unit_login_needs_a_legal_person_with_a_uscc(isso: Isso, claims: dict)
 def test_a_first_login_below_l2_creates_nothing(isso: Isso, acr: str | None) -> None:
     units = isso.count(Unit)
     outcome = decide(isso, {**NEW_UNIT, "acr": acr})
-    assert isinstance(outcome, LevelTooLow)
+    assert isinstance(outcome, fed.LevelTooLow)
     assert outcome.first_login and outcome.org_name == NEW_UNIT["org_name"]
-    assert outcome.level == TrustLevel.from_acr(acr) and (outcome.level is None or outcome.level < INIT_LEVEL)
+    assert outcome.level == TrustLevel.from_acr(acr) and (outcome.level is None or outcome.level < fed.INIT_LEVEL)
     assert (isso.count(Unit), isso.count(FederatedLogin)) == (units, 0)
 
 
 def test_a_first_login_at_l2_waits_for_initialisation(isso: Isso) -> None:
     outcome = decide(isso, {**NEW_UNIT, "uscc": NEW_UNIT["uscc"].lower(), "acr": L2, "auth_time": 1700000000})
-    assert isinstance(outcome, UnitInitialisation) and outcome.first_login
+    assert isinstance(outcome, fed.UnitInitialisation) and outcome.first_login
     assert outcome.claims == {
         "iss": GDZWFW,
         "sub": "gd-legal-new",
@@ -118,7 +104,7 @@ def test_a_first_login_at_l2_waits_for_initialisation(isso: Isso) -> None:
 
 def test_a_first_login_without_an_org_name_is_declined(isso: Isso) -> None:
     outcome = decide(isso, {**NEW_UNIT, "org_name": "", "acr": L2})
-    assert isinstance(outcome, Declined)
+    assert isinstance(outcome, fed.Declined)
     assert (outcome.code, outcome.keep_interaction, outcome.first_login) == ("no_org_name", False, True)
 
 
@@ -135,7 +121,7 @@ def test_a_unit_registered_the_other_way_is_not_linked_by_uscc_alone(isso: Isso)
             )
         )
     outcome = decide(isso, {**NEW_UNIT, "acr": L2})
-    assert isinstance(outcome, UnitNotLinked) and outcome.first_login
+    assert isinstance(outcome, fed.UnitNotLinked) and outcome.first_login
     assert outcome.pending == {"iss": GDZWFW, "sub": "gd-legal-new", "uscc": NEW_UNIT["uscc"], "org_name": NEW_UNIT["org_name"]}
     assert isso.count(ProvincialLink, ProvincialLink.uscc == NEW_UNIT["uscc"]) == 0
 
@@ -143,42 +129,42 @@ def test_a_unit_registered_the_other_way_is_not_linked_by_uscc_alone(isso: Isso)
 # -- 个人登录 and 个人实名认证 ------------------------------------------------------------
 def test_a_unit_account_is_not_a_personal_login(isso: Isso) -> None:
     outcome = decide(isso, {**YUEXIU, "acr": L2}, kind="personal")
-    assert isinstance(outcome, Declined) and (outcome.code, outcome.tab) == ("not_natural_person", "personal")
+    assert isinstance(outcome, fed.Declined) and (outcome.code, outcome.tab) == ("not_natural_person", "personal")
 
 
 @pytest.mark.parametrize("missing", ["acr", "id_number", "name"])
 def test_a_personal_login_needs_the_identity_claims(isso: Isso, missing: str) -> None:
     claims = {k: v for k, v in {**CHENXIAO, "acr": L2}.items() if k != missing}
     outcome = decide(isso, claims, kind="personal")
-    assert isinstance(outcome, Declined) and outcome.code == "no_identity_claims"
+    assert isinstance(outcome, fed.Declined) and outcome.code == "no_identity_claims"
 
 
 def test_an_unknown_person_is_offered_registration(isso: Isso) -> None:
     outcome = decide(isso, {**STRANGER, "id_number": STRANGER["id_number"].lower(), "acr": L2}, kind="personal")
-    assert isinstance(outcome, PersonToRegister)
+    assert isinstance(outcome, fed.PersonToRegister)
     assert outcome.pending == {"iss": GDZWFW, "sub": "gd-person-2", "name": "周新", "id_number": STRANGER["id_number"], "acr": L2}
 
 
 def test_an_account_not_linked_yet_is_not_taken_over(isso: Isso) -> None:
-    assert isinstance(decide(isso, {**CHENXIAO, "acr": L2}, kind="personal"), PersonExists)
+    assert isinstance(decide(isso, {**CHENXIAO, "acr": L2}, kind="personal"), fed.PersonExists)
 
 
 def test_linking_needs_a_personal_login(isso: Isso) -> None:
-    assert isinstance(decide(isso, {**CHENXIAO, "acr": L2}, kind="link"), LinkNeedsLogin)
+    assert isinstance(decide(isso, {**CHENXIAO, "acr": L2}, kind="link"), fed.LinkNeedsLogin)
 
 
 def test_a_linked_person_then_logs_in_through_the_province(isso: Isso) -> None:
     chenxiao = person_id(isso, "chenxiao")
     linked = decide(isso, {**CHENXIAO, "acr": L2}, kind="link", person_id=chenxiao)
-    assert linked == PersonLinked(notice=msg.REALNAME_DONE)
+    assert linked == fed.PersonLinked(notice=msg.REALNAME_DONE)
     outcome = decide(isso, {**CHENXIAO, "acr": L2, "amr": ["pwd"]}, kind="personal")
-    assert isinstance(outcome, PersonLogin)
+    assert isinstance(outcome, fed.PersonLogin)
     assert outcome.person.id == chenxiao and outcome.amr == ["pwd", "fed"]
 
 
 def test_linking_someone_else_says_why_not(isso: Isso) -> None:
     outcome = decide(isso, {**STRANGER, "acr": L2}, kind="link", person_id=person_id(isso, "chenxiao"))
-    assert isinstance(outcome, PersonLinked) and outcome.notice != msg.REALNAME_DONE
+    assert isinstance(outcome, fed.PersonLinked) and outcome.notice != msg.REALNAME_DONE
 
 
 def test_a_disabled_account_is_declined(isso: Isso) -> None:
@@ -188,4 +174,4 @@ def test_a_disabled_account_is_declined(isso: Isso) -> None:
         s.get(Person, chenxiao).status = "disabled"
     outcome = decide(isso, {**CHENXIAO, "acr": L2}, kind="personal")
     disabled = ("account_disabled", msg.ACCOUNT_DISABLED.format(hotline="12333"))
-    assert isinstance(outcome, Declined) and (outcome.code, outcome.message) == disabled
+    assert isinstance(outcome, fed.Declined) and (outcome.code, outcome.message) == disabled

@@ -23,7 +23,7 @@ from joserfc.jwk import RSAKey
 from services.refund_portal.agency.imports import apply_plan, prepare
 from services.refund_portal.app import create_app
 from services.refund_portal.audit import Actor
-from services.refund_portal.demo import demo_csv
+from services.refund_portal.demo import DEMO_RECORDS, DEMO_STAFF, DEMO_STAFF_PASSWORD, demo_csv
 from services.refund_portal.settings import RefundSettings
 from services.refund_portal.staff import create_staff, find_staff
 from shared.clock import FrozenClock
@@ -34,7 +34,7 @@ from tests.redis_run import redis_settings
 ISSO = "https://isso.example/isso"
 PORTAL = "http://127.0.0.1:8003"
 KEY = RSAKey.generate_key(2048, parameters={"kid": "isso-1", "alg": "RS256", "use": "sig"})
-STAFF_PASSWORD = "Wg@staff2026"
+STAFF_PASSWORD = DEMO_STAFF_PASSWORD
 STAFF_TOTP = "KRSXG5CUIFTGMVDPORYA"  # every fixture staff member's TOTP secret
 FAST_PASSWORDS = PasswordService(time_cost=1, memory_cost=1024)
 
@@ -48,45 +48,27 @@ AUDIT_KEYS = {"t1": "test-audit-key-test-audit-key-0123456789"}
 # What a client of the refund API registered for both scopes asks for.
 FULL_SCOPE = "openid profile refund.read refund.confirm"
 
-ROW_L2 = [
-    "91440104MA5DL2B24P",
-    "广州市越秀区示范贸易有限公司",
-    "44010400002",
-    "中小微",
-    "48",
-    "38416.32",
-    "19208.16",
-    "2",
-    "0",
-    "中国工商银行广州越秀支行",
-    "3602000109200123456",
-]
-ROW_L3 = [
-    "91440103MA5DL3C31X",
-    "广州市荔湾区示范制造有限公司",
-    "44010300003",
-    "大型",
-    "420",
-    "403200.00",
-    "201600.00",
-    "12",
-    "0",
-    "中国农业银行广州荔湾支行",
-    "44037001040012345",
-]
-ROW_L1 = [
-    "91440106MA5DL1A170",
-    "广州市天河区示范科技有限公司",
-    "44010600001",
-    "中小微",
-    "26",
-    "12480.00",
-    "6240.00",
-    "0",
-    "0",
-    "中国建设银行广州天河支行",
-    "44050158010100001234",
-]
+# The demo's rows (one per hrss_isso demo unit), copied so that no test can change the demo.
+ROW_L1, ROW_L2, ROW_L3 = (list(row) for row in DEMO_RECORDS)
+
+
+def serve_discovery(router: respx.MockRouter) -> respx.Route:
+    """hrss_isso's discovery document and JWKS (KEY's public half); the
+    token endpoint's route is returned for the test to answer."""
+    router.get(f"{ISSO}/.well-known/openid-configuration").respond(
+        json={
+            "issuer": ISSO,
+            "authorization_endpoint": f"{ISSO}/authorize",
+            "token_endpoint": f"{ISSO}/token",
+            "jwks_uri": f"{ISSO}/jwks.json",
+            "introspection_endpoint": f"{ISSO}/introspect",
+            "end_session_endpoint": f"{ISSO}/logout",
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "authorization_response_iss_parameter_supported": True,
+        }
+    )
+    router.get(f"{ISSO}/jwks.json").respond(json={"keys": [KEY.as_dict(private=False)]})
+    return router.post(f"{ISSO}/token")
 
 
 class FakeIsso:
@@ -96,20 +78,7 @@ class FakeIsso:
         self.clock = clock
         self.tokens: dict[str, dict] = {}
         self.introspections = 0
-        router.get(f"{ISSO}/.well-known/openid-configuration").respond(
-            json={
-                "issuer": ISSO,
-                "authorization_endpoint": f"{ISSO}/authorize",
-                "token_endpoint": f"{ISSO}/token",
-                "jwks_uri": f"{ISSO}/jwks.json",
-                "introspection_endpoint": f"{ISSO}/introspect",
-                "end_session_endpoint": f"{ISSO}/logout",
-                "id_token_signing_alg_values_supported": ["RS256"],
-                "authorization_response_iss_parameter_supported": True,
-            }
-        )
-        router.get(f"{ISSO}/jwks.json").respond(json={"keys": [KEY.as_dict(private=False)]})
-        self.token_route = router.post(f"{ISSO}/token")
+        self.token_route = serve_discovery(router)
         router.post(f"{ISSO}/introspect").mock(side_effect=self._introspect)
 
     def _introspect(self, request: httpx.Request) -> httpx.Response:
@@ -245,18 +214,15 @@ def _env(settings: RefundSettings) -> Iterator[Env]:
         with TestClient(app, base_url=PORTAL) as client:
             environment = Env(client=client, isso=isso, clock=clock, app=app, settings=settings)
             with app.state.db.transaction() as s:
-                staff = (("wg_clerk", "张敏", "clerk"), ("wg_supervisor", "李娜", "supervisor"), ("wg_auditor", "王强", "auditor"))
-                for login, name, role in staff:
-                    account = find_staff(s, login_name=login) or create_staff(
+                for spec in DEMO_STAFF:
+                    account = find_staff(s, login_name=spec["login_name"]) or create_staff(
                         s,
-                        login_name=login,
-                        display_name=name,
-                        role=role,
+                        **spec,
                         password_hash=FAST_PASSWORDS.hash(STAFF_PASSWORD),
                         totp_secret_encrypted=app.state.staff_login.cipher.encrypt(STAFF_TOTP),
                         clock=clock,
                     )
-                    environment.staff_ids[login] = account.id
+                    environment.staff_ids[spec["login_name"]] = account.id
             yield environment
 
 

@@ -17,30 +17,14 @@ from joserfc.jwk import RSAKey
 
 from services.refund_portal.app import create_app
 from services.refund_portal.settings import RefundSettings
-from tests.refund_portal.conftest import AUDIT_KEYS, csrf_of
+from tests.refund_portal.conftest import AUDIT_KEYS, ISSO, KEY, PORTAL, csrf_of, serve_discovery
 
-ISSO = "https://isso.example/isso"
-PORTAL = "http://127.0.0.1:8003"
-KEY = RSAKey.generate_key(2048, parameters={"kid": "isso-1", "alg": "RS256", "use": "sig"})
 OTHER_KEY = RSAKey.generate_key(2048, parameters={"kid": "isso-1", "alg": "RS256", "use": "sig"})
 
 
 class FakeIsso:
     def __init__(self, router: respx.MockRouter) -> None:
-        router.get(f"{ISSO}/.well-known/openid-configuration").respond(
-            json={
-                "issuer": ISSO,
-                "authorization_endpoint": f"{ISSO}/authorize",
-                "token_endpoint": f"{ISSO}/token",
-                "jwks_uri": f"{ISSO}/jwks.json",
-                "introspection_endpoint": f"{ISSO}/introspect",
-                "end_session_endpoint": f"{ISSO}/logout",
-                "id_token_signing_alg_values_supported": ["RS256"],
-                "authorization_response_iss_parameter_supported": True,
-            }
-        )
-        router.get(f"{ISSO}/jwks.json").respond(json={"keys": [KEY.as_dict(private=False)]})
-        self.token_route = router.post(f"{ISSO}/token")
+        self.token_route = serve_discovery(router)
         self.id_token_claims: dict = {}
         self.signing_key = KEY
 

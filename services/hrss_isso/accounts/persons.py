@@ -33,6 +33,7 @@ __all__ = [
     "LEVEL_LABELS",
     "level_label",
     "new_id",
+    "new_person",
     "get_person",
     "realname_changes",
     "find_by_login_name",
@@ -116,6 +117,30 @@ def raise_level(db: Session, *, person: Person, to_level: int, method: str, evid
     person.realname_level = to_level
     person.realname_method = method
     return True
+
+
+def new_person(
+    db: Session, *, login_name: str, password_hash: str, name: str, id_number: str, mobile: str, evidence: str, at: dt.datetime
+) -> Person:
+    """A person as registration makes them: 一级 (注册, on ``evidence``), the
+    first entry of their level history a change from nothing."""
+    person = Person(
+        id=new_id(),
+        login_name=login_name,
+        password_hash=password_hash,
+        name=name,
+        id_type="居民身份证",
+        id_number=id_number,
+        mobile=mobile,
+        realname_level=1,
+        realname_method="注册（手机短信验证）",
+        status="active",
+        created_at=at,
+    )
+    db.add(person)
+    db.flush()
+    db.add(RealnameChange(person_id=person.id, from_level=None, to_level=1, method="注册", evidence=evidence, created_at=at))
+    return person
 
 
 @dataclass(frozen=True)
@@ -216,32 +241,18 @@ class PersonalAccounts:
         return person
 
     def _create(self, s: Session, *, name, id_number, mobile, login_name, password_hash, provincial, now, e: Errors) -> Person | None:
-        person = Person(
-            id=new_id(),
-            login_name=login_name,
-            password_hash=password_hash,
-            name=name,
-            id_type="居民身份证",
-            id_number=id_number,
-            mobile=mobile,
-            realname_level=1,
-            realname_method="注册（手机短信验证）",
-            status="active",
-            created_at=now,
-        )
         try:
             with s.begin_nested():
-                s.add(person)
-                s.flush()
-                s.add(
-                    RealnameChange(
-                        person_id=person.id,
-                        from_level=None,
-                        to_level=1,
-                        method="注册",
-                        evidence=f"手机号码{mask_mobile(mobile)}短信验证",
-                        created_at=now,
-                    )
+                evidence = f"手机号码{mask_mobile(mobile)}短信验证"
+                person = new_person(
+                    s,
+                    login_name=login_name,
+                    password_hash=password_hash,
+                    name=name,
+                    id_number=id_number,
+                    mobile=mobile,
+                    evidence=evidence,
+                    at=now,
                 )
                 if provincial is not None:
                     s.add(PersonProvincialLink(person_id=person.id, issuer=provincial.issuer, subject=provincial.subject, linked_at=now))

@@ -6,6 +6,8 @@ role-checked in the service layer and written to the audit trail."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -40,6 +42,17 @@ router = APIRouter(prefix="/isso/staff", include_in_schema=False)
 def refused_page(refused: forms.Refused) -> Refused:
     """What the service refused, as the console's error page."""
     return Refused(refused.message, status_code=refused.status, back_url=STAFF_HOME)
+
+
+T = TypeVar("T")
+
+
+async def _call(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``call`` in a worker thread; what the service refuses becomes the console's error page."""
+    try:
+        return await run_in_threadpool(call, *args, **kwargs)
+    except forms.Refused as refused:
+        raise refused_page(refused) from None
 
 
 def login_error(outcome: Outcome, minutes: int, hotline: str) -> str:
@@ -102,11 +115,7 @@ async def logout(request: Request, form: CsrfForm) -> Response:
 @router.get("/applications")
 async def applications(request: Request, staff: ViewingStaff, services: IssoDep, db: DbDep, status: str = "submitted") -> Response:
     status = status if status in STATUS_LABELS or status == "all" else "submitted"
-
-    try:
-        found = await run_in_threadpool(db.detached, services.authorizations.list_for_staff, staff_id=staff.id, status=status)
-    except forms.Refused as refused:
-        raise refused_page(refused) from None
+    found = await _call(db.detached, services.authorizations.list_for_staff, staff_id=staff.id, status=status)
     return render(
         request,
         "staff_list.html",
@@ -133,12 +142,8 @@ async def _detail(
     reason: str = "",
     status: int | None = None,
 ) -> Response:
-    try:
-        app, person, unit, materials = await run_in_threadpool(
-            db.detached, services.authorizations.detail, staff_id=staff_id, application_id=application_id
-        )
-    except forms.Refused as refused:
-        raise refused_page(refused) from None
+    found = await _call(db.detached, services.authorizations.detail, staff_id=staff_id, application_id=application_id)
+    app, person, unit, materials = found
     return page(
         request,
         "staff_detail.html",
@@ -198,9 +203,7 @@ async def review(
 @router.get("/materials/{material_id}")
 async def material(request: Request, material_id: TokenId, staff: ViewingStaff, services: IssoDep) -> Response:
     try:
-        found, data = await run_in_threadpool(lambda: services.authorizations.material(staff_id=staff.id, material_id=material_id))
-    except forms.Refused as refused:
-        raise refused_page(refused) from None
+        found, data = await _call(services.authorizations.material, staff_id=staff.id, material_id=material_id)
     except FileNotFoundError:
         return error_page(request, 404, "材料文件不存在")
     return Response(
@@ -240,17 +243,14 @@ async def window_submit(request: Request, form: CsrfForm, staff: ReviewingStaff,
         "checked": [v for v in form.getlist("checked") if isinstance(v, str)],
     }
     try:
-        application_id = await run_in_threadpool(
-            lambda: services.authorizations.window(
-                staff_id=staff.id,
-                id_number=values["id_number"],
-                unit_field=values["unit_field"],
-                unit_value=values["unit_value"],
-                checked=set(values["checked"]),
-            )
+        application_id = await _call(
+            services.authorizations.window,
+            staff_id=staff.id,
+            id_number=values["id_number"],
+            unit_field=values["unit_field"],
+            unit_value=values["unit_value"],
+            checked=set(values["checked"]),
         )
-    except forms.Refused as refused:
-        raise refused_page(refused) from None
     except FormRejected as rejected:
         return page(request, "staff_window.html", {**window_ctx(values), "may_review": True}, errors=rejected.errors)
     flash(request, "已登记线下申请，授权码已通过短信发送给经办人")

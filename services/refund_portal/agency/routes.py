@@ -34,19 +34,19 @@ from services.refund_portal.deps import (
     AGENCY,
     AuditKeysDep,
     ClientAddress,
+    Correcting,
+    Exporting,
+    Importing,
     ImportJobsDep,
     ListImporterDep,
+    Paying,
     PoliciesDep,
     RefundSettingsDep,
     StaffAuditing,
-    StaffCorrecting,
-    StaffExporting,
     StaffImporting,
     StaffLoginDep,
-    StaffPaying,
     StaffRefused,
     StaffViewing,
-    staff_actor,
 )
 from services.refund_portal.models import StaffAccount
 from services.refund_portal.staff import login_error, may
@@ -207,23 +207,18 @@ async def correct_account_submit(
     request: Request,
     record_id: DbId,
     form: CsrfForm,
-    staff: StaffCorrecting,
+    act: Correcting,
     session: SessionDep,
-    address: ClientAddress,
     db: DbDep,
-    clock: ClockDep,
-    audit_keys: AuditKeysDep,
 ) -> Response:
     values = {
         "bank_name": str(form.get("bank_name", "")).strip(),
         "bank_account": "".join(str(form.get("bank_account", "")).split()).replace("-", ""),
         "reason": str(form.get("reason", "")).strip(),
     }
-    error = await run_in_threadpool(
-        correct_account, db, record_id=record_id, actor=staff_actor(staff, address), clock=clock, audit_keys=audit_keys, **values
-    )
+    error = await run_in_threadpool(correct_account, db, record_id=record_id, **act.audit, **values)
     if error:
-        return await _show_record(request, staff, db, record_id, error=error, form=values)
+        return await _show_record(request, act.staff, db, record_id, error=error, form=values)
     session[FLASH] = "银行账户已更正，记录已恢复为“待确认”，请通知单位重新确认。"
     return RedirectResponse(f"{AGENCY}/records/{record_id}", status_code=303)
 
@@ -306,27 +301,21 @@ def _start_job(tasks: BackgroundTasks, jobs: ImportJobs, *, staff: StaffAccount,
 async def import_submit(
     request: Request,
     upload: Annotated[ListUpload, Depends(read_list_upload)],
-    staff: StaffImporting,
+    act: Importing,
     importer: ListImporterDep,
     jobs: ImportJobsDep,
-    address: ClientAddress,
     tasks: BackgroundTasks,
 ) -> Response:
+    staff = act.staff
     if jobs.wanted(len(upload.content)):
         kept = await run_in_threadpool(
             importer.keep_upload, staff_id=staff.id, year=upload.year, filename=upload.filename, content=upload.content
         )
         if isinstance(kept, ImportResult):
             return await _import_done(request, staff, importer, kept)
-        actor = staff_actor(staff, address)
-        return await run_in_threadpool(_start_job, tasks, jobs, staff=staff, actor=actor, upload_id=kept, mode="all")
+        return await run_in_threadpool(_start_job, tasks, jobs, staff=staff, actor=act.actor, upload_id=kept, mode="all")
     result = await run_in_threadpool(
-        importer.upload,
-        staff_id=staff.id,
-        actor=staff_actor(staff, address),
-        year=upload.year,
-        filename=upload.filename,
-        content=upload.content,
+        importer.upload, staff_id=staff.id, actor=act.actor, year=upload.year, filename=upload.filename, content=upload.content
     )
     return await _import_done(request, staff, importer, result)
 
@@ -336,21 +325,20 @@ async def import_good_rows(
     request: Request,
     upload_id: TokenId,
     form: CsrfForm,
-    staff: StaffImporting,
+    act: Importing,
     importer: ListImporterDep,
     jobs: ImportJobsDep,
-    address: ClientAddress,
     tasks: BackgroundTasks,
 ) -> Response:
+    staff = act.staff
     if form.get("acknowledge") == "yes":
         kept = await run_in_threadpool(importer.kept_upload, staff_id=staff.id, upload_id=upload_id)
         if kept is not None and jobs.wanted(len(kept.content)):
-            actor = staff_actor(staff, address)
-            return await run_in_threadpool(_start_job, tasks, jobs, staff=staff, actor=actor, upload_id=kept.id, mode="good_only")
+            return await run_in_threadpool(_start_job, tasks, jobs, staff=staff, actor=act.actor, upload_id=kept.id, mode="good_only")
     result = await run_in_threadpool(
         importer.import_kept,
         staff_id=staff.id,
-        actor=staff_actor(staff, address),
+        actor=act.actor,
         upload_id=upload_id,
         acknowledged=form.get("acknowledge") == "yes",
     )
@@ -403,14 +391,12 @@ async def payments(
 
 
 @router.post("/payments")
-async def payments_create(
-    form: CsrfForm, staff: StaffExporting, session: SessionDep, address: ClientAddress, db: DbDep, clock: ClockDep, audit_keys: AuditKeysDep
-) -> Response:
+async def payments_create(form: CsrfForm, act: Exporting, session: SessionDep, db: DbDep) -> Response:
     year = _year(form.get("year", ""))
     if year is None:
         raise Refused(messages.IMPORT["year"], status_code=400, back_url=f"{AGENCY}/payments")
     try:
-        batch_id = await run_in_threadpool(open_batch, db, year=year, actor=staff_actor(staff, address), clock=clock, audit_keys=audit_keys)
+        batch_id = await run_in_threadpool(open_batch, db, year=year, **act.audit)
     except DecisionError as exc:
         session[FLASH] = messages.STAFF_ERROR[exc.code].format(year=year)
         return RedirectResponse(f"{AGENCY}/payments?year={year}", status_code=303)
@@ -436,20 +422,15 @@ async def payment_batch(request: Request, batch_id: DbId, staff: StaffViewing, d
 @router.get("/payments/{batch_id}/export")
 async def payment_export(
     batch_id: DbId,
-    staff: StaffExporting,
-    address: ClientAddress,
+    act: Exporting,
     db: DbDep,
-    clock: ClockDep,
-    audit_keys: AuditKeysDep,
     format: str = "csv",  # noqa: A002
 ) -> Response:
     if format not in EXPORT_FORMATS:
-        raise StaffRefused(staff, "导出格式应为 CSV 或 XLSX。", status_code=400, back_url=f"{AGENCY}/payments/{batch_id}")
-    export = await run_in_threadpool(
-        export_batch, db, batch_id=batch_id, format=format, actor=staff_actor(staff, address), clock=clock, audit_keys=audit_keys
-    )
+        raise StaffRefused(act.staff, "导出格式应为 CSV 或 XLSX。", status_code=400, back_url=f"{AGENCY}/payments/{batch_id}")
+    export = await run_in_threadpool(export_batch, db, batch_id=batch_id, format=format, **act.audit)
     if export is None:
-        raise StaffRefused(staff, "未找到该拨付批次。", status_code=404, back_url=f"{AGENCY}/payments")
+        raise StaffRefused(act.staff, "未找到该拨付批次。", status_code=404, back_url=f"{AGENCY}/payments")
     return Response(export.content, media_type=export.media_type, headers=_attachment(export.filename))
 
 
@@ -458,23 +439,18 @@ async def payment_paid(
     request: Request,
     batch_id: DbId,
     form: CsrfForm,
-    staff: StaffPaying,
+    act: Paying,
     session: SessionDep,
-    address: ClientAddress,
     db: DbDep,
-    clock: ClockDep,
-    audit_keys: AuditKeysDep,
 ) -> Response:
     reference = str(form.get("reference", "")).strip()[:100]
     if form.get("acknowledge") != "yes":
-        return await _show_batch(request, staff, db, batch_id, error=messages.STAFF_ERROR["paid_confirm"], reference=reference)
-    code = await run_in_threadpool(
-        mark_batch_paid, db, batch_id=batch_id, reference=reference, actor=staff_actor(staff, address), clock=clock, audit_keys=audit_keys
-    )
+        return await _show_batch(request, act.staff, db, batch_id, error=messages.STAFF_ERROR["paid_confirm"], reference=reference)
+    code = await run_in_threadpool(mark_batch_paid, db, batch_id=batch_id, reference=reference, **act.audit)
     if code == "not_found":
-        raise StaffRefused(staff, "未找到该拨付批次。", status_code=404, back_url=f"{AGENCY}/payments")
+        raise StaffRefused(act.staff, "未找到该拨付批次。", status_code=404, back_url=f"{AGENCY}/payments")
     if code:
-        return await _show_batch(request, staff, db, batch_id, error=messages.STAFF_ERROR[code], reference=reference)
+        return await _show_batch(request, act.staff, db, batch_id, error=messages.STAFF_ERROR[code], reference=reference)
     session[FLASH] = "该批次已标记为已发放，批次内记录状态已更新为“已发放”。"
     return RedirectResponse(f"{AGENCY}/payments/{batch_id}", status_code=303)
 

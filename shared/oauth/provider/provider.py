@@ -9,7 +9,7 @@ import datetime as dt
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidClientError, InvalidRequestError, OAuth2Error
 from authlib.oauth2.rfc9207 import IssuerParameter
@@ -61,6 +61,7 @@ __all__ = [
     "ProviderConfig",
     "EndpointPaths",
     "Provider",
+    "ProviderRuntime",
     "BoundProvider",
     "Respond",
     "ErrorPage",
@@ -75,6 +76,17 @@ log = logging.getLogger("oauth.provider")
 
 # Form fields that authenticate a client (RFC 6749 §2.3.1, RFC 7521 §4.2).
 _CLIENT_CREDENTIALS = frozenset({"client_secret", "client_assertion", "client_assertion_type"})
+
+
+class ProviderRuntime(Protocol):
+    """What a provider is built on: the service's injected parts
+    (shared.web.app.Runtime has them)."""
+
+    db: Database
+    reads: AsyncReads
+    kv: KeyValueStore
+    clock: Clock
+    tokens: TokenSource
 
 
 @dataclass(frozen=True)
@@ -457,11 +469,7 @@ class Provider:
         settings: ProviderSettings,
         *,
         issuer: str,
-        db: Database,
-        reads: AsyncReads,
-        kv: KeyValueStore,
-        clock: Clock,
-        tokens: TokenSource,
+        runtime: ProviderRuntime,
         tables: ProviderTables,
         hooks: ProviderHooks,
         claims_supported: tuple[str, ...],
@@ -472,6 +480,7 @@ class Provider:
         provider's access tokens (hrss_isso: the refund portal's). Like the
         scopes of ``scoped_claims`` they are published in scopes_supported,
         and a client obtains them only when it is registered for them."""
+        db, reads, kv, clock, tokens = runtime.db, runtime.reads, runtime.kv, runtime.clock, runtime.tokens
         keys = KeyManager(
             tables=tables, clock=clock, secret_key=settings.secret_key.get_secret_value(), publish_grace=settings.id_token_ttl + 300
         )

@@ -21,7 +21,7 @@ from shared.oauth.adapter import machine_oauth2_request, read_oauth2_request
 from shared.oauth.provider.provider import ConfirmLogout, EndpointPaths, ErrorPage, Login, Provider, Respond, Unmet
 from shared.web.app import render
 from shared.web.csrf import verify_csrf_form
-from shared.web.deps import CsrfForm, state
+from shared.web.deps import CsrfForm, from_state
 from shared.web.fastlane import MachineRequest, MachineResponse, ServiceApp
 
 __all__ = ["router", "mount_provider", "outcome_response", "ProviderDep"]
@@ -70,11 +70,7 @@ def outcome_response(request: Request, provider: Provider, outcome: Respond | Er
     )
 
 
-def get_provider(request: Request) -> Provider:
-    return state(request, "provider")
-
-
-ProviderDep = Annotated[Provider, Depends(get_provider)]
+ProviderDep = Annotated[Provider, Depends(from_state("provider"))]
 router = APIRouter(include_in_schema=False)
 
 

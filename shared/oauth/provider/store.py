@@ -23,6 +23,59 @@ from shared.settings import ClientConfig, ClientRegistration
 __all__ = ["ProviderStore", "ClientCache", "statements", "token_values", "client_from_row", "token_from_row", "TOKEN_INSERT_COLUMNS"]
 
 
+# The columns a code and a token are read with, named as the fields of the
+# dataclass each row becomes (see _row_fields).
+CODE_COLUMNS = (
+    "id",
+    "client_id",
+    "subject",
+    "redirect_uri",
+    "scope",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "auth_time",
+    "acr",
+    "amr",
+    "sid",
+    "context",
+    "expires_at",
+    "used_at",
+)
+TOKEN_COLUMNS = (
+    "id",
+    "client_id",
+    "subject",
+    "scope",
+    "family_id",
+    "authorization_code_id",
+    "auth_time",
+    "acr",
+    "amr",
+    "sid",
+    "context",
+    "issued_at",
+    "expires_at",
+    "refresh_expires_at",
+    "refresh_used_at",
+    "revoked_at",
+    "dpop_jkt",
+)
+
+
+def _row_fields(columns: tuple[str, ...], row: Any) -> dict[str, Any]:
+    """A code's or token's row (read with ``columns``) as its dataclass holds
+    it: ``amr`` a list, ``context`` a dict, every ``*_at`` time in UTC (SQLite
+    hands them back naive)."""
+    fields = dict(zip(columns, row, strict=True))
+    fields["amr"] = list(fields["amr"])
+    fields["context"] = dict(fields["context"])
+    for name in columns:
+        if name.endswith("_at"):
+            fields[name] = as_utc(fields[name])
+    return fields
+
+
 class _Statements:
     """The statements of the per-request paths, built once per set of tables.
 
@@ -52,47 +105,15 @@ class _Statements:
         ).where(client.client_id == bindparam("b_client_id"))
         # inline(): no RETURNING of the new id on PostgreSQL, which nothing reads.
         self.insert_code = insert(tables.authorization_code).inline()
-        self.code_by_hash = select(
-            code.id,
-            code.client_id,
-            code.subject,
-            code.redirect_uri,
-            code.scope,
-            code.nonce,
-            code.code_challenge,
-            code.code_challenge_method,
-            code.auth_time,
-            code.acr,
-            code.amr,
-            code.sid,
-            code.context,
-            code.expires_at,
-            code.used_at,
-        ).where(code.code_hash == bindparam("b_hash"), code.client_id == bindparam("b_client_id"))
+        self.code_by_hash = select(*(code[name] for name in CODE_COLUMNS)).where(
+            code.code_hash == bindparam("b_hash"), code.client_id == bindparam("b_client_id")
+        )
         self.nonce_seen = select(code.id).where(code.client_id == bindparam("b_client_id"), code.nonce == bindparam("b_nonce")).limit(1)
         self.claim_code = (
             update(tables.authorization_code).where(code.id == bindparam("b_id"), code.used_at.is_(None)).values(used_at=bindparam("b_now"))
         )
         self.insert_token = insert(tables.token).inline()
-        token_columns = (
-            token.id,
-            token.client_id,
-            token.subject,
-            token.scope,
-            token.family_id,
-            token.authorization_code_id,
-            token.auth_time,
-            token.acr,
-            token.amr,
-            token.sid,
-            token.context,
-            token.issued_at,
-            token.expires_at,
-            token.refresh_expires_at,
-            token.refresh_used_at,
-            token.revoked_at,
-            token.dpop_jkt,
-        )
+        token_columns = tuple(token[name] for name in TOKEN_COLUMNS)
         self.token_columns = token_columns
         self._token = token
         self.token_by_access = select(*token_columns).where(token.access_token_hash == bindparam("b_hash"))
@@ -113,24 +134,12 @@ class _Statements:
         return select(column, *self.token_columns).where(column == any_(bindparam("b_hashes", type_=ARRAY(String))))
 
 
-# The columns a new token row is written with (see token_values).
+# The columns a new token row is written with (see token_values): the hashes
+# of its secrets and what is read back, but for the id and what changes later.
 TOKEN_INSERT_COLUMNS = (
     "access_token_hash",
     "refresh_token_hash",
-    "client_id",
-    "subject",
-    "scope",
-    "family_id",
-    "authorization_code_id",
-    "auth_time",
-    "acr",
-    "amr",
-    "sid",
-    "context",
-    "issued_at",
-    "expires_at",
-    "refresh_expires_at",
-    "dpop_jkt",
+    *(name for name in TOKEN_COLUMNS if name not in {"id", "refresh_used_at", "revoked_at"}),
 )
 
 
@@ -261,40 +270,7 @@ class ProviderStore:
         row = self.s.execute(self.q.code_by_hash, {"b_hash": hash_secret(code), "b_client_id": client_id}).first()
         if row is None:
             return None
-        (
-            id_,
-            client_id_,
-            subject,
-            redirect_uri,
-            scope,
-            nonce,
-            challenge,
-            challenge_method,
-            auth_time,
-            acr,
-            amr,
-            sid,
-            context,
-            expires_at,
-            used_at,
-        ) = row
-        return AuthorizationCode(
-            id=id_,
-            client_id=client_id_,
-            subject=subject,
-            redirect_uri=redirect_uri,
-            scope=scope,
-            nonce=nonce,
-            code_challenge=challenge,
-            code_challenge_method=challenge_method,
-            auth_time=auth_time,
-            acr=acr,
-            amr=list(amr),
-            sid=sid,
-            context=dict(context),
-            expires_at=as_utc(expires_at),
-            used_at=as_utc(used_at),
-        )
+        return AuthorizationCode(**_row_fields(CODE_COLUMNS, row))
 
     def nonce_seen(self, *, client_id: str, nonce: str) -> bool:
         return self.s.execute(self.q.nonce_seen, {"b_client_id": client_id, "b_nonce": nonce}).first() is not None
@@ -451,46 +427,7 @@ def token_values(
 
 
 def token_from_row(row: Any, kind: str, *, now: dt.datetime) -> Token:
-    (
-        id_,
-        client_id,
-        subject,
-        scope,
-        family_id,
-        code_id,
-        auth_time,
-        acr,
-        amr,
-        sid,
-        context,
-        issued_at,
-        expires_at,
-        refresh_expires_at,
-        refresh_used_at,
-        revoked_at,
-        dpop_jkt,
-    ) = row
-    return Token(
-        id=id_,
-        client_id=client_id,
-        subject=subject,
-        scope=scope,
-        family_id=family_id,
-        authorization_code_id=code_id,
-        auth_time=auth_time,
-        acr=acr,
-        amr=list(amr),
-        sid=sid,
-        context=dict(context),
-        issued_at=as_utc(issued_at),
-        expires_at=as_utc(expires_at),
-        refresh_expires_at=as_utc(refresh_expires_at),
-        refresh_used_at=as_utc(refresh_used_at),
-        revoked_at=as_utc(revoked_at),
-        now=now,
-        kind=kind,
-        dpop_jkt=dpop_jkt,
-    )
+    return Token(**_row_fields(TOKEN_COLUMNS, row), now=now, kind=kind)
 
 
 def client_from_row(row: Any) -> Client:
