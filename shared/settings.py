@@ -20,6 +20,8 @@ __all__ = [
     "ClientRegistration",
     "FAPI2",
     "FAPI2_CODE_TTL",
+    "FAPI2_SIGNING_ALGORITHMS",
+    "CLIENT_SIGNING_ALGORITHMS",
     "PLACEHOLDER_SECRETS",
     "weak_secret",
     "client_destinations",
@@ -46,6 +48,15 @@ def weak_secret(value: str) -> bool:
 FAPI2 = "fapi2"
 # FAPI 2.0 Security Profile §5.3.2.1: authorization codes live at most a minute.
 FAPI2_CODE_TTL = 60
+# What a FAPI 2.0 client may sign with (Security Profile §5.4.1): PS256,
+# ES256 and EdDSA over Ed25519, here by RFC 9864's name Ed25519 and by the
+# deprecated polymorphic EdDSA, which clients still write.
+FAPI2_SIGNING_ALGORITHMS = ["PS256", "ES256", "Ed25519", "EdDSA"]
+# What any client may sign with (client assertions, request objects, DPoP
+# proofs): RS256 besides, for plain OIDC clients. Never HS* (a shared secret
+# is no key of the client's), never none.
+CLIENT_SIGNING_ALGORITHMS = [*FAPI2_SIGNING_ALGORITHMS, "RS256"]
+SigningAlgorithm = Literal["PS256", "ES256", "Ed25519", "EdDSA", "RS256"]
 
 
 class ClientRegistration(BaseModel):
@@ -75,9 +86,27 @@ class ClientRegistration(BaseModel):
         "(mTLS is not offered), codes live at most 60 s; a weaker setting beside it is refused.",
     )
 
+    token_endpoint_auth_signing_alg: SigningAlgorithm | None = Field(
+        default=None,
+        description="OIDC Registration §2: the one algorithm the client signs its private_key_jwt assertions with; "
+        "assertions signed otherwise are refused.",
+    )
+    request_object_signing_alg: SigningAlgorithm | None = Field(
+        default=None,
+        description="OIDC Registration §2: the one algorithm the client signs its request objects with; others are refused.",
+    )
+
     @property
     def is_fapi2(self) -> bool:
         return self.profile == FAPI2
+
+    def signing_algorithms(self, registered: str | None = None) -> list[str]:
+        """What the client may sign a JWS with: the one algorithm it
+        ``registered`` for that use, else what its profile allows (FAPI 2.0
+        §5.4.1 for fapi2, RS256 too otherwise)."""
+        if registered is not None:
+            return [registered]
+        return FAPI2_SIGNING_ALGORITHMS if self.is_fapi2 else CLIENT_SIGNING_ALGORITHMS
 
 
 class ClientConfig(ClientRegistration):
@@ -113,6 +142,11 @@ class ClientConfig(ClientRegistration):
             name
             for name in ("require_pushed_authorization_requests", "dpop_bound_access_tokens")
             if name in self.model_fields_set and not getattr(self, name)
+        ]
+        weaker += [
+            f"{name}={getattr(self, name)} (FAPI 2.0 §5.4.1 allows {', '.join(FAPI2_SIGNING_ALGORITHMS)})"
+            for name in ("token_endpoint_auth_signing_alg", "request_object_signing_alg")
+            if getattr(self, name) not in (None, *FAPI2_SIGNING_ALGORITHMS)
         ]
         if self.token_endpoint_auth_method != "private_key_jwt":
             # mTLS client authentication (RFC 8705) needs TLS termination this deployment does not run.

@@ -34,7 +34,7 @@ from shared.clock import Clock
 from shared.money import format_fen
 from shared.oauth.client import upstream_relying_party
 from shared.oauth.introspection import TokenIntrospector
-from shared.oauth.provider.dpop import ProofChecker
+from shared.oauth.provider.dpop import NonceSource, ProofChecker
 from shared.passwords import PasswordService
 from shared.randomness import TokenSource
 from shared.web.app import Runtime, build_app
@@ -117,8 +117,11 @@ def create_app(
     app.state.templates.env.filters["yuan"] = format_fen
     app.state.rp = rp
     app.state.introspector = introspector
+    # RFC 9449 §9, §11.1: server nonces, when the operator asks for them, so a
+    # proof made ahead of time (by whoever got at the key) soon stops working.
+    nonces = NonceSource(settings.secret_key.get_secret_value()) if settings.api_dpop_nonce_required else None
     app.state.api_tokens = ApiTokens(
-        introspector=introspector, proofs=ProofChecker(runtime.clock), kv=runtime.kv, public_url=settings.public_url
+        introspector=introspector, proofs=ProofChecker(runtime.clock, nonces=nonces), kv=runtime.kv, public_url=settings.public_url
     )
     app.state.policies = policies
     app.state.audit_keys = audit_keys

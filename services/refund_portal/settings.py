@@ -67,6 +67,11 @@ class RefundSettings(ServiceSettings, StaffTotpSettings):
     introspection_cache_seconds: int = Field(
         default=30, description="Upper bound on how long an introspection result is reused (a revoked token is refused after this)."
     )
+    api_dpop_nonce_required: bool = Field(
+        default=False,
+        description="RFC 9449 §9: the API's DPoP proofs must carry a nonce it issued (401 use_dpop_nonce with DPoP-Nonce "
+        "otherwise). The nonces are derived from the secret key and the time, so every replica issues and accepts the same.",
+    )
     gdzwfw_verification_url: str = Field(
         description="gdzwfw_idp's 实名核验 page, linked (besides the step-up login) when a provincial unit is below L2."
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
@@ -23,6 +23,9 @@ from starlette.responses import Response
 
 from shared.web.deps import refuse_nul, state
 from shared.web.fastlane import MachineRequest
+
+if TYPE_CHECKING:
+    from shared.oauth.provider.dpop import Proof
 
 __all__ = ["StarletteOAuth2Request", "read_oauth2_request", "machine_oauth2_request", "StarletteAuthorizationServer", "AuthlibResponse"]
 
@@ -90,8 +93,10 @@ class StarletteOAuth2Request(OAuth2Request):
         self.client_address = client_address
         self.persist_on_error = False
         self.pushed = False
-        # The key thumbprint of the request's checked DPoP proof (RFC 9449), if any.
+        # The key thumbprint of the request's checked DPoP proof (RFC 9449), if
+        # any, and the proof (its algorithm is judged once the client is known).
         self.dpop_jkt: str | None = None
+        self.dpop_proof: Proof | None = None
 
     def use_params(self, items: list[tuple[str, str]]) -> None:
         """Serve these authorization parameters instead of the ones the request

@@ -10,7 +10,10 @@ A provider that takes DPoP proofs (RFC 9449; its discovery lists ES256 in
 ``dpop_signing_alg_values_supported``) gets one with the token request, by a
 key made for that login alone: the tokens it issues are bound to that key
 (kept on the :class:`VerifiedLogin`), so a token that leaks from the relying
-party is of no use without it. A FAPI 2.0 client must send one.
+party is of no use without it. A FAPI 2.0 client must send one. A provider
+that wants server nonces in proofs (§8) answers ``use_dpop_nonce`` with a
+``DPoP-Nonce``: the token request is then sent once more, its proof carrying
+that nonce, and the latest nonce the provider gave goes into later proofs.
 """
 
 from __future__ import annotations
@@ -98,6 +101,9 @@ class RelyingParty:
         signed by it, at the token and PAR endpoints, instead of the secret.
         ``dpop_keys``: a new key for each login's DPoP proofs."""
         self.dpop_keys = dpop_keys
+        # The provider's latest DPoP nonce (RFC 9449 §8): one per server, not
+        # per login, so every login's proofs may carry it.
+        self._dpop_nonce: str | None = None
         self.name = name
         self.clock = clock or SystemClock()
         self.jwks_refetch_interval = jwks_refetch_interval
@@ -109,6 +115,7 @@ class RelyingParty:
             "code_challenge_method": "S256",
             "token_endpoint_auth_method": "client_secret_basic" if private_key is None else PrivateKeyJWT.name,
             "timeout": timeout,
+            "event_hooks": {"response": [self._note_dpop_nonce]},
         }
         if transport is not None:
             client_kwargs["transport"] = transport
@@ -225,14 +232,8 @@ class RelyingParty:
             "aud": {"essential": True, "values": [self.app.client_id]},
         }
         dpop_key = self.dpop_keys() if DPOP_ALG in (metadata.get("dpop_signing_alg_values_supported") or []) else None
-        headers = {}
-        if dpop_key is not None:
-            proof = make_proof(dpop_key, DPOP_ALG, method="POST", url=str(metadata["token_endpoint"]), now=self.clock.timestamp())
-            headers = {**DEFAULT_HEADERS, "DPoP": proof}
         try:
-            token = await self.app.authorize_access_token(
-                request, claims_options=claims_options, **({"headers": headers} if headers else {})
-            )
+            token = await self._redeem(request, claims_options, dpop_key, str(metadata["token_endpoint"]))
         except OAuthError as exc:
             kind = "state" if exc.error == "mismatching_state" or "state" in (exc.description or "") else "upstream_error"
             raise LoginFailed(kind, exc.description or exc.error, upstream_error=exc.error) from exc
@@ -246,6 +247,38 @@ class RelyingParty:
             # The proof went unheeded: the tokens are bearer tokens after all.
             dpop_key = None
         return VerifiedLogin(claims=dict(token["userinfo"]), token=dict(token), dpop_key=dpop_key)
+
+    async def _redeem(self, request: Request, claims_options: dict[str, Any], dpop_key: ECKey | None, token_endpoint: str) -> dict:
+        """The token request (Authlib's, which also checks the ID token), with
+        a DPoP proof by ``dpop_key`` when there is one. Answered
+        ``use_dpop_nonce`` with a new nonce (RFC 9449 §8), it is sent once
+        more with a proof carrying that nonce."""
+        if dpop_key is None:
+            return await self.app.authorize_access_token(request, claims_options=claims_options)
+        state = request.query_params.get("state")
+        # Authlib spends the login's state (PKCE verifier, nonce) before it
+        # sends the request; kept here to put back for the one retry.
+        kept = await self.app.framework.get_state_data(request.session, state) if state else None
+        nonce_sent = self._dpop_nonce
+        try:
+            return await self._token_request(request, claims_options, dpop_key, token_endpoint)
+        except OAuthError as exc:
+            if exc.error != "use_dpop_nonce" or kept is None or self._dpop_nonce in (None, nonce_sent):
+                raise
+        log.info("token request retried with the provider's DPoP nonce", extra={"fields": {"provider": self.name}})
+        await self.app.framework.set_state_data(request.session, state, kept)
+        return await self._token_request(request, claims_options, dpop_key, token_endpoint)
+
+    async def _token_request(self, request: Request, claims_options: dict[str, Any], dpop_key: ECKey, token_endpoint: str) -> dict:
+        now = self.clock.timestamp()
+        proof = make_proof(dpop_key, DPOP_ALG, method="POST", url=token_endpoint, now=now, nonce=self._dpop_nonce)
+        return await self.app.authorize_access_token(request, claims_options=claims_options, headers={**DEFAULT_HEADERS, "DPoP": proof})
+
+    async def _note_dpop_nonce(self, response: httpx.Response) -> None:
+        # §8.2: a provider may hand out a new nonce in any response, an error or not.
+        nonce = response.headers.get("dpop-nonce")
+        if nonce:
+            self._dpop_nonce = nonce
 
     async def _forget_state(self, request: Request) -> None:
         """A login refused before the code is used ends there: its state

@@ -20,7 +20,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackConfig]:
     config = StackConfig(
         database_urls=database_urls(base_url=TEST_DATABASE_URL, var_dir=tmp, suffix=f"_it{os.getpid()}"),
         ports={name: free_port() for name in SERVICES},
-        extra_env={"refund_portal": {"REFUND_INTROSPECTION_CACHE_SECONDS": str(CACHE_SECONDS)}},
+        extra_env={
+            "refund_portal": {"REFUND_INTROSPECTION_CACHE_SECONDS": str(CACHE_SECONDS)},
+            # Every DPoP proof at gdzwfw_idp must carry its nonce (RFC 9449 §8): the ISSO's relying party retries for it.
+            "gdzwfw_idp": {"GDZWFW_DPOP_NONCE_REQUIRED": "true"},
+        },
         work_dir=tmp,
         **stack_redis("it"),
     )

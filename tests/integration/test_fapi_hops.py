@@ -4,9 +4,12 @@ private_key_jwt (keys derived at start-up, published at their jwks_uri) and
 must push their authorization requests; their secrets no longer open the
 token endpoint, a request not pushed is refused, and the tokens they get are
 DPoP-bound (both are registered with the FAPI 2.0 profile). The logins themselves
-(test_chain.py, test_step_up.py) go through PAR and private_key_jwt."""
+(test_chain.py, test_step_up.py) go through PAR and private_key_jwt. gdzwfw_idp
+runs here wanting server nonces in DPoP proofs, which the ISSO supplies."""
 
 from __future__ import annotations
+
+import time
 
 import httpx
 import pytest
@@ -14,8 +17,9 @@ from joserfc.jwk import KeySet
 from sqlalchemy import create_engine, text
 
 from devtools.stack import StackConfig
+from shared.oauth.provider.dpop import make_proof
 from tests.chain_helpers import portal_login
-from tests.oidc_helpers import Pkce, authorize_params, query_of
+from tests.oidc_helpers import Pkce, authorize_params, client_key, query_of
 
 HOPS = {
     # provider, its token endpoint, the relying party's client id, its secret there, its redirect and jwks URIs
@@ -76,3 +80,21 @@ def test_both_hops_hold_only_dpop_bound_tokens_after_a_login(stack: StackConfig)
         finally:
             engine.dispose()
         assert rows and all(jkt for (jkt,) in rows), (provider, rows)
+
+
+def test_the_isso_sends_its_token_request_again_with_gdzwfws_dpop_nonce(stack: StackConfig) -> None:
+    """RFC 9449 §8: gdzwfw_idp (``GDZWFW_DPOP_NONCE_REQUIRED``, conftest)
+    answers a proof without its nonce with ``use_dpop_nonce`` and a
+    ``DPoP-Nonce``. The ISSO's first token request there carries no nonce: it
+    is sent again with the one given (its log says so once), and from then on
+    the nonce goes into every proof; the logins complete with bound tokens."""
+    meta = httpx.get(f"{stack.url('gdzwfw_idp')}/.well-known/openid-configuration").json()
+    proof = make_proof(client_key(), "ES256", method="POST", url=meta["token_endpoint"], now=int(time.time()))
+    answer = httpx.post(meta["token_endpoint"], data={"grant_type": "authorization_code", "code": "x"}, headers={"DPoP": proof})
+    assert answer.status_code == 400 and answer.json()["error"] == "use_dpop_nonce" and answer.headers["dpop-nonce"], answer.text
+    for _ in range(2):
+        with httpx.Client(follow_redirects=True) as browser:
+            assert portal_login(browser, stack.url("refund_portal"), "demo_l2").status_code == 200
+    log = (stack.work_dir / "hrss_isso.log").read_text(encoding="utf-8").splitlines()
+    retries = [line for line in log if "token request retried with the provider's DPoP nonce" in line]
+    assert len(retries) == 1, retries

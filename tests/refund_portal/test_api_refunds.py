@@ -8,8 +8,10 @@ from __future__ import annotations
 import pytest
 from joserfc.jwk import thumbprint
 from sqlalchemy import select
+from starlette.testclient import TestClient
 
 from services.refund_portal.models import AuditEntry, RefundRecord
+from shared.web.fastlane import ServiceApp
 from tests.oidc_helpers import client_key, dpop_proof
 from tests.refund_portal.conftest import HANDLER, L1, L3, PORTAL, ROW_L2, ROW_L3, UNIT_L1, UNIT_L2, UNIT_L3, Env
 
@@ -286,22 +288,25 @@ def test_the_openapi_document_describes_the_refund_api(env_factory) -> None:
     assert not any(path.startswith("/agency") for path in doc["paths"])
 
 
+class RoutesOnly:
+    """FastAPI's own stack, without the fast lane in front."""
+
+    def __init__(self, app: ServiceApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        await super(ServiceApp, self.app).__call__(scope, receive, send)
+
+
+def routes_only_client(env: Env) -> TestClient:
+    # No lifespan of its own: the app is already started by env.client.
+    return TestClient(RoutesOnly(env.client.app), base_url=str(env.client.base_url))
+
+
 def test_the_fast_lane_and_the_documented_routes_answer_alike(records: Env) -> None:
     """The served app answers the two reads before the middleware
     (services.refund_portal.api.fast_lane); FastAPI's routes declare them in
     OpenAPI. Both must say the same, refusals and challenges included."""
-    from starlette.testclient import TestClient
-
-    from shared.web.fastlane import ServiceApp
-
-    class RoutesOnly:
-        # FastAPI's own stack, without the fast lane in front.
-        def __init__(self, app: ServiceApp) -> None:
-            self.app = app
-
-        async def __call__(self, scope, receive, send) -> None:
-            await super(ServiceApp, self.app).__call__(scope, receive, send)
-
     good = records.isso.issue("tok-l2", unit=UNIT_L2)
     low = records.isso.issue("tok-l1", unit=UNIT_L1, acr=L1)
     bound = bound_token(records)
@@ -317,8 +322,7 @@ def test_the_fast_lane_and_the_documented_routes_answer_alike(records: Env) -> N
         ("/api/v1/me", lambda: dpop(records, bound, key=KEY_B, path="/api/v1/me")),
         ("/api/v1/me", lambda: dpop(records, bound, path="/api/v1/refunds/me")),
     ]
-    # No lifespan of its own: the app is already started by records.client.
-    routes_only = TestClient(RoutesOnly(records.client.app), base_url=str(records.client.base_url))
+    routes_only = routes_only_client(records)
     for path, headers in cases:
         fast, routed = records.client.get(path, headers=headers()), routes_only.get(path, headers=headers())
         assert (fast.status_code, fast.json()) == (routed.status_code, routed.json()), path
@@ -447,3 +451,29 @@ def test_an_unreachable_cache_store_is_a_retry_later_not_a_server_error(records:
     response = records.client.get("/api/v1/refunds/me", headers=bearer(records.isso.issue("tok", unit=UNIT_L2)))
     assert response.status_code == 503 and response.json() == {"error": "temporarily_unavailable"}
     assert response.headers["retry-after"] == "5"
+
+
+def test_the_api_can_require_a_dpop_nonce_on_both_lanes(env_factory) -> None:
+    """RFC 9449 §9 with ``REFUND_API_DPOP_NONCE_REQUIRED``: a proof without
+    the API's nonce is answered 401 ``use_dpop_nonce`` with a ``DPoP-Nonce``,
+    alike on the fast lane and FastAPI's route; a proof carrying it works. The
+    nonce is the time window's (under the secret key, so replicas agree): good
+    through the next window, refused with a new one after. Plain bearer tokens
+    need no nonce."""
+    env = env_factory(api_dpop_nonce_required=True)
+    env.import_rows([ROW_L2])
+    token = bound_token(env)
+    for client in (env.client, routes_only_client(env)):
+        refused = client.get("/api/v1/refunds/me", headers=dpop(env, token))
+        assert refused.status_code == 401 and refused.json()["error"] == "use_dpop_nonce"
+        assert refused.headers["www-authenticate"].startswith('DPoP error="use_dpop_nonce"')
+        nonce = refused.headers["dpop-nonce"]
+        listed = client.get("/api/v1/refunds/me", headers=dpop(env, token, nonce=nonce))
+        assert listed.status_code == 200 and listed.json()["records"][0]["uscc"] == UNIT_L2["uscc"], listed.text
+    env.clock.advance(300)
+    assert env.client.get("/api/v1/refunds/me", headers=dpop(env, token, nonce=nonce)).status_code == 200
+    env.clock.advance(300)
+    stale = env.client.get("/api/v1/refunds/me", headers=dpop(env, token, nonce=nonce))
+    assert stale.status_code == 401 and stale.json()["error"] == "use_dpop_nonce" and stale.headers["dpop-nonce"] != nonce
+    plain = env.isso.issue("tok-plain", unit=UNIT_L2)
+    assert env.client.get("/api/v1/refunds/me", headers=bearer(plain)).status_code == 200

@@ -17,7 +17,8 @@ from typing import Any
 from authlib.oauth2.rfc6749 import InvalidClientError
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from joserfc import jwt
-from joserfc.errors import JoseError
+from joserfc.errors import JoseError, UnsupportedAlgorithmError
+from joserfc.jwk import GuestProtocol, KeySet
 
 from shared.oauth.provider.client_keys import CLIENT_SIGNING_ALGORITHMS, CLOCK_LEEWAY, verifying
 from shared.oauth.provider.models import Client
@@ -79,4 +80,14 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
         keys = self.server.bound.provider.client_keys.key_set(client)
         if keys is None:
             raise InvalidClientError(description="client assertion: the client has no keys registered.")
-        return keys
+        allowed = client.registration.signing_algorithms(client.registration.token_endpoint_auth_signing_alg)
+
+        # Authlib hands process_assertion_claims the key but not the client:
+        # the client's own algorithms (FAPI 2.0 §5.4.1 for a fapi2 client, or
+        # the one it registered) are judged as its key is picked.
+        def key_for(token: GuestProtocol) -> KeySet:
+            if token.headers().get("alg") not in allowed:
+                raise UnsupportedAlgorithmError(f"the client signs with {', '.join(allowed)}")
+            return keys
+
+        return key_for

@@ -25,17 +25,12 @@ from joserfc.jwk import KeySet
 from joserfc.jws import extract_compact
 
 from shared.oauth.provider.models import Client
+from shared.settings import CLIENT_SIGNING_ALGORITHMS
 
 __all__ = ["ClientKeys", "verifying", "CLIENT_SIGNING_ALGORITHMS", "CLOCK_LEEWAY"]
 
 log = logging.getLogger("oauth.provider")
 
-# What a client may sign with (client assertions, request objects, DPoP
-# proofs): FAPI 2.0 §5.4 allows PS256, ES256 and EdDSA (Ed25519; RFC 9864
-# names it Ed25519 and deprecates the polymorphic EdDSA, which stays for the
-# clients that still write it); RS256 stays for plain
-# OIDC clients. Never HS* (a shared secret is no key of the client's), never none.
-CLIENT_SIGNING_ALGORITHMS = ["PS256", "ES256", "Ed25519", "EdDSA", "RS256"]
 # Seconds a client's clock may be off from ours (exp, nbf, iat).
 CLOCK_LEEWAY = 30
 

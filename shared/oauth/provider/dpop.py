@@ -99,6 +99,13 @@ class Proof:
     jkt: str
     jti: str
     iat: int
+    alg: str
+
+    def require_algorithm(self, allowed: Sequence[str]) -> None:
+        """Refuse a proof signed otherwise than its client may sign (a FAPI
+        2.0 client: §5.4.1); the proof is otherwise good, so checked apart."""
+        if self.alg not in allowed:
+            raise InvalidDPoPProofError(f"DPoP proof: this client signs with {', '.join(allowed)}")
 
 
 def access_token_hash(access_token: str) -> str:
@@ -139,11 +146,13 @@ class ProofChecker:
         spend: SpendJti,
         access_token: str | None = None,
         bound_to: str | None = None,
+        algorithms: Sequence[str] = DPOP_ALGORITHMS,
     ) -> Proof:
         """``headers``: every ``DPoP`` header of the request. ``access_token``
         and ``bound_to`` (its ``cnf.jkt``): the token presented beside the
-        proof, at a resource. The checked proof, its jti spent; otherwise
-        :class:`InvalidDPoPProofError`."""
+        proof, at a resource. ``algorithms``: what the client the proof comes
+        from may sign with, when it is known. The checked proof, its jti
+        spent; otherwise :class:`InvalidDPoPProofError`."""
         now = self.clock.timestamp()
         if len(headers) != 1:
             raise InvalidDPoPProofError("exactly one DPoP header is required")
@@ -151,6 +160,7 @@ class ProofChecker:
         # A good proof of another key is not a replay: judged before its jti is spent.
         if bound_to is not None and proof.jkt != bound_to:
             raise InvalidDPoPProofError("The DPoP proof is not signed by the key the token is bound to.", error="invalid_token")
+        proof.require_algorithm(algorithms)
         if not spend(f"dpop\n{proof.jkt}\n{proof.jti}", proof.iat + IAT_WINDOW + 1):
             raise InvalidDPoPProofError("DPoP proof jti already used")
         return proof
@@ -187,7 +197,7 @@ class ProofChecker:
             nonce = claims.get("nonce")
             if not isinstance(nonce, str) or not self.nonces.is_valid(nonce, now):
                 raise InvalidDPoPProofError("a current DPoP nonce is required", error="use_dpop_nonce", nonce=self.nonces.current(now))
-        return Proof(jkt=thumbprint(jwk), jti=claims["jti"], iat=iat)
+        return Proof(jkt=thumbprint(jwk), jti=claims["jti"], iat=iat, alg=header["alg"])
 
 
 def _without_query(url: str) -> str:

@@ -26,7 +26,7 @@ from joserfc.jwk import KeySet
 
 from shared.metrics import INTROSPECTIONS
 from shared.oauth.provider.binding import Binding
-from shared.oauth.provider.dpop import InvalidDPoPProofError, resource_challenge
+from shared.oauth.provider.dpop import DPOP_ALGORITHMS, InvalidDPoPProofError, resource_challenge
 from shared.oauth.provider.models import AuthorizationCode, Client, Principal, Token
 from shared.settings import FAPI2_CODE_TTL
 
@@ -222,8 +222,11 @@ class DPoPBinding:
     def check(grant: Any) -> None:
         request = grant.request
         jkt = request.dpop_jkt
-        if jkt is None and request.client.registration.dpop_bound_access_tokens:
+        registration = request.client.registration
+        if jkt is None and registration.dpop_bound_access_tokens:
             raise InvalidDPoPProofError("The client must present a DPoP proof.")
+        if request.dpop_proof is not None:
+            request.dpop_proof.require_algorithm(registration.signing_algorithms())
         old = request.refresh_token
         if old is not None and old.dpop_jkt and old.dpop_jkt != jkt:
             raise InvalidDPoPProofError("The refresh token is bound to another DPoP key.")
@@ -410,7 +413,14 @@ class _DPoPTokenValidator(_BoundBearerValidator):
             raise DPoPChallenge("The access token is not DPoP-bound.", error="invalid_token")
         try:
             url = self.request.uri.split("?", 1)[0]
-            self.bound.provider.check_dpop(self.bound, self.request, url=url, access_token=token_string, bound_to=token.dpop_jkt)
+            self.bound.provider.check_dpop(
+                self.bound,
+                self.request,
+                url=url,
+                access_token=token_string,
+                bound_to=token.dpop_jkt,
+                algorithms=token.client.registration.signing_algorithms() if token.client is not None else DPOP_ALGORITHMS,
+            )
         except InvalidDPoPProofError as refused:
             raise DPoPChallenge.of(refused) from None
         return token

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -734,7 +734,14 @@ class Provider:
         return response
 
     def check_dpop(
-        self, bound: BoundProvider, req: StarletteOAuth2Request, *, url: str, access_token: str | None = None, bound_to: str | None = None
+        self,
+        bound: BoundProvider,
+        req: StarletteOAuth2Request,
+        *,
+        url: str,
+        access_token: str | None = None,
+        bound_to: str | None = None,
+        algorithms: Sequence[str] = DPOP_ALGORITHMS,
     ) -> None:
         """The request's DPoP proof (:class:`~.dpop.ProofChecker`), its key
         noted on ``req``; :class:`InvalidDPoPProofError` when it will not do.
@@ -746,12 +753,18 @@ class Provider:
 
         try:
             proof = self.dpop.check(
-                req.headers.getlist("dpop"), method=req.method, url=url, spend=spend, access_token=access_token, bound_to=bound_to
+                req.headers.getlist("dpop"),
+                method=req.method,
+                url=url,
+                spend=spend,
+                access_token=access_token,
+                bound_to=bound_to,
+                algorithms=algorithms,
             )
         except InvalidDPoPProofError as error:
             log.info("dpop proof refused", extra={"fields": {"error": error.error, "why": error.description}})
             raise
-        req.dpop_jkt = proof.jkt
+        req.dpop_jkt, req.dpop_proof = proof.jkt, proof
 
     def endpoint(self, name: str, req: StarletteOAuth2Request) -> AuthlibResponse:
         with self.db.session() as s:

@@ -18,9 +18,11 @@ import json
 from typing import Any
 
 from authlib.oauth2.base import OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc9101 import JWTAuthenticationRequest
 from authlib.oauth2.rfc9101.errors import InvalidRequestObjectError
 from joserfc import jwt
+from joserfc.errors import UnsupportedAlgorithmError
 
 from shared.clock import Clock
 from shared.oauth.adapter import StarletteOAuth2Request
@@ -61,6 +63,13 @@ class RequestObjects(JWTAuthenticationRequest):
             claims = dict(req.payload.data)
             if claims.get("iss") != claims["client_id"]:
                 raise InvalidRequestObjectError(description="Request object: 'iss' must be the client.")
+        except InvalidRequestError as error:
+            req.payload = outer
+            if isinstance(error.__cause__, UnsupportedAlgorithmError):
+                # Authlib calls an algorithm the client may not use an invalid
+                # request; it is the object that is invalid (RFC 9101 §6.3).
+                raise InvalidRequestObjectError(description="Request object: signed with an algorithm this client may not use.") from error
+            raise
         except OAuth2Error:
             req.payload = outer
             raise
@@ -75,6 +84,10 @@ class RequestObjects(JWTAuthenticationRequest):
 
     def get_server_metadata(self) -> dict[str, Any]:
         return {"request_object_signing_alg_values_supported": CLIENT_SIGNING_ALGORITHMS}
+
+    def get_request_object_signing_algorithms(self, client: Client) -> list[str]:
+        # FAPI 2.0 §5.4.1 for a fapi2 client, or the one algorithm it registered.
+        return client.registration.signing_algorithms(client.registration.request_object_signing_alg)
 
     def get_client_require_signed_request_object(self, client: Client) -> bool:
         return False
