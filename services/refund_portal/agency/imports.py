@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -634,6 +634,16 @@ class ImportResult:
     rejected: int = 0
 
 
+@dataclass(frozen=True)
+class KeptFile:
+    """A kept upload as pages and jobs name it: no bytes."""
+
+    id: str
+    year: int
+    filename: str
+    size: int
+
+
 @dataclass(eq=False)
 class ListImporter:
     """Imports a year's list for a staff member, in the steps the pages
@@ -682,9 +692,17 @@ class ListImporter:
         with self.db.transaction() as s:
             return self._keep(s, staff_id=staff_id, year=year, filename=self._base_name(filename), content=content)
 
-    def kept_upload(self, *, staff_id: int, upload_id: str) -> ImportUpload | None:
-        """A file this staff member uploaded and that is still kept (detached from its session)."""
-        return self._kept(staff_id=staff_id, upload_id=upload_id)
+    def kept_upload(self, *, staff_id: int, upload_id: str) -> KeptFile | None:
+        """What is known of a file this staff member uploaded and that is still
+        kept, without its bytes (they are read once, by the import itself)."""
+        t = ImportUpload
+        with self.db.transaction() as s:
+            row = s.execute(
+                select(t.id, t.year, t.filename, func.length(t.content), t.staff_id, t.expires_at).where(t.id == upload_id)
+            ).first()
+        if row is None or row.staff_id != staff_id or as_utc(row.expires_at) <= self.clock.now():
+            return None
+        return KeptFile(id=row.id, year=row.year, filename=row.filename, size=row[3])
 
     def run_kept(self, *, staff_id: int, actor: Actor, upload_id: str, mode: str, progress: Progress | None = None) -> ImportResult:
         """A kept file imported: its rows read and checked first, outside any

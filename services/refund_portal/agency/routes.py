@@ -333,7 +333,7 @@ async def import_good_rows(
     staff = act.staff
     if form.get("acknowledge") == "yes":
         kept = await run_in_threadpool(importer.kept_upload, staff_id=staff.id, upload_id=upload_id)
-        if kept is not None and jobs.wanted(len(kept.content)):
+        if kept is not None and jobs.wanted(kept.size):
             return await run_in_threadpool(_start_job, tasks, jobs, staff=staff, actor=act.actor, upload_id=kept.id, mode="good_only")
     result = await run_in_threadpool(
         importer.import_kept,
