@@ -22,6 +22,7 @@ __all__ = [
     "FAPI2_CODE_TTL",
     "FAPI2_SIGNING_ALGORITHMS",
     "CLIENT_SIGNING_ALGORITHMS",
+    "ID_TOKEN_SIGNING_ALGORITHMS",
     "PLACEHOLDER_SECRETS",
     "weak_secret",
     "client_destinations",
@@ -57,6 +58,12 @@ FAPI2_SIGNING_ALGORITHMS = ["PS256", "ES256", "Ed25519", "EdDSA"]
 # is no key of the client's), never none.
 CLIENT_SIGNING_ALGORITHMS = [*FAPI2_SIGNING_ALGORITHMS, "RS256"]
 SigningAlgorithm = Literal["PS256", "ES256", "Ed25519", "EdDSA", "RS256"]
+# What the providers sign ID tokens and logout tokens with: their one RSA
+# signing key (shared.oauth.provider.keys) under RS256, which OIDC Discovery
+# requires offered, or PS256, the FAPI 2.0 §5.4.1 algorithm an RSA key
+# makes. ES256 and EdDSA would need keys of their own.
+ID_TOKEN_SIGNING_ALGORITHMS = ["RS256", "PS256"]
+IdTokenSigningAlgorithm = Literal["RS256", "PS256"]
 
 
 class ClientRegistration(BaseModel):
@@ -95,6 +102,11 @@ class ClientRegistration(BaseModel):
         default=None,
         description="OIDC Registration §2: the one algorithm the client signs its request objects with; others are refused.",
     )
+    id_token_signed_response_alg: IdTokenSigningAlgorithm | None = Field(
+        default=None,
+        description="OIDC Registration §2: what the provider signs the client's ID tokens (and back-channel logout tokens) "
+        "with; unset, PS256 for a fapi2 client, RS256 otherwise.",
+    )
 
     @property
     def is_fapi2(self) -> bool:
@@ -107,6 +119,12 @@ class ClientRegistration(BaseModel):
         if registered is not None:
             return [registered]
         return FAPI2_SIGNING_ALGORITHMS if self.is_fapi2 else CLIENT_SIGNING_ALGORITHMS
+
+    @property
+    def id_token_alg(self) -> str:
+        """What the provider signs this client's ID tokens with (FAPI 2.0
+        §5.4.1 for fapi2: PS256 unless it registered otherwise)."""
+        return self.id_token_signed_response_alg or ("PS256" if self.is_fapi2 else "RS256")
 
 
 class ClientConfig(ClientRegistration):
@@ -145,7 +163,7 @@ class ClientConfig(ClientRegistration):
         ]
         weaker += [
             f"{name}={getattr(self, name)} (FAPI 2.0 §5.4.1 allows {', '.join(FAPI2_SIGNING_ALGORITHMS)})"
-            for name in ("token_endpoint_auth_signing_alg", "request_object_signing_alg")
+            for name in ("token_endpoint_auth_signing_alg", "request_object_signing_alg", "id_token_signed_response_alg")
             if getattr(self, name) not in (None, *FAPI2_SIGNING_ALGORITHMS)
         ]
         if self.token_endpoint_auth_method != "private_key_jwt":

@@ -19,8 +19,8 @@ from devtools.demo_client import DEMO_REDIRECT, DEMO_RP, Pkce, authorize_params,
 __all__ = ["Pkce", "authorize_params", "query_of", "decode_id_token", "run", "DEMO_RP", "DEMO_REDIRECT"]
 
 
-def decode_id_token(id_token: str, jwks: dict) -> dict:
-    token = jwt.decode(id_token, KeySet.import_key_set(jwks), algorithms=["RS256"])
+def decode_id_token(id_token: str, jwks: dict, *, algorithms: tuple[str, ...] = ("RS256",)) -> dict:
+    token = jwt.decode(id_token, KeySet.import_key_set(jwks), algorithms=list(algorithms))
     return dict(token.claims)
 
 

@@ -40,7 +40,7 @@ class LogoutTokenValidator:
 
     async def validate(self, token: str) -> dict[str, Any]:
         try:
-            decoded = await self.rp.decode_jwt(token, algorithms=["RS256"])
+            decoded = await self.rp.decode_jwt(token, algorithms=await self.rp.provider_algorithms())
         except (JoseError, ValueError, LoginFailed) as exc:
             raise LogoutTokenInvalid(f"undecodable: {type(exc).__name__}") from exc
         claims = dict(decoded.claims)

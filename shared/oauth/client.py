@@ -51,6 +51,9 @@ log = logging.getLogger("oauth.client")
 DISCOVERY_KEYS = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
 # What this relying party signs its DPoP proofs with (FAPI 2.0 §5.4 allows it).
 DPOP_ALG = "ES256"
+# What a provider's own JWTs (logout tokens) may be signed with: asymmetric
+# algorithms only, whatever its discovery document lists (never HS*, never none).
+PROVIDER_SIGNING_ALGORITHMS = ("RS256", "PS256", "ES256", "Ed25519", "EdDSA")
 
 
 def new_dpop_key() -> ECKey:
@@ -150,6 +153,15 @@ class RelyingParty:
             self.app.server_metadata.clear()
             raise LoginFailed("unreachable", f"discovery document without {', '.join(missing)}")
         return metadata
+
+    async def provider_algorithms(self) -> list[str]:
+        """What the provider signs its tokens with, by its discovery
+        document's ``id_token_signing_alg_values_supported`` (RS256, OIDC
+        Discovery's default, when absent): the list Authlib verifies ID tokens
+        against, and logout tokens are signed as ID tokens are (Back-Channel
+        Logout §2.4), PS256 for a client registered as fapi2."""
+        listed = (await self.metadata()).get("id_token_signing_alg_values_supported") or ["RS256"]
+        return [alg for alg in PROVIDER_SIGNING_ALGORITHMS if alg in listed]
 
     async def decode_jwt(self, token: str, *, algorithms: list[str]) -> jwt.Token:
         """Check the signature of a JWT the provider signed outside a token

@@ -18,21 +18,22 @@ REDIRECT = "http://127.0.0.1:8099/cb"
 BACKCHANNEL = "http://127.0.0.1:8099/backchannel-logout"
 
 
+def _idp_with_backchannel_client(make_idp, **registration: object):
+    client = ClientConfig(
+        client_id=BC[0],
+        client_secret=BC[1],
+        redirect_uris=[REDIRECT],
+        post_logout_redirect_uris=["http://127.0.0.1:8099/"],
+        backchannel_logout_uri=BACKCHANNEL,
+        **registration,
+    )
+    idp = make_idp(clients=[client])
+    return idp, capture_logout_notices(idp.app.state.provider)
+
+
 @pytest.fixture
 def idp_with_backchannel_client(make_idp):
-    idp = make_idp(
-        clients=[
-            ClientConfig(
-                client_id=BC[0],
-                client_secret=BC[1],
-                redirect_uris=[REDIRECT],
-                post_logout_redirect_uris=["http://127.0.0.1:8099/"],
-                backchannel_logout_uri=BACKCHANNEL,
-            )
-        ]
-    )
-    notices = capture_logout_notices(idp.app.state.provider)
-    return idp, notices
+    return _idp_with_backchannel_client(make_idp)
 
 
 def _login(idp) -> dict:
@@ -64,6 +65,25 @@ def test_logout_sends_a_logout_token_that_the_client_accepts_once(idp_with_backc
     assert "nonce" not in claims
     with pytest.raises(LogoutTokenInvalid, match="replayed"):
         run(lambda: validator.validate(notices[0][1]))
+
+
+def test_a_client_registered_for_ps256_gets_ps256_id_and_logout_tokens(make_idp) -> None:
+    """Back-Channel Logout §2.4: logout tokens are signed as the client's ID
+    tokens are; the relying party accepts PS256 because discovery offers it,
+    and the provider takes the PS256 ID token back as a logout hint."""
+    idp, notices = _idp_with_backchannel_client(make_idp, id_token_signed_response_alg="PS256")
+    tokens = _login(idp)
+    assert jws.extract_compact(tokens["id_token"].encode()).protected["alg"] == "PS256"
+    idp.client.get("/logout", params={"id_token_hint": tokens["id_token"], "client_id": BC[0]}, follow_redirects=False)
+    assert jws.extract_compact(notices[0][1].encode()).protected["alg"] == "PS256"
+    assert run(lambda: _validator(idp).validate(notices[0][1]))["sid"]
+
+
+def test_a_plain_clients_logout_token_stays_rs256(idp_with_backchannel_client) -> None:
+    idp, notices = idp_with_backchannel_client
+    tokens = _login(idp)
+    idp.client.get("/logout", params={"id_token_hint": tokens["id_token"], "client_id": BC[0]}, follow_redirects=False)
+    assert jws.extract_compact(notices[0][1].encode()).protected["alg"] == "RS256"
 
 
 def test_a_tampered_or_foreign_logout_token_is_refused(idp_with_backchannel_client) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import pytest
 from authlib.oauth2.rfc7523 import private_key_jwt_sign
 from authlib.oauth2.rfc7523.client import ASSERTION_TYPE
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.errors import SecurityWarning
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 from pydantic import ValidationError
@@ -24,7 +24,8 @@ from services.gdzwfw_idp.settings import IdpSettings
 from shared.oauth.provider.demo import DEMO_FAPI, DEMO_FAPI_PUBLIC_KEY
 from shared.settings import ClientConfig
 from tests.gdzwfw_idp.conftest import ISSUER, Idp
-from tests.oidc_helpers import DEMO_REDIRECT, Pkce, authorize_params, dpop_proof, query_of
+from tests.gdzwfw_idp.flows import tokens_for
+from tests.oidc_helpers import DEMO_REDIRECT, Pkce, authorize_params, decode_id_token, dpop_proof, query_of
 
 KEY = demo_fapi_key()
 
@@ -57,6 +58,23 @@ def test_demo_fapi_gets_a_dpop_bound_token_through_par_and_private_key_jwt(idp: 
     pkce = Pkce.new()
     token = redeem(idp, fapi_code(idp, pkce), pkce)
     assert token.status_code == 200 and token.json()["token_type"] == "DPoP", token.text
+
+
+def alg_of(token: str) -> str:
+    return jws.extract_compact(token.encode()).protected["alg"]
+
+
+def test_demo_fapi_gets_a_ps256_id_token_that_verifies_against_the_published_keys(idp: Idp) -> None:
+    """FAPI 2.0 §5.4.1: PS256 for the fapi2 client, under the key the JWKS
+    publishes; demo-rp's ID tokens stay RS256 under the same key."""
+    pkce = Pkce.new()
+    id_token = redeem(idp, fapi_code(idp, pkce), pkce).json()["id_token"]
+    plain = tokens_for(idp, "demo_l2")["id_token"]
+    jwks = idp.client.get("/jwks.json").json()
+    assert alg_of(id_token) == "PS256" and decode_id_token(id_token, jwks, algorithms=("PS256",))["aud"] == [DEMO_FAPI_ID]
+    assert alg_of(plain) == "RS256" and decode_id_token(plain, jwks)["aud"] == ["demo-rp"]
+    meta = idp.client.get("/.well-known/openid-configuration").json()
+    assert meta["id_token_signing_alg_values_supported"] == ["RS256", "PS256"]
 
 
 def test_demo_fapi_is_refused_without_par(idp: Idp) -> None:
@@ -123,7 +141,17 @@ def test_the_profile_beside_a_weaker_setting_does_not_load(weaker: dict, named: 
 def test_the_profile_sets_what_it_implies() -> None:
     client = ClientConfig.model_validate(fapi_config())
     assert client.require_pushed_authorization_requests and client.dpop_bound_access_tokens
+    assert client.id_token_alg == "PS256"
     assert client.registration().profile == "fapi2"
+
+
+def test_the_profile_refuses_rs256_id_tokens() -> None:
+    with pytest.raises(ValidationError, match="profile fapi2 but weaker settings: id_token_signed_response_alg=RS256"):
+        ClientConfig.model_validate(fapi_config(id_token_signed_response_alg="RS256"))
+    assert ClientConfig.model_validate(fapi_config(id_token_signed_response_alg="PS256")).id_token_alg == "PS256"
+    # What the provider's RSA key cannot sign is not offered, to any client.
+    with pytest.raises(ValidationError, match="id_token_signed_response_alg"):
+        ClientConfig.model_validate(fapi_config(id_token_signed_response_alg="ES256"))
 
 
 def key_for(alg: str, kid: str):

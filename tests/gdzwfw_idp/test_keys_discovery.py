@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from joserfc import jws
 from joserfc.errors import JoseError
+from sqlalchemy import select, update
 
 from shared.oauth.provider.keys import KeyManager
 from tests.gdzwfw_idp.conftest import ISSUER, Idp
@@ -46,7 +47,7 @@ def test_discovery_describes_the_provider(idp: Idp) -> None:
     assert meta["authorization_response_iss_parameter_supported"] is True
     assert meta["acr_values_supported"] == ["urn:gdzwfw:loa:L1", "urn:gdzwfw:loa:L2", "urn:gdzwfw:loa:L3"]
     assert meta["response_types_supported"] == ["code"]
-    assert meta["id_token_signing_alg_values_supported"] == ["RS256"]
+    assert meta["id_token_signing_alg_values_supported"] == ["RS256", "PS256"]
     assert meta["claims_parameter_supported"] is True
     for claim in ("acr", "trust_level", "org_name", "uscc", "account_type"):
         assert claim in meta["claims_supported"], claim
@@ -67,7 +68,8 @@ def test_jwks_publishes_only_public_rsa_keys(idp: Idp) -> None:
     keys = idp.client.get("/jwks.json").json()["keys"]
     assert len(keys) == 1
     key = keys[0]
-    assert key["kty"] == "RSA" and key["use"] == "sig" and key["alg"] == "RS256" and key["kid"]
+    # No "alg": the key signs RS256 and PS256 ID tokens (keys.py says why).
+    assert key["kty"] == "RSA" and key["use"] == "sig" and "alg" not in key and key["kid"]
     for private in ("d", "p", "q", "dp", "dq", "qi"):
         assert private not in key
 
@@ -158,3 +160,15 @@ def test_after_the_secret_key_changes_a_new_key_signs_and_the_old_one_stays_publ
     rotated.invalidate()
     with idp.app.state.db.transaction() as s:
         assert rotated.current(s).kid == new_kid and len(rotated.jwks(s)["keys"]) == 2
+
+
+def test_a_key_stored_with_alg_rs256_is_published_without_it(idp: Idp) -> None:
+    """Keys made before PS256 carry ``"alg": "RS256"`` in their stored JWK;
+    published so, they would contradict the PS256 ID tokens they sign."""
+    config = idp.app.state.provider.config
+    table = config.tables.signing_key
+    with idp.app.state.db.transaction() as s:
+        for kid, jwk in s.execute(select(table.c.kid, table.c.public_jwk)).all():
+            s.execute(update(table).where(table.c.kid == kid).values(public_jwk={**jwk, "alg": "RS256"}))
+    config.keys.invalidate()
+    assert [key.get("alg") for key in idp.client.get("/jwks.json").json()["keys"]] == [None]

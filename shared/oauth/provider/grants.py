@@ -28,7 +28,7 @@ from shared.metrics import INTROSPECTIONS
 from shared.oauth.provider.binding import Binding
 from shared.oauth.provider.dpop import DPOP_ALGORITHMS, InvalidDPoPProofError, resource_challenge
 from shared.oauth.provider.models import AuthorizationCode, Client, Principal, Token
-from shared.settings import FAPI2_CODE_TTL
+from shared.settings import FAPI2_CODE_TTL, ID_TOKEN_SIGNING_ALGORITHMS
 
 __all__ = [
     "CodeGrant",
@@ -240,13 +240,14 @@ class ProviderOpenIDCode(OpenIDCode):
         return self._bound.store.nonce_seen(client_id=request.payload.client_id, nonce=nonce)
 
     def get_client_algorithm(self, client: Client) -> str:
-        return "RS256"
+        # OIDC Registration §2 id_token_signed_response_alg; PS256 for fapi2 (FAPI 2.0 §5.4.1).
+        return client.registration.id_token_alg
 
     def resolve_client_private_key(self, client: Client) -> Any:
         return self._bound.signing_key().key
 
     def get_encode_header(self, client: Client) -> dict[str, str]:
-        return {"alg": "RS256", "kid": self._bound.signing_key().kid, "typ": "JWT"}
+        return {"alg": client.registration.id_token_alg, "kid": self._bound.signing_key().kid, "typ": "JWT"}
 
     def get_client_claims(self, client: Client) -> dict[str, Any]:
         now = self._bound.config.clock.timestamp()
@@ -352,7 +353,8 @@ class ProviderEndSession(EndSessionEndpoint):
         return _bound(self).store.get_client(client_id) if client_id else None
 
     def get_algorithms(self) -> list[str]:
-        return ["RS256"]
+        # Whatever our ID tokens are signed with, per client.
+        return ID_TOKEN_SIGNING_ALGORITHMS
 
     def end_session(self, end_session_request: Any) -> None:
         _bound(self).end_browser_session(end_session_request.request.session)

@@ -10,6 +10,19 @@ A key that the current ``secret_key`` cannot decrypt (the secret was
 rotated) never signs: at start-up it is retired — its public half stays
 published for the grace period, so ID tokens it signed still verify — and a
 new key is created, instead of every token request failing.
+
+One RSA key signs under two algorithms: RS256 (plain clients; OIDC
+Discovery requires it) and PS256 (FAPI 2.0 §5.4.1, fapi2 clients). Its JWK
+is therefore published without ``alg`` (RFC 7517 §4.4 makes it optional): a
+JWK saying ``"alg": "RS256"`` contradicts every PS256 signature under its
+``kid``, and verifiers that honour it (joserfc among them) refuse those
+tokens. Publishing the same key twice under two kids, each with an ``alg``,
+would claim a separation of keys that is not there; one RSA key signing
+PKCS#1 v1.5 and PSS is accepted practice (a TLS server offering 1.2 and 1.3
+signs with its rsaEncryption key under both, RFC 8446 §4.2.3). Rows written
+before carry ``"alg": "RS256"`` in their stored JWK; it is left out when
+published. The ``alg`` column still says RS256: the algorithm the key was
+made for, not the only one it signs with.
 """
 
 from __future__ import annotations
@@ -57,7 +70,7 @@ class KeyManager:
 
     # -- writing -------------------------------------------------------------
     def create_key(self, session: Session) -> str:
-        key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": "RS256"}, auto_kid=True)
+        key = RSAKey.generate_key(2048, parameters={"use": "sig"}, auto_kid=True)
         pem = key.as_pem(private=True)
         session.execute(
             insert(self.t).values(
@@ -119,7 +132,7 @@ class KeyManager:
         current = None
         published = []
         for row in rows:
-            published.append(dict(row["public_jwk"]))
+            published.append({name: value for name, value in row["public_jwk"].items() if name != "alg"})
             if row["retired_at"] is None and current is None:
                 key = self._parsed.get(row["kid"])
                 if key is None:
@@ -127,7 +140,7 @@ class KeyManager:
                         pem = self._fernet.decrypt(row["private_key_encrypted"].encode())
                     except InvalidToken:
                         continue  # another process's secret_key: an older readable key signs meanwhile
-                    key = RSAKey.import_key(pem, parameters={"kid": row["kid"], "use": "sig", "alg": row["alg"]})
+                    key = RSAKey.import_key(pem, parameters={"kid": row["kid"], "use": "sig"})
                     self._parsed[row["kid"]] = key
                 current = SigningKey(kid=row["kid"], alg=row["alg"], key=key)
         with self._lock:

@@ -54,7 +54,7 @@ from shared.oauth.provider.request_objects import RequestObjects
 from shared.oauth.provider.store import ClientCache, ProviderStore
 from shared.oauth.provider.tables import ProviderTables
 from shared.randomness import TokenSource
-from shared.settings import ClientConfig, ProviderSettings
+from shared.settings import ID_TOKEN_SIGNING_ALGORITHMS, ClientConfig, ProviderSettings
 from shared.trust import TrustLevel
 
 __all__ = [
@@ -410,9 +410,13 @@ class BoundProvider:
         return revoked
 
     def logout_token(self, *, client_id: str, subject: str | None, sid: str) -> str:
-        """Back-Channel Logout 1.0 §2.4: a JWT naming the session, never a nonce."""
+        """Back-Channel Logout 1.0 §2.4: a JWT naming the session, never a
+        nonce, signed as the client's ID tokens are (§2.4: "the same rules for
+        signing ... that apply to ID Tokens apply to Logout Tokens")."""
         now = self.config.clock.timestamp()
         key = self.signing_key()
+        client = self.store.get_client(client_id)
+        alg = client.registration.id_token_alg if client is not None else "RS256"
         claims: dict[str, Any] = {
             "iss": self.config.issuer,
             "aud": client_id,
@@ -424,7 +428,7 @@ class BoundProvider:
         }
         if subject:
             claims["sub"] = subject
-        return jwt.encode({"alg": "RS256", "kid": key.kid, "typ": "logout+jwt"}, claims, key.key)
+        return jwt.encode({"alg": alg, "kid": key.kid, "typ": "logout+jwt"}, claims, key.key, algorithms=[alg])
 
 
 class Provider:
@@ -847,7 +851,7 @@ class Provider:
             "response_modes_supported": ["query"],
             "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
             "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["RS256"],
+            "id_token_signing_alg_values_supported": ID_TOKEN_SIGNING_ALGORITHMS,
             "token_endpoint_auth_methods_supported": CLIENT_AUTH,
             "token_endpoint_auth_signing_alg_values_supported": CLIENT_SIGNING_ALGORITHMS,
             "introspection_endpoint_auth_methods_supported": SECRET_AUTH,
