@@ -109,9 +109,46 @@ def define_kv_table(metadata: MetaData) -> Table:
     )
 
 
-def _dialect_insert(dialect: str) -> Any:
-    """The INSERT with ON CONFLICT of ``dialect`` (PostgreSQL's and SQLite's spell it alike)."""
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+@dataclass(frozen=True)
+class _KvStatements:
+    """The store's statements, built once with bind parameters: building one
+    per call (values, ON CONFLICT clauses) cost more CPU than running it."""
+
+    get: Any
+    set: Any
+    delete: Any
+    pop: Any
+    incr: Any
+    count: Any
+
+    @classmethod
+    def of(cls, t: Table, dialect: str) -> _KvStatements:
+        # PostgreSQL's and SQLite's INSERT … ON CONFLICT are spelled alike.
+        upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        key, value, expires_at = bindparam("key"), bindparam("value"), bindparam("expires_at")
+        new = upsert(t).values(key=key, value=value, counter=0, expires_at=expires_at)
+        # incr: one statement, atomic on both databases (the conflicting row is
+        # locked while it is updated): the first increment inserts, a live
+        # window counts on, an expired one restarts in place.
+        live = t.c.expires_at > bindparam("now")
+        first = upsert(t).values(key=key, value="null", counter=1, expires_at=expires_at)
+        return cls(
+            get=select(t.c.value, t.c.expires_at).where(t.c.key == key),
+            set=new.on_conflict_do_update(
+                index_elements=[t.c.key], set_={"value": new.excluded.value, "expires_at": new.excluded.expires_at}
+            ),
+            delete=delete(t).where(t.c.key == key),
+            pop=delete(t).where(t.c.key == key).returning(t.c.value, t.c.expires_at),
+            incr=first.on_conflict_do_update(
+                index_elements=[t.c.key],
+                set_={
+                    "counter": case((live, t.c.counter + 1), else_=1),
+                    "value": case((live, t.c.value), else_="null"),
+                    "expires_at": case((live, t.c.expires_at), else_=first.excluded.expires_at),
+                },
+            ).returning(t.c.counter),
+            count=select(t.c.counter, t.c.expires_at).where(t.c.key == key),
+        )
 
 
 class SqlKeyValueStore:
@@ -129,9 +166,8 @@ class SqlKeyValueStore:
         # (logout, one-time states taken) keep the full guarantee.
         self._durable = db.single_statements(durable=True)
         self._unflushed = db.single_statements(durable=False)
-        self._upsert = _dialect_insert(db.engine.dialect.name)
+        self._sql = _KvStatements.of(table, db.engine.dialect.name)
         self.reads = reads or AsyncReads(db, pool_size=1)
-        self._get = select(table.c.value, table.c.expires_at).where(table.c.key == bindparam("key"))
         # aget: concurrent reads share one query (the refund API reads a cached introspection per call).
         columns = (table.c.key, table.c.value, table.c.expires_at)
         self._lookup = KeyedLookup(
@@ -156,7 +192,7 @@ class SqlKeyValueStore:
 
     def get(self, key: str) -> Any | None:
         with self._statement(self._durable) as s:
-            row = s.execute(self._get, {"key": key}).first()
+            row = s.execute(self._sql.get, {"key": key}).first()
         return self._live_value(row)
 
     async def aget(self, key: str) -> Any | None:
@@ -176,41 +212,26 @@ class SqlKeyValueStore:
         return None
 
     def set(self, key: str, value: Any, ttl: int) -> None:
-        data, expires_at = json.dumps(value, ensure_ascii=False), self._expiry(ttl)
-        new = self._upsert(self._t).values(key=key, value=data, counter=0, expires_at=expires_at)
+        values = {"key": key, "value": json.dumps(value, ensure_ascii=False), "expires_at": self._expiry(ttl)}
         with self._statement(self._unflushed) as s:
-            s.execute(new.on_conflict_do_update(index_elements=[self._t.c.key], set_={"value": data, "expires_at": expires_at}))
+            s.execute(self._sql.set, values)
 
     def delete(self, key: str) -> None:
         with self._statement(self._durable) as s:
-            s.execute(delete(self._t).where(self._t.c.key == key))
+            s.execute(self._sql.delete, {"key": key})
 
     def pop(self, key: str) -> Any | None:
         with self._statement(self._durable) as s:
-            row = s.execute(delete(self._t).where(self._t.c.key == key).returning(self._t.c.value, self._t.c.expires_at)).first()
+            row = s.execute(self._sql.pop, {"key": key}).first()
         return self._live_value(row)
 
     def incr(self, key: str, ttl: int) -> int:
-        # One statement, atomic on both databases (the conflicting row is
-        # locked while it is updated): the first increment inserts, a live
-        # window counts on, an expired one restarts in place.
-        t, now, expires_at = self._t, self._clock.now(), self._expiry(ttl)
-        live = t.c.expires_at > now
-        first = self._upsert(t).values(key=key, value="null", counter=1, expires_at=expires_at)
-        statement = first.on_conflict_do_update(
-            index_elements=[t.c.key],
-            set_={
-                "counter": case((live, t.c.counter + 1), else_=1),
-                "value": case((live, t.c.value), else_="null"),
-                "expires_at": case((live, t.c.expires_at), else_=expires_at),
-            },
-        ).returning(t.c.counter)
         with self._statement(self._unflushed) as s:
-            return int(s.execute(statement).scalar_one())
+            return int(s.execute(self._sql.incr, {"key": key, "now": self._clock.now(), "expires_at": self._expiry(ttl)}).scalar_one())
 
     def count(self, key: str) -> int:
         with self._statement(self._durable) as s:
-            row = s.execute(select(self._t.c.counter, self._t.c.expires_at).where(self._t.c.key == key)).first()
+            row = s.execute(self._sql.count, {"key": key}).first()
         if row is None or as_utc(row.expires_at) <= self._clock.now():
             return 0
         return int(row.counter)

@@ -161,7 +161,9 @@ def build_app(
         dependencies=[Depends(no_nul_in_address)],
     )
     loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader([*map(str, template_dirs), str(SHARED_TEMPLATES)])])
-    env = jinja2.Environment(loader=loader, autoescape=jinja2.select_autoescape(["html"]))
+    # auto_reload stats every template file of a page on every render (a
+    # twentieth of a login page's CPU); only development edits them while running.
+    env = jinja2.Environment(loader=loader, autoescape=jinja2.select_autoescape(["html"]), auto_reload=settings.is_development)
     templates = Jinja2Templates(env=env)
     env.globals.update(
         csrf_token=functools.partial(csrf_token, tokens=tokens),
