@@ -135,8 +135,18 @@ class CodeGrant(grants.AuthorizationCodeGrant):
 
 
 class RefreshGrant(grants.RefreshTokenGrant):
+    """Rotation with replay detection (RFC 9700 §4.14.2), except for a fapi2
+    client: FAPI 2.0 §5.3.2.1 item 10 forbids rotation unless a retry with the
+    previous refresh token succeeds when the response was lost, which rotation's
+    replay detection would answer by revoking the grant. Its refresh token is
+    DPoP-bound instead (RFC 9700's other protection, :class:`DPoPBinding`) and
+    keeps working for its lifetime; the response has no new one (RFC 6749 §6)."""
+
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH
-    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    @property
+    def INCLUDE_NEW_REFRESH_TOKEN(self) -> bool:  # Authlib's switch, read per request here
+        return not self.request.client.registration.is_fapi2
 
     def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
         bound = _bound(self)
@@ -167,6 +177,8 @@ class RefreshGrant(grants.RefreshTokenGrant):
         )
 
     def revoke_old_credential(self, refresh_token: Token) -> None:
+        if not self.INCLUDE_NEW_REFRESH_TOKEN:
+            return  # not rotated: the client goes on with the one it holds
         if not _bound(self).store.spend_refresh_token(token_id=refresh_token.id):
             self._reused(refresh_token)
             raise InvalidGrantError("The refresh token has already been used.")
@@ -306,7 +318,9 @@ class ProviderIntrospection(IntrospectionEndpoint):
 
 
 class ProviderRevocation(RevocationEndpoint):
-    CLIENT_AUTH_METHODS = SECRET_AUTH
+    # private_key_jwt too: a fapi2 client has no secret, and its refresh token,
+    # not rotated, is ended here (RFC 7009 §2.1: as at the token endpoint).
+    CLIENT_AUTH_METHODS = CONFIDENTIAL_AUTH
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
         return _bound(self).find_any_token(token_string, token_type_hint)
