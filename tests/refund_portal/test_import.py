@@ -203,6 +203,16 @@ def test_a_file_kept_at_one_replica_is_imported_at_another(clerk: Env, env_facto
     assert "已导入 2 条记录" in replica_b.client.get(done.headers["location"]).text
 
 
+def test_a_refused_file_kept_past_its_time_is_not_imported(clerk: Env) -> None:
+    refused = upload(clerk, demo_csv([ROW_L2, row(ROW_L1, size="?")]))
+    action = re.search(r'action="(/agency/imports/[^"]+/good-rows)"', refused.text).group(1)
+    clerk.clock.advance(clerk.settings.import_upload_seconds + 1)
+    # A fresh form token (the page's own has expired with the hour) and a fresh login.
+    assert clerk.login_staff("wg_clerk").status_code == 303
+    late = clerk.client.post(action, data={"csrf_token": clerk.csrf("/agency/imports"), "acknowledge": "yes"})
+    assert late.status_code == 400 and "该文件的校验结果已过期，请重新选择文件导入。" in late.text and counts(clerk)[0] == 0
+
+
 def test_another_staff_member_cannot_use_my_refused_file(clerk: Env) -> None:
     refused = upload(clerk, demo_csv([ROW_L2, row(ROW_L1, size="?")]))
     action = re.search(r'action="(/agency/imports/[^"]+/good-rows)"', refused.text).group(1)

@@ -33,7 +33,7 @@ from services.refund_portal.models import ImportBatch, ImportUpload, RecordStatu
 from services.refund_portal.policy import PolicyBook, UnitFigures, assess
 from services.refund_portal.records import list_import_batches, present
 from services.refund_portal.settings import PolicyRule
-from shared.clock import Clock, as_utc
+from shared.clock import Clock
 from shared.db import Database
 from shared.identifiers import IdentifierError, validate_uscc
 from shared.money import MoneyError, parse_yuan
@@ -697,12 +697,8 @@ class ListImporter:
         kept, without its bytes (they are read once, by the import itself)."""
         t = ImportUpload
         with self.db.transaction() as s:
-            row = s.execute(
-                select(t.id, t.year, t.filename, func.length(t.content), t.staff_id, t.expires_at).where(t.id == upload_id)
-            ).first()
-        if row is None or row.staff_id != staff_id or as_utc(row.expires_at) <= self.clock.now():
-            return None
-        return KeptFile(id=row.id, year=row.year, filename=row.filename, size=row[3])
+            row = s.execute(select(t.id, t.year, t.filename, func.length(t.content)).where(*self._still_kept(staff_id, upload_id))).first()
+        return None if row is None else KeptFile(id=row.id, year=row.year, filename=row.filename, size=row[3])
 
     def run_kept(self, *, staff_id: int, actor: Actor, upload_id: str, mode: str, progress: Progress | None = None) -> ImportResult:
         """A kept file imported: its rows read and checked first, outside any
@@ -733,12 +729,16 @@ class ListImporter:
             return self._run(staff_id=staff_id, actor=actor, mode="all", notice=notice, **kept)
         return self._run(staff_id=staff_id, actor=actor, mode="good_only", **kept)
 
+    def _still_kept(self, staff_id: int, upload_id: str) -> tuple[Any, ...]:
+        """The one rule for reaching a kept file: this staff member's, not expired."""
+        t = ImportUpload
+        return t.id == upload_id, t.staff_id == staff_id, t.expires_at > self.clock.now()
+
     def _kept(self, *, staff_id: int, upload_id: str) -> ImportUpload | None:
         with self.db.transaction() as s:
-            found = s.get(ImportUpload, upload_id)
-            if found is None or found.staff_id != staff_id or as_utc(found.expires_at) <= self.clock.now():
-                return None
-            s.expunge(found)
+            found = s.scalars(select(ImportUpload).where(*self._still_kept(staff_id, upload_id))).first()
+            if found is not None:
+                s.expunge(found)
             return found
 
     def _run(
