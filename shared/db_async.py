@@ -47,13 +47,20 @@ def running_loop() -> asyncio.AbstractEventLoop | None:
 
 def asyncpg_sql(statement: ClauseElement, *, column_keys: tuple[str, ...] | None = None) -> tuple[str, tuple[str, ...]]:
     """SQL text with asyncpg's ``$n`` placeholders, and the parameter names in their order."""
-    from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
-
-    compiled = statement.compile(dialect=asyncpg_dialect(), column_keys=list(column_keys) if column_keys else None)
+    compiled = _asyncpg_compiled(statement, column_keys)
     return compiled.string, tuple(compiled.positiontup or ())
 
 
-async def create_asyncpg_pool(db: Database, *, size: int) -> Any:
+def _asyncpg_compiled(statement: ClauseElement, column_keys: tuple[str, ...] | None = None) -> Any:
+    from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+
+    return statement.compile(dialect=asyncpg_dialect(), column_keys=list(column_keys) if column_keys else None)
+
+
+async def create_asyncpg_pool(db: Database, *, size: int, durable: bool = True) -> Any:
+    """``durable=False``: commits do not wait for the write-ahead log's disk
+    flush (``synchronous_commit = off``), for short-lived state only (see
+    shared.kvstore)."""
     import asyncpg
 
     async def init(conn: Any) -> None:
@@ -67,11 +74,14 @@ async def create_asyncpg_pool(db: Database, *, size: int) -> Any:
         return None
 
     dsn = make_url(db.url).set(drivername="postgresql").render_as_string(hide_password=False)
-    return await asyncpg.create_pool(dsn, min_size=1, max_size=size, init=init, reset=keep_session)
+    settings = {} if durable else {"synchronous_commit": "off"}
+    return await asyncpg.create_pool(dsn, min_size=1, max_size=size, init=init, reset=keep_session, server_settings=settings)
 
 
 class AsyncReads:
     """``fetch(statement, params)``: the rows as tuples, on the loop where it can.
+    ``write(statement, params, durable=…)``: one statement committed on its
+    own, for short-lived state written from the loop (sessions).
 
     ``statement`` is a SQLAlchemy statement built once (a module constant or
     an attribute): its compiled SQL is kept by identity.
@@ -81,8 +91,12 @@ class AsyncReads:
         self.db = db
         self._pool_size = pool_size
         self._pool: Any = None
+        # Writes that need not wait for the disk flush: a second, small pool
+        # whose sessions have synchronous_commit off (a per-statement SET
+        # would cost a transaction's round trips around each write).
+        self._unflushed: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._sql: dict[int, tuple[ClauseElement, str, tuple[str, ...]]] = {}
+        self._sql: dict[int, tuple[ClauseElement, str, tuple[str, ...], dict[str, Any]]] = {}
 
     @property
     def pool(self) -> Any:
@@ -99,26 +113,39 @@ class AsyncReads:
         """In the event loop that will serve the requests (the app's lifespan)."""
         if self.db.engine.dialect.name == "postgresql" and self._pool is None:
             self._pool = await create_asyncpg_pool(self.db, size=self._pool_size)
+            self._unflushed = await create_asyncpg_pool(self.db, size=max(1, self._pool_size // 2), durable=False)
             self._loop = asyncio.get_running_loop()
 
     async def close(self) -> None:
         if self._pool is not None:
-            pool, self._pool, self._loop = self._pool, None, None
-            await pool.close()
+            pools, self._pool, self._unflushed, self._loop = (self._pool, self._unflushed), None, None, None
+            for pool in pools:
+                await pool.close()
 
     async def fetch(self, statement: ClauseElement, params: dict[str, Any]) -> list[tuple]:
         if not self.on_loop:
             return await run_in_threadpool(self._fetch_threaded, statement, params)
-        sql, names = self._compiled(statement)
-        return [tuple(row) for row in await self._pool.fetch(sql, *(params[name] for name in names))]
+        sql, args = self._bound(statement, params)
+        return [tuple(row) for row in await self._pool.fetch(sql, *args)]
 
-    def _compiled(self, statement: ClauseElement) -> tuple[str, tuple[str, ...]]:
+    async def write(self, statement: ClauseElement, params: dict[str, Any], *, durable: bool) -> None:
+        """``statement`` committed on its own; only while :attr:`on_loop`
+        (callers take their synchronous way otherwise)."""
+        if not self.on_loop:
+            raise RuntimeError("the asyncpg pools belong to the serving event loop")
+        sql, args = self._bound(statement, params)
+        await (self._pool if durable else self._unflushed).execute(sql, *args)
+
+    def _bound(self, statement: ClauseElement, params: dict[str, Any]) -> tuple[str, list[Any]]:
         entry = self._sql.get(id(statement))
         # The statement is kept in the entry, so its id cannot be reused by another.
         if entry is None or entry[0] is not statement:
-            entry = (statement, *asyncpg_sql(statement))
+            compiled = _asyncpg_compiled(statement)
+            # Values fixed in the statement (``values(counter=0)``) are bind parameters too.
+            entry = (statement, compiled.string, tuple(compiled.positiontup or ()), dict(compiled.params))
             self._sql[id(statement)] = entry
-        return entry[1], entry[2]
+        _, sql, names, fixed = entry
+        return sql, [params[name] if name in params else fixed[name] for name in names]
 
     def _fetch_threaded(self, statement: ClauseElement, params: dict[str, Any]) -> list[tuple]:
         with self.db.engine.connect() as conn:
@@ -174,14 +201,29 @@ class Coalescer(Generic[T, R]):
         self.batches = 0  # how many batches ran (for tests and metrics)
 
     async def submit(self, item: T) -> R:
+        if self._running < self._concurrency and not self._waiting:
+            # Nothing waiting: this request runs its batch of one itself. A
+            # task and a future per request cost more than the query at low
+            # load (a session read on every page).
+            self._running += 1
+            self.batches += 1
+            try:
+                (result,) = await self._run([item])
+                return result
+            finally:
+                self._running -= 1
+                self._start_draining()
         future = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
-        if self._running < self._concurrency:
+        self._start_draining()
+        return await future
+
+    def _start_draining(self) -> None:
+        if self._waiting and self._running < self._concurrency:
             self._running += 1
             task = asyncio.create_task(self._drain())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return await future
 
     async def _drain(self) -> None:
         try:

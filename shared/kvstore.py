@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -86,7 +86,16 @@ class KeyValueStore(Protocol):
 
     def set(self, key: str, value: Any, ttl: int) -> None: ...
 
-    def delete(self, key: str) -> None: ...
+    async def aset(self, key: str, value: Any, ttl: int) -> None:
+        """``set`` without a thread where the store allows it (sessions, saved on the event loop)."""
+
+    def delete(self, key: str, *, durable: bool = True) -> None:
+        """``durable=False`` for state whose return after a database crash
+        harms nothing (an anonymous session replaced at login, a parked
+        request already answered): the delete then does not wait for the
+        disk flush."""
+
+    async def adelete(self, key: str, *, durable: bool = True) -> None: ...
 
     def pop(self, key: str) -> Any | None:
         """Atomically read and delete: a value can be taken only once."""
@@ -96,6 +105,9 @@ class KeyValueStore(Protocol):
 
     def count(self, key: str) -> int:
         """The counter's current value, 0 when absent or expired."""
+
+    def counts(self, keys: Sequence[str]) -> list[int]:
+        """``count`` of each key, read together (one round trip)."""
 
 
 def define_kv_table(metadata: MetaData) -> Table:
@@ -120,6 +132,7 @@ class _KvStatements:
     pop: Any
     incr: Any
     count: Any
+    counts: Any
 
     @classmethod
     def of(cls, t: Table, dialect: str) -> _KvStatements:
@@ -148,6 +161,7 @@ class _KvStatements:
                 },
             ).returning(t.c.counter),
             count=select(t.c.counter, t.c.expires_at).where(t.c.key == key),
+            counts=select(t.c.key, t.c.counter, t.c.expires_at).where(t.c.key.in_(bindparam("keys", expanding=True))),
         )
 
 
@@ -211,14 +225,28 @@ class SqlKeyValueStore:
     async def close(self) -> None:
         return None
 
-    def set(self, key: str, value: Any, ttl: int) -> None:
-        values = {"key": key, "value": json.dumps(value, ensure_ascii=False), "expires_at": self._expiry(ttl)}
-        with self._statement(self._unflushed) as s:
-            s.execute(self._sql.set, values)
+    def _set_values(self, key: str, value: Any, ttl: int) -> dict[str, Any]:
+        return {"key": key, "value": json.dumps(value, ensure_ascii=False), "expires_at": self._expiry(ttl)}
 
-    def delete(self, key: str) -> None:
-        with self._statement(self._durable) as s:
+    def set(self, key: str, value: Any, ttl: int) -> None:
+        with self._statement(self._unflushed) as s:
+            s.execute(self._sql.set, self._set_values(key, value, ttl))
+
+    async def aset(self, key: str, value: Any, ttl: int) -> None:
+        if not self.reads.on_loop:
+            await run_in_threadpool(self.set, key, value, ttl)
+            return
+        await self.reads.write(self._sql.set, self._set_values(key, value, ttl), durable=False)
+
+    def delete(self, key: str, *, durable: bool = True) -> None:
+        with self._statement(self._durable if durable else self._unflushed) as s:
             s.execute(self._sql.delete, {"key": key})
+
+    async def adelete(self, key: str, *, durable: bool = True) -> None:
+        if not self.reads.on_loop:
+            await run_in_threadpool(lambda: self.delete(key, durable=durable))
+            return
+        await self.reads.write(self._sql.delete, {"key": key}, durable=durable)
 
     def pop(self, key: str) -> Any | None:
         with self._statement(self._durable) as s:
@@ -232,6 +260,14 @@ class SqlKeyValueStore:
     def count(self, key: str) -> int:
         with self._statement(self._durable) as s:
             row = s.execute(self._sql.count, {"key": key}).first()
+        return self._live_count(row)
+
+    def counts(self, keys: Sequence[str]) -> list[int]:
+        with self._statement(self._durable) as s:
+            rows = {row.key: row for row in s.execute(self._sql.counts, {"keys": list(keys)})}
+        return [self._live_count(rows.get(key)) for key in keys]
+
+    def _live_count(self, row: Any) -> int:
         if row is None or as_utc(row.expires_at) <= self._clock.now():
             return 0
         return int(row.counter)
@@ -328,23 +364,47 @@ class RedisKeyValueStore:
         return None if raw is None else json.loads(raw)
 
     async def aget(self, key: str) -> Any | None:
-        if self._async is None or running_loop() is not self._loop:
+        if not self._on_loop():
             return await run_in_threadpool(self.get, key)
         with self._reachable():
             raw = self._live(*await self._async.hmget(self._k(key), "v", "exp"))
         return None if raw is None else json.loads(raw)
 
-    def set(self, key: str, value: Any, ttl: int) -> None:
-        pipe = self._r.pipeline()  # MULTI: no reader sees the entry half-written
+    def _on_loop(self) -> bool:
+        return self._async is not None and running_loop() is self._loop
+
+    def _queue_set(self, pipe: Any, key: str, value: Any, ttl: int) -> None:
+        # In a MULTI: no reader sees the entry half-written.
         pipe.delete(self._k(key))
         pipe.hset(self._k(key), mapping={"v": json.dumps(value, ensure_ascii=False), "exp": self._now() + ttl})
         pipe.expire(self._k(key), ttl)
+
+    def set(self, key: str, value: Any, ttl: int) -> None:
+        pipe = self._r.pipeline()
+        self._queue_set(pipe, key, value, ttl)
         with self._reachable():
             pipe.execute()
 
-    def delete(self, key: str) -> None:
+    async def aset(self, key: str, value: Any, ttl: int) -> None:
+        if not self._on_loop():
+            await run_in_threadpool(self.set, key, value, ttl)
+            return
+        pipe = self._async.pipeline()
+        self._queue_set(pipe, key, value, ttl)
+        with self._reachable():
+            await pipe.execute()
+
+    # Redis has no per-command durability to choose: ``durable`` changes nothing here.
+    def delete(self, key: str, *, durable: bool = True) -> None:
         with self._reachable():
             self._r.delete(self._k(key))
+
+    async def adelete(self, key: str, *, durable: bool = True) -> None:
+        if not self._on_loop():
+            await run_in_threadpool(self.delete, key)
+            return
+        with self._reachable():
+            await self._async.delete(self._k(key))
 
     def pop(self, key: str) -> Any | None:
         pipe = self._r.pipeline()  # MULTI: read and delete in one step, so one caller wins
@@ -361,9 +421,15 @@ class RedisKeyValueStore:
             return int(self._incr(keys=[self._k(key)], args=[now, now + ttl, ttl]))
 
     def count(self, key: str) -> int:
+        return self.counts([key])[0]
+
+    def counts(self, keys: Sequence[str]) -> list[int]:
+        pipe = self._r.pipeline(transaction=False)
+        for key in keys:
+            pipe.hmget(self._k(key), "c", "exp")
         with self._reachable():
-            raw = self._live(*self._r.hmget(self._k(key), "c", "exp"))
-        return 0 if raw is None else int(raw)
+            found = pipe.execute()
+        return [0 if (raw := self._live(*fields)) is None else int(raw) for fields in found]
 
 
 def make_kv_store(

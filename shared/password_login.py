@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from shared.db import Database
 from shared.passwords import PasswordService, rehash_after_login
-from shared.ratelimit import Limiter
+from shared.ratelimit import Limiter, counted
 
 __all__ = [
     "Credentials",
@@ -168,9 +168,11 @@ class PasswordLogin:
         if not login_name or not password:
             return Missing()
         window = self.per_account.window_seconds
-        if self.per_address is not None and address is not None and self.per_address.is_blocked(address):
+        by_address = self.per_address if address is not None else None
+        checks = [(self.per_account, login_name)] + ([(by_address, address)] if by_address is not None else [])
+        failures, *from_address = counted(checks)
+        if by_address is not None and from_address[0] >= by_address.limit:
             return Throttled(window)
-        failures = self.per_account.count(login_name)
         if failures >= self.per_account.limit:
             return Locked(window)
         with db.transaction() as s:

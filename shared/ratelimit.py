@@ -7,11 +7,12 @@ sending. Counters live in the shared key-value store, so all replicas agree.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from shared.kvstore import KeyValueStore
 
-__all__ = ["Limiter"]
+__all__ = ["Limiter", "counted"]
 
 # A subject is often what was typed (a login name): past this length it is
 # counted under its digest, so every key fits the store's 200-character key.
@@ -43,3 +44,12 @@ class Limiter:
 
     def reset(self, subject: str) -> None:
         self.store.delete(self._key(subject))
+
+
+def counted(checks: Sequence[tuple[Limiter, str]]) -> list[int]:
+    """Each limiter's count for its subject: one read where they share a
+    store (a login checks its address and its account before the hash)."""
+    stores = {id(limiter.store) for limiter, _ in checks}
+    if len(stores) == 1:
+        return checks[0][0].store.counts([limiter._key(subject) for limiter, subject in checks])
+    return [limiter.count(subject) for limiter, subject in checks]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
-from services.gdzwfw_idp.accounts import get_account, is_handler
+from services.gdzwfw_idp.accounts import get_account, is_handler, principal_account
 from services.gdzwfw_idp.models import Account
 from shared.oauth.provider.models import Principal
 from shared.trust import TrustLevel
@@ -35,7 +36,7 @@ SESSION_GENERATION = "login_generation"
 LOGIN_KEYS = (SESSION_ACCOUNT, SESSION_AUTH_TIME, SESSION_AMR, SESSION_SID, SESSION_ACT, SESSION_GENERATION)
 
 
-def profile_claims_of(account: Account) -> dict[str, Any]:
+def profile_claims_of(account: Account | Row) -> dict[str, Any]:
     """DESIGN.md § Claims (gdzwfw_idp → its clients).
 
     A natural person's ID number is offered as ``id_number``, which the
@@ -50,7 +51,7 @@ def profile_claims_of(account: Account) -> dict[str, Any]:
     return claims
 
 
-def acting_level(db: Session, *, legal_person: Account, act: dict[str, Any] | None) -> TrustLevel | None:
+def acting_level(db: Session, *, legal_person: Account | Row, act: dict[str, Any] | None) -> TrustLevel | None:
     """The level a login carries. A handler's login for a legal person is no
     stronger than either side: the unit's verification and the person who
     authenticated. A handler who was removed, or whose account stopped, no
@@ -67,7 +68,7 @@ def acting_level(db: Session, *, legal_person: Account, act: dict[str, Any] | No
     return min(level, handler_level)
 
 
-def login_current(db: Session, *, account: Account, session: dict[str, Any]) -> bool:
+def login_current(db: Session, *, account: Account | Row, session: dict[str, Any]) -> bool:
     """Whether this browser's login began after the last password change or
     reset of the person who authenticated (the handler, when one acts for
     ``account``): a change ends every other login, wherever it is."""
@@ -84,7 +85,7 @@ class IdpHooks:
         account_id = session.get(SESSION_ACCOUNT)
         if not account_id:
             return None
-        account = get_account(db, account_id=account_id)
+        account = principal_account(db, account_id=account_id)
         if account is None or account.status != "active" or not login_current(db, account=account, session=session):
             return None
         act = session.get(SESSION_ACT)
@@ -104,7 +105,7 @@ class IdpHooks:
         )
 
     def profile_claims(self, db: Session, *, subject: str, context: dict[str, Any]) -> dict[str, Any] | None:
-        account = get_account(db, account_id=subject)
+        account = principal_account(db, account_id=subject)
         if account is None or account.status != "active":
             return None
         if context.get("act") and acting_level(db, legal_person=account, act=context["act"]) is None:

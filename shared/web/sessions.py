@@ -10,10 +10,10 @@ hash, so a database leak reveals no live session id.
 
 from __future__ import annotations
 
+import asyncio
 from http.cookies import SimpleCookie
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -125,13 +125,11 @@ class ServerSessionMiddleware:
         rotate = scope.get("session_rotate", False)
         if not session:
             if sid:
-                await run_in_threadpool(self.store.delete, self._key(sid))
+                await self.store.adelete(self._key(sid))  # logout: it must not come back
                 headers.append("Set-Cookie", self._cookie("", max_age=0))
             return
-        if sid and rotate:
-            await run_in_threadpool(self.store.delete, self._key(sid))
-            sid = None
-        if sid is None:
+        retired = sid if sid and rotate else None
+        if sid is None or retired:
             sid = self.tokens.token(32)
             session.modified = True
         # The idle timeout slides: an unchanged session is saved again only
@@ -139,7 +137,13 @@ class ServerSessionMiddleware:
         now = self.clock.timestamp()
         if session.modified or now - int(session.get(_SAVED_AT, 0)) >= self.idle_seconds // 4:
             dict.__setitem__(session, _SAVED_AT, now)
-            await run_in_threadpool(self.store.set, self._key(sid), dict(session), self.idle_seconds)
+            saved = self.store.aset(self._key(sid), dict(session), self.idle_seconds)
+            if retired:
+                # Two keys, two connections: the new id is saved while the old
+                # one's delete waits for its disk flush.
+                await asyncio.gather(self.store.adelete(self._key(retired)), saved)
+            else:
+                await saved
         headers.append("Set-Cookie", self._cookie(sid, max_age=None))
 
     def _read_cookie(self, scope: Scope) -> str | None:

@@ -160,6 +160,20 @@ def test_a_small_configured_limit_is_honoured(make_idp: Callable[..., Idp]) -> N
     assert "锁定" in locked.text and "2分钟" in locked.text
 
 
+def test_many_failures_from_one_address_throttle_it_before_any_account_lock(make_idp: Callable[..., Idp]) -> None:
+    """The address's and the account's failures are read together; a
+    throttled address is told so (not "locked") even for an account that is
+    locked as well, and even with the right password of another account."""
+    idp = make_idp(login_max_failures=3, login_max_per_address=4, login_lock_seconds=600)
+    for name in ("demo_l1", "demo_l1", "demo_l2", "demo_l2"):
+        assert submit_login(idp.new_browser(), name, "Wrong@pass123").status_code == 400
+    throttled = submit_login(idp.new_browser(), "demo_l3", DEMO_PASSWORD)
+    assert throttled.status_code == 400 and "登录尝试过于频繁，请10分钟后再试" in throttled.text
+    idp.clock.advance(601)
+    browser = idp.new_browser()
+    assert submit_login(browser, "demo_l3", DEMO_PASSWORD).status_code == 303 and logged_in(browser)
+
+
 # -- tabs -------------------------------------------------------------------------
 def test_a_natural_person_in_the_legal_person_tab_is_told_to_switch(idp: Idp) -> None:
     browser = idp.new_browser()

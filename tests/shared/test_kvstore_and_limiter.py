@@ -87,6 +87,41 @@ def test_aget_reads_what_get_reads_in_the_serving_loop_and_outside_it(kv: KeyVal
     assert run(lambda: kv.aget("k")) == "again"  # a loop that opened nothing
 
 
+def test_aset_and_adelete_write_what_set_and_delete_write_in_the_serving_loop_and_outside_it(kv: KeyValueStore, clock: FrozenClock) -> None:
+    """Sessions are saved and retired with ``aset``/``adelete`` on the event
+    loop (asyncpg on PostgreSQL, with the unflushed pool for ``aset``;
+    redis.asyncio on Redis); off that loop they take a thread. Either way the
+    synchronous reads see the same entries, with the same expiry."""
+    resources = [kv.reads, kv] if isinstance(kv, SqlKeyValueStore) else [kv]
+
+    async def in_serving_loop() -> None:
+        for resource in resources:
+            await resource.open()
+        try:
+            await kv.aset("k", {"会话": ["广州", 1]}, ttl=60)
+            await kv.aset("gone", "x", ttl=60)
+            await kv.aset("kept", "y", ttl=60)
+            await kv.aset("kept", "z", ttl=120)  # overwrites, with the new expiry
+            await kv.adelete("gone")
+            await kv.adelete("also-gone", durable=False)  # absent: no error
+        finally:
+            for resource in reversed(resources):
+                await resource.close()
+
+    kv.set("also-gone", "w", ttl=60)
+    run(in_serving_loop)
+    assert [kv.get("k"), kv.get("gone"), kv.get("kept"), kv.get("also-gone")] == [{"会话": ["广州", 1]}, None, "z", None]
+    clock.advance(60)
+    assert [kv.get("k"), kv.get("kept")] == [None, "z"]
+
+    async def outside() -> None:  # a loop that opened nothing
+        await kv.aset("k", "again", ttl=60)
+        await kv.adelete("kept", durable=False)
+
+    run(outside)
+    assert [kv.get("k"), kv.get("kept")] == ["again", None]
+
+
 def test_set_overwrites_and_restarts_the_expiry(kv: KeyValueStore, clock: FrozenClock) -> None:
     kv.set("k", 1, ttl=60)
     clock.advance(50)
@@ -199,6 +234,18 @@ def test_concurrent_first_increments_are_all_counted(
 
 
 # -- limiter ----------------------------------------------------------------------------------
+def test_counts_reads_several_counters_as_count_reads_each(kv: KeyValueStore, clock: FrozenClock) -> None:
+    """A login reads its address's and its account's failures together."""
+    kv.incr("a", ttl=60)
+    kv.incr("a", ttl=60)
+    kv.incr("b", ttl=10)
+    kv.set("plain", "v", ttl=60)
+    keys = ["a", "b", "missing", "a"]
+    assert kv.counts(keys) == [kv.count(k) for k in keys] == [2, 1, 0, 2]
+    clock.advance(10)
+    assert kv.counts(keys) == [2, 0, 0, 2]
+
+
 def test_limiter_blocks_after_the_limit_and_reports_what_is_left(kv: KeyValueStore) -> None:
     limiter = Limiter(kv, "login", limit=3, window_seconds=300)
     assert not limiter.is_blocked("alice")

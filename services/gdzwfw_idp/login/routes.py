@@ -28,6 +28,7 @@ from services.gdzwfw_idp.verification.certificate.challenge import issue_challen
 from services.gdzwfw_idp.verification.certificate.verifier import KINDS
 from services.gdzwfw_idp.verification.licence import service as licence
 from shared.metrics import record_login
+from shared.oauth.provider.interaction import Interaction
 from shared.trust import TrustLevel
 from shared.web.app import render
 
@@ -44,7 +45,7 @@ def login_context(
     idp: IdpParts,
     *,
     owner: str,
-    interaction: str,
+    parked: Interaction | None,
     tab: str,
     method: str,
     error: str | None = None,
@@ -52,8 +53,7 @@ def login_context(
     handler: bool = False,
 ) -> dict[str, Any]:
     """The login page; a QR code or a certificate challenge for those methods (``owner`` then names the browser)."""
-    parked = idp.provider.interactions.get(interaction) if interaction else None
-    interaction = interaction if parked else ""
+    interaction = parked.id if parked else ""
     ctx: dict[str, Any] = {
         "interaction": interaction,
         "client_name": parked.client_name if parked else None,
@@ -75,10 +75,13 @@ def login_context(
     return ctx
 
 
-async def login_page_again(request: Request, idp: IdpParts, *, status_code: int = 400, method: str, **fields: Any) -> Response:
+async def login_page_again(
+    request: Request, idp: IdpParts, *, status_code: int = 400, method: str, interaction: str, **fields: Any
+) -> Response:
     """The login page once more, with why the attempt failed."""
     owner = await browser_owner(request, idp) if method != "password" else ""
-    ctx = await run_in_threadpool(lambda: login_context(idp, owner=owner, method=method, **fields))
+    parked = await idp.provider.interactions.aget(interaction) if interaction else None
+    ctx = await run_in_threadpool(lambda: login_context(idp, owner=owner, method=method, parked=parked, **fields))
     return render(request, "login.html", ctx, status_code=status_code)
 
 

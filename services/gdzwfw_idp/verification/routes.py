@@ -33,13 +33,13 @@ LABELS = {lvl.name: lvl.label for lvl in TrustLevel}
 
 @router.get("/account/verification")
 async def verification(request: Request, me: LoggedIn, idp: IdpDep, provider: ProviderDep, interaction: str = "") -> Response:
-    if interaction and await run_in_threadpool(provider.interactions.get, interaction):
+    if interaction and await provider.interactions.aget(interaction):
         # Sent here from the "level too low" page of a login: the request
         # is offered back (返回…继续登录) once the level is reached.
         request.session[SESSION_INTERACTION] = interaction
     pending = request.session.get(SESSION_INTERACTION)
     data = await run_in_threadpool(verification_record, idp.db, account_id=me.account.id)
-    parked = await run_in_threadpool(provider.interactions.get, pending) if pending else None
+    parked = await provider.interactions.aget(pending) if pending else None
     return render(
         request,
         "verification.html",

@@ -249,7 +249,15 @@ DPOP_BINDING = DPoPBinding()
 
 class ProviderOpenIDCode(OpenIDCode):
     def exists_nonce(self, nonce: str, request: Any) -> bool:
-        return self._bound.store.nonce_seen(client_id=request.payload.client_id, nonce=nonce)
+        # Authlib validates a request again when it creates the response; the
+        # answer cannot change in between (one transaction, the code not yet
+        # written), so the second check reuses the first's query.
+        asked = getattr(request, "_nonce_seen", None)
+        if asked is not None and asked[0] == nonce:
+            return asked[1]
+        seen = self._bound.store.nonce_seen(client_id=request.payload.client_id, nonce=nonce)
+        request._nonce_seen = (nonce, seen)
+        return seen
 
     def get_client_algorithm(self, client: Client) -> str:
         # OIDC Registration §2 id_token_signed_response_alg; PS256 for fapi2 (FAPI 2.0 §5.4.1).

@@ -97,10 +97,19 @@ class Interactions:
         return Interaction(id=iid, **data)
 
     def get(self, iid: str) -> Interaction | None:
-        data: dict[str, Any] | None = self.store.get(f"interaction:{iid}") if iid else None
-        if not data:
-            return None
-        return Interaction(id=iid, **data)
+        return self._parked(iid, self.store.get(f"interaction:{iid}") if iid else None)
+
+    async def aget(self, iid: str) -> Interaction | None:
+        """``get`` on the event loop (the resume and login pages read it before their work)."""
+        return self._parked(iid, await self.store.aget(f"interaction:{iid}") if iid else None)
+
+    @staticmethod
+    def _parked(iid: str, data: dict[str, Any] | None) -> Interaction | None:
+        return Interaction(id=iid, **data) if data else None
 
     def finish(self, iid: str) -> None:
-        self.store.delete(f"interaction:{iid}")
+        # Answered (a code or an error went back): were it back after a
+        # database crash, resuming it would need this browser's login again
+        # and give what a new request gives, so the delete need not wait
+        # for the disk flush.
+        self.store.delete(f"interaction:{iid}", durable=False)

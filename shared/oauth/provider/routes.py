@@ -88,7 +88,7 @@ async def authorize(request: Request, provider: ProviderDep) -> Response:
 
 @router.get(PATHS.authorization + "/resume")
 async def resume(request: Request, provider: ProviderDep, interaction: str = "") -> Response:
-    parked = await run_in_threadpool(provider.interactions.get, interaction)
+    parked = await provider.interactions.aget(interaction)
     if parked is None:
         return _interaction_expired(request)
     req = await read_oauth2_request(request, params=parked.params)
@@ -97,7 +97,7 @@ async def resume(request: Request, provider: ProviderDep, interaction: str = "")
 
 @router.post(PATHS.authorization + "/decline")
 async def decline(request: Request, provider: ProviderDep, form: CsrfForm) -> Response:
-    parked = await run_in_threadpool(provider.interactions.get, str(form.get("interaction", "")))
+    parked = await provider.interactions.aget(str(form.get("interaction", "")))
     if parked is None:
         return _interaction_expired(request)
     req = await read_oauth2_request(request, params=parked.params)
