@@ -140,6 +140,7 @@ class Database:
         self.engine = make_engine(url, pool_size=pool_size)
         self._pool_size = pool_size
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._autocommit_sessions = sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
         self._unflushed: Engine | None = None
 
     def single_statements(self, *, durable: bool) -> Engine | None:
@@ -175,10 +176,16 @@ class Database:
             return result
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
+    def session(self, *, autocommit: bool = False) -> Iterator[Session]:
         """A session the caller commits or rolls back explicitly (protocol
-        endpoints decide from the response whether their writes stand)."""
-        session = self._sessions()
+        endpoints decide from the response whether their writes stand).
+
+        ``autocommit=True`` (PostgreSQL): each statement commits on its own,
+        with no BEGIN, COMMIT or ROLLBACK round trips around them, for work
+        that only reads, or whose one write stands whatever follows. On
+        SQLite the session keeps its transaction."""
+        autocommit = autocommit and self.engine.dialect.name == "postgresql"
+        session = self._autocommit_sessions() if autocommit else self._sessions()
         try:
             yield session
         except BaseException:

@@ -175,7 +175,7 @@ class PasswordLogin:
             return Throttled(window)
         if failures >= self.per_account.limit:
             return Locked(window)
-        with db.transaction() as s:
+        with db.session(autocommit=True) as s:  # one read
             found = self.lookup(s, login_name)
         factor = Factor.OK
         right = self.passwords.verify(found.password_hash if found else None, password) and found is not None

@@ -563,8 +563,10 @@ class Provider:
                 return refused
         # Decide inside one database session, then park the interaction after
         # it is closed: the key-value store may be the same SQLite database,
-        # and nested write transactions there would wait on each other.
-        with self.db.session() as s:
+        # and nested write transactions there would wait on each other. The
+        # session reads, and writes at most the code, which stands whatever
+        # follows (one unused is harmless): no transaction round trips.
+        with self.db.session(autocommit=True) as s:
             bound = self.bind(s)
             server = bound.server
             if "request" in req.payload.data:

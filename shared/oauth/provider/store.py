@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable, Collection
 from typing import Any
 
-from sqlalchemy import ARRAY, Select, String, any_, bindparam, delete, insert, or_, select, text, update
+from sqlalchemy import ARRAY, Select, String, any_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,8 +22,6 @@ from shared.settings import ClientConfig, ClientRegistration
 
 __all__ = ["ProviderStore", "ClientCache", "statements", "token_values", "client_from_row", "token_from_row", "TOKEN_INSERT_COLUMNS"]
 
-
-_COMMIT_UNFLUSHED = text("SET LOCAL synchronous_commit TO OFF")
 
 # The columns a code and a token are read with, named as the fields of the
 # dataclass each row becomes (see _row_fields).
@@ -247,13 +245,6 @@ class ProviderStore:
         ttl: int,
     ) -> None:
         now = self.clock.now()
-        if self.s.get_bind().dialect.name == "postgresql":
-            # The transaction that writes a code writes nothing else, and its
-            # commit need not wait for the disk flush: a code lost in a crash
-            # fails its exchange (invalid_grant) and the user logs in again.
-            # Spending it (the token endpoint) stays durable, and that flush
-            # carries this insert with it, so a spent code cannot come back.
-            self.s.execute(_COMMIT_UNFLUSHED)
         self.s.execute(
             self.q.insert_code,
             {
