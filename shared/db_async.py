@@ -201,29 +201,14 @@ class Coalescer(Generic[T, R]):
         self.batches = 0  # how many batches ran (for tests and metrics)
 
     async def submit(self, item: T) -> R:
-        if self._running < self._concurrency and not self._waiting:
-            # Nothing waiting: this request runs its batch of one itself. A
-            # task and a future per request cost more than the query at low
-            # load (a session read on every page).
-            self._running += 1
-            self.batches += 1
-            try:
-                (result,) = await self._run([item])
-                return result
-            finally:
-                self._running -= 1
-                self._start_draining()
         future = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
-        self._start_draining()
-        return await future
-
-    def _start_draining(self) -> None:
-        if self._waiting and self._running < self._concurrency:
+        if self._running < self._concurrency:
             self._running += 1
             task = asyncio.create_task(self._drain())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        return await future
 
     async def _drain(self) -> None:
         try:
