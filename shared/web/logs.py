@@ -106,7 +106,13 @@ def access_log(method: str, path: str, status: int, started: float, *, route: st
     seconds = time.perf_counter() - started
     observe_request(route or path, method, status, seconds)
     if _access.isEnabledFor(logging.INFO):
-        _access.info("request", extra={"fields": {"method": method, "path": path, "status": status, "ms": round(seconds * 1000, 1)}})
+        # The record is made here and handed to the logger's handlers, as
+        # Logger.info would after looking for its caller's file and line,
+        # which no formatter of ours prints: that search and makeRecord's
+        # checks were two thirds of the line's cost on a token grant.
+        record = logging.LogRecord(_access.name, logging.INFO, __file__, 0, "request", None, None)
+        record.fields = {"method": method, "path": path, "status": status, "ms": round(seconds * 1000, 1)}
+        _access.handle(record)
 
 
 def route_template(scope: Scope) -> str:

@@ -60,3 +60,65 @@ def test_an_unhandled_error_is_logged_with_request_id_and_traceback(failing_clie
     else:
         assert logged.startswith("ERROR [rid-boom-1] web: unhandled error")
     assert "Traceback (most recent call last)" in logged and "RuntimeError: kaboom" in logged
+
+
+def _access_lines(client: TestClient, calls: list[tuple[str, str, dict]]) -> list[dict]:
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(JsonFormatter("logs"))
+    access = logging.getLogger("access")
+    access.addHandler(handler)
+    level = access.level
+    access.setLevel(logging.INFO)
+    try:
+        for method, url, headers in calls:
+            client.request(method, url, headers=headers)
+    finally:
+        access.removeHandler(handler)
+        access.setLevel(level)
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_each_request_gives_one_access_line_without_its_query_string(failing_client: TestClient) -> None:
+    app = failing_client.app
+
+    async def fast(_request):
+        from shared.web.fastlane import json_response
+
+        return json_response({"ok": True})
+
+    app.add_fast_route("/fast", fast, methods=["GET"])
+    lines = _access_lines(
+        failing_client,
+        [
+            ("GET", "/fast?code=secret-code", {"X-Request-ID": "rid-fast-1"}),
+            ("GET", "/healthz?state=secret-state", {"X-Request-ID": "rid-page-1"}),
+            ("POST", "/fast", {"X-Request-ID": "rid-fast-2"}),
+        ],
+    )
+    assert [(line["request_id"], line["method"], line["path"], line["status"]) for line in lines] == [
+        ("rid-fast-1", "GET", "/fast", 200),
+        ("rid-page-1", "GET", "/healthz", 200),
+        ("rid-fast-2", "POST", "/fast", 405),
+    ]
+    for line in lines:
+        assert line["level"] == "INFO" and line["logger"] == "access" and line["service"] == "logs" and line["msg"] == "request"
+        assert isinstance(line["ms"], float) and line["ms"] >= 0
+    assert "secret" not in json.dumps(lines)
+
+
+def test_the_access_line_follows_the_access_loggers_level(failing_client: TestClient) -> None:
+    access = logging.getLogger("access")
+    level = access.level
+    access.setLevel(logging.WARNING)
+    try:
+        out = io.StringIO()
+        handler = logging.StreamHandler(out)
+        access.addHandler(handler)
+        try:
+            failing_client.get("/healthz")
+        finally:
+            access.removeHandler(handler)
+    finally:
+        access.setLevel(level)
+    assert out.getvalue() == ""

@@ -24,7 +24,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from shared.metrics import INTROSPECTIONS
+from shared.metrics import INTROSPECTIONS, labelled
 from shared.oauth.provider.binding import Binding
 from shared.oauth.provider.dpop import DPOP_ALGORITHMS, InvalidDPoPProofError, resource_challenge
 from shared.oauth.provider.models import AuthorizationCode, Client, Principal, Token
@@ -299,7 +299,7 @@ class ProviderIntrospection(IntrospectionEndpoint):
 
     def create_introspection_payload(self, token: Token | None) -> dict[str, Any]:
         payload = super().create_introspection_payload(token)
-        INTROSPECTIONS.labels("true" if payload.get("active") else "false").inc()
+        labelled(INTROSPECTIONS, "true" if payload.get("active") else "false").inc()
         return payload
 
     def introspect_token(self, token: Token) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from shared.clock import Clock
 from shared.db import Database
 from shared.db_async import AsyncReads
 from shared.kvstore import KeyValueStore
-from shared.metrics import TOKENS_ISSUED
+from shared.metrics import TOKENS_ISSUED, labelled
 from shared.oauth.adapter import AuthlibResponse, StarletteAuthorizationServer, StarletteOAuth2Request
 from shared.oauth.provider.client_assertions import PRIVATE_KEY_JWT, PrivateKeyJwt
 from shared.oauth.provider.client_keys import CLIENT_SIGNING_ALGORITHMS, ClientKeys
@@ -303,7 +303,7 @@ class BoundProvider:
         user: Principal | None = request.user
         old: Token | None = request.refresh_token
         # Authlib calls save_token only for a token it grants, on both paths (hot and general).
-        TOKENS_ISSUED.labels(request.payload.grant_type or "unknown").inc()
+        labelled(TOKENS_ISSUED, request.payload.grant_type or "unknown").inc()
         code = request.authorization_code
         self.store.save_token(
             access_token=token["access_token"],
