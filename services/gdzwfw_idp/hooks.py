@@ -81,6 +81,9 @@ class IdpHooks:
     def __init__(self, public_url: str) -> None:
         self.public_url = public_url
 
+    def holds_login(self, session: dict[str, Any]) -> bool:
+        return bool(session.get(SESSION_ACCOUNT))
+
     def session_principal(self, db: Session, session: dict[str, Any]) -> Principal | None:
         account_id = session.get(SESSION_ACCOUNT)
         if not account_id:

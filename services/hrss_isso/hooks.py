@@ -64,6 +64,9 @@ class IssoHooks:
         self._upstream = upstream
         self._tokens = tokens
 
+    def holds_login(self, session: dict[str, Any]) -> bool:
+        return bool(session.get("unit_id"))
+
     def session_principal(self, db: Session, session: dict[str, Any]) -> Principal | None:
         unit_id = session.get("unit_id")
         if not unit_id:

@@ -110,3 +110,44 @@ def test_prompt_none_without_a_session_answers_login_required(idp: Idp) -> None:
     response = idp.client.get("/authorize", params=authorize_params(Pkce.new(), prompt="none"), follow_redirects=False)
     assert response.status_code == 302
     assert query_of(response)["error"] == "login_required"
+
+
+def test_a_nonce_already_given_to_a_code_is_refused_on_a_new_request(idp: Idp) -> None:
+    # OIDC Core §3.1.2.1 / §15.5.2: a nonce replays an earlier login. The
+    # second request comes from a new browser (no login): the first-request shortcut.
+    pkce = Pkce.new()
+    idp.code_for("demo_l2", pkce, nonce="nonce-used-once")
+    again = idp.new_browser().get("/authorize", params=authorize_params(Pkce.new(), nonce="nonce-used-once"), follow_redirects=False)
+    assert again.status_code == 302
+    assert query_of(again)["error"] == "invalid_request" and query_of(again)["iss"] == ISSUER
+
+
+def test_a_first_request_without_a_login_parks_it_and_the_login_resumes_it(idp: Idp) -> None:
+    params = authorize_params(Pkce.new(), prompt="login", state="st-1")
+    first = idp.client.get("/authorize", params=params, follow_redirects=False)
+    assert first.status_code == 303 and "/login?interaction=" in first.headers["location"]
+    interaction = first.headers["location"].split("interaction=", 1)[1]
+    parked = idp.app.state.provider.interactions.get(interaction)
+    assert parked is not None and parked.client_id == "demo-rp" and parked.client_name and parked.needs_login
+    # prompt is kept aside (satisfied by this login), every other parameter parked as sent
+    assert parked.requested_prompt == "login" and parked.params == {k: v for k, v in params.items() if k != "prompt"}
+
+
+def test_a_first_request_without_a_login_opens_no_synchronous_database_session(idp: Idp) -> None:
+    from sqlalchemy import event
+
+    engine = idp.app.state.db.engine
+    if engine.dialect.name != "postgresql":
+        return  # SQLite: the same reads, in a worker thread (shared.db_async)
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        response = idp.client.get("/authorize", params=authorize_params(Pkce.new()), follow_redirects=False)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert response.status_code == 303
+    assert statements == []  # the client is cached, the nonce read and the interaction written on asyncpg

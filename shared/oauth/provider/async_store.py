@@ -47,6 +47,8 @@ class AsyncProviderStore(Protocol):
 
     async def insert_token(self, values: dict[str, Any]) -> None: ...
 
+    async def nonce_seen(self, client_id: str, nonce: str) -> bool: ...
+
 
 class ThreadedStore:
     """The synchronous engine, one short transaction per call, in a thread."""
@@ -66,6 +68,9 @@ class ThreadedStore:
     async def token_row(self, kind: str, token_hash: str) -> tuple | None:
         statement = self.q.token_by_access if kind == "access" else self.q.token_by_refresh
         return await run_in_threadpool(self._one, statement, {"b_hash": token_hash})
+
+    async def nonce_seen(self, client_id: str, nonce: str) -> bool:
+        return await run_in_threadpool(self._one, self.q.nonce_seen, {"b_client_id": client_id, "b_nonce": nonce}) is not None
 
     async def insert_token(self, values: dict[str, Any]) -> None:
         def insert() -> None:
@@ -89,6 +94,7 @@ class AsyncpgStore:
     def __init__(self, reads: AsyncReads, tables: ProviderTables, *, max_batch: int = 256) -> None:
         q = statements(tables)
         self._client_sql = asyncpg_sql(q.client_by_id)
+        self._nonce_seen = q.nonce_seen
         self._tokens_sql = {kind: asyncpg_sql(q.tokens_by_hashes(kind))[0] for kind in ("access", "refresh")}
         self._insert_sql = asyncpg_sql(q.insert_tokens())[0]
         json_columns = set(q.json_token_columns())
@@ -113,6 +119,9 @@ class AsyncpgStore:
 
     async def token_row(self, kind: str, token_hash: str) -> tuple | None:
         return await self._lookups[kind].submit(token_hash)
+
+    async def nonce_seen(self, client_id: str, nonce: str) -> bool:
+        return bool(await self._reads.fetch(self._nonce_seen, {"b_client_id": client_id, "b_nonce": nonce}))
 
     async def _read_batch(self, kind: str, hashes: list[str]) -> list[tuple | None]:
         # One query for the lookups that arrived together; the hash comes back

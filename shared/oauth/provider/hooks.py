@@ -15,6 +15,13 @@ class ProviderHooks(Protocol):
     def session_principal(self, db: Session, session: dict[str, Any]) -> Principal | None:
         """The principal logged in with this browser session, or None."""
 
+    def holds_login(self, session: dict[str, Any]) -> bool:
+        """Whether this browser session names a login at all, read from the
+        session alone (no query): False lets a first authorization request go
+        straight to the login page without a database session
+        (:meth:`~.hot_paths.HotPaths.authorize`). True says only "maybe":
+        ``session_principal`` decides."""
+
     def profile_claims(self, db: Session, *, subject: str, context: dict[str, Any]) -> dict[str, Any] | None:
         """Claims about ``subject`` (DESIGN.md § Claims); None if it no longer
         exists or may no longer log in, which ends token issuance for it."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from starlette.concurrency import run_in_threadpool
 
@@ -27,6 +28,7 @@ from shared.clock import Clock
 from shared.oauth.adapter import AuthlibResponse, StarletteOAuth2Request
 from shared.oauth.provider.async_store import AsyncpgStore, AsyncProviderStore, ThreadedStore
 from shared.oauth.provider.models import Client, Token
+from shared.oauth.provider.outcomes import ErrorPage, Login, Respond
 from shared.oauth.provider.store import client_from_row, token_from_row, token_values
 from shared.randomness import hash_secret
 
@@ -41,10 +43,18 @@ class PrefetchedStore:
     """The part of :class:`~.store.ProviderStore` these requests use, from
     rows read beforehand; new token rows are kept in ``pending``."""
 
-    def __init__(self, clock: Clock, *, clients: dict[str, Client | None], tokens: dict[tuple[str, str], Token | None] | None = None):
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        clients: dict[str, Client | None],
+        tokens: dict[tuple[str, str], Token | None] | None = None,
+        nonces: dict[tuple[str, str], bool] | None = None,
+    ):
         self.clock = clock
         self.clients = clients
         self.tokens = tokens or {}
+        self.nonces = nonces or {}
         self.pending: list[dict[str, Any]] = []
 
     def get_client(self, client_id: str) -> Client | None:
@@ -57,6 +67,11 @@ class PrefetchedStore:
         if key not in self.tokens:
             raise NotPrefetched(f"{key[0]} token")
         return self.tokens[key]
+
+    def nonce_seen(self, *, client_id: str, nonce: str) -> bool:
+        if (client_id, nonce) not in self.nonces:
+            raise NotPrefetched("nonce")
+        return self.nonces[(client_id, nonce)]
 
     def save_token(self, **fields: Any) -> None:
         self.pending.append(token_values(now=self.clock.now(), **fields))
@@ -141,6 +156,34 @@ class HotPaths:
             # synchronous session: in a thread, but on the rows already read.
             return await run_in_threadpool(self._introspect_with_session, prefetched, req)
         return self.provider.bind_on_loop(prefetched).server.create_endpoint_response("introspection", req)
+
+    async def authorize(self, req: StarletteOAuth2Request) -> Login | Respond | ErrorPage | None:
+        """A browser's first authorization request, when its session names no
+        login: valid, it goes to the login page; invalid, to the client or the
+        error page, as on the general path (``Provider.authorize``, which
+        decides the same for a request without a principal). All it reads is
+        the client (cached) and whether the nonce was used before; all it
+        writes is the parked interaction. None: this request needs the
+        general path (a login to look up, a pushed request or a request
+        object to resolve, or a read not made here)."""
+        data = req.payload.data
+        if "request" in data or "request_uri" in data or self.config.hooks.holds_login(req.session):
+            return None
+        client_id = req.payload.client_id
+        clients = {client_id: await self.client(client_id)} if client_id else {}
+        nonces = {}
+        if (nonce := data.get("nonce")) and clients.get(client_id) is not None:
+            nonces[(client_id, nonce)] = await self.store.nonce_seen(client_id, nonce)
+        prefetched = PrefetchedStore(self.config.clock, clients=clients, nonces=nonces)
+        server = self.provider.bind_on_loop(prefetched).server
+        try:
+            grant = server.get_consent_grant(req, end_user=None)
+        except OAuth2Error as error:
+            return self.provider.refused(server, req, error)
+        except NotPrefetched:
+            return None
+        interaction = await self.provider.interactions.acreate(**self.provider.parked_fields(req, grant))
+        return Login(interaction=interaction, url=self.config.hooks.login_url(interaction.id))
 
     def _introspect_with_session(self, prefetched: PrefetchedStore, req: StarletteOAuth2Request) -> AuthlibResponse:
         with self.provider.db.session() as session:

@@ -10,7 +10,7 @@ the level really reached; an ``acr`` claim with ``"essential": true`` in the
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from shared.kvstore import KeyValueStore
@@ -74,7 +74,19 @@ class Interactions:
     def __init__(self, store: KeyValueStore, tokens: TokenSource, ttl: int) -> None:
         self.store, self.tokens, self.ttl = store, tokens, ttl
 
-    def create(
+    def create(self, **fields: Any) -> Interaction:
+        """Park a request: ``fields`` are :class:`Interaction`'s but its id."""
+        interaction = self._new(**fields)
+        self.store.set(f"interaction:{interaction.id}", self._data(interaction), self.ttl)
+        return interaction
+
+    async def acreate(self, **fields: Any) -> Interaction:
+        """``create`` on the event loop (a first authorization request, see hot_paths)."""
+        interaction = self._new(**fields)
+        await self.store.aset(f"interaction:{interaction.id}", self._data(interaction), self.ttl)
+        return interaction
+
+    def _new(
         self,
         *,
         params: dict[str, str],
@@ -84,17 +96,21 @@ class Interactions:
         requested_prompt: str = "",
         needs_login: bool = True,
     ) -> Interaction:
-        iid = self.tokens.token(16)
-        data = {
-            "params": params,
-            "created": created,
-            "client_id": client_id,
-            "client_name": client_name,
-            "requested_prompt": requested_prompt,
-            "needs_login": needs_login,
-        }
-        self.store.set(f"interaction:{iid}", data, self.ttl)
-        return Interaction(id=iid, **data)
+        return Interaction(
+            id=self.tokens.token(16),
+            params=params,
+            created=created,
+            client_id=client_id,
+            client_name=client_name,
+            requested_prompt=requested_prompt,
+            needs_login=needs_login,
+        )
+
+    @staticmethod
+    def _data(interaction: Interaction) -> dict[str, Any]:
+        data = asdict(interaction)
+        del data["id"]
+        return data
 
     def get(self, iid: str) -> Interaction | None:
         return self._parked(iid, self.store.get(f"interaction:{iid}") if iid else None)

@@ -49,6 +49,7 @@ from shared.oauth.provider.interaction import Interaction, Interactions, essenti
 from shared.oauth.provider.keys import KeyManager, SigningKey
 from shared.oauth.provider.logout_outbox import LogoutOutbox, OutboxDepth, OutboxNotice
 from shared.oauth.provider.models import Client, Principal, Token
+from shared.oauth.provider.outcomes import ConfirmLogout, ErrorPage, Login, Respond, Unmet
 from shared.oauth.provider.pushed import PushedRequests
 from shared.oauth.provider.request_objects import RequestObjects
 from shared.oauth.provider.store import ClientCache, ProviderStore
@@ -143,40 +144,6 @@ def authenticated_by(subject: str, context: dict[str, Any]) -> str:
     if isinstance(act, dict) and act.get("sub"):
         return str(act["sub"])
     return subject
-
-
-# -- outcomes of the authorization endpoint ----------------------------------
-@dataclass
-class Respond:
-    response: AuthlibResponse
-
-
-@dataclass
-class ErrorPage:
-    """Nothing may be sent to the client (unknown client, unregistered
-    redirect URI): RFC 6749 §4.1.2.1 forbids redirecting."""
-
-    error: str
-    description: str
-
-
-@dataclass
-class Login:
-    interaction: Interaction
-    url: str
-
-
-@dataclass
-class Unmet:
-    interaction: Interaction
-    principal: Principal
-    required: TrustLevel
-    upgrade_url: str | None
-
-
-@dataclass
-class ConfirmLogout:
-    client_name: str | None
 
 
 _DENIALS: dict[str, type[OAuth2Error]] = {
@@ -586,7 +553,7 @@ class Provider:
             try:
                 grant = server.get_consent_grant(req, end_user=principal)
             except OAuth2Error as error:
-                return self._error(server, req, error)
+                return self.refused(server, req, error)
             required = essential_acr(data.get("claims"))
             if principal is None or (grant.prompt == "login" and resumed is None):
                 decision = "login"
@@ -642,7 +609,7 @@ class Provider:
         )
         if client is not None and redirect_uri and client.check_redirect_uri(redirect_uri):
             error.redirect_uri = redirect_uri
-        return self._error(server, req, error)
+        return self.refused(server, req, error)
 
     def push(self, req: StarletteOAuth2Request) -> AuthlibResponse:
         """The PAR endpoint (RFC 9126 §2): an authenticated client's request,
@@ -686,31 +653,37 @@ class Provider:
                 redirect_uri = grant.redirect_uri
             except OAuth2Error as exc:
                 if exc.error != "login_required" or not exc.redirect_uri:
-                    return self._error(server, req, exc)
+                    return self.refused(server, req, exc)
                 redirect_uri = exc.redirect_uri
         self.interactions.finish(interaction.id)
         cls = _DENIALS.get(error, AccessDeniedError)
-        return self._error(server, req, cls(redirect_uri=redirect_uri, state=req.payload.state))
+        return self.refused(server, req, cls(redirect_uri=redirect_uri, state=req.payload.state))
 
     def _park(self, req: StarletteOAuth2Request, grant: Any, *, needs_login: bool = True) -> Interaction:
+        return self.interactions.create(**self.parked_fields(req, grant, needs_login=needs_login))
+
+    def parked_fields(self, req: StarletteOAuth2Request, grant: Any, *, needs_login: bool = True) -> dict[str, Any]:
+        """What an interaction keeps of a request that waits for the user."""
         # prompt is satisfied by the login the interaction waits for, so it is
         # not replayed on resume; kept aside for a federating provider to
         # forward upstream (prompt=login must reach the real authentication).
         params = {k: v for k, v in req.payload.data.items() if k != "prompt"}
-        return self.interactions.create(
-            requested_prompt=req.payload.data.get("prompt") or "",
-            params=params,
-            created=self.config.clock.timestamp(),
-            client_id=grant.client.client_id,
-            client_name=grant.client.client_name,
-            needs_login=needs_login,
-        )
+        return {
+            "requested_prompt": req.payload.data.get("prompt") or "",
+            "params": params,
+            "created": self.config.clock.timestamp(),
+            "client_id": grant.client.client_id,
+            "client_name": grant.client.client_name,
+            "needs_login": needs_login,
+        }
 
     def _unmet_redirect(self, server: StarletteAuthorizationServer, req: StarletteOAuth2Request, redirect_uri: str) -> Respond | ErrorPage:
         error = UnmetAuthenticationRequirementsError(redirect_uri=redirect_uri, state=req.payload.state)
-        return self._error(server, req, error)
+        return self.refused(server, req, error)
 
-    def _error(self, server: StarletteAuthorizationServer, req: StarletteOAuth2Request, error: OAuth2Error) -> Respond | ErrorPage:
+    def refused(self, server: StarletteAuthorizationServer, req: StarletteOAuth2Request, error: OAuth2Error) -> Respond | ErrorPage:
+        """An authorization request refused: back to the client when its
+        redirect URI is known to be the client's, else an error page."""
         if getattr(error, "redirect_uri", None):
             error.state = req.payload.state
             response = server.handle_error_response(req, error)

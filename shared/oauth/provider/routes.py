@@ -83,7 +83,10 @@ def _interaction_expired(request: Request) -> Response:
 @router.api_route(PATHS.authorization, methods=["GET", "POST"])
 async def authorize(request: Request, provider: ProviderDep) -> Response:
     req = await read_oauth2_request(request)
-    return outcome_response(request, provider, await run_in_threadpool(provider.authorize, req))
+    outcome = await provider.hot.authorize(req)
+    if outcome is None:
+        outcome = await run_in_threadpool(provider.authorize, req)
+    return outcome_response(request, provider, outcome)
 
 
 @router.get(PATHS.authorization + "/resume")
