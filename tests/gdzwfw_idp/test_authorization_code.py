@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import concurrent.futures
 
+import pytest
+
 from tests.gdzwfw_idp.conftest import ISSUER, Idp
 from tests.oidc_helpers import DEMO_RP, Pkce, authorize_params, decode_id_token, query_of
 
@@ -138,7 +140,7 @@ def test_a_first_request_without_a_login_opens_no_synchronous_database_session(i
 
     engine = idp.app.state.db.engine
     if engine.dialect.name != "postgresql":
-        return  # SQLite: the same reads, in a worker thread (shared.db_async)
+        pytest.skip("SQLite: the same reads, in a worker thread (shared.db_async)")
     statements: list[str] = []
 
     def count(conn, cursor, statement, *args) -> None:
