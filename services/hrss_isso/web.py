@@ -29,9 +29,10 @@ def with_interaction(path: str, interaction: str) -> str:
     return f"{path}{'&' if '?' in path else '?'}interaction={interaction}"
 
 
-def parked(provider: Provider, interaction: str):
-    """The authorization request parked under ``interaction``, if it still waits."""
-    return provider.interactions.get(interaction) if interaction else None
+async def parked(provider: Provider, interaction: str):
+    """The authorization request parked under ``interaction``, if it still
+    waits (read on the event loop: the async routes that ask must not block it)."""
+    return await provider.interactions.aget(interaction) if interaction else None
 
 
 def required_level(found) -> TrustLevel:

@@ -136,20 +136,20 @@ def test_a_first_request_without_a_login_parks_it_and_the_login_resumes_it(idp: 
 
 
 def test_a_first_request_without_a_login_opens_no_synchronous_database_session(idp: Idp) -> None:
-    from sqlalchemy import event
+    from sqlalchemy import Engine, event
 
-    engine = idp.app.state.db.engine
-    if engine.dialect.name != "postgresql":
+    if idp.app.state.db.engine.dialect.name != "postgresql":
         pytest.skip("SQLite: the same reads, in a worker thread (shared.db_async)")
     statements: list[str] = []
 
     def count(conn, cursor, statement, *args) -> None:
         statements.append(statement)
 
-    event.listen(engine, "before_cursor_execute", count)
+    # Every synchronous engine: the key-value store has its own (unflushed writes).
+    event.listen(Engine, "before_cursor_execute", count)
     try:
         response = idp.client.get("/authorize", params=authorize_params(Pkce.new()), follow_redirects=False)
     finally:
-        event.remove(engine, "before_cursor_execute", count)
+        event.remove(Engine, "before_cursor_execute", count)
     assert response.status_code == 303
     assert statements == []  # the client is cached, the nonce read and the interaction written on asyncpg

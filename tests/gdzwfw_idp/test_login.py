@@ -363,3 +363,37 @@ def test_the_legal_login_opens_on_wechat_scan_as_the_guide_shows(idp: Idp) -> No
         follow_redirects=False,
     )
     assert done.status_code == 303 and "/authorize/resume" in done.headers["location"]
+
+
+def test_the_login_page_draws_its_qr_code_and_challenge_without_the_synchronous_engine(idp: Idp) -> None:
+    """The 法人登录 page opens on a QR code and the certificate tabs carry a
+    challenge: both are written on the event loop, so on PostgreSQL the page
+    sends nothing through the synchronous engine (no worker thread)."""
+    import re
+
+    from sqlalchemy import Engine, event
+
+    first = idp.client.get("/authorize", params=authorize_params(Pkce.new()), follow_redirects=False)
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    # Every synchronous engine: the key-value store has its own (unflushed writes).
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        page = idp.client.get(first.headers["location"])
+        interaction = form_value(page.text, "interaction")
+        ca_tab = idp.client.get(f"/login?tab=legal&method=ca&interaction={interaction}")
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+    assert page.status_code == 200 and ca_tab.status_code == 200
+    # The QR code shown is a pending one-time session, waiting for this login.
+    sid = re.search(r'data-sid="([^"]+)"', page.text).group(1)
+    pending = idp.app.state.idp.qr.peek("licence", sid)
+    assert pending is not None and pending.data == {"purpose": "login", "interaction": interaction}
+    # The challenge is kept for a CA-certificate login.
+    nonce = form_value(ca_tab.text, "nonce")
+    assert idp.app.state.idp.kv.get(f"cert-challenge:{nonce}")["purpose"] == "ca-login"
+    if idp.app.state.db.engine.dialect.name == "postgresql":
+        assert statements == []

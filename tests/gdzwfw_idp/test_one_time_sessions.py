@@ -3,6 +3,7 @@ requests race (STYLE habit 11: every single-use credential gets a concurrency te
 
 from __future__ import annotations
 
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 from services.gdzwfw_idp.qr.sessions import OneTimeSessions
@@ -16,7 +17,7 @@ def sessions(idp: Idp) -> OneTimeSessions:
 
 def test_lifecycle(idp: Idp) -> None:
     qr = sessions(idp)
-    created = qr.create("face", owner="me", data={"purpose": "register"})
+    created = asyncio.run(qr.create("face", owner="me", data={"purpose": "register"}))
     assert qr.peek("face", created.id).data == {"purpose": "register"}
     assert qr.status("face", created.id, owner="me") == "pending"
     assert qr.status("face", created.id, owner="someone") == "expired"
@@ -31,14 +32,14 @@ def test_lifecycle(idp: Idp) -> None:
 
 def test_a_kind_does_not_serve_another(idp: Idp) -> None:
     qr = sessions(idp)
-    created = qr.create("face", owner="me")
+    created = asyncio.run(qr.create("face", owner="me"))
     assert qr.approve("licence", created.id, {}) == "expired"
     assert qr.approve("face", created.id, {}) == "approved"
 
 
 def test_expiry(idp: Idp) -> None:
     qr = sessions(idp)
-    created = qr.create("licence", owner="me")
+    created = asyncio.run(qr.create("licence", owner="me"))
     idp.clock.advance(idp.settings.qr_ttl)
     assert qr.approve("licence", created.id, {}) == "expired"
     assert qr.status("licence", created.id, owner="me") == "expired"
@@ -46,7 +47,7 @@ def test_expiry(idp: Idp) -> None:
 
 def test_racing_approvals_approve_once(idp: Idp) -> None:
     qr = sessions(idp)
-    created = qr.create("face", owner="me")
+    created = asyncio.run(qr.create("face", owner="me"))
     with ThreadPoolExecutor(8) as pool:
         outcomes = list(pool.map(lambda n: qr.approve("face", created.id, {"n": n}), range(8)))
     assert outcomes.count("approved") == 1
@@ -54,7 +55,7 @@ def test_racing_approvals_approve_once(idp: Idp) -> None:
 
 def test_racing_claims_claim_once(idp: Idp) -> None:
     qr = sessions(idp)
-    created = qr.create("face", owner="me")
+    created = asyncio.run(qr.create("face", owner="me"))
     qr.approve("face", created.id, {"n": 1})
     with ThreadPoolExecutor(8) as pool:
         claims = list(pool.map(lambda _: qr.claim("face", created.id, owner="me"), range(8)))

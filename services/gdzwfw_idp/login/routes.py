@@ -41,7 +41,7 @@ LEGAL_METHODS = {"wechat": "微信扫码", "password": "账号密码", "bank": "
 PERSONAL_METHODS = {"password": "账号密码"}
 
 
-def login_context(
+async def login_context(
     idp: IdpParts,
     *,
     owner: str,
@@ -66,9 +66,9 @@ def login_context(
         "handler": handler,
     }
     if method == "wechat":
-        ctx["qr"] = new_qr(idp, owner=owner, kind="licence", data={"purpose": "login", "interaction": interaction})
+        ctx["qr"] = await new_qr(idp, owner=owner, kind="licence", data={"purpose": "login", "interaction": interaction})
     elif method in KINDS:
-        ctx["challenge"] = issue_challenge(idp, owner=owner, purpose=f"{method}-login")
+        ctx["challenge"] = await issue_challenge(idp, owner=owner, purpose=f"{method}-login")
         ctx["cert_label"] = KINDS[method]
         ctx["dev_certs"] = idp.settings.is_development
         ctx["ca_helper"] = idp.settings.ca_helper
@@ -81,7 +81,7 @@ async def login_page_again(
     """The login page once more, with why the attempt failed."""
     owner = await browser_owner(request, idp) if method != "password" else ""
     parked = await idp.provider.interactions.aget(interaction) if interaction else None
-    ctx = await run_in_threadpool(lambda: login_context(idp, owner=owner, method=method, parked=parked, **fields))
+    ctx = await login_context(idp, owner=owner, method=method, parked=parked, **fields)
     return render(request, "login.html", ctx, status_code=status_code)
 
 

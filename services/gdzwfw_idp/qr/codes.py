@@ -33,9 +33,10 @@ def masked_person(name: str, id_number: str) -> str:
     return f"{shown}（{mask_id_number(id_number)}）"
 
 
-def new_qr(idp: IdpParts, *, owner: str, kind: str, data: dict[str, Any] | None = None) -> QrView:
-    """A new one-time session owned by this browser, and its QR code."""
-    session = idp.qr.create(kind, owner=owner, data=data)
+async def new_qr(idp: IdpParts, *, owner: str, kind: str, data: dict[str, Any] | None = None) -> QrView:
+    """A new one-time session owned by this browser, and its QR code (drawn
+    on the event loop: zxing-cpp's encoder takes a fraction of a millisecond)."""
+    session = await idp.qr.create(kind, owner=owner, data=data)
     url = f"{idp.settings.public_url}/m/{kind}?s={session.id}"
     title = "微信小程序码" if kind == "face" else "电子营业执照扫码二维码"
     dev_url = url if idp.settings.stand_ins_enabled else None

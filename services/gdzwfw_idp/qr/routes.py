@@ -22,7 +22,7 @@ async def new(request: Request, form: FormDep, owner: OwnerDep, idp: IdpDep) -> 
     data = session_data(request.session, kind=kind, purpose=form.get("purpose", ""), interaction=form.get("interaction", ""))
     if data is None:
         return JSONResponse({"message": "无法生成二维码，请刷新页面"}, status_code=400)
-    view = await run_in_threadpool(lambda: new_qr(idp, owner=owner, kind=kind, data=data))
+    view = await new_qr(idp, owner=owner, kind=kind, data=data)
     return JSONResponse({"sid": view.id, "svg": view.svg, "url": view.dev_url or "", "expires_at": view.expires_at})
 
 

@@ -39,10 +39,12 @@ class OneTimeSessions:
     def _k(self, state: str, kind: str, sid: str) -> str:
         return f"ots:{state}:{kind}:{sid}"
 
-    def create(self, kind: str, *, owner: str, data: dict[str, Any] | None = None) -> OneTimeSession:
+    async def create(self, kind: str, *, owner: str, data: dict[str, Any] | None = None) -> OneTimeSession:
+        # On the event loop (``aset``): every 法人登录 page opens on a QR code,
+        # and a worker thread per page cost more than the code itself.
         sid = self.tokens.token(24)
         expires_at = self.clock.timestamp() + self.ttl
-        self.kv.set(self._k("pending", kind, sid), {"owner": owner, "data": data or {}, "expires_at": expires_at}, self.ttl)
+        await self.kv.aset(self._k("pending", kind, sid), {"owner": owner, "data": data or {}, "expires_at": expires_at}, self.ttl)
         return OneTimeSession(id=sid, kind=kind, expires_at=expires_at, data=data or {})
 
     def peek(self, kind: str, sid: str) -> OneTimeSession | None:

@@ -53,7 +53,9 @@ def _region_lists(values: dict[str, str]) -> dict[str, Any]:
 
 
 # -- 法人注册 step 1: 输入基础信息 ----------------------------------------------
-def legal_context(idp: IdpParts, owner: str, wizard: dict[str, Any], *, errors: dict[str, str], values: dict[str, str]) -> dict[str, Any]:
+async def legal_context(
+    idp: IdpParts, owner: str, wizard: dict[str, Any], *, errors: dict[str, str], values: dict[str, str]
+) -> dict[str, Any]:
     applicant = wizard.get("applicant")
     return {
         "steps": LEGAL_STEPS,
@@ -61,7 +63,7 @@ def legal_context(idp: IdpParts, owner: str, wizard: dict[str, Any], *, errors: 
         "v": values,
         "regions": _region_lists(values),
         "divisions": divisions(),
-        "qr": new_qr(idp, owner=owner, kind="face", data={"purpose": "register"}),
+        "qr": await new_qr(idp, owner=owner, kind="face", data={"purpose": "register"}),
         "applicant": masked_person(applicant["name"], applicant["id_number"]) if applicant else None,
         "mobile_verified": wizard.get("mobile_verified"),
         "interaction": wizard.get("interaction", ""),
@@ -82,7 +84,7 @@ async def legal_step1(request: Request, owner: OwnerDep, idp: IdpDep, interactio
         wizard["interaction"] = interaction[:64]
     await run_in_threadpool(lambda: save_wizard(idp, owner=owner, wizard=wizard))
     values = dict(wizard.get("form") or {"province": "广东省"})
-    ctx = await run_in_threadpool(lambda: legal_context(idp, owner, wizard, errors={}, values=values))
+    ctx = await legal_context(idp, owner, wizard, errors={}, values=values)
     return render(request, "register_legal.html", ctx)
 
 
@@ -94,7 +96,7 @@ async def legal_step1_submit(request: Request, form: FormDep, owner: OwnerDep, i
     wizard["form"] = {k: form.get(k, "") for k in _KEEP}
     if errors:
         await run_in_threadpool(lambda: save_wizard(idp, owner=owner, wizard=wizard))
-        ctx = await run_in_threadpool(lambda: legal_context(idp, owner, wizard, errors=errors, values=wizard["form"]))
+        ctx = await legal_context(idp, owner, wizard, errors=errors, values=wizard["form"])
         return render(request, "register_legal.html", ctx, status_code=400)
     password_hash = await run_in_threadpool(idp.passwords.hash, clean.pop("password"))
     wizard.update(clean, password_hash=password_hash, step=2)

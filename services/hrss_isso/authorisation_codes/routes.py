@@ -44,11 +44,11 @@ async def waiting_request(request: Request, provider: Provider, db: Database, in
     afresh there), else to the choice of unit. ``ready``: the unit acted
     for already reaches the level the request needs."""
     session = request.session
-    found = await run_in_threadpool(parked, provider, interaction) if interaction else None
+    found = await parked(provider, interaction)
     if found is not None:
         session[WAITING_KEY] = interaction
     elif pending := session.get(WAITING_KEY):
-        found = await run_in_threadpool(parked, provider, pending)
+        found = await parked(provider, pending)
     if found is None:
         session.pop(WAITING_KEY, None)  # answered, cancelled or expired
         return None

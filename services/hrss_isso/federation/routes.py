@@ -81,7 +81,7 @@ UNIT_GDZWFW_LOGIN = "/isso/login?tab=unit&method=gdzwfw"
 async def federation_start(
     request: Request, provider: ProviderDep, upstream: UpstreamDep, interaction: str = "", kind: str = "unit", require: str = ""
 ) -> Response:
-    found = await run_in_threadpool(parked, provider, interaction)
+    found = await parked(provider, interaction)
     params: dict[str, Any] = found.params if found else {}
     request.session["fed_interaction"] = found.id if found else ""
     request.session["fed_kind"] = kind if kind in FED_KINDS else "unit"
@@ -135,7 +135,7 @@ async def federation_callback(
         fields = {"kind": failure.kind, "upstream_error": failure.upstream_error, "detail": failure.detail[:200]}
         log.warning("federated login failed", extra={"fields": fields})
         record_login("gdzwfw", "failure")
-        found = await run_in_threadpool(parked, provider, interaction)
+        found = await parked(provider, interaction)
         if found is not None and failure.upstream_error in FORWARDED_DENIALS:
             req = await read_oauth2_request(request, params=found.params)
             outcome = await run_in_threadpool(provider.deny, found, req, failure.upstream_error)
@@ -175,7 +175,7 @@ async def _render_outcome(
         case Declined():
             return declined_page(request, provider, outcome, interaction)
         case LevelTooLow():
-            found = await run_in_threadpool(parked, provider, interaction)
+            found = await parked(provider, interaction)
             context = {
                 "org_name": outcome.org_name,
                 "level": outcome.level,
@@ -206,7 +206,7 @@ async def _render_outcome(
         case PersonLogin():
             start_person_session(request, person=outcome.person, amr=outcome.amr, clock=clock, tokens=tokens)
             record_login("gdzwfw", "success")
-            still_parked = interaction if parked(provider, interaction) else ""
+            still_parked = interaction if await parked(provider, interaction) else ""
             return RedirectResponse(with_interaction(f"{issuer}/login/units", still_parked), status_code=303)
     raise AssertionError(f"unhandled outcome {outcome!r}")
 

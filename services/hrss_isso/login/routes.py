@@ -73,8 +73,8 @@ def _handler_acr(db: Database, unit_id: str, person_id: str) -> str | None:
 
 
 # -- login ---------------------------------------------------------------
-def login_context(provider: Provider, interaction: str, tab: str, method: str, **extra: Any) -> dict[str, Any]:
-    found = parked(provider, interaction)
+async def login_context(provider: Provider, interaction: str, tab: str, method: str, **extra: Any) -> dict[str, Any]:
+    found = await parked(provider, interaction)
     return {
         "interaction": interaction if found else "",
         "client_name": found.client_name if found else None,
@@ -94,7 +94,7 @@ async def login_page(request: Request, provider: ProviderDep, interaction: str =
     tab = tab if tab in TABS else "unit"
     methods = UNIT_METHODS if tab == "unit" else PERSONAL_METHODS
     method = method if method in methods else next(iter(methods))
-    ctx = await run_in_threadpool(login_context, provider, interaction, tab, method)
+    ctx = await login_context(provider, interaction, tab, method)
     ctx["notice"] = request.session.pop("flash", None)
     return render(request, "login.html", ctx)
 
@@ -117,12 +117,10 @@ async def login_submit(
     )
     if result.error or not result.account_id:
         record_login("password", "failure")
-        ctx = await run_in_threadpool(
-            lambda: login_context(provider, interaction, tab, "password", error=result.error, login_name=login_name)
-        )
+        ctx = await login_context(provider, interaction, tab, "password", error=result.error, login_name=login_name)
         return render(request, "login.html", ctx, status_code=400)
     record_login("password", "success")
-    found = parked(provider, interaction)
+    found = await parked(provider, interaction)
     interaction = interaction if found else ""
 
     def load():
@@ -158,7 +156,7 @@ async def chooser(
 ) -> Response:
     """The units this handler may act for."""
     person, rows = await run_in_threadpool(choices, db, person.id)
-    found = parked(provider, interaction)
+    found = await parked(provider, interaction)
     # The ISSO's own pages (no client waiting) take a unit at any level.
     floor = required_level(found) if found else TrustLevel.L1
     admitted = [row["unit"].id for row in rows if row["level"] >= floor]
@@ -216,4 +214,4 @@ async def choose_unit_submit(request: Request, form: CsrfForm, person: CurrentPe
         return await chooser(request, provider, db, person, interaction, status_code=400, current=None, error=error)
     enter_unit_as_handler(request.session, person=person, unit=unit, acr=acr)
     log.info("handler entered unit", extra={"fields": {"acr": acr}})
-    return resume_or(provider, interaction if parked(provider, interaction) else "", f"{provider.config.issuer}/")
+    return resume_or(provider, interaction if await parked(provider, interaction) else "", f"{provider.config.issuer}/")

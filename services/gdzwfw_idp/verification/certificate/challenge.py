@@ -25,11 +25,11 @@ class Challenge:
     ttl: int
 
 
-def issue_challenge(idp: IdpParts, *, owner: str, purpose: str, **extra: Any) -> Challenge:
+async def issue_challenge(idp: IdpParts, *, owner: str, purpose: str, **extra: Any) -> Challenge:
     """A new challenge for the browser ``owner`` names, kept for ``challenge_ttl`` seconds."""
     nonce = idp.tokens.token(24)
     ttl = idp.settings.challenge_ttl
-    idp.kv.set(f"cert-challenge:{nonce}", {"purpose": purpose, "owner": owner, **extra}, ttl)
+    await idp.kv.aset(f"cert-challenge:{nonce}", {"purpose": purpose, "owner": owner, **extra}, ttl)
     return Challenge(nonce=nonce, text=challenge_text(purpose=purpose, nonce=nonce, issuer=idp.settings.public_url), ttl=ttl)
 
 

@@ -34,7 +34,7 @@ async def certificate_kind(kind: str) -> str:
 CertificateKind = Annotated[str, Depends(certificate_kind)]
 
 
-def page_context(idp: IdpParts, *, owner: str, me: Current, kind: str, error: str | None = None) -> dict[str, Any]:
+async def page_context(idp: IdpParts, *, owner: str, me: Current, kind: str, error: str | None = None) -> dict[str, Any]:
     """The page with a new challenge (each showing issues one)."""
     return {
         "me": me,
@@ -44,7 +44,7 @@ def page_context(idp: IdpParts, *, owner: str, me: Current, kind: str, error: st
         "method_name": service.METHODS[kind],
         "cert_label": KINDS[kind],
         "target": service.LEVELS[kind],
-        "challenge": issue_challenge(idp, owner=owner, purpose=f"{kind}-verify"),
+        "challenge": await issue_challenge(idp, owner=owner, purpose=f"{kind}-verify"),
         "configured": idp.certificates.configured(kind),
         "dev_certs": idp.settings.is_development,
         "ca_helper": idp.settings.ca_helper,
@@ -55,7 +55,7 @@ def page_context(idp: IdpParts, *, owner: str, me: Current, kind: str, error: st
 
 @router.get("/account/verification/{kind}")
 async def certificate_page(request: Request, kind: CertificateKind, me: VerifyingLegalPerson, owner: OwnerDep, idp: IdpDep) -> Response:
-    ctx = await run_in_threadpool(lambda: page_context(idp, owner=owner, me=me, kind=kind))
+    ctx = await page_context(idp, owner=owner, me=me, kind=kind)
     return render(request, "verify_certificate.html", ctx)
 
 
@@ -76,7 +76,7 @@ async def certificate_submit(
         )
     )
     if error:
-        ctx = await run_in_threadpool(lambda: page_context(idp, owner=owner, me=me, kind=kind, error=error))
+        ctx = await page_context(idp, owner=owner, me=me, kind=kind, error=error)
         return render(request, "verify_certificate.html", ctx, status_code=400)
     flash(request, f"{service.METHODS[kind]}成功。核验后可使用“{KINDS[kind]}”方式登录。")
     return RedirectResponse("/account/verification", status_code=303)

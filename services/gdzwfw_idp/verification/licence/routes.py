@@ -24,7 +24,7 @@ router = APIRouter(include_in_schema=False)
 async def licence_page(
     request: Request, idp: IdpParts, *, owner: str, me: Current, error: str | None = None, status_code: int = 200
 ) -> Response:
-    qr = await run_in_threadpool(lambda: new_qr(idp, owner=owner, kind="licence", data={"purpose": "verify", "account_id": me.account.id}))
+    qr = await new_qr(idp, owner=owner, kind="licence", data={"purpose": "verify", "account_id": me.account.id})
     context = {
         "me": me,
         "account": me.account,
