@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections import namedtuple
 from typing import Any
 
 from sqlalchemy import Row, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from services.gdzwfw_idp.models import Account, CertificateBinding, HandlerRelation, TrustLevelChange
+from shared.db_async import AsyncReads
 from shared.metrics import LEVEL_CHANGES, count_on_commit
 from shared.trust import TrustLevel
 
 __all__ = [
     "get_account",
     "principal_account",
+    "aprincipal_account",
+    "PrincipalAccount",
     "find_by_login_name",
     "find_by_uscc",
     "find_by_id_number",
@@ -53,9 +57,18 @@ _PRINCIPAL_COLUMNS = "id account_type status trust_level login_generation org_na
 _PRINCIPAL = select(*(_accounts.c[name] for name in _PRINCIPAL_COLUMNS.split())).where(_accounts.c.id == bindparam("account_id"))
 
 
+PrincipalAccount = namedtuple("PrincipalAccount", _PRINCIPAL_COLUMNS)
+
+
 def principal_account(db: Session, *, account_id: str) -> Row | None:
     """The account's columns a principal needs, read-only (attribute names as on :class:`Account`)."""
     return db.execute(_PRINCIPAL, {"account_id": account_id}).first()
+
+
+async def aprincipal_account(reads: AsyncReads, *, account_id: str) -> PrincipalAccount | None:
+    """``principal_account`` on the event loop (the authorization endpoint's hot path)."""
+    rows = await reads.fetch(_PRINCIPAL, {"account_id": account_id})
+    return PrincipalAccount(*rows[0]) if rows else None
 
 
 def find_by_login_name(db: Session, *, login_name: str) -> Account | None:

@@ -7,8 +7,10 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
-from services.gdzwfw_idp.accounts import get_account, is_handler, principal_account
+from services.gdzwfw_idp.accounts import PrincipalAccount, aprincipal_account, get_account, is_handler, principal_account
 from services.gdzwfw_idp.models import Account
+from shared.db_async import AsyncReads
+from shared.oauth.provider.errors import NotPrefetched
 from shared.oauth.provider.models import Principal
 from shared.trust import TrustLevel
 
@@ -36,7 +38,7 @@ SESSION_GENERATION = "login_generation"
 LOGIN_KEYS = (SESSION_ACCOUNT, SESSION_AUTH_TIME, SESSION_AMR, SESSION_SID, SESSION_ACT, SESSION_GENERATION)
 
 
-def profile_claims_of(account: Account | Row) -> dict[str, Any]:
+def profile_claims_of(account: Account | Row | PrincipalAccount) -> dict[str, Any]:
     """DESIGN.md § Claims (gdzwfw_idp → its clients).
 
     A natural person's ID number is offered as ``id_number``, which the
@@ -74,7 +76,28 @@ def login_current(db: Session, *, account: Account | Row, session: dict[str, Any
     ``account``): a change ends every other login, wherever it is."""
     act = session.get(SESSION_ACT)
     person = get_account(db, account_id=str(act.get("sub") or "")) if isinstance(act, dict) else account
-    return person is not None and int(session.get(SESSION_GENERATION) or 0) == person.login_generation
+    return person is not None and generation_current(session, person)
+
+
+def generation_current(session: dict[str, Any], person: Account | Row | PrincipalAccount) -> bool:
+    """Whether the login in ``session`` began at ``person``'s current login generation."""
+    return int(session.get(SESSION_GENERATION) or 0) == person.login_generation
+
+
+def principal_of(account: Account | Row | PrincipalAccount, session: dict[str, Any], level: TrustLevel | None) -> Principal:
+    """The principal of a login already judged current, at ``level``."""
+    act = session.get(SESSION_ACT)
+    context: dict[str, Any] = {"sid": session.get(SESSION_SID)}
+    if act:
+        context["act"] = {"sub": act["sub"], "name": act.get("name")}
+    return Principal(
+        sub=account.id,
+        claims=profile_claims_of(account),
+        acr=level.acr if level else None,
+        amr=list(session.get(SESSION_AMR) or ["pwd"]),
+        auth_time=int(session.get(SESSION_AUTH_TIME) or 0),
+        context=context,
+    )
 
 
 class IdpHooks:
@@ -95,17 +118,19 @@ class IdpHooks:
         level = acting_level(db, legal_person=account, act=act)
         if act and level is None:
             return None
-        context: dict[str, Any] = {"sid": session.get(SESSION_SID)}
-        if act:
-            context["act"] = {"sub": act["sub"], "name": act.get("name")}
-        return Principal(
-            sub=account.id,
-            claims=profile_claims_of(account),
-            acr=level.acr if level else None,
-            amr=list(session.get(SESSION_AMR) or ["pwd"]),
-            auth_time=int(session.get(SESSION_AUTH_TIME) or 0),
-            context=context,
-        )
+        return principal_of(account, session, level)
+
+    async def asession_principal(self, reads: AsyncReads, session: dict[str, Any]) -> Principal | None:
+        if session.get(SESSION_ACT):
+            # A handler's login also needs the handler's account and relation: the general path.
+            raise NotPrefetched("handler login")
+        account_id = session.get(SESSION_ACCOUNT)
+        if not account_id:
+            return None
+        account = await aprincipal_account(reads, account_id=account_id)
+        if account is None or account.status != "active" or not generation_current(session, account):
+            return None
+        return principal_of(account, session, TrustLevel.from_name(account.trust_level))
 
     def profile_claims(self, db: Session, *, subject: str, context: dict[str, Any]) -> dict[str, Any] | None:
         account = principal_account(db, account_id=subject)
@@ -113,6 +138,14 @@ class IdpHooks:
             return None
         if context.get("act") and acting_level(db, legal_person=account, act=context["act"]) is None:
             return None  # the handler relation ended: tokens issued under it stop too
+        return profile_claims_of(account)
+
+    async def aprofile_claims(self, reads: AsyncReads, *, subject: str, context: dict[str, Any]) -> dict[str, Any] | None:
+        if context.get("act"):
+            raise NotPrefetched("handler token")  # the relation is read too: the general path
+        account = await aprincipal_account(reads, account_id=subject)
+        if account is None or account.status != "active":
+            return None
         return profile_claims_of(account)
 
     def login_url(self, interaction_id: str) -> str:

@@ -17,7 +17,9 @@ from services.hrss_isso.accounts.bindings import active_binding, handler_level
 from services.hrss_isso.accounts.persons import get_person
 from services.hrss_isso.accounts.units import federated_login_ended, get_unit
 from services.hrss_isso.logout import upstream_logout_url
+from shared.db_async import AsyncReads
 from shared.oauth.client import RelyingParty
+from shared.oauth.provider.errors import NotPrefetched
 from shared.oauth.provider.models import Principal
 from shared.randomness import TokenSource
 
@@ -67,6 +69,11 @@ class IssoHooks:
     def holds_login(self, session: dict[str, Any]) -> bool:
         return bool(session.get("unit_id"))
 
+    async def asession_principal(self, reads: AsyncReads, session: dict[str, Any]) -> Principal | None:
+        # A unit's login here is the unit, the person acting and their binding,
+        # and whether the upstream login was ended: the general path reads them.
+        raise NotPrefetched("hrss_isso login")
+
     def session_principal(self, db: Session, session: dict[str, Any]) -> Principal | None:
         unit_id = session.get("unit_id")
         if not unit_id:
@@ -92,6 +99,9 @@ class IssoHooks:
             logged_in_at=session.get("login_at"),
             context=context,
         )
+
+    async def aprofile_claims(self, reads: AsyncReads, *, subject: str, context: dict[str, Any]) -> dict[str, Any] | None:
+        raise NotPrefetched("hrss_isso claims")  # unit, person and binding: the general path
 
     def profile_claims(self, db: Session, *, subject: str, context: dict[str, Any]) -> dict[str, Any] | None:
         unit = get_unit(db, unit_id=subject)

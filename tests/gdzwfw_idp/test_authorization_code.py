@@ -6,6 +6,7 @@ import concurrent.futures
 
 import pytest
 
+from services.gdzwfw_idp.demo import DEMO_PASSWORD
 from tests.gdzwfw_idp.conftest import ISSUER, Idp
 from tests.oidc_helpers import DEMO_RP, Pkce, authorize_params, decode_id_token, query_of
 
@@ -153,3 +154,72 @@ def test_a_first_request_without_a_login_opens_no_synchronous_database_session(i
         event.remove(Engine, "before_cursor_execute", count)
     assert response.status_code == 303
     assert statements == []  # the client is cached, the nonce read and the interaction written on asyncpg
+
+
+def test_the_return_after_the_login_and_the_code_exchange_use_no_synchronous_engine(idp: Idp) -> None:
+    """The resume decides on the event loop (the login read on asyncpg, the
+    code written there), and so does the code's exchange (the code and the
+    account read there, the claim and the tokens written in one
+    transaction): on PostgreSQL nothing goes through a synchronous engine,
+    and the code is redeemable once."""
+    from sqlalchemy import Engine, event
+
+    from tests.chain_helpers import form_value
+
+    pkce = Pkce.new()
+    params = authorize_params(pkce)
+    first = idp.client.get("/authorize", params=params, follow_redirects=False)
+    page = idp.client.get(first.headers["location"])
+    done = idp.client.post(
+        "/login",
+        data={
+            "csrf_token": form_value(page.text, "csrf_token"),
+            "interaction": form_value(page.text, "interaction"),
+            "tab": "legal",
+            "login_name": "demo_l2",
+            "password": DEMO_PASSWORD,
+        },
+        follow_redirects=False,
+    )
+    resume_url = done.headers["location"]
+    # The signing keys are read once per cache period (KeyManager.cache_seconds), not per request.
+    assert idp.client.get("/jwks.json").status_code == 200
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        back = idp.client.get(resume_url, follow_redirects=False)
+        query = query_of(back)
+        tokens = idp.redeem(query["code"], pkce)
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+    assert back.status_code == 302
+    assert query["state"] == params["state"] and query["iss"] == ISSUER
+    assert tokens.status_code == 200
+    if idp.app.state.db.engine.dialect.name == "postgresql":
+        assert statements == []
+    claims = decode_id_token(tokens.json()["id_token"], idp.client.get("/jwks.json").json())
+    assert claims["nonce"] == params["nonce"] and claims["acr"] == "urn:gdzwfw:loa:L2"
+    # The interaction was answered: coming back to it again is refused.
+    again = idp.client.get(resume_url, follow_redirects=False)
+    assert again.status_code == 400 and "登录已超时" in again.text
+    assert idp.redeem(query["code"], pkce).status_code == 400
+
+
+def test_a_login_whose_account_was_stopped_since_is_asked_to_log_in_again(idp: Idp) -> None:
+    """A browser that still holds a login: its next authorization request
+    reads the account afresh, and a stopped account's login no longer counts."""
+    from sqlalchemy import update
+
+    from services.gdzwfw_idp.models import Account
+
+    assert idp.login("demo_l2", params=authorize_params(Pkce.new())).status_code == 302
+    # Still logged in: the next request is answered at once, with a code.
+    assert "code" in query_of(idp.client.get("/authorize", params=authorize_params(Pkce.new()), follow_redirects=False))
+    with idp.app.state.db.transaction() as s:
+        s.execute(update(Account).where(Account.login_name == "demo_l2").values(status="disabled"))
+    response = idp.client.get("/authorize", params=authorize_params(Pkce.new()), follow_redirects=False)
+    assert response.status_code == 303 and "/login?interaction=" in response.headers["location"]

@@ -18,6 +18,7 @@ Rows come back as the same tuples :mod:`.store` builds its objects from.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from typing import Any, Protocol, TypeVar
 
@@ -49,6 +50,16 @@ class AsyncProviderStore(Protocol):
 
     async def nonce_seen(self, client_id: str, nonce: str) -> bool: ...
 
+    async def insert_code(self, values: dict[str, Any]) -> None: ...
+
+    async def code_row(self, code_hash: str, client_id: str) -> tuple | None: ...
+
+    async def claim_code_and_insert(self, code_id: int, now: dt.datetime, tokens: list[dict[str, Any]]) -> bool:
+        """Mark the code used and write the tokens it bought, in one
+        transaction; False, with nothing written, if the code was claimed
+        first (a concurrent redemption won: the general path then answers
+        the replay)."""
+
 
 class ThreadedStore:
     """The synchronous engine, one short transaction per call, in a thread."""
@@ -79,6 +90,27 @@ class ThreadedStore:
 
         await run_in_threadpool(insert)
 
+    async def insert_code(self, values: dict[str, Any]) -> None:
+        def insert() -> None:
+            with self.db.engine.begin() as conn:
+                conn.execute(self.q.insert_code, values)
+
+        await run_in_threadpool(insert)
+
+    async def code_row(self, code_hash: str, client_id: str) -> tuple | None:
+        return await run_in_threadpool(self._one, self.q.code_by_hash, {"b_hash": code_hash, "b_client_id": client_id})
+
+    async def claim_code_and_insert(self, code_id: int, now: dt.datetime, tokens: list[dict[str, Any]]) -> bool:
+        def claim() -> bool:
+            with self.db.engine.begin() as conn:
+                if not conn.execute(self.q.claim_code, {"b_id": code_id, "b_now": now}).rowcount:
+                    return False
+                for values in tokens:
+                    conn.execute(self.q.insert_token, values)
+                return True
+
+        return await run_in_threadpool(claim)
+
 
 class AsyncpgStore:
     """asyncpg connections, SQL compiled from :mod:`.store`'s statements.
@@ -95,6 +127,9 @@ class AsyncpgStore:
         q = statements(tables)
         self._client_sql = asyncpg_sql(q.client_by_id)
         self._nonce_seen = q.nonce_seen
+        self._insert_code = q.insert_code
+        self._code_sql, self._code_names = asyncpg_sql(q.code_by_hash)
+        self._claim_sql, self._claim_names = asyncpg_sql(q.claim_code)
         self._tokens_sql = {kind: asyncpg_sql(q.tokens_by_hashes(kind))[0] for kind in ("access", "refresh")}
         self._insert_sql = asyncpg_sql(q.insert_tokens())[0]
         json_columns = set(q.json_token_columns())
@@ -123,6 +158,29 @@ class AsyncpgStore:
     async def nonce_seen(self, client_id: str, nonce: str) -> bool:
         return bool(await self._reads.fetch(self._nonce_seen, {"b_client_id": client_id, "b_nonce": nonce}))
 
+    async def insert_code(self, values: dict[str, Any]) -> None:
+        # Committed before the browser is sent on with the code: durable, so
+        # that a code the client holds is one the token endpoint can find.
+        await self._reads.write(self._insert_code, values, durable=True)
+
+    async def code_row(self, code_hash: str, client_id: str) -> tuple | None:
+        values = {"b_hash": code_hash, "b_client_id": client_id}
+        row = await self._pool.fetchrow(self._code_sql, *(values[name] for name in self._code_names))
+        return None if row is None else tuple(row)
+
+    async def claim_code_and_insert(self, code_id: int, now: dt.datetime, tokens: list[dict[str, Any]]) -> bool:
+        # The conditional UPDATE is the single-use guarantee, as on the
+        # general path (ProviderStore.claim_code): a concurrent redemption
+        # waits for the row lock, then matches no row.
+        values = {"b_id": code_id, "b_now": now}
+        async with self._pool.acquire() as conn, conn.transaction():
+            status = await conn.execute(self._claim_sql, *(values[name] for name in self._claim_names))
+            if status != "UPDATE 1":
+                return False
+            if tokens:
+                await conn.execute(self._insert_sql, *self._token_arrays([tuple(v[name] for name in TOKEN_INSERT_COLUMNS) for v in tokens]))
+        return True
+
     async def _read_batch(self, kind: str, hashes: list[str]) -> list[tuple | None]:
         # One query for the lookups that arrived together; the hash comes back
         # as the first column so rows find their requests.
@@ -135,9 +193,12 @@ class AsyncpgStore:
     async def _write_batch(self, rows: list[tuple]) -> list[None]:
         # One statement for the batch (its columns as arrays), committed on
         # its own: one round trip, one commit, all rows or none.
+        await self._pool.execute(self._insert_sql, *self._token_arrays(rows))
+        return [None] * len(rows)
+
+    def _token_arrays(self, rows: list[tuple]) -> list[list[Any]]:
+        """Token rows as the batch insert's column arrays (JSON columns as text)."""
         columns = zip(*rows, strict=True)
-        arrays = [
+        return [
             [_json_text(v) for v in column] if is_json else list(column) for column, is_json in zip(columns, self._insert_json, strict=True)
         ]
-        await self._pool.execute(self._insert_sql, *arrays)
-        return [None] * len(rows)

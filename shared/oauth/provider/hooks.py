@@ -6,6 +6,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
+from shared.db_async import AsyncReads
 from shared.oauth.provider.models import Principal
 
 __all__ = ["ProviderHooks"]
@@ -14,6 +15,13 @@ __all__ = ["ProviderHooks"]
 class ProviderHooks(Protocol):
     def session_principal(self, db: Session, session: dict[str, Any]) -> Principal | None:
         """The principal logged in with this browser session, or None."""
+
+    async def asession_principal(self, reads: AsyncReads, session: dict[str, Any]) -> Principal | None:
+        """``session_principal`` on the event loop, through ``reads``, for the
+        authorization endpoint's hot path (called only when ``holds_login``).
+        Raises :class:`~.errors.NotPrefetched` for a login it cannot judge
+        there: the request then takes the general path, which asks
+        ``session_principal``. Both must decide alike."""
 
     def holds_login(self, session: dict[str, Any]) -> bool:
         """Whether this browser session names a login at all, read from the
@@ -25,6 +33,11 @@ class ProviderHooks(Protocol):
     def profile_claims(self, db: Session, *, subject: str, context: dict[str, Any]) -> dict[str, Any] | None:
         """Claims about ``subject`` (DESIGN.md § Claims); None if it no longer
         exists or may no longer log in, which ends token issuance for it."""
+
+    async def aprofile_claims(self, reads: AsyncReads, *, subject: str, context: dict[str, Any]) -> dict[str, Any] | None:
+        """``profile_claims`` on the event loop, through ``reads``, for the
+        code grant's hot path; raises :class:`~.errors.NotPrefetched` where it
+        cannot answer there. Both must answer alike."""
 
     def login_url(self, interaction_id: str) -> str:
         """The login UI that handles this interaction (STYLE habit 3)."""

@@ -129,3 +129,7 @@ class Interactions:
         # and give what a new request gives, so the delete need not wait
         # for the disk flush.
         self.store.delete(f"interaction:{iid}", durable=False)
+
+    async def afinish(self, iid: str) -> None:
+        """``finish`` on the event loop (an authorization request concluded, see ``Provider.conclude``)."""
+        await self.store.adelete(f"interaction:{iid}", durable=False)

@@ -148,6 +148,15 @@ class KeyManager:
             self._jwks = {"keys": published}
             self._cached_at = now
 
+    def cached_current(self) -> SigningKey | None:
+        """The current key if the cache is still fresh, else None (for the hot
+        paths, which have no session to read it with)."""
+        now = self.clock.now()
+        with self._lock:
+            if self._cached_at and (now - self._cached_at).total_seconds() < self.cache_seconds:
+                return self._current
+        return None
+
     def current(self, session: Session) -> SigningKey:
         self._refresh(session)
         if self._current is None:

@@ -5,13 +5,14 @@ page or a redirect (``routes.outcome_response``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Literal
 
 from shared.oauth.adapter import AuthlibResponse
 from shared.oauth.provider.interaction import Interaction
 from shared.oauth.provider.models import Principal
 from shared.trust import TrustLevel
 
-__all__ = ["Respond", "ErrorPage", "Login", "Unmet", "ConfirmLogout"]
+__all__ = ["Respond", "ErrorPage", "Login", "Unmet", "ConfirmLogout", "Decision"]
 
 
 @dataclass
@@ -45,3 +46,18 @@ class Unmet:
 @dataclass
 class ConfirmLogout:
     client_name: str | None
+
+
+@dataclass
+class Decision:
+    """What a valid authorization request comes to (``Provider.decide``),
+    before its interaction is parked or finished (``Provider.conclude``):
+    ``login`` (the user must log in), ``unmet`` (logged in below the level the
+    request requires) or ``done`` (``response`` carries the code; its row is
+    written by whoever decided, before the browser is sent on)."""
+
+    kind: Literal["login", "unmet", "done"]
+    grant: Any
+    principal: Principal | None
+    required: TrustLevel | None = None
+    response: AuthlibResponse | None = None

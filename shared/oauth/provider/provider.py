@@ -26,7 +26,7 @@ from shared.oauth.adapter import AuthlibResponse, StarletteAuthorizationServer, 
 from shared.oauth.provider.client_assertions import PRIVATE_KEY_JWT, PrivateKeyJwt
 from shared.oauth.provider.client_keys import CLIENT_SIGNING_ALGORITHMS, ClientKeys
 from shared.oauth.provider.dpop import DPOP_ALGORITHMS, InvalidDPoPProofError, NonceSource, ProofChecker
-from shared.oauth.provider.errors import UnmetAuthenticationRequirementsError
+from shared.oauth.provider.errors import NotPrefetched, UnmetAuthenticationRequirementsError
 from shared.oauth.provider.grants import (
     CLIENT_AUTH,
     DPOP_BINDING,
@@ -49,7 +49,7 @@ from shared.oauth.provider.interaction import Interaction, Interactions, essenti
 from shared.oauth.provider.keys import KeyManager, SigningKey
 from shared.oauth.provider.logout_outbox import LogoutOutbox, OutboxDepth, OutboxNotice
 from shared.oauth.provider.models import Client, Principal, Token
-from shared.oauth.provider.outcomes import ConfirmLogout, ErrorPage, Login, Respond, Unmet
+from shared.oauth.provider.outcomes import ConfirmLogout, Decision, ErrorPage, Login, Respond, Unmet
 from shared.oauth.provider.pushed import PushedRequests
 from shared.oauth.provider.request_objects import RequestObjects
 from shared.oauth.provider.store import ClientCache, ProviderStore
@@ -69,6 +69,7 @@ __all__ = [
     "Login",
     "Unmet",
     "ConfirmLogout",
+    "Decision",
     "authenticated_by",
 ]
 
@@ -300,7 +301,11 @@ class BoundProvider:
     ) -> Principal | None:
         if subject is None:
             return None
-        claims = self.config.hooks.profile_claims(self.session, subject=subject, context=context)
+        if self.session is None:
+            # On the event loop (bind_on_loop): the claims the hot path read first.
+            claims = self.store.profile_claims(subject=subject, context=context)
+        else:
+            claims = self.config.hooks.profile_claims(self.session, subject=subject, context=context)
         if claims is None:
             return None
         return Principal(sub=subject, claims=claims, acr=acr, amr=amr, auth_time=auth_time or 0, context=context)
@@ -340,6 +345,12 @@ class BoundProvider:
         return None
 
     def signing_key(self) -> SigningKey:
+        if self.session is None:
+            # On the event loop (bind_on_loop): the cached key, read beforehand.
+            key = self.config.keys.cached_current()
+            if key is None:
+                raise NotPrefetched("signing key")
+            return key
         return self.config.keys.current(self.session)
 
     def jwks(self) -> dict:
@@ -519,8 +530,13 @@ class Provider:
         self.clients.invalidate()
 
     # -- authorization endpoint -------------------------------------------
-    def authorize(self, req: StarletteOAuth2Request, *, resumed: Interaction | None = None) -> Respond | ErrorPage | Login | Unmet:
-        now = self.config.clock.timestamp()
+    def authorize(self, req: StarletteOAuth2Request, *, resumed: Interaction | None = None) -> Respond | ErrorPage | Decision:
+        """The general path (a worker thread): a pushed request or a request
+        object resolved, the session's principal read, the request decided
+        (:meth:`decide`) and a new code committed. Parking or finishing the
+        interaction is left to :meth:`conclude`, on the event loop: the
+        key-value store may be the same SQLite database, and a write there
+        inside this session would wait on it."""
         if resumed is not None:
             # Judged by AuthorizationRequestPolicy when it arrived, then parked.
             req.pushed = True
@@ -528,48 +544,64 @@ class Provider:
             refused = self._take_pushed(req)
             if refused is not None:
                 return refused
-        # Decide inside one database session, then park the interaction after
-        # it is closed: the key-value store may be the same SQLite database,
-        # and nested write transactions there would wait on each other. The
-        # session reads, and writes at most the code, which stands whatever
+        # The session reads, and writes at most the code, which stands whatever
         # follows (one unused is harmless): no transaction round trips.
         with self.db.session(autocommit=True) as s:
-            bound = self.bind(s)
-            server = bound.server
+            server = self.bind(s).server
             if "request" in req.payload.data:
                 try:
                     self.request_objects.expand(server, req)
                 except OAuth2Error as error:
                     return self._refused_object(server, req, error)
             principal = self.config.hooks.session_principal(s, req.session)
-            data = req.payload.data
-            if resumed is not None and resumed.needs_login:
-                # The parked request asked for a login: only one that happened
-                # after it was parked counts (and then max_age is satisfied).
-                if principal is not None and principal.session_started < resumed.created:
-                    principal = None
-            elif principal is not None and is_stale(principal, data.get("max_age"), now):
-                principal = None
-            try:
-                grant = server.get_consent_grant(req, end_user=principal)
-            except OAuth2Error as error:
-                return self.refused(server, req, error)
-            required = essential_acr(data.get("claims"))
-            if principal is None or (grant.prompt == "login" and resumed is None):
-                decision = "login"
-            elif required is not None and (principal.trust_level is None or principal.trust_level < required):
-                if "none" in (data.get("prompt") or "").split():
-                    return self._unmet_redirect(server, req, grant.redirect_uri)
-                decision = "unmet"
-            else:
-                response = server.create_authorization_response(req, grant_user=principal, grant=grant)
+            decided = self.decide(server, req, principal, resumed=resumed)
+            if isinstance(decided, Decision) and decided.kind == "done":
                 s.commit()
-                decision = "done"
-        if decision == "login":
-            interaction = self._park(req, grant)
+        return decided
+
+    def decide(
+        self, server: StarletteAuthorizationServer, req: StarletteOAuth2Request, principal: Principal | None, *, resumed: Interaction | None
+    ) -> Respond | ErrorPage | Decision:
+        """An authorization request against the browser's login (``principal``,
+        None without one), through Authlib's grant on ``server``: refused, or
+        a :class:`Decision`. A code it issues is saved through the server's
+        store; the caller makes it last."""
+        data = req.payload.data
+        if resumed is not None and resumed.needs_login:
+            # The parked request asked for a login: only one that happened
+            # after it was parked counts (and then max_age is satisfied).
+            if principal is not None and principal.session_started < resumed.created:
+                principal = None
+        elif principal is not None and is_stale(principal, data.get("max_age"), self.config.clock.timestamp()):
+            principal = None
+        try:
+            grant = server.get_consent_grant(req, end_user=principal)
+        except OAuth2Error as error:
+            return self.refused(server, req, error)
+        required = essential_acr(data.get("claims"))
+        if principal is None or (grant.prompt == "login" and resumed is None):
+            return Decision("login", grant, principal, required)
+        if required is not None and (principal.trust_level is None or principal.trust_level < required):
+            if "none" in (data.get("prompt") or "").split():
+                return self._unmet_redirect(server, req, grant.redirect_uri)
+            return Decision("unmet", grant, principal, required)
+        response = server.create_authorization_response(req, grant_user=principal, grant=grant)
+        return Decision("done", grant, principal, required, response)
+
+    async def conclude(
+        self, req: StarletteOAuth2Request, decided: Respond | ErrorPage | Decision, *, resumed: Interaction | None
+    ) -> Respond | ErrorPage | Login | Unmet:
+        """A decision made final on the event loop: the request parked for a
+        login (or kept for the "level too low" page), or its interaction
+        finished once the code went back."""
+        if not isinstance(decided, Decision):
+            return decided
+        grant, principal, required = decided.grant, decided.principal, decided.required
+        if decided.kind == "login":
+            interaction = await self.interactions.acreate(**self.parked_fields(req, grant))
             return Login(interaction=interaction, url=self.config.hooks.login_url(interaction.id))
-        if decision == "unmet":
-            interaction = resumed or self._park(req, grant, needs_login=False)
+        if decided.kind == "unmet":
+            interaction = resumed or await self.interactions.acreate(**self.parked_fields(req, grant, needs_login=False))
             # Once only: a login that has just come back (resumed) still below
             # the level is explained here rather than sent upstream again.
             step_up = None if resumed is not None else self.config.hooks.step_up_url(principal, interaction.id)
@@ -579,9 +611,9 @@ class Provider:
             upgrade = self.config.hooks.upgrade_url(principal, required.acr, interaction.id)
             return Unmet(interaction=interaction, principal=principal, required=required, upgrade_url=upgrade)
         if resumed is not None:
-            self.interactions.finish(resumed.id)
+            await self.interactions.afinish(resumed.id)
         log.info("authorization code issued", extra={"fields": {"client_id": grant.client.client_id, "acr": principal.acr}})
-        return Respond(response)
+        return Respond(decided.response)
 
     def _take_pushed(self, req: StarletteOAuth2Request) -> ErrorPage | None:
         """RFC 9126 §4: serve the parameters pushed under ``request_uri``, and
@@ -658,9 +690,6 @@ class Provider:
         self.interactions.finish(interaction.id)
         cls = _DENIALS.get(error, AccessDeniedError)
         return self.refused(server, req, cls(redirect_uri=redirect_uri, state=req.payload.state))
-
-    def _park(self, req: StarletteOAuth2Request, grant: Any, *, needs_login: bool = True) -> Interaction:
-        return self.interactions.create(**self.parked_fields(req, grant, needs_login=needs_login))
 
     def parked_fields(self, req: StarletteOAuth2Request, grant: Any, *, needs_login: bool = True) -> dict[str, Any]:
         """What an interaction keeps of a request that waits for the user."""

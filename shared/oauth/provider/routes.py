@@ -83,10 +83,10 @@ def _interaction_expired(request: Request) -> Response:
 @router.api_route(PATHS.authorization, methods=["GET", "POST"])
 async def authorize(request: Request, provider: ProviderDep) -> Response:
     req = await read_oauth2_request(request)
-    outcome = await provider.hot.authorize(req)
-    if outcome is None:
-        outcome = await run_in_threadpool(provider.authorize, req)
-    return outcome_response(request, provider, outcome)
+    decided = await provider.hot.authorize(req)
+    if decided is None:
+        decided = await run_in_threadpool(provider.authorize, req)
+    return outcome_response(request, provider, await provider.conclude(req, decided, resumed=None))
 
 
 @router.get(PATHS.authorization + "/resume")
@@ -95,7 +95,10 @@ async def resume(request: Request, provider: ProviderDep, interaction: str = "")
     if parked is None:
         return _interaction_expired(request)
     req = await read_oauth2_request(request, params=parked.params)
-    return outcome_response(request, provider, await run_in_threadpool(lambda: provider.authorize(req, resumed=parked)))
+    decided = await provider.hot.authorize(req, resumed=parked)
+    if decided is None:
+        decided = await run_in_threadpool(lambda: provider.authorize(req, resumed=parked))
+    return outcome_response(request, provider, await provider.conclude(req, decided, resumed=parked))
 
 
 @router.post(PATHS.authorization + "/decline")

@@ -20,7 +20,18 @@ from shared.oauth.provider.tables import ProviderTables
 from shared.randomness import hash_secret
 from shared.settings import ClientConfig, ClientRegistration
 
-__all__ = ["ProviderStore", "ClientCache", "statements", "token_values", "client_from_row", "token_from_row", "TOKEN_INSERT_COLUMNS"]
+__all__ = [
+    "ProviderStore",
+    "ClientCache",
+    "statements",
+    "token_values",
+    "code_values",
+    "code_from_row",
+    "client_from_row",
+    "token_from_row",
+    "TOKEN_INSERT_COLUMNS",
+    "CODE_INSERT_COLUMNS",
+]
 
 
 # The columns a code and a token are read with, named as the fields of the
@@ -104,7 +115,9 @@ class _Statements:
             client.registration,
         ).where(client.client_id == bindparam("b_client_id"))
         # inline(): no RETURNING of the new id on PostgreSQL, which nothing reads.
-        self.insert_code = insert(tables.authorization_code).inline()
+        # The columns named: the same statement serves asyncpg (shared.db_async).
+        code_binds = {name: bindparam(name, type_=code[name].type) for name in CODE_INSERT_COLUMNS}
+        self.insert_code = insert(tables.authorization_code).inline().values(code_binds)
         self.code_by_hash = select(*(code[name] for name in CODE_COLUMNS)).where(
             code.code_hash == bindparam("b_hash"), code.client_id == bindparam("b_client_id")
         )
@@ -164,6 +177,7 @@ class _Statements:
 
 # The columns a new token row is written with (see token_values): the hashes
 # of its secrets and what is read back, but for the id and what changes later.
+CODE_INSERT_COLUMNS = ("code_hash", *(name for name in CODE_COLUMNS if name not in {"id", "used_at"}), "created_at")
 TOKEN_INSERT_COLUMNS = (
     "access_token_hash",
     "refresh_token_hash",
@@ -259,46 +273,13 @@ class ProviderStore:
             self.s.execute(insert(self.t.client).values(client_id=config.client_id, created_at=self.clock.now(), **values))
 
     # -- authorization codes ----------------------------------------------
-    def save_code(
-        self,
-        *,
-        code: str,
-        client_id: str,
-        principal: Principal,
-        redirect_uri: str,
-        scope: str,
-        nonce: str | None,
-        code_challenge: str,
-        code_challenge_method: str,
-        ttl: int,
-    ) -> None:
-        now = self.clock.now()
-        self.s.execute(
-            self.q.insert_code,
-            {
-                "code_hash": hash_secret(code),
-                "client_id": client_id,
-                "subject": principal.sub,
-                "redirect_uri": redirect_uri,
-                "scope": scope,
-                "nonce": nonce,
-                "code_challenge": code_challenge,
-                "code_challenge_method": code_challenge_method,
-                "auth_time": principal.auth_time,
-                "acr": principal.acr,
-                "amr": list(principal.amr),
-                "sid": principal.context.get("sid"),
-                "context": principal.context,
-                "created_at": now,
-                "expires_at": now + dt.timedelta(seconds=ttl),
-            },
-        )
+    def save_code(self, **fields: Any) -> None:
+        """A new authorization code's row; ``fields`` as :func:`code_values` takes them."""
+        self.s.execute(self.q.insert_code, code_values(now=self.clock.now(), **fields))
 
     def find_code(self, *, code: str, client_id: str) -> AuthorizationCode | None:
         row = self.s.execute(self.q.code_by_hash, {"b_hash": hash_secret(code), "b_client_id": client_id}).first()
-        if row is None:
-            return None
-        return AuthorizationCode(**_row_fields(CODE_COLUMNS, row))
+        return None if row is None else code_from_row(row)
 
     def nonce_seen(self, *, client_id: str, nonce: str) -> bool:
         return self.s.execute(self.q.nonce_seen, {"b_client_id": client_id, "b_nonce": nonce}).first() is not None
@@ -411,6 +392,44 @@ class ProviderStore:
         )
         rows = [*self.s.execute(tokens).all(), *self.s.execute(codes).all()]
         return [(r.sid, r.subject, dict(r.context or {})) for r in rows]
+
+
+def code_values(
+    *,
+    now: dt.datetime,
+    code: str,
+    client_id: str,
+    principal: Principal,
+    redirect_uri: str,
+    scope: str,
+    nonce: str | None,
+    code_challenge: str,
+    code_challenge_method: str,
+    ttl: int,
+) -> dict[str, Any]:
+    """The row of a new authorization code (CODE_INSERT_COLUMNS); only the code's hash."""
+    return {
+        "code_hash": hash_secret(code),
+        "client_id": client_id,
+        "subject": principal.sub,
+        "redirect_uri": redirect_uri,
+        "scope": scope,
+        "nonce": nonce,
+        "code_challenge": code_challenge,
+        "code_challenge_method": code_challenge_method,
+        "auth_time": principal.auth_time,
+        "acr": principal.acr,
+        "amr": list(principal.amr),
+        "sid": principal.context.get("sid"),
+        "context": principal.context,
+        "created_at": now,
+        "expires_at": now + dt.timedelta(seconds=ttl),
+    }
+
+
+def code_from_row(row: Any) -> AuthorizationCode:
+    """A code's row, read with CODE_COLUMNS (``code_by_hash``)."""
+    return AuthorizationCode(**_row_fields(CODE_COLUMNS, row))
 
 
 def token_values(
