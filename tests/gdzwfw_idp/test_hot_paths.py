@@ -166,3 +166,32 @@ def test_a_row_that_cannot_be_written_fails_only_its_own_request(idp: Idp) -> No
         store = ProviderStore(session, provider.config.tables, provider.config.clock)
         assert all(store.find_token(access_token=f["access_token"]) is not None for f in fields[:-1])
         assert store.find_token(access_token="taken").subject is None  # the first row, not the refused one
+
+
+def test_a_code_is_claimed_once_with_its_tokens_and_a_lost_claim_writes_nothing(idp: Idp) -> None:
+    """The code grant's write on the loop: the claim of the code and the rows
+    of the tokens it bought are one transaction, so a redemption that lost
+    the claim to another leaves no token behind (the general path then
+    answers it as a replay)."""
+    from shared.oauth.provider.store import ProviderStore, code_from_row, token_values
+    from shared.randomness import hash_secret
+    from tests.oidc_helpers import Pkce
+
+    provider = idp.app.state.provider
+    code = idp.code_for("demo_l2", Pkce.new())
+    first, second = _token_fields(200, access="claim-winner"), _token_fields(201, access="claim-loser")
+
+    async def scenario(_client):
+        store = provider.hot.store
+        row = await store.code_row(hash_secret(code), "demo-rp")
+        code_id, now = code_from_row(row).id, provider.config.clock.now()
+        won = await store.claim_code_and_insert(code_id, now, [token_values(now=now, **{**first, "authorization_code_id": code_id})])
+        lost = await store.claim_code_and_insert(code_id, now, [token_values(now=now, **{**second, "authorization_code_id": code_id})])
+        return won, lost
+
+    assert _in_app_loop(idp, scenario) == (True, False)
+    with idp.app.state.db.session() as session:
+        store = ProviderStore(session, provider.config.tables, provider.config.clock)
+        assert store.find_token(access_token="claim-winner") is not None
+        assert store.find_token(access_token="claim-loser") is None
+        assert store.find_code(code=code, client_id="demo-rp").used_at is not None

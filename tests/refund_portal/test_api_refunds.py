@@ -441,16 +441,21 @@ def test_a_bound_l1_token_gets_the_step_up_challenge_in_the_dpop_scheme(records:
     assert response.status_code == 401 and response.headers["www-authenticate"] == CHALLENGE.replace("Bearer ", "DPoP ", 1)
 
 
-def test_an_unreachable_cache_store_is_a_retry_later_not_a_server_error(records: Env, monkeypatch) -> None:
+def test_an_unreachable_cache_store_is_a_retry_later_not_a_server_error(records: Env, monkeypatch, caplog) -> None:
+    import logging
+
     from shared.kvstore import StoreUnavailable
 
     async def unreachable(key: str):
         raise StoreUnavailable("redis: TimeoutError")
 
     monkeypatch.setattr(records.client.app.state.introspector.cache, "aget", unreachable)
-    response = records.client.get("/api/v1/refunds/me", headers=bearer(records.isso.issue("tok", unit=UNIT_L2)))
+    with caplog.at_level(logging.WARNING, logger="refund.api"):
+        response = records.client.get("/api/v1/refunds/me", headers=bearer(records.isso.issue("tok", unit=UNIT_L2)))
     assert response.status_code == 503 and response.json() == {"error": "temporarily_unavailable"}
     assert response.headers["retry-after"] == "5"
+    # The operator's log says why (the caller is told only to retry).
+    assert [r.fields["why"] for r in caplog.records if r.name == "refund.api"] == ["StoreUnavailable: redis: TimeoutError"]
 
 
 def test_the_api_can_require_a_dpop_nonce_on_both_lanes(env_factory) -> None:

@@ -12,6 +12,7 @@ anywhere. A plain bearer token costs what it did: no proof, no store write.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -29,6 +30,8 @@ from shared.oauth.introspection import IntrospectionUnavailable, TokenIntrospect
 from shared.oauth.provider.dpop import InvalidDPoPProofError, ProofChecker, resource_challenge
 from shared.randomness import hash_secret
 from shared.trust import TrustLevel
+
+log = logging.getLogger("refund.api")
 
 __all__ = ["BearerRefused", "ApiTokens", "presented_token"]
 
@@ -69,8 +72,9 @@ class ApiTokens:
         scheme, token = presented
         try:
             claims = await self.introspector.active_claims(token)
-        except (IntrospectionUnavailable, StoreUnavailable):
+        except (IntrospectionUnavailable, StoreUnavailable) as exc:
             # hrss_isso, or the store of cached answers, could not be asked in time.
+            log.warning("token check unavailable", extra={"fields": {"why": f"{type(exc).__name__}: {exc}"}})
             raise BearerRefused(503, {"error": "temporarily_unavailable"}, {"Retry-After": "5"}) from None
         # A refresh token is not a bearer credential (RFC 6749 §1.5).
         if claims is None or not claims.get("sub") or claims.get("token_type") == "refresh_token":
@@ -122,7 +126,8 @@ class ApiTokens:
             )
         except InvalidDPoPProofError as refused:
             raise _refused(refused) from None
-        except StoreUnavailable:
+        except StoreUnavailable as exc:
+            log.warning("dpop proof check unavailable", extra={"fields": {"why": f"{type(exc).__name__}: {exc}"}})
             raise BearerRefused(503, {"error": "temporarily_unavailable"}, {"Retry-After": "5"}) from None
 
     def _spend(self, key: str, until: int) -> bool:
