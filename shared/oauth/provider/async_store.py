@@ -129,7 +129,7 @@ class AsyncpgStore:
         self._nonce_seen = q.nonce_seen
         self._insert_code = q.insert_code
         self._code_sql, self._code_names = asyncpg_sql(q.code_by_hash)
-        self._claim_sql, self._claim_names = asyncpg_sql(q.claim_code)
+        self._claim_sql, self._claim_names = asyncpg_sql(q.claim_code_inserting_tokens())
         self._tokens_sql = {kind: asyncpg_sql(q.tokens_by_hashes(kind))[0] for kind in ("access", "refresh")}
         self._insert_sql = asyncpg_sql(q.insert_tokens())[0]
         json_columns = set(q.json_token_columns())
@@ -169,17 +169,17 @@ class AsyncpgStore:
         return None if row is None else tuple(row)
 
     async def claim_code_and_insert(self, code_id: int, now: dt.datetime, tokens: list[dict[str, Any]]) -> bool:
-        # The conditional UPDATE is the single-use guarantee, as on the
-        # general path (ProviderStore.claim_code): a concurrent redemption
-        # waits for the row lock, then matches no row.
-        values = {"b_id": code_id, "b_now": now}
-        async with self._pool.acquire() as conn, conn.transaction():
-            status = await conn.execute(self._claim_sql, *(values[name] for name in self._claim_names))
-            if status != "UPDATE 1":
-                return False
-            if tokens:
-                await conn.execute(self._insert_sql, *self._token_arrays([tuple(v[name] for name in TOKEN_INSERT_COLUMNS) for v in tokens]))
-        return True
+        # One statement (claim_code_inserting_tokens): the conditional UPDATE
+        # is the single-use guarantee, as on the general path
+        # (ProviderStore.claim_code), and the tokens are inserted only if it
+        # matched; a concurrent redemption waits for the row lock, then
+        # matches no row and inserts nothing.
+        if not tokens:
+            raise ValueError("a code is claimed together with the tokens it buys")
+        arrays = self._token_arrays([tuple(v[name] for name in TOKEN_INSERT_COLUMNS) for v in tokens])
+        values = {"b_id": code_id, "b_now": now, **{f"b_{name}": column for name, column in zip(TOKEN_INSERT_COLUMNS, arrays, strict=True)}}
+        status = await self._pool.execute(self._claim_sql, *(values[name] for name in self._claim_names))
+        return status == f"INSERT 0 {len(tokens)}"
 
     async def _read_batch(self, kind: str, hashes: list[str]) -> list[tuple | None]:
         # One query for the lookups that arrived together; the hash comes back

@@ -25,6 +25,7 @@ keeps the general path: a synchronous session in a worker thread.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
@@ -41,6 +42,10 @@ from shared.oauth.provider.store import client_from_row, code_from_row, code_val
 from shared.randomness import hash_secret
 
 __all__ = ["HotPaths", "PrefetchedStore", "NotPrefetched"]
+
+
+async def _nobody() -> None:
+    return None
 
 
 class PrefetchedStore:
@@ -245,13 +250,16 @@ class HotPaths:
         if "request" in data or "request_uri" in data:
             return None
         hooks = self.config.hooks
-        try:
-            principal = await hooks.asession_principal(self.provider.reads, req.session) if hooks.holds_login(req.session) else None
-        except NotPrefetched:
-            return None
+        # The login and the request's rows are independent reads: together.
+        principal_read = hooks.asession_principal(self.provider.reads, req.session) if hooks.holds_login(req.session) else _nobody()
+        principal, prefetched = await asyncio.gather(principal_read, self._prefetched_for_authorization(req), return_exceptions=True)
+        for outcome in (principal, prefetched):
+            if isinstance(outcome, NotPrefetched):
+                return None
+            if isinstance(outcome, BaseException):
+                raise outcome
         if resumed is not None:
             req.pushed = True  # judged when it arrived, then parked (as on the general path)
-        prefetched = await self._prefetched_for_authorization(req)
         server = self.provider.bind_on_loop(prefetched).server
         try:
             decided = self.provider.decide(server, req, principal, resumed=resumed)

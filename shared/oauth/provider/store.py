@@ -130,6 +130,7 @@ class _Statements:
         self.token_columns = token_columns
         self._token = token
         self._token_table = tables.token
+        self._code_table = tables.authorization_code
         self.token_by_access = select(*token_columns).where(token.access_token_hash == bindparam("b_hash"))
         self.token_by_refresh = select(*token_columns).where(token.refresh_token_hash == bindparam("b_hash"))
         self.spend_refresh = (
@@ -168,6 +169,24 @@ class _Statements:
         )
         values = [cast(rows.c[name], token.c[name].type) if name in json_columns else rows.c[name] for name in TOKEN_INSERT_COLUMNS]
         return insert(token).from_select(list(TOKEN_INSERT_COLUMNS), select(*values))
+
+    def claim_code_inserting_tokens(self) -> Insert:
+        """PostgreSQL only: :attr:`claim_code` (``b_id``, ``b_now``) and
+        :meth:`insert_tokens` as one statement, the tokens written only if
+        this claim marked the code used (``INSERT 0 0`` when another
+        redemption got there first). One round trip and one commit for the
+        code grant's whole write."""
+        code = self._code_table.c
+        claimed = (
+            update(self._code_table)
+            .where(code.id == bindparam("b_id"), code.used_at.is_(None))
+            .values(used_at=bindparam("b_now"))
+            .returning(code.id)
+            .cte("claimed")
+        )
+        tokens = self.insert_tokens()
+        guarded = tokens.select.where(select(claimed.c.id).exists())
+        return insert(self._token_table).from_select(list(TOKEN_INSERT_COLUMNS), guarded).add_cte(claimed)
 
     def json_token_columns(self) -> list[str]:
         """The JSON columns among TOKEN_INSERT_COLUMNS, whose values
