@@ -3,8 +3,8 @@ requests race (STYLE habit 11: every single-use credential gets a concurrency te
 
 from __future__ import annotations
 
-import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 from services.gdzwfw_idp.qr.sessions import OneTimeSessions
 from tests.gdzwfw_idp.conftest import Idp
@@ -15,9 +15,14 @@ def sessions(idp: Idp) -> OneTimeSessions:
     return idp.app.state.idp.qr
 
 
+def created_in_app_loop(idp: Idp, kind: str, **fields):
+    """A new session, created in the loop that serves the app (where its store's connections live)."""
+    return idp.client.portal.call(partial(sessions(idp).create, kind, **fields))
+
+
 def test_lifecycle(idp: Idp) -> None:
     qr = sessions(idp)
-    created = asyncio.run(qr.create("face", owner="me", data={"purpose": "register"}))
+    created = created_in_app_loop(idp, "face", owner="me", data={"purpose": "register"})
     assert qr.peek("face", created.id).data == {"purpose": "register"}
     assert qr.status("face", created.id, owner="me") == "pending"
     assert qr.status("face", created.id, owner="someone") == "expired"
@@ -32,14 +37,14 @@ def test_lifecycle(idp: Idp) -> None:
 
 def test_a_kind_does_not_serve_another(idp: Idp) -> None:
     qr = sessions(idp)
-    created = asyncio.run(qr.create("face", owner="me"))
+    created = created_in_app_loop(idp, "face", owner="me")
     assert qr.approve("licence", created.id, {}) == "expired"
     assert qr.approve("face", created.id, {}) == "approved"
 
 
 def test_expiry(idp: Idp) -> None:
     qr = sessions(idp)
-    created = asyncio.run(qr.create("licence", owner="me"))
+    created = created_in_app_loop(idp, "licence", owner="me")
     idp.clock.advance(idp.settings.qr_ttl)
     assert qr.approve("licence", created.id, {}) == "expired"
     assert qr.status("licence", created.id, owner="me") == "expired"
@@ -47,7 +52,7 @@ def test_expiry(idp: Idp) -> None:
 
 def test_racing_approvals_approve_once(idp: Idp) -> None:
     qr = sessions(idp)
-    created = asyncio.run(qr.create("face", owner="me"))
+    created = created_in_app_loop(idp, "face", owner="me")
     with ThreadPoolExecutor(8) as pool:
         outcomes = list(pool.map(lambda n: qr.approve("face", created.id, {"n": n}), range(8)))
     assert outcomes.count("approved") == 1
@@ -55,7 +60,7 @@ def test_racing_approvals_approve_once(idp: Idp) -> None:
 
 def test_racing_claims_claim_once(idp: Idp) -> None:
     qr = sessions(idp)
-    created = asyncio.run(qr.create("face", owner="me"))
+    created = created_in_app_loop(idp, "face", owner="me")
     qr.approve("face", created.id, {"n": 1})
     with ThreadPoolExecutor(8) as pool:
         claims = list(pool.map(lambda _: qr.claim("face", created.id, owner="me"), range(8)))
