@@ -36,16 +36,12 @@ from shared.oauth.adapter import AuthlibResponse, StarletteOAuth2Request
 from shared.oauth.provider.async_store import AsyncpgStore, AsyncProviderStore, ThreadedStore
 from shared.oauth.provider.errors import NotPrefetched
 from shared.oauth.provider.interaction import Interaction
-from shared.oauth.provider.models import AuthorizationCode, Client, Token
+from shared.oauth.provider.models import AuthorizationCode, Client, Principal, Token
 from shared.oauth.provider.outcomes import Decision, ErrorPage, Respond
 from shared.oauth.provider.store import client_from_row, code_from_row, code_values, token_from_row, token_values
 from shared.randomness import hash_secret
 
 __all__ = ["HotPaths", "PrefetchedStore", "NotPrefetched"]
-
-
-async def _nobody() -> None:
-    return None
 
 
 class PrefetchedStore:
@@ -179,7 +175,7 @@ class HotPaths:
     async def _code_grant(self, req: StarletteOAuth2Request) -> AuthlibResponse | None:
         """The code's redemption: the code row and its subject's claims read
         first, Authlib's grant on them, then the claim of the code and the
-        new tokens in one transaction. None (the general path) for a code
+        new tokens in one statement. None (the general path) for a code
         already used (its replay revokes, a write the general path makes), a
         subject the service's hook reads only there, a signing key not in the
         cache, or a claim lost to a concurrent redemption."""
@@ -249,15 +245,11 @@ class HotPaths:
         data = req.payload.data
         if "request" in data or "request_uri" in data:
             return None
-        hooks = self.config.hooks
-        # The login and the request's rows are independent reads: together.
-        principal_read = hooks.asession_principal(self.provider.reads, req.session) if hooks.holds_login(req.session) else _nobody()
-        principal, prefetched = await asyncio.gather(principal_read, self._prefetched_for_authorization(req), return_exceptions=True)
-        for outcome in (principal, prefetched):
-            if isinstance(outcome, NotPrefetched):
-                return None
-            if isinstance(outcome, BaseException):
-                raise outcome
+        try:
+            # The login and the request's rows are independent reads: together.
+            principal, prefetched = await asyncio.gather(self._session_principal(req), self._prefetched_for_authorization(req))
+        except NotPrefetched:
+            return None
         if resumed is not None:
             req.pushed = True  # judged when it arrived, then parked (as on the general path)
         server = self.provider.bind_on_loop(prefetched).server
@@ -268,6 +260,10 @@ class HotPaths:
         for values in prefetched.pending_codes:
             await self.store.insert_code(values)
         return decided
+
+    async def _session_principal(self, req: StarletteOAuth2Request) -> Principal | None:
+        hooks = self.config.hooks
+        return await hooks.asession_principal(self.provider.reads, req.session) if hooks.holds_login(req.session) else None
 
     async def _prefetched_for_authorization(self, req: StarletteOAuth2Request) -> PrefetchedStore:
         client_id = req.payload.client_id
