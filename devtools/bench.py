@@ -179,6 +179,8 @@ class Config:
     client_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     password: str = field(default_factory=lambda: "Bench@" + secrets.token_urlsafe(12))
     redis_url: str | None = None
+    # The internal Prometheus port (production's *_METRICS_PORT), when the bench reads the server's own figures.
+    metrics_port: int | None = None
 
     @property
     def public_url(self) -> str:
@@ -221,6 +223,7 @@ class Config:
                     "GDZWFW_COOKIE_SECURE": "true",
                     "GDZWFW_LOG_LEVEL": "INFO",
                     "GDZWFW_CLIENTS": json.dumps(self.clients()),
+                    **({"GDZWFW_METRICS_PORT": str(self.metrics_port)} if self.metrics_port is not None else {}),
                 }
             },
             serve_workers={SERVICE: workers},

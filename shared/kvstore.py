@@ -109,6 +109,10 @@ class KeyValueStore(Protocol):
     def counts(self, keys: Sequence[str]) -> list[int]:
         """``count`` of each key, read together (one round trip)."""
 
+    async def acounts(self, keys: Sequence[str]) -> list[int]:
+        """``counts`` without a thread where the store allows it (a password
+        login reads its counters on the event loop, beside the account)."""
+
 
 def define_kv_table(metadata: MetaData) -> Table:
     return Table(
@@ -133,6 +137,8 @@ class _KvStatements:
     incr: Any
     count: Any
     counts: Any
+    # ``counts`` for asyncpg (PostgreSQL only): one array parameter instead of an expanding IN.
+    counts_any: Any
 
     @classmethod
     def of(cls, t: Table, dialect: str) -> _KvStatements:
@@ -160,8 +166,9 @@ class _KvStatements:
                     "expires_at": case((live, t.c.expires_at), else_=first.excluded.expires_at),
                 },
             ).returning(t.c.counter),
-            count=select(t.c.counter, t.c.expires_at).where(t.c.key == key),
+            count=select(t.c.key, t.c.counter, t.c.expires_at).where(t.c.key == key),
             counts=select(t.c.key, t.c.counter, t.c.expires_at).where(t.c.key.in_(bindparam("keys", expanding=True))),
+            counts_any=select(t.c.key, t.c.counter, t.c.expires_at).where(t.c.key == any_(bindparam("keys", type_=ARRAY(String)))),
         )
 
 
@@ -264,13 +271,23 @@ class SqlKeyValueStore:
 
     def counts(self, keys: Sequence[str]) -> list[int]:
         with self._statement(self._durable) as s:
-            rows = {row.key: row for row in s.execute(self._sql.counts, {"keys": list(keys)})}
-        return [self._live_count(rows.get(key)) for key in keys]
+            rows = list(s.execute(self._sql.counts, {"keys": list(keys)}))
+        return self._live_counts(keys, rows)
 
-    def _live_count(self, row: Any) -> int:
-        if row is None or as_utc(row.expires_at) <= self._clock.now():
+    async def acounts(self, keys: Sequence[str]) -> list[int]:
+        if not self.reads.on_loop:
+            return await run_in_threadpool(self.counts, keys)
+        return self._live_counts(keys, await self.reads.fetch(self._sql.counts_any, {"keys": list(keys)}))
+
+    def _live_counts(self, keys: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[int]:
+        """Rows of (key, counter, expires_at): each key's count, 0 when absent or expired."""
+        found = {row[0]: row for row in rows}
+        return [self._live_count(found.get(key)) for key in keys]
+
+    def _live_count(self, row: Sequence[Any] | None) -> int:
+        if row is None or as_utc(row[2]) <= self._clock.now():
             return 0
-        return int(row.counter)
+        return int(row[1])
 
     def purge_expired(self) -> int:
         with self._db.transaction() as s:
@@ -429,6 +446,19 @@ class RedisKeyValueStore:
             pipe.hmget(self._k(key), "c", "exp")
         with self._reachable():
             found = pipe.execute()
+        return self._live_counts(found)
+
+    async def acounts(self, keys: Sequence[str]) -> list[int]:
+        if not self._on_loop():
+            return await run_in_threadpool(self.counts, keys)
+        pipe = self._async.pipeline(transaction=False)
+        for key in keys:
+            pipe.hmget(self._k(key), "c", "exp")
+        with self._reachable():
+            found = await pipe.execute()
+        return self._live_counts(found)
+
+    def _live_counts(self, found: Sequence[Sequence[bytes | None]]) -> list[int]:
         return [0 if (raw := self._live(*fields)) is None else int(raw) for fields in found]
 
 

@@ -24,20 +24,23 @@ runs outside it too, so a slow hash never holds a lock.
 
 from __future__ import annotations
 
+import asyncio
 import enum
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from shared.db import Database
 from shared.passwords import PasswordService, rehash_after_login
-from shared.ratelimit import Limiter, counted
+from shared.ratelimit import Limiter, acounted, counted
 
 __all__ = [
     "Credentials",
     "Lookup",
+    "ALookup",
     "Factor",
     "PasswordLogin",
     "Outcome",
@@ -68,6 +71,8 @@ class Credentials:
 
 # Finds an account by its login name inside a transaction; None when there is none.
 Lookup = Callable[[Session, str], Credentials | None]
+# The same on the event loop (see :meth:`PasswordLogin.aauthenticate`).
+ALookup = Callable[[str], Awaitable[Credentials | None]]
 
 
 class Factor(enum.Enum):
@@ -140,8 +145,10 @@ class PasswordLogin:
         passwords: PasswordService,
         per_account: Limiter,
         per_address: Limiter | None = None,
+        alookup: ALookup | None = None,
     ) -> None:
         self.lookup = lookup
+        self.alookup = alookup
         self.model = model  # the mapped account class (``id``, ``password_hash``): rehashed after login
         self.passwords = passwords
         self.per_account = per_account
@@ -167,16 +174,63 @@ class PasswordLogin:
         login_name = (login_name or "").strip()
         if not login_name or not password:
             return Missing()
+        failures, *from_address = counted(self._checks(login_name, address))
+        if (refused := self._refused(failures, from_address)) is not None:
+            return refused
+        with db.session(autocommit=True) as s:  # one read
+            found = self.lookup(s, login_name)
+        return self._settle(db, found, failures, login_name, password, address, second_factor, admit)
+
+    async def aauthenticate(
+        self,
+        db: Database,
+        *,
+        login_name: str,
+        password: str,
+        address: str | None = None,
+        admit: Callable[[Credentials], str | None] | None = None,
+    ) -> Outcome:
+        """``authenticate`` for a route on the event loop: with ``alookup``
+        the counters and the account are read there, together, and only the
+        hash (with what a failure, a reset or a rehash writes) goes to a
+        worker thread; on PostgreSQL a thread's statement cost several times
+        an asyncpg call on the loop (make bench-peer's login flow)."""
+        login_name = (login_name or "").strip()
+        if self.alookup is None or not login_name or not password:
+            given = {"login_name": login_name, "password": password, "address": address, "admit": admit}
+            return await run_in_threadpool(lambda: self.authenticate(db, **given))
+        # The account is read even when the counters refuse: a read, which
+        # says nothing to the client, so both can be read at once.
+        (failures, *from_address), found = await asyncio.gather(acounted(self._checks(login_name, address)), self.alookup(login_name))
+        if (refused := self._refused(failures, from_address)) is not None:
+            return refused
+        return await run_in_threadpool(self._settle, db, found, failures, login_name, password, address, None, admit)
+
+    def _checks(self, login_name: str, address: str | None) -> list[tuple[Limiter, str]]:
+        """The account's counter, then the address's (when there is one)."""
+        by_address = [(self.per_address, address)] if self.per_address is not None and address is not None else []
+        return [(self.per_account, login_name), *by_address]
+
+    def _refused(self, failures: int, from_address: list[int]) -> Outcome | None:
         window = self.per_account.window_seconds
-        by_address = self.per_address if address is not None else None
-        checks = [(self.per_account, login_name)] + ([(by_address, address)] if by_address is not None else [])
-        failures, *from_address = counted(checks)
-        if by_address is not None and from_address[0] >= by_address.limit:
+        if self.per_address is not None and from_address and from_address[0] >= self.per_address.limit:
             return Throttled(window)
         if failures >= self.per_account.limit:
             return Locked(window)
-        with db.session(autocommit=True) as s:  # one read
-            found = self.lookup(s, login_name)
+        return None
+
+    def _settle(
+        self,
+        db: Database,
+        found: Credentials | None,
+        failures: int,
+        login_name: str,
+        password: str,
+        address: str | None,
+        second_factor: Callable[[Credentials], Factor] | None,
+        admit: Callable[[Credentials], str | None] | None,
+    ) -> Outcome:
+        """The password (argon2id, in the caller's thread) and what follows it."""
         factor = Factor.OK
         right = self.passwords.verify(found.password_hash if found else None, password) and found is not None
         if right and second_factor is not None:
@@ -186,7 +240,7 @@ class PasswordLogin:
             # address may log in many times legitimately.
             if self.per_address is not None and address is not None:
                 self.per_address.hit(address)
-            return Wrong(left=self.per_account.hit(login_name), seconds=window)
+            return Wrong(left=self.per_account.hit(login_name), seconds=self.per_account.window_seconds)
         if factor is Factor.REPLAYED:
             return Replayed()
         if not found.active:

@@ -14,6 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import update
 
 from shared.db import Database
+from shared.metrics import PASSWORD_VERIFY
 
 __all__ = ["PasswordService", "rehash_after_login"]
 
@@ -28,10 +29,11 @@ class PasswordService:
         return self._hasher.hash(password)
 
     def verify(self, stored_hash: str | None, password: str) -> bool:
-        try:
-            return self._hasher.verify(stored_hash or self._dummy, password) and stored_hash is not None
-        except (VerificationError, InvalidHashError):
-            return False
+        with PASSWORD_VERIFY.time():
+            try:
+                return self._hasher.verify(stored_hash or self._dummy, password) and stored_hash is not None
+            except (VerificationError, InvalidHashError):
+                return False
 
     def needs_rehash(self, stored_hash: str) -> bool:
         return self._hasher.check_needs_rehash(stored_hash)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from shared.kvstore import KeyValueStore
 
-__all__ = ["Limiter", "counted"]
+__all__ = ["Limiter", "counted", "acounted"]
 
 # A subject is often what was typed (a login name): past this length it is
 # counted under its digest, so every key fits the store's 200-character key.
@@ -49,7 +49,17 @@ class Limiter:
 def counted(checks: Sequence[tuple[Limiter, str]]) -> list[int]:
     """Each limiter's count for its subject: one read where they share a
     store (a login checks its address and its account before the hash)."""
-    stores = {id(limiter.store) for limiter, _ in checks}
-    if len(stores) == 1:
+    if _one_store(checks):
         return checks[0][0].store.counts([limiter._key(subject) for limiter, subject in checks])
     return [limiter.count(subject) for limiter, subject in checks]
+
+
+async def acounted(checks: Sequence[tuple[Limiter, str]]) -> list[int]:
+    """``counted`` on the event loop where the store allows it."""
+    if _one_store(checks):
+        return await checks[0][0].store.acounts([limiter._key(subject) for limiter, subject in checks])
+    return [(await limiter.store.acounts([limiter._key(subject)]))[0] for limiter, subject in checks]
+
+
+def _one_store(checks: Sequence[tuple[Limiter, str]]) -> bool:
+    return len({id(limiter.store) for limiter, _ in checks}) == 1

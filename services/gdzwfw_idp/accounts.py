@@ -20,6 +20,8 @@ __all__ = [
     "principal_account",
     "aprincipal_account",
     "PrincipalAccount",
+    "alogin_account",
+    "LoginAccount",
     "find_by_login_name",
     "find_by_uscc",
     "find_by_id_number",
@@ -69,6 +71,20 @@ async def aprincipal_account(reads: AsyncReads, *, account_id: str) -> Principal
     """``principal_account`` on the event loop (the authorization endpoint's hot path)."""
     rows = await reads.fetch(_PRINCIPAL, {"account_id": account_id})
     return PrincipalAccount(*rows[0]) if rows else None
+
+
+# What a password login checks (shared.password_login) and starts a login with.
+_LOGIN_COLUMNS = "id password_hash status account_type login_generation"
+_BY_LOGIN_NAME = select(*(_accounts.c[name] for name in _LOGIN_COLUMNS.split())).where(_accounts.c.login_name == bindparam("login_name"))
+
+
+LoginAccount = namedtuple("LoginAccount", _LOGIN_COLUMNS)
+
+
+async def alogin_account(reads: AsyncReads, *, login_name: str) -> LoginAccount | None:
+    """The account a password login names, read on the event loop (login names are unique)."""
+    rows = await reads.fetch(_BY_LOGIN_NAME, {"login_name": login_name})
+    return LoginAccount(*rows[0]) if rows else None
 
 
 def find_by_login_name(db: Session, *, login_name: str) -> Account | None:

@@ -136,6 +136,7 @@ def create_app(
             passwords=passwords,
             per_account=Limiter(runtime.kv, "login-account", settings.login_max_failures, settings.login_lock_seconds),
             per_address=Limiter(runtime.kv, "login-address", settings.login_max_per_address, settings.login_lock_seconds),
+            reads=runtime.reads,
         ),
         passwords=passwords,
         sms=SmsCodes(

@@ -397,3 +397,41 @@ def test_the_login_page_draws_its_qr_code_and_challenge_without_the_synchronous_
     assert idp.app.state.idp.kv.get(f"cert-challenge:{nonce}")["purpose"] == "ca-login"
     if idp.app.state.db.engine.dialect.name == "postgresql":
         assert statements == []
+
+
+def test_a_password_login_reads_its_counters_and_account_without_the_synchronous_engine(idp: Idp) -> None:
+    """The login form's counters and account are read on the event loop and
+    only the hash runs in a worker thread: on PostgreSQL a right password
+    sends nothing through the synchronous engine. A wrong one is still
+    counted against the account, and the next right one clears the count."""
+    from sqlalchemy import Engine, event
+
+    def submit(password: str):
+        """The password on a new login page (the form's token is the browser session's, renewed by a login)."""
+        first = idp.client.get("/authorize", params={**authorize_params(Pkce.new()), "prompt": "login"}, follow_redirects=False)
+        page = idp.client.get(first.headers["location"])
+        fields = {"interaction": form_value(page.text, "interaction"), "tab": "legal", "login_name": "demo_l2", "password": password}
+        return idp.client.post("/login", data={"csrf_token": form_value(page.text, "csrf_token"), **fields}, follow_redirects=False)
+
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    first = idp.client.get("/authorize", params=authorize_params(Pkce.new()), follow_redirects=False)
+    page = idp.client.get(first.headers["location"])
+    fields = {"interaction": form_value(page.text, "interaction"), "tab": "legal", "login_name": "demo_l2", "password": DEMO_PASSWORD}
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        done = idp.client.post("/login", data={"csrf_token": form_value(page.text, "csrf_token"), **fields}, follow_redirects=False)
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+    assert done.status_code == 303 and "/authorize/resume" in done.headers["location"]
+    if idp.app.state.db.engine.dialect.name == "postgresql":
+        assert statements == []
+    limit = idp.settings.login_max_failures
+    wrong = submit("not-the-password")
+    assert wrong.status_code == 400 and f"账号或密码错误，您还可以尝试{limit - 1}次" in wrong.text
+    assert submit(DEMO_PASSWORD).status_code == 303
+    # The right password cleared the count: the next wrong one has the whole allowance again.
+    assert f"您还可以尝试{limit - 1}次" in submit("not-the-password").text

@@ -1,5 +1,5 @@
 """/metrics in the Prometheus text format: request counts and latencies by
-route template (both lanes), logins, tokens by grant type, introspections,
+route template (both lanes), logins and their password hashing, tokens by grant type, introspections,
 the outbox depth, trust-level changes. Counters are process-wide, so each
 test compares two scrapes."""
 
@@ -59,6 +59,9 @@ def test_a_scrape_counts_requests_by_route_template_logins_tokens_and_introspect
 
     assert delta(before, after, "logins_total", method="password", outcome="success") == 1
     assert delta(before, after, "logins_total", method="password", outcome="failure") == 1
+    # Each of the two password logins ran one argon2id verify, and its time is kept.
+    assert delta(before, after, "password_verify_duration_seconds_count") == 2
+    assert delta(before, after, "password_verify_duration_seconds_sum") > 0
     assert delta(before, after, "oauth_tokens_issued_total", grant_type="authorization_code") == 1
     assert delta(before, after, "oauth_tokens_issued_total", grant_type="client_credentials") == 1
     assert delta(before, after, "oauth_introspections_total", active="true") == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from services.gdzwfw_idp.demo import DEMO_PASSWORD
 from services.gdzwfw_idp.handlers.relations import act_for
 from services.gdzwfw_idp.login.password_login import password_login
@@ -35,7 +37,8 @@ def test_password_login_takes_the_account_type_from_the_tab(idp: Idp) -> None:
 
     def attempt(login_name: str, *, tab: str, as_handler: bool = False):
         given = {"login_name": login_name, "password": DEMO_PASSWORD, "address": "198.51.100.7", "hotline": "12345"}
-        return password_login(parts.login_service, parts.db, tab=tab, as_handler=as_handler, **given)
+        # In the app's own loop, where its connections live.
+        return idp.client.portal.call(partial(password_login, parts.login_service, parts.db, tab=tab, as_handler=as_handler, **given))
 
     assert attempt("demo_l2", tab="legal").account is not None
     assert "个人登录" in (attempt("demo_person", tab="legal").error or "")

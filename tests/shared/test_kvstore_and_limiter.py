@@ -246,6 +246,32 @@ def test_counts_reads_several_counters_as_count_reads_each(kv: KeyValueStore, cl
     assert kv.counts(keys) == [2, 0, 0, 2]
 
 
+def test_acounts_reads_what_counts_reads_in_the_serving_loop_and_outside_it(kv: KeyValueStore, clock: FrozenClock) -> None:
+    """A password login reads its counters with ``acounts`` on the event loop
+    (asyncpg on PostgreSQL, redis.asyncio on Redis), beside the account."""
+    kv.incr("a", ttl=60)
+    kv.incr("a", ttl=60)
+    kv.incr("b", ttl=10)
+    kv.set("plain", "v", ttl=60)
+    keys = ["a", "b", "missing", "a"]
+    resources = [kv.reads, kv] if isinstance(kv, SqlKeyValueStore) else [kv]
+
+    async def in_serving_loop() -> list[list[int]]:
+        for resource in resources:
+            await resource.open()
+        try:
+            seen = [await kv.acounts(keys)]
+            clock.advance(10)  # b's window is over
+            return [*seen, await kv.acounts(keys)]
+        finally:
+            for resource in reversed(resources):
+                await resource.close()
+
+    assert run(in_serving_loop) == [[2, 1, 0, 2], [2, 0, 0, 2]]
+    kv.incr("b", ttl=10)
+    assert run(lambda: kv.acounts(keys)) == kv.counts(keys) == [2, 1, 0, 2]  # a loop that opened nothing
+
+
 def test_limiter_blocks_after_the_limit_and_reports_what_is_left(kv: KeyValueStore) -> None:
     limiter = Limiter(kv, "login", limit=3, window_seconds=300)
     assert not limiter.is_blocked("alice")

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from services.gdzwfw_idp import messages as msg
-from services.gdzwfw_idp.accounts import find_by_login_name
+from services.gdzwfw_idp.accounts import LoginAccount, alogin_account, find_by_login_name
 from services.gdzwfw_idp.models import Account
 from shared.db import Database
+from shared.db_async import AsyncReads
 from shared.password_login import Credentials, Disabled, Locked, LoggedIn, Missing, NotAdmitted, Outcome, PasswordLogin, Throttled, Wrong
 from shared.passwords import PasswordService
 from shared.ratelimit import Limiter
@@ -21,7 +22,8 @@ __all__ = ["LoginResult", "login_service", "account_credentials", "password_logi
 
 @dataclass
 class LoginResult:
-    account: Account | None = None
+    # The account as the login read it: its id and login_generation start the login.
+    account: LoginAccount | None = None
     error: str | None = None
 
 
@@ -33,8 +35,14 @@ def account_credentials(db: Session, login_name: str) -> Credentials | None:
     return Credentials(account.id, account.password_hash, account.status == "active", account=account)
 
 
-def login_service(*, passwords: PasswordService, per_account: Limiter, per_address: Limiter) -> PasswordLogin:
-    return PasswordLogin(lookup=account_credentials, model=Account, passwords=passwords, per_account=per_account, per_address=per_address)
+def login_service(*, passwords: PasswordService, per_account: Limiter, per_address: Limiter, reads: AsyncReads) -> PasswordLogin:
+    async def alookup(login_name: str) -> Credentials | None:
+        found = await alogin_account(reads, login_name=login_name)
+        return None if found is None else Credentials(found.id, found.password_hash, found.status == "active", account=found)
+
+    return PasswordLogin(
+        lookup=account_credentials, alookup=alookup, model=Account, passwords=passwords, per_account=per_account, per_address=per_address
+    )
 
 
 def _message(outcome: Outcome, *, personal_wanted: bool, hotline: str) -> str:
@@ -54,7 +62,7 @@ def _message(outcome: Outcome, *, personal_wanted: bool, hotline: str) -> str:
     raise ValueError(f"no message for {outcome!r}")
 
 
-def password_login(
+async def password_login(
     service: PasswordLogin,
     db: Database,
     *,
@@ -69,7 +77,7 @@ def password_login(
     and 经办人登录 (a person logging in to act for a unit) natural persons;
     ``hotline`` is the number a stopped account is told to call."""
     account_type = "legal_person" if tab == "legal" and not as_handler else "natural_person"
-    outcome = service.authenticate(
+    outcome = await service.aauthenticate(
         db,
         login_name=login_name,
         password=password,

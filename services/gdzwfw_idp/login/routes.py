@@ -125,17 +125,15 @@ async def login_submit(request: Request, form: FormDep, address: AddressDep, idp
     as_handler = tab == "legal" and form.get("handler") == "1"
     login_name = form.get("login_name", "")[:40]
     password = form.get("password", "")[:128]
-    result = await run_in_threadpool(
-        lambda: password_login(
-            idp.login_service,
-            idp.db,
-            tab=tab,
-            as_handler=as_handler,
-            login_name=login_name,
-            password=password,
-            address=address,
-            hotline=idp.settings.hotline,
-        )
+    result = await password_login(
+        idp.login_service,
+        idp.db,
+        tab=tab,
+        as_handler=as_handler,
+        login_name=login_name,
+        password=password,
+        address=address,
+        hotline=idp.settings.hotline,
     )
     account = result.account
     if result.error or account is None:
