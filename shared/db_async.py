@@ -29,6 +29,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.sql import ClauseElement
 from starlette.concurrency import run_in_threadpool
 
+from shared.asyncpg_connections import Connections
 from shared.db import Database
 
 __all__ = ["AsyncReads", "Coalescer", "KeyedLookup", "asyncpg_sql", "create_asyncpg_pool", "running_loop"]
@@ -57,8 +58,9 @@ def _asyncpg_compiled(statement: ClauseElement, column_keys: tuple[str, ...] | N
     return statement.compile(dialect=asyncpg_dialect(), column_keys=list(column_keys) if column_keys else None)
 
 
-async def create_asyncpg_pool(db: Database, *, size: int, durable: bool = True) -> Any:
-    """``durable=False``: commits do not wait for the write-ahead log's disk
+async def create_asyncpg_pool(db: Database, *, size: int, durable: bool = True) -> Connections:
+    """Up to ``size`` connections (see :mod:`shared.asyncpg_connections`).
+    ``durable=False``: commits do not wait for the write-ahead log's disk
     flush (``synchronous_commit = off``), for short-lived state only (see
     shared.kvstore)."""
     import asyncpg
@@ -67,15 +69,19 @@ async def create_asyncpg_pool(db: Database, *, size: int, durable: bool = True) 
         # JSON columns as Python values both ways, like SQLAlchemy's JSON type.
         await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
-    async def keep_session(conn: Any) -> None:
-        # The default reset runs RESET ALL, UNLISTEN *, … on every release: a
-        # round trip per query. The hot paths change no session state (no SET,
-        # LISTEN or advisory lock; transactions are context-managed).
-        return None
-
     dsn = make_url(db.url).set(drivername="postgresql").render_as_string(hide_password=False)
     settings = {} if durable else {"synchronous_commit": "off"}
-    return await asyncpg.create_pool(dsn, min_size=1, max_size=size, init=init, reset=keep_session, server_settings=settings)
+
+    # No reset between callers: the hot paths change no session state (no
+    # SET, LISTEN or advisory lock; every call is one autocommitted statement).
+    async def connect() -> Any:
+        conn = await asyncpg.connect(dsn, server_settings=settings)
+        await init(conn)
+        return conn
+
+    connections = Connections(connect, size=size)
+    await connections.open()
+    return connections
 
 
 class AsyncReads:

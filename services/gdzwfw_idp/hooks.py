@@ -101,6 +101,10 @@ def principal_of(account: Account | Row | PrincipalAccount, session: dict[str, A
 
 
 class IdpHooks:
+    # Read on the loop, except a handler's login (asession_principal says so).
+    logins_on_loop = True
+    claims_on_loop = True
+
     def __init__(self, public_url: str) -> None:
         self.public_url = public_url
 

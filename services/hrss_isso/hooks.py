@@ -60,6 +60,11 @@ def _personal_login_outdated(db: Session, session: dict[str, Any]) -> bool:
 
 
 class IssoHooks:
+    # A unit's login and claims are the unit, the person acting and their
+    # binding (and whether the upstream login was ended): read on the general path only.
+    logins_on_loop = False
+    claims_on_loop = False
+
     def __init__(self, *, issuer: str, upstream: RelyingParty, tokens: TokenSource) -> None:
         self.issuer = issuer
         # For single logout: a federated login is ended at gdzwfw_idp too.

@@ -44,12 +44,20 @@ def test_a_code_redeemed_twice_fails_and_revokes_the_first_tokens(idp: Idp) -> N
 
 
 def test_a_code_redeemed_20_times_at_once_succeeds_exactly_once(idp: Idp) -> None:
+    from prometheus_client import REGISTRY
+
+    def issued() -> float:
+        return REGISTRY.get_sample_value("oauth_tokens_issued_total", {"grant_type": "authorization_code"}) or 0.0
+
     pkce = Pkce.new()
     code = idp.code_for("demo_l2", pkce)
+    before = issued()
     with concurrent.futures.ThreadPoolExecutor(max_workers=20) as pool:
         responses = list(pool.map(lambda _: idp.redeem(code, pkce, client=idp.new_browser()), range(20)))
     statuses = sorted(r.status_code for r in responses)
     assert statuses.count(200) == 1, statuses
+    # Counted once: a redemption that lost the code's claim issued nothing.
+    assert issued() - before == 1
     assert all(r.json()["error"] == "invalid_grant" for r in responses if r.status_code != 200)
     winner = next(r for r in responses if r.status_code == 200).json()["access_token"]
     # Every losing redemption is a replay: the winner's tokens are revoked.

@@ -13,6 +13,13 @@ __all__ = ["ProviderHooks"]
 
 
 class ProviderHooks(Protocol):
+    # Whether ``asession_principal`` / ``aprofile_claims`` can answer on the
+    # event loop at all. False: they would only raise NotPrefetched, so the
+    # hot paths send a login's requests (a code's redemption) to the general
+    # path before reading anything for them, instead of reading twice.
+    logins_on_loop: bool
+    claims_on_loop: bool
+
     def session_principal(self, db: Session, session: dict[str, Any]) -> Principal | None:
         """The principal logged in with this browser session, or None."""
 

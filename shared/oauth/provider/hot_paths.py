@@ -32,6 +32,7 @@ from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from starlette.concurrency import run_in_threadpool
 
 from shared.clock import Clock
+from shared.metrics import TOKENS_ISSUED, labelled
 from shared.oauth.adapter import AuthlibResponse, StarletteOAuth2Request
 from shared.oauth.provider.async_store import AsyncpgStore, AsyncProviderStore, ThreadedStore
 from shared.oauth.provider.errors import NotPrefetched
@@ -67,6 +68,7 @@ class PrefetchedStore:
         self.profiles = profiles or {}
         self.pending: list[dict[str, Any]] = []
         self.pending_codes: list[dict[str, Any]] = []
+        self.issued: list[str] = []  # the grant type of each token in ``pending``
         # Codes the grant claimed: claimed for real with the token rows (claim_code_and_insert).
         self.claimed: list[int] = []
 
@@ -88,6 +90,14 @@ class PrefetchedStore:
 
     def save_token(self, **fields: Any) -> None:
         self.pending.append(token_values(now=self.clock.now(), **fields))
+
+    def count_issued(self, grant_type: str) -> None:
+        self.issued.append(grant_type)
+
+    def count_written(self) -> None:
+        """``oauth_tokens_issued_total`` for the tokens in ``pending``, once they are written."""
+        for grant_type in self.issued:
+            labelled(TOKENS_ISSUED, grant_type).inc()
 
     def save_code(self, **fields: Any) -> None:
         self.pending_codes.append(code_values(now=self.clock.now(), **fields))
@@ -170,6 +180,7 @@ class HotPaths:
         if response.status_code < 400:
             for values in prefetched.pending:
                 await self.store.insert_token(values)
+            prefetched.count_written()
         return response
 
     async def _code_grant(self, req: StarletteOAuth2Request) -> AuthlibResponse | None:
@@ -179,6 +190,8 @@ class HotPaths:
         already used (its replay revokes, a write the general path makes), a
         subject the service's hook reads only there, a signing key not in the
         cache, or a claim lost to a concurrent redemption."""
+        if not self.config.hooks.claims_on_loop:
+            return None
         clients = await self._clients(req)
         code = req.form.get("code")
         codes: dict[tuple[str, str], AuthorizationCode | None] = {}
@@ -209,6 +222,7 @@ class HotPaths:
         (code_id,) = prefetched.claimed
         if not await self.store.claim_code_and_insert(code_id, self.config.clock.now(), prefetched.pending):
             return None
+        prefetched.count_written()
         return response
 
     async def introspect(self, req: StarletteOAuth2Request) -> AuthlibResponse:
@@ -245,6 +259,8 @@ class HotPaths:
         data = req.payload.data
         if "request" in data or "request_uri" in data:
             return None
+        if not self.config.hooks.logins_on_loop and self.config.hooks.holds_login(req.session):
+            return None
         try:
             # The login and the request's rows are independent reads: together.
             principal, prefetched = await asyncio.gather(self._session_principal(req), self._prefetched_for_authorization(req))
@@ -257,8 +273,15 @@ class HotPaths:
             decided = self.provider.decide(server, req, principal, resumed=resumed)
         except NotPrefetched:
             return None
-        for values in prefetched.pending_codes:
-            await self.store.insert_code(values)
+        writes = [self.store.insert_code(values) for values in prefetched.pending_codes]
+        if resumed is not None and isinstance(decided, Decision) and decided.kind == "done":
+            # The code and the end of the login's interaction are independent
+            # writes (two keys, two connections): together, one round trip.
+            await asyncio.gather(*writes, self.provider.interactions.afinish(resumed.id))
+            decided.finished = True
+        else:
+            for write in writes:
+                await write
         return decided
 
     async def _session_principal(self, req: StarletteOAuth2Request) -> Principal | None:

@@ -21,7 +21,6 @@ from shared.clock import Clock
 from shared.db import Database
 from shared.db_async import AsyncReads
 from shared.kvstore import KeyValueStore
-from shared.metrics import TOKENS_ISSUED, labelled
 from shared.oauth.adapter import AuthlibResponse, StarletteAuthorizationServer, StarletteOAuth2Request
 from shared.oauth.provider.client_assertions import PRIVATE_KEY_JWT, PrivateKeyJwt
 from shared.oauth.provider.client_keys import CLIENT_SIGNING_ALGORITHMS, ClientKeys
@@ -270,8 +269,10 @@ class BoundProvider:
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         user: Principal | None = request.user
         old: Token | None = request.refresh_token
-        # Authlib calls save_token only for a token it grants, on both paths (hot and general).
-        labelled(TOKENS_ISSUED, request.payload.grant_type or "unknown").inc()
+        # Counted by the store once the row is written: a grant the hot path
+        # gives up after this (a claim lost to a concurrent redemption) is
+        # granted again on the general path, and counted there only.
+        self.store.count_issued(request.payload.grant_type or "unknown")
         code = request.authorization_code
         self.store.save_token(
             access_token=token["access_token"],
@@ -610,7 +611,7 @@ class Provider:
                 return Login(interaction=interaction, url=step_up)
             upgrade = self.config.hooks.upgrade_url(principal, required.acr, interaction.id)
             return Unmet(interaction=interaction, principal=principal, required=required, upgrade_url=upgrade)
-        if resumed is not None:
+        if resumed is not None and not decided.finished:
             await self.interactions.afinish(resumed.id)
         log.info("authorization code issued", extra={"fields": {"client_id": grant.client.client_id, "acr": principal.acr}})
         return Respond(decided.response)

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shared.clock import Clock, as_utc
+from shared.metrics import TOKENS_ISSUED, count_on_commit, labelled
 from shared.oauth.provider.models import AuthorizationCode, Client, Principal, Token
 from shared.oauth.provider.tables import ProviderTables
 from shared.randomness import hash_secret
@@ -315,6 +316,10 @@ class ProviderStore:
     def save_token(self, **fields: Any) -> None:
         """A new token row; ``fields`` as :func:`token_values` takes them."""
         self.s.execute(self.q.insert_token, token_values(now=self.clock.now(), **fields))
+
+    def count_issued(self, grant_type: str) -> None:
+        """``oauth_tokens_issued_total``, once the token's transaction has committed."""
+        count_on_commit(self.s, labelled(TOKENS_ISSUED, grant_type).inc)
 
     def _token_from_row(self, row: Any, kind: str) -> Token:
         return token_from_row(row, kind, now=self.clock.now())
