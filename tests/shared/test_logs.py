@@ -1,5 +1,6 @@
 """An unhandled error is logged with its request id and its traceback, in
-text and in JSON lines."""
+text and in JSON lines; access lines are one per request, written a moment
+later together, never after a line that followed them."""
 
 from __future__ import annotations
 
@@ -122,3 +123,121 @@ def test_the_access_line_follows_the_access_loggers_level(failing_client: TestCl
     finally:
         access.setLevel(level)
     assert out.getvalue() == ""
+
+
+@pytest.fixture
+def configured_root() -> Iterator[None]:
+    """The root logger as a service configures it, restored afterwards."""
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level, logging.logThreads, logging.logProcesses, logging.logMultiprocessing)
+    access_level = logging.getLogger("access").level
+    try:
+        yield
+    finally:
+        root.handlers[:], root.level = saved[0], saved[1]
+        logging.logThreads, logging.logProcesses, logging.logMultiprocessing = saved[2:]
+        logging.getLogger("access").setLevel(access_level)
+
+
+def _service_logging(out: io.StringIO, *, json_lines: bool = True, max_delay: float = 60.0, max_bytes: int = 64 * 1024):
+    from shared.web.logs import AccessBatchingHandler, configure_logging
+
+    configure_logging("logs", json_lines=json_lines)
+    handler = logging.getLogger().handlers[0]
+    assert isinstance(handler, AccessBatchingHandler)
+    handler.setStream(out)
+    handler.max_delay, handler.max_bytes = max_delay, max_bytes
+    return handler
+
+
+def test_access_lines_are_written_together_and_a_warning_is_never_held_back(configured_root) -> None:
+    """The access lines of a moment are one write; any other line is
+    written at once, after the access lines before it (the log's order)."""
+    import time
+
+    from shared.web.logs import access_log
+
+    out = io.StringIO()
+    _service_logging(out)
+    for path in ("/token", "/introspect"):
+        access_log("POST", path, 200, time.perf_counter())
+    assert out.getvalue() == ""  # held, for a moment
+    logging.getLogger("provider").warning("signing key missing")
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(line["logger"], line.get("path") or line["msg"]) for line in lines] == [
+        ("access", "/token"),
+        ("access", "/introspect"),
+        ("provider", "signing key missing"),
+    ]
+    assert all(line["service"] == "logs" and line["level"] in ("INFO", "WARNING") for line in lines)
+
+
+def test_held_access_lines_are_written_after_a_short_delay_when_full_and_at_exit(configured_root) -> None:
+    import time
+
+    from shared.web.logs import access_log
+
+    out = io.StringIO()
+    handler = _service_logging(out, max_delay=0.05)
+    access_log("GET", "/a", 200, time.perf_counter())
+    deadline = time.monotonic() + 5
+    while "/a" not in out.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert "/a" in out.getvalue()
+    # Full: written at once.
+    handler.max_delay, handler.max_bytes = 60.0, 1
+    access_log("GET", "/b", 200, time.perf_counter())
+    assert "/b" in out.getvalue()
+    # At exit, logging's shutdown flushes every handler.
+    handler.max_bytes = 64 * 1024
+    access_log("GET", "/c", 200, time.perf_counter())
+    assert "/c" not in out.getvalue()
+    handler.flush()
+    assert [json.loads(line)["path"] for line in out.getvalue().splitlines()] == ["/a", "/b", "/c"]
+
+
+@pytest.mark.parametrize("json_lines", [True, False])
+def test_an_access_line_reads_the_same_with_or_without_a_handler_of_its_own(configured_root, json_lines: bool) -> None:
+    """Straight to the service's handler, or through logging when a handler
+    or filter was added to the access logger: the same line either way."""
+    import time
+
+    from shared.web.logs import access_log, request_id_var
+
+    out = io.StringIO()
+    _service_logging(out, json_lines=json_lines, max_bytes=1)
+    token = request_id_var.set("rid-same-1")
+    try:
+        access_log("POST", "/token", 201, time.perf_counter() - 0.002)
+        direct = out.getvalue()
+        out.seek(0), out.truncate()
+        access = logging.getLogger("access")
+        access.addFilter(lambda record: True)
+        try:
+            access_log("POST", "/token", 201, time.perf_counter() - 0.002)
+        finally:
+            access.filters.clear()
+        through_logging = out.getvalue()
+    finally:
+        request_id_var.reset(token)
+    if json_lines:
+        first, second = json.loads(direct), json.loads(through_logging)
+        for line in (first, second):
+            del line["ts"], line["ms"]
+        assert (
+            first
+            == second
+            == {
+                "level": "INFO",
+                "service": "logs",
+                "logger": "access",
+                "request_id": "rid-same-1",
+                "msg": "request",
+                "method": "POST",
+                "path": "/token",
+                "status": 201,
+            }
+        )
+    else:
+        strip_ms = lambda text: text.rsplit(" ms=", 1)[0]  # noqa: E731
+        assert strip_ms(direct) == strip_ms(through_logging) == "INFO  [rid-same-1] access: request method=POST path=/token status=201"
