@@ -5,9 +5,10 @@ more CPU on the hand-off, the session and statement execution than on its
 own work (``make bench-peer --profile``, ``make bench-chain --profile``).
 The hot paths' queries therefore run here on an asynchronous connection:
 
-* PostgreSQL: asyncpg's pool (per query about a third of psycopg's
+* PostgreSQL: asyncpg connections (per query about a third of psycopg's
   asynchronous connections and a tenth of SQLAlchemy's asyncio extension in
-  a micro-benchmark here). SQL text is compiled once, with SQLAlchemy's
+  a micro-benchmark here), handed out by :mod:`shared.asyncpg_connections`
+  rather than asyncpg's pool, whose per-call bookkeeping cost as much again. SQL text is compiled once, with SQLAlchemy's
   asyncpg dialect, from the same SQLAlchemy statements the synchronous code
   uses, so the schema keeps one definition; asyncpg prepares and caches it.
 * Anything else (SQLite in development and tests): the synchronous engine
