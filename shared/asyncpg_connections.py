@@ -15,7 +15,8 @@ What is kept of a pool's guarantees:
   that waits for the first one put back (first come, first served);
 * a connection whose call failed for any reason but an error PostgreSQL
   reported (the connection lost, the call cancelled mid-statement) is
-  closed and not reused; the next caller opens a new one;
+  closed and not reused, and one that was ended while idle is skipped; the
+  place goes to the first caller waiting, who opens a new one;
 * a caller cancelled while it waits takes nothing with it.
 """
 
@@ -27,6 +28,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 __all__ = ["Connections"]
+
+# Handed to a waiter instead of a connection: a place is reserved for it, to open one in.
+_OPEN = object()
 
 
 class Connections:
@@ -59,6 +63,10 @@ class Connections:
         conn = await self._acquire()
         try:
             result = await getattr(conn, method)(sql, *args)
+        except asyncpg.QueryCanceledError:
+            # The server's statement_timeout: the statement ended, the connection is idle and sound.
+            self._release(conn)
+            raise
         except (asyncpg.OperatorInterventionError, asyncpg.PostgresConnectionError):
             # The server ending the session (an administrator, a shutdown).
             self._discard(conn)
@@ -77,30 +85,43 @@ class Connections:
     async def _acquire(self) -> Any:
         if self._closed:
             raise RuntimeError("these connections are closed")
-        if self._idle:
-            return self._idle.pop()  # the most recently used: warm, and the others may idle
+        while self._idle:
+            conn = self._idle.pop()  # the most recently used: warm, and the others may idle
+            if not conn.is_closed():
+                return conn
+            # Ended while idle (the server restarted, an idle timeout): its place is free.
+            conn.terminate()
+            self._opened -= 1
         if self._opened < self._size:
             self._opened += 1
-            try:
-                return await self._connect()
-            except BaseException:
-                self._opened -= 1
-                self._wake_one_to_open()
-                raise
+            return await self._open_reserved()
         waiter = asyncio.get_running_loop().create_future()
         self._waiting.append(waiter)
         try:
             handed = await waiter
         except asyncio.CancelledError:
-            # Handed a connection (or a free slot) in the same moment as
+            # Handed a connection (or a place) in the same moment as
             # cancelled: give it on to the next caller.
             if waiter.done() and not waiter.cancelled():
-                if waiter.result() is not None:
-                    self._release(waiter.result())
-                else:
-                    self._wake_one_to_open()
+                self._give_back(waiter.result())
             raise
-        return handed if handed is not None else await self._acquire()
+        return await self._open_reserved() if handed is _OPEN else handed
+
+    async def _open_reserved(self) -> Any:
+        """A new connection in a place already counted in ``_opened``."""
+        try:
+            return await self._connect()
+        except BaseException:
+            self._opened -= 1
+            self._offer_place()
+            raise
+
+    def _give_back(self, handed: Any) -> None:
+        if handed is _OPEN:
+            self._opened -= 1
+            self._offer_place()
+        else:
+            self._release(handed)
 
     def _next_waiter(self) -> asyncio.Future | None:
         while self._waiting:
@@ -122,18 +143,27 @@ class Connections:
     def _discard(self, conn: Any) -> None:
         conn.terminate()
         self._opened -= 1
-        self._wake_one_to_open()
+        self._offer_place()
 
-    def _wake_one_to_open(self) -> None:
-        """A slot came free: the first waiter opens a connection of its own (None)."""
+    def _offer_place(self) -> None:
+        """A place came free: reserved for the first waiter, which opens a
+        connection in it (a caller arriving meanwhile does not take it)."""
+        if self._closed:
+            return
         waiter = self._next_waiter()
         if waiter is not None:
-            waiter.set_result(None)
+            self._opened += 1
+            waiter.set_result(_OPEN)
 
     async def close(self) -> None:
+        """Idle connections are closed now, those in use when their calls end;
+        callers still waiting are told the connections are closed."""
         self._closed = True
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_exception(RuntimeError("these connections are closed"))
         while self._idle:
             conn = self._idle.pop()
             self._opened -= 1
             await conn.close()
-        # Connections in use are closed as their calls end (_release).

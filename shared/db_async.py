@@ -77,7 +77,11 @@ async def create_asyncpg_pool(db: Database, *, size: int, durable: bool = True) 
     # SET, LISTEN or advisory lock; every call is one autocommitted statement).
     async def connect() -> Any:
         conn = await asyncpg.connect(dsn, server_settings=settings)
-        await init(conn)
+        try:
+            await init(conn)
+        except BaseException:
+            conn.terminate()
+            raise
         return conn
 
     connections = Connections(connect, size=size)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import os
 import re
 import secrets
 import threading
 import time
+import weakref
 from collections.abc import Callable
 
 import orjson
@@ -91,7 +93,7 @@ class AccessBatchingHandler(logging.StreamHandler):
     or file and its flush (timed inside the server under load: 29 µs per
     line with the write, 25 µs batched). Like
     nginx's ``access_log … buffer= flush=``, access lines are kept until
-    ``max_bytes`` have gathered or ``max_delay`` seconds have passed, then
+    ``max_chars`` characters have gathered or ``max_delay`` seconds have passed, then
     written in one call. Every other line (any logger but ``access``, any
     level above INFO) is written at once, after the access lines before it,
     so the log keeps its order and a warning is never held back. At exit
@@ -102,10 +104,16 @@ class AccessBatchingHandler(logging.StreamHandler):
     its target one at a time, which writes and flushes each again.
     """
 
-    def __init__(self, stream=None, *, max_delay: float = 0.25, max_bytes: int = 64 * 1024) -> None:
+    def __init__(self, stream=None, *, max_delay: float = 0.25, max_chars: int = 64 * 1024) -> None:
         super().__init__(stream)
         self.max_delay = max_delay
-        self.max_bytes = max_bytes
+        self.max_chars = max_chars
+        self._after_fork()
+        _batching_handlers.add(self)
+
+    def _after_fork(self) -> None:
+        """A new process starts with nothing held and no flushing thread (a
+        forked child's copies of the parent's lines are the parent's to write)."""
         self._pending: list[str] = []
         self._size = 0
         self._wake = threading.Event()
@@ -130,7 +138,7 @@ class AccessBatchingHandler(logging.StreamHandler):
     def _add(self, line: str, *, batched: bool) -> None:
         self._pending.append(line)
         self._size += len(line)
-        if not batched or self._size >= self.max_bytes:
+        if not batched or self._size >= self.max_chars:
             self._write_pending()
         elif not self._wake.is_set():
             self._wake.set()
@@ -160,6 +168,11 @@ class AccessBatchingHandler(logging.StreamHandler):
             with self.lock:
                 self._wake.clear()  # lines added from here on wake the next round
                 self._write_pending()
+
+
+_batching_handlers: weakref.WeakSet[AccessBatchingHandler] = weakref.WeakSet()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: [handler._after_fork() for handler in list(_batching_handlers)])
 
 
 def configure_logging(service: str, *, level: str = "INFO", json_lines: bool = True) -> None:
@@ -232,7 +245,8 @@ def _direct_handler() -> AccessBatchingHandler | None:
     handler = root.handlers[0]
     if type(handler) is not AccessBatchingHandler or handler.filters or handler.level > logging.INFO:
         return None
-    return handler if isinstance(handler.formatter, (JsonFormatter, TextFormatter)) else None
+    # Exactly ours: a subclass may format its records otherwise than ``line``.
+    return handler if type(handler.formatter) in (JsonFormatter, TextFormatter) else None
 
 
 def route_template(scope: Scope) -> str:

@@ -1,7 +1,9 @@
 """The ISSO's code redemption goes to the general path before anything is
 read for it (its claims need the unit, the person and the binding, which
 only the general path reads): its code row is read once, not first on the
-hot path and again on the general one."""
+hot path and again on the general one. (Telling on SQLite, where the hot
+path's read goes through the same engine as the general path's; on
+PostgreSQL it would go through asyncpg, which this listener does not see.)"""
 
 from __future__ import annotations
 

@@ -155,6 +155,64 @@ def test_a_failed_open_frees_its_place() -> None:
     assert run(scenario) == [2]
 
 
+def test_a_connection_ended_while_idle_is_not_handed_out() -> None:
+    """After a database restart the idle connections are closed: the next
+    caller gets a new connection, not a failed call."""
+
+    async def scenario() -> list:
+        opener = Opener()
+        connections = Connections(opener, size=2)
+        await connections.open()
+        opener.opened[0].closed = True  # the server went away meanwhile
+        call = asyncio.create_task(connections.fetch("SELECT 1"))
+        await settle()
+        opener.opened[-1].calls[0].set_result(["fresh"])
+        return [await call, len(opener.opened), opener.opened[-1].number]
+
+    assert run(scenario) == [["fresh"], 2, 2]
+
+
+def test_a_freed_place_goes_to_the_first_caller_waiting_not_to_a_newcomer() -> None:
+    async def scenario() -> list:
+        opener = Opener()
+        connections = Connections(opener, size=1)
+        broken = asyncio.create_task(connections.fetch("SELECT 1"))
+        await settle()
+        first = asyncio.create_task(connections.fetch("SELECT 2"))
+        await settle()
+        opener.opened[0].calls[0].set_exception(ConnectionResetError("gone"))
+        newcomer = asyncio.create_task(connections.fetch("SELECT 3"))
+        await settle()
+        # The first in line opened the new connection; the newcomer waits behind it.
+        second = opener.opened[1]
+        second.calls[0].set_result(["first"])
+        await settle()
+        second.calls[1].set_result(["newcomer"])
+        with pytest.raises(ConnectionResetError):
+            await broken
+        return [await first, await newcomer, len(opener.opened)]
+
+    assert run(scenario) == [["first"], ["newcomer"], 2]
+
+
+def test_closing_tells_the_callers_waiting_and_closes_the_rest_as_their_calls_end() -> None:
+    async def scenario() -> list:
+        opener = Opener()
+        connections = Connections(opener, size=1)
+        busy = asyncio.create_task(connections.fetch("SELECT 1"))
+        await settle()
+        waiting = [asyncio.create_task(connections.fetch("SELECT 2")) for _ in range(2)]
+        await settle()
+        await connections.close()
+        opener.opened[0].calls[0].set_result(["done"])
+        outcomes = await asyncio.gather(*waiting, return_exceptions=True)
+        with pytest.raises(RuntimeError):
+            await connections.fetch("SELECT 3")
+        return [await busy, [type(outcome).__name__ for outcome in outcomes], opener.opened[0].closed]
+
+    assert run(scenario) == [["done"], ["RuntimeError", "RuntimeError"], True]
+
+
 postgres = pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="needs TEST_DATABASE_URL")
 
 
@@ -181,10 +239,13 @@ def test_on_postgresql_an_error_the_server_reports_keeps_the_connection_and_a_lo
                 killer = await asyncpg.connect(_dsn())
                 await killer.execute("SELECT pg_terminate_backend($1)", pid[0])
                 await killer.close()
-            # The next call on it fails (how depends on when asyncpg notices) ...
-            with pytest.raises(Exception):  # noqa: B017 (asyncpg's own error, or the server's FATAL)
-                await connections.fetch("SELECT 1")
-            # ... and the one after runs on a new connection.
+            # Once asyncpg has seen the connection end (the socket's end,
+            # read by the loop), it is not handed out again: the next call
+            # runs on a new connection instead of failing.
+            for _ in range(100):
+                if connections._idle[0].is_closed():
+                    break
+                await asyncio.sleep(0.01)
             fresh = await connections.fetchrow("SELECT pg_backend_pid()")
             return [same[0] == pid[0], fresh[0] != pid[0], await connections.execute("SELECT 1")]
         finally:

@@ -139,14 +139,14 @@ def configured_root() -> Iterator[None]:
         logging.getLogger("access").setLevel(access_level)
 
 
-def _service_logging(out: io.StringIO, *, json_lines: bool = True, max_delay: float = 60.0, max_bytes: int = 64 * 1024):
+def _service_logging(out: io.StringIO, *, json_lines: bool = True, max_delay: float = 60.0, max_chars: int = 64 * 1024):
     from shared.web.logs import AccessBatchingHandler, configure_logging
 
     configure_logging("logs", json_lines=json_lines)
     handler = logging.getLogger().handlers[0]
     assert isinstance(handler, AccessBatchingHandler)
     handler.setStream(out)
-    handler.max_delay, handler.max_bytes = max_delay, max_bytes
+    handler.max_delay, handler.max_chars = max_delay, max_chars
     return handler
 
 
@@ -185,11 +185,11 @@ def test_held_access_lines_are_written_after_a_short_delay_when_full_and_at_exit
         time.sleep(0.01)
     assert "/a" in out.getvalue()
     # Full: written at once.
-    handler.max_delay, handler.max_bytes = 60.0, 1
+    handler.max_delay, handler.max_chars = 60.0, 1
     access_log("GET", "/b", 200, time.perf_counter())
     assert "/b" in out.getvalue()
     # At exit, logging's shutdown flushes every handler.
-    handler.max_bytes = 64 * 1024
+    handler.max_chars = 64 * 1024
     access_log("GET", "/c", 200, time.perf_counter())
     assert "/c" not in out.getvalue()
     handler.flush()
@@ -205,7 +205,7 @@ def test_an_access_line_reads_the_same_with_or_without_a_handler_of_its_own(conf
     from shared.web.logs import access_log, request_id_var
 
     out = io.StringIO()
-    _service_logging(out, json_lines=json_lines, max_bytes=1)
+    _service_logging(out, json_lines=json_lines, max_chars=1)
     token = request_id_var.set("rid-same-1")
     try:
         access_log("POST", "/token", 201, time.perf_counter() - 0.002)
@@ -241,3 +241,24 @@ def test_an_access_line_reads_the_same_with_or_without_a_handler_of_its_own(conf
     else:
         strip_ms = lambda text: text.rsplit(" ms=", 1)[0]  # noqa: E731
         assert strip_ms(direct) == strip_ms(through_logging) == "INFO  [rid-same-1] access: request method=POST path=/token status=201"
+
+
+def test_a_forked_process_starts_with_no_access_lines_held(configured_root) -> None:
+    """The parent writes the lines it held; a forked child must not write them again."""
+    import os
+    import time
+
+    from shared.web.logs import access_log
+
+    out = io.StringIO()
+    handler = _service_logging(out)
+    access_log("GET", "/held", 200, time.perf_counter())
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        os.write(write, b"%d" % len(handler._pending))
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read, 16) == b"0"
+    handler.flush()
+    assert '"/held"' in out.getvalue()

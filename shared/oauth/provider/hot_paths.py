@@ -273,15 +273,8 @@ class HotPaths:
             decided = self.provider.decide(server, req, principal, resumed=resumed)
         except NotPrefetched:
             return None
-        writes = [self.store.insert_code(values) for values in prefetched.pending_codes]
-        if resumed is not None and isinstance(decided, Decision) and decided.kind == "done":
-            # The code and the end of the login's interaction are independent
-            # writes (two keys, two connections): together, one round trip.
-            await asyncio.gather(*writes, self.provider.interactions.afinish(resumed.id))
-            decided.finished = True
-        else:
-            for write in writes:
-                await write
+        for values in prefetched.pending_codes:
+            await self.store.insert_code(values)
         return decided
 
     async def _session_principal(self, req: StarletteOAuth2Request) -> Principal | None:

@@ -61,5 +61,3 @@ class Decision:
     principal: Principal | None
     required: TrustLevel | None = None
     response: AuthlibResponse | None = None
-    # A resumed interaction already finished by whoever decided (with the code's write).
-    finished: bool = False

@@ -611,7 +611,7 @@ class Provider:
                 return Login(interaction=interaction, url=step_up)
             upgrade = self.config.hooks.upgrade_url(principal, required.acr, interaction.id)
             return Unmet(interaction=interaction, principal=principal, required=required, upgrade_url=upgrade)
-        if resumed is not None and not decided.finished:
+        if resumed is not None:
             await self.interactions.afinish(resumed.id)
         log.info("authorization code issued", extra={"fields": {"client_id": grant.client.client_id, "acr": principal.acr}})
         return Respond(decided.response)
