@@ -441,22 +441,22 @@ class RedisKeyValueStore:
         return self.counts([key])[0]
 
     def counts(self, keys: Sequence[str]) -> list[int]:
-        pipe = self._r.pipeline(transaction=False)
-        for key in keys:
-            pipe.hmget(self._k(key), "c", "exp")
+        pipe = self._counts_pipeline(self._r, keys)
         with self._reachable():
-            found = pipe.execute()
-        return self._live_counts(found)
+            return self._live_counts(pipe.execute())
 
     async def acounts(self, keys: Sequence[str]) -> list[int]:
         if not self._on_loop():
             return await run_in_threadpool(self.counts, keys)
-        pipe = self._async.pipeline(transaction=False)
+        pipe = self._counts_pipeline(self._async, keys)
+        with self._reachable():
+            return self._live_counts(await pipe.execute())
+
+    def _counts_pipeline(self, client: Any, keys: Sequence[str]) -> Any:
+        pipe = client.pipeline(transaction=False)
         for key in keys:
             pipe.hmget(self._k(key), "c", "exp")
-        with self._reachable():
-            found = await pipe.execute()
-        return self._live_counts(found)
+        return pipe
 
     def _live_counts(self, found: Sequence[Sequence[bytes | None]]) -> list[int]:
         return [0 if (raw := self._live(*fields)) is None else int(raw) for fields in found]

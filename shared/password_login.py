@@ -140,13 +140,16 @@ class PasswordLogin:
     def __init__(
         self,
         *,
-        lookup: Lookup,
         model: Any,
         passwords: PasswordService,
         per_account: Limiter,
         per_address: Limiter | None = None,
+        lookup: Lookup | None = None,
         alookup: ALookup | None = None,
     ) -> None:
+        # One of the two: ``lookup`` for authenticate (in a thread), ``alookup`` for aauthenticate.
+        if lookup is None and alookup is None:
+            raise TypeError("a password login needs lookup or alookup")
         self.lookup = lookup
         self.alookup = alookup
         self.model = model  # the mapped account class (``id``, ``password_hash``): rehashed after login
@@ -177,6 +180,8 @@ class PasswordLogin:
         failures, *from_address = counted(self._checks(login_name, address))
         if (refused := self._refused(failures, from_address)) is not None:
             return refused
+        if self.lookup is None:
+            raise TypeError("this login reads its accounts on the event loop only: use aauthenticate")
         with db.session(autocommit=True) as s:  # one read
             found = self.lookup(s, login_name)
         return self._settle(db, found, failures, login_name, password, address, second_factor, admit)
@@ -196,7 +201,9 @@ class PasswordLogin:
         worker thread; on PostgreSQL a thread's statement cost several times
         an asyncpg call on the loop (make bench-peer's login flow)."""
         login_name = (login_name or "").strip()
-        if self.alookup is None or not login_name or not password:
+        if not login_name or not password:
+            return Missing()
+        if self.alookup is None:
             given = {"login_name": login_name, "password": password, "address": address, "admit": admit}
             return await run_in_threadpool(lambda: self.authenticate(db, **given))
         # The account is read even when the counters refuse: a read, which

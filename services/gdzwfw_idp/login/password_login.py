@@ -6,10 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
-
 from services.gdzwfw_idp import messages as msg
-from services.gdzwfw_idp.accounts import LoginAccount, alogin_account, find_by_login_name
+from services.gdzwfw_idp.accounts import LoginAccount, alogin_account
 from services.gdzwfw_idp.models import Account
 from shared.db import Database
 from shared.db_async import AsyncReads
@@ -17,7 +15,7 @@ from shared.password_login import Credentials, Disabled, Locked, LoggedIn, Missi
 from shared.passwords import PasswordService
 from shared.ratelimit import Limiter
 
-__all__ = ["LoginResult", "login_service", "account_credentials", "password_login"]
+__all__ = ["LoginResult", "login_service", "password_login"]
 
 
 @dataclass
@@ -27,22 +25,13 @@ class LoginResult:
     error: str | None = None
 
 
-def account_credentials(db: Session, login_name: str) -> Credentials | None:
-    account = find_by_login_name(db, login_name=login_name)
-    if account is None:
-        return None
-    db.expunge(account)  # handed back to the route after the transaction
-    return Credentials(account.id, account.password_hash, account.status == "active", account=account)
-
-
 def login_service(*, passwords: PasswordService, per_account: Limiter, per_address: Limiter, reads: AsyncReads) -> PasswordLogin:
     async def alookup(login_name: str) -> Credentials | None:
         found = await alogin_account(reads, login_name=login_name)
         return None if found is None else Credentials(found.id, found.password_hash, found.status == "active", account=found)
 
-    return PasswordLogin(
-        lookup=account_credentials, alookup=alookup, model=Account, passwords=passwords, per_account=per_account, per_address=per_address
-    )
+    # The login form's route is async: the account is read on the loop (aauthenticate).
+    return PasswordLogin(alookup=alookup, model=Account, passwords=passwords, per_account=per_account, per_address=per_address)
 
 
 def _message(outcome: Outcome, *, personal_wanted: bool, hotline: str) -> str:
