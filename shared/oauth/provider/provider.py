@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -425,7 +426,8 @@ class Provider:
         self.request_objects = RequestObjects(issuer=config.issuer, clock=config.clock, keys=self.client_keys)
         # Client rows for a few seconds (see ClientCache for why that is safe).
         self.clients = ClientCache()
-        self._loop_server: StarletteAuthorizationServer | None = None
+        # One per thread that runs an event loop (see bind_on_loop).
+        self._loop_servers = threading.local()
         self.hot = HotPaths(self)
         self.outbox = LogoutOutbox(
             db=db,
@@ -501,11 +503,15 @@ class Provider:
         client-credentials grant itself. One server serves every hot-path
         request of this process: they run Authlib synchronously on the event
         loop, one after another and never across an ``await``, so binding
-        it to the current request's store cannot leak into another's. Never
-        used from worker threads (they bind their own with :meth:`bind`)."""
-        if self._loop_server is None:
-            self._loop_server = BoundProvider(self, None, None, store=store).server
-        return BoundProvider(self, None, None, store=store, server=self._loop_server)
+        it to the current request's store cannot leak into another's. One
+        server per thread: a process with several event loops (test clients,
+        each on a thread of its own) ran the grants of two loops on one
+        server at once, and a token was saved in the other request's store.
+        Worker threads bind their own with :meth:`bind`."""
+        server = getattr(self._loop_servers, "server", None)
+        if server is None:
+            server = self._loop_servers.server = BoundProvider(self, None, None, store=store).server
+        return BoundProvider(self, None, None, store=store, server=server)
 
     def url(self, path: str) -> str:
         return self.config.issuer + path
