@@ -230,13 +230,13 @@ def test_without_an_authority_key_the_licence_is_unavailable(make_idp, tmp_path)
 
 
 # -- 微信扫码 login ------------------------------------------------------------------------
-def licence_login(idp: Idp, pki, claims: dict, *, params: dict | None = None):
+def licence_login(idp: Idp, pki, claims: dict, *, params: dict | None = None, page_url: str = "/login?tab=legal&method=wechat"):
     browser = idp.new_browser()
     if params is not None:
         first = browser.get("/authorize", params=params, follow_redirects=False)
         page = browser.get(first.headers["location"] + "&tab=legal&method=wechat")
     else:
-        page = browser.get("/login?tab=legal&method=wechat")
+        page = browser.get(page_url)
     assert "请您使用 <strong>【微信】</strong> 扫码登录" in page.text
     sid = qr_sid(page.text)
     assert wallet(idp, assertion(idp, pki, sid, **claims), sid).status_code == 200
@@ -288,6 +288,14 @@ def test_licence_login_at_a_client_gives_l2(pki_idp: Idp, pki) -> None:
     # demo_l1 logged in with its licence: the verification really happened, so it is L2 now.
     assert claims["acr"] == "urn:gdzwfw:loa:L2" and claims["amr"] == ["swk"] and claims["uscc"] == L1["uscc"]
     assert account_row(pki_idp, login_name="demo_l1").trust_level == "L2"
+
+
+def test_a_login_page_for_an_ended_request_shows_a_qr_that_logs_in_to_the_account(pki_idp: Idp, pki) -> None:
+    # The page reads the request and makes its QR session at once: a QR made
+    # for a request that has ended is not the one shown (its login would end
+    # on 登录已超时), the one shown logs in to the unit's own account page.
+    browser, done = licence_login(pki_idp, pki, L1, page_url="/login?interaction=ended-long-ago&tab=legal&method=wechat")
+    assert done.status_code == 303 and done.headers["location"] == "/account"
 
 
 def test_licence_login_completion_needs_an_approved_session(pki_idp: Idp) -> None:

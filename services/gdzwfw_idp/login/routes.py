@@ -4,25 +4,27 @@
 网银证书 and CA证书, plus 经办人登录 (a natural person's account acting for a
 legal person it handles). 个人登录: 账号密码.
 
-The login page and ``POST /login`` are on the benchmark's path: they take
-only ``async`` dependencies and touch the session only to log in.
+The login page and ``POST /login`` are on the benchmark's path: plain routes
+(no dependency injection, :mod:`shared.web.plain_pages`) that touch the
+session only to log in.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from services.gdzwfw_idp.deps import AddressDep, FormDep, HandlerPerson, IdpDep, OwnerDep, browser_owner
+from services.gdzwfw_idp.deps import FormDep, HandlerPerson, IdpDep, OwnerDep, browser_owner, client_address, form_fields, get_idp
 from services.gdzwfw_idp.handlers.relations import act_for, units_handled_by
 from services.gdzwfw_idp.hooks import SESSION_ACCOUNT
 from services.gdzwfw_idp.login.password_login import password_login
 from services.gdzwfw_idp.login.sessions import after_login, start_login, switch_identity
 from services.gdzwfw_idp.parts import IdpParts
-from services.gdzwfw_idp.qr.codes import new_qr
+from services.gdzwfw_idp.qr.codes import QrView, new_qr
 from services.gdzwfw_idp.verification.certificate import service as certificate
 from services.gdzwfw_idp.verification.certificate.challenge import issue_challenge
 from services.gdzwfw_idp.verification.certificate.verifier import KINDS
@@ -31,6 +33,8 @@ from shared.metrics import record_login
 from shared.oauth.provider.interaction import Interaction
 from shared.trust import TrustLevel
 from shared.web.app import render
+from shared.web.deps import csrf_form
+from shared.web.plain_pages import plain_page
 
 __all__ = ["router"]
 
@@ -39,6 +43,11 @@ router = APIRouter(include_in_schema=False)
 TABS = {"personal": "个人登录", "legal": "法人登录"}
 LEGAL_METHODS = {"wechat": "微信扫码", "password": "账号密码", "bank": "网银证书", "ca": "CA证书"}
 PERSONAL_METHODS = {"password": "账号密码"}
+
+
+def _qr_login(interaction: str) -> dict[str, str]:
+    """What a 微信扫码 login's QR session carries: the login request it answers."""
+    return {"purpose": "login", "interaction": interaction}
 
 
 async def login_context(
@@ -51,8 +60,10 @@ async def login_context(
     error: str | None = None,
     login_name: str = "",
     handler: bool = False,
+    qr: QrView | None = None,
 ) -> dict[str, Any]:
-    """The login page; a QR code or a certificate challenge for those methods (``owner`` then names the browser)."""
+    """The login page; a QR code (``qr`` when already made for ``parked``) or
+    a certificate challenge for those methods (``owner`` then names the browser)."""
     interaction = parked.id if parked else ""
     ctx: dict[str, Any] = {
         "interaction": interaction,
@@ -66,7 +77,7 @@ async def login_context(
         "handler": handler,
     }
     if method == "wechat":
-        ctx["qr"] = await new_qr(idp, owner=owner, kind="licence", data={"purpose": "login", "interaction": interaction})
+        ctx["qr"] = qr or await new_qr(idp, owner=owner, kind="licence", data=_qr_login(interaction))
     elif method in KINDS:
         ctx["challenge"] = await issue_challenge(idp, owner=owner, purpose=f"{method}-login")
         ctx["cert_label"] = KINDS[method]
@@ -80,8 +91,21 @@ async def login_page_again(
 ) -> Response:
     """The login page once more, with why the attempt failed."""
     owner = await browser_owner(request, idp) if method != "password" else ""
-    parked = await idp.provider.interactions.aget(interaction) if interaction else None
-    ctx = await login_context(idp, owner=owner, method=method, parked=parked, **fields)
+    qr = None
+    if method == "wechat" and interaction:
+        # The interaction's read and the QR session's write are two round
+        # trips that need not wait for each other (法人登录 opens here). A QR
+        # naming an interaction that has ended would end its login on
+        # 登录已超时: then it is not shown, and login_context makes one for
+        # no interaction (the unused one expires unseen).
+        parked, qr = await asyncio.gather(
+            idp.provider.interactions.aget(interaction),
+            new_qr(idp, owner=owner, kind="licence", data=_qr_login(interaction)),
+        )
+        qr = qr if parked is not None else None
+    else:
+        parked = await idp.provider.interactions.aget(interaction) if interaction else None
+    ctx = await login_context(idp, owner=owner, method=method, parked=parked, qr=qr, **fields)
     return render(request, "login.html", ctx, status_code=status_code)
 
 
@@ -96,29 +120,35 @@ async def help_page(request: Request) -> Response:
     return render(request, "help.html", {})
 
 
-@router.get("/login")
-async def login_page(
-    request: Request,
-    idp: IdpDep,
-    interaction: str = "",
-    tab: str = "legal",
-    method: str = "",
-    login_name: str = "",
-    handler: str = "",
-) -> Response:
+# The login page and POST /login are plain routes (shared.web.plain_pages): every login passes both.
+@plain_page(router, "/login", methods=["GET"])
+async def login_page(request: Request) -> Response:
+    query = request.query_params
+    tab = query.get("tab", "legal")
     tab = tab if tab in TABS else "legal"
     methods = LEGAL_METHODS if tab == "legal" else PERSONAL_METHODS
+    handler = query.get("handler", "")
     # The seed's 法人登录 opens on 微信扫码 (「请您使用【微信】扫码登录」); 经办人登录 and 个人登录 are password forms.
     opening = "password" if tab != "legal" or handler == "1" else "wechat"
+    method = query.get("method", "")
     method = method if method in methods else opening
     as_handler = handler == "1" and method == "password"
     return await login_page_again(
-        request, idp, status_code=200, method=method, interaction=interaction, tab=tab, login_name=login_name[:40], handler=as_handler
+        request,
+        await get_idp(request),
+        status_code=200,
+        method=method,
+        interaction=query.get("interaction", ""),
+        tab=tab,
+        login_name=query.get("login_name", "")[:40],
+        handler=as_handler,
     )
 
 
-@router.post("/login")
-async def login_submit(request: Request, form: FormDep, address: AddressDep, idp: IdpDep) -> Response:
+@plain_page(router, "/login", methods=["POST"])
+async def login_submit(request: Request) -> Response:
+    form = await form_fields(await csrf_form(request))
+    idp, address = await get_idp(request), await client_address(request)
     interaction = form.get("interaction", "")
     tab = form.get("tab", "legal")
     tab = tab if tab in TABS else "legal"

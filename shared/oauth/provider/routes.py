@@ -21,8 +21,9 @@ from shared.oauth.adapter import machine_oauth2_request, read_oauth2_request
 from shared.oauth.provider.provider import ConfirmLogout, EndpointPaths, ErrorPage, Login, Provider, Respond, Unmet
 from shared.web.app import render
 from shared.web.csrf import verify_csrf_form
-from shared.web.deps import CsrfForm, from_state
+from shared.web.deps import CsrfForm, from_state, state
 from shared.web.fastlane import MachineRequest, MachineResponse, ServiceApp
+from shared.web.plain_pages import plain_page
 
 __all__ = ["router", "mount_provider", "outcome_response", "ProviderDep"]
 
@@ -80,8 +81,15 @@ def _interaction_expired(request: Request) -> Response:
     )
 
 
-@router.api_route(PATHS.authorization, methods=["GET", "POST"])
-async def authorize(request: Request, provider: ProviderDep) -> Response:
+# The authorization request and its resume are plain routes (shared.web.plain_pages):
+# every login passes both.
+def _provider(request: Request) -> Provider:
+    return state(request, "provider")
+
+
+@plain_page(router, PATHS.authorization, methods=["GET", "POST"])
+async def authorize(request: Request) -> Response:
+    provider = _provider(request)
     req = await read_oauth2_request(request)
     decided = await provider.hot.authorize(req)
     if decided is None:
@@ -89,9 +97,10 @@ async def authorize(request: Request, provider: ProviderDep) -> Response:
     return outcome_response(request, provider, await provider.conclude(req, decided, resumed=None))
 
 
-@router.get(PATHS.authorization + "/resume")
-async def resume(request: Request, provider: ProviderDep, interaction: str = "") -> Response:
-    parked = await provider.interactions.aget(interaction)
+@plain_page(router, PATHS.authorization + "/resume", methods=["GET"])
+async def resume(request: Request) -> Response:
+    provider = _provider(request)
+    parked = await provider.interactions.aget(request.query_params.get("interaction", ""))
     if parked is None:
         return _interaction_expired(request)
     req = await read_oauth2_request(request, params=parked.params)
