@@ -234,25 +234,33 @@ class FlowFigure:
     without_hash: float = 0.0
 
 
-def flow_medians(base_url: str, flow, count: int, *, hashing_seconds=None) -> FlowFigure:
-    """``count`` complete flows, each with a new cookie jar, one at a time.
-    ``hashing_seconds`` reads the server's running total of argon2id time:
-    read around each flow, it gives that flow's own hash, as the server timed
-    it (a hash timed in this process differs from the server's by a few ms
-    on a loaded machine)."""
-    totals, hashes = [], []
-    for _ in range(count):
+def flow_medians(ours_url: str, ours, node_url: str, node, count: int, *, hashing_seconds=None) -> tuple[FlowFigure, FlowFigure]:
+    """``count`` complete flows at each provider, each with a new cookie jar,
+    one at a time and alternated (ours, node, node, ours, ...): both see the
+    same moments of a shared machine, whose speed drifts by a fifth within a
+    minute here (two rounds run one provider after the other gave ratios of
+    0.94 and 1.15 in one run). ``hashing_seconds`` reads our server's running
+    total of argon2id time: read around each flow, it gives that flow's own
+    hash, as the server timed it (a hash timed in this process differs from
+    the server's by a few ms on a loaded machine)."""
+    totals: dict[str, list[float]] = {"ours": [], "node": []}
+    hashes: list[float] = []
+    for i in range(2 * count):
+        which = ("ours", "node")[(i + i // 2) % 2]
+        base_url, flow = (ours_url, ours) if which == "ours" else (node_url, node)
         with httpx.Client(base_url=base_url, timeout=30) as client:
-            before = hashing_seconds() if hashing_seconds else 0.0
+            before = hashing_seconds() if which == "ours" and hashing_seconds else 0.0
             started = time.perf_counter()
             flow(client)
-            totals.append((time.perf_counter() - started) * 1000)
-            hashes.append(((hashing_seconds() - before) if hashing_seconds else 0.0) * 1000)
-    return FlowFigure(
-        total=statistics.median(totals),
+            totals[which].append((time.perf_counter() - started) * 1000)
+            if which == "ours":
+                hashes.append(((hashing_seconds() - before) if hashing_seconds else 0.0) * 1000)
+    ours_figure = FlowFigure(
+        total=statistics.median(totals["ours"]),
         hashing=statistics.median(hashes),
-        without_hash=statistics.median(total - hashed for total, hashed in zip(totals, hashes, strict=True)),
+        without_hash=statistics.median(total - hashed for total, hashed in zip(totals["ours"], hashes, strict=True)),
     )
+    return ours_figure, FlowFigure(total=statistics.median(totals["node"]))
 
 
 def verify_seconds(metrics_url: str) -> float:
@@ -318,12 +326,13 @@ def main(argv: list[str] | None = None) -> int:
         # The login flows first, on a quiet machine: after the load, PostgreSQL
         # is still vacuuming and checkpointing the hundred thousand rows it
         # just took (node keeps nothing), which added 7-13 ms to our flow here.
-        print("login flows, one at a time ...", flush=True)
+        print("login flows, one at a time, alternated between the providers ...", flush=True)
         flows = []
+        # Warm-up, not counted: node's JIT compiles its hot functions over the first flows.
+        flow_medians(cfg.public_url, lambda c: ours_flow(c, cfg), peer.url, node_flow, 20)
         for _ in range(args.rounds):
             hashed = lambda: verify_seconds(metrics_url)  # noqa: E731
-            ours = flow_medians(cfg.public_url, lambda c: ours_flow(c, cfg), args.flows, hashing_seconds=hashed)
-            flows.append((ours, flow_medians(peer.url, node_flow, args.flows)))
+            flows.append(flow_medians(cfg.public_url, lambda c: ours_flow(c, cfg), peer.url, node_flow, args.flows, hashing_seconds=hashed))
         for i in range(0 if args.flows_only else args.rounds):
             print(f"round {i + 1}: gdzwfw_idp ...", flush=True)
             ours = load(args.peer_dir, f"{cfg.public_url}/token", CLIENT_ID, cfg.client_secret, args, scope=None)
