@@ -16,7 +16,7 @@ from services.gdzwfw_idp import messages as msg
 from services.gdzwfw_idp.models import Account, TrustLevelChange
 from shared.account_rules import GDZWFW_PASSWORD_MESSAGE
 from shared.web.sessions import session_store_key
-from tests.gdzwfw_idp.conftest import Idp
+from tests.gdzwfw_idp.conftest import ISSUER, Idp
 from tests.gdzwfw_idp.journeys import (
     NEW_PASSWORD,
     NEW_UNIT,
@@ -64,7 +64,8 @@ def test_step_one_shows_the_seed_fields_the_progress_and_the_notice(idp: Idp) ->
         assert label in page.text, label
     assert "请输入6-20位字符，仅包含数字、字母、下划线中的两种或以上的组合" in page.text
     assert "请账号申请人使用微信扫描以下小程序码，通过人脸识别添加实名信息" in page.text
-    assert "刷新小程序码" in page.text and "<svg" in page.text  # a real QR code, inline
+    # The code itself is drawn by the browser from the session's address (tests/browser/test_qr_codes.py).
+    assert "刷新小程序码" in page.text and f'data-qr-text="{ISSUER}/m/face?s={qr_sid(page.text)}"' in page.text
     assert '<li class="current" aria-current="step"><span class="num">1</span>输入基础信息</li>' in page.text
     assert "2</span>实名核验" in page.text and "3</span>注册完成" in page.text
     assert '《<a href="/agreement/service"' in page.text and "隐私政策" in page.text
@@ -340,7 +341,7 @@ def test_a_new_qr_can_be_fetched_for_the_page(idp: Idp) -> None:
     browser = idp.new_browser()
     page = browser.get("/register/legal")
     fresh = browser.post("/qr/new", data={"csrf_token": csrf(page.text), "kind": "face"}).json()
-    assert fresh["sid"] != qr_sid(page.text) and fresh["svg"].startswith("<svg")
+    assert fresh["sid"] != qr_sid(page.text) and fresh["text"] == f"{ISSUER}/m/face?s={fresh['sid']}"
     assert (
         browser.post("/qr/new", data={"csrf_token": csrf(page.text), "kind": "licence", "purpose": "verify"}).status_code == 400
     )  # not logged in

@@ -62,8 +62,8 @@ def complete_verify(browser: TestClient, page, sid: str):
 def test_licence_verification_raises_an_l1_unit_to_l2(pki_idp: Idp, pki) -> None:
     browser = login(pki_idp, "demo_l1")
     page = verify_page(browser)
-    assert "电子政务-市场监管-政务服务网" in page.text and "<svg" in page.text
     sid = qr_sid(page.text)
+    assert "电子政务-市场监管-政务服务网" in page.text and f'data-qr-text="{ISSUER}/m/licence?s={sid}"' in page.text
     assert poll(browser, page, sid) == "pending"
     accepted = wallet(pki_idp, assertion(pki_idp, pki, sid), sid)
     assert accepted.status_code == 200 and accepted.json()["status"] == "approved"

@@ -23,7 +23,7 @@ async def new(request: Request, form: FormDep, owner: OwnerDep, idp: IdpDep) -> 
     if data is None:
         return JSONResponse({"message": "无法生成二维码，请刷新页面"}, status_code=400)
     view = await new_qr(idp, owner=owner, kind=kind, data=data)
-    return JSONResponse({"sid": view.id, "svg": view.svg, "url": view.dev_url or "", "expires_at": view.expires_at})
+    return JSONResponse({"sid": view.id, "text": view.url, "url": view.dev_url or "", "expires_at": view.expires_at})
 
 
 @router.post("/qr/status")
