@@ -94,3 +94,33 @@ def test_prepare_empties_the_cache(idp: Idp) -> None:
     provider.prepare([rotated])
     assert _client_credentials(idp) == 401
     assert _client_credentials(idp, (DEMO_RP[0], "rotated-secret")) == 200
+
+
+def _row(client_id: str, registration: dict) -> tuple:
+    # The columns of client_by_id, the registration JSON last.
+    return (
+        client_id,
+        "hash",
+        client_id,
+        ["https://rp.example/cb"],
+        [],
+        None,
+        ["client_credentials"],
+        "",
+        "client_secret_basic",
+        True,
+        registration,
+    )
+
+
+def test_each_lookup_gets_its_own_client_and_a_replaced_row_brings_its_own_registration() -> None:
+    timer = FakeTimer()
+    cache = ClientCache(ttl=5.0, timer=timer)
+    cache.put("a", _row("a", {}))
+    first, second = cache.client("a"), cache.client("a")
+    assert first is not second and not first.registration.dpop_bound_access_tokens
+    # The configuration changed (a replica started with the new one): the next row is read as it is.
+    cache.put("a", _row("a", {"dpop_bound_access_tokens": True}))
+    assert cache.client("a").registration.dpop_bound_access_tokens
+    timer.now += 5.1
+    assert cache.client("a") is None

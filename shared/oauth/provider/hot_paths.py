@@ -151,13 +151,14 @@ class HotPaths:
 
     async def client(self, client_id: str) -> Client | None:
         cache = self.provider.clients
-        row = cache.get(client_id)
+        client = cache.client(client_id)
+        if client is not None:
+            return client
+        row = await self.store.client_row(client_id)
         if row is None:
-            row = await self.store.client_row(client_id)
-            if row is None:
-                return None
-            row = tuple(row)
-            cache.put(client_id, row)
+            return None
+        row = tuple(row)
+        cache.put(client_id, row)
         return client_from_row(row)
 
     async def _clients(self, req: StarletteOAuth2Request) -> dict[str, Client | None]:

@@ -235,6 +235,8 @@ class ClientCache:
         self.max_entries = max_entries
         self._timer = timer
         self._rows: dict[str, tuple[float, tuple]] = {}
+        # Each cached row's registration, validated once (by the row's identity).
+        self._registrations: dict[str, tuple[tuple, ClientRegistration]] = {}
         self._lock = threading.Lock()
 
     def get(self, client_id: str) -> tuple | None:
@@ -247,11 +249,28 @@ class ClientCache:
         with self._lock:
             if len(self._rows) >= self.max_entries:
                 self._rows.clear()
+                self._registrations.clear()
             self._rows[client_id] = (self._timer() + self.ttl, row)
+
+    def client(self, client_id: str) -> Client | None:
+        """A fresh :class:`Client` from the cached row, or None. Its
+        registration (pydantic-validated JSON, a sixth of a
+        client-credentials grant's own CPU when validated per request) is
+        validated once per cached row and shared: nothing writes to a
+        client's registration."""
+        row = self.get(client_id)
+        if row is None:
+            return None
+        known = self._registrations.get(client_id)
+        if known is None or known[0] is not row:
+            known = (row, ClientRegistration.model_validate(row[-1] or {}))
+            self._registrations[client_id] = known
+        return client_from_row(row, registration=known[1])
 
     def invalidate(self) -> None:
         with self._lock:
             self._rows.clear()
+            self._registrations.clear()
 
 
 class ProviderStore:
@@ -264,14 +283,14 @@ class ProviderStore:
 
     # -- clients ---------------------------------------------------------
     def get_client(self, client_id: str) -> Client | None:
-        row = self.clients.get(client_id) if self.clients is not None else None
+        if self.clients is not None and (client := self.clients.client(client_id)) is not None:
+            return client
+        row = self.s.execute(self.q.client_by_id, {"b_client_id": client_id}).first()
         if row is None:
-            row = self.s.execute(self.q.client_by_id, {"b_client_id": client_id}).first()
-            if row is None:
-                return None
-            row = tuple(row)
-            if self.clients is not None:
-                self.clients.put(client_id, row)
+            return None
+        row = tuple(row)
+        if self.clients is not None:
+            self.clients.put(client_id, row)
         return client_from_row(row)
 
     def upsert_client(self, *, config: ClientConfig) -> None:
@@ -503,7 +522,8 @@ def token_from_row(row: Any, kind: str, *, now: dt.datetime) -> Token:
     return Token(**_row_fields(TOKEN_COLUMNS, row), now=now, kind=kind)
 
 
-def client_from_row(row: Any) -> Client:
+def client_from_row(row: Any, *, registration: ClientRegistration | None = None) -> Client:
+    """``registration``: the row's registration, already validated (ClientCache)."""
     (
         client_id,
         secret_hash,
@@ -515,7 +535,7 @@ def client_from_row(row: Any) -> Client:
         scope,
         auth_method,
         introspection_allowed,
-        registration,
+        _,
     ) = row
     return Client(
         client_id=client_id,
@@ -528,5 +548,5 @@ def client_from_row(row: Any) -> Client:
         scope=scope,
         token_endpoint_auth_method=auth_method,
         introspection_allowed=bool(introspection_allowed),
-        registration=ClientRegistration.model_validate(registration or {}),
+        registration=registration if registration is not None else ClientRegistration.model_validate(row[-1] or {}),
     )
