@@ -97,38 +97,3 @@ def test_never_more_batches_in_flight_than_allowed(concurrency: int) -> None:
 
     run(scenario())
     assert peak == concurrency
-
-
-def test_one_alone_runs_in_its_callers_own_task() -> None:
-    # At low load (a login's reads, one at a time) there is no hand-off to a batch task.
-    async def whose(items: list[str]) -> list[object]:
-        return [asyncio.current_task() for _ in items]
-
-    async def scenario() -> bool:
-        return await Coalescer(whose, max_batch=10, concurrency=1).submit("x") is asyncio.current_task()
-
-    assert run(scenario()) is True
-
-
-def test_what_arrives_while_a_caller_runs_its_own_batch_is_served_after_it_even_if_that_caller_is_cancelled() -> None:
-    seen: list[list[int]] = []
-    first_started = asyncio.Event()
-
-    async def slow(items: list[int]) -> list[int]:
-        seen.append(list(items))
-        if items == [0]:
-            first_started.set()
-            await asyncio.sleep(10)  # cancelled below
-        return [i + 100 for i in items]
-
-    async def scenario() -> list[int]:
-        batcher = Coalescer(slow, max_batch=10, concurrency=1)
-        first = asyncio.ensure_future(batcher.submit(0))
-        await first_started.wait()
-        later = [asyncio.ensure_future(batcher.submit(i)) for i in (1, 2, 3)]
-        await asyncio.sleep(0)
-        first.cancel()
-        return await asyncio.wait_for(asyncio.gather(*later), timeout=5)
-
-    assert run(scenario()) == [101, 102, 103]
-    assert seen == [[0], [1, 2, 3]]  # the later three together, once the first ended
