@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 
@@ -57,6 +58,14 @@ ROUTERS = (
     staff.router,
 )
 CLAIMS = ("account_type", "org_name", "uscc", "legal_rep_name", "name", "act")
+
+
+def static_version(directory: Path) -> str:
+    """A short hash of every file under ``directory``: changes with any of them."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(directory).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def create_app(
@@ -118,6 +127,10 @@ def create_app(
     )
     # The shared mount serves /static; this service's own files are matched first.
     app.router.routes.insert(0, Mount("/static/idp", app=StaticFiles(directory=STATIC), name="idp-static"))
+    # In the pages' script and style addresses: a browser holding last
+    # release's idp.js would meet this release's markup (the QR code is drawn
+    # by the script now) until its cached copy aged out.
+    app.state.templates.env.globals["idp_static"] = static_version(STATIC)
 
     outbox: OutboxGateway | None = None
     if settings.sms_gateway_url:

@@ -8,9 +8,10 @@ A handler's signature says what it needs::
 Guards raise :class:`~shared.web.deps.Redirect` (to a login page) or
 :class:`~shared.web.deps.Refused` (a page saying why); ``build_app`` turns
 them into responses. Every dependency here is ``async``: a plain ``def``
-dependency would cost a worker-thread hop per request (the login page and
-``POST /login`` are on the benchmark's path). Only this module and
-``app.py`` read ``request.app.state``.
+dependency would cost a worker-thread hop per request. The login page and
+``POST /login`` (plain routes, :mod:`shared.web.plain_pages`) call
+``get_idp``, ``form_fields`` and ``client_address`` themselves. Only this
+module and ``app.py`` read ``request.app.state``.
 """
 
 from __future__ import annotations

@@ -13,9 +13,10 @@ Everything else about a page is unchanged: the middleware (session, request
 id and access line, security headers, errors) and the exception handlers
 (``Redirect``, ``Refused``, a failed CSRF check) wrap these routes as they
 wrap FastAPI's. What FastAPI's dependencies did, the endpoint does by
-calling the same functions (``verify_csrf_form``, ``client_address``); the
-app-wide NUL check (``no_nul_in_address``, an app dependency FastAPI would
-run) is run here.
+calling the same functions (``csrf_form``, which checks the CSRF token and
+the form's text for NUL bytes, then the service's ``form_fields``;
+``client_address``); the app-wide NUL check on the address
+(``no_nul_in_address``, an app dependency FastAPI would run) is run here.
 """
 
 from __future__ import annotations
@@ -57,12 +58,12 @@ def plain_page(router: APIRouter, path: str, *, methods: Iterable[str]) -> Calla
 
     def register(endpoint: PlainEndpoint) -> PlainEndpoint:
         async def page(request: Request) -> Response:
+            served = request.scope["path"]
+            request.scope["route"] = routes.get(served) or routes.setdefault(served, _ExactRoute(served))
             # Starlette's routes answer HEAD wherever GET is allowed; FastAPI's
             # do not, and a HEAD must not start an authorization or a QR session.
             if request.method not in allowed:
                 raise HTTPException(405, headers={"Allow": allow})
-            served = request.scope["path"]
-            request.scope["route"] = routes.get(served) or routes.setdefault(served, _ExactRoute(served))
             await no_nul_in_address(request)
             return await endpoint(request)
 

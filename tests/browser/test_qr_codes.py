@@ -27,11 +27,28 @@ def decode(svg: str, scale: int = 4) -> list[str]:
     return [result.text for result in zxingcpp.read_barcodes(memoryview(pixels).cast("B", shape=[side, side]))]
 
 
+# The library's own matrix for a text, in the page that drew it: rows of booleans, isDark(row, col).
+_MATRIX = """text => {
+  const code = qrcode(0, "M"); code.addData(text, "Byte"); code.make();
+  const n = code.getModuleCount();
+  return Array.from({length: n}, (_, r) => Array.from({length: n}, (_, c) => code.isDark(r, c)));
+}"""
+
+
 def shown_code(page: Page) -> tuple[str, str, list[str]]:
     box = page.locator("[data-qr]")
     image = box.locator("[data-qr-image]")
     expect(image.locator("svg")).to_be_visible()
-    return box.get_attribute("data-sid"), image.get_attribute("data-qr-text"), decode(image.inner_html())
+    text, svg = image.get_attribute("data-qr-text"), image.inner_html()
+    # Drawn the right way round, with 2 modules of quiet zone: a decoder reads
+    # a transposed code too, so the drawing is compared module by module.
+    matrix = page.evaluate(_MATRIX, text)
+    n = len(matrix)
+    assert matrix[n - 8][8]  # ISO/IEC 18004's always-dark module: isDark is (row, column)
+    drawn = {(x + dx, y) for x, y, w in ((int(a), int(b), int(c)) for a, b, c in _RUN.findall(svg)) for dx in range(w)}
+    assert drawn == {(c + 2, r + 2) for r in range(n) for c in range(n) if matrix[r][c]}
+    assert f'viewBox="0 0 {n + 4} {n + 4}"' in svg
+    return box.get_attribute("data-sid"), text, decode(svg)
 
 
 def test_the_login_pages_code_reads_back_as_its_session_address_and_a_fresh_one_after_refresh(page: Page, chain: ChainUrls, shot) -> None:

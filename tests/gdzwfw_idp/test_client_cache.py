@@ -119,6 +119,7 @@ def test_each_lookup_gets_its_own_client_and_a_replaced_row_brings_its_own_regis
     cache.put("a", _row("a", {}))
     first, second = cache.client("a"), cache.client("a")
     assert first is not second and not first.registration.dpop_bound_access_tokens
+    assert first.registration is second.registration  # validated once for the cached row
     # The configuration changed (a replica started with the new one): the next row is read as it is.
     cache.put("a", _row("a", {"dpop_bound_access_tokens": True}))
     assert cache.client("a").registration.dpop_bound_access_tokens

@@ -294,7 +294,7 @@ def test_a_login_page_for_an_ended_request_shows_a_qr_that_logs_in_to_the_accoun
     # The page reads the request and makes its QR session at once: a QR made
     # for a request that has ended is not the one shown (its login would end
     # on 登录已超时), the one shown logs in to the unit's own account page.
-    browser, done = licence_login(pki_idp, pki, L1, page_url="/login?interaction=ended-long-ago&tab=legal&method=wechat")
+    browser, done = licence_login(pki_idp, pki, L1, page_url="/login?interaction=EndedLongAgo0123456789&tab=legal&method=wechat")
     assert done.status_code == 303 and done.headers["location"] == "/account"
 
 

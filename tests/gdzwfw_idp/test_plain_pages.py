@@ -22,10 +22,6 @@ def test_a_nul_byte_in_the_address_is_refused_with_the_chinese_page(idp: Idp, ur
     assert response.status_code == 400 and "提交的内容含有无法识别的字符" in response.text
 
 
-def test_an_unknown_method_on_post_login_is_refused(idp: Idp) -> None:
-    assert idp.client.put("/login").status_code == 405
-
-
 def test_the_login_page_keeps_its_query_and_post_login_its_csrf_check(idp: Idp) -> None:
     browser = idp.new_browser()
     first = browser.get("/authorize", params=authorize_params(Pkce.new()), follow_redirects=False)

@@ -1,6 +1,7 @@
-/* 广东省统一身份认证平台: region selects, SMS codes, QR polling, copy buttons.
+/* 广东省统一身份认证平台: region selects, SMS codes, QR codes (drawn with the
+   vendored qrcode-generator, static/vendor) and their polling, copy buttons.
    Pages work without it where they can (forms post normally); this adds the
-   live parts. No third-party code. */
+   live parts. */
 (function () {
   "use strict";
 
@@ -102,6 +103,8 @@
      login page shows one), one <path> of the dark runs of each row, 2 modules
      of quiet zone; error correction M, as scanners of WeChat expect. ---------- */
   function drawQr(image, text) {
+    // The address is UTF-8 (the library's default keeps one byte per character).
+    qrcode.stringToBytes = qrcode.stringToBytesFuncs["UTF-8"];
     var code = qrcode(0, "M");
     code.addData(text, "Byte");
     code.make();
@@ -118,6 +121,23 @@
     image.innerHTML = '<svg aria-hidden="true" focusable="false" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ' + side + " " + side +
       '" shape-rendering="crispEdges"><rect width="100%" height="100%" fill="#fff"/><path fill="#000" d="' + path + '"/></svg>';
     image.setAttribute("data-qr-text", text);
+    // An image for a screen reader only once there is one to see.
+    image.setAttribute("role", "img");
+    image.setAttribute("aria-label", image.getAttribute("data-qr-label") || "二维码");
+  }
+
+  // False (and the reason shown) when the code cannot be drawn: the page's
+  // other parts still start, and a scan is never asked of a code not shown.
+  function drewQr(image, text, show) {
+    try {
+      drawQr(image, text);
+      return true;
+    } catch (e) {
+      image.innerHTML = "";
+      image.removeAttribute("role");
+      show("二维码无法显示，请刷新页面后重试", "error");
+      return false;
+    }
   }
 
   /* -- 二维码: poll the one-time session, refresh when it expires ------------- */
@@ -128,8 +148,8 @@
       var image = box.querySelector("[data-qr-image]");
       var refresh = box.querySelector("[data-qr-refresh]");
       var done = false;
-      drawQr(image, image.getAttribute("data-qr-text"));
       function show(text, cls) { if (status) { status.textContent = text; status.className = "qr-status " + (cls || ""); } }
+      if (!drewQr(image, image.getAttribute("data-qr-text"), show)) return;
       function poll() {
         if (done) return;
         post("/qr/status", { csrf_token: csrfOf(box), kind: kind, s: box.getAttribute("data-sid") }).then(function (r) {
@@ -158,8 +178,9 @@
         refresh.addEventListener("click", function () {
           post("/qr/new", { csrf_token: csrfOf(box), kind: kind, purpose: box.getAttribute("data-purpose") || "", interaction: box.getAttribute("data-interaction") || "" }).then(function (r) {
             if (!r.sid) { show(r.message || "无法刷新二维码", "error"); return; }
+            // Drawn first: the page polls the session whose code it shows.
+            if (!drewQr(image, r.text, show)) return;
             box.setAttribute("data-sid", r.sid);
-            drawQr(image, r.text);
             var link = box.querySelector("[data-qr-link]");
             if (link) link.setAttribute("href", r.url);
             box.classList.remove("qr-expired", "qr-approved");

@@ -226,7 +226,8 @@ class ClientCache:
     client presents is not kept). Only rows that exist are kept: client ids
     come from requests, and remembering misses would let anyone fill the
     cache. Each lookup builds a fresh :class:`Client`, so nothing a request
-    does to its client reaches the next one. Time is the monotonic clock, not
+    does to its client reaches the next one; only its registration, which
+    nothing writes to, is shared (validated once per cached row). Time is the monotonic clock, not
     the provider's (which tests freeze): freshness is about real time.
     """
 
