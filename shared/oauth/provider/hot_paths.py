@@ -159,7 +159,8 @@ class HotPaths:
             return None
         row = tuple(row)
         cache.put(client_id, row)
-        return client_from_row(row)
+        # From the cache: its registration is validated once, there.
+        return cache.client(client_id) or client_from_row(row)
 
     async def _clients(self, req: StarletteOAuth2Request) -> dict[str, Client | None]:
         return {client_id: await self.client(client_id) for client_id in requesting_client_ids(req)}

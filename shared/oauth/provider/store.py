@@ -290,9 +290,11 @@ class ProviderStore:
         if row is None:
             return None
         row = tuple(row)
-        if self.clients is not None:
-            self.clients.put(client_id, row)
-        return client_from_row(row)
+        if self.clients is None:
+            return client_from_row(row)
+        self.clients.put(client_id, row)
+        # From the cache: its registration is validated once, there.
+        return self.clients.client(client_id) or client_from_row(row)
 
     def upsert_client(self, *, config: ClientConfig) -> None:
         values: dict[str, Any] = {
