@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -54,10 +55,32 @@ DEV_SECRET = "dev-secret-key-not-for-production"
 DEV_AUDIT_KEYS = {"dev-1": "dev-audit-key-not-for-production"}
 
 
+# Ports for the services a test or bench starts. Not port 0's choice: that
+# comes from the kernel's ephemeral range, which hands the same port out
+# again (to the next free_port() or to any outgoing connection) before the
+# service has bound it. The service then fails to bind, and its readiness
+# check is answered by whichever server did: a CI run's stack sent its
+# portal to another stack's ISSO. Below the ephemeral range instead, walking
+# up from a point of this process's own, never the same port twice.
+_PORTS_FROM, _PORTS_TO = 10_000, 32_000
+_port_lock = threading.Lock()
+_next_port = _PORTS_FROM + (os.getpid() * 7919) % (_PORTS_TO - _PORTS_FROM)
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port no server holds now and this process has not handed out before."""
+    global _next_port
+    with _port_lock:
+        for _ in range(_PORTS_TO - _PORTS_FROM):
+            port = _next_port
+            _next_port = _next_port + 1 if _next_port + 1 < _PORTS_TO else _PORTS_FROM
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue  # another process's server, or one of ours still closing
+                return port
+    raise RuntimeError(f"no free loopback port between {_PORTS_FROM} and {_PORTS_TO}")
 
 
 def database_urls(*, base_url: str | None, var_dir: Path, suffix: str = "", names: tuple[str, ...] = SERVICES) -> dict[str, str]:
