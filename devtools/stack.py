@@ -349,17 +349,24 @@ class Stack:
         # Readiness, not liveness: /readyz answers 200 only once start-up is
         # done and the database (and Redis) answer.
         deadline = time.monotonic() + timeout
-        wait_ready(self.processes[name], f"{self.config.url(name)}/readyz", timeout=timeout, label=name)
+        process = self.processes[name]
+        wait_ready(process, f"{self.config.url(name)}/readyz", timeout=timeout, label=name)
+        # Only its log tells the rest; without one (make run) readiness is enough.
+        if self.log_dir is None:
+            return
+        # The answer may have come from another server on the port, if one
+        # took it first: this process then fails to bind it, after its own
+        # start-up. Only uvicorn's line says that this process holds the port.
+        bound = f"running on {self.config.url(name)} "
         # /readyz answers once one uvicorn worker is up: wait for every
         # worker's lifespan start-up too (a bench would measure it otherwise).
-        # Only its log tells; without one (make run) readiness is enough.
         workers = self.config.serve_workers.get(name, 1)
-        if self.log_dir is None or workers == 1:
-            return
-        while self.log_text(name).count("Application startup complete") < workers:
+        while bound not in (log := self.log_text(name)) or log.count("Application startup complete") < workers:
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with {process.returncode}: {log[-2000:]}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{name}: not all of its {workers} workers started within {timeout:.0f} s")
-            time.sleep(0.1)
+                raise RuntimeError(f"{name}: not listening on its port with all of its {workers} workers within {timeout:.0f} s")
+            time.sleep(0.05)
 
     def log_path(self, name: str) -> Path:
         assert self.log_dir is not None, "a stack without a log folder logs to the terminal"
