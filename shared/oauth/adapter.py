@@ -124,7 +124,7 @@ async def read_oauth2_request(request: Request, *, params: dict[str, str] | None
         if content_type.startswith("application/x-www-form-urlencoded") or content_type.startswith("multipart/form-data"):
             data: FormData = await request.form()
             form = [(k, v) for k, v in data.multi_items() if isinstance(v, str)]
-            refuse_nul(v for _, v in form)
+            refuse_nul(part for item in form for part in item)
     query = list(params.items()) if params is not None else list(QueryParams(request.url.query).multi_items())
     return StarletteOAuth2Request(
         method=request.method,

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, ImmutableMultiDict
 
 from shared.clock import Clock
 from shared.db import Database
@@ -131,16 +131,22 @@ def refuse_nul(values: Any) -> None:
         raise Refused(NUL_REFUSED, status_code=400)
 
 
+def _names_and_values(fields: ImmutableMultiDict) -> list[Any]:
+    # Every name and every value: ``values()`` gives a repeated name's last
+    # value only, and a page may read the others (``getlist``) or the names.
+    return [part for item in fields.multi_items() for part in item]
+
+
 async def no_nul_in_address(request: Request) -> None:
     """Every page route (build_app installs it): path and query without NUL."""
-    refuse_nul([request.url.path, *request.query_params.values()])
+    refuse_nul([request.url.path, *_names_and_values(request.query_params)])
 
 
 async def csrf_form(request: Request) -> FormData:
     """The posted form, read once, after its CSRF token matched the session's
-    (and its text fields hold no NUL byte)."""
+    (and none of its text holds a NUL byte)."""
     form = await verify_csrf_form(request)
-    refuse_nul(form.values())
+    refuse_nul(_names_and_values(form))
     return form
 
 

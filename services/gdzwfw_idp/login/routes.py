@@ -12,7 +12,6 @@ session only to log in.
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -31,7 +30,7 @@ from services.gdzwfw_idp.verification.certificate.challenge import issue_challen
 from services.gdzwfw_idp.verification.certificate.verifier import KINDS
 from services.gdzwfw_idp.verification.licence import service as licence
 from shared.metrics import record_login
-from shared.oauth.provider.interaction import Interaction
+from shared.oauth.provider.interaction import Interaction, Interactions
 from shared.trust import TrustLevel
 from shared.web.app import render
 from shared.web.deps import csrf_form
@@ -44,11 +43,6 @@ router = APIRouter(include_in_schema=False)
 TABS = {"personal": "个人登录", "legal": "法人登录"}
 LEGAL_METHODS = {"wechat": "微信扫码", "password": "账号密码", "bank": "网银证书", "ca": "CA证书"}
 PERSONAL_METHODS = {"password": "账号密码"}
-
-
-# An interaction's id as Interactions makes them (tokens.token(16)): only
-# such a value is written into a QR session before it is known to exist.
-_INTERACTION_ID = re.compile(r"[A-Za-z0-9_-]{16,43}")
 
 
 def _qr_login(interaction: str) -> dict[str, str]:
@@ -98,7 +92,7 @@ async def login_page_again(
     """The login page once more, with why the attempt failed."""
     owner = await browser_owner(request, idp) if method != "password" else ""
     qr = None
-    if method == "wechat" and _INTERACTION_ID.fullmatch(interaction):
+    if method == "wechat" and Interactions.looks_like_id(interaction):
         # The interaction's read and the QR session's write are two round
         # trips that need not wait for each other (法人登录 opens here). A QR
         # naming an interaction that has ended would end its login on

@@ -10,6 +10,7 @@ the level really reached; an ``acr`` claim with ``"essential": true`` in the
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -70,6 +71,15 @@ class Interaction:
 class Interactions:
     """Authorization requests parked while the user logs in (node-oidc-provider's
     interaction sessions), in the shared store so any replica can resume."""
+
+    # The shape of the ids ``_new`` makes (``TokenSource.token``: URL-safe characters).
+    _ID = re.compile(r"[A-Za-z0-9_-]{16,43}")
+
+    @classmethod
+    def looks_like_id(cls, value: str) -> bool:
+        """Whether ``value`` could be an id made here: a page may write such a
+        value into other state before reading whether it is parked."""
+        return cls._ID.fullmatch(value) is not None
 
     def __init__(self, store: KeyValueStore, tokens: TokenSource, ttl: int) -> None:
         self.store, self.tokens, self.ttl = store, tokens, ttl

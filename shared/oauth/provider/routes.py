@@ -11,21 +11,19 @@ token, introspection, revocation, userinfo) on the fast lane
 from __future__ import annotations
 
 import json
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from shared.oauth.adapter import machine_oauth2_request, read_oauth2_request
 from shared.oauth.provider.provider import ConfirmLogout, EndpointPaths, ErrorPage, Login, Provider, Respond, Unmet
 from shared.web.app import render
-from shared.web.csrf import verify_csrf_form
-from shared.web.deps import CsrfForm, from_state, state
+from shared.web.deps import csrf_form, state
 from shared.web.fastlane import MachineRequest, MachineResponse, ServiceApp
 from shared.web.plain_pages import plain_page
 
-__all__ = ["router", "mount_provider", "outcome_response", "ProviderDep"]
+__all__ = ["router", "mount_provider", "outcome_response"]
 
 PATHS = EndpointPaths()
 
@@ -71,7 +69,6 @@ def outcome_response(request: Request, provider: Provider, outcome: Respond | Er
     )
 
 
-ProviderDep = Annotated[Provider, Depends(from_state("provider"))]
 router = APIRouter(include_in_schema=False)
 
 
@@ -81,8 +78,11 @@ def _interaction_expired(request: Request) -> Response:
     )
 
 
-# The authorization request and its resume are plain routes (shared.web.plain_pages):
-# every login passes both.
+# The browser's endpoints are plain routes (shared.web.plain_pages): every
+# login passes the authorization request and its resume. Their metric label
+# is then the path served, /isso included, as for the service's own pages
+# (FastAPI would label a route of this router, included below a prefix,
+# without it).
 def _provider(request: Request) -> Provider:
     return state(request, "provider")
 
@@ -110,8 +110,9 @@ async def resume(request: Request) -> Response:
     return outcome_response(request, provider, await provider.conclude(req, decided, resumed=parked))
 
 
-@router.post(PATHS.authorization + "/decline")
-async def decline(request: Request, provider: ProviderDep, form: CsrfForm) -> Response:
+@plain_page(router, PATHS.authorization + "/decline", methods=["POST"])
+async def decline(request: Request) -> Response:
+    provider, form = _provider(request), await csrf_form(request)
     parked = await provider.interactions.aget(str(form.get("interaction", "")))
     if parked is None:
         return _interaction_expired(request)
@@ -121,11 +122,12 @@ async def decline(request: Request, provider: ProviderDep, form: CsrfForm) -> Re
     return outcome_response(request, provider, await run_in_threadpool(provider.deny, parked, req, error))
 
 
-@router.api_route(PATHS.end_session, methods=["GET", "POST"])
-async def end_session(request: Request, provider: ProviderDep) -> Response:
+@plain_page(router, PATHS.end_session, methods=["GET", "POST"])
+async def end_session(request: Request) -> Response:
+    provider = _provider(request)
     confirmed = False
     if request.method == "POST":
-        form = await verify_csrf_form(request)
+        form = await csrf_form(request)
         confirmed = form.get("confirm") == "yes"
         params = {k: v for k, v in form.items() if isinstance(v, str) and k not in ("csrf_token", "confirm")}
         req = await read_oauth2_request(request, params=params)
