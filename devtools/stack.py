@@ -356,12 +356,19 @@ class Stack:
             return
         # The answer may have come from another server on the port, if one
         # took it first: this process then fails to bind it, after its own
-        # start-up. Only uvicorn's line says that this process holds the port.
-        bound = f"running on {self.config.url(name)} "
-        # /readyz answers once one uvicorn worker is up: wait for every
-        # worker's lifespan start-up too (a bench would measure it otherwise).
+        # start-up. Only its log says that it holds the port: one worker logs
+        # uvicorn's "running on" line once bound. Several workers start only
+        # after their supervisor has bound the port (whose own lines go
+        # unlogged: the app configures logging), so their start-ups say it;
+        # /readyz answered once one was up, and a bench must not measure the
+        # others' start-up either.
         workers = self.config.serve_workers.get(name, 1)
-        while bound not in (log := self.log_text(name)) or log.count("Application startup complete") < workers:
+        bound = f"running on {self.config.url(name)} "
+
+        def holds_port(log: str) -> bool:
+            return log.count("Application startup complete") >= workers if workers > 1 else bound in log
+
+        while not holds_port(log := self.log_text(name)):
             if process.poll() is not None:
                 raise RuntimeError(f"{name} exited with {process.returncode}: {log[-2000:]}")
             if time.monotonic() > deadline:
