@@ -142,10 +142,18 @@ class AsyncReads:
     async def write(self, statement: ClauseElement, params: dict[str, Any], *, durable: bool) -> None:
         """``statement`` committed on its own; only while :attr:`on_loop`
         (callers take their synchronous way otherwise)."""
+        sql, args = self._bound_on_loop(statement, params)
+        await (self._pool if durable else self._unflushed).execute(sql, *args)
+
+    async def write_returning(self, statement: ClauseElement, params: dict[str, Any], *, durable: bool) -> list[tuple]:
+        """``write``, and the rows of the statement's ``RETURNING`` clause."""
+        sql, args = self._bound_on_loop(statement, params)
+        return [tuple(row) for row in await (self._pool if durable else self._unflushed).fetch(sql, *args)]
+
+    def _bound_on_loop(self, statement: ClauseElement, params: dict[str, Any]) -> tuple[str, list[Any]]:
         if not self.on_loop:
             raise RuntimeError("the asyncpg pools belong to the serving event loop")
-        sql, args = self._bound(statement, params)
-        await (self._pool if durable else self._unflushed).execute(sql, *args)
+        return self._bound(statement, params)
 
     def _bound(self, statement: ClauseElement, params: dict[str, Any]) -> tuple[str, list[Any]]:
         entry = self._sql.get(id(statement))

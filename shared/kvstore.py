@@ -100,6 +100,12 @@ class KeyValueStore(Protocol):
     def pop(self, key: str) -> Any | None:
         """Atomically read and delete: a value can be taken only once."""
 
+    async def apop(self, key: str) -> Any | None:
+        """``pop`` without a thread where the store allows it (a parked
+        authorization request, taken when its login comes back). Like
+        ``delete(durable=False)``: what is taken is not waited on to reach
+        the disk."""
+
     def incr(self, key: str, ttl: int) -> int:
         """Add one to a counter that expires ``ttl`` seconds after it began."""
 
@@ -259,6 +265,12 @@ class SqlKeyValueStore:
         with self._statement(self._durable) as s:
             row = s.execute(self._sql.pop, {"key": key}).first()
         return self._live_value(row)
+
+    async def apop(self, key: str) -> Any | None:
+        if not self.reads.on_loop:
+            return await run_in_threadpool(self.pop, key)
+        rows = await self.reads.write_returning(self._sql.pop, {"key": key}, durable=False)
+        return self._live_value(rows[0] if rows else None)
 
     def incr(self, key: str, ttl: int) -> int:
         with self._statement(self._unflushed) as s:
@@ -425,12 +437,25 @@ class RedisKeyValueStore:
 
     def pop(self, key: str) -> Any | None:
         pipe = self._r.pipeline()  # MULTI: read and delete in one step, so one caller wins
-        pipe.hmget(self._k(key), "v", "exp")
-        pipe.delete(self._k(key))
+        self._queue_pop(pipe, key)
         with self._reachable():
             (value, exp), _ = pipe.execute()
         raw = self._live(value, exp)
         return None if raw is None else json.loads(raw)
+
+    async def apop(self, key: str) -> Any | None:
+        if not self._on_loop():
+            return await run_in_threadpool(self.pop, key)
+        pipe = self._async.pipeline()
+        self._queue_pop(pipe, key)
+        with self._reachable():
+            (value, exp), _ = await pipe.execute()
+        raw = self._live(value, exp)
+        return None if raw is None else json.loads(raw)
+
+    def _queue_pop(self, pipe: Any, key: str) -> None:
+        pipe.hmget(self._k(key), "v", "exp")
+        pipe.delete(self._k(key))
 
     def incr(self, key: str, ttl: int) -> int:
         now = self._now()

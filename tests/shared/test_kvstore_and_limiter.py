@@ -9,6 +9,7 @@ migrations create the same ``kv_entry`` table) and on Redis when
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import os
 import threading
@@ -175,6 +176,34 @@ def test_pop_at_once_from_many_threads_hands_the_value_to_exactly_one(kv: KeyVal
         results = list(pool.map(lambda _: kv.pop("one-time"), range(8)))
     assert results.count("secret") == 1
     assert results.count(None) == 7
+
+
+def test_apop_hands_the_value_to_one_of_many_at_once_in_the_serving_loop_and_outside_it(kv: KeyValueStore, clock: FrozenClock) -> None:
+    """A parked authorization request is taken with ``apop`` on the event
+    loop (asyncpg's DELETE ... RETURNING on PostgreSQL, a MULTI on
+    redis.asyncio); off that loop it takes a thread."""
+    resources = [kv.reads, kv] if isinstance(kv, SqlKeyValueStore) else [kv]
+
+    async def in_serving_loop() -> list:
+        for resource in resources:
+            await resource.open()
+        try:
+            taken = await asyncio.gather(*(kv.apop("one-time") for _ in range(8)))
+            expired = await kv.apop("expired")
+            return [*taken, expired]
+        finally:
+            for resource in reversed(resources):
+                await resource.close()
+
+    kv.set("one-time", {"请求": "广州"}, ttl=60)
+    kv.set("expired", "old", ttl=5)
+    clock.advance(5)
+    results = run(in_serving_loop)
+    assert results.count({"请求": "广州"}) == 1 and results.count(None) == 8
+    assert kv.get("one-time") is None
+    kv.set("again", "x", ttl=60)
+    assert run(lambda: kv.apop("again")) == "x"  # a loop that opened nothing
+    assert kv.get("again") is None
 
 
 # -- counters -------------------------------------------------------------------------------

@@ -133,13 +133,22 @@ class Interactions:
     def _parked(iid: str, data: dict[str, Any] | None) -> Interaction | None:
         return Interaction(id=iid, **data) if data else None
 
+    async def atake(self, iid: str) -> Interaction | None:
+        """The parked request, no longer parked: its resume takes it, so
+        one login answers it once, even when its resume comes twice at
+        the same moment."""
+        return self._parked(iid, await self.store.apop(f"interaction:{iid}") if iid else None)
+
+    async def apark_again(self, interaction: Interaction, now: int) -> None:
+        """Park a taken request once more, for what is left of its time (its
+        resume did not answer it: the "level too low" page)."""
+        left = interaction.created + self.ttl - now
+        if left > 0:
+            await self.store.aset(f"interaction:{interaction.id}", self._data(interaction), left)
+
     def finish(self, iid: str) -> None:
         # Answered (a code or an error went back): were it back after a
         # database crash, resuming it would need this browser's login again
         # and give what a new request gives, so the delete need not wait
         # for the disk flush.
         self.store.delete(f"interaction:{iid}", durable=False)
-
-    async def afinish(self, iid: str) -> None:
-        """``finish`` on the event loop (an authorization request concluded, see ``Provider.conclude``)."""
-        await self.store.adelete(f"interaction:{iid}", durable=False)

@@ -599,8 +599,9 @@ class Provider:
         self, req: StarletteOAuth2Request, decided: Respond | ErrorPage | Decision, *, resumed: Interaction | None
     ) -> Respond | ErrorPage | Login | Unmet:
         """A decision made final on the event loop: the request parked for a
-        login (or kept for the "level too low" page), or its interaction
-        finished once the code went back."""
+        login, or parked again for the "level too low" page (a ``resumed``
+        request was taken when its resume came: the code or error that
+        answers it needs nothing more)."""
         if not isinstance(decided, Decision):
             return decided
         grant, principal, required = decided.grant, decided.principal, decided.required
@@ -608,6 +609,8 @@ class Provider:
             interaction = await self.interactions.acreate(**self.parked_fields(req, grant))
             return Login(interaction=interaction, url=self.config.hooks.login_url(interaction.id))
         if decided.kind == "unmet":
+            if resumed is not None:
+                await self.interactions.apark_again(resumed, self.config.clock.timestamp())
             interaction = resumed or await self.interactions.acreate(**self.parked_fields(req, grant, needs_login=False))
             # Once only: a login that has just come back (resumed) still below
             # the level is explained here rather than sent upstream again.
@@ -617,8 +620,6 @@ class Provider:
                 return Login(interaction=interaction, url=step_up)
             upgrade = self.config.hooks.upgrade_url(principal, required.acr, interaction.id)
             return Unmet(interaction=interaction, principal=principal, required=required, upgrade_url=upgrade)
-        if resumed is not None:
-            await self.interactions.afinish(resumed.id)
         log.info("authorization code issued", extra={"fields": {"client_id": grant.client.client_id, "acr": principal.acr}})
         return Respond(decided.response)
 

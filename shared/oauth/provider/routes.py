@@ -100,7 +100,8 @@ async def authorize(request: Request) -> Response:
 @plain_page(router, PATHS.authorization + "/resume", methods=["GET"])
 async def resume(request: Request) -> Response:
     provider = _provider(request)
-    parked = await provider.interactions.aget(request.query_params.get("interaction", ""))
+    # Taken, not read: a resume that comes twice gets one answer.
+    parked = await provider.interactions.atake(request.query_params.get("interaction", ""))
     if parked is None:
         return _interaction_expired(request)
     req = await read_oauth2_request(request, params=parked.params)
