@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -33,7 +34,16 @@ class Idp:
         """Another user agent (its own cookies) on the same app."""
         return TestClient(self.app, base_url=ISSUER)
 
-    def login(
+    def login(self, login_name: str, *, browser: TestClient | None = None, **how: Any) -> httpx.Response:
+        """Start at /authorize, log in on the page, return the final redirect
+        (``how``: :meth:`logged_in`'s ``params``, ``password``, ``tab``)."""
+        browser = browser or self.client
+        done = self.logged_in(login_name, browser=browser, **how)
+        if done.status_code != 303 or done.request.url.path != "/login":
+            return done
+        return browser.get(done.headers["location"], follow_redirects=False)
+
+    def logged_in(
         self,
         login_name: str,
         *,
@@ -42,13 +52,14 @@ class Idp:
         password: str = DEMO_PASSWORD,
         tab: str = "legal",
     ) -> httpx.Response:
-        """Start at /authorize, log in on the page, return the final redirect."""
+        """Start at /authorize and log in on the page: the answer to the
+        login (a 303 to the resume when it succeeded), not followed."""
         browser = browser or self.client
         first = browser.get("/authorize", params=params, follow_redirects=False)
         if first.status_code != 303:
             return first
         page = browser.get(first.headers["location"])
-        done = browser.post(
+        return browser.post(
             "/login",
             data={
                 "csrf_token": form_value(page.text, "csrf_token"),
@@ -59,9 +70,6 @@ class Idp:
             },
             follow_redirects=False,
         )
-        if done.status_code != 303:
-            return done
-        return browser.get(done.headers["location"], follow_redirects=False)
 
     def code_for(self, login_name: str, pkce: Pkce, **extra: str) -> str:
         response = self.login(login_name, params=authorize_params(pkce, **extra))

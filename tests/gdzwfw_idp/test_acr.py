@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from services.gdzwfw_idp.demo import DEMO_PASSWORD
 from tests.chain_helpers import form_value
 from tests.gdzwfw_idp.conftest import ISSUER, Idp
 from tests.oidc_helpers import DEMO_REDIRECT, Pkce, authorize_params, decode_id_token, essential_acr_claims, query_of
@@ -84,21 +83,8 @@ def test_declining_at_the_upgrade_page_returns_unmet_authentication_requirements
 def test_the_upgrade_page_s_request_expires_when_the_request_would_have(idp: Idp) -> None:
     # Taken by its resume and parked again for this page: for what was left
     # of its 15 minutes, not for 15 more.
-    params = authorize_params(Pkce.new(), claims=essential_acr_claims(L2))
-    first = idp.client.get("/authorize", params=params, follow_redirects=False)
-    page = idp.client.get(first.headers["location"])
+    done = idp.logged_in("demo_l1", params=authorize_params(Pkce.new(), claims=essential_acr_claims(L2)))
     idp.clock.advance(600)
-    done = idp.client.post(
-        "/login",
-        data={
-            "csrf_token": form_value(page.text, "csrf_token"),
-            "interaction": form_value(page.text, "interaction"),
-            "tab": "legal",
-            "login_name": "demo_l1",
-            "password": DEMO_PASSWORD,
-        },
-        follow_redirects=False,
-    )
     unmet = idp.client.get(done.headers["location"], follow_redirects=False)
     assert unmet.status_code == 403 and "账号可信等级不足" in unmet.text
     idp.clock.advance(301)

@@ -6,7 +6,6 @@ import concurrent.futures
 
 import pytest
 
-from services.gdzwfw_idp.demo import DEMO_PASSWORD
 from tests.gdzwfw_idp.conftest import ISSUER, Idp
 from tests.oidc_helpers import DEMO_RP, Pkce, authorize_params, decode_id_token, query_of
 
@@ -172,24 +171,9 @@ def test_the_return_after_the_login_and_the_code_exchange_use_no_synchronous_eng
     and the code is redeemable once."""
     from sqlalchemy import Engine, event
 
-    from tests.chain_helpers import form_value
-
     pkce = Pkce.new()
     params = authorize_params(pkce)
-    first = idp.client.get("/authorize", params=params, follow_redirects=False)
-    page = idp.client.get(first.headers["location"])
-    done = idp.client.post(
-        "/login",
-        data={
-            "csrf_token": form_value(page.text, "csrf_token"),
-            "interaction": form_value(page.text, "interaction"),
-            "tab": "legal",
-            "login_name": "demo_l2",
-            "password": DEMO_PASSWORD,
-        },
-        follow_redirects=False,
-    )
-    resume_url = done.headers["location"]
+    resume_url = idp.logged_in("demo_l2", params=params).headers["location"]
     # The signing keys are read once per cache period (KeyManager.cache_seconds), not per request.
     assert idp.client.get("/jwks.json").status_code == 200
     statements: list[str] = []

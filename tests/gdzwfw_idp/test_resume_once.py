@@ -10,9 +10,7 @@ import threading
 
 from sqlalchemy import func, select
 
-from services.gdzwfw_idp.demo import DEMO_PASSWORD
 from shared.oauth.provider.tables import ProviderTables
-from tests.chain_helpers import form_value
 from tests.gdzwfw_idp.conftest import Idp
 from tests.oidc_helpers import Pkce, authorize_params
 
@@ -24,19 +22,7 @@ def codes_issued(idp: Idp) -> int:
 
 
 def logged_in_up_to_the_resume(idp: Idp) -> str:
-    first = idp.client.get("/authorize", params=authorize_params(Pkce.new()), follow_redirects=False)
-    page = idp.client.get(first.headers["location"])
-    done = idp.client.post(
-        "/login",
-        data={
-            "csrf_token": form_value(page.text, "csrf_token"),
-            "interaction": form_value(page.text, "interaction"),
-            "tab": "legal",
-            "login_name": "demo_l2",
-            "password": DEMO_PASSWORD,
-        },
-        follow_redirects=False,
-    )
+    done = idp.logged_in("demo_l2", params=authorize_params(Pkce.new()))
     assert done.status_code == 303 and "/authorize/resume" in done.headers["location"]
     return done.headers["location"]
 
