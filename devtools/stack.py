@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -61,10 +62,21 @@ DEV_AUDIT_KEYS = {"dev-1": "dev-audit-key-not-for-production"}
 # service has bound it. The service then fails to bind, and its readiness
 # check is answered by whichever server did: a CI run's stack sent its
 # portal to another stack's ISSO. Below the ephemeral range instead, walking
-# up from a point of this process's own, never the same port twice.
+# up from a random point of this process's own (another process's walk, even
+# one with the same pid in another namespace, starts elsewhere), never the
+# same port twice.
 _PORTS_FROM, _PORTS_TO = 10_000, 32_000
 _port_lock = threading.Lock()
-_next_port = _PORTS_FROM + (os.getpid() * 7919) % (_PORTS_TO - _PORTS_FROM)
+_next_port = 0
+
+
+def _new_walk() -> None:
+    global _next_port
+    _next_port = _PORTS_FROM + secrets.randbelow(_PORTS_TO - _PORTS_FROM)
+
+
+_new_walk()
+os.register_at_fork(after_in_child=_new_walk)  # a forked child does not repeat its parent's walk
 
 
 def free_port() -> int:
@@ -350,7 +362,12 @@ class Stack:
         # done and the database (and Redis) answer.
         deadline = time.monotonic() + timeout
         process = self.processes[name]
-        wait_ready(process, f"{self.config.url(name)}/readyz", timeout=timeout, label=name)
+        try:
+            wait_ready(process, f"{self.config.url(name)}/readyz", timeout=timeout, label=name)
+        except RuntimeError as exc:
+            if self.log_dir is None:
+                raise
+            raise RuntimeError(f"{exc}: {self.log_text(name)[-2000:]}") from None
         # Only its log tells the rest; without one (make run) readiness is enough.
         if self.log_dir is None:
             return
@@ -372,7 +389,10 @@ class Stack:
             if process.poll() is not None:
                 raise RuntimeError(f"{name} exited with {process.returncode}: {log[-2000:]}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{name}: not listening on its port with all of its {workers} workers within {timeout:.0f} s")
+                raise RuntimeError(
+                    f"{name}: its log does not show it listening on its port with all of its {workers} workers"
+                    f" within {timeout:.0f} s (the stack reads uvicorn's INFO lines: is its log level above INFO?)"
+                )
             time.sleep(0.05)
 
     def log_path(self, name: str) -> Path:

@@ -102,9 +102,9 @@ class KeyValueStore(Protocol):
 
     async def apop(self, key: str) -> Any | None:
         """``pop`` without a thread where the store allows it (a parked
-        authorization request, taken when its login comes back). Like
-        ``delete(durable=False)``: what is taken is not waited on to reach
-        the disk."""
+        authorization request, taken when its login comes back). There, like
+        ``delete(durable=False)``, the take is not waited on to reach the
+        disk; off the serving loop it is ``pop`` in a thread."""
 
     def incr(self, key: str, ttl: int) -> int:
         """Add one to a counter that expires ``ttl`` seconds after it began."""
@@ -190,7 +190,9 @@ class SqlKeyValueStore:
         # PostgreSQL still flushes them within wal_writer_delay x 3, and a
         # crash in that moment loses the newest such writes (a user logs in
         # again, a counter misses a step), never a half-written one. Deletes
-        # (logout, one-time states taken) keep the full guarantee.
+        # (logout, one-time states taken with ``pop``) keep the full
+        # guarantee; ``apop`` (a parked request taken on the loop) does not
+        # wait, for the reason of ``Interactions.finish``.
         self._durable = db.single_statements(durable=True)
         self._unflushed = db.single_statements(durable=False)
         self._sql = _KvStatements.of(table, db.engine.dialect.name)

@@ -82,7 +82,8 @@ def test_declining_at_the_upgrade_page_returns_unmet_authentication_requirements
 
 def test_the_upgrade_page_s_request_expires_when_the_request_would_have(idp: Idp) -> None:
     # Taken by its resume and parked again for this page: for what was left
-    # of its 15 minutes, not for 15 more.
+    # of its 15 minutes, not for 15 more (that it is parked again at all,
+    # test_declining_at_the_upgrade_page_... shows).
     done = idp.logged_in("demo_l1", params=authorize_params(Pkce.new(), claims=essential_acr_claims(L2)))
     idp.clock.advance(600)
     unmet = idp.client.get(done.headers["location"], follow_redirects=False)

@@ -23,9 +23,20 @@ def test_ports_are_never_handed_out_twice_and_never_from_the_ephemeral_range() -
 
 
 def test_a_port_another_server_holds_is_skipped() -> None:
-    # Ports are walked upwards: hold the one after the last handed out.
-    with socket.socket() as held:
-        held.bind(("127.0.0.1", free_port() + 1))
+    # Ports are walked upwards: hold the one after the last handed out (one
+    # that this machine leaves free, and before the walk wraps).
+    held = socket.socket()
+    try:
+        while True:
+            candidate = free_port() + 1
+            if candidate >= 32_000:
+                continue
+            try:
+                held.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            break
         held.listen()
-        taken = held.getsockname()[1]
-        assert free_port() != taken
+        assert free_port() != candidate
+    finally:
+        held.close()

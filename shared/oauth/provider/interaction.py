@@ -126,7 +126,7 @@ class Interactions:
         return self._parked(iid, self.store.get(f"interaction:{iid}") if iid else None)
 
     async def aget(self, iid: str) -> Interaction | None:
-        """``get`` on the event loop (the resume and login pages read it before their work)."""
+        """``get`` on the event loop (the login and verification pages read it before their work)."""
         return self._parked(iid, await self.store.aget(f"interaction:{iid}") if iid else None)
 
     @staticmethod
@@ -134,21 +134,22 @@ class Interactions:
         return Interaction(id=iid, **data) if data else None
 
     async def atake(self, iid: str) -> Interaction | None:
-        """The parked request, no longer parked: its resume takes it, so
-        one login answers it once, even when its resume comes twice at
-        the same moment."""
+        """The parked request, no longer parked: its resume or its decline
+        takes it, so it is answered once, even when two of them come at the
+        same moment."""
         return self._parked(iid, await self.store.apop(f"interaction:{iid}") if iid else None)
 
     async def apark_again(self, interaction: Interaction, now: int) -> None:
-        """Park a taken request once more, for what is left of its time (its
-        resume did not answer it: the "level too low" page)."""
+        """Park a taken request once more, for what is left of its time: what
+        took it did not answer it (the "level too low" page, a resume from a
+        browser without the login, a failure)."""
         left = interaction.created + self.ttl - now
         if left > 0:
             await self.store.aset(f"interaction:{interaction.id}", self._data(interaction), left)
 
     def finish(self, iid: str) -> None:
-        # Answered (a code or an error went back): were it back after a
-        # database crash, resuming it would need this browser's login again
-        # and give what a new request gives, so the delete need not wait
-        # for the disk flush.
+        # Answered with an error it was read for (an upstream provider's
+        # refusal): were it back after a database crash, resuming it would
+        # need this browser's login again and give what a new request gives,
+        # so the delete need not wait for the disk flush.
         self.store.delete(f"interaction:{iid}", durable=False)

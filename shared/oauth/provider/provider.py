@@ -540,8 +540,8 @@ class Provider:
     def authorize(self, req: StarletteOAuth2Request, *, resumed: Interaction | None = None) -> Respond | ErrorPage | Decision:
         """The general path (a worker thread): a pushed request or a request
         object resolved, the session's principal read, the request decided
-        (:meth:`decide`) and a new code committed. Parking or finishing the
-        interaction is left to :meth:`conclude`, on the event loop: the
+        (:meth:`decide`) and a new code committed. Parking the interaction
+        (again) is left to :meth:`conclude`, on the event loop: the
         key-value store may be the same SQLite database, and a write there
         inside this session would wait on it."""
         if resumed is not None:
@@ -599,13 +599,17 @@ class Provider:
         self, req: StarletteOAuth2Request, decided: Respond | ErrorPage | Decision, *, resumed: Interaction | None
     ) -> Respond | ErrorPage | Login | Unmet:
         """A decision made final on the event loop: the request parked for a
-        login, or parked again for the "level too low" page (a ``resumed``
-        request was taken when its resume came: the code or error that
-        answers it needs nothing more)."""
+        login, or the "level too low" page. A ``resumed`` request was taken
+        when its resume came: a code or an error answers it, otherwise it is
+        parked again for what is left of its time."""
         if not isinstance(decided, Decision):
             return decided
         grant, principal, required = decided.grant, decided.principal, decided.required
         if decided.kind == "login":
+            if resumed is not None:
+                # Come back without the login (another browser, a session
+                # ended): the request stays parked for the browser that has it.
+                await self.interactions.apark_again(resumed, self.config.clock.timestamp())
             interaction = await self.interactions.acreate(**self.parked_fields(req, grant))
             return Login(interaction=interaction, url=self.config.hooks.login_url(interaction.id))
         if decided.kind == "unmet":
@@ -684,7 +688,8 @@ class Provider:
 
     def deny(self, interaction: Interaction, req: StarletteOAuth2Request, error: str) -> Respond | ErrorPage:
         """End a parked request with an error for the client: the user gave
-        up at the 'level too low' page, or an upstream provider refused."""
+        up at the 'level too low' page (taken by the decline already), or an
+        upstream provider refused (read by the callback: deleted here)."""
         req.pushed = True  # parked, so judged when it arrived
         with self.db.session() as s:
             server = self.bind(s).server

@@ -11,12 +11,15 @@ token, introspection, revocation, userinfo) on the fast lane
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from shared.oauth.adapter import machine_oauth2_request, read_oauth2_request
+from shared.oauth.provider.interaction import Interaction
 from shared.oauth.provider.provider import ConfirmLogout, EndpointPaths, ErrorPage, Login, Provider, Respond, Unmet
 from shared.web.app import render
 from shared.web.deps import csrf_form, state
@@ -100,27 +103,45 @@ async def authorize(request: Request) -> Response:
 @plain_page(router, PATHS.authorization + "/resume", methods=["GET"])
 async def resume(request: Request) -> Response:
     provider = _provider(request)
-    # Taken, not read: a resume that comes twice gets one answer.
+    # Taken, not read: a resume sent twice at once gets one answer.
     parked = await provider.interactions.atake(request.query_params.get("interaction", ""))
     if parked is None:
         return _interaction_expired(request)
-    req = await read_oauth2_request(request, params=parked.params)
-    decided = await provider.hot.authorize(req, resumed=parked)
-    if decided is None:
-        decided = await run_in_threadpool(lambda: provider.authorize(req, resumed=parked))
-    return outcome_response(request, provider, await provider.conclude(req, decided, resumed=parked))
+    async with _parked_again_on_failure(provider, parked):
+        req = await read_oauth2_request(request, params=parked.params)
+        decided = await provider.hot.authorize(req, resumed=parked)
+        if decided is None:
+            decided = await run_in_threadpool(lambda: provider.authorize(req, resumed=parked))
+        outcome = await provider.conclude(req, decided, resumed=parked)
+    return outcome_response(request, provider, outcome)
 
 
 @plain_page(router, PATHS.authorization + "/decline", methods=["POST"])
 async def decline(request: Request) -> Response:
     provider, form = _provider(request), await csrf_form(request)
-    parked = await provider.interactions.aget(str(form.get("interaction", "")))
+    # Taken, as by the resume: a decline racing a resume (or another
+    # decline) leaves the client one answer.
+    parked = await provider.interactions.atake(str(form.get("interaction", "")))
     if parked is None:
         return _interaction_expired(request)
-    req = await read_oauth2_request(request, params=parked.params)
-    # 取消登录 on a login page, or 返回 from the "level too low" page.
-    error = "access_denied" if form.get("reason") == "cancel" else "unmet_authentication_requirements"
-    return outcome_response(request, provider, await run_in_threadpool(provider.deny, parked, req, error))
+    async with _parked_again_on_failure(provider, parked):
+        req = await read_oauth2_request(request, params=parked.params)
+        # 取消登录 on a login page, or 返回 from the "level too low" page.
+        error = "access_denied" if form.get("reason") == "cancel" else "unmet_authentication_requirements"
+        outcome = await run_in_threadpool(provider.deny, parked, req, error)
+    return outcome_response(request, provider, outcome)
+
+
+@asynccontextmanager
+async def _parked_again_on_failure(provider: Provider, taken: Interaction) -> AsyncIterator[None]:
+    """A request taken to be answered is parked again if answering it failed
+    (the database, a bug): the page's error says to try again, and the
+    browser that holds the request can."""
+    try:
+        yield
+    except Exception:
+        await provider.interactions.apark_again(taken, provider.config.clock.timestamp())
+        raise
 
 
 @plain_page(router, PATHS.end_session, methods=["GET", "POST"])
