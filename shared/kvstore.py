@@ -192,7 +192,8 @@ class SqlKeyValueStore:
         # again, a counter misses a step), never a half-written one. Deletes
         # (logout, one-time states taken with ``pop``) keep the full
         # guarantee; ``apop`` (a parked request taken on the loop) does not
-        # wait, for the reason of ``Interactions.finish``.
+        # wait: were the request back after a crash, resuming it would need
+        # its browser's login again and give what a new request gives.
         self._durable = db.single_statements(durable=True)
         self._unflushed = db.single_statements(durable=False)
         self._sql = _KvStatements.of(table, db.engine.dialect.name)

@@ -135,10 +135,14 @@ async def federation_callback(
         fields = {"kind": failure.kind, "upstream_error": failure.upstream_error, "detail": failure.detail[:200]}
         log.warning("federated login failed", extra={"fields": fields})
         record_login("gdzwfw", "failure")
-        found = await parked(provider, interaction)
-        if found is not None and failure.upstream_error in FORWARDED_DENIALS:
-            req = await read_oauth2_request(request, params=found.params)
-            outcome = await run_in_threadpool(provider.deny, found, req, failure.upstream_error)
+        # Taken only to be answered with the province's refusal: otherwise
+        # the failure page offers the request another try.
+        forwarded = failure.upstream_error in FORWARDED_DENIALS and interaction
+        found = await provider.interactions.atake(interaction) if forwarded else None
+        if found is not None:
+            async with provider.answering(found):
+                req = await read_oauth2_request(request, params=found.params)
+                outcome = await run_in_threadpool(provider.deny, req, failure.upstream_error)
             return outcome_response(request, provider, outcome)
         return failure_page(request, provider, failure, interaction)
     outcome = await run_in_threadpool(

@@ -39,7 +39,7 @@ from shared.oauth.provider.errors import NotPrefetched
 from shared.oauth.provider.interaction import Interaction
 from shared.oauth.provider.models import AuthorizationCode, Client, Principal, Token
 from shared.oauth.provider.outcomes import Decision, ErrorPage, Respond
-from shared.oauth.provider.store import client_from_row, code_from_row, code_values, token_from_row, token_values
+from shared.oauth.provider.store import code_from_row, code_values, token_from_row, token_values
 from shared.randomness import hash_secret
 
 __all__ = ["HotPaths", "PrefetchedStore", "NotPrefetched"]
@@ -158,9 +158,7 @@ class HotPaths:
         if row is None:
             return None
         row = tuple(row)
-        cache.put(client_id, row)
-        # From the cache: its registration is validated once, there.
-        return cache.client(client_id) or client_from_row(row)
+        return cache.keep(client_id, row)
 
     async def _clients(self, req: StarletteOAuth2Request) -> dict[str, Client | None]:
         return {client_id: await self.client(client_id) for client_id in requesting_client_ids(req)}

@@ -146,10 +146,3 @@ class Interactions:
         left = interaction.created + self.ttl - now
         if left > 0:
             await self.store.aset(f"interaction:{interaction.id}", self._data(interaction), left)
-
-    def finish(self, iid: str) -> None:
-        # Answered with an error it was read for (an upstream provider's
-        # refusal): were it back after a database crash, resuming it would
-        # need this browser's login again and give what a new request gives,
-        # so the delete need not wait for the disk flush.
-        self.store.delete(f"interaction:{iid}", durable=False)

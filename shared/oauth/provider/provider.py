@@ -8,7 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -605,16 +606,14 @@ class Provider:
         if not isinstance(decided, Decision):
             return decided
         grant, principal, required = decided.grant, decided.principal, decided.required
+        if resumed is not None and decided.kind in ("login", "unmet"):
+            # Not answered: come back without the login (another browser, a
+            # session ended), or to the "level too low" page.
+            await self.interactions.apark_again(resumed, self.config.clock.timestamp())
         if decided.kind == "login":
-            if resumed is not None:
-                # Come back without the login (another browser, a session
-                # ended): the request stays parked for the browser that has it.
-                await self.interactions.apark_again(resumed, self.config.clock.timestamp())
             interaction = await self.interactions.acreate(**self.parked_fields(req, grant))
             return Login(interaction=interaction, url=self.config.hooks.login_url(interaction.id))
         if decided.kind == "unmet":
-            if resumed is not None:
-                await self.interactions.apark_again(resumed, self.config.clock.timestamp())
             interaction = resumed or await self.interactions.acreate(**self.parked_fields(req, grant, needs_login=False))
             # Once only: a login that has just come back (resumed) still below
             # the level is explained here rather than sent upstream again.
@@ -626,6 +625,18 @@ class Provider:
             return Unmet(interaction=interaction, principal=principal, required=required, upgrade_url=upgrade)
         log.info("authorization code issued", extra={"fields": {"client_id": grant.client.client_id, "acr": principal.acr}})
         return Respond(decided.response)
+
+    @asynccontextmanager
+    async def answering(self, taken: Interaction) -> AsyncIterator[None]:
+        """Around the answer to a request taken from its parking place
+        (``Interactions.atake``): parked again if answering it failed (the
+        database, a bug), so that the page's "try again" can be followed by
+        the browser that holds it."""
+        try:
+            yield
+        except Exception:
+            await self.interactions.apark_again(taken, self.config.clock.timestamp())
+            raise
 
     def _take_pushed(self, req: StarletteOAuth2Request) -> ErrorPage | None:
         """RFC 9126 §4: serve the parameters pushed under ``request_uri``, and
@@ -686,10 +697,10 @@ class Provider:
         body = {"request_uri": request_uri, "expires_in": self.config.par_ttl}
         return server.handle_response(201, body, [("Cache-Control", "no-store")])
 
-    def deny(self, interaction: Interaction, req: StarletteOAuth2Request, error: str) -> Respond | ErrorPage:
-        """End a parked request with an error for the client: the user gave
-        up at the 'level too low' page (taken by the decline already), or an
-        upstream provider refused (read by the callback: deleted here)."""
+    def deny(self, req: StarletteOAuth2Request, error: str) -> Respond | ErrorPage:
+        """End a parked request, taken by the caller (:meth:`answering`),
+        with an error for the client: the user gave up at the 'level too
+        low' page, or an upstream provider refused."""
         req.pushed = True  # parked, so judged when it arrived
         with self.db.session() as s:
             server = self.bind(s).server
@@ -700,7 +711,6 @@ class Provider:
                 if exc.error != "login_required" or not exc.redirect_uri:
                     return self.refused(server, req, exc)
                 redirect_uri = exc.redirect_uri
-        self.interactions.finish(interaction.id)
         cls = _DENIALS.get(error, AccessDeniedError)
         return self.refused(server, req, cls(redirect_uri=redirect_uri, state=req.payload.state))
 

@@ -11,15 +11,12 @@ token, introspection, revocation, userinfo) on the fast lane
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from shared.oauth.adapter import machine_oauth2_request, read_oauth2_request
-from shared.oauth.provider.interaction import Interaction
 from shared.oauth.provider.provider import ConfirmLogout, EndpointPaths, ErrorPage, Login, Provider, Respond, Unmet
 from shared.web.app import render
 from shared.web.deps import csrf_form, state
@@ -107,7 +104,7 @@ async def resume(request: Request) -> Response:
     parked = await provider.interactions.atake(request.query_params.get("interaction", ""))
     if parked is None:
         return _interaction_expired(request)
-    async with _parked_again_on_failure(provider, parked):
+    async with provider.answering(parked):
         req = await read_oauth2_request(request, params=parked.params)
         decided = await provider.hot.authorize(req, resumed=parked)
         if decided is None:
@@ -124,24 +121,12 @@ async def decline(request: Request) -> Response:
     parked = await provider.interactions.atake(str(form.get("interaction", "")))
     if parked is None:
         return _interaction_expired(request)
-    async with _parked_again_on_failure(provider, parked):
+    async with provider.answering(parked):
         req = await read_oauth2_request(request, params=parked.params)
         # 取消登录 on a login page, or 返回 from the "level too low" page.
         error = "access_denied" if form.get("reason") == "cancel" else "unmet_authentication_requirements"
-        outcome = await run_in_threadpool(provider.deny, parked, req, error)
+        outcome = await run_in_threadpool(provider.deny, req, error)
     return outcome_response(request, provider, outcome)
-
-
-@asynccontextmanager
-async def _parked_again_on_failure(provider: Provider, taken: Interaction) -> AsyncIterator[None]:
-    """A request taken to be answered is parked again if answering it failed
-    (the database, a bug): the page's error says to try again, and the
-    browser that holds the request can."""
-    try:
-        yield
-    except Exception:
-        await provider.interactions.apark_again(taken, provider.config.clock.timestamp())
-        raise
 
 
 @plain_page(router, PATHS.end_session, methods=["GET", "POST"])

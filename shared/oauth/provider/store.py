@@ -235,23 +235,29 @@ class ClientCache:
         self.ttl = ttl
         self.max_entries = max_entries
         self._timer = timer
-        self._rows: dict[str, tuple[float, tuple]] = {}
-        # Each cached row's registration, validated once (by the row's identity).
-        self._registrations: dict[str, tuple[tuple, ClientRegistration]] = {}
+        # client id -> [expiry, row, its registration once validated]
+        self._rows: dict[str, list] = {}
         self._lock = threading.Lock()
 
     def get(self, client_id: str) -> tuple | None:
+        entry = self._live(client_id)
+        return None if entry is None else entry[1]
+
+    def _live(self, client_id: str) -> list | None:
         entry = self._rows.get(client_id)
-        if entry is None or entry[0] <= self._timer():
-            return None
-        return entry[1]
+        return None if entry is None or entry[0] <= self._timer() else entry
 
     def put(self, client_id: str, row: tuple) -> None:
         with self._lock:
             if len(self._rows) >= self.max_entries:
                 self._rows.clear()
-                self._registrations.clear()
-            self._rows[client_id] = (self._timer() + self.ttl, row)
+            self._rows[client_id] = [self._timer() + self.ttl, row, None]
+
+    def keep(self, client_id: str, row: tuple) -> Client:
+        """``put``, and the client built from the cache (its registration
+        validated there, once)."""
+        self.put(client_id, row)
+        return self.client(client_id) or client_from_row(row)
 
     def client(self, client_id: str) -> Client | None:
         """A fresh :class:`Client` from the cached row, or None. Its
@@ -259,19 +265,16 @@ class ClientCache:
         client-credentials grant's own CPU when validated per request) is
         validated once per cached row and shared: nothing writes to a
         client's registration."""
-        row = self.get(client_id)
-        if row is None:
+        entry = self._live(client_id)
+        if entry is None:
             return None
-        known = self._registrations.get(client_id)
-        if known is None or known[0] is not row:
-            known = (row, ClientRegistration.model_validate(row[-1] or {}))
-            self._registrations[client_id] = known
-        return client_from_row(row, registration=known[1])
+        if entry[2] is None:
+            entry[2] = ClientRegistration.model_validate(entry[1][-1] or {})
+        return client_from_row(entry[1], registration=entry[2])
 
     def invalidate(self) -> None:
         with self._lock:
             self._rows.clear()
-            self._registrations.clear()
 
 
 class ProviderStore:
@@ -290,11 +293,7 @@ class ProviderStore:
         if row is None:
             return None
         row = tuple(row)
-        if self.clients is None:
-            return client_from_row(row)
-        self.clients.put(client_id, row)
-        # From the cache: its registration is validated once, there.
-        return self.clients.client(client_id) or client_from_row(row)
+        return client_from_row(row) if self.clients is None else self.clients.keep(client_id, row)
 
     def upsert_client(self, *, config: ClientConfig) -> None:
         values: dict[str, Any] = {
